@@ -1,0 +1,256 @@
+//! The SPEC §13 invariants as predicates.
+//!
+//! Each predicate returns `Ok(())` or a [`Violation`] naming the invariant, its SPEC line and
+//! what was seen. The same predicates serve the property tests, the stateright models and the
+//! simulator (which calls them after every event), so "the invariant" means one piece of code
+//! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
+//!
+//! Implemented so far: I1, I2, I5, I7, I8. The rest arrive with the layers they are about.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::id::Id;
+use crate::smt::{Account, Synopsis, Version, VersionedSmt};
+
+/// The invariants of SPEC §13.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[non_exhaustive]
+pub enum Invariant {
+    /// I1 Conservation.
+    Conservation,
+    /// I2 Non-negativity.
+    NonNegativity,
+    /// I5 No double spend.
+    NoDoubleSpend,
+    /// I7 Immutability.
+    Immutability,
+    /// I8 Proof soundness.
+    ProofSoundness,
+}
+
+impl Invariant {
+    /// The SPEC's short name, e.g. `I1`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invariant::Conservation => "I1",
+            Invariant::NonNegativity => "I2",
+            Invariant::NoDoubleSpend => "I5",
+            Invariant::Immutability => "I7",
+            Invariant::ProofSoundness => "I8",
+        }
+    }
+
+    /// The SPEC §13 statement.
+    pub fn statement(&self) -> &'static str {
+        match self {
+            Invariant::Conservation => {
+                "every sealed version's root supply (§4.3) equals the genesis supply"
+            }
+            Invariant::NonNegativity => {
+                "no balance underflows; frozen ≤ balance for every account"
+            }
+            Invariant::NoDoubleSpend => "each (from, nonce) is applied at most once",
+            Invariant::Immutability => {
+                "a sealed version never changes; ts never decreases at an honest node"
+            }
+            Invariant::ProofSoundness => "a proof verifies iff the account is in that version",
+        }
+    }
+}
+
+/// A broken invariant: which one, and what was seen.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Violation {
+    /// The invariant.
+    pub invariant: Invariant,
+    /// What was observed, with the values involved.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} violated ({}): {}",
+            self.invariant.code(),
+            self.invariant.statement(),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn violation(invariant: Invariant, detail: String) -> Result<(), Violation> {
+    Err(Violation { invariant, detail })
+}
+
+/// I1 (SPEC §13, §4.3): the root supply of sealed `version` is `genesis_supply`.
+/// O(1): the root summary already holds the sums.
+pub fn conservation(tree: &VersionedSmt, version: Version, genesis_supply: u64) -> Result<(), Violation> {
+    let root = match tree.root(version) {
+        Ok(root) => root,
+        Err(error) => return violation(Invariant::Conservation, error.to_string()),
+    };
+    let supply = root.synopsis.summary.supply();
+    if supply != i128::from(genesis_supply) {
+        return violation(
+            Invariant::Conservation,
+            format!("version {version} holds supply {supply}, genesis supply is {genesis_supply}"),
+        );
+    }
+    Ok(())
+}
+
+/// I2 (SPEC §13) for one account: `frozen ≤ balance`, and the unconfirmed credits stay
+/// reversible: `frozen + pending_in ≤ balance` (docs/decisions.md D-002).
+pub fn account_non_negative(id: &Id, account: &Account) -> Result<(), Violation> {
+    let locked = u128::from(account.frozen) + u128::from(account.pending_in);
+    if u128::from(account.balance) < locked {
+        return violation(
+            Invariant::NonNegativity,
+            format!(
+                "account {id}: balance {} < frozen {} + pending_in {}",
+                account.balance, account.frozen, account.pending_in
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// I2 (SPEC §13) for every account of `version`. O(accounts): for tests and periodic checks;
+/// the simulator checks the accounts each event touched with [`account_non_negative`].
+pub fn non_negativity(tree: &VersionedSmt, version: Version) -> Result<(), Violation> {
+    let accounts = match tree.iter(version) {
+        Ok(accounts) => accounts,
+        Err(error) => return violation(Invariant::NonNegativity, error.to_string()),
+    };
+    for (id, account) in accounts {
+        account_non_negative(&id, &account)?;
+    }
+    Ok(())
+}
+
+/// I8 (SPEC §13, §4.6): the proof the tree gives for `id` in `version` verifies against that
+/// version's root, and says exactly what a direct read says.
+pub fn proof_soundness(tree: &VersionedSmt, version: Version, id: &Id) -> Result<(), Violation> {
+    let checked = tree.root(version).and_then(|root| {
+        let proof = tree.prove(version, id)?;
+        Ok((proof.verify(&root), tree.get(version, id)?))
+    });
+    match checked {
+        Err(error) => violation(Invariant::ProofSoundness, error.to_string()),
+        Ok((Err(error), _)) => violation(
+            Invariant::ProofSoundness,
+            format!("proof of {id} in version {version} does not verify: {error}"),
+        ),
+        Ok((Ok(proved), read)) if proved != read => violation(
+            Invariant::ProofSoundness,
+            format!("proof of {id} in version {version} shows {proved:?}, the tree holds {read:?}"),
+        ),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// I5 (SPEC §13): remembers every applied `(from, nonce)` and reports a second application.
+#[derive(Clone, Debug, Default)]
+pub struct DoubleSpendMonitor {
+    applied: BTreeSet<(Id, u64)>,
+}
+
+impl DoubleSpendMonitor {
+    /// An empty history.
+    pub fn new() -> DoubleSpendMonitor {
+        DoubleSpendMonitor::default()
+    }
+
+    /// Record that `(from, nonce)` was applied.
+    pub fn observe(&mut self, from: Id, nonce: u64) -> Result<(), Violation> {
+        if !self.applied.insert((from, nonce)) {
+            return violation(
+                Invariant::NoDoubleSpend,
+                format!("({from}, nonce {nonce}) applied a second time"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Number of distinct `(from, nonce)` pairs applied.
+    pub fn len(&self) -> usize {
+        self.applied.len()
+    }
+
+    /// Whether nothing was applied yet.
+    pub fn is_empty(&self) -> bool {
+        self.applied.is_empty()
+    }
+}
+
+/// I7 (SPEC §13): remembers the root synopsis of every sealed version it has seen and the
+/// highest ts; reports a held version whose root changed, or a ts that went back.
+#[derive(Clone, Debug, Default)]
+pub struct ImmutabilityMonitor {
+    roots: BTreeMap<Version, Synopsis>,
+    highest: Option<Version>,
+}
+
+impl ImmutabilityMonitor {
+    /// An empty history.
+    pub fn new() -> ImmutabilityMonitor {
+        ImmutabilityMonitor::default()
+    }
+
+    /// Check the tree against the history, then record its latest version. Checks every
+    /// remembered version the tree still holds; pruned versions are forgotten.
+    pub fn observe(&mut self, tree: &VersionedSmt) -> Result<(), Violation> {
+        let latest = tree.latest_version();
+        if let Some(highest) = self.highest
+            && latest < highest
+        {
+            return violation(
+                Invariant::Immutability,
+                format!("ts went back from {highest} to {latest}"),
+            );
+        }
+        self.roots.retain(|version, _| *version >= tree.oldest_version());
+        for (version, remembered) in &self.roots {
+            match tree.root(*version) {
+                Ok(root) if root.synopsis == *remembered => {}
+                Ok(root) => {
+                    return violation(
+                        Invariant::Immutability,
+                        format!(
+                            "version {version} changed: root {} became {}",
+                            remembered.hash, root.synopsis.hash
+                        ),
+                    );
+                }
+                Err(error) => {
+                    return violation(Invariant::Immutability, format!("version {version}: {error}"));
+                }
+            }
+        }
+        if let Ok(root) = tree.root(latest) {
+            self.roots.insert(latest, root.synopsis);
+        }
+        self.highest = Some(latest);
+        Ok(())
+    }
+
+    /// Record a root synopsis received for `version` (e.g. from a peer) without a tree, and
+    /// report it if it differs from one already recorded for that version.
+    pub fn observe_root(&mut self, version: Version, synopsis: Synopsis) -> Result<(), Violation> {
+        match self.roots.get(&version) {
+            Some(remembered) if *remembered != synopsis => violation(
+                Invariant::Immutability,
+                format!("version {version} changed: root {} became {}", remembered.hash, synopsis.hash),
+            ),
+            _ => {
+                self.roots.insert(version, synopsis);
+                self.highest = self.highest.max(Some(version));
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Accounts and transfers under the safety conditions of SPEC §7.2.
+//!
+//! A [`Ledger`] holds the accounts of one organization in a [`VersionedSmt`]. It applies
+//! double-signed transfers ([`SignedTx`]) to the working state, rejects unsafe ones with a typed
+//! [`LedgerError`], and seals the working state into a new version at each pulse. The supply is
+//! fixed at genesis (it sits in the organization account) and never changes: rewards are
+//! ordinary transfers from the organization account (SPEC §4.3, §10.1).
+//!
+//! This module applies a transfer whole (debit and credit in one step), as a single leaf group
+//! does when payer and payee share it (SPEC §7.3 step 4, "a same-group transfer matches at
+//! once"). The cross-group halves arrive with the consensus layer.
+
+use thiserror::Error;
+
+use crate::crypto::{Domain, Hash32, PublicKey, Signature, SignatureError, Signer, Verifier, hash_parts};
+use crate::id::{ID_BYTES, Id};
+use crate::smt::{Account, Version, VersionedSmt};
+
+/// A transfer body (SPEC §7.1). Its id is the hash of its encoding; both parties sign the id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Tx {
+    /// Payer.
+    pub from: Id,
+    /// Payee.
+    pub to: Id,
+    /// Amount moved; must be positive.
+    pub amount: u64,
+    /// The payer's nonce after this transfer: its account nonce + 1.
+    pub from_nonce: u64,
+    /// Pulse at which the payer created the transfer.
+    pub created_pulse: u64,
+}
+
+/// Encoded length of a [`Tx`] body.
+const TX_BODY_BYTES: usize = 2 * ID_BYTES + 3 * 8;
+
+impl Tx {
+    /// The canonical encoding: from, to, then amount, nonce and pulse little-endian.
+    pub fn encode(&self) -> [u8; TX_BODY_BYTES] {
+        let mut out = [0u8; TX_BODY_BYTES];
+        out[..ID_BYTES].copy_from_slice(&self.from.0);
+        out[ID_BYTES..2 * ID_BYTES].copy_from_slice(&self.to.0);
+        let numbers = [self.amount, self.from_nonce, self.created_pulse];
+        for (chunk, number) in out[2 * ID_BYTES..].chunks_exact_mut(8).zip(numbers) {
+            chunk.copy_from_slice(&number.to_le_bytes());
+        }
+        out
+    }
+
+    /// The transfer's id: `H(0x11 ‖ body)` (SPEC §7.1).
+    pub fn id(&self) -> Hash32 {
+        hash_parts(Domain::TxBody, &[&self.encode()])
+    }
+
+    /// Both parties sign the id.
+    pub fn sign(&self, payer: &dyn Signer, payee: &dyn Signer) -> SignedTx {
+        let id = self.id();
+        SignedTx {
+            tx: *self,
+            payer_key: payer.public_key(),
+            payee_key: payee.public_key(),
+            payer_sig: payer.sign(&id.0),
+            payee_sig: payee.sign(&id.0),
+        }
+    }
+}
+
+/// A transfer signed by payer and payee ("truthful intention", SPEC §7.2, I3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SignedTx {
+    /// The body.
+    pub tx: Tx,
+    /// The payer's public key; its Id must be `tx.from`.
+    pub payer_key: PublicKey,
+    /// The payee's public key; its Id must be `tx.to`.
+    pub payee_key: PublicKey,
+    /// The payer's signature of the id.
+    pub payer_sig: Signature,
+    /// The payee's signature of the id.
+    pub payee_sig: Signature,
+}
+
+/// Which side of a transfer an error is about.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Party {
+    /// The sender.
+    Payer,
+    /// The receiver.
+    Payee,
+}
+
+/// Why the ledger refused an operation. Every variant leaves the ledger unchanged.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The amount is zero (amounts are unsigned, so zero is the only non-positive one).
+    #[error("amount must be positive")]
+    NonPositiveAmount,
+    /// Payer and payee are the same account.
+    #[error("payer and payee are the same account {0}")]
+    SelfTransfer(Id),
+    /// A party's public key is not the key of the Id in the transfer.
+    #[error("the {party:?}'s public key does not belong to {id}")]
+    KeyMismatch {
+        /// Which party.
+        party: Party,
+        /// The Id the transfer names.
+        id: Id,
+    },
+    /// A party's signature does not verify.
+    #[error("the {party:?}'s signature is invalid: {reason}")]
+    BadSignature {
+        /// Which party.
+        party: Party,
+        /// What the verifier said.
+        reason: SignatureError,
+    },
+    /// The account does not exist.
+    #[error("unknown account {id} ({party:?})")]
+    UnknownAccount {
+        /// The missing account.
+        id: Id,
+        /// Which party it is.
+        party: Party,
+    },
+    /// `from_nonce` is not the payer's nonce + 1 (a replay, or a gap).
+    #[error("bad nonce: expected {expected}, got {got}")]
+    BadNonce {
+        /// The nonce the payer's next transfer must carry.
+        expected: u64,
+        /// The nonce the transfer carries.
+        got: u64,
+    },
+    /// `balance − frozen − pending_in < amount` (SPEC §7.2).
+    #[error("insufficient spendable balance: {spendable} < {amount}")]
+    InsufficientSpendable {
+        /// What the account may spend.
+        spendable: u64,
+        /// What was asked.
+        amount: u64,
+    },
+    /// The payee's balance would exceed `u64::MAX`.
+    #[error("the payee's balance would overflow")]
+    BalanceOverflow,
+    /// The account already exists.
+    #[error("account {0} already exists")]
+    AccountExists(Id),
+    /// Unfreezing more than is frozen.
+    #[error("cannot unfreeze {amount}: only {frozen} is frozen")]
+    InsufficientFrozen {
+        /// What is frozen.
+        frozen: u64,
+        /// What was asked.
+        amount: u64,
+    },
+}
+
+/// A transfer the ledger applied in the current cycle.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Applied {
+    /// The transfer's id.
+    pub id: Hash32,
+    /// The transfer.
+    pub tx: Tx,
+}
+
+/// Deliberately broken behaviours, for tests that show the invariant checks can fail.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct LedgerFaults {
+    /// Accept any nonce (replays become possible: I5 must catch them).
+    pub skip_nonce_check: bool,
+    /// Accept overdrafts, flooring the payer at zero (money is created: I1 must catch it).
+    pub skip_balance_check: bool,
+}
+
+/// The accounts of one organization and the transfers applied to them.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    tree: VersionedSmt,
+    organization: Id,
+    genesis_supply: u64,
+    journal: Vec<Applied>,
+    #[cfg(feature = "fault-injection")]
+    faults: LedgerFaults,
+}
+
+impl Ledger {
+    /// A ledger whose organization account `organization` holds the whole `genesis_supply`
+    /// (SPEC §3.3). The genesis is sealed as version 1 and the empty version 0 is dropped, so
+    /// every held version satisfies I1.
+    pub fn genesis(organization: Id, genesis_supply: u64) -> Ledger {
+        let mut tree = VersionedSmt::new();
+        tree.insert(organization, Account::with_balance(genesis_supply));
+        let version = tree.seal();
+        tree.prune_before(version);
+        Ledger {
+            tree,
+            organization,
+            genesis_supply,
+            journal: Vec::new(),
+            #[cfg(feature = "fault-injection")]
+            faults: LedgerFaults::default(),
+        }
+    }
+
+    /// Keep only the last `versions` sealed versions (SPEC §15 `versions_retained`).
+    pub fn with_versions_retained(mut self, versions: u64) -> Ledger {
+        self.tree = self.tree.with_versions_retained(versions);
+        self
+    }
+
+    /// Turn on deliberately broken behaviours (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_faults(&mut self, faults: LedgerFaults) {
+        self.faults = faults;
+    }
+
+    // ----- getters ----------------------------------------------------------------------
+
+    /// The organization account.
+    pub fn organization(&self) -> Id {
+        self.organization
+    }
+
+    /// The supply fixed at genesis.
+    pub fn genesis_supply(&self) -> u64 {
+        self.genesis_supply
+    }
+
+    /// The account as the working state holds it (applied but not yet sealed changes included).
+    pub fn account(&self, id: &Id) -> Option<Account> {
+        self.tree.get_working(id)
+    }
+
+    /// The tree of sealed versions.
+    pub fn tree(&self) -> &VersionedSmt {
+        &self.tree
+    }
+
+    /// Transfers applied since the last seal, in order.
+    pub fn journal(&self) -> &[Applied] {
+        &self.journal
+    }
+
+    // ----- mutators ---------------------------------------------------------------------
+
+    /// Open an empty account for `id`.
+    pub fn open_account(&mut self, id: Id) -> Result<(), LedgerError> {
+        if self.account(&id).is_some() {
+            return Err(LedgerError::AccountExists(id));
+        }
+        self.tree.insert(id, Account::default());
+        Ok(())
+    }
+
+    /// Validate `signed` against SPEC §7.2 and, if it is safe, apply it to the working state.
+    /// On error nothing changes.
+    pub fn apply(&mut self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<Applied, LedgerError> {
+        let tx = &signed.tx;
+        check_shape(tx)?;
+        check_signatures(signed, verifier)?;
+        let payer = self.existing(&tx.from, Party::Payer)?;
+        let payee = self.existing(&tx.to, Party::Payee)?;
+        self.check_nonce(&payer, tx)?;
+        let payer_balance = self.debit_balance(&payer, tx.amount)?;
+        let payee_balance = payee.balance.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
+        self.tree.insert(tx.from, Account { balance: payer_balance, nonce: tx.from_nonce, ..payer });
+        self.tree.insert(tx.to, Account { balance: payee_balance, ..payee });
+        let applied = Applied { id: tx.id(), tx: *tx };
+        self.journal.push(applied);
+        Ok(applied)
+    }
+
+    /// Lock `amount` of `id`'s spendable balance (a deposit or pledge, SPEC §4.1).
+    pub fn freeze(&mut self, id: Id, amount: u64) -> Result<(), LedgerError> {
+        let account = self.existing(&id, Party::Payer)?;
+        if account.spendable() < amount {
+            return Err(LedgerError::InsufficientSpendable { spendable: account.spendable(), amount });
+        }
+        self.tree.insert(id, Account { frozen: account.frozen + amount, ..account });
+        Ok(())
+    }
+
+    /// Release `amount` of `id`'s frozen balance.
+    pub fn unfreeze(&mut self, id: Id, amount: u64) -> Result<(), LedgerError> {
+        let account = self.existing(&id, Party::Payer)?;
+        if account.frozen < amount {
+            return Err(LedgerError::InsufficientFrozen { frozen: account.frozen, amount });
+        }
+        self.tree.insert(id, Account { frozen: account.frozen - amount, ..account });
+        Ok(())
+    }
+
+    /// Seal the working state as a new version (or keep the latest if nothing changed,
+    /// SPEC §5.1) and start a new cycle.
+    pub fn seal(&mut self) -> Version {
+        self.journal.clear();
+        self.tree.seal()
+    }
+
+    // ----- internals --------------------------------------------------------------------
+
+    fn existing(&self, id: &Id, party: Party) -> Result<Account, LedgerError> {
+        self.account(id).ok_or(LedgerError::UnknownAccount { id: *id, party })
+    }
+
+    fn check_nonce(&self, payer: &Account, tx: &Tx) -> Result<(), LedgerError> {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_nonce_check {
+            return Ok(());
+        }
+        let expected = payer.nonce + 1;
+        if tx.from_nonce != expected {
+            return Err(LedgerError::BadNonce { expected, got: tx.from_nonce });
+        }
+        Ok(())
+    }
+
+    /// The payer's balance after paying `amount`, if it may spend that much.
+    fn debit_balance(&self, payer: &Account, amount: u64) -> Result<u64, LedgerError> {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_balance_check {
+            return Ok(payer.balance.saturating_sub(amount));
+        }
+        let spendable = payer.spendable();
+        if spendable < amount {
+            return Err(LedgerError::InsufficientSpendable { spendable, amount });
+        }
+        // Spendable ≤ balance, so this cannot underflow.
+        Ok(payer.balance - amount)
+    }
+}
+
+fn check_shape(tx: &Tx) -> Result<(), LedgerError> {
+    if tx.amount == 0 {
+        return Err(LedgerError::NonPositiveAmount);
+    }
+    if tx.from == tx.to {
+        return Err(LedgerError::SelfTransfer(tx.from));
+    }
+    Ok(())
+}
+
+/// Both keys belong to the named Ids and both signatures of the id verify (SPEC §7.2, I3).
+fn check_signatures(signed: &SignedTx, verifier: &dyn Verifier) -> Result<(), LedgerError> {
+    let id = signed.tx.id();
+    let parties = [
+        (Party::Payer, signed.tx.from, &signed.payer_key, &signed.payer_sig),
+        (Party::Payee, signed.tx.to, &signed.payee_key, &signed.payee_sig),
+    ];
+    for (party, named, key, signature) in parties {
+        if key.id() != named {
+            return Err(LedgerError::KeyMismatch { party, id: named });
+        }
+        verifier
+            .verify(key, &id.0, signature)
+            .map_err(|reason| LedgerError::BadSignature { party, reason })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,575 @@
+//! The versioned, path-compressed binary sparse Merkle tree (SPEC §4).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use thiserror::Error;
+
+use crate::crypto::Hash32;
+use crate::id::{ID_BITS, Id, Prefix};
+
+use super::account::{Account, Summary, empty_hash};
+use super::proof::{Proof, ProofStep, Terminal};
+use super::store::{Node, NodeRef, Store};
+
+/// A sealed version of the tree: the ledger's time sequence `ts` (SPEC §4.4, §5.1).
+pub type Version = u64;
+
+/// A staged change to one key: `Some(account)` writes it, `None` deletes it.
+pub type Change = (Id, Option<Account>);
+
+/// The commitment to a subtree: its hash and its summary (SPEC §4.5).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Synopsis {
+    /// Subtree hash (the empty hash for an empty subtree).
+    pub hash: Hash32,
+    /// Subtree sums.
+    pub summary: Summary,
+}
+
+impl Synopsis {
+    /// The synopsis of an empty subtree.
+    pub fn empty() -> Synopsis {
+        Synopsis { hash: empty_hash(), summary: Summary::ZERO }
+    }
+}
+
+/// The root synopsis of one sealed version: what a verifier holds to check proofs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct RootSynopsis {
+    /// The version.
+    pub version: Version,
+    /// Root hash and summary of that version.
+    pub synopsis: Synopsis,
+}
+
+/// Reads of a version the tree does not hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+#[non_exhaustive]
+pub enum SmtError {
+    /// The version was never sealed, or has been pruned.
+    #[error("version {requested} is not held (held: {oldest}..={latest})")]
+    UnknownVersion {
+        /// The version asked for.
+        requested: Version,
+        /// Oldest version still held.
+        oldest: Version,
+        /// Latest sealed version.
+        latest: Version,
+    },
+}
+
+/// What one seal did, for metrics and tests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct SealStats {
+    /// The version after the seal (unchanged if nothing changed).
+    pub version: Version,
+    /// Whether a new version was created.
+    pub advanced: bool,
+    /// Nodes written (each hashed exactly once).
+    pub nodes_written: usize,
+}
+
+/// A versioned, path-compressed binary sparse Merkle tree over 160-bit keys (SPEC §4).
+///
+/// Changes are staged with [`insert`](Self::insert) / [`remove`](Self::remove) (or passed as a
+/// batch to [`apply_batch`](Self::apply_batch)) and become a new immutable version at
+/// [`seal`](Self::seal). Sealing applies the staged changes in key order in one pass, so a branch
+/// shared by many changed paths is rebuilt and hashed once per seal, not once per change. Every
+/// sealed version can be read and proved until it is pruned.
+#[derive(Clone, Debug)]
+pub struct VersionedSmt {
+    store: Store,
+    /// Root of every held version (`None` = empty tree).
+    roots: BTreeMap<Version, Option<NodeRef>>,
+    /// Nodes replaced by each seal, oldest first: `(first version without the node, node)`.
+    /// A node is reachable only from versions before that one, so it can be freed once no
+    /// such version is held.
+    stale: VecDeque<(Version, NodeRef)>,
+    staged: BTreeMap<Id, Option<Account>>,
+    latest: Version,
+    versions_retained: Option<u64>,
+}
+
+impl Default for VersionedSmt {
+    fn default() -> Self {
+        VersionedSmt::new()
+    }
+}
+
+impl VersionedSmt {
+    /// An empty tree; version 0 is the sealed empty tree.
+    pub fn new() -> VersionedSmt {
+        VersionedSmt {
+            store: Store::default(),
+            roots: BTreeMap::from([(0, None)]),
+            stale: VecDeque::new(),
+            staged: BTreeMap::new(),
+            latest: 0,
+            versions_retained: None,
+        }
+    }
+
+    /// Keep at most `versions` sealed versions (SPEC §15 `versions_retained`); older ones are
+    /// pruned at each seal. `0` is treated as 1: the latest version is always held.
+    pub fn with_versions_retained(mut self, versions: u64) -> VersionedSmt {
+        self.versions_retained = Some(versions.max(1));
+        self.prune_to_retention();
+        self
+    }
+
+    // ----- mutators: staging and sealing ------------------------------------------------
+
+    /// Stage `account` under `id` for the next seal.
+    pub fn insert(&mut self, id: Id, account: Account) {
+        self.staged.insert(id, Some(account));
+    }
+
+    /// Stage the removal of `id` for the next seal (removing an absent key does nothing).
+    pub fn remove(&mut self, id: Id) {
+        self.staged.insert(id, None);
+    }
+
+    /// Drop all staged changes.
+    pub fn discard_staged(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Apply the staged changes as one new version. If they change nothing, no version is
+    /// created and the latest version is returned (the time sequence advances only on change,
+    /// SPEC §5.1).
+    pub fn seal(&mut self) -> Version {
+        self.seal_with_stats().version
+    }
+
+    /// [`seal`](Self::seal), also reporting how many nodes were written.
+    pub fn seal_with_stats(&mut self) -> SealStats {
+        let staged = std::mem::take(&mut self.staged);
+        let changes: Vec<Change> = staged.into_iter().collect();
+        self.seal_sorted(&changes)
+    }
+
+    /// Apply `changes` (any order; for a repeated key the last change wins) together with
+    /// anything already staged, as one new version. The batch path: one sort, then one pass.
+    pub fn apply_batch(&mut self, changes: impl IntoIterator<Item = Change>) -> SealStats {
+        let mut batch: Vec<Change> = std::mem::take(&mut self.staged).into_iter().collect();
+        batch.extend(changes);
+        // A stable sort keeps equal keys in arrival order; keeping the last of each run
+        // makes the latest change win.
+        batch.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut deduped: Vec<Change> = Vec::with_capacity(batch.len());
+        for change in batch {
+            match deduped.last_mut() {
+                Some(last) if last.0 == change.0 => *last = change,
+                _ => deduped.push(change),
+            }
+        }
+        self.seal_sorted(&deduped)
+    }
+
+    /// Bulk-build: the same result as inserting every account and sealing once.
+    pub fn from_accounts(accounts: impl IntoIterator<Item = (Id, Account)>) -> VersionedSmt {
+        let mut tree = VersionedSmt::new();
+        let changes: Vec<Change> = accounts.into_iter().map(|(id, a)| (id, Some(a))).collect();
+        tree.store.reserve(changes.len() * 2);
+        tree.apply_batch(changes);
+        tree
+    }
+
+    /// Free every version older than `oldest_kept` (the latest version is always kept).
+    /// Returns the number of nodes freed.
+    pub fn prune_before(&mut self, oldest_kept: Version) -> usize {
+        let oldest_kept = oldest_kept.min(self.latest);
+        self.roots = self.roots.split_off(&oldest_kept);
+        let mut freed = 0;
+        while let Some(&(stale_since, node)) = self.stale.front() {
+            if stale_since > oldest_kept {
+                break;
+            }
+            self.stale.pop_front();
+            self.store.free(node);
+            freed += 1;
+        }
+        freed
+    }
+
+    // ----- getters ----------------------------------------------------------------------
+
+    /// The latest sealed version.
+    pub fn latest_version(&self) -> Version {
+        self.latest
+    }
+
+    /// The oldest version still held.
+    pub fn oldest_version(&self) -> Version {
+        // Invariant: the latest version is never pruned, so `roots` is never empty.
+        *self.roots.keys().next().expect("the latest version is always held")
+    }
+
+    /// Whether changes are staged for the next seal.
+    pub fn has_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
+    /// The account under `id` in `version`.
+    pub fn get(&self, version: Version, id: &Id) -> Result<Option<Account>, SmtError> {
+        let root = self.root_node(version)?;
+        Ok(self.find_leaf(root, id).and_then(|(leaf_id, account)| (leaf_id == *id).then_some(account)))
+    }
+
+    /// The account under `id` in the latest sealed version.
+    pub fn get_latest(&self, id: &Id) -> Option<Account> {
+        // Invariant: the latest version is always held.
+        self.get(self.latest, id).expect("latest version is held")
+    }
+
+    /// The account under `id` as the next seal will see it: staged changes first, then the
+    /// latest sealed version.
+    pub fn get_working(&self, id: &Id) -> Option<Account> {
+        match self.staged.get(id) {
+            Some(staged) => *staged,
+            None => self.get_latest(id),
+        }
+    }
+
+    /// Root hash and summary of `version`.
+    pub fn root(&self, version: Version) -> Result<RootSynopsis, SmtError> {
+        let root = self.root_node(version)?;
+        Ok(RootSynopsis { version, synopsis: self.synopsis_of(root) })
+    }
+
+    /// The synopsis of the subtree of all keys starting with `prefix` in `version`
+    /// (SPEC §4.5): its hash and summary, or the empty synopsis if no key has that prefix.
+    pub fn synopsis(&self, version: Version, prefix: &Prefix) -> Result<Synopsis, SmtError> {
+        let mut node = self.root_node(version)?;
+        while let Some(current) = node {
+            match self.store.get(current) {
+                Node::Branch { bit, left, right, .. } if usize::from(*bit) < prefix.len_bits() => {
+                    node = Some(if prefix.bits().bit(usize::from(*bit)) { *right } else { *left });
+                }
+                _ => break,
+            }
+        }
+        Ok(match node {
+            Some(found) if prefix.contains(&self.store.key(found)) => self.synopsis_of(Some(found)),
+            _ => Synopsis::empty(),
+        })
+    }
+
+    /// An inclusion proof for `id` if it is in `version`, else a non-inclusion proof
+    /// (SPEC §4.6).
+    pub fn prove(&self, version: Version, id: &Id) -> Result<Proof, SmtError> {
+        let mut node = self.root_node(version)?;
+        let mut steps = Vec::new();
+        let terminal = loop {
+            let Some(current) = node else { break Terminal::Empty };
+            match self.store.get(current) {
+                Node::Leaf { id: leaf_id, account, .. } => {
+                    break Terminal::Leaf { id: *leaf_id, account: *account };
+                }
+                Node::Branch { bit, left, right, .. } => {
+                    let (next, sibling) =
+                        if id.bit(usize::from(*bit)) { (*right, *left) } else { (*left, *right) };
+                    let (_, sibling_hash, sibling_summary) = self.store.key_hash_summary(sibling);
+                    steps.push(ProofStep { bit: *bit, sibling_hash, sibling_summary });
+                    node = Some(next);
+                }
+                Node::Vacant => panic!("held version {version} reaches a freed node"),
+            }
+        };
+        Ok(Proof { version, key: *id, steps, terminal })
+    }
+
+    /// All accounts of `version` in key order.
+    pub fn iter(&self, version: Version) -> Result<impl Iterator<Item = (Id, Account)> + '_, SmtError> {
+        let root = self.root_node(version)?;
+        Ok(Leaves { store: &self.store, stack: root.into_iter().collect() })
+    }
+
+    /// Number of accounts in `version`.
+    pub fn len(&self, version: Version) -> Result<u64, SmtError> {
+        Ok(self.root(version)?.synopsis.summary.accounts)
+    }
+
+    /// Whether `version` holds no account.
+    pub fn is_empty(&self, version: Version) -> Result<bool, SmtError> {
+        Ok(self.len(version)? == 0)
+    }
+
+    /// Live tree nodes across all held versions, and the bytes the arena holds.
+    pub fn memory(&self) -> (usize, usize) {
+        (self.store.live_nodes(), self.store.allocated_bytes())
+    }
+
+    /// A human-readable dump of `version`'s structure (for snapshot tests and debugging).
+    pub fn dump(&self, version: Version) -> Result<String, SmtError> {
+        let root = self.root_node(version)?;
+        let mut out = format!("version {version}\n");
+        match root {
+            None => out.push_str("(empty)\n"),
+            Some(node) => self.dump_node(node, 0, &mut out),
+        }
+        Ok(out)
+    }
+
+    // ----- internals --------------------------------------------------------------------
+
+    fn root_node(&self, version: Version) -> Result<Option<NodeRef>, SmtError> {
+        self.roots.get(&version).copied().ok_or(SmtError::UnknownVersion {
+            requested: version,
+            oldest: self.oldest_version(),
+            latest: self.latest,
+        })
+    }
+
+    fn synopsis_of(&self, node: Option<NodeRef>) -> Synopsis {
+        match node {
+            None => Synopsis::empty(),
+            Some(node) => {
+                let (_, hash, summary) = self.store.key_hash_summary(node);
+                Synopsis { hash, summary }
+            }
+        }
+    }
+
+    /// The leaf reached by following `id`'s bits (it holds `id` iff `id` is present).
+    fn find_leaf(&self, mut node: Option<NodeRef>, id: &Id) -> Option<(Id, Account)> {
+        while let Some(current) = node {
+            match self.store.get(current) {
+                Node::Leaf { id: leaf_id, account, .. } => return Some((*leaf_id, *account)),
+                Node::Branch { bit, left, right, .. } => {
+                    node = Some(if id.bit(usize::from(*bit)) { *right } else { *left });
+                }
+                Node::Vacant => panic!("held version reaches a freed node"),
+            }
+        }
+        None
+    }
+
+    /// `changes` must be sorted by key with no key repeated.
+    fn seal_sorted(&mut self, changes: &[Change]) -> SealStats {
+        debug_assert!(changes.windows(2).all(|w| w[0].0 < w[1].0), "changes not sorted/unique");
+        let before = self.store.live_nodes();
+        let old_root = self.roots[&self.latest];
+        let mut replaced = Vec::new();
+        let new_root = Merge { store: &mut self.store, replaced: &mut replaced }.merge(old_root, changes);
+        let nodes_written = self.store.live_nodes() - before;
+        if new_root == old_root {
+            debug_assert!(replaced.is_empty());
+            return SealStats { version: self.latest, advanced: false, nodes_written };
+        }
+        self.latest += 1;
+        self.roots.insert(self.latest, new_root);
+        self.stale.extend(replaced.into_iter().map(|node| (self.latest, node)));
+        self.prune_to_retention();
+        SealStats { version: self.latest, advanced: true, nodes_written }
+    }
+
+    fn prune_to_retention(&mut self) {
+        if let Some(retained) = self.versions_retained {
+            let oldest_kept = self.latest.saturating_sub(retained - 1);
+            if oldest_kept > self.oldest_version() {
+                self.prune_before(oldest_kept);
+            }
+        }
+    }
+
+    fn dump_node(&self, node: NodeRef, depth: usize, out: &mut String) {
+        let indent = "  ".repeat(depth);
+        match self.store.get(node) {
+            Node::Leaf { id, account, hash } => out.push_str(&format!(
+                "{indent}leaf {} bal={} frz={} nonce={} out={} in={} #{}\n",
+                id.to_hex(),
+                account.balance,
+                account.frozen,
+                account.nonce,
+                account.pending_out,
+                account.pending_in,
+                &hash.to_hex()[..12],
+            )),
+            Node::Branch { bit, left, right, summary, hash, .. } => {
+                out.push_str(&format!(
+                    "{indent}branch bit={bit} accounts={} balance={} supply={} #{}\n",
+                    summary.accounts,
+                    summary.balance,
+                    summary.supply(),
+                    &hash.to_hex()[..12],
+                ));
+                self.dump_node(*left, depth + 1, out);
+                self.dump_node(*right, depth + 1, out);
+            }
+            Node::Vacant => out.push_str(&format!("{indent}<freed>\n")),
+        }
+    }
+}
+
+/// One seal's merge of sorted changes into the tree, recording the nodes it replaces.
+struct Merge<'a> {
+    store: &'a mut Store,
+    replaced: &'a mut Vec<NodeRef>,
+}
+
+impl Merge<'_> {
+    /// The subtree `node` with `changes` applied; every change's key must lie in the part of the
+    /// key space this call covers. Unchanged subtrees are returned as they are, so unchanged
+    /// values produce no new nodes and no new version.
+    fn merge(&mut self, node: Option<NodeRef>, changes: &[Change]) -> Option<NodeRef> {
+        let (Some(current), false) = (node, changes.is_empty()) else {
+            return match node {
+                Some(_) => node,
+                None => self.build(changes, None),
+            };
+        };
+        match *self.store.get(current) {
+            Node::Leaf { id, account, .. } => self.merge_leaf(current, id, account, changes),
+            Node::Branch { bit, left, right, key, .. } => {
+                self.merge_branch(current, bit, left, right, key, changes)
+            }
+            Node::Vacant => panic!("merge reached a freed node"),
+        }
+    }
+
+    fn merge_leaf(&mut self, leaf: NodeRef, id: Id, account: Account, changes: &[Change]) -> Option<NodeRef> {
+        match changes.binary_search_by(|change| change.0.cmp(&id)) {
+            Ok(index) if changes.len() == 1 => match changes[index].1 {
+                Some(new) if new == account => Some(leaf),
+                Some(new) => {
+                    self.replaced.push(leaf);
+                    Some(self.store.new_leaf(id, new))
+                }
+                None => {
+                    self.replaced.push(leaf);
+                    None
+                }
+            },
+            Ok(index) => {
+                // The leaf's own key is among several changes; an equal value keeps the node.
+                if changes[index].1 == Some(account) {
+                    let others: Vec<Change> =
+                        changes.iter().filter(|c| c.0 != id).copied().collect();
+                    self.build(&others, Some((id, leaf)))
+                } else {
+                    self.replaced.push(leaf);
+                    self.build(changes, None)
+                }
+            }
+            Err(_) => self.build(changes, Some((id, leaf))),
+        }
+    }
+
+    fn merge_branch(
+        &mut self,
+        branch: NodeRef,
+        bit: u8,
+        left: NodeRef,
+        right: NodeRef,
+        key: Id,
+        changes: &[Change],
+    ) -> Option<NodeRef> {
+        let bit_index = usize::from(bit);
+        // Keys in sorted order share the fewest leading bits with `key` at the ends of the run.
+        let first = &changes[0].0;
+        let last = &changes[changes.len() - 1].0;
+        let shared = key.common_prefix_bits(first).min(key.common_prefix_bits(last));
+        if shared < bit_index {
+            return self.split_above(branch, key, shared, changes);
+        }
+        let split = changes.partition_point(|change| !change.0.bit(bit_index));
+        let new_left = self.merge(Some(left), &changes[..split]);
+        let new_right = self.merge(Some(right), &changes[split..]);
+        if new_left == Some(left) && new_right == Some(right) {
+            return Some(branch);
+        }
+        self.replaced.push(branch);
+        self.join(bit, new_left, new_right)
+    }
+
+    /// Some changes leave the subtree `node` (whose keys share `key`'s first bits) at bit
+    /// `bit_index`: those on `node`'s side merge into it, the rest build a new sibling.
+    fn split_above(&mut self, node: NodeRef, key: Id, bit_index: usize, changes: &[Change]) -> Option<NodeRef> {
+        let split = changes.partition_point(|change| !change.0.bit(bit_index));
+        let (zeros, ones) = changes.split_at(split);
+        let bit = u8::try_from(bit_index).expect("bit index below 160");
+        if key.bit(bit_index) {
+            let new_zero_side = self.build(zeros, None);
+            let new_node = self.merge(Some(node), ones);
+            self.join(bit, new_zero_side, new_node)
+        } else {
+            let new_node = self.merge(Some(node), zeros);
+            let new_one_side = self.build(ones, None);
+            self.join(bit, new_node, new_one_side)
+        }
+    }
+
+    /// A branch at `bit` over the two sides; a side that became empty collapses the branch
+    /// into the other side (path compression, SPEC §4.2).
+    fn join(&mut self, bit: u8, left: Option<NodeRef>, right: Option<NodeRef>) -> Option<NodeRef> {
+        match (left, right) {
+            (Some(left), Some(right)) => Some(self.store.new_branch(bit, left, right)),
+            (side, None) | (None, side) => side,
+        }
+    }
+
+    /// A new subtree holding the written values of `changes` (deletions of absent keys are
+    /// dropped) plus an optional `existing` leaf that `changes` does not mention.
+    fn build(&mut self, changes: &[Change], existing: Option<(Id, NodeRef)>) -> Option<NodeRef> {
+        if changes.iter().any(|change| change.1.is_none()) {
+            let written: Vec<Change> = changes.iter().filter(|c| c.1.is_some()).copied().collect();
+            return self.build_written(&written, existing);
+        }
+        self.build_written(changes, existing)
+    }
+
+    /// [`build`](Self::build) for changes that are all writes.
+    fn build_written(&mut self, changes: &[Change], existing: Option<(Id, NodeRef)>) -> Option<NodeRef> {
+        match (changes, existing) {
+            ([], None) => None,
+            ([], Some((_, leaf))) => Some(leaf),
+            ([(id, Some(account))], None) => Some(self.store.new_leaf(*id, *account)),
+            _ => {
+                let mut lowest = changes.first().map(|c| c.0);
+                let mut highest = changes.last().map(|c| c.0);
+                if let Some((id, _)) = existing {
+                    lowest = lowest.map_or(Some(id), |low| Some(low.min(id)));
+                    highest = highest.map_or(Some(id), |high| Some(high.max(id)));
+                }
+                // Invariant: the match arms above leave at least two keys here.
+                let (lowest, highest) = (lowest.expect("keys"), highest.expect("keys"));
+                let bit_index = lowest.common_prefix_bits(&highest);
+                debug_assert!(bit_index < ID_BITS, "two equal keys in one build");
+                let split = changes.partition_point(|change| !change.0.bit(bit_index));
+                let (existing_left, existing_right) = match existing {
+                    Some((id, _)) if id.bit(bit_index) => (None, existing),
+                    _ => (existing, None),
+                };
+                let left = self.build_written(&changes[..split], existing_left);
+                let right = self.build_written(&changes[split..], existing_right);
+                let bit = u8::try_from(bit_index).expect("bit index below 160");
+                self.join(bit, left, right)
+            }
+        }
+    }
+}
+
+/// In-order iterator over the leaves of one version.
+struct Leaves<'a> {
+    store: &'a Store,
+    stack: Vec<NodeRef>,
+}
+
+impl Iterator for Leaves<'_> {
+    type Item = (Id, Account);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(node) = self.stack.pop() {
+            match self.store.get(node) {
+                Node::Leaf { id, account, .. } => return Some((*id, *account)),
+                Node::Branch { left, right, .. } => {
+                    self.stack.push(*right);
+                    self.stack.push(*left);
+                }
+                Node::Vacant => panic!("held version reaches a freed node"),
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary for the `reference` crate (matklad's "one test binary per
+//! crate": faster to link, one place to look).
+
+mod invariants;
+mod ledger;
+mod smt_model;
+mod smt_proofs;
+mod snapshots;
+mod support;
