@@ -235,11 +235,7 @@ impl Verifier for SimScheme {
         message: &[u8],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        if self.mac(public_key, message) == *signature {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        if self.mac(public_key, message) == *signature { Ok(()) } else { Err(SignatureError::Mismatch) }
     }
 }
 

@@ -44,16 +44,10 @@ impl Invariant {
     /// The SPEC §13 statement.
     pub fn statement(&self) -> &'static str {
         match self {
-            Invariant::Conservation => {
-                "every sealed version's root supply (§4.3) equals the genesis supply"
-            }
-            Invariant::NonNegativity => {
-                "no balance underflows; frozen ≤ balance for every account"
-            }
+            Invariant::Conservation => "every sealed version's root supply (§4.3) equals the genesis supply",
+            Invariant::NonNegativity => "no balance underflows; frozen ≤ balance for every account",
             Invariant::NoDoubleSpend => "each (from, nonce) is applied at most once",
-            Invariant::Immutability => {
-                "a sealed version never changes; ts never decreases at an honest node"
-            }
+            Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
             Invariant::ProofSoundness => "a proof verifies iff the account is in that version",
         }
     }
@@ -70,13 +64,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} violated ({}): {}",
-            self.invariant.code(),
-            self.invariant.statement(),
-            self.detail
-        )
+        write!(f, "{} violated ({}): {}", self.invariant.code(), self.invariant.statement(), self.detail)
     }
 }
 
@@ -208,10 +196,7 @@ impl ImmutabilityMonitor {
         if let Some(highest) = self.highest
             && latest < highest
         {
-            return violation(
-                Invariant::Immutability,
-                format!("ts went back from {highest} to {latest}"),
-            );
+            return violation(Invariant::Immutability, format!("ts went back from {highest} to {latest}"));
         }
         self.roots.retain(|version, _| *version >= tree.oldest_version());
         for (version, remembered) in &self.roots {

@@ -1,7 +1,9 @@
 //! Leaf values, subtree summaries and their hash encodings (SPEC §4.1, §4.3).
 
 use crate::crypto::{Domain, Hash32, hash_encoded, hash_parts};
-use crate::id::{ID_BYTES, Id};
+use crate::id::Id;
+
+use super::hasher::{branch_message, leaf_message};
 
 /// A ledger account: the value of one leaf (SPEC §4.1).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -55,8 +57,6 @@ impl Account {
 pub(crate) const ACCOUNT_BYTES: usize = 40;
 /// Encoded length of a [`Summary`].
 pub(crate) const SUMMARY_BYTES: usize = 4 * 16 + 8;
-const LEAF_MESSAGE_BYTES: usize = 1 + ID_BYTES + ACCOUNT_BYTES;
-const BRANCH_MESSAGE_BYTES: usize = 1 + 1 + 32 + 32 + SUMMARY_BYTES;
 
 /// The sums over a subtree that every branch carries (SPEC §4.3: the source's "summary
 /// information"). Sums are `u128` so that no realistic ledger can overflow them.
@@ -76,8 +76,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of the empty tree.
-    pub const ZERO: Summary =
-        Summary { balance: 0, frozen: 0, pending_out: 0, pending_in: 0, accounts: 0 };
+    pub const ZERO: Summary = Summary { balance: 0, frozen: 0, pending_out: 0, pending_in: 0, accounts: 0 };
 
     /// Field-wise sum, or `None` on overflow (only possible for forged input).
     pub fn checked_add(&self, other: &Summary) -> Option<Summary> {
@@ -97,8 +96,13 @@ impl Summary {
     pub fn supply(&self) -> i128 {
         // Sums of u64 values over fewer than 2^63 accounts stay below 2^127: no overflow.
         let positive = self.balance.saturating_add(self.pending_out);
-        i128::try_from(positive).unwrap_or(i128::MAX)
-            - i128::try_from(self.pending_in).unwrap_or(i128::MAX)
+        i128::try_from(positive).unwrap_or(i128::MAX) - i128::try_from(self.pending_in).unwrap_or(i128::MAX)
+    }
+
+    pub(crate) fn decode(bytes: &[u8; SUMMARY_BYTES]) -> Summary {
+        let sum = |at: usize| u128::from_le_bytes(bytes[at..at + 16].try_into().expect("16 bytes"));
+        let accounts = u64::from_le_bytes(bytes[64..].try_into().expect("8 bytes"));
+        Summary { balance: sum(0), frozen: sum(16), pending_out: sum(32), pending_in: sum(48), accounts }
     }
 
     pub(crate) fn encode(&self, out: &mut [u8; SUMMARY_BYTES]) {
@@ -112,27 +116,13 @@ impl Summary {
 
 /// `H(0x00 ‖ id ‖ account)` (SPEC §4.3).
 pub fn leaf_hash(id: &Id, account: &Account) -> Hash32 {
-    let mut message = [0u8; LEAF_MESSAGE_BYTES];
-    message[0] = Domain::Leaf as u8;
-    message[1..1 + ID_BYTES].copy_from_slice(&id.0);
-    let account_bytes: &mut [u8; ACCOUNT_BYTES] =
-        (&mut message[1 + ID_BYTES..]).try_into().expect("slice length is ACCOUNT_BYTES");
-    account.encode(account_bytes);
-    hash_encoded(&message)
+    hash_encoded(&leaf_message(id, account))
 }
 
 /// `H(0x01 ‖ bit_index ‖ left ‖ right ‖ summary)` (SPEC §4.3), where `summary` is the sum of
 /// the two children's summaries.
 pub fn branch_hash(bit_index: u8, left: &Hash32, right: &Hash32, summary: &Summary) -> Hash32 {
-    let mut message = [0u8; BRANCH_MESSAGE_BYTES];
-    message[0] = Domain::Branch as u8;
-    message[1] = bit_index;
-    message[2..34].copy_from_slice(&left.0);
-    message[34..66].copy_from_slice(&right.0);
-    let summary_bytes: &mut [u8; SUMMARY_BYTES] =
-        (&mut message[66..]).try_into().expect("slice length is SUMMARY_BYTES");
-    summary.encode(summary_bytes);
-    hash_encoded(&message)
+    hash_encoded(&branch_message(bit_index, left, right, summary))
 }
 
 /// `H(0x02)`: the root hash of the empty tree (SPEC §4.3).

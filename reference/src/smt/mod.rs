@@ -7,7 +7,10 @@
 //! * [`Synopsis`] — the (hash, summary) commitment of any Id prefix.
 
 mod account;
+mod hasher;
+mod merge;
 mod proof;
+mod queue;
 mod store;
 mod tree;
 

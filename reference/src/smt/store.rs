@@ -1,17 +1,20 @@
 //! The node arena behind the versioned tree.
 //!
-//! Nodes are immutable once written: a new version allocates new nodes for the changed paths
-//! and points at the old ones everywhere else (structural sharing, SPEC §4.4). Nodes are
-//! addressed by 32-bit indices instead of `Arc`s, which keeps a node small, needs no reference
-//! counting on the hot path, and lets pruning free whole versions in O(changed nodes) using the
-//! stale index kept by the tree (see `tree.rs`).
+//! Nodes are immutable once written: a new version writes new nodes for the changed paths and
+//! points at the old ones everywhere else (structural sharing, SPEC §4.4). Nodes are addressed
+//! by 32-bit indices instead of `Arc`s, which keeps a node small, needs no reference counting on
+//! the hot path, and lets pruning free whole versions in O(changed nodes) using the stale index
+//! kept by the tree (see `tree.rs`).
 
 use std::num::NonZeroU32;
+
+use blake3::platform::Platform;
 
 use crate::crypto::Hash32;
 use crate::id::Id;
 
-use super::account::{Account, Summary, branch_hash, leaf_hash};
+use super::account::{Account, Summary};
+use super::hasher::fast_leaf_hash;
 
 /// Index of a node in the arena (1-based so that `Option<NodeRef>` is four bytes).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -30,28 +33,33 @@ pub(crate) enum Node {
     Leaf { id: Id, account: Account, hash: Hash32 },
     /// A node with two non-empty subtrees that first differ at bit `bit`. `key` is one Id
     /// from the subtree (its leftmost), which gives the prefix every key below shares.
-    Branch {
-        bit: u8,
-        left: NodeRef,
-        right: NodeRef,
-        key: Id,
-        summary: Summary,
-        hash: Hash32,
-    },
-    /// A freed slot, waiting on the free list. Reading one is an arena bug.
+    Branch { bit: u8, left: NodeRef, right: NodeRef, key: Id, summary: Summary, hash: Hash32 },
+    /// A freed slot, waiting on the free list (written in debug builds only, see `free`).
     Vacant,
 }
 
 /// The arena: a vector of nodes plus a free list of pruned slots.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Store {
     nodes: Vec<Node>,
     free: Vec<NodeRef>,
+    platform: Platform,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store { nodes: Vec::new(), free: Vec::new(), platform: Platform::detect() }
+    }
 }
 
 impl Store {
     pub(crate) fn get(&self, node: NodeRef) -> &Node {
         &self.nodes[node.index()]
+    }
+
+    /// The BLAKE3 implementation detected for this CPU.
+    pub(crate) fn platform(&self) -> &Platform {
+        &self.platform
     }
 
     /// Number of live (non-vacant) nodes.
@@ -69,24 +77,23 @@ impl Store {
         self.nodes.reserve(additional.saturating_sub(self.free.len()));
     }
 
+    /// A new leaf, hashed at once (one compression).
     pub(crate) fn new_leaf(&mut self, id: Id, account: Account) -> NodeRef {
-        let hash = leaf_hash(&id, &account);
+        let hash = fast_leaf_hash(&self.platform, &id, &account);
         self.alloc(Node::Leaf { id, account, hash })
     }
 
-    /// A branch over `left` and `right`, which must be non-empty subtrees that agree on the
-    /// bits before `bit` and hold 0 (left) and 1 (right) at `bit`.
-    pub(crate) fn new_branch(&mut self, bit: u8, left: NodeRef, right: NodeRef) -> NodeRef {
-        let (left_key, left_hash, left_summary) = self.key_hash_summary(left);
-        let (right_key, right_hash, right_summary) = self.key_hash_summary(right);
-        debug_assert!(!left_key.bit(usize::from(bit)) && right_key.bit(usize::from(bit)));
-        debug_assert!(left_key.common_prefix_bits(&right_key) == usize::from(bit));
-        let summary = left_summary
-            .checked_add(&right_summary)
-            // Invariant: sums of u64 fields over < 2^32 leaves cannot overflow u128.
-            .expect("subtree summary overflow");
-        let hash = branch_hash(bit, &left_hash, &right_hash, &summary);
-        self.alloc(Node::Branch { bit, left, right, key: left_key, summary, hash })
+    /// Write a finished branch.
+    pub(crate) fn alloc_branch(
+        &mut self,
+        bit: u8,
+        left: NodeRef,
+        right: NodeRef,
+        key: Id,
+        summary: Summary,
+        hash: Hash32,
+    ) -> NodeRef {
+        self.alloc(Node::Branch { bit, left, right, key, summary, hash })
     }
 
     /// The representative key, hash and summary of a node.
@@ -106,10 +113,29 @@ impl Store {
         }
     }
 
+    /// Load `node`'s cache lines and return a byte of each. Loops that touch many independent
+    /// nodes before working on them let the CPU overlap the cache misses, which a dependent
+    /// walk down the tree cannot (see `merge.rs`).
+    pub(crate) fn touch(&self, node: NodeRef) -> u8 {
+        match self.get(node) {
+            Node::Leaf { id, account, hash } => id.0[0] ^ account.balance as u8 ^ hash.0[31],
+            Node::Branch { key, summary, hash, .. } => {
+                key.0[0] ^ summary.balance as u8 ^ summary.accounts as u8 ^ hash.0[0] ^ hash.0[31]
+            }
+            Node::Vacant => 0,
+        }
+    }
+
+    /// Return `node`'s slot to the free list. Debug builds overwrite the slot so that a read
+    /// of a freed node panics; release builds leave it, because that write is a cache miss per
+    /// freed node and the stale-node bookkeeping that decides what to free is covered by the
+    /// debug-built property tests.
     pub(crate) fn free(&mut self, node: NodeRef) {
-        let slot = &mut self.nodes[node.index()];
-        assert!(!matches!(slot, Node::Vacant), "double free of node {node:?}");
-        *slot = Node::Vacant;
+        if cfg!(debug_assertions) {
+            let slot = &mut self.nodes[node.index()];
+            assert!(!matches!(slot, Node::Vacant), "double free of node {node:?}");
+            *slot = Node::Vacant;
+        }
         self.free.push(node);
     }
 

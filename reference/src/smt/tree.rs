@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, VecDeque};
 use thiserror::Error;
 
 use crate::crypto::Hash32;
-use crate::id::{ID_BITS, Id, Prefix};
+use crate::id::{Id, Prefix};
 
 use super::account::{Account, Summary, empty_hash};
+use super::merge::{Merger, Task};
 use super::proof::{Proof, ProofStep, Terminal};
+use super::queue::BranchQueue;
 use super::store::{Node, NodeRef, Store};
 
 /// A sealed version of the tree: the ledger's time sequence `ts` (SPEC §4.4, §5.1).
@@ -88,6 +90,9 @@ pub struct VersionedSmt {
     staged: BTreeMap<Id, Option<Account>>,
     latest: Version,
     versions_retained: Option<u64>,
+    /// Scratch space reused by every seal.
+    queue: BranchQueue,
+    tasks: Vec<Task>,
 }
 
 impl Default for VersionedSmt {
@@ -106,6 +111,8 @@ impl VersionedSmt {
             staged: BTreeMap::new(),
             latest: 0,
             versions_retained: None,
+            queue: BranchQueue::default(),
+            tasks: Vec::new(),
         }
     }
 
@@ -151,19 +158,17 @@ impl VersionedSmt {
     /// Apply `changes` (any order; for a repeated key the last change wins) together with
     /// anything already staged, as one new version. The batch path: one sort, then one pass.
     pub fn apply_batch(&mut self, changes: impl IntoIterator<Item = Change>) -> SealStats {
-        let mut batch: Vec<Change> = std::mem::take(&mut self.staged).into_iter().collect();
-        batch.extend(changes);
+        let staged = std::mem::take(&mut self.staged);
+        let mut batch: Vec<Change> = if staged.is_empty() {
+            changes.into_iter().collect()
+        } else {
+            staged.into_iter().chain(changes).collect()
+        };
         // A stable sort keeps equal keys in arrival order; keeping the last of each run
         // makes the latest change win.
-        batch.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut deduped: Vec<Change> = Vec::with_capacity(batch.len());
-        for change in batch {
-            match deduped.last_mut() {
-                Some(last) if last.0 == change.0 => *last = change,
-                _ => deduped.push(change),
-            }
-        }
-        self.seal_sorted(&deduped)
+        batch.sort_by_key(|change| change.0);
+        keep_last_of_each_key(&mut batch);
+        self.seal_sorted(&batch)
     }
 
     /// Bulk-build: the same result as inserting every account and sealing once.
@@ -351,7 +356,15 @@ impl VersionedSmt {
         let before = self.store.live_nodes();
         let old_root = self.roots[&self.latest];
         let mut replaced = Vec::new();
-        let new_root = Merge { store: &mut self.store, replaced: &mut replaced }.merge(old_root, changes);
+        let merged = Merger {
+            store: &mut self.store,
+            queue: &mut self.queue,
+            replaced: &mut replaced,
+            tasks: &mut self.tasks,
+            changes,
+        }
+        .run(old_root);
+        let new_root = self.queue.finish(&mut self.store, merged);
         let nodes_written = self.store.live_nodes() - before;
         if new_root == old_root {
             debug_assert!(replaced.is_empty());
@@ -402,152 +415,17 @@ impl VersionedSmt {
     }
 }
 
-/// One seal's merge of sorted changes into the tree, recording the nodes it replaces.
-struct Merge<'a> {
-    store: &'a mut Store,
-    replaced: &'a mut Vec<NodeRef>,
-}
-
-impl Merge<'_> {
-    /// The subtree `node` with `changes` applied; every change's key must lie in the part of the
-    /// key space this call covers. Unchanged subtrees are returned as they are, so unchanged
-    /// values produce no new nodes and no new version.
-    fn merge(&mut self, node: Option<NodeRef>, changes: &[Change]) -> Option<NodeRef> {
-        let (Some(current), false) = (node, changes.is_empty()) else {
-            return match node {
-                Some(_) => node,
-                None => self.build(changes, None),
-            };
-        };
-        match *self.store.get(current) {
-            Node::Leaf { id, account, .. } => self.merge_leaf(current, id, account, changes),
-            Node::Branch { bit, left, right, key, .. } => {
-                self.merge_branch(current, bit, left, right, key, changes)
-            }
-            Node::Vacant => panic!("merge reached a freed node"),
+/// Remove all but the last change of each run of equal keys, in place.
+fn keep_last_of_each_key(sorted: &mut Vec<Change>) {
+    let mut kept = 0;
+    for index in 0..sorted.len() {
+        let is_last_of_run = sorted.get(index + 1).is_none_or(|next| next.0 != sorted[index].0);
+        if is_last_of_run {
+            sorted[kept] = sorted[index];
+            kept += 1;
         }
     }
-
-    fn merge_leaf(&mut self, leaf: NodeRef, id: Id, account: Account, changes: &[Change]) -> Option<NodeRef> {
-        match changes.binary_search_by(|change| change.0.cmp(&id)) {
-            Ok(index) if changes.len() == 1 => match changes[index].1 {
-                Some(new) if new == account => Some(leaf),
-                Some(new) => {
-                    self.replaced.push(leaf);
-                    Some(self.store.new_leaf(id, new))
-                }
-                None => {
-                    self.replaced.push(leaf);
-                    None
-                }
-            },
-            Ok(index) => {
-                // The leaf's own key is among several changes; an equal value keeps the node.
-                if changes[index].1 == Some(account) {
-                    let others: Vec<Change> =
-                        changes.iter().filter(|c| c.0 != id).copied().collect();
-                    self.build(&others, Some((id, leaf)))
-                } else {
-                    self.replaced.push(leaf);
-                    self.build(changes, None)
-                }
-            }
-            Err(_) => self.build(changes, Some((id, leaf))),
-        }
-    }
-
-    fn merge_branch(
-        &mut self,
-        branch: NodeRef,
-        bit: u8,
-        left: NodeRef,
-        right: NodeRef,
-        key: Id,
-        changes: &[Change],
-    ) -> Option<NodeRef> {
-        let bit_index = usize::from(bit);
-        // Keys in sorted order share the fewest leading bits with `key` at the ends of the run.
-        let first = &changes[0].0;
-        let last = &changes[changes.len() - 1].0;
-        let shared = key.common_prefix_bits(first).min(key.common_prefix_bits(last));
-        if shared < bit_index {
-            return self.split_above(branch, key, shared, changes);
-        }
-        let split = changes.partition_point(|change| !change.0.bit(bit_index));
-        let new_left = self.merge(Some(left), &changes[..split]);
-        let new_right = self.merge(Some(right), &changes[split..]);
-        if new_left == Some(left) && new_right == Some(right) {
-            return Some(branch);
-        }
-        self.replaced.push(branch);
-        self.join(bit, new_left, new_right)
-    }
-
-    /// Some changes leave the subtree `node` (whose keys share `key`'s first bits) at bit
-    /// `bit_index`: those on `node`'s side merge into it, the rest build a new sibling.
-    fn split_above(&mut self, node: NodeRef, key: Id, bit_index: usize, changes: &[Change]) -> Option<NodeRef> {
-        let split = changes.partition_point(|change| !change.0.bit(bit_index));
-        let (zeros, ones) = changes.split_at(split);
-        let bit = u8::try_from(bit_index).expect("bit index below 160");
-        if key.bit(bit_index) {
-            let new_zero_side = self.build(zeros, None);
-            let new_node = self.merge(Some(node), ones);
-            self.join(bit, new_zero_side, new_node)
-        } else {
-            let new_node = self.merge(Some(node), zeros);
-            let new_one_side = self.build(ones, None);
-            self.join(bit, new_node, new_one_side)
-        }
-    }
-
-    /// A branch at `bit` over the two sides; a side that became empty collapses the branch
-    /// into the other side (path compression, SPEC §4.2).
-    fn join(&mut self, bit: u8, left: Option<NodeRef>, right: Option<NodeRef>) -> Option<NodeRef> {
-        match (left, right) {
-            (Some(left), Some(right)) => Some(self.store.new_branch(bit, left, right)),
-            (side, None) | (None, side) => side,
-        }
-    }
-
-    /// A new subtree holding the written values of `changes` (deletions of absent keys are
-    /// dropped) plus an optional `existing` leaf that `changes` does not mention.
-    fn build(&mut self, changes: &[Change], existing: Option<(Id, NodeRef)>) -> Option<NodeRef> {
-        if changes.iter().any(|change| change.1.is_none()) {
-            let written: Vec<Change> = changes.iter().filter(|c| c.1.is_some()).copied().collect();
-            return self.build_written(&written, existing);
-        }
-        self.build_written(changes, existing)
-    }
-
-    /// [`build`](Self::build) for changes that are all writes.
-    fn build_written(&mut self, changes: &[Change], existing: Option<(Id, NodeRef)>) -> Option<NodeRef> {
-        match (changes, existing) {
-            ([], None) => None,
-            ([], Some((_, leaf))) => Some(leaf),
-            ([(id, Some(account))], None) => Some(self.store.new_leaf(*id, *account)),
-            _ => {
-                let mut lowest = changes.first().map(|c| c.0);
-                let mut highest = changes.last().map(|c| c.0);
-                if let Some((id, _)) = existing {
-                    lowest = lowest.map_or(Some(id), |low| Some(low.min(id)));
-                    highest = highest.map_or(Some(id), |high| Some(high.max(id)));
-                }
-                // Invariant: the match arms above leave at least two keys here.
-                let (lowest, highest) = (lowest.expect("keys"), highest.expect("keys"));
-                let bit_index = lowest.common_prefix_bits(&highest);
-                debug_assert!(bit_index < ID_BITS, "two equal keys in one build");
-                let split = changes.partition_point(|change| !change.0.bit(bit_index));
-                let (existing_left, existing_right) = match existing {
-                    Some((id, _)) if id.bit(bit_index) => (None, existing),
-                    _ => (existing, None),
-                };
-                let left = self.build_written(&changes[..split], existing_left);
-                let right = self.build_written(&changes[split..], existing_right);
-                let bit = u8::try_from(bit_index).expect("bit index below 160");
-                self.join(bit, left, right)
-            }
-        }
-    }
+    sorted.truncate(kept);
 }
 
 /// In-order iterator over the leaves of one version.

@@ -48,7 +48,8 @@ fn i5_catches_a_ledger_that_accepts_a_replay() {
     let mut ledger = Ledger::genesis(org.id(), 100);
     ledger.open_account(a.id()).unwrap();
     ledger.inject_faults(LedgerFaults { skip_nonce_check: true, ..LedgerFaults::default() });
-    let signed = Tx { from: org.id(), to: a.id(), amount: 10, from_nonce: 1, created_pulse: 0 }.sign(&org, &a);
+    let signed =
+        Tx { from: org.id(), to: a.id(), amount: 10, from_nonce: 1, created_pulse: 0 }.sign(&org, &a);
     let mut monitor = DoubleSpendMonitor::new();
     let first = ledger.apply(&signed, &scheme).unwrap();
     monitor.observe(first.tx.from, first.tx.from_nonce).unwrap();

@@ -23,7 +23,8 @@ fn world(n: u64) -> World {
     let mut ledger = Ledger::genesis(org.id(), SUPPLY);
     for (i, user) in users.iter().enumerate() {
         ledger.open_account(user.id()).unwrap();
-        let tx = Tx { from: org.id(), to: user.id(), amount: 1_000, from_nonce: i as u64 + 1, created_pulse: 0 };
+        let tx =
+            Tx { from: org.id(), to: user.id(), amount: 1_000, from_nonce: i as u64 + 1, created_pulse: 0 };
         ledger.apply(&tx.sign(&org, user), &scheme).unwrap();
     }
     ledger.seal();
@@ -194,7 +195,14 @@ struct Attempt {
 }
 
 fn attempt(users: usize) -> impl Strategy<Value = Attempt> {
-    (0..users, 0..users, 0u64..1_500, prop_oneof![6 => Just(0i8), 1 => -2i8..3], prop::bool::weighted(0.1), prop::bool::weighted(0.3))
+    (
+        0..users,
+        0..users,
+        0u64..1_500,
+        prop_oneof![6 => Just(0i8), 1 => -2i8..3],
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.3),
+    )
         .prop_map(|(from, to, amount, nonce_offset, corrupt, seal_after)| Attempt {
             from,
             to,

@@ -66,9 +66,9 @@ impl Model {
 }
 
 fn sums(snapshot: &Snapshot) -> Summary {
-    snapshot.values().fold(Summary::ZERO, |total, account| {
-        total.checked_add(&account.summary()).expect("small values")
-    })
+    snapshot
+        .values()
+        .fold(Summary::ZERO, |total, account| total.checked_add(&account.summary()).expect("small values"))
 }
 
 fn check_version(tree: &VersionedSmt, version: Version, snapshot: &Snapshot) -> Result<(), TestCaseError> {
@@ -231,8 +231,5 @@ fn synopsis_of_a_prefix_covers_exactly_its_keys() {
     let mut absent = Id::spread(0);
     absent.0[0] ^= 0x80;
     let empty_prefix = reference::Prefix::new(absent, 40);
-    assert_eq!(
-        tree.synopsis(version, &empty_prefix).unwrap(),
-        reference::smt::Synopsis::empty()
-    );
+    assert_eq!(tree.synopsis(version, &empty_prefix).unwrap(), reference::smt::Synopsis::empty());
 }
