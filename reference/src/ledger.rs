@@ -32,7 +32,7 @@ pub struct Tx {
 }
 
 /// Encoded length of a [`Tx`] body.
-const TX_BODY_BYTES: usize = 2 * ID_BYTES + 3 * 8;
+pub const TX_BODY_BYTES: usize = 2 * ID_BYTES + 3 * 8;
 
 impl Tx {
     /// The canonical encoding: from, to, then amount, nonce and pulse little-endian.
@@ -190,18 +190,41 @@ impl Ledger {
     /// (SPEC §3.3). The genesis is sealed as version 1 and the empty version 0 is dropped, so
     /// every held version satisfies I1.
     pub fn genesis(organization: Id, genesis_supply: u64) -> Ledger {
+        Ledger::genesis_with_distribution(organization, genesis_supply, &[])
+            .expect("an empty distribution is always valid")
+    }
+
+    /// A genesis in which the first distribution (SPEC §3.3) is already made: each
+    /// `(member, amount)` opens an account holding `amount`, and the organization account keeps
+    /// the rest of `genesis_supply`. Refused if the distribution exceeds the supply or names
+    /// an account twice (or the organization itself).
+    pub fn genesis_with_distribution(
+        organization: Id,
+        genesis_supply: u64,
+        distribution: &[(Id, u64)],
+    ) -> Result<Ledger, LedgerError> {
         let mut tree = VersionedSmt::new();
-        tree.insert(organization, Account::with_balance(genesis_supply));
+        let mut remaining = genesis_supply;
+        for (member, amount) in distribution {
+            if *member == organization || tree.get_working(member).is_some() {
+                return Err(LedgerError::AccountExists(*member));
+            }
+            remaining = remaining
+                .checked_sub(*amount)
+                .ok_or(LedgerError::InsufficientSpendable { spendable: remaining, amount: *amount })?;
+            tree.insert(*member, Account::with_balance(*amount));
+        }
+        tree.insert(organization, Account::with_balance(remaining));
         let version = tree.seal();
         tree.prune_before(version);
-        Ledger {
+        Ok(Ledger {
             tree,
             organization,
             genesis_supply,
             journal: Vec::new(),
             #[cfg(feature = "fault-injection")]
             faults: LedgerFaults::default(),
-        }
+        })
     }
 
     /// Keep only the last `versions` sealed versions (SPEC §15 `versions_retained`).
@@ -290,6 +313,12 @@ impl Ledger {
         }
         self.tree.insert(id, Account { frozen: account.frozen - amount, ..account });
         Ok(())
+    }
+
+    /// Drop everything applied since the last seal (a crash loses the unsealed cycle).
+    pub fn discard_unsealed(&mut self) {
+        self.journal.clear();
+        self.tree.discard_staged();
     }
 
     /// Seal the working state as a new version (or keep the latest if nothing changed,

@@ -39,6 +39,7 @@ pub mod crypto;
 pub mod id;
 pub mod invariants;
 pub mod ledger;
+pub mod node;
 pub mod smt;
 
 pub use id::{Id, Prefix};

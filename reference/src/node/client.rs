@@ -1,0 +1,309 @@
+//! A client of the minimal pulse protocol: pays with doubly signed transfers, one in flight
+//! at a time, retries until it holds a verified proof, and co-signs transfers paid to it.
+
+use std::collections::VecDeque;
+
+use crate::crypto::{Hash32, PublicKey, Signature};
+use crate::id::Id;
+use crate::ledger::{LedgerError, Party, SignedTx, Tx};
+use crate::smt::{Account, Proof, RootSynopsis};
+
+use super::{
+    Command, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
+    Timer, unexpected,
+};
+
+/// A transfer the user asked for and the node has not started.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    to: Id,
+    amount: u64,
+    tag: u64,
+}
+
+/// The transfer in flight: signed by the payer, proposed to the payee.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    tx: Tx,
+    payer_sig: Signature,
+    tag: u64,
+    attempts: u32,
+}
+
+/// The client's state.
+pub struct Client {
+    signer: SharedSigner,
+    verifier: SharedVerifier,
+    config: NodeConfig,
+    id: Id,
+    /// The nonce of this payer's latest committed transfer, as far as the node knows.
+    nonce: u64,
+    queue: VecDeque<Queued>,
+    in_flight: Option<InFlight>,
+    /// The newest root synopsis received; ts never goes back at an honest node (I7).
+    root: Option<RootSynopsis>,
+    pulse: u64,
+}
+
+impl Client {
+    pub(super) fn new(signer: SharedSigner, verifier: SharedVerifier, config: NodeConfig) -> Client {
+        let id = signer.id();
+        Client {
+            signer,
+            verifier,
+            config,
+            id,
+            nonce: 0,
+            queue: VecDeque::new(),
+            in_flight: None,
+            root: None,
+            pulse: 0,
+        }
+    }
+
+    pub(super) fn id(&self) -> Id {
+        self.id
+    }
+
+    pub(super) fn root(&self) -> Option<RootSynopsis> {
+        self.root
+    }
+
+    pub(super) fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Without durable state the node forgets its queue, its transfer in flight and its nonce;
+    /// a stale nonce is corrected by the bookkeeper's `BadNonce` answer.
+    pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
+        if durable {
+            if let Some(in_flight) = self.in_flight {
+                self.propose(now_ms, in_flight, out);
+            }
+            return;
+        }
+        let tags: Vec<u64> = self
+            .in_flight
+            .take()
+            .map(|f| f.tag)
+            .into_iter()
+            .chain(self.queue.drain(..).map(|q| q.tag))
+            .collect();
+        self.nonce = 0;
+        self.root = None;
+        if !tags.is_empty() {
+            out.push(Output::Event(NodeEvent::Lost { tags }));
+        }
+    }
+
+    pub(super) fn handle_command(&mut self, now_ms: u64, command: Command, out: &mut Vec<Output>) {
+        let Command::Transfer { to, amount, tag } = command;
+        self.queue.push_back(Queued { to, amount, tag });
+        if self.in_flight.is_none() {
+            self.start_next(now_ms, out);
+        }
+    }
+
+    pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
+        let Timer::Retry { tx_id } = timer else { return };
+        let Some(in_flight) = self.in_flight.filter(|f| f.tx.id() == tx_id) else { return };
+        if in_flight.attempts >= self.config.max_attempts {
+            self.in_flight = None;
+            out.push(Output::Event(NodeEvent::Abandoned { tag: in_flight.tag }));
+            self.start_next(now_ms, out);
+            return;
+        }
+        self.propose(now_ms, InFlight { attempts: in_flight.attempts + 1, ..in_flight }, out);
+    }
+
+    pub(super) fn handle_message(&mut self, now_ms: u64, from: Id, msg: &Message, out: &mut Vec<Output>) {
+        match msg {
+            Message::Propose { tx, payer_key, payer_sig } => {
+                if let Err(error) = self.co_sign(tx, payer_key, payer_sig, out) {
+                    out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+                }
+            }
+            Message::Committed { tx_id, root, proof } => {
+                if let Err(error) = self.on_committed(now_ms, from, *tx_id, root, proof, out) {
+                    out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+                }
+            }
+            Message::Rejected { tx_id, error } => self.on_rejected(now_ms, from, *tx_id, *error, out),
+            Message::Pulse { pulse, root } => self.on_pulse(from, *pulse, root, out),
+            Message::Submit(_) => out.push(unexpected("client", from, msg)),
+        }
+    }
+
+    // ----- paying -----------------------------------------------------------------------
+
+    fn start_next(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        let Some(next) = self.queue.pop_front() else { return };
+        self.sign_and_propose(now_ms, next.to, next.amount, next.tag, self.nonce + 1, out);
+    }
+
+    fn sign_and_propose(
+        &mut self,
+        now_ms: u64,
+        to: Id,
+        amount: u64,
+        tag: u64,
+        nonce: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let tx = Tx { from: self.id, to, amount, from_nonce: nonce, created_pulse: self.pulse };
+        let payer_sig = self.signer.sign(&tx.id().0);
+        self.propose(now_ms, InFlight { tx, payer_sig, tag, attempts: 1 }, out);
+    }
+
+    fn propose(&mut self, now_ms: u64, in_flight: InFlight, out: &mut Vec<Output>) {
+        self.in_flight = Some(in_flight);
+        let msg = Message::Propose {
+            tx: in_flight.tx,
+            payer_key: self.signer.public_key(),
+            payer_sig: in_flight.payer_sig,
+        };
+        out.push(Output::Send { to: in_flight.tx.to, msg });
+        let timer = Timer::Retry { tx_id: in_flight.tx.id() };
+        out.push(Output::SetTimer { at_ms: now_ms + self.config.retry_ms, timer });
+    }
+
+    fn on_committed(
+        &mut self,
+        now_ms: u64,
+        from: Id,
+        tx_id: Hash32,
+        root: &RootSynopsis,
+        proof: &Proof,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        self.check_from_bookkeeper(from, MessageKind::Committed)?;
+        let account = self.verified_own_account(root, proof)?;
+        match self.in_flight {
+            Some(f) if f.tx.id() == tx_id => {
+                if account.nonce < f.tx.from_nonce {
+                    return Err(NodeError::ProofDoesNotShowTransfer);
+                }
+                self.nonce = f.tx.from_nonce;
+                self.in_flight = None;
+                out.push(Output::Event(NodeEvent::Committed { tag: f.tag, version: root.version }));
+                self.start_next(now_ms, out);
+            }
+            // Not our payment in flight: a credit to us, or a late duplicate of our own commit.
+            _ => out.push(Output::Event(NodeEvent::Credited { tx_id, version: root.version })),
+        }
+        Ok(())
+    }
+
+    fn verified_own_account(&self, root: &RootSynopsis, proof: &Proof) -> Result<Account, NodeError> {
+        if proof.key != self.id {
+            return Err(NodeError::ProofDoesNotShowTransfer);
+        }
+        match proof.verify(root) {
+            Ok(Some(account)) => Ok(account),
+            Ok(None) => Err(NodeError::ProofDoesNotShowTransfer),
+            Err(error) => Err(NodeError::BadProof(error)),
+        }
+    }
+
+    fn on_rejected(
+        &mut self,
+        now_ms: u64,
+        from: Id,
+        tx_id: Hash32,
+        error: LedgerError,
+        out: &mut Vec<Output>,
+    ) {
+        if from != self.config.bookkeeper {
+            let kind = MessageKind::Rejected;
+            out.push(Output::Event(NodeEvent::BadMessage {
+                from,
+                error: NodeError::NotFromBookkeeper { bookkeeper: self.config.bookkeeper, kind },
+            }));
+            return;
+        }
+        let Some(f) = self.in_flight.filter(|f| f.tx.id() == tx_id) else { return };
+        self.in_flight = None;
+        match error {
+            // Our idea of the nonce was stale (e.g. after a restart): sign again with the right one.
+            LedgerError::BadNonce { expected, .. } if expected != f.tx.from_nonce => {
+                self.nonce = expected - 1;
+                out.push(Output::Event(NodeEvent::NonceResynced { tag: f.tag, nonce: expected }));
+                self.sign_and_propose(now_ms, f.tx.to, f.tx.amount, f.tag, expected, out);
+            }
+            _ => {
+                out.push(Output::Event(NodeEvent::Refused { tag: f.tag, error }));
+                self.start_next(now_ms, out);
+            }
+        }
+    }
+
+    // ----- being paid -------------------------------------------------------------------
+
+    /// Check the payer's half and submit the doubly signed transfer (SPEC §7.1, §7.3 step 1).
+    fn co_sign(
+        &self,
+        tx: &Tx,
+        payer_key: &PublicKey,
+        payer_sig: &Signature,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        if tx.to != self.id {
+            return Err(NodeError::NotThePayee { payee: tx.to });
+        }
+        if payer_key.id() != tx.from {
+            return Err(NodeError::BadProposal(LedgerError::KeyMismatch {
+                party: Party::Payer,
+                id: tx.from,
+            }));
+        }
+        if tx.amount == 0 {
+            return Err(NodeError::BadProposal(LedgerError::NonPositiveAmount));
+        }
+        let tx_id = tx.id();
+        self.verifier.verify(payer_key, &tx_id.0, payer_sig).map_err(|reason| {
+            NodeError::BadProposal(LedgerError::BadSignature { party: Party::Payer, reason })
+        })?;
+        let signed = SignedTx {
+            tx: *tx,
+            payer_key: *payer_key,
+            payee_key: self.signer.public_key(),
+            payer_sig: *payer_sig,
+            payee_sig: self.signer.sign(&tx_id.0),
+        };
+        out.push(Output::Send { to: self.config.bookkeeper, msg: Message::Submit(Box::new(signed)) });
+        Ok(())
+    }
+
+    // ----- pulses -----------------------------------------------------------------------
+
+    fn on_pulse(&mut self, from: Id, pulse: u64, root: &RootSynopsis, out: &mut Vec<Output>) {
+        if let Err(error) = self.check_from_bookkeeper(from, MessageKind::Pulse) {
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+            return;
+        }
+        self.pulse = self.pulse.max(pulse);
+        // A reordered, older pulse must not move ts back (I7).
+        if self.root.is_none_or(|held| root.version >= held.version) {
+            self.root = Some(*root);
+        }
+    }
+
+    fn check_from_bookkeeper(&self, from: Id, kind: super::MessageKind) -> Result<(), NodeError> {
+        if from == self.config.bookkeeper {
+            Ok(())
+        } else {
+            Err(NodeError::NotFromBookkeeper { bookkeeper: self.config.bookkeeper, kind })
+        }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("nonce", &self.nonce)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.map(|f| f.tag))
+            .finish_non_exhaustive()
+    }
+}
