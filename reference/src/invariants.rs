@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I5, I7, I8. The rest arrive with the layers they are about.
+//! Implemented so far: I1, I2, I5, I6, I7, I8. The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,6 +23,8 @@ pub enum Invariant {
     NonNegativity,
     /// I5 No double spend.
     NoDoubleSpend,
+    /// I6 Agreement.
+    Agreement,
     /// I7 Immutability.
     Immutability,
     /// I8 Proof soundness.
@@ -36,6 +38,7 @@ impl Invariant {
             Invariant::Conservation => "I1",
             Invariant::NonNegativity => "I2",
             Invariant::NoDoubleSpend => "I5",
+            Invariant::Agreement => "I6",
             Invariant::Immutability => "I7",
             Invariant::ProofSoundness => "I8",
         }
@@ -47,6 +50,7 @@ impl Invariant {
             Invariant::Conservation => "every sealed version's root supply (§4.3) equals the genesis supply",
             Invariant::NonNegativity => "no balance underflows; frozen ≤ balance for every account",
             Invariant::NoDoubleSpend => "each (from, nonce) is applied at most once",
+            Invariant::Agreement => "honest nodes holding a root synopsis for ts hold the same one",
             Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
             Invariant::ProofSoundness => "a proof verifies iff the account is in that version",
         }
@@ -139,6 +143,18 @@ pub fn proof_soundness(tree: &VersionedSmt, version: Version, id: &Id) -> Result
         ),
         Ok(_) => Ok(()),
     }
+}
+
+/// I6 (SPEC §13): a node holds, for `version`, the same root synopsis as the one sealed for it
+/// (`canonical`, e.g. what the bookkeeper sealed, or what another honest node holds).
+pub fn agreement(version: Version, held: &Synopsis, canonical: &Synopsis) -> Result<(), Violation> {
+    if held == canonical {
+        return Ok(());
+    }
+    violation(
+        Invariant::Agreement,
+        format!("ts {version}: a node holds root {} but {} was sealed", held.hash, canonical.hash),
+    )
 }
 
 /// I5 (SPEC §13): remembers every applied `(from, nonce)` and reports a second application.

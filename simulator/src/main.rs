@@ -1,1 +1,419 @@
-fn main() {}
+//! `leither`: run scenarios, sweeps and seed campaigns; merge shards; replay and read traces.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use simulator::report;
+use simulator::scenario::Scenario;
+use simulator::sim::{RunOptions, Simulation};
+use simulator::summary::RunResult;
+use simulator::sweep;
+
+#[derive(Parser)]
+#[command(name = "leither", version, about = "Deterministic simulator of the Leither protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario and write its report.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A seed campaign: `1-20` or `1,5,9`; each seed gets its own report directory.
+        #[arg(long, conflicts_with = "seed")]
+        seeds: Option<String>,
+        /// Output directory (default: out/NAME/seed-SEED).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the full event trace (trace.jsonl).
+        #[arg(long)]
+        trace: bool,
+        /// Run each seed twice and fail unless trace hashes and reports are identical.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Run a scenario's [sweep]: parameter combinations × seeds, in parallel.
+    Sweep {
+        /// The scenario file (with a [sweep] table).
+        scenario: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Run only shard I of N (0 ≤ I < N): points whose index mod N is I.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Output directory (default: out/NAME/sweep, or out/NAME/shard-I-of-N).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Merge shard directories into the report a single-machine sweep gives.
+    Merge {
+        /// Shard output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged report.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-run a saved trace from its seed and scenario and compare, event by event.
+    Replay {
+        /// A trace.jsonl written by `run --trace`.
+        trace: PathBuf,
+    },
+    /// Print a saved trace, filtered.
+    Trace {
+        /// A trace.jsonl.
+        trace: PathBuf,
+        /// Only events involving this node.
+        #[arg(long)]
+        node: Option<u64>,
+        /// Only events of this kind (deliver, timer, request, sealed, committed, crash, …).
+        #[arg(long)]
+        ev: Option<String>,
+        /// Only events at or after this virtual time.
+        #[arg(long)]
+        from_ms: Option<u64>,
+        /// Only events before this virtual time.
+        #[arg(long)]
+        to_ms: Option<u64>,
+        /// Print at most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run { scenario, seed, seeds, out, trace, check_determinism } => {
+            run_command(&scenario, seed, seeds.as_deref(), out, trace, check_determinism)
+        }
+        Cmd::Sweep { scenario, jobs, shard, out } => sweep_command(&scenario, jobs, shard.as_deref(), out),
+        Cmd::Merge { dirs, out } => sweep::merge(&dirs, &out).map_err(Failure::from).map(|()| {
+            println!(
+                "merged {} directories; report written to {}",
+                dirs.len(),
+                out.join("sweep.html").display()
+            );
+        }),
+        Cmd::Replay { trace } => replay_command(&trace),
+        Cmd::Trace { trace, node, ev, from_ms, to_ms, limit } => {
+            trace_command(&trace, node, ev, from_ms, to_ms, limit)
+        }
+        Cmd::Validate { scenarios } => validate_command(&scenarios),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{eta}} left)");
+    bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
+    bar
+}
+
+fn parse_seeds(text: &str) -> Result<Vec<u64>, Failure> {
+    let bad = || format!("--seeds {text}: expected A-B or a comma-separated list of seeds");
+    let mut seeds = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) =
+                    (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad().into());
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.trim().parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(seeds)
+}
+
+fn run_command(
+    path: &Path,
+    seed: Option<u64>,
+    seeds: Option<&str>,
+    out: Option<PathBuf>,
+    trace: bool,
+    check_determinism: bool,
+) -> Result<(), Failure> {
+    let scenario = Scenario::load(path)?;
+    let seeds = match (seed, seeds) {
+        (_, Some(text)) => parse_seeds(text)?,
+        (Some(seed), None) => vec![seed],
+        (None, None) => vec![scenario.seed],
+    };
+    let campaign = seeds.len() > 1;
+    for seed in seeds {
+        let dir = match (&out, campaign) {
+            (Some(out), false) => out.clone(),
+            (Some(out), true) => out.join(format!("seed-{seed}")),
+            (None, _) => PathBuf::from("out").join(&scenario.name).join(format!("seed-{seed}")),
+        };
+        run_one(path, &scenario, seed, &dir, trace || scenario.output.trace, check_determinism)?;
+    }
+    Ok(())
+}
+
+fn run_one(
+    path: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    dir: &Path,
+    trace: bool,
+    check: bool,
+) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir)?;
+    let started = Instant::now(); // wall time is reported, never fed into the run
+    let result = simulate(path, scenario, seed, trace.then(|| dir.join("trace.jsonl")), true)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    report::write_run(dir, &result)?;
+    let s = &result.summary;
+    if check {
+        let again = simulate(path, scenario, seed, None, false)?;
+        if again.summary.trace_hash != s.trace_hash
+            || report::run_markdown(&again) != report::run_markdown(&result)
+        {
+            return Err(format!(
+                "NOT deterministic: seed {seed} gave trace hashes {} and {}",
+                s.trace_hash, again.summary.trace_hash
+            )
+            .into());
+        }
+        println!("determinism: seed {seed} ran twice with identical trace hash {} and report", s.trace_hash);
+    }
+    let timing = serde_json::json!({
+        "wall_s": wall_s,
+        "events": s.events,
+        "events_per_wall_s": s.events as f64 / wall_s.max(1e-9),
+        "note": "wall-clock figures; not deterministic, kept out of summary.json and the reports",
+    });
+    std::fs::write(dir.join("timing.json"), serde_json::to_string_pretty(&timing)? + "\n")?;
+    println!(
+        "{} seed {}: {} committed / {} requested, latency p50 {} ms p99 {} ms, {} events, {} invariant checks passed",
+        s.scenario_name,
+        seed,
+        s.transfers.committed,
+        s.transfers.issued,
+        s.commit_latency_ms.p50,
+        s.commit_latency_ms.p99,
+        s.events,
+        s.invariant_checks
+    );
+    println!("  wall {:.2} s, {:.0} events/s", wall_s, s.events as f64 / wall_s.max(1e-9));
+    println!("  report written to {}", dir.join("report.html").display());
+    Ok(())
+}
+
+fn simulate(
+    path: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<PathBuf>,
+    announce: bool,
+) -> Result<RunResult, Failure> {
+    let trace_sink: Option<Box<dyn Write>> = match &trace {
+        Some(file) => Some(Box::new(std::io::BufWriter::new(std::fs::File::create(file)?))),
+        None => None,
+    };
+    let options = RunOptions { trace: trace_sink, source: Some(path.to_path_buf()), ..RunOptions::default() };
+    let sim = Simulation::new(scenario, seed, options)?;
+    if announce {
+        println!(
+            "running {} with seed {seed}: {} clients + 1 bookkeeper, {} ms of virtual time",
+            scenario.name, scenario.nodes.clients, scenario.duration_ms
+        );
+        for choice in sim.swarm_choices() {
+            println!("  swarm: {choice}");
+        }
+    }
+    let bar = progress_bar(scenario.duration_ms, "virtual ms");
+    let result = sim.run(|now_ms| bar.set_position(now_ms));
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<PathBuf>) -> Result<(), Failure> {
+    let plan = sweep::plan(path)?;
+    let shard = shard.map(sweep::parse_shard).transpose()?;
+    let points: Vec<&sweep::Point> =
+        plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
+    let dir = out.unwrap_or_else(|| {
+        let base = PathBuf::from("out").join(&plan.name);
+        match shard {
+            Some((i, n)) => base.join(format!("shard-{i}-of-{n}")),
+            None => base.join("sweep"),
+        }
+    });
+    println!("sweep {}: {} of {} points into {}", plan.name, points.len(), plan.points.len(), dir.display());
+    let bar = progress_bar(points.len() as u64, "points");
+    let done = AtomicU64::new(0);
+    let results =
+        sweep::run(&plan, &points, jobs, &|| bar.set_position(done.fetch_add(1, Ordering::Relaxed) + 1))?;
+    bar.finish_and_clear();
+    sweep::write_points(&dir, &results)?;
+    if shard.is_none() {
+        sweep::merge(std::slice::from_ref(&dir), &dir)?;
+        println!("report written to {}", dir.join("sweep.html").display());
+    } else {
+        println!(
+            "shard results written to {}; combine shards with `leither merge DIR... --out DIR`",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn validate_command(paths: &[PathBuf]) -> Result<(), Failure> {
+    let mut failed = 0;
+    for path in paths {
+        let result = Scenario::load(path).map_err(Failure::from).and_then(|s| {
+            if s.sweep.is_some() {
+                let plan = sweep::plan(path)?;
+                println!("{}: ok ({} sweep points)", path.display(), plan.points.len());
+            } else {
+                println!("{}: ok", path.display());
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            eprintln!("{error}");
+            failed += 1;
+        }
+    }
+    if failed > 0 { Err(format!("{failed} of {} scenarios invalid", paths.len()).into()) } else { Ok(()) }
+}
+
+/// Compares the lines a replay writes with the saved trace, remembering the first difference.
+struct Comparer {
+    expected: std::io::Lines<BufReader<std::fs::File>>,
+    pending: Vec<u8>,
+    line: usize,
+    first_difference: Option<(usize, String, String)>,
+}
+
+struct SharedComparer(Rc<RefCell<Comparer>>);
+
+impl Write for SharedComparer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut c = self.0.borrow_mut();
+        c.pending.extend_from_slice(bytes);
+        while let Some(end) = c.pending.iter().position(|b| *b == b'\n') {
+            let got: Vec<u8> = c.pending.drain(..=end).collect();
+            let got = String::from_utf8_lossy(&got[..got.len() - 1]).into_owned();
+            c.line += 1;
+            let expected = c.expected.next().transpose()?.unwrap_or_default();
+            if c.first_difference.is_none() && expected != got {
+                c.first_difference = Some((c.line, expected, got));
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn replay_command(path: &Path) -> Result<(), Failure> {
+    let file = std::fs::File::open(path)?;
+    let mut lines = BufReader::new(file).lines();
+    let header: serde_json::Value = serde_json::from_str(&lines.next().transpose()?.unwrap_or_default())
+        .map_err(|e| format!("{}: the first line is not a trace header: {e}", path.display()))?;
+    if header["format"] != "leither-trace" || header["version"] != simulator::trace::TRACE_VERSION {
+        return Err(format!(
+            "{}: not a leither-trace version {} file",
+            path.display(),
+            simulator::trace::TRACE_VERSION
+        )
+        .into());
+    }
+    let seed = header["seed"].as_u64().ok_or("trace header has no seed")?;
+    let text = header["scenario"].as_str().ok_or("trace header has no scenario")?;
+    let scenario = Scenario::parse(text, &path.with_extension("scenario"))?;
+    let expected = BufReader::new(std::fs::File::open(path)?).lines();
+    let comparer =
+        Rc::new(RefCell::new(Comparer { expected, pending: Vec::new(), line: 0, first_difference: None }));
+    let options = RunOptions {
+        trace: Some(Box::new(SharedComparer(Rc::clone(&comparer)))),
+        source: Some(path.to_path_buf()),
+        ..RunOptions::default()
+    };
+    let result = Simulation::new(&scenario, seed, options)?.run(|_| {})?;
+    let c = comparer.borrow();
+    match &c.first_difference {
+        None => {
+            println!("replay identical: {} lines, trace hash {}", c.line, result.summary.trace_hash);
+            Ok(())
+        }
+        Some((line, expected, got)) => {
+            Err(format!("replay diverges at line {line}:\n  saved:  {expected}\n  replay: {got}").into())
+        }
+    }
+}
+
+fn trace_command(
+    path: &Path,
+    node: Option<u64>,
+    ev: Option<String>,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    limit: Option<usize>,
+) -> Result<(), Failure> {
+    let reader = BufReader::new(std::fs::File::open(path)?);
+    let mut printed = 0;
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    for (number, line) in reader.lines().enumerate() {
+        let line = line?;
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| format!("{}:{}: not JSON: {e}", path.display(), number + 1))?;
+        let Some(t) = value["t"].as_u64() else { continue }; // header and footer
+        let involves =
+            |n: u64| ["node", "from", "to", "payer", "payee"].iter().any(|k| value[*k].as_u64() == Some(n));
+        let keep = node.is_none_or(involves)
+            && ev.as_ref().is_none_or(|e| value["ev"] == **e)
+            && from_ms.is_none_or(|f| t >= f)
+            && to_ms.is_none_or(|to| t < to);
+        if keep {
+            writeln!(stdout, "{line}")?;
+            printed += 1;
+            if limit.is_some_and(|l| printed >= l) {
+                break;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! What a run measures. Everything here is a function of the event sequence, so it is as
+//! deterministic as the run; wall-clock figures live in [`crate::sim::Timing`] instead.
+
+use reference::node::MessageKind;
+use serde::{Deserialize, Serialize};
+
+/// Counters of one pulse (one `pulse_ms` window of virtual time).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PulseAcc {
+    /// Transfer requests issued.
+    pub issued: u64,
+    /// Transfers committed (payer holds a verified proof).
+    pub committed: u64,
+    /// Transfers refused for good.
+    pub refused: u64,
+    /// Transfers the payer gave up on.
+    pub abandoned: u64,
+    /// Requests lost to crashes.
+    pub lost: u64,
+    /// Commit latencies of the transfers committed in this pulse (ms).
+    pub latencies_ms: Vec<u64>,
+    /// Messages handed to the network.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Messages lost to random drop.
+    pub dropped: u64,
+    /// Messages lost to partitions.
+    pub partitioned: u64,
+    /// Messages delivered twice.
+    pub duplicated: u64,
+    /// Messages held back.
+    pub reordered: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Restarts.
+    pub restarts: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Requests waiting or in flight at the end of the pulse.
+    pub outstanding: u64,
+    /// Partitions in force at the end of the pulse.
+    pub partitions: u64,
+}
+
+/// Percentiles of a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Sample size.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (sorted here).
+    pub fn of(values: &mut [u64]) -> Percentiles {
+        if values.is_empty() {
+            return Percentiles::default();
+        }
+        values.sort_unstable();
+        let rank =
+            |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1] as f64;
+        let sum: u128 = values.iter().map(|v| u128::from(*v)).sum();
+        Percentiles {
+            count: values.len() as u64,
+            p50: rank(0.5),
+            p90: rank(0.9),
+            p99: rank(0.99),
+            max: *values.last().expect("non-empty") as f64,
+            mean: round2(sum as f64 / values.len() as f64),
+        }
+    }
+
+    /// The same percentiles divided by `unit` (e.g. ms → pulses).
+    pub fn scaled(&self, unit: f64) -> Percentiles {
+        Percentiles {
+            count: self.count,
+            p50: round2(self.p50 / unit),
+            p90: round2(self.p90 / unit),
+            p99: round2(self.p99 / unit),
+            max: round2(self.max / unit),
+            mean: round2(self.mean / unit),
+        }
+    }
+}
+
+/// Two decimals, so that summaries print the same on every platform.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The running measurements of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// One entry per pulse of virtual time.
+    pub pulses: Vec<PulseAcc>,
+    /// Messages by kind, indexed like `MessageKind::ALL`.
+    pub by_kind: [u64; MessageKind::ALL.len()],
+    /// Messages that reached a crashed node.
+    pub delivered_to_down_node: u64,
+    /// Messages to an Id that is no node of the run.
+    pub undeliverable: u64,
+    /// Messages a node ignored as invalid.
+    pub bad_messages: u64,
+    /// Payers that re-signed after a stale nonce.
+    pub nonce_resyncs: u64,
+    /// Extra ms messages waited in slow uplinks.
+    pub slow_link_wait_ms: u64,
+    /// Partitions started and healed.
+    pub partitions_started: u64,
+    /// Partitions healed.
+    pub partitions_healed: u64,
+    /// Requests issued so far and not yet finished.
+    pub outstanding: u64,
+    /// Timers that fired for a node that had crashed since setting them.
+    pub stale_timers: u64,
+    /// Seals, and seals that produced a new version.
+    pub seals: u64,
+    /// Seals that produced a new version (ts advanced).
+    pub versions: u64,
+    /// `[start, end)` of the pulse last returned by [`Metrics::at`], which saves a division
+    /// on nearly every call.
+    cached: (u64, u64, usize),
+}
+
+impl Metrics {
+    /// The accumulator of the pulse containing virtual time `now_ms`.
+    #[inline]
+    pub fn at(&mut self, now_ms: u64, pulse_ms: u64) -> &mut PulseAcc {
+        let (start, end, index) = self.cached;
+        if (start..end).contains(&now_ms) {
+            return &mut self.pulses[index];
+        }
+        let index = (now_ms / pulse_ms) as usize;
+        self.cached = (index as u64 * pulse_ms, (index as u64 + 1) * pulse_ms, index);
+        if self.pulses.len() <= index {
+            let outstanding = self.outstanding;
+            self.pulses.resize_with(index + 1, || PulseAcc { outstanding, ..PulseAcc::default() });
+        }
+        &mut self.pulses[index]
+    }
+
+    /// Count `copies` messages of `kind`, `bytes` each.
+    pub fn messages(&mut self, now_ms: u64, pulse_ms: u64, kind: MessageKind, bytes: usize, copies: u64) {
+        self.by_kind[kind as usize] += copies;
+        let acc = self.at(now_ms, pulse_ms);
+        acc.messages += copies;
+        acc.bytes += bytes as u64 * copies;
+    }
+
+    /// Refresh the end-of-pulse samples of the pulse containing `now_ms`.
+    pub fn sample(&mut self, now_ms: u64, pulse_ms: u64, partitions: usize) {
+        let outstanding = self.outstanding;
+        let acc = self.at(now_ms, pulse_ms);
+        acc.outstanding = outstanding;
+        acc.partitions = partitions as u64;
+    }
+}

@@ -1,0 +1,363 @@
+//! Human reports: Markdown and HTML (with inline SVG plots) from a run's results, plus the
+//! machine-readable files. Nothing here reads a clock: a report is a function of the results.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use crate::plot::{self, Line, Marker};
+use crate::summary::{PulseRow, RunResult, Summary};
+
+/// A table rendered the same way to Markdown and HTML.
+#[derive(Debug)]
+pub struct Table {
+    /// Column headers.
+    pub header: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A two-column "what / value" table.
+    pub fn pairs(pairs: &[(&str, String)]) -> Table {
+        Table {
+            header: vec!["".into(), "".into()],
+            rows: pairs.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect(),
+        }
+    }
+
+    /// As a Markdown table.
+    pub fn markdown(&self) -> String {
+        let mut out = format!("| {} |\n|{}\n", self.header.join(" | "), "---|".repeat(self.header.len()));
+        for row in &self.rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out
+    }
+
+    /// As an HTML table.
+    pub fn html(&self) -> String {
+        let mut out = String::from("<table>\n<tr>");
+        for h in &self.header {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str("</tr>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", escape(cell));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+        out
+    }
+}
+
+/// Escape text for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A report section: a heading, a paragraph and tables.
+#[derive(Debug)]
+pub struct Section {
+    /// Heading.
+    pub title: String,
+    /// Text before the tables.
+    pub text: String,
+    /// Tables.
+    pub tables: Vec<Table>,
+}
+
+/// Render sections as a Markdown document.
+pub fn markdown(title: &str, sections: &[Section], footer: &str) -> String {
+    let mut out = format!("# {title}\n\n");
+    for s in sections {
+        let _ = write!(out, "## {}\n\n", s.title);
+        if !s.text.is_empty() {
+            let _ = write!(out, "{}\n\n", s.text);
+        }
+        for t in &s.tables {
+            let _ = writeln!(out, "{}", t.markdown());
+        }
+    }
+    out.push_str(footer);
+    out
+}
+
+/// Render sections and SVG figures as one self-contained HTML page.
+pub fn html(title: &str, sections: &[Section], figures: &[String]) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\n<style>\
+body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}}\
+table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
+td:first-child{{text-align:left}}figure{{margin:1em 0}}</style></head><body>\n<h1>{0}</h1>\n",
+        escape(title)
+    );
+    for s in sections {
+        let _ = writeln!(out, "<h2>{}</h2>", escape(&s.title));
+        if !s.text.is_empty() {
+            let _ = writeln!(out, "<p>{}</p>", escape(&s.text));
+        }
+        for t in &s.tables {
+            out.push_str(&t.html());
+        }
+    }
+    out.push_str("<h2>Plots</h2>\n");
+    for f in figures {
+        let _ = writeln!(out, "<figure>{f}</figure>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn count(n: u64) -> String {
+    n.to_string()
+}
+
+/// The sections of a run report.
+pub fn run_sections(s: &Summary) -> Vec<Section> {
+    let t = &s.transfers;
+    let lat = |p: &crate::metrics::Percentiles, unit: &str| {
+        vec![
+            unit.to_string(),
+            p.p50.to_string(),
+            p.p90.to_string(),
+            p.p99.to_string(),
+            p.max.to_string(),
+            p.mean.to_string(),
+        ]
+    };
+    let m = &s.messages;
+    let f = &s.faults;
+    let mut sections = vec![
+        Section {
+            title: "Run".into(),
+            text: String::new(),
+            tables: vec![Table::pairs(&[
+                ("scenario", s.scenario_name.clone()),
+                ("seed", s.seed.to_string()),
+                ("commit", s.commit.clone()),
+                ("virtual time", format!("{} ms ({} pulses)", s.virtual_ms, s.pulses)),
+                ("nodes", count(s.nodes)),
+                ("events processed", count(s.events)),
+                ("invariant checks (all passed)", count(s.invariant_checks)),
+                ("trace hash", s.trace_hash.clone()),
+            ])],
+        },
+        Section {
+            title: "Transfers".into(),
+            text: String::new(),
+            tables: vec![Table::pairs(&[
+                ("requested", count(t.issued)),
+                ("committed", count(t.committed)),
+                ("refused", count(t.refused)),
+                ("abandoned by the payer", count(t.abandoned)),
+                ("lost to crashes", count(t.lost)),
+                ("open at the end", count(t.outstanding)),
+                ("nonce resyncs", count(t.nonce_resyncs)),
+                ("throughput (committed tx/s)", s.throughput_tx_per_s.to_string()),
+            ])],
+        },
+        Section {
+            title: "Commit latency".into(),
+            text:
+                "From the request to the payer holding a verified proof of its account in the version that \
+                   holds the transfer."
+                    .into(),
+            tables: vec![Table {
+                header: ["unit", "p50", "p90", "p99", "max", "mean"].map(String::from).to_vec(),
+                rows: vec![lat(&s.commit_latency_ms, "ms"), lat(&s.commit_latency_pulses, "pulses")],
+            }],
+        },
+        Section {
+            title: "Messages".into(),
+            text: String::new(),
+            tables: vec![
+                Table::pairs(&[
+                    ("sent", count(m.total)),
+                    ("bytes", count(m.bytes)),
+                    ("per node per pulse", m.per_node_per_pulse.to_string()),
+                    ("bytes per node per pulse", m.bytes_per_node_per_pulse.to_string()),
+                    ("ignored as invalid", count(m.bad)),
+                    ("arrived at a crashed node", count(m.delivered_to_down_node)),
+                ]),
+                Table {
+                    header: vec!["kind".into(), "sent".into()],
+                    rows: m.by_kind.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect(),
+                },
+            ],
+        },
+        Section {
+            title: "Faults".into(),
+            text: String::new(),
+            tables: vec![Table::pairs(&[
+                ("messages dropped", count(f.dropped)),
+                ("messages lost to partitions", count(f.partitioned)),
+                ("messages duplicated", count(f.duplicated)),
+                ("messages reordered", count(f.reordered)),
+                (
+                    "partitions started / healed",
+                    format!("{} / {}", f.partitions_started, f.partitions_healed),
+                ),
+                ("crashes / restarts", format!("{} / {}", f.crashes, f.restarts)),
+                ("slow-link wait (ms, total)", count(f.slow_link_wait_ms)),
+                ("timers lost to crashes", count(f.stale_timers)),
+                ("largest clock drift (ppm)", f.max_clock_drift_ppm.to_string()),
+            ])],
+        },
+        Section {
+            title: "Ledger".into(),
+            text: String::new(),
+            tables: vec![Table::pairs(&[
+                ("final ts", count(s.ledger.final_version)),
+                ("seals", count(s.ledger.seals)),
+                ("seals that advanced ts", count(s.ledger.versions)),
+            ])],
+        },
+    ];
+    if !s.swarm.is_empty() {
+        sections.insert(
+            1,
+            Section { title: "Swarm mode chose".into(), text: s.swarm.join("; "), tables: Vec::new() },
+        );
+    }
+    sections
+}
+
+/// Fault markers on the time axis: crashes, restarts, partition starts and heals.
+fn markers(series: &[PulseRow]) -> Vec<Marker> {
+    let mut markers = Vec::new();
+    let mut in_force = 0;
+    for r in series {
+        if r.crashes > 0 {
+            markers.push(Marker { pulse: r.pulse, label: "crash" });
+        }
+        if r.restarts > 0 {
+            markers.push(Marker { pulse: r.pulse, label: "restart" });
+        }
+        if r.partitions > in_force {
+            markers.push(Marker { pulse: r.pulse, label: "partition" });
+        } else if r.partitions < in_force {
+            markers.push(Marker { pulse: r.pulse, label: "heal" });
+        }
+        in_force = r.partitions;
+    }
+    markers
+}
+
+/// The run report's figures.
+pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
+    let xy = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
+        series.iter().map(|r| (r.pulse as f64, f(r))).collect()
+    };
+    let with_commits: Vec<&PulseRow> = series.iter().filter(|r| r.committed > 0).collect();
+    let lat = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
+        with_commits.iter().map(|r| (r.pulse as f64, f(r))).collect()
+    };
+    let marks = markers(series);
+    vec![
+        plot::lines(
+            "Commit latency per pulse (ms)",
+            "pulse",
+            "ms",
+            &[
+                Line { label: "p50".into(), points: lat(|r| r.latency_p50_ms) },
+                Line { label: "p90".into(), points: lat(|r| r.latency_p90_ms) },
+                Line { label: "p99".into(), points: lat(|r| r.latency_p99_ms) },
+            ],
+            &marks,
+        ),
+        plot::lines(
+            "Throughput (transfers per pulse)",
+            "pulse",
+            "transfers",
+            &[
+                Line { label: "requested".into(), points: xy(|r| r.issued as f64) },
+                Line { label: "committed".into(), points: xy(|r| r.committed as f64) },
+            ],
+            &marks,
+        ),
+        plot::lines(
+            "Queue depth (requests open at the end of each pulse)",
+            "pulse",
+            "requests",
+            &[Line { label: "open".into(), points: xy(|r| r.outstanding as f64) }],
+            &marks,
+        ),
+        plot::lines(
+            "Messages per pulse",
+            "pulse",
+            "messages",
+            &[
+                Line { label: "sent".into(), points: xy(|r| r.messages as f64) },
+                Line { label: "lost".into(), points: xy(|r| (r.dropped + r.partitioned) as f64) },
+            ],
+            &marks,
+        ),
+    ]
+}
+
+/// The per-pulse series as CSV.
+pub fn series_csv(series: &[PulseRow]) -> String {
+    let mut out = String::from(
+        "pulse,issued,committed,refused,abandoned,lost,latency_p50_ms,latency_p90_ms,latency_p99_ms,\
+latency_max_ms,outstanding,messages,bytes,dropped,partitioned,duplicated,reordered,crashes,restarts,partitions,events\n",
+    );
+    for r in series {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.pulse,
+            r.issued,
+            r.committed,
+            r.refused,
+            r.abandoned,
+            r.lost,
+            r.latency_p50_ms,
+            r.latency_p90_ms,
+            r.latency_p99_ms,
+            r.latency_max_ms,
+            r.outstanding,
+            r.messages,
+            r.bytes,
+            r.dropped,
+            r.partitioned,
+            r.duplicated,
+            r.reordered,
+            r.crashes,
+            r.restarts,
+            r.partitions,
+            r.events
+        );
+    }
+    out
+}
+
+/// The run report as Markdown.
+pub fn run_markdown(result: &RunResult) -> String {
+    let s = &result.summary;
+    let title = format!("Leither simulation — {} (seed {})", s.scenario_name, s.seed);
+    let footer = "Files: `summary.json` (every metric, the scenario, seed and commit), `timeseries.csv` \
+                  (one row per pulse), `report.html` (this report with plots).\n";
+    markdown(&title, &run_sections(s), footer)
+}
+
+/// The run report as HTML.
+pub fn run_html(result: &RunResult) -> String {
+    let s = &result.summary;
+    let title = format!("Leither simulation — {} (seed {})", s.scenario_name, s.seed);
+    html(&title, &run_sections(s), &run_figures(&result.series))
+}
+
+/// Write `summary.json`, `timeseries.csv`, `report.md` and `report.html` into `dir`.
+pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
+    std::fs::write(dir.join("summary.json"), json + "\n")?;
+    std::fs::write(dir.join("timeseries.csv"), series_csv(&result.series))?;
+    std::fs::write(dir.join("report.md"), run_markdown(result))?;
+    std::fs::write(dir.join("report.html"), run_html(result))?;
+    Ok(())
+}

@@ -1,0 +1,784 @@
+//! Scenario files: what a run simulates. A scenario is TOML; unknown keys and bad values are
+//! rejected with the file, the key path, the line and what was expected. Every key is
+//! documented, with an example, in `scenarios/README.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Index of a node in a run: 0 is the bookkeeper, `1..=clients` are the clients.
+pub type NodeIndex = u32;
+
+/// A whole scenario.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, used in reports and output directories.
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// The seed every random choice derives from (overridden by `--seed`).
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    /// Virtual time the run lasts.
+    pub duration_ms: u64,
+    /// Who takes part.
+    #[serde(default)]
+    pub nodes: Nodes,
+    /// Protocol parameters (SPEC §15 names).
+    #[serde(default)]
+    pub parameters: Parameters,
+    /// Latency, loss and link limits.
+    #[serde(default)]
+    pub network: Network,
+    /// The transfers users ask for.
+    #[serde(default)]
+    pub workload: Workload,
+    /// Declared faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Faults drawn at random from the seed.
+    #[serde(default)]
+    pub swarm: Swarm,
+    /// Bounds that turn a runaway run into a clear error.
+    #[serde(default)]
+    pub limits: Limits,
+    /// What a run writes besides the report.
+    #[serde(default)]
+    pub output: Output,
+    /// Parameter lists × seeds for `leither sweep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// Who takes part.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Nodes {
+    /// Number of client nodes (the bookkeeper is node 0 and comes in addition).
+    pub clients: u32,
+    /// Balance each client holds at genesis (from the first distribution, SPEC §3.3).
+    pub initial_balance: u64,
+    /// Signature scheme: `sim` (a fast keyed-hash MAC) or `ed25519`.
+    pub signatures: SignatureScheme,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes { clients: 16, initial_balance: 1_000_000, signatures: SignatureScheme::Sim }
+    }
+}
+
+/// Signature schemes a run can use.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureScheme {
+    /// `reference::crypto::SimScheme`.
+    Sim,
+    /// ed25519 (slower; what production uses).
+    Ed25519,
+}
+
+/// Protocol parameters, with SPEC §15 names and defaults.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Parameters {
+    /// Pulse period.
+    pub pulse_ms: u64,
+    /// Pulses a payer waits for an outcome before proposing again.
+    pub transfer_timeout_pulses: u64,
+    /// Proposals of one transfer before the payer gives up on it.
+    pub max_attempts: u32,
+    /// Bound on each node's clock drift (each node draws its own drift within ±this).
+    pub clock_drift_ppm: u32,
+    /// Sealed versions the bookkeeper keeps.
+    pub versions_retained: u64,
+    /// The organization's supply.
+    pub genesis_supply: u64,
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Parameters {
+            pulse_ms: 1000,
+            transfer_timeout_pulses: 4,
+            max_attempts: 10,
+            clock_drift_ppm: 0,
+            versions_retained: 64,
+            genesis_supply: 1_000_000_000_000,
+        }
+    }
+}
+
+/// A latency distribution, in milliseconds.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Latency {
+    /// Always `ms`.
+    Fixed {
+        /// The latency.
+        ms: u64,
+    },
+    /// Uniform in `[min_ms, max_ms]`.
+    Uniform {
+        /// Lower bound.
+        min_ms: u64,
+        /// Upper bound.
+        max_ms: u64,
+    },
+    /// Normal, truncated at 0.
+    Normal {
+        /// Mean.
+        mean_ms: f64,
+        /// Standard deviation.
+        stddev_ms: f64,
+    },
+    /// Log-normal with the given median and shape `sigma`.
+    Lognormal {
+        /// Median.
+        median_ms: f64,
+        /// Shape (standard deviation of the log).
+        sigma: f64,
+    },
+}
+
+/// The network between nodes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Latency of every link without an override.
+    pub latency: Latency,
+    /// Probability that a message is lost.
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a message is held back (and so overtaken by later ones).
+    pub reorder: f64,
+    /// Extra delay of a held-back message: uniform in `[1, reorder_max_ms]`.
+    pub reorder_max_ms: u64,
+    /// Per-link latency overrides; the first matching one applies.
+    pub links: Vec<LinkOverride>,
+    /// Nodes whose uplink has limited bandwidth.
+    pub slow_links: Vec<SlowLink>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: Latency::Lognormal { median_ms: 20.0, sigma: 0.5 },
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_max_ms: 200,
+            links: Vec::new(),
+            slow_links: Vec::new(),
+        }
+    }
+}
+
+/// A latency override for the links from `from` to `to`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// Senders.
+    pub from: NodeSet,
+    /// Receivers.
+    pub to: NodeSet,
+    /// Their latency.
+    pub latency: Latency,
+}
+
+/// Nodes whose outgoing messages share a limited uplink, one after the other.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlowLink {
+    /// The nodes.
+    pub nodes: NodeSet,
+    /// Their uplink bandwidth.
+    pub bandwidth_bytes_per_s: u64,
+}
+
+/// The transfers users ask for.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Mean transfer requests per second, over all clients (Poisson arrivals).
+    pub transfers_per_s: f64,
+    /// When requests start.
+    pub start_ms: u64,
+    /// When requests stop (default: 80% into the run, so that the tail can commit).
+    pub stop_ms: Option<u64>,
+    /// Which clients pay.
+    pub payer: Popularity,
+    /// Which clients are paid.
+    pub payee: Popularity,
+    /// How much.
+    pub amount: Amount,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            transfers_per_s: 10.0,
+            start_ms: 0,
+            stop_ms: None,
+            payer: Popularity::Uniform,
+            payee: Popularity::Uniform,
+            amount: Amount::Uniform { min: 1, max: 100 },
+        }
+    }
+}
+
+/// How clients are picked.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Popularity {
+    /// Every client equally.
+    Uniform,
+    /// Client `k` (1-based) with weight `1 / k^exponent`.
+    Zipf {
+        /// The exponent (> 0).
+        exponent: f64,
+    },
+}
+
+/// Transfer amounts.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Amount {
+    /// Always `value`.
+    Fixed {
+        /// The amount.
+        value: u64,
+    },
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Lower bound (≥ 1).
+        min: u64,
+        /// Upper bound.
+        max: u64,
+    },
+}
+
+/// Declared faults.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Network partitions.
+    pub partitions: Vec<Partition>,
+    /// Node crashes.
+    pub crashes: Vec<Crash>,
+    /// Random crash-restarts of clients.
+    pub churn: Option<Churn>,
+}
+
+/// A partition: from `at_ms` until `heal_at_ms`, messages between the two sides are lost.
+/// One side is given by `side` (node set) or `prefix` (Id bits, e.g. `"01"`); the other side
+/// is everyone else.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// Start.
+    pub at_ms: u64,
+    /// End (never, if absent).
+    pub heal_at_ms: Option<u64>,
+    /// One side, as nodes.
+    pub side: Option<NodeSet>,
+    /// One side, as the nodes whose Id starts with these bits.
+    pub prefix: Option<String>,
+}
+
+/// Nodes that crash at `at_ms` and, if `restart_at_ms` is given, come back then.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    /// Which nodes.
+    pub nodes: NodeSet,
+    /// When they crash.
+    pub at_ms: u64,
+    /// When they restart.
+    pub restart_at_ms: Option<u64>,
+    /// Whether they keep their volatile state (see docs/decisions.md D-011).
+    #[serde(default)]
+    pub durable: bool,
+}
+
+/// Clients crash at random (Poisson) and restart after a uniform down time.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Churn {
+    /// Mean crashes per minute over all clients.
+    pub crashes_per_min: f64,
+    /// Shortest down time.
+    pub down_min_ms: u64,
+    /// Longest down time.
+    pub down_max_ms: u64,
+    /// Whether restarted clients keep their volatile state.
+    #[serde(default)]
+    pub durable: bool,
+}
+
+/// Swarm mode: the seed picks a fault mix on top of the declared faults.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Swarm {
+    /// Turn it on.
+    pub enabled: bool,
+}
+
+/// Bounds on a run.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most events a run may process.
+    pub max_events: u64,
+    /// Most events that may be pending at once.
+    pub max_queue: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_events: 2_000_000_000, max_queue: 50_000_000 }
+    }
+}
+
+/// What a run writes besides the report.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// Write the full event trace (`trace.jsonl`); also `--trace`.
+    pub trace: bool,
+}
+
+/// `leither sweep`: the cartesian product of `parameters` × `seeds`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// The seeds of each parameter combination.
+    pub seeds: Vec<u64>,
+    /// Dotted key → values, e.g. `"network.drop" = [0.0, 0.05]`.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// A set of nodes, written `"0"`, `"1-10,15"`, `"bookkeeper"`, `"clients"` or `"all"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NodeSet {
+    text: String,
+    ranges: Vec<(NodeIndex, NodeIndex)>,
+    /// `clients` / `all` resolve against the node count at validation.
+    symbolic: Option<Symbolic>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Symbolic {
+    Clients,
+    All,
+}
+
+impl TryFrom<String> for NodeSet {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<NodeSet, String> {
+        let symbolic = match text.trim() {
+            "clients" => Some(Symbolic::Clients),
+            "all" => Some(Symbolic::All),
+            _ => None,
+        };
+        if symbolic.is_some() {
+            return Ok(NodeSet { text, ranges: Vec::new(), symbolic });
+        }
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            ranges.push(parse_range(part)?);
+        }
+        Ok(NodeSet { text, ranges, symbolic })
+    }
+}
+
+fn parse_range(part: &str) -> Result<(NodeIndex, NodeIndex), String> {
+    let expected = || format!("`{part}` is not a node, a range `a-b`, `bookkeeper`, `clients` or `all`");
+    if part == "bookkeeper" {
+        return Ok((0, 0));
+    }
+    let (low, high) = part.split_once('-').unwrap_or((part, part));
+    let low: NodeIndex = low.trim().parse().map_err(|_| expected())?;
+    let high: NodeIndex = high.trim().parse().map_err(|_| expected())?;
+    if low > high {
+        return Err(format!("range `{part}` is empty (start after end)"));
+    }
+    Ok((low, high))
+}
+
+impl From<NodeSet> for String {
+    fn from(set: NodeSet) -> String {
+        set.text
+    }
+}
+
+impl NodeSet {
+    /// The members, given the number of clients; `Err` names the first index out of range.
+    pub fn resolve(&self, clients: u32) -> Result<Vec<NodeIndex>, NodeIndex> {
+        match self.symbolic {
+            Some(Symbolic::Clients) => return Ok((1..=clients).collect()),
+            Some(Symbolic::All) => return Ok((0..=clients).collect()),
+            None => {}
+        }
+        let mut members = Vec::new();
+        for &(low, high) in &self.ranges {
+            if high > clients {
+                return Err(high);
+            }
+            members.extend(low..=high);
+        }
+        members.sort_unstable();
+        members.dedup();
+        Ok(members)
+    }
+}
+
+impl fmt::Display for NodeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+mod defaults {
+    pub fn seed() -> u64 {
+        1
+    }
+}
+
+// ----- loading and validation -----------------------------------------------------------
+
+/// Why a scenario could not be loaded. Messages name the file, the key and the line.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}:{line}: TOML syntax error: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A key is unknown, missing or of the wrong type.
+    #[error("{file}:{line}: `{key}`: {message}")]
+    Schema {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line (0 if unknown).
+        line: usize,
+        /// Dotted key path.
+        key: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value is of the right type but not allowed.
+    #[error("{file}: `{key}`: expected {expected}, got {got}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Dotted key path.
+        key: String,
+        /// What is allowed.
+        expected: String,
+        /// What the file says.
+        got: String,
+    },
+}
+
+impl Scenario {
+    /// Read, parse and validate the scenario at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parse and validate scenario `text`; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+        let scenario = deserialize(text, file)?;
+        scenario.validate(file)?;
+        Ok(scenario)
+    }
+
+    /// The scenario as TOML (what summaries and traces embed).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// Check every value against what the simulator can run.
+    pub fn validate(&self, file: &Path) -> Result<(), ScenarioError> {
+        let invalid = |key: &str, expected: &str, got: String| ScenarioError::Invalid {
+            file: file.to_path_buf(),
+            key: key.to_string(),
+            expected: expected.to_string(),
+            got,
+        };
+        validate::check(self, &invalid)
+    }
+
+    /// The time requests stop.
+    pub fn workload_stop_ms(&self) -> u64 {
+        self.workload.stop_ms.unwrap_or(self.duration_ms / 10 * 8)
+    }
+}
+
+fn deserialize(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let line_of = |span: Option<std::ops::Range<usize>>| {
+        span.map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|error| ScenarioError::Syntax {
+        file: file.to_path_buf(),
+        line: line_of(error.span()),
+        message: error.message().to_string(),
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error.path().to_string();
+        let inner = error.into_inner();
+        ScenarioError::Schema {
+            file: file.to_path_buf(),
+            line: line_of(inner.span()),
+            key,
+            message: inner.message().to_string(),
+        }
+    })
+}
+
+mod validate {
+    use super::*;
+
+    type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
+
+    pub(super) fn check(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        if s.name.trim().is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        {
+            return Err(invalid(
+                "name",
+                "a non-empty name of letters, digits, `-` and `_`",
+                format!("{:?}", s.name),
+            ));
+        }
+        positive(invalid, "duration_ms", s.duration_ms)?;
+        if s.nodes.clients < 2 {
+            return Err(invalid("nodes.clients", "at least 2", s.nodes.clients.to_string()));
+        }
+        parameters(s, invalid)?;
+        network(s, invalid)?;
+        workload(s, invalid)?;
+        faults(s, invalid)?;
+        limits(s, invalid)?;
+        if let Some(sweep) = &s.sweep
+            && sweep.seeds.is_empty()
+        {
+            return Err(invalid("sweep.seeds", "at least one seed", "[]".into()));
+        }
+        Ok(())
+    }
+
+    fn positive(invalid: Invalid<'_>, key: &str, value: u64) -> Result<(), ScenarioError> {
+        if value == 0 { Err(invalid(key, "a positive integer", "0".into())) } else { Ok(()) }
+    }
+
+    fn probability(invalid: Invalid<'_>, key: &str, value: f64) -> Result<(), ScenarioError> {
+        if (0.0..=1.0).contains(&value) {
+            Ok(())
+        } else {
+            Err(invalid(key, "a probability in [0, 1]", value.to_string()))
+        }
+    }
+
+    fn parameters(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        let p = &s.parameters;
+        positive(invalid, "parameters.pulse_ms", p.pulse_ms)?;
+        positive(invalid, "parameters.transfer_timeout_pulses", p.transfer_timeout_pulses)?;
+        positive(invalid, "parameters.max_attempts", u64::from(p.max_attempts))?;
+        positive(invalid, "parameters.versions_retained", p.versions_retained)?;
+        if p.clock_drift_ppm > 100_000 {
+            return Err(invalid(
+                "parameters.clock_drift_ppm",
+                "at most 100000 (10%)",
+                p.clock_drift_ppm.to_string(),
+            ));
+        }
+        let distributed = u128::from(s.nodes.clients) * u128::from(s.nodes.initial_balance);
+        if distributed > u128::from(p.genesis_supply) {
+            return Err(invalid(
+                "parameters.genesis_supply",
+                &format!("at least nodes.clients × nodes.initial_balance = {distributed}"),
+                p.genesis_supply.to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn latency(invalid: Invalid<'_>, key: &str, latency: &Latency) -> Result<(), ScenarioError> {
+        let ok = match *latency {
+            Latency::Fixed { .. } => true,
+            Latency::Uniform { min_ms, max_ms } => min_ms <= max_ms,
+            Latency::Normal { mean_ms, stddev_ms } => mean_ms >= 0.0 && stddev_ms >= 0.0,
+            Latency::Lognormal { median_ms, sigma } => median_ms > 0.0 && sigma >= 0.0,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(
+                key,
+                "min_ms ≤ max_ms, mean_ms ≥ 0 and stddev_ms ≥ 0, or median_ms > 0 and sigma ≥ 0",
+                format!("{latency:?}"),
+            ))
+        }
+    }
+
+    fn nodes(s: &Scenario, invalid: Invalid<'_>, key: &str, set: &NodeSet) -> Result<(), ScenarioError> {
+        set.resolve(s.nodes.clients).map(|_| ()).map_err(|index| {
+            invalid(
+                key,
+                &format!("node indices in 0..={} (0 is the bookkeeper)", s.nodes.clients),
+                index.to_string(),
+            )
+        })
+    }
+
+    fn network(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        let n = &s.network;
+        latency(invalid, "network.latency", &n.latency)?;
+        probability(invalid, "network.drop", n.drop)?;
+        probability(invalid, "network.duplicate", n.duplicate)?;
+        probability(invalid, "network.reorder", n.reorder)?;
+        positive(invalid, "network.reorder_max_ms", n.reorder_max_ms)?;
+        for (i, link) in n.links.iter().enumerate() {
+            nodes(s, invalid, &format!("network.links[{i}].from"), &link.from)?;
+            nodes(s, invalid, &format!("network.links[{i}].to"), &link.to)?;
+            latency(invalid, &format!("network.links[{i}].latency"), &link.latency)?;
+        }
+        for (i, slow) in n.slow_links.iter().enumerate() {
+            nodes(s, invalid, &format!("network.slow_links[{i}].nodes"), &slow.nodes)?;
+            positive(
+                invalid,
+                &format!("network.slow_links[{i}].bandwidth_bytes_per_s"),
+                slow.bandwidth_bytes_per_s,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn popularity(invalid: Invalid<'_>, key: &str, popularity: &Popularity) -> Result<(), ScenarioError> {
+        match *popularity {
+            Popularity::Zipf { exponent } if !(exponent > 0.0 && exponent.is_finite()) => {
+                Err(invalid(&format!("{key}.exponent"), "a positive number", exponent.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn workload(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        let w = &s.workload;
+        if !(w.transfers_per_s >= 0.0 && w.transfers_per_s.is_finite()) {
+            return Err(invalid(
+                "workload.transfers_per_s",
+                "a non-negative number",
+                w.transfers_per_s.to_string(),
+            ));
+        }
+        popularity(invalid, "workload.payer", &w.payer)?;
+        popularity(invalid, "workload.payee", &w.payee)?;
+        match w.amount {
+            Amount::Fixed { value: 0 } => {
+                return Err(invalid("workload.amount.value", "a positive amount", "0".into()));
+            }
+            Amount::Uniform { min, max } if min == 0 || min > max => {
+                return Err(invalid("workload.amount", "1 ≤ min ≤ max", format!("min = {min}, max = {max}")));
+            }
+            _ => {}
+        }
+        if s.workload_stop_ms() < w.start_ms {
+            return Err(invalid(
+                "workload.stop_ms",
+                "a time after workload.start_ms",
+                s.workload_stop_ms().to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn faults(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        for (i, p) in s.faults.partitions.iter().enumerate() {
+            let key = format!("faults.partitions[{i}]");
+            match (&p.side, &p.prefix) {
+                (Some(side), None) => nodes(s, invalid, &format!("{key}.side"), side)?,
+                (None, Some(prefix))
+                    if !prefix.is_empty()
+                        && prefix.len() <= 160
+                        && prefix.chars().all(|c| c == '0' || c == '1') => {}
+                (None, Some(prefix)) => {
+                    return Err(invalid(
+                        &format!("{key}.prefix"),
+                        "1 to 160 bits written as 0s and 1s",
+                        format!("{prefix:?}"),
+                    ));
+                }
+                _ => {
+                    return Err(invalid(&key, "exactly one of `side` and `prefix`", "both or neither".into()));
+                }
+            }
+            if p.heal_at_ms.is_some_and(|heal| heal <= p.at_ms) {
+                return Err(invalid(
+                    &format!("{key}.heal_at_ms"),
+                    "a time after at_ms",
+                    format!("{:?}", p.heal_at_ms),
+                ));
+            }
+        }
+        for (i, c) in s.faults.crashes.iter().enumerate() {
+            let key = format!("faults.crashes[{i}]");
+            nodes(s, invalid, &format!("{key}.nodes"), &c.nodes)?;
+            if c.restart_at_ms.is_some_and(|restart| restart <= c.at_ms) {
+                return Err(invalid(
+                    &format!("{key}.restart_at_ms"),
+                    "a time after at_ms",
+                    format!("{:?}", c.restart_at_ms),
+                ));
+            }
+        }
+        if let Some(churn) = &s.faults.churn {
+            if !(churn.crashes_per_min >= 0.0 && churn.crashes_per_min.is_finite()) {
+                return Err(invalid(
+                    "faults.churn.crashes_per_min",
+                    "a non-negative number",
+                    churn.crashes_per_min.to_string(),
+                ));
+            }
+            if churn.down_min_ms > churn.down_max_ms {
+                return Err(invalid(
+                    "faults.churn.down_max_ms",
+                    "at least down_min_ms",
+                    churn.down_max_ms.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn limits(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        positive(invalid, "limits.max_events", s.limits.max_events)?;
+        positive(invalid, "limits.max_queue", s.limits.max_queue)
+    }
+}

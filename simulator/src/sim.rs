@@ -1,0 +1,796 @@
+//! The engine: virtual time in integer ms, one event queue ordered by `(time, seq)`, and nodes
+//! driven only through `reference::node::Node`'s `handle_*` inputs and `Output` values.
+
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use rand_chacha::ChaCha8Rng;
+use reference::Id;
+use reference::crypto::{Ed25519Signer, Ed25519Verifier, SimScheme};
+use reference::invariants::Violation;
+use reference::ledger::Ledger;
+use reference::node::{
+    Command, Message, Node, NodeConfig, NodeEvent, Output, SharedSigner, SharedVerifier, Timer,
+};
+use rustc_hash::FxHashMap;
+use thiserror::Error;
+
+use crate::checker::Checker;
+use crate::faults;
+use crate::metrics::Metrics;
+use crate::network::{self, Route, VirtualNetwork};
+use crate::queue::{EventQueue, TimingWheel};
+use crate::rng::{self, Purpose, Zipf};
+use crate::scenario::{Amount, NodeIndex, Popularity, Scenario};
+use crate::summary::{RunResult, Summary};
+use crate::trace::Trace;
+
+/// The bookkeeper's node index.
+pub const BOOKKEEPER: NodeIndex = 0;
+
+/// Why a run stopped early.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// An invariant broke. The message carries everything needed to reproduce it.
+    #[error("invariant {code} violated at {time_ms} ms (seed {seed}): {violation}\n  replay with: {replay}")]
+    Violation {
+        /// The SPEC code, e.g. `I5`.
+        code: &'static str,
+        /// What broke.
+        violation: Violation,
+        /// Virtual time of the event after which it was found.
+        time_ms: u64,
+        /// The run's seed.
+        seed: u64,
+        /// A command that replays the run.
+        replay: String,
+    },
+    /// A bound of `[limits]` was exceeded.
+    #[error(
+        "limit exceeded at {time_ms} ms (seed {seed}): {what} > {limit}; raise limits.{key} if this is expected"
+    )]
+    Limit {
+        /// What grew too large.
+        what: &'static str,
+        /// The scenario key that sets the bound.
+        key: &'static str,
+        /// The bound.
+        limit: u64,
+        /// Virtual time.
+        time_ms: u64,
+        /// The run's seed.
+        seed: u64,
+    },
+    /// Writing the trace failed.
+    #[error("writing the trace failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+#[derive(Debug)]
+enum Event {
+    Deliver { to: NodeIndex, from: NodeIndex, msg: Rc<Message> },
+    Timer { node: NodeIndex, incarnation: u32, timer: Timer },
+    Arrival,
+    Crash { node: NodeIndex },
+    Restart { node: NodeIndex, durable: bool },
+    PartitionStart { index: u32 },
+    PartitionHeal { index: u32 },
+    ChurnTick,
+    Sample,
+}
+
+/// The engine's facts about a node, kept apart from the node itself so that the hot loop's
+/// checks touch a small dense array.
+#[derive(Debug, Clone, Copy)]
+struct Status {
+    up: bool,
+    incarnation: u32,
+    drift_ppm: i64,
+}
+
+/// Options of one run besides the scenario.
+#[derive(Default)]
+#[allow(missing_debug_implementations)] // holds a `dyn Write`
+pub struct RunOptions {
+    /// Where to write trace lines, if anywhere.
+    pub trace: Option<Box<dyn io::Write>>,
+    /// The scenario's file, for the replay command printed on a violation.
+    pub source: Option<PathBuf>,
+    /// Deliberately broken ledger behaviour (tests of the checker only).
+    #[cfg(feature = "fault-injection")]
+    pub ledger_faults: Option<reference::ledger::LedgerFaults>,
+}
+
+/// One simulation run.
+#[derive(Debug)]
+pub struct Simulation {
+    scenario: Scenario,
+    seed: u64,
+    swarm_choices: Vec<String>,
+    source: Option<PathBuf>,
+    nodes: Vec<Node>,
+    status: Vec<Status>,
+    ids: Vec<Id>,
+    index_of: FxHashMap<Id, NodeIndex>,
+    queue: TimingWheel<Event>,
+    network: VirtualNetwork,
+    partition_sides: Vec<Vec<bool>>,
+    workload_rng: ChaCha8Rng,
+    payer_zipf: Option<Zipf>,
+    payee_zipf: Option<Zipf>,
+    churn_rng: ChaCha8Rng,
+    issued_at_ms: Vec<u64>,
+    checker: Checker,
+    metrics: Metrics,
+    trace: Trace,
+    scratch: Vec<Output>,
+    now_ms: u64,
+    events: u64,
+    duplicate_outcomes: u64,
+}
+
+/// Marks a request whose outcome is known.
+const FINISHED: u64 = u64::MAX;
+
+impl Simulation {
+    /// Set up a run of `scenario` (already validated) with `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Simulation, SimError> {
+        let mut scenario = scenario.clone();
+        scenario.seed = seed;
+        let swarm_choices = faults::expand_swarm(&mut scenario, seed);
+        let (signers, verifier) = signers(&scenario, seed);
+        let ids: Vec<Id> = signers.iter().map(|s| s.id()).collect();
+        let ledger = genesis_ledger(&scenario, &ids, seed);
+        #[cfg(feature = "fault-injection")]
+        let ledger = with_faults(ledger, options.ledger_faults);
+        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply);
+        checker
+            .genesis(&ledger)
+            .map_err(|v| violation_error(v, 0, seed, &scenario, options.source.as_ref()))?;
+        let nodes = build_nodes(&scenario, signers, verifier, ledger);
+        let status = faults::clock_drifts_ppm(&scenario, seed)
+            .into_iter()
+            .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
+            .collect();
+        let trace = match options.trace {
+            Some(sink) => Trace::to_writer(sink, seed, &scenario.to_toml())?,
+            None => Trace::hash_only(),
+        };
+        let clients = scenario.nodes.clients as usize;
+        let zipf = |p: &Popularity| match *p {
+            Popularity::Uniform => None,
+            Popularity::Zipf { exponent } => Some(Zipf::new(clients, exponent)),
+        };
+        Ok(Simulation {
+            index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
+            partition_sides: partition_sides(&scenario, &ids),
+            network: VirtualNetwork::new(&scenario, seed),
+            workload_rng: rng::stream(seed, Purpose::Workload, 0),
+            payer_zipf: zipf(&scenario.workload.payer),
+            payee_zipf: zipf(&scenario.workload.payee),
+            churn_rng: rng::stream(seed, Purpose::Faults, 0),
+            queue: TimingWheel::new(),
+            issued_at_ms: Vec::new(),
+            metrics: Metrics::default(),
+            scratch: Vec::new(),
+            now_ms: 0,
+            events: 0,
+            duplicate_outcomes: 0,
+            source: options.source,
+            swarm_choices,
+            seed,
+            nodes,
+            status,
+            ids,
+            checker,
+            trace,
+            scenario,
+        })
+    }
+
+    /// What swarm mode chose for this run (empty when it is off).
+    pub fn swarm_choices(&self) -> &[String] {
+        &self.swarm_choices
+    }
+
+    /// Run to the end of the scenario. `progress` is called now and then with the virtual time.
+    pub fn run(mut self, mut progress: impl FnMut(u64)) -> Result<RunResult, SimError> {
+        self.schedule_start()?;
+        let duration_ms = self.scenario.duration_ms;
+        while let Some(scheduled) = self.queue.pop() {
+            if scheduled.time_ms >= duration_ms {
+                break;
+            }
+            self.now_ms = scheduled.time_ms;
+            self.events += 1;
+            self.check_limits()?;
+            self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).events += 1;
+            self.prefetch_next_node();
+            self.handle(scheduled.event)?;
+            if self.events & 0xFFFF == 0 {
+                progress(self.now_ms);
+            }
+        }
+        self.now_ms = duration_ms;
+        self.trace.finish()?;
+        Ok(self.finish())
+    }
+
+    /// Start loading the node of the next delivery while this event is handled: deliveries
+    /// reach nodes in random order, so without this every pulse delivery waits for a cache miss.
+    #[inline]
+    fn prefetch_next_node(&self) {
+        // Far enough ahead that the load completes before the event is handled: handling a
+        // pulse delivery takes about as long as one cache miss.
+        const AHEAD: usize = 4;
+        if let Some(Event::Deliver { to, .. }) = self.queue.peek_draining(AHEAD) {
+            prefetch(&self.nodes[*to as usize]);
+            prefetch(&self.status[*to as usize]);
+        }
+    }
+
+    fn check_limits(&self) -> Result<(), SimError> {
+        let limits = &self.scenario.limits;
+        let exceeded =
+            |what, key, limit| SimError::Limit { what, key, limit, time_ms: self.now_ms, seed: self.seed };
+        if self.events > limits.max_events {
+            return Err(exceeded("events processed", "max_events", limits.max_events));
+        }
+        if self.queue.len() as u64 > limits.max_queue {
+            return Err(exceeded("pending events", "max_queue", limits.max_queue));
+        }
+        Ok(())
+    }
+
+    // ----- scheduling the run -------------------------------------------------------------
+
+    fn schedule_start(&mut self) -> Result<(), SimError> {
+        for index in 0..self.nodes.len() {
+            let mut out = std::mem::take(&mut self.scratch);
+            self.nodes[index].start(faults::local_ms(0, self.status[index].drift_ppm), &mut out);
+            self.apply_outputs(index as NodeIndex, &mut out)?;
+            self.scratch = out;
+        }
+        if self.scenario.workload.transfers_per_s > 0.0 {
+            let first = self.scenario.workload.start_ms + self.next_arrival_gap_ms();
+            self.queue.push(first, Event::Arrival);
+        }
+        self.schedule_declared_faults();
+        self.queue.push(self.scenario.parameters.pulse_ms - 1, Event::Sample);
+        Ok(())
+    }
+
+    fn schedule_declared_faults(&mut self) {
+        let faults = self.scenario.faults.clone();
+        for (index, partition) in faults.partitions.iter().enumerate() {
+            self.queue.push(partition.at_ms, Event::PartitionStart { index: index as u32 });
+            if let Some(heal_ms) = partition.heal_at_ms {
+                self.queue.push(heal_ms, Event::PartitionHeal { index: index as u32 });
+            }
+        }
+        for crash in &faults.crashes {
+            for node in crash.nodes.resolve(self.scenario.nodes.clients).expect("validated") {
+                self.queue.push(crash.at_ms, Event::Crash { node });
+                if let Some(restart_ms) = crash.restart_at_ms {
+                    self.queue.push(restart_ms, Event::Restart { node, durable: crash.durable });
+                }
+            }
+        }
+        if let Some(churn) = &faults.churn
+            && churn.crashes_per_min > 0.0
+        {
+            let gap = rng::exponential(&mut self.churn_rng, 60_000.0 / churn.crashes_per_min).round() as u64;
+            self.queue.push(gap, Event::ChurnTick);
+        }
+    }
+
+    fn next_arrival_gap_ms(&mut self) -> u64 {
+        let mean_ms = 1000.0 / self.scenario.workload.transfers_per_s;
+        rng::exponential(&mut self.workload_rng, mean_ms).round() as u64
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    fn handle(&mut self, event: Event) -> Result<(), SimError> {
+        match event {
+            Event::Deliver { to, from, msg } => self.deliver(to, from, &msg),
+            Event::Timer { node, incarnation, timer } => self.fire_timer(node, incarnation, timer),
+            Event::Arrival => self.arrival(),
+            Event::Crash { node } => {
+                self.crash(node)?;
+                Ok(())
+            }
+            Event::Restart { node, durable } => self.restart(node, durable),
+            Event::PartitionStart { index } => self.partition(index, true),
+            Event::PartitionHeal { index } => self.partition(index, false),
+            Event::ChurnTick => self.churn_tick(),
+            Event::Sample => self.sample(),
+        }
+    }
+
+    fn deliver(&mut self, to: NodeIndex, from: NodeIndex, msg: &Message) -> Result<(), SimError> {
+        let kind = msg.kind();
+        self.trace.record(self.now_ms, "deliver", &[u64::from(from), u64::from(to), kind as u64], |l| {
+            l.push_str(&format!(",\"from\":{from},\"to\":{to},\"msg\":\"{}\"", kind.name()));
+        })?;
+        if !self.status[to as usize].up {
+            self.metrics.delivered_to_down_node += 1;
+            return Ok(());
+        }
+        let from_id = self.ids[from as usize];
+        self.with_node(to, |node, now, out| node.handle_message(now, from_id, msg, out))
+    }
+
+    fn fire_timer(&mut self, node: NodeIndex, incarnation: u32, timer: Timer) -> Result<(), SimError> {
+        let status = self.status[node as usize];
+        if !status.up || status.incarnation != incarnation {
+            self.metrics.stale_timers += 1;
+            return Ok(());
+        }
+        let code = match timer {
+            Timer::Pulse => 0,
+            Timer::Retry { .. } => 1,
+        };
+        self.trace.record(self.now_ms, "timer", &[u64::from(node), code], |l| {
+            l.push_str(&format!(
+                ",\"node\":{node},\"timer\":\"{}\"",
+                if code == 0 { "pulse" } else { "retry" }
+            ));
+        })?;
+        self.with_node(node, |n, now, out| n.handle_timer(now, timer, out))
+    }
+
+    fn arrival(&mut self) -> Result<(), SimError> {
+        let (payer, payee, amount) = self.draw_transfer();
+        let tag = self.issued_at_ms.len() as u64;
+        self.issued_at_ms.push(self.now_ms);
+        self.metrics.outstanding += 1;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).issued += 1;
+        self.trace.record(
+            self.now_ms,
+            "request",
+            &[tag, u64::from(payer), u64::from(payee), amount],
+            |l| {
+                l.push_str(&format!(
+                    ",\"tag\":{tag},\"payer\":{payer},\"payee\":{payee},\"amount\":{amount}"
+                ));
+            },
+        )?;
+        let gap = self.next_arrival_gap_ms();
+        if self.now_ms + gap < self.scenario.workload_stop_ms() {
+            self.queue.push(self.now_ms + gap, Event::Arrival);
+        }
+        if !self.status[payer as usize].up {
+            self.finish_request(tag, |acc| acc.lost += 1);
+            return Ok(());
+        }
+        let command = Command::Transfer { to: self.ids[payee as usize], amount, tag };
+        self.with_node(payer, |node, now, out| node.handle_command(now, command, out))
+    }
+
+    fn draw_transfer(&mut self) -> (NodeIndex, NodeIndex, u64) {
+        let clients = u64::from(self.scenario.nodes.clients);
+        let rng = &mut self.workload_rng;
+        let pick = |zipf: &Option<Zipf>, rng: &mut ChaCha8Rng| match zipf {
+            Some(zipf) => zipf.sample(rng) as u64,
+            None => rng::between(rng, 0, clients - 1),
+        };
+        let payer = pick(&self.payer_zipf, rng);
+        let mut payee = pick(&self.payee_zipf, rng);
+        if payee == payer {
+            payee = (payee + 1) % clients; // one draw per choice keeps the stream aligned
+        }
+        let amount = match self.scenario.workload.amount {
+            Amount::Fixed { value } => value,
+            Amount::Uniform { min, max } => rng::between(rng, min, max),
+        };
+        (payer as NodeIndex + 1, payee as NodeIndex + 1, amount)
+    }
+
+    fn crash(&mut self, node: NodeIndex) -> Result<bool, SimError> {
+        let status = &mut self.status[node as usize];
+        if !status.up {
+            return Ok(false);
+        }
+        status.up = false;
+        status.incarnation += 1; // timers set before the crash never fire
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).crashes += 1;
+        self.trace
+            .record(self.now_ms, "crash", &[u64::from(node)], |l| l.push_str(&format!(",\"node\":{node}")))?;
+        Ok(true)
+    }
+
+    fn restart(&mut self, node: NodeIndex, durable: bool) -> Result<(), SimError> {
+        if self.status[node as usize].up {
+            return Ok(());
+        }
+        self.status[node as usize].up = true;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).restarts += 1;
+        self.trace.record(self.now_ms, "restart", &[u64::from(node), u64::from(durable)], |l| {
+            l.push_str(&format!(",\"node\":{node},\"durable\":{durable}"));
+        })?;
+        self.with_node(node, |n, now, out| n.restart(now, durable, out))
+    }
+
+    fn partition(&mut self, index: u32, start: bool) -> Result<(), SimError> {
+        let kind = if start { "partition" } else { "heal" };
+        self.trace.record(self.now_ms, kind, &[u64::from(index)], |l| {
+            l.push_str(&format!(",\"partition\":{index}"))
+        })?;
+        if start {
+            self.network.partition(index as usize, self.partition_sides[index as usize].clone());
+            self.metrics.partitions_started += 1;
+        } else {
+            self.network.heal(index as usize);
+            self.metrics.partitions_healed += 1;
+        }
+        Ok(())
+    }
+
+    fn churn_tick(&mut self) -> Result<(), SimError> {
+        let churn = self.scenario.faults.churn.clone().expect("churn ticks are scheduled only with churn");
+        let clients = u64::from(self.scenario.nodes.clients);
+        let node = rng::between(&mut self.churn_rng, 1, clients) as NodeIndex;
+        let down_ms = rng::between(&mut self.churn_rng, churn.down_min_ms, churn.down_max_ms);
+        let gap = rng::exponential(&mut self.churn_rng, 60_000.0 / churn.crashes_per_min).round() as u64;
+        if self.crash(node)? {
+            self.queue.push(self.now_ms + down_ms.max(1), Event::Restart { node, durable: churn.durable });
+        }
+        self.queue.push(self.now_ms + gap.max(1), Event::ChurnTick);
+        Ok(())
+    }
+
+    fn sample(&mut self) -> Result<(), SimError> {
+        let pulse_ms = self.scenario.parameters.pulse_ms;
+        self.metrics.sample(self.now_ms, pulse_ms, self.network.partitions_in_force());
+        self.queue.push(self.now_ms + pulse_ms, Event::Sample);
+        Ok(())
+    }
+
+    // ----- driving a node -----------------------------------------------------------------
+
+    /// Call `f` on node `index` with its local time, apply its outputs, then check invariants.
+    fn with_node(
+        &mut self,
+        index: NodeIndex,
+        f: impl FnOnce(&mut Node, u64, &mut Vec<Output>),
+    ) -> Result<(), SimError> {
+        let mut out = std::mem::take(&mut self.scratch);
+        let local_ms = faults::local_ms(self.now_ms, self.status[index as usize].drift_ppm);
+        f(&mut self.nodes[index as usize], local_ms, &mut out);
+        let result = self.apply_outputs(index, &mut out);
+        self.scratch = out;
+        result?;
+        self.check_node(index)
+    }
+
+    fn check_node(&mut self, index: NodeIndex) -> Result<(), SimError> {
+        let node = &self.nodes[index as usize];
+        let result = match node.ledger() {
+            Some(ledger) => self.checker.after_bookkeeper_event(ledger),
+            None => self.checker.after_node_event(index as usize, node.root()),
+        };
+        result.map_err(|v| self.violation(v))
+    }
+
+    fn apply_outputs(&mut self, from: NodeIndex, out: &mut Vec<Output>) -> Result<(), SimError> {
+        for output in out.drain(..) {
+            match output {
+                Output::Send { to, msg } => match self.index_of.get(&to) {
+                    Some(&to) => {
+                        let (kind, bytes) = (msg.kind(), msg.wire_bytes());
+                        self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
+                        self.send(from, to, &Rc::new(msg), bytes)?;
+                    }
+                    None => self.metrics.undeliverable += 1,
+                },
+                Output::Broadcast { msg } => {
+                    let (kind, bytes) = (msg.kind(), msg.wire_bytes());
+                    let receivers = self.nodes.len() as u64 - 1;
+                    self.metrics.messages(
+                        self.now_ms,
+                        self.scenario.parameters.pulse_ms,
+                        kind,
+                        bytes,
+                        receivers,
+                    );
+                    let msg = Rc::new(msg);
+                    for to in 0..self.nodes.len() as NodeIndex {
+                        if to != from {
+                            self.send(from, to, &msg, bytes)?;
+                        }
+                    }
+                }
+                Output::SetTimer { at_ms, timer } => {
+                    let status = self.status[from as usize];
+                    let at_ms = faults::virtual_ms(at_ms, status.drift_ppm).max(self.now_ms);
+                    self.queue
+                        .push(at_ms, Event::Timer { node: from, incarnation: status.incarnation, timer });
+                }
+                Output::Event(event) => self.node_event(from, event)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand one (already counted) message to the network and schedule its deliveries.
+    #[inline]
+    fn send(
+        &mut self,
+        from: NodeIndex,
+        to: NodeIndex,
+        msg: &Rc<Message>,
+        bytes: usize,
+    ) -> Result<(), SimError> {
+        let route = self.network.route(self.now_ms, from, to, bytes);
+        if route.is_eventful() {
+            self.count_route(&route, from, to)?;
+        }
+        for at_ms in route.deliveries.into_iter().flatten() {
+            self.queue.push(at_ms, Event::Deliver { to, from, msg: Rc::clone(msg) });
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn count_route(&mut self, route: &Route, from: NodeIndex, to: NodeIndex) -> Result<(), SimError> {
+        self.metrics.slow_link_wait_ms += route.queued_ms;
+        let acc = self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms);
+        acc.dropped += u64::from(route.dropped);
+        acc.partitioned += u64::from(route.partitioned);
+        acc.duplicated += u64::from(route.duplicated);
+        acc.reordered += u64::from(route.reordered);
+        if route.dropped || route.partitioned {
+            let reason = if route.dropped { "drop" } else { "partition" };
+            self.trace.record(
+                self.now_ms,
+                "lost",
+                &[u64::from(from), u64::from(to), u64::from(route.dropped)],
+                |l| {
+                    l.push_str(&format!(",\"from\":{from},\"to\":{to},\"reason\":\"{reason}\""));
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn node_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
+        match event {
+            NodeEvent::Sealed { pulse, version, applied } => {
+                self.metrics.seals += 1;
+                self.trace.record(self.now_ms, "sealed", &[pulse, version, applied.len() as u64], |l| {
+                    l.push_str(&format!(
+                        ",\"pulse\":{pulse},\"version\":{version},\"txs\":{}",
+                        applied.len()
+                    ));
+                })?;
+                if !applied.is_empty() {
+                    self.metrics.versions += 1;
+                }
+                let ledger = self.nodes[node as usize].ledger().expect("only the bookkeeper seals");
+                let result = self.checker.after_seal(ledger, version, &applied);
+                result.map_err(|v| self.violation(v))?;
+            }
+            NodeEvent::Committed { tag, version } => {
+                self.trace_outcome("committed", node, tag, version)?;
+                let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
+                if issued_ms != FINISHED {
+                    let latency_ms = self.now_ms - issued_ms;
+                    self.finish_request(tag, |acc| {
+                        acc.committed += 1;
+                        acc.latencies_ms.push(latency_ms);
+                    });
+                } else {
+                    self.duplicate_outcomes += 1;
+                }
+            }
+            NodeEvent::Refused { tag, .. } => {
+                self.trace_outcome("refused", node, tag, 0)?;
+                self.finish_request(tag, |acc| acc.refused += 1);
+            }
+            NodeEvent::Abandoned { tag } => {
+                self.trace_outcome("abandoned", node, tag, 0)?;
+                self.finish_request(tag, |acc| acc.abandoned += 1);
+            }
+            NodeEvent::Lost { tags } => {
+                for tag in tags {
+                    self.trace_outcome("lost_request", node, tag, 0)?;
+                    self.finish_request(tag, |acc| acc.lost += 1);
+                }
+            }
+            NodeEvent::NonceResynced { tag, nonce } => {
+                self.metrics.nonce_resyncs += 1;
+                self.trace_outcome("resync", node, tag, nonce)?;
+            }
+            NodeEvent::Credited { .. } => {}
+            NodeEvent::BadMessage { from, error } => {
+                self.metrics.bad_messages += 1;
+                let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
+                self.trace.record(self.now_ms, "bad_message", &[u64::from(node), u64::from(from)], |l| {
+                    l.push_str(&format!(
+                        ",\"node\":{node},\"from\":{from},\"error\":{:?}",
+                        error.to_string()
+                    ));
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn trace_outcome(&mut self, kind: &'static str, node: NodeIndex, tag: u64, value: u64) -> io::Result<()> {
+        self.trace.record(self.now_ms, kind, &[u64::from(node), tag, value], |l| {
+            l.push_str(&format!(",\"node\":{node},\"tag\":{tag},\"value\":{value}"));
+        })
+    }
+
+    /// Count the outcome of request `tag` once; a second outcome for one request is a
+    /// protocol bug, counted so that tests can assert there are none.
+    fn finish_request(&mut self, tag: u64, count: impl FnOnce(&mut crate::metrics::PulseAcc)) {
+        let Some(issued) = self.issued_at_ms.get_mut(tag as usize) else { return };
+        if *issued == FINISHED {
+            self.duplicate_outcomes += 1;
+            return;
+        }
+        *issued = FINISHED;
+        self.metrics.outstanding -= 1;
+        count(self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms));
+    }
+
+    fn violation(&self, violation: Violation) -> SimError {
+        violation_error(violation, self.now_ms, self.seed, &self.scenario, self.source.as_ref())
+    }
+
+    fn finish(self) -> RunResult {
+        let bookkeeper = &self.nodes[BOOKKEEPER as usize];
+        let ledger = bookkeeper.ledger().expect("node 0 is the bookkeeper");
+        Summary::build(crate::summary::Finished {
+            scenario: &self.scenario,
+            seed: self.seed,
+            swarm_choices: self.swarm_choices,
+            metrics: self.metrics,
+            events: self.events,
+            checks: self.checker.checks,
+            trace_hash: self.trace.hash().to_hex(),
+            final_version: ledger.tree().latest_version(),
+            duplicate_outcomes: self.duplicate_outcomes,
+            max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
+        })
+    }
+}
+
+fn violation_error(
+    violation: Violation,
+    time_ms: u64,
+    seed: u64,
+    scenario: &Scenario,
+    source: Option<&PathBuf>,
+) -> SimError {
+    let file =
+        source.map_or_else(|| format!("scenarios/{}.toml", scenario.name), |p| p.display().to_string());
+    SimError::Violation {
+        code: violation.invariant.code(),
+        violation,
+        time_ms,
+        seed,
+        replay: format!("cargo run --release -p simulator -- run {file} --seed {seed}"),
+    }
+}
+
+fn signers(scenario: &Scenario, seed: u64) -> (Vec<SharedSigner>, SharedVerifier) {
+    let n = u64::from(scenario.nodes.clients) + 1;
+    match scenario.nodes.signatures {
+        crate::scenario::SignatureScheme::Sim => {
+            let scheme = SimScheme::new(seed);
+            let signers = (0..n).map(|i| std::sync::Arc::new(scheme.signer(i)) as SharedSigner).collect();
+            (signers, std::sync::Arc::new(scheme))
+        }
+        crate::scenario::SignatureScheme::Ed25519 => {
+            let key_seed = |i: u64| {
+                let mut h = blake3::Hasher::new();
+                h.update(b"leither-sim-ed25519");
+                h.update(&seed.to_le_bytes());
+                h.update(&i.to_le_bytes());
+                *h.finalize().as_bytes()
+            };
+            let signers = (0..n)
+                .map(|i| std::sync::Arc::new(Ed25519Signer::from_seed(key_seed(i))) as SharedSigner)
+                .collect();
+            (signers, std::sync::Arc::new(Ed25519Verifier))
+        }
+    }
+}
+
+/// The organization account: an Id that is no node's.
+fn organization_id(seed: u64) -> Id {
+    let hash = reference::crypto::hash_parts(
+        reference::crypto::Domain::Synthetic,
+        &[b"leither-sim-organization", &seed.to_le_bytes()],
+    );
+    let mut id = [0u8; 20];
+    id.copy_from_slice(&hash.0[..20]);
+    Id(id)
+}
+
+fn genesis_ledger(scenario: &Scenario, ids: &[Id], seed: u64) -> Ledger {
+    let balance = scenario.nodes.initial_balance;
+    let distribution: Vec<(Id, u64)> = ids[1..].iter().map(|id| (*id, balance)).collect();
+    Ledger::genesis_with_distribution(
+        organization_id(seed),
+        scenario.parameters.genesis_supply,
+        &distribution,
+    )
+    // Validation checked the supply covers the distribution; Ids are distinct hashes.
+    .expect("a validated scenario has a valid genesis")
+    .with_versions_retained(scenario.parameters.versions_retained)
+}
+
+#[cfg(feature = "fault-injection")]
+fn with_faults(mut ledger: Ledger, faults: Option<reference::ledger::LedgerFaults>) -> Ledger {
+    if let Some(faults) = faults {
+        ledger.inject_faults(faults);
+    }
+    ledger
+}
+
+fn build_nodes(
+    scenario: &Scenario,
+    signers: Vec<SharedSigner>,
+    verifier: SharedVerifier,
+    ledger: Ledger,
+) -> Vec<Node> {
+    let params = &scenario.parameters;
+    let config = NodeConfig {
+        pulse_ms: params.pulse_ms,
+        retry_ms: params.transfer_timeout_pulses * params.pulse_ms,
+        max_attempts: params.max_attempts,
+        bookkeeper: signers[0].id(),
+    };
+    let mut ledger = Some(ledger);
+    signers
+        .into_iter()
+        .map(|signer| match ledger.take() {
+            Some(ledger) => Node::bookkeeper(signer.id(), ledger, verifier.clone(), config),
+            None => Node::client(signer, verifier.clone(), config),
+        })
+        .collect()
+}
+
+fn partition_sides(scenario: &Scenario, ids: &[Id]) -> Vec<Vec<bool>> {
+    let clients = scenario.nodes.clients;
+    scenario
+        .faults
+        .partitions
+        .iter()
+        .map(|p| match (&p.side, &p.prefix) {
+            (Some(side), _) => {
+                let members = side.resolve(clients).expect("validated");
+                let mut sides = vec![false; ids.len()];
+                members.into_iter().for_each(|m| sides[m as usize] = true);
+                sides
+            }
+            (None, Some(prefix)) => ids.iter().map(|id| network::has_prefix(id, prefix)).collect(),
+            (None, None) => unreachable!("validation requires a side or a prefix"),
+        })
+        .collect()
+}
+
+/// Hint the CPU to load the cache lines of `value` (at most its first 192 bytes).
+#[inline]
+#[allow(unsafe_code)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = (value as *const T).cast::<i8>();
+        for offset in (0..std::mem::size_of::<T>().min(192)).step_by(64) {
+            // SAFETY: a prefetch is only a hint: it never faults and has no effect on program
+            // state, whatever the address; `wrapping_add` keeps the pointer arithmetic defined
+            // even if `T` is smaller than the offset. SSE is part of the x86_64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}

@@ -1,0 +1,312 @@
+//! The results of a run: `summary.json` (every metric, the scenario, seed and commit) and the
+//! per-pulse time series. Both are deterministic functions of (scenario, seed, commit).
+
+use std::collections::BTreeMap;
+
+use reference::node::MessageKind;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Metrics, Percentiles, round2};
+use crate::scenario::Scenario;
+
+/// The commit this binary was built from (see `build.rs`).
+pub const COMMIT: &str = env!("LEITHER_COMMIT");
+/// The summary format this build writes.
+pub const SUMMARY_FORMAT: &str = "leither-summary/1";
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// [`SUMMARY_FORMAT`].
+    pub format: String,
+    /// Scenario name.
+    pub scenario_name: String,
+    /// The seed.
+    pub seed: u64,
+    /// The commit of the simulator.
+    pub commit: String,
+    /// What swarm mode chose (empty when off).
+    pub swarm: Vec<String>,
+    /// Virtual time simulated.
+    pub virtual_ms: u64,
+    /// Pulses simulated.
+    pub pulses: u64,
+    /// Nodes (bookkeeper + clients).
+    pub nodes: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Invariant predicate evaluations.
+    pub invariant_checks: u64,
+    /// Hash of the whole event trace.
+    pub trace_hash: String,
+    /// Transfer outcomes.
+    pub transfers: Transfers,
+    /// Commit latency in ms (request → payer holds a verified proof).
+    pub commit_latency_ms: Percentiles,
+    /// The same in pulses.
+    pub commit_latency_pulses: Percentiles,
+    /// Committed transfers per second of virtual time.
+    pub throughput_tx_per_s: f64,
+    /// Message counts.
+    pub messages: Messages,
+    /// Fault counts.
+    pub faults: FaultCounts,
+    /// The bookkeeper's ledger.
+    pub ledger: LedgerFacts,
+    /// The effective scenario (after swarm expansion), as TOML.
+    pub scenario: String,
+}
+
+/// Transfer outcomes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct Transfers {
+    /// Requested.
+    pub issued: u64,
+    /// Committed.
+    pub committed: u64,
+    /// Refused by the bookkeeper.
+    pub refused: u64,
+    /// Given up by the payer.
+    pub abandoned: u64,
+    /// Lost to crashes.
+    pub lost: u64,
+    /// Still open at the end.
+    pub outstanding: u64,
+    /// Payers that re-signed after a stale nonce.
+    pub nonce_resyncs: u64,
+    /// Requests that got a second outcome (a protocol bug; always 0).
+    pub duplicate_outcomes: u64,
+}
+
+/// Message counts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct Messages {
+    /// Handed to the network.
+    pub total: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Per node per pulse.
+    pub per_node_per_pulse: f64,
+    /// Bytes per node per pulse.
+    pub bytes_per_node_per_pulse: f64,
+    /// By kind.
+    pub by_kind: BTreeMap<String, u64>,
+    /// Ignored by their receiver as invalid.
+    pub bad: u64,
+    /// Addressed to no node.
+    pub undeliverable: u64,
+    /// Arrived at a crashed node.
+    pub delivered_to_down_node: u64,
+}
+
+/// Fault counts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct FaultCounts {
+    /// Messages dropped.
+    pub dropped: u64,
+    /// Messages lost to partitions.
+    pub partitioned: u64,
+    /// Messages duplicated.
+    pub duplicated: u64,
+    /// Messages held back.
+    pub reordered: u64,
+    /// Node crashes.
+    pub crashes: u64,
+    /// Node restarts.
+    pub restarts: u64,
+    /// Partitions started.
+    pub partitions_started: u64,
+    /// Partitions healed.
+    pub partitions_healed: u64,
+    /// Total ms messages waited in slow uplinks.
+    pub slow_link_wait_ms: u64,
+    /// Timers dropped because their node crashed.
+    pub stale_timers: u64,
+    /// The largest clock drift of any node.
+    pub max_clock_drift_ppm: i64,
+}
+
+/// The bookkeeper's ledger at the end.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct LedgerFacts {
+    /// The final ts.
+    pub final_version: u64,
+    /// Pulses at which the bookkeeper sealed.
+    pub seals: u64,
+    /// Seals that advanced ts.
+    pub versions: u64,
+}
+
+/// One row of the per-pulse time series (`timeseries.csv`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct PulseRow {
+    /// Pulse index (virtual time / pulse_ms).
+    pub pulse: u64,
+    /// Requests issued.
+    pub issued: u64,
+    /// Commits.
+    pub committed: u64,
+    /// Refusals.
+    pub refused: u64,
+    /// Abandoned.
+    pub abandoned: u64,
+    /// Lost.
+    pub lost: u64,
+    /// Median latency of this pulse's commits (ms; 0 if none).
+    pub latency_p50_ms: f64,
+    /// 90th percentile.
+    pub latency_p90_ms: f64,
+    /// 99th percentile.
+    pub latency_p99_ms: f64,
+    /// Largest.
+    pub latency_max_ms: f64,
+    /// Requests open at the end of the pulse (the system's queue depth).
+    pub outstanding: u64,
+    /// Messages sent.
+    pub messages: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Lost to partitions.
+    pub partitioned: u64,
+    /// Duplicated.
+    pub duplicated: u64,
+    /// Held back.
+    pub reordered: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Restarts.
+    pub restarts: u64,
+    /// Partitions in force.
+    pub partitions: u64,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// A finished run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// The summary.
+    pub summary: Summary,
+    /// One row per pulse.
+    pub series: Vec<PulseRow>,
+}
+
+/// What the engine hands over at the end of a run.
+pub(crate) struct Finished<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    pub swarm_choices: Vec<String>,
+    pub metrics: Metrics,
+    pub events: u64,
+    pub checks: u64,
+    pub trace_hash: String,
+    pub final_version: u64,
+    pub duplicate_outcomes: u64,
+    pub max_drift_ppm: i64,
+}
+
+impl Summary {
+    pub(crate) fn build(f: Finished<'_>) -> RunResult {
+        let pulse_ms = f.scenario.parameters.pulse_ms;
+        let pulses = f.scenario.duration_ms.div_ceil(pulse_ms);
+        let mut metrics = f.metrics;
+        metrics.at(f.scenario.duration_ms.saturating_sub(1), pulse_ms); // a row for every pulse
+        let series: Vec<PulseRow> =
+            metrics.pulses.iter_mut().enumerate().map(|(i, acc)| row(i as u64, acc)).collect();
+        let sum = |field: fn(&PulseRow) -> u64| series.iter().map(field).sum::<u64>();
+        let mut latencies: Vec<u64> =
+            metrics.pulses.iter().flat_map(|p| p.latencies_ms.iter().copied()).collect();
+        let latency = Percentiles::of(&mut latencies);
+        let nodes = u64::from(f.scenario.nodes.clients) + 1;
+        let node_pulses = (nodes * pulses).max(1) as f64;
+        let (total, bytes) = (sum(|r| r.messages), sum(|r| r.bytes));
+        let summary = Summary {
+            format: SUMMARY_FORMAT.to_string(),
+            scenario_name: f.scenario.name.clone(),
+            seed: f.seed,
+            commit: COMMIT.to_string(),
+            swarm: f.swarm_choices,
+            virtual_ms: f.scenario.duration_ms,
+            pulses,
+            nodes,
+            events: f.events,
+            invariant_checks: f.checks,
+            trace_hash: f.trace_hash,
+            transfers: Transfers {
+                issued: sum(|r| r.issued),
+                committed: sum(|r| r.committed),
+                refused: sum(|r| r.refused),
+                abandoned: sum(|r| r.abandoned),
+                lost: sum(|r| r.lost),
+                outstanding: metrics.outstanding,
+                nonce_resyncs: metrics.nonce_resyncs,
+                duplicate_outcomes: f.duplicate_outcomes,
+            },
+            commit_latency_ms: latency,
+            commit_latency_pulses: latency.scaled(pulse_ms as f64),
+            throughput_tx_per_s: round2(sum(|r| r.committed) as f64 * 1000.0 / f.scenario.duration_ms as f64),
+            messages: Messages {
+                total,
+                bytes,
+                per_node_per_pulse: round2(total as f64 / node_pulses),
+                bytes_per_node_per_pulse: round2(bytes as f64 / node_pulses),
+                by_kind: MessageKind::ALL
+                    .iter()
+                    .map(|k| (k.name().to_string(), metrics.by_kind[*k as usize]))
+                    .collect(),
+                bad: metrics.bad_messages,
+                undeliverable: metrics.undeliverable,
+                delivered_to_down_node: metrics.delivered_to_down_node,
+            },
+            faults: FaultCounts {
+                dropped: sum(|r| r.dropped),
+                partitioned: sum(|r| r.partitioned),
+                duplicated: sum(|r| r.duplicated),
+                reordered: sum(|r| r.reordered),
+                crashes: sum(|r| r.crashes),
+                restarts: sum(|r| r.restarts),
+                partitions_started: metrics.partitions_started,
+                partitions_healed: metrics.partitions_healed,
+                slow_link_wait_ms: metrics.slow_link_wait_ms,
+                stale_timers: metrics.stale_timers,
+                max_clock_drift_ppm: f.max_drift_ppm,
+            },
+            ledger: LedgerFacts {
+                final_version: f.final_version,
+                seals: metrics.seals,
+                versions: metrics.versions,
+            },
+            scenario: f.scenario.to_toml(),
+        };
+        RunResult { summary, series }
+    }
+}
+
+fn row(pulse: u64, acc: &mut crate::metrics::PulseAcc) -> PulseRow {
+    let latency = Percentiles::of(&mut acc.latencies_ms);
+    PulseRow {
+        pulse,
+        issued: acc.issued,
+        committed: acc.committed,
+        refused: acc.refused,
+        abandoned: acc.abandoned,
+        lost: acc.lost,
+        latency_p50_ms: latency.p50,
+        latency_p90_ms: latency.p90,
+        latency_p99_ms: latency.p99,
+        latency_max_ms: latency.max,
+        outstanding: acc.outstanding,
+        messages: acc.messages,
+        bytes: acc.bytes,
+        dropped: acc.dropped,
+        partitioned: acc.partitioned,
+        duplicated: acc.duplicated,
+        reordered: acc.reordered,
+        crashes: acc.crashes,
+        restarts: acc.restarts,
+        partitions: acc.partitions,
+        events: acc.events,
+    }
+}

@@ -1,0 +1,486 @@
+//! Sweeps: the cartesian product of `[sweep.parameters]` × `sweep.seeds`, run in parallel with
+//! rayon, split deterministically into shards (`--shard I/N`: point `k` belongs to shard
+//! `k mod N`), and merged into one report. A single-machine sweep writes its point results and
+//! then builds its report with the same [`merge`] that combines shard directories, so both
+//! give byte-identical reports.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::plot::{self, Line};
+use crate::report::{self, Section, Table};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::sim::{RunOptions, SimError, Simulation};
+use crate::summary::Summary;
+
+/// One run of a sweep.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Position in the sweep (the shard key).
+    pub index: usize,
+    /// `key = value` of each swept parameter.
+    pub assignments: Vec<(String, String)>,
+    /// The seed.
+    pub seed: u64,
+    /// The scenario with the assignments applied.
+    pub scenario: Scenario,
+}
+
+/// A sweep, expanded.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Identifies the sweep: a hash of the scenario text, so that merge refuses to mix sweeps.
+    pub sweep_id: String,
+    /// The scenario's name.
+    pub name: String,
+    /// Every point, in order.
+    pub points: Vec<Point>,
+}
+
+/// The result of one point, as written to `points/point-NNNNN.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PointResult {
+    /// The sweep it belongs to.
+    pub sweep_id: String,
+    /// Total points of the sweep.
+    pub total_points: usize,
+    /// The point's index.
+    pub index: usize,
+    /// Its assignments.
+    pub assignments: Vec<(String, String)>,
+    /// Its seed.
+    pub seed: u64,
+    /// Its summary.
+    pub summary: Summary,
+}
+
+/// Why a sweep could not run or merge.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SweepError {
+    /// The scenario or a point of it is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The scenario has no `[sweep]` table.
+    #[error("{0}: no [sweep] table; add `[sweep]` with `seeds = [...]` and `[sweep.parameters]`")]
+    NoSweep(PathBuf),
+    /// A run failed.
+    #[error("sweep point {index} ({assignments}, seed {seed}): {error}")]
+    Run {
+        /// The point.
+        index: usize,
+        /// Its assignments.
+        assignments: String,
+        /// Its seed.
+        seed: u64,
+        /// What happened.
+        error: Box<SimError>,
+    },
+    /// `--shard` is malformed.
+    #[error("--shard {0}: expected I/N with 0 ≤ I < N, e.g. 0/4")]
+    BadShard(String),
+    /// Reading or writing results failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        error: std::io::Error,
+    },
+    /// A point file is not a point result.
+    #[error("{path}: not a sweep point result: {error}")]
+    BadPoint {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        error: serde_json::Error,
+    },
+    /// The directories hold results of different sweeps, or not all of one.
+    #[error("cannot merge: {0}")]
+    Incomplete(String),
+}
+
+/// Parse `I/N`.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), SweepError> {
+    let bad = || SweepError::BadShard(text.to_string());
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Expand the sweep of the scenario file `path`.
+pub fn plan(path: &Path) -> Result<Plan, SweepError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
+    plan_text(&text, path)
+}
+
+/// Expand the sweep of scenario `text` (`file` names it in errors).
+pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
+    let base = Scenario::parse(text, file)?;
+    let sweep = base.sweep.clone().ok_or_else(|| SweepError::NoSweep(file.to_path_buf()))?;
+    let table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
+    let mut points = Vec::new();
+    for combination in cartesian(&sweep.parameters) {
+        let scenario = apply(&table, &combination, file)?;
+        let assignments: Vec<(String, String)> =
+            combination.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        for seed in &sweep.seeds {
+            points.push(Point {
+                index: points.len(),
+                assignments: assignments.clone(),
+                seed: *seed,
+                scenario: scenario.clone(),
+            });
+        }
+    }
+    Ok(Plan { sweep_id: blake3::hash(text.as_bytes()).to_hex()[..16].to_string(), name: base.name, points })
+}
+
+/// Every combination of the parameter lists, keys in sorted order, last key varying fastest.
+fn cartesian(parameters: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(&str, &toml::Value)>> {
+    let mut combinations: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
+    for (key, values) in parameters {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push((key.as_str(), v));
+                    next
+                })
+            })
+            .collect();
+    }
+    combinations
+}
+
+/// The scenario with `combination` written into its table, re-parsed and re-validated.
+fn apply(
+    table: &toml::Table,
+    combination: &[(&str, &toml::Value)],
+    file: &Path,
+) -> Result<Scenario, SweepError> {
+    let mut table = table.clone();
+    table.remove("sweep");
+    for (key, value) in combination {
+        set_dotted(&mut table, key, (*value).clone()).map_err(|expected| {
+            SweepError::Scenario(ScenarioError::Invalid {
+                file: file.to_path_buf(),
+                key: format!("sweep.parameters.\"{key}\""),
+                expected,
+                got: value.to_string(),
+            })
+        })?;
+    }
+    let text = toml::to_string(&table).expect("a TOML table serializes");
+    let label = combination.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let point_file = PathBuf::from(format!("{} [sweep point {label}]", file.display()));
+    Ok(Scenario::parse(&text, &point_file)?)
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|l| !l.is_empty()).ok_or("a dotted key such as network.drop")?;
+    let mut current = table;
+    for part in parts {
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("`{part}` to be a table in a dotted key"))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Run `points` on `jobs` threads (0 = all cores); `progress` is called after each point.
+pub fn run(
+    plan: &Plan,
+    points: &[&Point],
+    jobs: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<PointResult>, SweepError> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool");
+    let total_points = plan.points.len();
+    pool.install(|| {
+        points
+            .par_iter()
+            .map(|point| {
+                let result = Simulation::new(&point.scenario, point.seed, RunOptions::default())
+                    .and_then(|sim| sim.run(|_| {}))
+                    .map_err(|error| SweepError::Run {
+                        index: point.index,
+                        assignments: label(&point.assignments),
+                        seed: point.seed,
+                        error: Box::new(error),
+                    })?;
+                progress();
+                Ok(PointResult {
+                    sweep_id: plan.sweep_id.clone(),
+                    total_points,
+                    index: point.index,
+                    assignments: point.assignments.clone(),
+                    seed: point.seed,
+                    summary: result.summary,
+                })
+            })
+            .collect()
+    })
+}
+
+fn label(assignments: &[(String, String)]) -> String {
+    if assignments.is_empty() {
+        return "base".into();
+    }
+    assignments.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
+    move |error| SweepError::Io { path: path.to_path_buf(), error }
+}
+
+/// Write each result to `dir/points/point-NNNNN.json`.
+pub fn write_points(dir: &Path, results: &[PointResult]) -> Result<(), SweepError> {
+    let points_dir = dir.join("points");
+    std::fs::create_dir_all(&points_dir).map_err(io_error(&points_dir))?;
+    for r in results {
+        let path = points_dir.join(format!("point-{:05}.json", r.index));
+        let json = serde_json::to_string_pretty(r).expect("a point result serializes");
+        std::fs::write(&path, json + "\n").map_err(io_error(&path))?;
+    }
+    Ok(())
+}
+
+/// Read the point results under each of `dirs` (their `points/` subdirectories).
+pub fn read_points(dirs: &[PathBuf]) -> Result<Vec<PointResult>, SweepError> {
+    let mut results = Vec::new();
+    for dir in dirs {
+        let points_dir = dir.join("points");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&points_dir)
+            .map_err(io_error(&points_dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+            let point = serde_json::from_str(&text)
+                .map_err(|error| SweepError::BadPoint { path: path.clone(), error })?;
+            results.push(point);
+        }
+    }
+    Ok(results)
+}
+
+/// Check that `results` are exactly the points of one sweep, and order them.
+pub fn complete(mut results: Vec<PointResult>) -> Result<Vec<PointResult>, SweepError> {
+    let Some(first) = results.first() else {
+        return Err(SweepError::Incomplete("no point results found".into()));
+    };
+    let (sweep_id, total) = (first.sweep_id.clone(), first.total_points);
+    if let Some(other) = results.iter().find(|r| r.sweep_id != sweep_id) {
+        return Err(SweepError::Incomplete(format!(
+            "results of two sweeps ({sweep_id} and {})",
+            other.sweep_id
+        )));
+    }
+    results.sort_by_key(|r| r.index);
+    results.dedup_by(|a, b| a == b); // the same shard merged twice is harmless
+    if let Some(w) = results.windows(2).find(|w| w[0].index == w[1].index) {
+        return Err(SweepError::Incomplete(format!("two different results for point {}", w[0].index)));
+    }
+    let missing: Vec<usize> =
+        (0..total).filter(|i| results.binary_search_by_key(i, |r| r.index).is_err()).collect();
+    if !missing.is_empty() {
+        return Err(SweepError::Incomplete(format!(
+            "{} of {total} points missing, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(8)]
+        )));
+    }
+    Ok(results)
+}
+
+/// Merge the point results under `dirs` and write the sweep report into `out`.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), SweepError> {
+    let results = complete(read_points(dirs)?)?;
+    write_report(out, &results)
+}
+
+// ----- the sweep report -----------------------------------------------------------------
+
+/// Mean and 95% confidence half-width (Student t) of a sample.
+fn mean_ci(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, t95(values.len() - 1) * (variance / n).sqrt())
+}
+
+/// Two-sided 95% Student t critical values by degrees of freedom.
+fn t95(df: usize) -> f64 {
+    const TABLE: [f64; 10] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+    TABLE.get(df - 1).copied().unwrap_or(if df < 30 { 2.1 } else { 1.96 })
+}
+
+struct Metric {
+    name: &'static str,
+    get: fn(&Summary) -> f64,
+}
+
+const METRICS: [Metric; 7] = [
+    Metric { name: "committed", get: |s| s.transfers.committed as f64 },
+    Metric { name: "throughput tx/s", get: |s| s.throughput_tx_per_s },
+    Metric { name: "latency p50 ms", get: |s| s.commit_latency_ms.p50 },
+    Metric { name: "latency p99 ms", get: |s| s.commit_latency_ms.p99 },
+    Metric { name: "abandoned", get: |s| s.transfers.abandoned as f64 },
+    Metric { name: "msgs/node/pulse", get: |s| s.messages.per_node_per_pulse },
+    Metric { name: "events", get: |s| s.events as f64 },
+];
+
+fn fmt_ci((mean, half): (f64, f64)) -> String {
+    if half == 0.0 { format!("{mean:.2}") } else { format!("{mean:.2} ± {half:.2}") }
+}
+
+/// Points grouped by parameter combination, in sweep order.
+fn groups(results: &[PointResult]) -> Vec<(String, Vec<&PointResult>)> {
+    let mut groups: Vec<(String, Vec<&PointResult>)> = Vec::new();
+    for r in results {
+        let key = label(&r.assignments);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    groups
+}
+
+fn comparison_table(results: &[PointResult]) -> Table {
+    let mut header = vec!["parameters".to_string(), "seeds".to_string()];
+    header.extend(METRICS.iter().map(|m| m.name.to_string()));
+    let rows = groups(results)
+        .into_iter()
+        .map(|(key, members)| {
+            let mut row = vec![key, members.len().to_string()];
+            for m in &METRICS {
+                let values: Vec<f64> = members.iter().map(|r| (m.get)(&r.summary)).collect();
+                row.push(fmt_ci(mean_ci(&values)));
+            }
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// Plots of each headline metric against the first swept parameter, one line per combination
+/// of the others (x = the value if numeric, else its position).
+fn figures(results: &[PointResult]) -> Vec<String> {
+    let Some(first) = results.first().and_then(|r| r.assignments.first()).map(|(k, _)| k.clone()) else {
+        return Vec::new();
+    };
+    let x_of = |r: &PointResult, values: &mut Vec<String>| -> f64 {
+        let v = r.assignments[0].1.clone();
+        v.parse().unwrap_or_else(|_| {
+            if !values.contains(&v) {
+                values.push(v.clone());
+            }
+            values.iter().position(|x| *x == v).expect("just pushed") as f64
+        })
+    };
+    let mut labels: Vec<String> = Vec::new();
+    for r in results {
+        let rest = label(&r.assignments[1..]);
+        if !labels.contains(&rest) {
+            labels.push(rest);
+        }
+    }
+    [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
+        .iter()
+        .map(|metric| {
+            let mut category = Vec::new();
+            let lines: Vec<Line> = labels
+                .iter()
+                .take(6)
+                .map(|rest| {
+                    let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+                    for r in results.iter().filter(|r| label(&r.assignments[1..]) == *rest) {
+                        by_x.entry(x_of(r, &mut category).to_bits())
+                            .or_default()
+                            .push((metric.get)(&r.summary));
+                    }
+                    let mut points: Vec<(f64, f64)> =
+                        by_x.into_iter().map(|(x, v)| (f64::from_bits(x), mean_ci(&v).0)).collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    Line { label: rest.clone(), points }
+                })
+                .collect();
+            plot::lines(
+                &format!("{} vs {first} (mean over seeds)", metric.name),
+                &first,
+                metric.name,
+                &lines,
+                &[],
+            )
+        })
+        .collect()
+}
+
+/// Write `sweep.md`, `sweep.html`, `sweep.csv` and `sweep.json` into `out`.
+pub fn write_report(out: &Path, results: &[PointResult]) -> Result<(), SweepError> {
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    let first = &results[0];
+    let title = format!("Leither sweep — {} ({} points)", first.summary.scenario_name, results.len());
+    let sections = vec![
+        Section {
+            title: "Sweep".into(),
+            text: String::new(),
+            tables: vec![Table::pairs(&[
+                ("sweep id", first.sweep_id.clone()),
+                ("commit", first.summary.commit.clone()),
+                ("points", results.len().to_string()),
+            ])],
+        },
+        Section {
+            title: "Comparison".into(),
+            text: "Mean over seeds ± the 95% confidence half-width (Student t).".into(),
+            tables: vec![comparison_table(results)],
+        },
+    ];
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(io_error(&path))
+    };
+    write(
+        "sweep.md",
+        report::markdown(&title, &sections, "Per-point summaries: `sweep.json`, `sweep.csv`.\n"),
+    )?;
+    write("sweep.html", report::html(&title, &sections, &figures(results)))?;
+    write("sweep.csv", csv(results))?;
+    write("sweep.json", serde_json::to_string_pretty(results).expect("results serialize") + "\n")?;
+    Ok(())
+}
+
+fn csv(results: &[PointResult]) -> String {
+    let mut out = String::from("index,parameters,seed");
+    for m in &METRICS {
+        out.push(',');
+        out.push_str(&m.name.replace(' ', "_").replace('/', "_per_"));
+    }
+    out.push('\n');
+    for r in results {
+        out.push_str(&format!("{},\"{}\",{}", r.index, label(&r.assignments), r.seed));
+        for m in &METRICS {
+            out.push_str(&format!(",{}", (m.get)(&r.summary)));
+        }
+        out.push('\n');
+    }
+    out
+}
