@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod network;
 pub mod plot;
 pub mod queue;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;

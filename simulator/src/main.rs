@@ -1,10 +1,8 @@
 //! `leither`: run scenarios, sweeps and seed campaigns; merge shards; replay and read traces.
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -266,8 +264,8 @@ fn simulate(
 }
 
 fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<PathBuf>) -> Result<(), Failure> {
-    let plan = sweep::plan(path)?;
     let shard = shard.map(sweep::parse_shard).transpose()?;
+    let plan = sweep::plan(path)?;
     let points: Vec<&sweep::Point> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
     let dir = out.unwrap_or_else(|| {
@@ -316,71 +314,18 @@ fn validate_command(paths: &[PathBuf]) -> Result<(), Failure> {
     if failed > 0 { Err(format!("{failed} of {} scenarios invalid", paths.len()).into()) } else { Ok(()) }
 }
 
-/// Compares the lines a replay writes with the saved trace, remembering the first difference.
-struct Comparer {
-    expected: std::io::Lines<BufReader<std::fs::File>>,
-    pending: Vec<u8>,
-    line: usize,
-    first_difference: Option<(usize, String, String)>,
-}
-
-struct SharedComparer(Rc<RefCell<Comparer>>);
-
-impl Write for SharedComparer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut c = self.0.borrow_mut();
-        c.pending.extend_from_slice(bytes);
-        while let Some(end) = c.pending.iter().position(|b| *b == b'\n') {
-            let got: Vec<u8> = c.pending.drain(..=end).collect();
-            let got = String::from_utf8_lossy(&got[..got.len() - 1]).into_owned();
-            c.line += 1;
-            let expected = c.expected.next().transpose()?.unwrap_or_default();
-            if c.first_difference.is_none() && expected != got {
-                c.first_difference = Some((c.line, expected, got));
-            }
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn replay_command(path: &Path) -> Result<(), Failure> {
-    let file = std::fs::File::open(path)?;
-    let mut lines = BufReader::new(file).lines();
-    let header: serde_json::Value = serde_json::from_str(&lines.next().transpose()?.unwrap_or_default())
-        .map_err(|e| format!("{}: the first line is not a trace header: {e}", path.display()))?;
-    if header["format"] != "leither-trace" || header["version"] != simulator::trace::TRACE_VERSION {
-        return Err(format!(
-            "{}: not a leither-trace version {} file",
-            path.display(),
-            simulator::trace::TRACE_VERSION
-        )
-        .into());
-    }
-    let seed = header["seed"].as_u64().ok_or("trace header has no seed")?;
-    let text = header["scenario"].as_str().ok_or("trace header has no scenario")?;
-    let scenario = Scenario::parse(text, &path.with_extension("scenario"))?;
-    let expected = BufReader::new(std::fs::File::open(path)?).lines();
-    let comparer =
-        Rc::new(RefCell::new(Comparer { expected, pending: Vec::new(), line: 0, first_difference: None }));
-    let options = RunOptions {
-        trace: Some(Box::new(SharedComparer(Rc::clone(&comparer)))),
-        source: Some(path.to_path_buf()),
-        ..RunOptions::default()
-    };
-    let result = Simulation::new(&scenario, seed, options)?.run(|_| {})?;
-    let c = comparer.borrow();
-    match &c.first_difference {
+    let replay = simulator::replay::replay(path)?;
+    match &replay.first_difference {
         None => {
-            println!("replay identical: {} lines, trace hash {}", c.line, result.summary.trace_hash);
+            println!("replay identical: {} lines, trace hash {}", replay.lines, replay.trace_hash);
             Ok(())
         }
-        Some((line, expected, got)) => {
-            Err(format!("replay diverges at line {line}:\n  saved:  {expected}\n  replay: {got}").into())
-        }
+        Some(d) => Err(format!(
+            "replay diverges at line {}:\n  saved:  {}\n  replay: {}",
+            d.line, d.saved, d.replayed
+        )
+        .into()),
     }
 }
 

@@ -551,7 +551,10 @@ fn deserialize(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         message: error.message().to_string(),
     })?;
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let key = error.path().to_string();
+        let key = match error.path().to_string() {
+            root if root == "." => "(top level)".to_string(),
+            key => key,
+        };
         let inner = error.into_inner();
         ScenarioError::Schema {
             file: file.to_path_buf(),
@@ -736,7 +739,11 @@ mod validate {
                     ));
                 }
                 _ => {
-                    return Err(invalid(&key, "exactly one of `side` and `prefix`", "both or neither".into()));
+                    return Err(invalid(
+                        &key,
+                        "exactly one of `side` and `prefix`",
+                        "both or neither".into(),
+                    ));
                 }
             }
             if p.heal_at_ms.is_some_and(|heal| heal <= p.at_ms) {

@@ -4,7 +4,7 @@
 //! Format `leither-trace` version 1: the first line is a header
 //! `{"format":"leither-trace","version":1,"seed":S,"scenario":"<TOML>"}`; then one object per
 //! event with `t` (virtual ms) and `ev` (the event kind) and kind-specific fields; the last line
-//! is `{"end":true,"events":N,"trace_hash":"<hex>"}`. The hash covers the same facts as the lines,
+//! is `{"end":true,"records":N,"trace_hash":"<hex>"}`. The hash covers the same facts as the lines,
 //! so two runs with equal hashes took the same steps.
 
 use std::fmt::Write as _;
@@ -127,7 +127,7 @@ impl Trace {
         if let Some(sink) = &mut self.sink {
             writeln!(
                 sink,
-                "{{\"end\":true,\"events\":{},\"trace_hash\":\"{}\"}}",
+                "{{\"end\":true,\"records\":{},\"trace_hash\":\"{}\"}}",
                 self.events,
                 self.hash.to_hex()
             )?;

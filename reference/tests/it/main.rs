@@ -3,6 +3,7 @@
 
 mod invariants;
 mod ledger;
+mod node;
 mod smt_model;
 mod smt_proofs;
 mod snapshots;

@@ -1,0 +1,63 @@
+//! The invariant checker catches a deliberately broken ledger (feature `fault-injection`),
+//! stops the run and says which invariant, when, with which seed, and how to replay it.
+
+use reference::ledger::LedgerFaults;
+use simulator::sim::{RunOptions, SimError, Simulation};
+
+use crate::support::parse;
+
+fn run_broken(text: &str, faults: LedgerFaults) -> SimError {
+    let options = RunOptions { ledger_faults: Some(faults), ..RunOptions::default() };
+    match Simulation::new(&parse(text), 4, options).unwrap().run(|_| {}) {
+        Ok(result) => panic!("the broken ledger went unnoticed: {:?}", result.summary.transfers),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn a_ledger_that_skips_the_balance_check_breaks_conservation_and_is_caught() {
+    // Small balances and large amounts: overspends happen; the broken ledger floors the payer
+    // at zero instead of refusing, which creates money.
+    let text = "name = \"overspend\"\nduration_ms = 30000\n[nodes]\nclients = 6\ninitial_balance = 100\n\
+                [workload]\ntransfers_per_s = 5.0\namount = { kind = \"uniform\", min = 50, max = 150 }\n";
+    let error = run_broken(text, LedgerFaults { skip_balance_check: true, ..LedgerFaults::default() });
+    let message = error.to_string();
+    let SimError::Violation { code, seed, time_ms, replay, .. } = &error else { panic!("{message}") };
+    assert_eq!((*code, *seed), ("I1", 4));
+    assert!(*time_ms > 0 && time_ms % 1000 == 0, "caught at a seal: {time_ms}");
+    assert_eq!(replay, "cargo run --release -p simulator -- run scenarios/overspend.toml --seed 4");
+    assert!(message.starts_with("invariant I1 violated at"), "{message}");
+    assert!(message.contains("replay with: cargo run"), "{message}");
+}
+
+#[test]
+fn a_ledger_that_skips_the_nonce_check_double_spends_and_is_caught() {
+    // Duplicated and reordered messages deliver old submissions late; an honest ledger refuses
+    // them (stale nonce), the broken one applies them again.
+    let text = "name = \"replay\"\nduration_ms = 60000\n[nodes]\nclients = 4\n\
+                [network]\nduplicate = 0.5\nreorder = 0.5\nreorder_max_ms = 3000\n\
+                [workload]\ntransfers_per_s = 4.0\n";
+    let error = run_broken(text, LedgerFaults { skip_nonce_check: true, ..LedgerFaults::default() });
+    assert!(matches!(error, SimError::Violation { code: "I5", .. }), "{error}");
+}
+
+#[test]
+fn the_same_scenarios_pass_with_an_honest_ledger() {
+    let text = "name = \"replay\"\nduration_ms = 60000\n[nodes]\nclients = 4\n\
+                [network]\nduplicate = 0.5\nreorder = 0.5\nreorder_max_ms = 3000\n\
+                [workload]\ntransfers_per_s = 4.0\n";
+    let result = Simulation::new(&parse(text), 4, RunOptions::default()).unwrap().run(|_| {}).unwrap();
+    assert!(result.summary.transfers.refused == 0 && result.summary.transfers.committed > 100);
+    assert!(result.summary.invariant_checks > 1000);
+}
+
+#[test]
+fn limits_turn_a_runaway_run_into_a_clear_error() {
+    let text = "name = \"tight\"\nduration_ms = 60000\n[nodes]\nclients = 8\n[limits]\nmax_events = 500\n";
+    let error = Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("events processed > 500; raise limits.max_events"), "{message}");
+    let text = "name = \"tight\"\nduration_ms = 60000\n[nodes]\nclients = 8\n[limits]\nmax_queue = 5\n";
+    let error = Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap_err();
+    assert!(error.to_string().contains("pending events > 5; raise limits.max_queue"), "{error}");
+}

@@ -1,0 +1,64 @@
+//! Each fault kind actually happens in a run, and is counted in the summary.
+
+use simulator::summary::Summary;
+
+use crate::support::{parse, run, shipped};
+
+fn summary(name: &str) -> Summary {
+    run(&shipped(name), 1).summary
+}
+
+#[test]
+fn loss_duplication_reordering_slow_links_and_drift_occur() {
+    let s = summary("lossy-network");
+    let f = &s.faults;
+    assert!(f.dropped > 0 && f.duplicated > 0 && f.reordered > 0, "{f:?}");
+    assert!(f.slow_link_wait_ms > 0, "{f:?}");
+    assert!(f.max_clock_drift_ppm > 0 && f.max_clock_drift_ppm <= 200, "{f:?}");
+    assert_eq!(s.transfers.duplicate_outcomes, 0);
+}
+
+#[test]
+fn partitions_by_node_set_and_by_prefix_start_and_heal() {
+    let s = summary("partition-heal");
+    assert_eq!((s.faults.partitions_started, s.faults.partitions_healed), (2, 2));
+    assert!(s.faults.partitioned > 0);
+    // Everything requested before the end commits once the partitions heal.
+    assert_eq!(s.transfers.committed, s.transfers.issued);
+}
+
+#[test]
+fn crashes_restarts_and_churn_occur_and_lose_what_was_not_durable() {
+    let s = summary("crash-restart");
+    // Declared: bookkeeper, 1-5, 6-10 = 11 crashes, 6 restarts; churn adds more.
+    assert!(s.faults.crashes > 11 && s.faults.restarts > 6, "{:?}", s.faults);
+    assert!(s.faults.stale_timers > 0);
+    assert!(s.transfers.lost > 0, "requests to crashed clients are lost");
+    assert!(s.transfers.nonce_resyncs > 0, "non-durable restarts resync their nonce");
+    assert!(s.messages.delivered_to_down_node > 0);
+}
+
+#[test]
+fn a_prefix_partition_cuts_exactly_the_nodes_with_that_prefix() {
+    let text = "name = \"p\"\nduration_ms = 10000\n[nodes]\nclients = 30\n[workload]\ntransfers_per_s = 0.0\n\
+                [[faults.partitions]]\nat_ms = 0\nprefix = \"1\"\n";
+    let s = run(&parse(text), 1).summary;
+    // Only pulse broadcasts flow: every one from the bookkeeper to a node on the other side of
+    // the prefix is lost, every other one arrives.
+    let pulses = s.messages.by_kind["pulse"];
+    assert!(s.faults.partitioned > 0 && s.faults.partitioned < pulses);
+    assert_eq!(pulses % 30, 0);
+}
+
+#[test]
+fn a_bandwidth_limit_serialises_an_uplink() {
+    let text = "name = \"b\"\nduration_ms = 5000\n[nodes]\nclients = 50\n[workload]\ntransfers_per_s = 0.0\n\
+                [network]\nlatency = { kind = \"fixed\", ms = 10 }\n\
+                [[network.slow_links]]\nnodes = \"bookkeeper\"\nbandwidth_bytes_per_s = 10000\n";
+    let s = run(&parse(text), 1).summary;
+    // A pulse message is 113 bytes: 12 ms each at 10 kB/s, so the k-th of the 50 copies of a
+    // pulse waits 12·k ms; four pulses fall inside the run.
+    let transmit_ms = (113u64 * 1000).div_ceil(10_000);
+    let per_pulse: u64 = (1..=50u64).map(|k| k * transmit_ms).sum();
+    assert_eq!(s.faults.slow_link_wait_ms, per_pulse * 4);
+}

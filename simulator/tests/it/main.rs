@@ -1,0 +1,11 @@
+//! One integration-test binary for the simulator.
+
+mod checker;
+mod cli;
+mod determinism;
+mod faults;
+mod hygiene;
+mod scenario_errors;
+mod snapshots;
+mod support;
+mod sweep;

@@ -1,0 +1,128 @@
+//! Every class of scenario error, with its exact message: file, line, key path, expectation.
+
+use std::path::Path;
+
+use simulator::scenario::{Scenario, ScenarioError};
+
+fn error(text: &str) -> String {
+    Scenario::parse(text, Path::new("bad.toml")).unwrap_err().to_string()
+}
+
+const BASE: &str = "name = \"x\"\nduration_ms = 1000\n";
+
+#[test]
+fn an_unreadable_file_names_the_file() {
+    let error = Scenario::load(Path::new("no/such/file.toml")).unwrap_err();
+    assert!(matches!(error, ScenarioError::Io { .. }));
+    assert!(error.to_string().starts_with("no/such/file.toml: cannot read: "), "{error}");
+}
+
+#[test]
+fn a_syntax_error_names_the_line() {
+    assert_eq!(
+        error(&format!("{BASE}[network\n")),
+        "bad.toml:3: TOML syntax error: unclosed table, expected `]`"
+    );
+}
+
+#[test]
+fn an_unknown_key_names_its_path_line_and_the_keys_expected() {
+    assert_eq!(
+        error(&format!("{BASE}[network]\ndorp = 0.1\n")),
+        "bad.toml:4: `network.dorp`: unknown field `dorp`, expected one of `latency`, `drop`, `duplicate`, \
+         `reorder`, `reorder_max_ms`, `links`, `slow_links`"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_type_expected() {
+    assert_eq!(
+        error("name = \"x\"\nduration_ms = \"long\"\n"),
+        "bad.toml:2: `duration_ms`: invalid type: string \"long\", expected u64"
+    );
+}
+
+#[test]
+fn a_missing_key_is_named() {
+    assert_eq!(error("name = \"x\"\n"), "bad.toml:1: `(top level)`: missing field `duration_ms`");
+}
+
+#[test]
+fn an_unknown_variant_lists_the_known_ones() {
+    assert_eq!(
+        error(&format!("{BASE}[network]\nlatency = {{ kind = \"gamma\", ms = 3 }}\n")),
+        "bad.toml:4: `network.latency.kind`: unknown variant `gamma`, expected one of `fixed`, `uniform`, \
+         `normal`, `lognormal`"
+    );
+}
+
+#[test]
+fn a_malformed_node_set_says_what_a_node_set_is() {
+    assert_eq!(
+        error(&format!("{BASE}[[faults.crashes]]\nnodes = \"a-b\"\nat_ms = 5\n")),
+        "bad.toml:4: `faults.crashes[0].nodes`: `a-b` is not a node, a range `a-b`, `bookkeeper`, `clients` or `all`"
+    );
+}
+
+#[test]
+fn values_out_of_range_say_what_is_allowed() {
+    let cases = [
+        ("[network]\ndrop = 1.5\n", "`network.drop`: expected a probability in [0, 1], got 1.5"),
+        (
+            "[[faults.crashes]]\nnodes = \"3-99\"\nat_ms = 5\n",
+            "`faults.crashes[0].nodes`: expected node indices in 0..=16 (0 is the bookkeeper), got 99",
+        ),
+        ("[nodes]\nclients = 1\n", "`nodes.clients`: expected at least 2, got 1"),
+        ("[parameters]\npulse_ms = 0\n", "`parameters.pulse_ms`: expected a positive integer, got 0"),
+        (
+            "[network]\nlatency = { kind = \"uniform\", min_ms = 9, max_ms = 3 }\n",
+            "`network.latency`: expected min_ms ≤ max_ms, mean_ms ≥ 0 and stddev_ms ≥ 0, or median_ms > 0 and sigma ≥ 0, got Uniform { min_ms: 9, max_ms: 3 }",
+        ),
+        (
+            "[workload]\namount = { kind = \"uniform\", min = 0, max = 3 }\n",
+            "`workload.amount`: expected 1 ≤ min ≤ max, got min = 0, max = 3",
+        ),
+        (
+            "[[faults.partitions]]\nat_ms = 5\nprefix = \"012\"\n",
+            "`faults.partitions[0].prefix`: expected 1 to 160 bits written as 0s and 1s, got \"012\"",
+        ),
+        (
+            "[[faults.partitions]]\nat_ms = 5\n",
+            "`faults.partitions[0]`: expected exactly one of `side` and `prefix`, got both or neither",
+        ),
+        (
+            "[[faults.crashes]]\nnodes = \"1\"\nat_ms = 5\nrestart_at_ms = 5\n",
+            "`faults.crashes[0].restart_at_ms`: expected a time after at_ms, got Some(5)",
+        ),
+        (
+            "[parameters]\ngenesis_supply = 10\n",
+            "`parameters.genesis_supply`: expected at least nodes.clients × nodes.initial_balance = 16000000, got 10",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(error(&format!("{BASE}{text}")), format!("bad.toml: {expected}"), "for {text:?}");
+    }
+}
+
+#[test]
+fn an_invalid_sweep_point_names_the_point() {
+    let text = format!("{BASE}[sweep]\nseeds = [1]\n[sweep.parameters]\n\"network.drop\" = [0.1, 2.0]\n");
+    let error = simulator::sweep::plan_text(&text, Path::new("bad.toml")).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "bad.toml [sweep point network.drop=2.0]: `network.drop`: expected a probability in [0, 1], got 2"
+    );
+    let text = format!("{BASE}[sweep]\nseeds = [1]\n[sweep.parameters]\n\"network.dorp\" = [0.1]\n");
+    let error = simulator::sweep::plan_text(&text, Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(error.contains("`network.dorp`: unknown field `dorp`"), "{error}");
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    for entry in std::fs::read_dir(crate::support::scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
