@@ -287,11 +287,57 @@ mod tests {
     }
 
     #[test]
+    fn the_trivial_workload_runs_in_the_same_order_on_both_queues() {
+        for pending in [1_000, 20_000] {
+            let wheel = trivial::run(&mut TimingWheel::new(), 5_000, pending, 200_000, 7);
+            let heap = trivial::run(&mut HeapQueue::default(), 5_000, pending, 200_000, 7);
+            assert_eq!(wheel, heap);
+            assert_eq!(wheel.1, 200_000);
+        }
+    }
+
+    #[test]
     #[should_panic(expected = "before now")]
     fn scheduling_in_the_past_is_refused() {
         let mut wheel = TimingWheel::new();
         wheel.push(10, ());
         wheel.pop();
         wheel.push(9, ());
+    }
+}
+
+/// The trivial-event workload of the engine benchmark: each event sends one message to a
+/// random node with a random latency. Shared by `benches/engine.rs` and the tests that show
+/// the wheel and the heap produce the same event order.
+pub mod trivial {
+    use rand::Rng;
+
+    use super::EventQueue;
+    use crate::rng::{self, Purpose};
+
+    /// Largest latency of a trivial message, in ms.
+    pub const LATENCY_MAX_MS: u64 = 2_000;
+
+    /// Fill `queue` with `pending` events to random nodes at random times, then process
+    /// `events` events, each scheduling one more. Returns a hash of the processed order
+    /// `(time, node)`, so two queues can be compared, and the per-node delivery counts' sum.
+    pub fn run<Q: EventQueue<u32>>(queue: &mut Q, nodes: u32, pending: usize, events: u64, seed: u64) -> (u64, u64) {
+        let mut stream = rng::stream(seed, Purpose::Network, 0);
+        let mut received = vec![0u32; nodes as usize];
+        for _ in 0..pending {
+            let node = rng::between(&mut stream, 0, u64::from(nodes) - 1) as u32;
+            queue.push(rng::between(&mut stream, 0, LATENCY_MAX_MS), node);
+        }
+        let mut order_hash = 0xcbf2_9ce4_8422_2325u64;
+        for _ in 0..events {
+            let Some(event) = queue.pop() else { break };
+            received[event.event as usize] += 1;
+            order_hash = (order_hash ^ event.time_ms ^ (u64::from(event.event) << 40)).wrapping_mul(0x100_0000_01b3);
+            let word = stream.next_u64();
+            let to = ((word >> 32) * u64::from(nodes)) >> 32;
+            let latency_ms = 1 + (((word & 0xFFFF_FFFF) * LATENCY_MAX_MS) >> 32);
+            queue.push(event.time_ms + latency_ms, to as u32);
+        }
+        (order_hash, received.iter().map(|r| u64::from(*r)).sum())
     }
 }

@@ -68,6 +68,18 @@ pub enum SimError {
     Io(#[from] io::Error),
 }
 
+/// Bytes one pending event occupies in the queue: the event plus its sequence number.
+pub const PENDING_EVENT_BYTES: usize = std::mem::size_of::<Event>() + std::mem::size_of::<u64>();
+
+/// Bytes of engine state per node (the node itself, its status, its network stream, its
+/// checker slot and its Id-index entry), not counting what a node allocates.
+pub const NODE_BYTES: usize = std::mem::size_of::<Node>()
+    + std::mem::size_of::<Status>()
+    + std::mem::size_of::<ChaCha8Rng>()
+    + std::mem::size_of::<u64>()
+    + std::mem::size_of::<(Id, NodeIndex)>()
+    + std::mem::size_of::<Id>();
+
 #[derive(Debug)]
 enum Event {
     Deliver { to: NodeIndex, from: NodeIndex, msg: Rc<Message> },
