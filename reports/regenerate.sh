@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerate the committed example reports from the shipped scenarios:
+#   bash reports/regenerate.sh
+# Each report names the commit that produced it; commit your code first so it is not "-dirty".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p simulator
+leither=target/release/leither
+out=reports/examples
+rm -rf "$out" && mkdir -p "$out"
+for scenario in quickstart partition-heal lossy-network crash-restart; do
+  "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
+done
+"$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"
+"$leither" sweep scenarios/lossy-network.toml --out "$out/lossy-network-sweep"
+rm -rf "$out/lossy-network-sweep/points"
+# Wall-clock timings differ from run to run; they stay out of the committed examples.
+find "$out" -name timing.json -delete
