@@ -39,8 +39,12 @@ fn million_nodes(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events));
     group.sample_size(10);
     let nodes = 1_000_000;
-    group.bench_function("timing_wheel", |b| b.iter(|| trivial::run(&mut TimingWheel::new(), nodes, nodes as usize, events, 2)));
-    group.bench_function("binary_heap", |b| b.iter(|| trivial::run(&mut HeapQueue::default(), nodes, nodes as usize, events, 2)));
+    group.bench_function("timing_wheel", |b| {
+        b.iter(|| trivial::run(&mut TimingWheel::new(), nodes, nodes as usize, events, 2))
+    });
+    group.bench_function("binary_heap", |b| {
+        b.iter(|| trivial::run(&mut HeapQueue::default(), nodes, nodes as usize, events, 2))
+    });
     group.finish();
     println!(
         "memory: {} B per pending event, {} B of engine state per node (plus what a node allocates)",

@@ -76,7 +76,17 @@ fn draw<'a>(
         .x_label_area_size(32)
         .y_label_area_size(56)
         .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
-    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).light_line_style(WHITE).draw()?;
+    // Whole numbers for counts and times; decimals for small ranges such as probabilities.
+    let decimals = |span: f64| if span > 10.0 { 0 } else { 3 };
+    let (x_decimals, y_decimals) = (decimals(x_max - x_min), decimals(y_max));
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE)
+        .x_label_formatter(&|x| format!("{x:.x_decimals$}"))
+        .y_label_formatter(&|y| format!("{y:.y_decimals$}"))
+        .draw()?;
     let mut labelled = Vec::new();
     for m in markers {
         let color = marker_color(m.label);

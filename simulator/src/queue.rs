@@ -321,7 +321,13 @@ pub mod trivial {
     /// Fill `queue` with `pending` events to random nodes at random times, then process
     /// `events` events, each scheduling one more. Returns a hash of the processed order
     /// `(time, node)`, so two queues can be compared, and the per-node delivery counts' sum.
-    pub fn run<Q: EventQueue<u32>>(queue: &mut Q, nodes: u32, pending: usize, events: u64, seed: u64) -> (u64, u64) {
+    pub fn run<Q: EventQueue<u32>>(
+        queue: &mut Q,
+        nodes: u32,
+        pending: usize,
+        events: u64,
+        seed: u64,
+    ) -> (u64, u64) {
         let mut stream = rng::stream(seed, Purpose::Network, 0);
         let mut received = vec![0u32; nodes as usize];
         for _ in 0..pending {
@@ -332,7 +338,8 @@ pub mod trivial {
         for _ in 0..events {
             let Some(event) = queue.pop() else { break };
             received[event.event as usize] += 1;
-            order_hash = (order_hash ^ event.time_ms ^ (u64::from(event.event) << 40)).wrapping_mul(0x100_0000_01b3);
+            order_hash =
+                (order_hash ^ event.time_ms ^ (u64::from(event.event) << 40)).wrapping_mul(0x100_0000_01b3);
             let word = stream.next_u64();
             let to = ((word >> 32) * u64::from(nodes)) >> 32;
             let latency_ms = 1 + (((word & 0xFFFF_FFFF) * LATENCY_MAX_MS) >> 32);
