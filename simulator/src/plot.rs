@@ -56,7 +56,8 @@ fn bounds(lines: &[Line], markers: &[Marker]) -> (f64, f64, f64) {
     let x_max = points.clone().map(|p| p.0).chain(markers.iter().map(|m| m.pulse as f64)).fold(0.0, f64::max);
     let y_max = points.map(|p| p.1).fold(0.0, f64::max);
     let x_min = if x_min.is_finite() { x_min.min(0.0) } else { 0.0 };
-    (x_min, x_max.max(x_min + 1.0), if y_max > 0.0 { y_max * 1.1 } else { 1.0 })
+    let x_max = if x_max > x_min { x_max } else { x_min + 1.0 };
+    (x_min, x_max, if y_max > 0.0 { y_max * 1.1 } else { 1.0 })
 }
 
 fn draw<'a>(
