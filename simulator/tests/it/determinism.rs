@@ -62,13 +62,9 @@ fn adding_a_fault_does_not_reshuffle_the_workload() {
 
 #[test]
 fn memory_per_pending_event_and_per_idle_node_stay_within_the_goals() {
-    // Issue 3: ≤ 64 B per pending event, ≤ 1 KiB per idle node.
-    assert!(
-        simulator::sim::PENDING_EVENT_BYTES <= 64,
-        "{} B per pending event",
-        simulator::sim::PENDING_EVENT_BYTES
-    );
-    assert!(simulator::sim::NODE_BYTES <= 1024, "{} B per node", simulator::sim::NODE_BYTES);
+    // Issue 3: ≤ 64 B per pending event, ≤ 1 KiB per idle node. Checked when this compiles.
+    const { assert!(simulator::sim::PENDING_EVENT_BYTES <= 64) };
+    const { assert!(simulator::sim::NODE_BYTES <= 1024) };
     println!(
         "{} B per pending event, {} B per node",
         simulator::sim::PENDING_EVENT_BYTES,
