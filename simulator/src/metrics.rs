@@ -1,42 +1,116 @@
 //! What a run measures. Everything here is a function of the event sequence, so it is as
-//! deterministic as the run; wall-clock figures live in [`crate::sim::Timing`] instead.
+//! deterministic as the run; wall-clock figures are measured by the CLI and written apart
+//! (`timing.json`).
 
 use reference::node::MessageKind;
 use serde::{Deserialize, Serialize};
 
-/// Counters of one pulse (one `pulse_ms` window of virtual time).
+/// What a run counts per pulse; each pulse's counts are summed for the run's totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// Transfer requests issued.
+    Issued,
+    /// Transfers committed (the payer holds a verified proof).
+    Committed,
+    /// Transfers refused for good.
+    Refused,
+    /// Transfers the payer gave up on.
+    Abandoned,
+    /// Requests lost to crashes.
+    Lost,
+    /// Messages handed to the network.
+    Messages,
+    /// Their bytes.
+    Bytes,
+    /// Messages lost to random drop.
+    Dropped,
+    /// Messages lost to partitions.
+    Partitioned,
+    /// Messages delivered twice.
+    Duplicated,
+    /// Messages held back.
+    Reordered,
+    /// Node crashes.
+    Crashes,
+    /// Node restarts.
+    Restarts,
+    /// Events processed.
+    Events,
+}
+
+impl Count {
+    /// Every count, in column order.
+    pub const ALL: [Count; 14] = [
+        Count::Issued,
+        Count::Committed,
+        Count::Refused,
+        Count::Abandoned,
+        Count::Lost,
+        Count::Messages,
+        Count::Bytes,
+        Count::Dropped,
+        Count::Partitioned,
+        Count::Duplicated,
+        Count::Reordered,
+        Count::Crashes,
+        Count::Restarts,
+        Count::Events,
+    ];
+
+    /// The column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Count::Issued => "issued",
+            Count::Committed => "committed",
+            Count::Refused => "refused",
+            Count::Abandoned => "abandoned",
+            Count::Lost => "lost",
+            Count::Messages => "messages",
+            Count::Bytes => "bytes",
+            Count::Dropped => "dropped",
+            Count::Partitioned => "partitioned",
+            Count::Duplicated => "duplicated",
+            Count::Reordered => "reordered",
+            Count::Crashes => "crashes",
+            Count::Restarts => "restarts",
+            Count::Events => "events",
+        }
+    }
+}
+
+/// One value per [`Count`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts([u64; Count::ALL.len()]);
+
+impl std::ops::Index<Count> for Counts {
+    type Output = u64;
+    fn index(&self, count: Count) -> &u64 {
+        &self.0[count as usize]
+    }
+}
+
+impl std::ops::IndexMut<Count> for Counts {
+    fn index_mut(&mut self, count: Count) -> &mut u64 {
+        &mut self.0[count as usize]
+    }
+}
+
+impl std::iter::Sum for Counts {
+    fn sum<I: Iterator<Item = Counts>>(iter: I) -> Counts {
+        iter.fold(Counts::default(), |mut total, counts| {
+            total.0.iter_mut().zip(counts.0).for_each(|(t, c)| *t += c);
+            total
+        })
+    }
+}
+
+/// The accumulator of one pulse (one `pulse_ms` window of virtual time).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PulseAcc {
-    /// Transfer requests issued.
-    pub issued: u64,
-    /// Transfers committed (payer holds a verified proof).
-    pub committed: u64,
-    /// Transfers refused for good.
-    pub refused: u64,
-    /// Transfers the payer gave up on.
-    pub abandoned: u64,
-    /// Requests lost to crashes.
-    pub lost: u64,
+    /// The counts.
+    pub counts: Counts,
     /// Commit latencies of the transfers committed in this pulse (ms).
     pub latencies_ms: Vec<u64>,
-    /// Messages handed to the network.
-    pub messages: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Messages lost to random drop.
-    pub dropped: u64,
-    /// Messages lost to partitions.
-    pub partitioned: u64,
-    /// Messages delivered twice.
-    pub duplicated: u64,
-    /// Messages held back.
-    pub reordered: u64,
-    /// Crashes.
-    pub crashes: u64,
-    /// Restarts.
-    pub restarts: u64,
-    /// Events processed.
-    pub events: u64,
     /// Requests waiting or in flight at the end of the pulse.
     pub outstanding: u64,
     /// Partitions in force at the end of the pulse.
@@ -153,8 +227,8 @@ impl Metrics {
     pub fn messages(&mut self, now_ms: u64, pulse_ms: u64, kind: MessageKind, bytes: usize, copies: u64) {
         self.by_kind[kind as usize] += copies;
         let acc = self.at(now_ms, pulse_ms);
-        acc.messages += copies;
-        acc.bytes += bytes as u64 * copies;
+        acc.counts[Count::Messages] += copies;
+        acc.counts[Count::Bytes] += bytes as u64 * copies;
     }
 
     /// Refresh the end-of-pulse samples of the pulse containing `now_ms`.

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use crate::metrics::Count;
 use crate::plot::{self, Line, Marker};
 use crate::summary::{PulseRow, RunResult, Summary};
 
@@ -231,10 +232,10 @@ fn markers(series: &[PulseRow]) -> Vec<Marker> {
     let mut markers = Vec::new();
     let mut in_force = 0;
     for r in series {
-        if r.crashes > 0 {
+        if r.counts[Count::Crashes] > 0 {
             markers.push(Marker { pulse: r.pulse, label: "crash" });
         }
-        if r.restarts > 0 {
+        if r.counts[Count::Restarts] > 0 {
             markers.push(Marker { pulse: r.pulse, label: "restart" });
         }
         if r.partitions > in_force {
@@ -252,7 +253,7 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
     let xy = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
         series.iter().map(|r| (r.pulse as f64, f(r))).collect()
     };
-    let with_commits: Vec<&PulseRow> = series.iter().filter(|r| r.committed > 0).collect();
+    let with_commits: Vec<&PulseRow> = series.iter().filter(|r| r.counts[Count::Committed] > 0).collect();
     let lat = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
         with_commits.iter().map(|r| (r.pulse as f64, f(r))).collect()
     };
@@ -263,9 +264,9 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "ms",
             &[
-                Line { label: "p50".into(), points: lat(|r| r.latency_p50_ms) },
-                Line { label: "p90".into(), points: lat(|r| r.latency_p90_ms) },
-                Line { label: "p99".into(), points: lat(|r| r.latency_p99_ms) },
+                Line { label: "p50".into(), points: lat(|r| r.latency_ms.p50) },
+                Line { label: "p90".into(), points: lat(|r| r.latency_ms.p90) },
+                Line { label: "p99".into(), points: lat(|r| r.latency_ms.p99) },
             ],
             &marks,
         ),
@@ -274,8 +275,8 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "transfers",
             &[
-                Line { label: "requested".into(), points: xy(|r| r.issued as f64) },
-                Line { label: "committed".into(), points: xy(|r| r.committed as f64) },
+                Line { label: "requested".into(), points: xy(|r| r.counts[Count::Issued] as f64) },
+                Line { label: "committed".into(), points: xy(|r| r.counts[Count::Committed] as f64) },
             ],
             &marks,
         ),
@@ -291,46 +292,32 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "messages",
             &[
-                Line { label: "sent".into(), points: xy(|r| r.messages as f64) },
-                Line { label: "lost".into(), points: xy(|r| (r.dropped + r.partitioned) as f64) },
+                Line { label: "sent".into(), points: xy(|r| r.counts[Count::Messages] as f64) },
+                Line {
+                    label: "lost".into(),
+                    points: xy(|r| (r.counts[Count::Dropped] + r.counts[Count::Partitioned]) as f64),
+                },
             ],
             &marks,
         ),
     ]
 }
 
-/// The per-pulse series as CSV.
+/// The per-pulse series as CSV: the pulse, every [`Count`], the latency percentiles of the
+/// pulse's commits, the requests open and the partitions in force at its end.
 pub fn series_csv(series: &[PulseRow]) -> String {
-    let mut out = String::from(
-        "pulse,issued,committed,refused,abandoned,lost,latency_p50_ms,latency_p90_ms,latency_p99_ms,\
-latency_max_ms,outstanding,messages,bytes,dropped,partitioned,duplicated,reordered,crashes,restarts,partitions,events\n",
-    );
+    let mut out = String::from("pulse");
+    for count in Count::ALL {
+        let _ = write!(out, ",{}", count.name());
+    }
+    out.push_str(",latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,outstanding,partitions\n");
     for r in series {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.pulse,
-            r.issued,
-            r.committed,
-            r.refused,
-            r.abandoned,
-            r.lost,
-            r.latency_p50_ms,
-            r.latency_p90_ms,
-            r.latency_p99_ms,
-            r.latency_max_ms,
-            r.outstanding,
-            r.messages,
-            r.bytes,
-            r.dropped,
-            r.partitioned,
-            r.duplicated,
-            r.reordered,
-            r.crashes,
-            r.restarts,
-            r.partitions,
-            r.events
-        );
+        let _ = write!(out, "{}", r.pulse);
+        for count in Count::ALL {
+            let _ = write!(out, ",{}", r.counts[count]);
+        }
+        let l = &r.latency_ms;
+        let _ = writeln!(out, ",{},{},{},{},{},{}", l.p50, l.p90, l.p99, l.max, r.outstanding, r.partitions);
     }
     out
 }

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::checker::Checker;
 use crate::faults;
-use crate::metrics::Metrics;
+use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
@@ -218,7 +218,7 @@ impl Simulation {
             self.now_ms = scheduled.time_ms;
             self.events += 1;
             self.check_limits()?;
-            self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).events += 1;
+            self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Events] += 1;
             self.prefetch_next_node();
             self.handle(scheduled.event)?;
             if self.events & 0xFFFF == 0 {
@@ -359,7 +359,7 @@ impl Simulation {
         let tag = self.issued_at_ms.len() as u64;
         self.issued_at_ms.push(self.now_ms);
         self.metrics.outstanding += 1;
-        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).issued += 1;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Issued] += 1;
         self.trace.record(
             self.now_ms,
             "request",
@@ -375,7 +375,7 @@ impl Simulation {
             self.queue.push(self.now_ms + gap, Event::Arrival);
         }
         if !self.status[payer as usize].up {
-            self.finish_request(tag, |acc| acc.lost += 1);
+            self.finish_request(tag, Count::Lost, None);
             return Ok(());
         }
         let command = Command::Transfer { to: self.ids[payee as usize], amount, tag };
@@ -408,7 +408,7 @@ impl Simulation {
         }
         status.up = false;
         status.incarnation += 1; // timers set before the crash never fire
-        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).crashes += 1;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Crashes] += 1;
         self.trace
             .record(self.now_ms, "crash", &[u64::from(node)], |l| l.push_str(&format!(",\"node\":{node}")))?;
         Ok(true)
@@ -419,7 +419,7 @@ impl Simulation {
             return Ok(());
         }
         self.status[node as usize].up = true;
-        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).restarts += 1;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Restarts] += 1;
         self.trace.record(self.now_ms, "restart", &[u64::from(node), u64::from(durable)], |l| {
             l.push_str(&format!(",\"node\":{node},\"durable\":{durable}"));
         })?;
@@ -550,10 +550,10 @@ impl Simulation {
     fn count_route(&mut self, route: &Route, from: NodeIndex, to: NodeIndex) -> Result<(), SimError> {
         self.metrics.slow_link_wait_ms += route.queued_ms;
         let acc = self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms);
-        acc.dropped += u64::from(route.dropped);
-        acc.partitioned += u64::from(route.partitioned);
-        acc.duplicated += u64::from(route.duplicated);
-        acc.reordered += u64::from(route.reordered);
+        acc.counts[Count::Dropped] += u64::from(route.dropped);
+        acc.counts[Count::Partitioned] += u64::from(route.partitioned);
+        acc.counts[Count::Duplicated] += u64::from(route.duplicated);
+        acc.counts[Count::Reordered] += u64::from(route.reordered);
         if route.dropped || route.partitioned {
             let reason = if route.dropped { "drop" } else { "partition" };
             self.trace.record(
@@ -590,26 +590,23 @@ impl Simulation {
                 let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
                 if issued_ms != FINISHED {
                     let latency_ms = self.now_ms - issued_ms;
-                    self.finish_request(tag, |acc| {
-                        acc.committed += 1;
-                        acc.latencies_ms.push(latency_ms);
-                    });
+                    self.finish_request(tag, Count::Committed, Some(latency_ms));
                 } else {
                     self.duplicate_outcomes += 1;
                 }
             }
             NodeEvent::Refused { tag, .. } => {
                 self.trace_outcome("refused", node, tag, 0)?;
-                self.finish_request(tag, |acc| acc.refused += 1);
+                self.finish_request(tag, Count::Refused, None);
             }
             NodeEvent::Abandoned { tag } => {
                 self.trace_outcome("abandoned", node, tag, 0)?;
-                self.finish_request(tag, |acc| acc.abandoned += 1);
+                self.finish_request(tag, Count::Abandoned, None);
             }
             NodeEvent::Lost { tags } => {
                 for tag in tags {
                     self.trace_outcome("lost_request", node, tag, 0)?;
-                    self.finish_request(tag, |acc| acc.lost += 1);
+                    self.finish_request(tag, Count::Lost, None);
                 }
             }
             NodeEvent::NonceResynced { tag, nonce } => {
@@ -637,9 +634,9 @@ impl Simulation {
         })
     }
 
-    /// Count the outcome of request `tag` once; a second outcome for one request is a
-    /// protocol bug, counted so that tests can assert there are none.
-    fn finish_request(&mut self, tag: u64, count: impl FnOnce(&mut crate::metrics::PulseAcc)) {
+    /// Count the outcome of request `tag` once (with its latency if it committed); a second
+    /// outcome for one request is a protocol bug, counted so that tests can assert there are none.
+    fn finish_request(&mut self, tag: u64, outcome: Count, latency_ms: Option<u64>) {
         let Some(issued) = self.issued_at_ms.get_mut(tag as usize) else { return };
         if *issued == FINISHED {
             self.duplicate_outcomes += 1;
@@ -647,7 +644,9 @@ impl Simulation {
         }
         *issued = FINISHED;
         self.metrics.outstanding -= 1;
-        count(self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms));
+        let acc = self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms);
+        acc.counts[outcome] += 1;
+        acc.latencies_ms.extend(latency_ms);
     }
 
     fn violation(&self, violation: Violation) -> SimError {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use reference::node::MessageKind;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Metrics, Percentiles, round2};
+use crate::metrics::{Count, Counts, Metrics, Percentiles, round2};
 use crate::scenario::Scenario;
 
 /// The commit this binary was built from (see `build.rs`).
@@ -138,50 +138,18 @@ pub struct LedgerFacts {
 }
 
 /// One row of the per-pulse time series (`timeseries.csv`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct PulseRow {
     /// Pulse index (virtual time / pulse_ms).
     pub pulse: u64,
-    /// Requests issued.
-    pub issued: u64,
-    /// Commits.
-    pub committed: u64,
-    /// Refusals.
-    pub refused: u64,
-    /// Abandoned.
-    pub abandoned: u64,
-    /// Lost.
-    pub lost: u64,
-    /// Median latency of this pulse's commits (ms; 0 if none).
-    pub latency_p50_ms: f64,
-    /// 90th percentile.
-    pub latency_p90_ms: f64,
-    /// 99th percentile.
-    pub latency_p99_ms: f64,
-    /// Largest.
-    pub latency_max_ms: f64,
+    /// What happened in the pulse.
+    pub counts: Counts,
+    /// Commit latency of the transfers committed in this pulse (ms; zeros if none).
+    pub latency_ms: Percentiles,
     /// Requests open at the end of the pulse (the system's queue depth).
     pub outstanding: u64,
-    /// Messages sent.
-    pub messages: u64,
-    /// Bytes sent.
-    pub bytes: u64,
-    /// Dropped.
-    pub dropped: u64,
-    /// Lost to partitions.
-    pub partitioned: u64,
-    /// Duplicated.
-    pub duplicated: u64,
-    /// Held back.
-    pub reordered: u64,
-    /// Crashes.
-    pub crashes: u64,
-    /// Restarts.
-    pub restarts: u64,
-    /// Partitions in force.
+    /// Partitions in force at the end of the pulse.
     pub partitions: u64,
-    /// Events processed.
-    pub events: u64,
 }
 
 /// A finished run.
@@ -215,13 +183,13 @@ impl Summary {
         metrics.at(f.scenario.duration_ms.saturating_sub(1), pulse_ms); // a row for every pulse
         let series: Vec<PulseRow> =
             metrics.pulses.iter_mut().enumerate().map(|(i, acc)| row(i as u64, acc)).collect();
-        let sum = |field: fn(&PulseRow) -> u64| series.iter().map(field).sum::<u64>();
+        let totals: Counts = series.iter().map(|r| r.counts).sum();
         let mut latencies: Vec<u64> =
             metrics.pulses.iter().flat_map(|p| p.latencies_ms.iter().copied()).collect();
         let latency = Percentiles::of(&mut latencies);
         let nodes = u64::from(f.scenario.nodes.clients) + 1;
         let node_pulses = (nodes * pulses).max(1) as f64;
-        let (total, bytes) = (sum(|r| r.messages), sum(|r| r.bytes));
+        let (total, bytes) = (totals[Count::Messages], totals[Count::Bytes]);
         let summary = Summary {
             format: SUMMARY_FORMAT.to_string(),
             scenario_name: f.scenario.name.clone(),
@@ -235,18 +203,20 @@ impl Summary {
             invariant_checks: f.checks,
             trace_hash: f.trace_hash,
             transfers: Transfers {
-                issued: sum(|r| r.issued),
-                committed: sum(|r| r.committed),
-                refused: sum(|r| r.refused),
-                abandoned: sum(|r| r.abandoned),
-                lost: sum(|r| r.lost),
+                issued: totals[Count::Issued],
+                committed: totals[Count::Committed],
+                refused: totals[Count::Refused],
+                abandoned: totals[Count::Abandoned],
+                lost: totals[Count::Lost],
                 outstanding: metrics.outstanding,
                 nonce_resyncs: metrics.nonce_resyncs,
                 duplicate_outcomes: f.duplicate_outcomes,
             },
             commit_latency_ms: latency,
             commit_latency_pulses: latency.scaled(pulse_ms as f64),
-            throughput_tx_per_s: round2(sum(|r| r.committed) as f64 * 1000.0 / f.scenario.duration_ms as f64),
+            throughput_tx_per_s: round2(
+                totals[Count::Committed] as f64 * 1000.0 / f.scenario.duration_ms as f64,
+            ),
             messages: Messages {
                 total,
                 bytes,
@@ -261,12 +231,12 @@ impl Summary {
                 delivered_to_down_node: metrics.delivered_to_down_node,
             },
             faults: FaultCounts {
-                dropped: sum(|r| r.dropped),
-                partitioned: sum(|r| r.partitioned),
-                duplicated: sum(|r| r.duplicated),
-                reordered: sum(|r| r.reordered),
-                crashes: sum(|r| r.crashes),
-                restarts: sum(|r| r.restarts),
+                dropped: totals[Count::Dropped],
+                partitioned: totals[Count::Partitioned],
+                duplicated: totals[Count::Duplicated],
+                reordered: totals[Count::Reordered],
+                crashes: totals[Count::Crashes],
+                restarts: totals[Count::Restarts],
                 partitions_started: metrics.partitions_started,
                 partitions_healed: metrics.partitions_healed,
                 slow_link_wait_ms: metrics.slow_link_wait_ms,
@@ -285,28 +255,11 @@ impl Summary {
 }
 
 fn row(pulse: u64, acc: &mut crate::metrics::PulseAcc) -> PulseRow {
-    let latency = Percentiles::of(&mut acc.latencies_ms);
     PulseRow {
         pulse,
-        issued: acc.issued,
-        committed: acc.committed,
-        refused: acc.refused,
-        abandoned: acc.abandoned,
-        lost: acc.lost,
-        latency_p50_ms: latency.p50,
-        latency_p90_ms: latency.p90,
-        latency_p99_ms: latency.p99,
-        latency_max_ms: latency.max,
+        counts: acc.counts,
+        latency_ms: Percentiles::of(&mut acc.latencies_ms),
         outstanding: acc.outstanding,
-        messages: acc.messages,
-        bytes: acc.bytes,
-        dropped: acc.dropped,
-        partitioned: acc.partitioned,
-        duplicated: acc.duplicated,
-        reordered: acc.reordered,
-        crashes: acc.crashes,
-        restarts: acc.restarts,
         partitions: acc.partitions,
-        events: acc.events,
     }
 }

@@ -1,6 +1,7 @@
 //! Same seed → identical trace hash, summary and report; different seeds → different runs; and
 //! nothing carries over between runs in one process.
 
+use simulator::metrics::Count;
 use simulator::report;
 
 use crate::support::{parse, run, shipped};
@@ -56,7 +57,8 @@ fn adding_a_fault_does_not_reshuffle_the_workload() {
     // (tags, payers, payees, amounts, times) are issued with and without a crash.
     let base = "name = \"w\"\nduration_ms = 20000\n[nodes]\nclients = 8\n";
     let with_crash = format!("{base}[[faults.crashes]]\nnodes = \"3\"\nat_ms = 5000\nrestart_at_ms = 9000\n");
-    let issued = |text: &str| run(&parse(text), 2).series.iter().map(|r| r.issued).collect::<Vec<_>>();
+    let issued =
+        |text: &str| run(&parse(text), 2).series.iter().map(|r| r.counts[Count::Issued]).collect::<Vec<_>>();
     assert_eq!(issued(base), issued(&with_crash));
 }
 
