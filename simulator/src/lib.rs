@@ -4,7 +4,8 @@
 //! in integer milliseconds and one event queue ordered by `(time, seq)` ([`queue`]), drives
 //! `reference::node::Node`s only through their `handle_*` inputs and `Output` values, takes
 //! every random choice from ChaCha8 streams split by purpose ([`rng`]), injects the network
-//! and node faults of SPEC §14 ([`network`], [`faults`]), checks the SPEC §13 invariants after
+//! and node faults of SPEC §14 ([`network`], [`faults`]) and Byzantine payers ([`adversary`]),
+//! checks the SPEC §13 invariants after
 //! every event ([`checker`]), hashes (and optionally writes) the event trace ([`trace`]), and
 //! turns the measurements ([`metrics`], [`summary`]) into reports ([`report`], [`plot`]).
 //! [`sweep`] runs parameter grids × seeds in parallel and shards them over machines.
@@ -19,6 +20,7 @@
 //! assert!(result.summary.transfers.committed > 0);
 //! ```
 
+pub mod adversary;
 pub mod checker;
 pub mod faults;
 pub mod metrics;

@@ -218,6 +218,23 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             ])],
         },
     ];
+    let a = &s.adversaries;
+    if a.double_spenders > 0 {
+        sections.push(Section {
+            title: "Adversaries".into(),
+            text: "Double-spending payers sign a second transfer with the nonce of each one they propose; \
+                   an honest bookkeeper applies at most one per (payer, nonce), checked by I5."
+                .into(),
+            tables: vec![Table::pairs(&[
+                ("double-spending payers", count(a.double_spenders)),
+                ("conflicting transfers signed", count(a.double_spend_attempts)),
+                (
+                    "conflicting transfers applied instead of the original",
+                    count(a.conflicting_transfers_applied),
+                ),
+            ])],
+        });
+    }
     if !s.swarm.is_empty() {
         sections.insert(
             1,

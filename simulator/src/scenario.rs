@@ -44,6 +44,9 @@ pub struct Scenario {
     /// Faults drawn at random from the seed.
     #[serde(default)]
     pub swarm: Swarm,
+    /// Byzantine behaviour.
+    #[serde(default)]
+    pub adversaries: Adversaries,
     /// Bounds that turn a runaway run into a clear error.
     #[serde(default)]
     pub limits: Limits,
@@ -330,6 +333,22 @@ pub struct Swarm {
     pub enabled: bool,
 }
 
+/// Byzantine behaviour (SPEC §14).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Adversaries {
+    /// Clients that sign a conflicting transfer with the nonce of each transfer they propose.
+    pub double_spenders: Option<NodeSet>,
+    /// Probability that a double spender doubles a given nonce.
+    pub double_spend_probability: f64,
+}
+
+impl Default for Adversaries {
+    fn default() -> Self {
+        Adversaries { double_spenders: None, double_spend_probability: 1.0 }
+    }
+}
+
 /// Bounds on a run.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -587,6 +606,7 @@ mod validate {
         network(s, invalid)?;
         workload(s, invalid)?;
         faults(s, invalid)?;
+        adversaries(s, invalid)?;
         limits(s, invalid)?;
         if let Some(sweep) = &s.sweep
             && sweep.seeds.is_empty()
@@ -782,6 +802,21 @@ mod validate {
             }
         }
         Ok(())
+    }
+
+    fn adversaries(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        let a = &s.adversaries;
+        if let Some(set) = &a.double_spenders {
+            nodes(s, invalid, "adversaries.double_spenders", set)?;
+            if set.resolve(s.nodes.clients).is_ok_and(|members| members.contains(&0)) {
+                return Err(invalid(
+                    "adversaries.double_spenders",
+                    "clients only (not node 0, the bookkeeper)",
+                    set.to_string(),
+                ));
+            }
+        }
+        probability(invalid, "adversaries.double_spend_probability", a.double_spend_probability)
     }
 
     fn limits(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {

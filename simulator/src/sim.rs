@@ -16,6 +16,7 @@ use reference::node::{
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
+use crate::adversary::DoubleSpenders;
 use crate::checker::Checker;
 use crate::faults;
 use crate::metrics::{Count, Metrics};
@@ -135,6 +136,7 @@ pub struct Simulation {
     churn_rng: ChaCha8Rng,
     issued_at_ms: Vec<u64>,
     checker: Checker,
+    double_spenders: Option<DoubleSpenders>,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -161,6 +163,7 @@ impl Simulation {
         checker
             .genesis(&ledger)
             .map_err(|v| violation_error(v, 0, seed, &scenario, options.source.as_ref()))?;
+        let double_spenders = DoubleSpenders::new(&scenario, seed, &signers);
         let nodes = build_nodes(&scenario, signers, verifier, ledger);
         let status = faults::clock_drifts_ppm(&scenario, seed)
             .into_iter()
@@ -197,6 +200,7 @@ impl Simulation {
             status,
             ids,
             checker,
+            double_spenders,
             trace,
             scenario,
         })
@@ -492,9 +496,20 @@ impl Simulation {
             match output {
                 Output::Send { to, msg } => match self.index_of.get(&to) {
                     Some(&to) => {
-                        let (kind, bytes) = (msg.kind(), msg.wire_bytes());
-                        self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
-                        self.send(from, to, &Rc::new(msg), bytes)?;
+                        let conflict =
+                            self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
+                        self.send_one(from, to, msg)?;
+                        if let Some((payee, conflict)) = conflict {
+                            self.trace.record(
+                                self.now_ms,
+                                "double_spend",
+                                &[u64::from(from), u64::from(payee)],
+                                |l| {
+                                    l.push_str(&format!(",\"node\":{from},\"payee\":{payee}"));
+                                },
+                            )?;
+                            self.send_one(from, payee, conflict)?;
+                        }
                     }
                     None => self.metrics.undeliverable += 1,
                 },
@@ -525,6 +540,13 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+
+    /// Count one message and hand it to the network.
+    fn send_one(&mut self, from: NodeIndex, to: NodeIndex, msg: Message) -> Result<(), SimError> {
+        let (kind, bytes) = (msg.kind(), msg.wire_bytes());
+        self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
+        self.send(from, to, &Rc::new(msg), bytes)
     }
 
     /// Hand one (already counted) message to the network and schedule its deliveries.
@@ -580,6 +602,9 @@ impl Simulation {
                 })?;
                 if !applied.is_empty() {
                     self.metrics.versions += 1;
+                }
+                if let Some(double_spenders) = &mut self.double_spenders {
+                    double_spenders.observe_sealed(&applied);
                 }
                 let ledger = self.nodes[node as usize].ledger().expect("only the bookkeeper seals");
                 let result = self.checker.after_seal(ledger, version, &applied);
@@ -666,6 +691,14 @@ impl Simulation {
             trace_hash: self.trace.hash().to_hex(),
             final_version: ledger.tree().latest_version(),
             duplicate_outcomes: self.duplicate_outcomes,
+            adversaries: crate::summary::AdversaryCounts {
+                double_spenders: self.double_spenders.as_ref().map_or(0, DoubleSpenders::count),
+                double_spend_attempts: self.double_spenders.as_ref().map_or(0, |d| d.attempts),
+                conflicting_transfers_applied: self
+                    .double_spenders
+                    .as_ref()
+                    .map_or(0, |d| d.conflicts_applied),
+            },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
         })
     }

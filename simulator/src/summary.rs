@@ -51,6 +51,8 @@ pub struct Summary {
     pub messages: Messages,
     /// Fault counts.
     pub faults: FaultCounts,
+    /// Byzantine behaviour and what became of it.
+    pub adversaries: AdversaryCounts,
     /// The bookkeeper's ledger.
     pub ledger: LedgerFacts,
     /// The effective scenario (after swarm expansion), as TOML.
@@ -126,6 +128,17 @@ pub struct FaultCounts {
     pub max_clock_drift_ppm: i64,
 }
 
+/// Byzantine behaviour and what became of it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct AdversaryCounts {
+    /// Double-spending payers.
+    pub double_spenders: u64,
+    /// Conflicting transfers they signed (one per doubled nonce).
+    pub double_spend_attempts: u64,
+    /// Conflicting transfers the bookkeeper applied instead of the original; never both (I5).
+    pub conflicting_transfers_applied: u64,
+}
+
 /// The bookkeeper's ledger at the end.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct LedgerFacts {
@@ -173,6 +186,7 @@ pub(crate) struct Finished<'a> {
     pub final_version: u64,
     pub duplicate_outcomes: u64,
     pub max_drift_ppm: i64,
+    pub adversaries: AdversaryCounts,
 }
 
 impl Summary {
@@ -243,6 +257,7 @@ impl Summary {
                 stale_timers: metrics.stale_timers,
                 max_clock_drift_ppm: f.max_drift_ppm,
             },
+            adversaries: f.adversaries,
             ledger: LedgerFacts {
                 final_version: f.final_version,
                 seals: metrics.seals,

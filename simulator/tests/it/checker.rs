@@ -61,3 +61,20 @@ fn limits_turn_a_runaway_run_into_a_clear_error() {
     let error = Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap_err();
     assert!(error.to_string().contains("pending events > 5; raise limits.max_queue"), "{error}");
 }
+
+#[test]
+fn double_spending_payers_are_stopped_by_the_nonce_check_and_caught_without_it() {
+    let text = "name = \"ds\"\nduration_ms = 30000\n[nodes]\nclients = 12\n\
+                [workload]\ntransfers_per_s = 8.0\n[adversaries]\ndouble_spenders = \"1-3\"\n";
+    let honest =
+        Simulation::new(&parse(text), 2, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    let a = &honest.adversaries;
+    assert!(a.double_spenders == 3 && a.double_spend_attempts > 20, "{a:?}");
+    assert!(a.conflicting_transfers_applied > 0 && a.conflicting_transfers_applied < a.double_spend_attempts);
+    assert_eq!(
+        honest.transfers.nonce_resyncs, a.conflicting_transfers_applied,
+        "each displaced original re-signs"
+    );
+    let error = run_broken(text, LedgerFaults { skip_nonce_check: true, ..LedgerFaults::default() });
+    assert!(matches!(error, SimError::Violation { code: "I5", .. }), "{error}");
+}
