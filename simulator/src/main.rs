@@ -101,6 +101,11 @@ enum Cmd {
 
 type Failure = Box<dyn std::error::Error>;
 
+/// An I/O error with the path it happened on (the bare OS message does not say which file).
+fn at_path(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+    move |error| format!("{}: {error}", path.display()).into()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -193,11 +198,11 @@ fn run_one(
     trace: bool,
     check: bool,
 ) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(at_path(dir))?;
     let started = Instant::now(); // wall time is reported, never fed into the run
     let result = simulate(path, scenario, seed, trace.then(|| dir.join("trace.jsonl")), true)?;
     let wall_s = started.elapsed().as_secs_f64();
-    report::write_run(dir, &result)?;
+    report::write_run(dir, &result).map_err(at_path(dir))?;
     let s = &result.summary;
     if check {
         let again = simulate(path, scenario, seed, None, false)?;
@@ -218,7 +223,9 @@ fn run_one(
         "events_per_wall_s": s.events as f64 / wall_s.max(1e-9),
         "note": "wall-clock figures; not deterministic, kept out of summary.json and the reports",
     });
-    std::fs::write(dir.join("timing.json"), serde_json::to_string_pretty(&timing)? + "\n")?;
+    let timing_file = dir.join("timing.json");
+    std::fs::write(&timing_file, serde_json::to_string_pretty(&timing)? + "\n")
+        .map_err(at_path(&timing_file))?;
     println!(
         "{} seed {}: {} committed / {} requested, latency p50 {} ms p99 {} ms, {} events, {} invariant checks passed",
         s.scenario_name,
@@ -243,7 +250,9 @@ fn simulate(
     announce: bool,
 ) -> Result<RunResult, Failure> {
     let trace_sink: Option<Box<dyn Write>> = match &trace {
-        Some(file) => Some(Box::new(std::io::BufWriter::new(std::fs::File::create(file)?))),
+        Some(file) => {
+            Some(Box::new(std::io::BufWriter::new(std::fs::File::create(file).map_err(at_path(file))?)))
+        }
         None => None,
     };
     let options = RunOptions { trace: trace_sink, source: Some(path.to_path_buf()), ..RunOptions::default() };
@@ -337,7 +346,7 @@ fn trace_command(
     to_ms: Option<u64>,
     limit: Option<usize>,
 ) -> Result<(), Failure> {
-    let reader = BufReader::new(std::fs::File::open(path)?);
+    let reader = BufReader::new(std::fs::File::open(path).map_err(at_path(path))?);
     let mut printed = 0;
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();

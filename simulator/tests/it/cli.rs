@@ -119,4 +119,15 @@ fn bad_arguments_are_refused_with_usage() {
     assert!(text(&out.stderr).contains("--shard 4/2: expected I/N with 0 ≤ I < N"), "{}", text(&out.stderr));
     let out = leither(&["sweep", &quickstart()]);
     assert!(text(&out.stderr).contains("no [sweep] table"), "{}", text(&out.stderr));
+    // An output directory that cannot be created: the error names it.
+    let blocker = temp_dir("cli-bad-out").join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let target = blocker.join("report");
+    let out = leither(&["run", &quickstart(), "--out", &target.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!("error: {}: ", target.display())),
+        "{}",
+        text(&out.stderr)
+    );
 }
