@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulator::report;
-use simulator::scenario::Scenario;
+use simulator::scenario::{Override, Scenario};
 use simulator::sim::{RunOptions, Simulation};
 use simulator::summary::RunResult;
 use simulator::sweep;
@@ -36,6 +36,9 @@ enum Cmd {
         /// Output directory (default: out/NAME/seed-SEED).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Change a scenario key: `--set network.drop=0.05` (the value in TOML; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Also write the full event trace (trace.jsonl).
         #[arg(long)]
         trace: bool,
@@ -109,8 +112,9 @@ fn at_path(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Run { scenario, seed, seeds, out, trace, check_determinism } => {
-            run_command(&scenario, seed, seeds.as_deref(), out, trace, check_determinism)
+        Cmd::Run { scenario, seed, seeds, out, set, trace, check_determinism } => {
+            let options = RunFlags { out, set, trace, check_determinism };
+            run_command(&scenario, seed, seeds.as_deref(), options)
         }
         Cmd::Sweep { scenario, jobs, shard, out } => sweep_command(&scenario, jobs, shard.as_deref(), out),
         Cmd::Merge { dirs, out } => sweep::merge(&dirs, &out).map_err(Failure::from).map(|()| {
@@ -164,15 +168,19 @@ fn parse_seeds(text: &str) -> Result<Vec<u64>, Failure> {
     Ok(seeds)
 }
 
-fn run_command(
-    path: &Path,
-    seed: Option<u64>,
-    seeds: Option<&str>,
+/// `leither run`'s flags besides the scenario and seeds.
+struct RunFlags {
     out: Option<PathBuf>,
+    set: Vec<String>,
     trace: bool,
     check_determinism: bool,
-) -> Result<(), Failure> {
-    let scenario = Scenario::load(path)?;
+}
+
+fn run_command(path: &Path, seed: Option<u64>, seeds: Option<&str>, flags: RunFlags) -> Result<(), Failure> {
+    let RunFlags { out, set, trace, check_determinism } = flags;
+    let overrides: Vec<Override> = set.iter().map(|s| Override::parse(s)).collect::<Result<_, _>>()?;
+    let text = std::fs::read_to_string(path).map_err(at_path(path))?;
+    let scenario = Scenario::parse_with_overrides(&text, path, &overrides, "--set", false)?;
     let seeds = match (seed, seeds) {
         (_, Some(text)) => parse_seeds(text)?,
         (Some(seed), None) => vec![seed],
@@ -185,27 +193,30 @@ fn run_command(
             (Some(out), true) => out.join(format!("seed-{seed}")),
             (None, _) => PathBuf::from("out").join(&scenario.name).join(format!("seed-{seed}")),
         };
-        run_one(path, &scenario, seed, &dir, trace || scenario.output.trace, check_determinism)?;
+        let run = Run { path, scenario: &scenario, overrides: &overrides, seed };
+        run_one(&run, &dir, trace || scenario.output.trace, check_determinism)?;
     }
     Ok(())
 }
 
-fn run_one(
-    path: &Path,
-    scenario: &Scenario,
+/// One run of a scenario file (with overrides) and a seed.
+struct Run<'a> {
+    path: &'a Path,
+    scenario: &'a Scenario,
+    overrides: &'a [Override],
     seed: u64,
-    dir: &Path,
-    trace: bool,
-    check: bool,
-) -> Result<(), Failure> {
+}
+
+fn run_one(run: &Run<'_>, dir: &Path, trace: bool, check: bool) -> Result<(), Failure> {
+    let seed = run.seed;
     std::fs::create_dir_all(dir).map_err(at_path(dir))?;
     let started = Instant::now(); // wall time is reported, never fed into the run
-    let result = simulate(path, scenario, seed, trace.then(|| dir.join("trace.jsonl")), true)?;
+    let result = simulate(run, trace.then(|| dir.join("trace.jsonl")), true)?;
     let wall_s = started.elapsed().as_secs_f64();
     report::write_run(dir, &result).map_err(at_path(dir))?;
     let s = &result.summary;
     if check {
-        let again = simulate(path, scenario, seed, None, false)?;
+        let again = simulate(run, None, false)?;
         if again.summary.trace_hash != s.trace_hash
             || report::run_markdown(&again) != report::run_markdown(&result)
         {
@@ -242,20 +253,20 @@ fn run_one(
     Ok(())
 }
 
-fn simulate(
-    path: &Path,
-    scenario: &Scenario,
-    seed: u64,
-    trace: Option<PathBuf>,
-    announce: bool,
-) -> Result<RunResult, Failure> {
+fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<RunResult, Failure> {
+    let Run { path, scenario, overrides, seed } = *run;
     let trace_sink: Option<Box<dyn Write>> = match &trace {
         Some(file) => {
             Some(Box::new(std::io::BufWriter::new(std::fs::File::create(file).map_err(at_path(file))?)))
         }
         None => None,
     };
-    let options = RunOptions { trace: trace_sink, source: Some(path.to_path_buf()), ..RunOptions::default() };
+    let options = RunOptions {
+        trace: trace_sink,
+        source: Some(path.to_path_buf()),
+        overrides: overrides.to_vec(),
+        ..RunOptions::default()
+    };
     let sim = Simulation::new(scenario, seed, options)?;
     if announce {
         println!(

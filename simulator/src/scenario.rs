@@ -488,7 +488,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file is not valid TOML.
-    #[error("{file}:{line}: TOML syntax error: {message}")]
+    #[error("{}: TOML syntax error: {message}", location(file, *line))]
     Syntax {
         /// The file.
         file: PathBuf,
@@ -498,11 +498,11 @@ pub enum ScenarioError {
         message: String,
     },
     /// A key is unknown, missing or of the wrong type.
-    #[error("{file}:{line}: `{key}`: {message}")]
+    #[error("{}: `{key}`: {message}", location(file, *line))]
     Schema {
         /// The file.
         file: PathBuf,
-        /// 1-based line (0 if unknown).
+        /// 1-based line (0 if unknown, e.g. in a scenario changed by overrides).
         line: usize,
         /// Dotted key path.
         key: String,
@@ -521,6 +521,11 @@ pub enum ScenarioError {
         /// What the file says.
         got: String,
     },
+}
+
+/// `file:line`, or just `file` when the line is unknown.
+fn location(file: &Path, line: usize) -> String {
+    if line == 0 { file.display().to_string() } else { format!("{}:{line}", file.display()) }
 }
 
 impl Scenario {
@@ -558,6 +563,90 @@ impl Scenario {
     pub fn workload_stop_ms(&self) -> u64 {
         self.workload.stop_ms.unwrap_or(self.duration_ms / 10 * 8)
     }
+}
+
+/// One `key = value` change to a scenario: a sweep point's parameter, or `leither run --set`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    /// Dotted key, e.g. `network.drop`.
+    pub key: String,
+    /// The value.
+    pub value: toml::Value,
+}
+
+impl Override {
+    /// Parse `KEY=VALUE`, the value written in TOML (`network.drop=0.05`,
+    /// `nodes.signatures="ed25519"`).
+    pub fn parse(text: &str) -> Result<Override, String> {
+        let expected = || {
+            format!(
+                "`{text}`: expected KEY=VALUE with a TOML value, e.g. network.drop=0.05 or nodes.signatures=\"ed25519\""
+            )
+        };
+        let (key, value) = text.split_once('=').ok_or_else(expected)?;
+        let document: toml::Table = toml::from_str(&format!("value = {value}")).map_err(|_| expected())?;
+        let value = document.get("value").cloned().ok_or_else(expected)?;
+        Ok(Override { key: key.trim().to_string(), value })
+    }
+}
+
+impl fmt::Display for Override {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key, self.value)
+    }
+}
+
+impl Scenario {
+    /// Parse scenario `text`, apply `overrides` (which must name keys of the schema), and
+    /// validate. `origin` says where the overrides come from in errors (`--set`,
+    /// `sweep.parameters`); `drop_sweep` removes the `[sweep]` table (for sweep points).
+    pub fn parse_with_overrides(
+        text: &str,
+        file: &Path,
+        overrides: &[Override],
+        origin: &str,
+        drop_sweep: bool,
+    ) -> Result<Scenario, ScenarioError> {
+        if overrides.is_empty() && !drop_sweep {
+            return Scenario::parse(text, file);
+        }
+        Scenario::parse(text, file)?; // report errors of the file itself with their lines
+        let mut table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
+        if drop_sweep {
+            table.remove("sweep");
+        }
+        for o in overrides {
+            set_dotted(&mut table, &o.key, o.value.clone()).map_err(|expected| ScenarioError::Invalid {
+                file: file.to_path_buf(),
+                key: format!("{origin} {}", o.key),
+                expected,
+                got: o.value.to_string(),
+            })?;
+        }
+        let label = overrides.iter().map(Override::to_string).collect::<Vec<_>>().join(", ");
+        let changed = PathBuf::from(format!("{} [{origin} {label}]", file.display()));
+        // Lines of the regenerated text mean nothing to the user: the file names the overrides.
+        Scenario::parse(&toml::to_string(&table).expect("a TOML table serializes"), &changed).map_err(
+            |error| match error {
+                ScenarioError::Schema { file, key, message, .. } => {
+                    ScenarioError::Schema { file, line: 0, key, message }
+                }
+                other => other,
+            },
+        )
+    }
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|l| !l.is_empty()).ok_or("a dotted key such as network.drop")?;
+    let mut current = table;
+    for part in parts {
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("`{part}` to be a table in a dotted key"))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
 }
 
 fn deserialize(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {

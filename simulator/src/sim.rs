@@ -23,7 +23,7 @@ use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
-use crate::scenario::{Amount, NodeIndex, Popularity, Scenario};
+use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario};
 use crate::summary::{RunResult, Summary};
 use crate::trace::Trace;
 
@@ -111,6 +111,8 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn io::Write>>,
     /// The scenario's file, for the replay command printed on a violation.
     pub source: Option<PathBuf>,
+    /// Overrides applied to the file's scenario (`--set`, sweep points), for that command too.
+    pub overrides: Vec<Override>,
     /// Deliberately broken ledger behaviour (tests of the checker only).
     #[cfg(feature = "fault-injection")]
     pub ledger_faults: Option<reference::ledger::LedgerFaults>,
@@ -123,6 +125,7 @@ pub struct Simulation {
     seed: u64,
     swarm_choices: Vec<String>,
     source: Option<PathBuf>,
+    overrides: Vec<Override>,
     nodes: Vec<Node>,
     status: Vec<Status>,
     ids: Vec<Id>,
@@ -160,9 +163,10 @@ impl Simulation {
         #[cfg(feature = "fault-injection")]
         let ledger = with_faults(ledger, options.ledger_faults);
         let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply);
-        checker
-            .genesis(&ledger)
-            .map_err(|v| violation_error(v, 0, seed, &scenario, options.source.as_ref()))?;
+        checker.genesis(&ledger).map_err(|v| {
+            let replay = replay_command(&scenario, seed, options.source.as_ref(), &options.overrides);
+            violation_error(v, 0, seed, replay)
+        })?;
         let double_spenders = DoubleSpenders::new(&scenario, seed, &signers);
         let nodes = build_nodes(&scenario, signers, verifier, ledger);
         let status = faults::clock_drifts_ppm(&scenario, seed)
@@ -194,6 +198,7 @@ impl Simulation {
             events: 0,
             duplicate_outcomes: 0,
             source: options.source,
+            overrides: options.overrides,
             swarm_choices,
             seed,
             nodes,
@@ -675,7 +680,8 @@ impl Simulation {
     }
 
     fn violation(&self, violation: Violation) -> SimError {
-        violation_error(violation, self.now_ms, self.seed, &self.scenario, self.source.as_ref())
+        let replay = replay_command(&self.scenario, self.seed, self.source.as_ref(), &self.overrides);
+        violation_error(violation, self.now_ms, self.seed, replay)
     }
 
     fn finish(self) -> RunResult {
@@ -704,22 +710,22 @@ impl Simulation {
     }
 }
 
-fn violation_error(
-    violation: Violation,
-    time_ms: u64,
-    seed: u64,
+/// The command that reruns this run: the file (or the scenario's name under `scenarios/`),
+/// the seed, and each override as a `--set`.
+fn replay_command(
     scenario: &Scenario,
+    seed: u64,
     source: Option<&PathBuf>,
-) -> SimError {
+    overrides: &[Override],
+) -> String {
     let file =
         source.map_or_else(|| format!("scenarios/{}.toml", scenario.name), |p| p.display().to_string());
-    SimError::Violation {
-        code: violation.invariant.code(),
-        violation,
-        time_ms,
-        seed,
-        replay: format!("cargo run --release -p simulator -- run {file} --seed {seed}"),
-    }
+    let sets: String = overrides.iter().map(|o| format!(" --set '{o}'")).collect();
+    format!("cargo run --release -p simulator -- run {file} --seed {seed}{sets}")
+}
+
+fn violation_error(violation: Violation, time_ms: u64, seed: u64, replay: String) -> SimError {
+    SimError::Violation { code: violation.invariant.code(), violation, time_ms, seed, replay }
 }
 
 fn signers(scenario: &Scenario, seed: u64) -> (Vec<SharedSigner>, SharedVerifier) {

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::plot::{self, Line};
 use crate::report::{self, Section, Table};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{Override, Scenario, ScenarioError};
 use crate::sim::{RunOptions, SimError, Simulation};
 use crate::summary::Summary;
 
@@ -24,6 +24,8 @@ pub struct Point {
     pub index: usize,
     /// `key = value` of each swept parameter.
     pub assignments: Vec<(String, String)>,
+    /// The same as scenario overrides (for the replay command of a failing point).
+    pub overrides: Vec<Override>,
     /// The seed.
     pub seed: u64,
     /// The scenario with the assignments applied.
@@ -37,6 +39,8 @@ pub struct Plan {
     pub sweep_id: String,
     /// The scenario's name.
     pub name: String,
+    /// The scenario's file.
+    pub file: PathBuf,
     /// Every point, in order.
     pub points: Vec<Point>,
 }
@@ -126,22 +130,25 @@ pub fn plan(path: &Path) -> Result<Plan, SweepError> {
 pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
     let base = Scenario::parse(text, file)?;
     let sweep = base.sweep.clone().ok_or_else(|| SweepError::NoSweep(file.to_path_buf()))?;
-    let table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
     let mut points = Vec::new();
     for combination in cartesian(&sweep.parameters) {
-        let scenario = apply(&table, &combination, file)?;
+        let overrides: Vec<Override> =
+            combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
+        let scenario = Scenario::parse_with_overrides(text, file, &overrides, "sweep point", true)?;
         let assignments: Vec<(String, String)> =
             combination.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         for seed in &sweep.seeds {
             points.push(Point {
                 index: points.len(),
                 assignments: assignments.clone(),
+                overrides: overrides.clone(),
                 seed: *seed,
                 scenario: scenario.clone(),
             });
         }
     }
-    Ok(Plan { sweep_id: blake3::hash(text.as_bytes()).to_hex()[..16].to_string(), name: base.name, points })
+    let sweep_id = blake3::hash(text.as_bytes()).to_hex()[..16].to_string();
+    Ok(Plan { sweep_id, name: base.name, file: file.to_path_buf(), points })
 }
 
 /// Every combination of the parameter lists, keys in sorted order, last key varying fastest.
@@ -162,42 +169,6 @@ fn cartesian(parameters: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(&str, 
     combinations
 }
 
-/// The scenario with `combination` written into its table, re-parsed and re-validated.
-fn apply(
-    table: &toml::Table,
-    combination: &[(&str, &toml::Value)],
-    file: &Path,
-) -> Result<Scenario, SweepError> {
-    let mut table = table.clone();
-    table.remove("sweep");
-    for (key, value) in combination {
-        set_dotted(&mut table, key, (*value).clone()).map_err(|expected| {
-            SweepError::Scenario(ScenarioError::Invalid {
-                file: file.to_path_buf(),
-                key: format!("sweep.parameters.\"{key}\""),
-                expected,
-                got: value.to_string(),
-            })
-        })?;
-    }
-    let text = toml::to_string(&table).expect("a TOML table serializes");
-    let label = combination.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    let point_file = PathBuf::from(format!("{} [sweep point {label}]", file.display()));
-    Ok(Scenario::parse(&text, &point_file)?)
-}
-
-fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().filter(|l| !l.is_empty()).ok_or("a dotted key such as network.drop")?;
-    let mut current = table;
-    for part in parts {
-        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| format!("`{part}` to be a table in a dotted key"))?;
-    }
-    current.insert(last.to_string(), value);
-    Ok(())
-}
-
 /// Run `points` on `jobs` threads (0 = all cores); `progress` is called after each point.
 pub fn run(
     plan: &Plan,
@@ -211,7 +182,12 @@ pub fn run(
         points
             .par_iter()
             .map(|point| {
-                let result = Simulation::new(&point.scenario, point.seed, RunOptions::default())
+                let options = RunOptions {
+                    source: Some(plan.file.clone()),
+                    overrides: point.overrides.clone(),
+                    ..RunOptions::default()
+                };
+                let result = Simulation::new(&point.scenario, point.seed, options)
                     .and_then(|sim| sim.run(|_| {}))
                     .map_err(|error| SweepError::Run {
                         index: point.index,

@@ -78,3 +78,21 @@ fn double_spending_payers_are_stopped_by_the_nonce_check_and_caught_without_it()
     let error = run_broken(text, LedgerFaults { skip_nonce_check: true, ..LedgerFaults::default() });
     assert!(matches!(error, SimError::Violation { code: "I5", .. }), "{error}");
 }
+
+#[test]
+fn the_replay_command_carries_the_file_seed_and_overrides() {
+    let text = "name = \"overspend\"\nduration_ms = 30000\n[nodes]\nclients = 6\ninitial_balance = 100\n\
+                [workload]\ntransfers_per_s = 5.0\namount = { kind = \"uniform\", min = 50, max = 150 }\n";
+    let options = RunOptions {
+        ledger_faults: Some(LedgerFaults { skip_balance_check: true, ..LedgerFaults::default() }),
+        source: Some("experiments/x.toml".into()),
+        overrides: vec![simulator::scenario::Override::parse("network.drop=0.0").unwrap()],
+        ..RunOptions::default()
+    };
+    let error = Simulation::new(&parse(text), 4, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { replay, .. } = error else { panic!("{error}") };
+    assert_eq!(
+        replay,
+        "cargo run --release -p simulator -- run experiments/x.toml --seed 4 --set 'network.drop=0.0'"
+    );
+}

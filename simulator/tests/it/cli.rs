@@ -88,6 +88,35 @@ fn check_determinism_runs_each_seed_twice() {
 }
 
 #[test]
+fn set_overrides_scenario_keys_and_bad_ones_are_refused() {
+    let dir = temp_dir("cli-set");
+    let out = leither(&[
+        "run",
+        &quickstart(),
+        "--set",
+        "nodes.clients=5",
+        "--set",
+        "network.drop=0.3",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 clients + 1 bookkeeper"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["nodes"], 6);
+    assert!(summary["scenario"].as_str().unwrap().contains("drop = 0.3"));
+    let out = leither(&["run", &quickstart(), "--set", "network.drop=2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("[--set network.drop=2]: `network.drop`: expected a probability in [0, 1], got 2"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn validate_accepts_the_shipped_scenarios_and_rejects_bad_ones_with_exit_code_1() {
     let mut args = vec!["validate".to_string()];
     for entry in std::fs::read_dir(scenarios_dir()).unwrap() {

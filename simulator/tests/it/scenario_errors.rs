@@ -126,3 +126,59 @@ fn every_shipped_scenario_is_valid() {
         }
     }
 }
+
+#[test]
+fn overrides_change_keys_and_are_validated_like_the_file() {
+    use simulator::scenario::Override;
+    let text = format!("{BASE}[nodes]\nclients = 4\n");
+    let set =
+        |items: &[&str]| -> Vec<Override> { items.iter().map(|i| Override::parse(i).unwrap()).collect() };
+    let scenario = Scenario::parse_with_overrides(
+        &text,
+        Path::new("bad.toml"),
+        &set(&["network.drop=0.25", "nodes.signatures=\"ed25519\""]),
+        "--set",
+        false,
+    )
+    .unwrap();
+    assert_eq!(scenario.network.drop, 0.25);
+    assert_eq!(scenario.nodes.clients, 4);
+    assert_eq!(scenario.nodes.signatures, simulator::scenario::SignatureScheme::Ed25519);
+
+    let error = Scenario::parse_with_overrides(
+        &text,
+        Path::new("bad.toml"),
+        &set(&["network.drop=3"]),
+        "--set",
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        error,
+        "bad.toml [--set network.drop=3]: `network.drop`: expected a probability in [0, 1], got 3"
+    );
+    let error = Scenario::parse_with_overrides(
+        &text,
+        Path::new("bad.toml"),
+        &set(&["network.dorp=0.1"]),
+        "--set",
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("bad.toml [--set network.dorp=0.1]: `network.dorp`: unknown field `dorp`"),
+        "{error}"
+    );
+    let error =
+        Scenario::parse_with_overrides(&text, Path::new("bad.toml"), &set(&["name.x=1"]), "--set", false)
+            .unwrap_err()
+            .to_string();
+    assert_eq!(error, "bad.toml: `--set name.x`: expected `name` to be a table in a dotted key, got 1");
+    assert_eq!(
+        Override::parse("network.drop").unwrap_err(),
+        "`network.drop`: expected KEY=VALUE with a TOML value, e.g. network.drop=0.05 or nodes.signatures=\"ed25519\""
+    );
+    assert!(Override::parse("nodes.signatures=ed25519").is_err(), "strings are quoted, as in TOML");
+}
