@@ -49,6 +49,8 @@ pub struct Client {
     queue: VecDeque<Queued>,
     signer: SharedSigner,
     verifier: SharedVerifier,
+    #[cfg(feature = "fault-injection")]
+    faults: super::NodeFaults,
 }
 
 impl Client {
@@ -65,7 +67,23 @@ impl Client {
             in_flight: None,
             root: None,
             pulse: 0,
+            #[cfg(feature = "fault-injection")]
+            faults: super::NodeFaults::default(),
         }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_faults(&mut self, faults: super::NodeFaults) {
+        self.faults = faults;
+    }
+
+    /// Whether to take `root` in place of the one held: only if it is not older (I7).
+    fn takes_root(&self, root: &RootSynopsis) -> bool {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.accept_older_root {
+            return true;
+        }
+        self.root.is_none_or(|held| root.version >= held.version)
     }
 
     pub(super) fn id(&self) -> Id {
@@ -291,7 +309,7 @@ impl Client {
         }
         self.pulse = self.pulse.max(pulse);
         // A reordered, older pulse must not move ts back (I7).
-        if self.root.is_none_or(|held| root.version >= held.version) {
+        if self.takes_root(root) {
             self.root = Some(*root);
         }
     }

@@ -195,6 +195,15 @@ pub enum NodeError {
     },
 }
 
+/// Deliberately broken node behaviours (feature `fault-injection`, tests only), so that the
+/// simulator's checks of I6 and I7 can be shown to fire.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeFaults {
+    /// A client takes any root it is sent, even one older than the root it holds (breaks I7).
+    pub accept_older_root: bool,
+}
+
 /// A protocol node: a bookkeeper or a client.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // the size difference is the point: see `Client`
@@ -253,6 +262,14 @@ impl Node {
         match self {
             Node::Bookkeeper(_) => 0,
             Node::Client(node) => node.queue_len(),
+        }
+    }
+
+    /// Turn on deliberately broken behaviours (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_faults(&mut self, faults: NodeFaults) {
+        if let Node::Client(node) = self {
+            node.inject_faults(faults);
         }
     }
 

@@ -96,3 +96,28 @@ fn the_replay_command_carries_the_file_seed_and_overrides() {
         "cargo run --release -p simulator -- run experiments/x.toml --seed 4 --set 'network.drop=0.0'"
     );
 }
+
+#[test]
+fn a_forged_root_in_the_pulse_broadcast_breaks_agreement_and_is_caught() {
+    let text = "name = \"forge\"\nduration_ms = 20000\n[nodes]\nclients = 6\n";
+    let options = RunOptions { forge_pulse_roots_after_ms: Some(5_000), ..RunOptions::default() };
+    let error = Simulation::new(&parse(text), 1, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { code, time_ms, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I6");
+    assert!((5_000..7_000).contains(time_ms), "caught at the first forged pulse's delivery: {time_ms}");
+}
+
+#[test]
+fn a_client_that_takes_older_roots_lets_ts_go_back_and_is_caught() {
+    // Reordering delivers pulses out of order; the broken client takes the older root.
+    let text = "name = \"stale\"\nduration_ms = 60000\n[nodes]\nclients = 6\n\
+                [network]\nreorder = 0.5\nreorder_max_ms = 2500\n";
+    let options = RunOptions {
+        node_faults: Some(reference::node::NodeFaults { accept_older_root: true }),
+        ..RunOptions::default()
+    };
+    let error = Simulation::new(&parse(text), 1, options).unwrap().run(|_| {}).unwrap_err();
+    assert!(matches!(error, SimError::Violation { code: "I7", .. }), "{error}");
+    // The honest client under the same schedule keeps ts monotone.
+    Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap();
+}
