@@ -73,3 +73,13 @@ fn memory_per_pending_event_and_per_idle_node_stay_within_the_goals() {
         simulator::sim::NODE_BYTES
     );
 }
+
+#[test]
+fn runs_with_ed25519_signatures_commit_and_are_deterministic() {
+    let text = "name = \"ed\"\nduration_ms = 10000\n[nodes]\nclients = 4\nsignatures = \"ed25519\"\n\
+                [workload]\ntransfers_per_s = 3.0\n";
+    let (a, b) = (run(&parse(text), 8), run(&parse(text), 8));
+    assert!(a.summary.transfers.committed > 10, "{:?}", a.summary.transfers);
+    assert_eq!(a.summary.trace_hash, b.summary.trace_hash);
+    assert_eq!(a.summary.messages.bad, 0);
+}
