@@ -217,12 +217,16 @@ fn run_one(run: &Run<'_>, dir: &Path, trace: bool, check: bool) -> Result<(), Fa
     let s = &result.summary;
     if check {
         let again = simulate(run, None, false)?;
-        if again.summary.trace_hash != s.trace_hash
-            || report::run_markdown(&again) != report::run_markdown(&result)
-        {
+        let same_reports = report::run_markdown(&again) == report::run_markdown(&result)
+            && report::run_html(&again) == report::run_html(&result)
+            && report::series_csv(&again.series) == report::series_csv(&result.series)
+            && again.summary == result.summary;
+        if again.summary.trace_hash != s.trace_hash || !same_reports {
             return Err(format!(
-                "NOT deterministic: seed {seed} gave trace hashes {} and {}",
-                s.trace_hash, again.summary.trace_hash
+                "NOT deterministic: seed {seed} gave trace hashes {} and {}; reports {}",
+                s.trace_hash,
+                again.summary.trace_hash,
+                if same_reports { "identical" } else { "differ" }
             )
             .into());
         }
