@@ -93,7 +93,7 @@ impl fmt::Debug for PublicKey {
 }
 
 /// A 64-byte signature.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signature(pub [u8; 64]);
 
 impl fmt::Debug for Signature {
@@ -103,7 +103,7 @@ impl fmt::Debug for Signature {
 }
 
 /// Why a signature did not verify.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Error)]
 #[non_exhaustive]
 pub enum SignatureError {
     /// The bytes are not a valid public key of the scheme.

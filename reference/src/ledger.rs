@@ -66,7 +66,7 @@ impl Tx {
 }
 
 /// A transfer signed by payer and payee ("truthful intention", SPEC §7.2, I3).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct SignedTx {
     /// The body.
     pub tx: Tx,
@@ -81,7 +81,7 @@ pub struct SignedTx {
 }
 
 /// Which side of a transfer an error is about.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Party {
     /// The sender.
     Payer,
@@ -90,7 +90,7 @@ pub enum Party {
 }
 
 /// Why the ledger refused an operation. Every variant leaves the ledger unchanged.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Error)]
 #[non_exhaustive]
 pub enum LedgerError {
     /// The amount is zero (amounts are unsigned, so zero is the only non-positive one).

@@ -11,6 +11,7 @@ use crate::smt::RootSynopsis;
 use super::{Message, NodeConfig, NodeEvent, Output, SharedVerifier, Timer, unexpected};
 
 /// The bookkeeper's state.
+#[derive(Clone)]
 pub struct Bookkeeper {
     id: Id,
     ledger: Ledger,
@@ -42,8 +43,33 @@ impl Bookkeeper {
         self.id
     }
 
+    pub(super) fn pulse(&self) -> u64 {
+        self.pulse
+    }
+
     pub(super) fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The sealed root, the unsealed cycle (its transfers in order determine the working
+    /// state), the pulse counter and the payers' latest sealed transfers.
+    pub(super) fn fingerprint(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        let root = self.root();
+        hasher.update(&root.version.to_le_bytes());
+        hasher.update(&root.synopsis.hash.0);
+        hasher.update(&self.pulse.to_le_bytes());
+        for applied in self.ledger.journal() {
+            hasher.update(&applied.id.0);
+        }
+        let mut last_sealed: Vec<_> = self.last_sealed.iter().collect();
+        last_sealed.sort_unstable();
+        for (payer, (nonce, id)) in last_sealed {
+            hasher.update(&payer.0);
+            hasher.update(&nonce.to_le_bytes());
+            hasher.update(&id.0);
+        }
+        Hash32(*hasher.finalize().as_bytes())
     }
 
     pub(super) fn root(&self) -> RootSynopsis {

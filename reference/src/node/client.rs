@@ -35,6 +35,7 @@ struct InFlight {
 /// The client's state. `repr(C)` with the fields a pulse touches first, so that handling the
 /// most frequent message (every client receives every pulse) reads two cache lines, not four.
 #[repr(C)]
+#[derive(Clone)]
 pub struct Client {
     /// The newest root synopsis received; ts never goes back at an honest node (I7).
     root: Option<RootSynopsis>,
@@ -90,8 +91,35 @@ impl Client {
         self.id
     }
 
+    pub(super) fn pulse(&self) -> u64 {
+        self.pulse
+    }
+
     pub(super) fn root(&self) -> Option<RootSynopsis> {
         self.root
+    }
+
+    /// Everything that determines what the client does next.
+    pub(super) fn fingerprint(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.id.0);
+        hasher.update(&self.nonce.to_le_bytes());
+        hasher.update(&self.pulse.to_le_bytes());
+        if let Some(root) = &self.root {
+            hasher.update(&root.version.to_le_bytes());
+            hasher.update(&root.synopsis.hash.0);
+        }
+        if let Some(f) = &self.in_flight {
+            hasher.update(&f.tx_id.0);
+            hasher.update(&f.tag.to_le_bytes());
+            hasher.update(&f.attempts.to_le_bytes());
+        }
+        for q in &self.queue {
+            hasher.update(&q.to.0);
+            hasher.update(&q.amount.to_le_bytes());
+            hasher.update(&q.tag.to_le_bytes());
+        }
+        Hash32(*hasher.finalize().as_bytes())
     }
 
     pub(super) fn queue_len(&self) -> usize {

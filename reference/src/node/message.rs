@@ -5,7 +5,7 @@ use crate::ledger::{LedgerError, SignedTx, Tx};
 use crate::smt::{Proof, RootSynopsis};
 
 /// A message between nodes. Every field is validated by the receiver; none is trusted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Message {
     /// Payer → payee: a transfer the payer has signed, for the payee to co-sign (SPEC §7.1).
     Propose {

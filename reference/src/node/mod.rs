@@ -46,7 +46,7 @@ pub struct NodeConfig {
 }
 
 /// A node's timers. Timers cannot be cancelled; a node ignores one that no longer applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// The bookkeeper's pulse: seal the cycle and broadcast the root.
     Pulse,
@@ -205,7 +205,7 @@ pub struct NodeFaults {
 }
 
 /// A protocol node: a bookkeeper or a client.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)] // the size difference is the point: see `Client`
 pub enum Node {
     /// Holds the ledger and seals it every pulse.
@@ -249,11 +249,28 @@ impl Node {
         }
     }
 
+    /// The pulse counter as this node knows it (SPEC §5.1).
+    pub fn pulse(&self) -> u64 {
+        match self {
+            Node::Bookkeeper(node) => node.pulse(),
+            Node::Client(node) => node.pulse(),
+        }
+    }
+
     /// The ledger, if this node holds one.
     pub fn ledger(&self) -> Option<&Ledger> {
         match self {
             Node::Bookkeeper(node) => Some(node.ledger()),
             Node::Client(_) => None,
+        }
+    }
+
+    /// A digest of everything that determines the node's future behaviour, for model checkers
+    /// that deduplicate states (two nodes with equal fingerprints act alike on every input).
+    pub fn fingerprint(&self) -> Hash32 {
+        match self {
+            Node::Bookkeeper(node) => node.fingerprint(),
+            Node::Client(node) => node.fingerprint(),
         }
     }
 

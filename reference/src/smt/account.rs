@@ -6,7 +6,7 @@ use crate::id::Id;
 use super::hasher::{branch_message, leaf_message};
 
 /// A ledger account: the value of one leaf (SPEC §4.1).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
 pub struct Account {
     /// Total balance, including the frozen part and unconfirmed credits.
     pub balance: u64,
@@ -60,7 +60,7 @@ pub(crate) const SUMMARY_BYTES: usize = 4 * 16 + 8;
 
 /// The sums over a subtree that every branch carries (SPEC §4.3: the source's "summary
 /// information"). Sums are `u128` so that no realistic ledger can overflow them.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
 pub struct Summary {
     /// Σ balance.
     pub balance: u128,

@@ -17,7 +17,7 @@ use super::account::{Account, Summary, branch_hash, leaf_hash};
 use super::tree::{RootSynopsis, Synopsis, Version};
 
 /// One branch on a proof's path.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ProofStep {
     /// The branch's bit index: where its two subtrees first differ.
     pub bit: u8,
@@ -28,7 +28,7 @@ pub struct ProofStep {
 }
 
 /// Where a proof's path ends.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Terminal {
     /// The tree is empty.
     Empty,
@@ -43,7 +43,7 @@ pub enum Terminal {
 }
 
 /// A proof that `key` holds a given account, or no account, in `version` (SPEC §4.6).
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Proof {
     /// The version proved against.
     pub version: Version,

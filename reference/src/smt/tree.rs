@@ -20,7 +20,7 @@ pub type Version = u64;
 pub type Change = (Id, Option<Account>);
 
 /// The commitment to a subtree: its hash and its summary (SPEC §4.5).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Synopsis {
     /// Subtree hash (the empty hash for an empty subtree).
     pub hash: Hash32,
@@ -36,7 +36,7 @@ impl Synopsis {
 }
 
 /// The root synopsis of one sealed version: what a verifier holds to check proofs.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct RootSynopsis {
     /// The version.
     pub version: Version,
