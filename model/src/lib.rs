@@ -75,6 +75,24 @@ const GENESIS_SUPPLY: u64 = 1_000_000;
 const SCHEME_SEED: u64 = 11;
 
 impl PaymentModel {
+    /// The configurations the `model` binary and the tests know by name.
+    pub fn named(name: &str) -> Option<PaymentModel> {
+        match name {
+            "one-payment" => Some(PaymentModel::one_payment()),
+            "two-payments" => Some(PaymentModel::two_payments()),
+            _ => None,
+        }
+    }
+
+    /// Two clients; client 1 pays client 2 twice; a reliable but duplicating network.
+    pub fn two_payments() -> PaymentModel {
+        PaymentModel {
+            payments: vec![vec![(2, 30), (2, 20)], vec![]],
+            lossy: false,
+            ..PaymentModel::one_payment()
+        }
+    }
+
     /// Two clients; client 1 pays client 2 once; a lossy, duplicating network; two pulses.
     pub fn one_payment() -> PaymentModel {
         PaymentModel {

@@ -33,11 +33,8 @@ fn a_ledger_that_skips_the_nonce_check_is_caught_paying_twice() {
     // A duplicated submission of the first transfer, delivered after the second is sealed,
     // is applied again by the broken ledger: the payee receives more than it was paid.
     let cfg = PaymentModel {
-        payments: vec![vec![(2, 30), (2, 20)], vec![]],
-        lossy: false,
-        max_pulses: 2,
         ledger_faults: LedgerFaults { skip_nonce_check: true, ..LedgerFaults::default() },
-        ..PaymentModel::one_payment()
+        ..PaymentModel::two_payments()
     };
     let checker = cfg.into_model().checker().spawn_bfs().join();
     let path = checker
@@ -49,3 +46,14 @@ fn a_ledger_that_skips_the_nonce_check_is_caught_paying_twice() {
 
 const PINNED_ONE_PAYMENT: usize = 142_242;
 const PINNED_TWO_PAYMENTS: usize = 71_155;
+
+#[test]
+fn the_model_binary_refuses_an_unknown_model() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_model"))
+        .args(["check", "--model", "nope"])
+        .output()
+        .expect("the model binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown model `nope`; known: one-payment, two-payments"), "{stderr}");
+}
