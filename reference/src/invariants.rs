@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I5, I6, I7, I8. The rest arrive with the layers they are about.
+//! Implemented so far: I1, I2, I5, I6, I7, I8, I10. The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -29,6 +29,8 @@ pub enum Invariant {
     Immutability,
     /// I8 Proof soundness.
     ProofSoundness,
+    /// I10 Governance.
+    Governance,
 }
 
 impl Invariant {
@@ -41,6 +43,7 @@ impl Invariant {
             Invariant::Agreement => "I6",
             Invariant::Immutability => "I7",
             Invariant::ProofSoundness => "I8",
+            Invariant::Governance => "I10",
         }
     }
 
@@ -53,6 +56,10 @@ impl Invariant {
             Invariant::Agreement => "honest nodes holding a root synopsis for ts hold the same one",
             Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
             Invariant::ProofSoundness => "a proof verifies iff the account is in that version",
+            Invariant::Governance => {
+                "only approved applicants become members; guests never vote; a proposal passes iff quorum \
+                 and threshold hold; no voter's votes exceed its weight"
+            }
         }
     }
 }
@@ -254,4 +261,46 @@ impl ImmutabilityMonitor {
             }
         }
     }
+}
+
+/// I10 (SPEC §13, §3.4–§3.6): every member was admitted (founded, approved or earned by task);
+/// every voter was admitted (guests never vote); every closed proposal's tally is the sum of its
+/// recorded votes, each voter counted once with its weight; and it passed iff quorum and
+/// threshold hold for that tally under the parameters it was decided with.
+pub fn governance(org: &crate::org::Organization) -> Result<(), Violation> {
+    use crate::org::{passes_quorum, passes_threshold};
+    if let Some(id) = org.members().keys().find(|id| !org.admitted().contains(id)) {
+        return violation(Invariant::Governance, format!("{id} is a member but was never admitted"));
+    }
+    for (number, proposal) in org.proposals() {
+        if let Some(voter) = proposal.votes.keys().find(|id| !org.admitted().contains(id)) {
+            return violation(Invariant::Governance, format!("proposal {number}: guest {voter} voted"));
+        }
+        let Some(outcome) = proposal.outcome else { continue };
+        let sum = |yes: bool| proposal.votes.values().filter(|v| v.yes == yes).map(|v| v.weight).sum::<u64>();
+        if (outcome.yes, outcome.no) != (sum(true), sum(false)) {
+            return violation(
+                Invariant::Governance,
+                format!(
+                    "proposal {number}: tally {}/{} is not the votes' {}/{}",
+                    outcome.yes,
+                    outcome.no,
+                    sum(true),
+                    sum(false)
+                ),
+            );
+        }
+        let should_pass = passes_quorum(outcome.yes, outcome.no, outcome.total_weight, &outcome.params)
+            && passes_threshold(outcome.yes, outcome.no, &outcome.params);
+        if outcome.passed != should_pass {
+            return violation(
+                Invariant::Governance,
+                format!(
+                    "proposal {number}: passed = {} but quorum and threshold say {should_pass} ({} yes, {} no of {})",
+                    outcome.passed, outcome.yes, outcome.no, outcome.total_weight
+                ),
+            );
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,9 @@
 //!   (SPEC §1.2, §4.3);
 //! * [`smt`] — the versioned, path-compressed sparse Merkle tree of accounts (SPEC §4);
 //! * [`ledger`] — accounts and transfers under the safety conditions of SPEC §7.2;
+//! * [`org`] — organizations: roles, rights, membership, proposals and votes (SPEC §3);
+//! * [`node`] — a protocol node as a sans-IO state machine (the minimal pulse protocol the
+//!   simulator and the model drive until the consensus of SPEC §5–§7 lands);
 //! * [`invariants`] — the SPEC §13 invariants as predicates shared by tests, the model checker
 //!   and the simulator.
 //!
@@ -40,6 +43,7 @@ pub mod id;
 pub mod invariants;
 pub mod ledger;
 pub mod node;
+pub mod org;
 pub mod smt;
 
 pub use id::{Id, Prefix};

@@ -4,6 +4,7 @@
 mod invariants;
 mod ledger;
 mod node;
+mod org;
 mod smt_model;
 mod smt_proofs;
 mod snapshots;
