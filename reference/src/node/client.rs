@@ -127,7 +127,8 @@ impl Client {
     }
 
     /// Without durable state the node forgets its queue, its transfer in flight and its nonce;
-    /// a stale nonce is corrected by the bookkeeper's `BadNonce` answer.
+    /// a stale nonce is corrected by the bookkeeper's `BadNonce` answer. The root it holds
+    /// stays: a party *stores* its ts and root (SPEC §7.3 step 7), so ts never goes back (I7).
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
         if durable {
             if let Some(in_flight) = self.in_flight {
@@ -143,7 +144,6 @@ impl Client {
             .chain(self.queue.drain(..).map(|q| q.tag))
             .collect();
         self.nonce = 0;
-        self.root = None;
         if !tags.is_empty() {
             out.push(Output::Event(NodeEvent::Lost { tags }));
         }

@@ -310,3 +310,16 @@ fn wire_sizes_follow_the_encoding() {
     let msg = resubmission(&net, 1, 2, 5, 1);
     assert_eq!(msg.wire_bytes(), 1 + 64 + 2 * (32 + 64));
 }
+
+#[test]
+fn a_restart_without_state_keeps_the_stored_root_so_ts_never_goes_back() {
+    let mut net = net(2);
+    let old = net.nodes[0].root().unwrap();
+    net.command(10, 1, 2, 10, 0);
+    net.pulse(1000);
+    let new = net.nodes[2].root().unwrap();
+    let mut out = Vec::new();
+    net.nodes[2].restart(1050, false, &mut out);
+    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old });
+    assert_eq!(net.nodes[2].root().unwrap(), new);
+}
