@@ -5,6 +5,7 @@ mod invariants;
 mod ledger;
 mod node;
 mod org;
+mod org_state_machine;
 mod smt_model;
 mod smt_proofs;
 mod snapshots;
