@@ -12,6 +12,7 @@
 //!   (SPEC §1.2, §4.3);
 //! * [`smt`] — the versioned, path-compressed sparse Merkle tree of accounts (SPEC §4);
 //! * [`ledger`] — accounts and transfers under the safety conditions of SPEC §7.2;
+//! * [`consensus`] — the consensus layer as it grows: node groups (SPEC §6.1) so far;
 //! * [`org`] — organizations: roles, rights, membership, proposals and votes (SPEC §3);
 //! * [`node`] — a protocol node as a sans-IO state machine (the minimal pulse protocol the
 //!   simulator and the model drive until the consensus of SPEC §5–§7 lands);
@@ -38,6 +39,7 @@
 //! assert_eq!(root.synopsis.summary.supply(), 1_000); // I1: supply never changes
 //! ```
 
+pub mod consensus;
 pub mod crypto;
 pub mod id;
 pub mod invariants;
