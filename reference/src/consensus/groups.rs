@@ -51,7 +51,7 @@ impl GroupTree {
         stratum_bits: usize,
         min_accounts: usize,
     ) -> Result<GroupTree, GroupError> {
-        if stratum_bits == 0 || stratum_bits > ID_BITS || ID_BITS % stratum_bits != 0 {
+        if stratum_bits == 0 || stratum_bits > ID_BITS || !ID_BITS.is_multiple_of(stratum_bits) {
             return Err(GroupError::BadStratumBits(stratum_bits));
         }
         if min_accounts == 0 {
