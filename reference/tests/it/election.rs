@@ -46,7 +46,6 @@ fn seats_come_from_the_most_voted_eligible_pool_and_the_beacon_picks_them() {
         no_right: BTreeSet::from([id(1)]),
         poor: BTreeSet::from([id(2)]),
         distrusted: BTreeSet::from([id(3)]),
-        ..Facts::default()
     };
     let pool: BTreeSet<Id> = (4..=11).map(id).collect(); // top 2 × 4 eligible by votes
     let mut committees = BTreeSet::new();
