@@ -1,4 +1,5 @@
-//! The consensus layer (SPEC §5–§9), built up piece by piece. So far: node groups (§6.1) and bookkeeper election (§6.2–§6.3).
+//! The consensus layer (SPEC §5–§9), built up piece by piece. So far: node groups (§6.1), bookkeeper election (§6.2–§6.3), terms and failover (§6.4).
 
 pub mod election;
+pub mod failover;
 pub mod groups;

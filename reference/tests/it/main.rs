@@ -2,6 +2,7 @@
 //! crate": faster to link, one place to look).
 
 mod election;
+mod failover;
 mod groups;
 mod invariants;
 mod ledger;
