@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I5, I6, I7, I8, I10. The rest arrive with the layers they are about.
+//! Implemented so far: I1, I2, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -31,6 +31,8 @@ pub enum Invariant {
     ProofSoundness,
     /// I10 Governance.
     Governance,
+    /// I11 Capacity.
+    Capacity,
 }
 
 impl Invariant {
@@ -44,6 +46,7 @@ impl Invariant {
             Invariant::Immutability => "I7",
             Invariant::ProofSoundness => "I8",
             Invariant::Governance => "I10",
+            Invariant::Capacity => "I11",
         }
     }
 
@@ -56,6 +59,9 @@ impl Invariant {
             Invariant::Agreement => "honest nodes holding a root synopsis for ts hold the same one",
             Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
             Invariant::ProofSoundness => "a proof verifies iff the account is in that version",
+            Invariant::Capacity => {
+                "per version, a bookkeeper processes no more than its frozen deposit covers"
+            }
             Invariant::Governance => {
                 "only approved applicants become members; guests never vote; a proposal passes iff quorum \
                  and threshold hold; no voter's votes exceed its weight"
@@ -301,6 +307,19 @@ pub fn governance(org: &crate::org::Organization) -> Result<(), Violation> {
                 ),
             );
         }
+    }
+    Ok(())
+}
+
+/// I11 (SPEC §13, §6.5): the amounts a bookkeeper processed in one version sum to at most its
+/// frozen deposit.
+pub fn capacity(processed: &[u64], deposit: u64) -> Result<(), Violation> {
+    let total: u128 = processed.iter().map(|a| u128::from(*a)).sum();
+    if total > u128::from(deposit) {
+        return violation(
+            Invariant::Capacity,
+            format!("processed {total} in one version with a deposit of {deposit}"),
+        );
     }
     Ok(())
 }

@@ -12,8 +12,8 @@
 //!   (SPEC §1.2, §4.3);
 //! * [`smt`] — the versioned, path-compressed sparse Merkle tree of accounts (SPEC §4);
 //! * [`ledger`] — accounts and transfers under the safety conditions of SPEC §7.2;
-//! * [`consensus`] — the consensus layer as it grows: node groups, bookkeeper election, terms
-//!   and failover (SPEC §6.1–§6.4) so far;
+//! * [`consensus`] — the consensus layer as it grows: node groups, bookkeeper election, terms,
+//!   failover and capacity (SPEC §6) so far;
 //! * [`org`] — organizations: roles, rights, membership, proposals and votes (SPEC §3);
 //! * [`node`] — a protocol node as a sans-IO state machine (the minimal pulse protocol the
 //!   simulator and the model drive until the consensus of SPEC §5–§7 lands);

@@ -1,6 +1,7 @@
 //! One integration-test binary for the `reference` crate (matklad's "one test binary per
 //! crate": faster to link, one place to look).
 
+mod capacity;
 mod election;
 mod failover;
 mod groups;
