@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
+//! Implemented so far: I1, I2, I3, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -21,6 +21,8 @@ pub enum Invariant {
     Conservation,
     /// I2 Non-negativity.
     NonNegativity,
+    /// I3 Truthful intention.
+    TruthfulIntention,
     /// I5 No double spend.
     NoDoubleSpend,
     /// I6 Agreement.
@@ -41,6 +43,7 @@ impl Invariant {
         match self {
             Invariant::Conservation => "I1",
             Invariant::NonNegativity => "I2",
+            Invariant::TruthfulIntention => "I3",
             Invariant::NoDoubleSpend => "I5",
             Invariant::Agreement => "I6",
             Invariant::Immutability => "I7",
@@ -55,6 +58,7 @@ impl Invariant {
         match self {
             Invariant::Conservation => "every sealed version's root supply (§4.3) equals the genesis supply",
             Invariant::NonNegativity => "no balance underflows; frozen ≤ balance for every account",
+            Invariant::TruthfulIntention => "every applied tx carries both valid signatures",
             Invariant::NoDoubleSpend => "each (from, nonce) is applied at most once",
             Invariant::Agreement => "honest nodes holding a root synopsis for ts hold the same one",
             Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
@@ -322,4 +326,16 @@ pub fn capacity(processed: &[u64], deposit: u64) -> Result<(), Violation> {
         );
     }
     Ok(())
+}
+
+/// I3 (SPEC §13, §7.2): an applied transfer carries both parties' valid signatures, by keys
+/// that belong to the Ids it names.
+pub fn truthful_intention(
+    signed: &crate::ledger::SignedTx,
+    verifier: &dyn crate::crypto::Verifier,
+) -> Result<(), Violation> {
+    crate::ledger::check_signatures(signed, verifier).map_err(|error| Violation {
+        invariant: Invariant::TruthfulIntention,
+        detail: format!("tx {}: {error}", signed.tx.id()),
+    })
 }

@@ -160,8 +160,15 @@ pub enum LedgerError {
 pub struct Applied {
     /// The transfer's id.
     pub id: Hash32,
+    /// The transfer with both signatures, as applied (what I3 checks).
+    pub signed: SignedTx,
+}
+
+impl Applied {
     /// The transfer.
-    pub tx: Tx,
+    pub fn tx(&self) -> &Tx {
+        &self.signed.tx
+    }
 }
 
 /// Deliberately broken behaviours, for tests that show the invariant checks can fail.
@@ -172,6 +179,8 @@ pub struct LedgerFaults {
     pub skip_nonce_check: bool,
     /// Accept overdrafts, flooring the payer at zero (money is created: I1 must catch it).
     pub skip_balance_check: bool,
+    /// Apply transfers without checking their signatures (breaks I3).
+    pub skip_signature_check: bool,
 }
 
 /// The accounts of one organization and the transfers applied to them.
@@ -282,7 +291,7 @@ impl Ledger {
     pub fn apply(&mut self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<Applied, LedgerError> {
         let tx = &signed.tx;
         check_shape(tx)?;
-        check_signatures(signed, verifier)?;
+        self.check_signatures(signed, verifier)?;
         let payer = self.existing(&tx.from, Party::Payer)?;
         let payee = self.existing(&tx.to, Party::Payee)?;
         self.check_nonce(&payer, tx)?;
@@ -290,7 +299,7 @@ impl Ledger {
         let payee_balance = payee.balance.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
         self.tree.insert(tx.from, Account { balance: payer_balance, nonce: tx.from_nonce, ..payer });
         self.tree.insert(tx.to, Account { balance: payee_balance, ..payee });
-        let applied = Applied { id: tx.id(), tx: *tx };
+        let applied = Applied { id: tx.id(), signed: *signed };
         self.journal.push(applied);
         Ok(applied)
     }
@@ -334,6 +343,14 @@ impl Ledger {
         self.account(id).ok_or(LedgerError::UnknownAccount { id: *id, party })
     }
 
+    fn check_signatures(&self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<(), LedgerError> {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_signature_check {
+            return Ok(());
+        }
+        check_signatures(signed, verifier)
+    }
+
     fn check_nonce(&self, payer: &Account, tx: &Tx) -> Result<(), LedgerError> {
         #[cfg(feature = "fault-injection")]
         if self.faults.skip_nonce_check {
@@ -372,7 +389,7 @@ fn check_shape(tx: &Tx) -> Result<(), LedgerError> {
 }
 
 /// Both keys belong to the named Ids and both signatures of the id verify (SPEC §7.2, I3).
-fn check_signatures(signed: &SignedTx, verifier: &dyn Verifier) -> Result<(), LedgerError> {
+pub(crate) fn check_signatures(signed: &SignedTx, verifier: &dyn Verifier) -> Result<(), LedgerError> {
     let id = signed.tx.id();
     let parties = [
         (Party::Payer, signed.tx.from, &signed.payer_key, &signed.payer_sig),

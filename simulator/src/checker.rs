@@ -3,10 +3,10 @@
 use reference::Id;
 use reference::invariants::{self, DoubleSpendMonitor, ImmutabilityMonitor, Invariant, Violation};
 use reference::ledger::{Applied, Ledger};
+use reference::node::SharedVerifier;
 use reference::smt::{RootSynopsis, Synopsis, Version};
 
 /// The checker's memory of the run.
-#[derive(Debug)]
 pub struct Checker {
     genesis_supply: u64,
     /// The synopsis the bookkeeper sealed for each version (index = version).
@@ -16,13 +16,16 @@ pub struct Checker {
     /// The highest ts each node has held (I7 at every node).
     highest_ts: Vec<Version>,
     journal_len: usize,
+    /// Checks I3 signatures.
+    verifier: SharedVerifier,
     /// Predicate evaluations so far.
     pub checks: u64,
 }
 
 impl Checker {
-    /// A checker for a run of `nodes` nodes whose ledger started with `genesis_supply`.
-    pub fn new(nodes: usize, genesis_supply: u64) -> Checker {
+    /// A checker for a run of `nodes` nodes whose ledger started with `genesis_supply`; it
+    /// checks signatures (I3) with `verifier`.
+    pub fn new(nodes: usize, genesis_supply: u64, verifier: SharedVerifier) -> Checker {
         Checker {
             genesis_supply,
             sealed: Vec::new(),
@@ -30,11 +33,12 @@ impl Checker {
             double_spend: DoubleSpendMonitor::new(),
             highest_ts: vec![0; nodes],
             journal_len: 0,
+            verifier,
             checks: 0,
         }
     }
 
-    /// After a seal: I1 on the new version, I5 on its transfers, I7 on the bookkeeper's
+    /// After a seal: I1 on the new version, I3 and I5 on its transfers, I7 on the bookkeeper's
     /// history. (I2 was checked on each account when the transfer was applied; sealing does
     /// not change accounts.)
     pub fn after_seal(
@@ -51,8 +55,9 @@ impl Checker {
         self.bookkeeper_history.observe_root(version, root.synopsis)?;
         self.checks += 2;
         for tx in applied {
-            self.double_spend.observe(tx.tx.from, tx.tx.from_nonce)?;
-            self.checks += 1;
+            self.double_spend.observe(tx.tx().from, tx.tx().from_nonce)?;
+            invariants::truthful_intention(&tx.signed, &*self.verifier)?;
+            self.checks += 2;
         }
         let slot = version as usize;
         if self.sealed.len() <= slot {
@@ -70,8 +75,8 @@ impl Checker {
             self.journal_len = journal.len(); // a crash discarded the unsealed cycle
         }
         for tx in &journal[self.journal_len..] {
-            self.check_account(ledger, &tx.tx.from)?;
-            self.check_account(ledger, &tx.tx.to)?;
+            self.check_account(ledger, &tx.tx().from)?;
+            self.check_account(ledger, &tx.tx().to)?;
             self.checks += 2;
         }
         self.journal_len = journal.len();
@@ -114,5 +119,11 @@ impl Checker {
             Some(account) => invariants::account_non_negative(id, &account),
             None => Ok(()),
         }
+    }
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker").field("checks", &self.checks).finish_non_exhaustive()
     }
 }

@@ -171,7 +171,7 @@ impl Simulation {
         let ledger = genesis_ledger(&scenario, &ids, seed);
         #[cfg(feature = "fault-injection")]
         let ledger = with_faults(ledger, options.ledger_faults);
-        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply);
+        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone());
         checker.genesis(&ledger).map_err(|v| {
             let replay = replay_command(&scenario, seed, options.source.as_ref(), &options.overrides);
             violation_error(v, 0, seed, replay)

@@ -112,7 +112,7 @@ impl Bookkeeper {
             return; // a retry of a transfer applied this cycle: its commit goes out at the pulse
         }
         if self.last_sealed.get(&signed.tx.from) == Some(&(signed.tx.from_nonce, tx_id)) {
-            self.notify_parties(&Applied { id: tx_id, tx: signed.tx }, out);
+            self.notify_parties(&Applied { id: tx_id, signed: *signed }, out);
             return;
         }
         match self.ledger.apply(signed, &*self.verifier) {
@@ -129,7 +129,7 @@ impl Bookkeeper {
         self.pulse += 1;
         self.unsealed_ids.clear();
         for tx in &applied {
-            self.last_sealed.insert(tx.tx.from, (tx.tx.from_nonce, tx.id));
+            self.last_sealed.insert(tx.tx().from, (tx.tx().from_nonce, tx.id));
             self.notify_parties(tx, out);
         }
         out.push(Output::Event(NodeEvent::Sealed { pulse: self.pulse, version, applied }));
@@ -139,7 +139,7 @@ impl Bookkeeper {
     /// Send each party of a sealed transfer a proof of its account in the latest version.
     fn notify_parties(&self, applied: &Applied, out: &mut Vec<Output>) {
         let root = self.root();
-        for party in [applied.tx.from, applied.tx.to] {
+        for party in [applied.tx().from, applied.tx().to] {
             // The party's account exists in the version that sealed the transfer, and every
             // later one: accounts are never removed in this protocol.
             let proof = self.ledger.tree().prove(root.version, &party).expect("latest version is held");

@@ -317,13 +317,18 @@ impl Client {
         self.verifier.verify(payer_key, &tx_id.0, payer_sig).map_err(|reason| {
             NodeError::BadProposal(LedgerError::BadSignature { party: Party::Payer, reason })
         })?;
-        let signed = SignedTx {
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut signed = SignedTx {
             tx: *tx,
             payer_key: *payer_key,
             payee_key: self.signer.public_key(),
             payer_sig: *payer_sig,
             payee_sig: self.signer.sign(&tx_id.0),
         };
+        #[cfg(feature = "fault-injection")]
+        if self.faults.forge_payee_signature {
+            signed.payee_sig.0[0] ^= 1;
+        }
         out.push(Output::Send { to: self.config.bookkeeper, msg: Message::Submit(Box::new(signed)) });
         Ok(())
     }

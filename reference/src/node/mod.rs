@@ -202,6 +202,9 @@ pub enum NodeError {
 pub struct NodeFaults {
     /// A client takes any root it is sent, even one older than the root it holds (breaks I7).
     pub accept_older_root: bool,
+    /// A payee co-signs with a corrupted signature (an honest ledger refuses the transfer; one
+    /// that skips signature checks applies it and breaks I3).
+    pub forge_payee_signature: bool,
 }
 
 /// A protocol node: a bookkeeper or a client.

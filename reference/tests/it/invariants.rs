@@ -52,9 +52,9 @@ fn i5_catches_a_ledger_that_accepts_a_replay() {
         Tx { from: org.id(), to: a.id(), amount: 10, from_nonce: 1, created_pulse: 0 }.sign(&org, &a);
     let mut monitor = DoubleSpendMonitor::new();
     let first = ledger.apply(&signed, &scheme).unwrap();
-    monitor.observe(first.tx.from, first.tx.from_nonce).unwrap();
+    monitor.observe(first.tx().from, first.tx().from_nonce).unwrap();
     let replay = ledger.apply(&signed, &scheme).unwrap();
-    let violation = monitor.observe(replay.tx.from, replay.tx.from_nonce).unwrap_err();
+    let violation = monitor.observe(replay.tx().from, replay.tx().from_nonce).unwrap_err();
     assert_eq!(violation.invariant, Invariant::NoDoubleSpend);
     assert_eq!(monitor.len(), 1);
 }
@@ -99,4 +99,15 @@ fn i8_passes_on_honest_trees_for_present_and_absent_keys() {
 fn a_signer_id_is_its_key_hash() {
     let signer = SimScheme::new(1).signer(5);
     assert_eq!(signer.id(), Id::from_public_key(&signer.public_key()));
+}
+
+#[test]
+fn i3_rejects_a_transfer_with_a_forged_signature() {
+    let scheme = SimScheme::new(4);
+    let (a, b) = (scheme.signer(1), scheme.signer(2));
+    let mut signed = Tx { from: a.id(), to: b.id(), amount: 5, from_nonce: 1, created_pulse: 0 }.sign(&a, &b);
+    invariants::truthful_intention(&signed, &scheme).unwrap();
+    signed.payee_sig.0[3] ^= 0x40;
+    let violation = invariants::truthful_intention(&signed, &scheme).unwrap_err();
+    assert_eq!(violation.invariant, Invariant::TruthfulIntention);
 }

@@ -113,11 +113,28 @@ fn a_client_that_takes_older_roots_lets_ts_go_back_and_is_caught() {
     let text = "name = \"stale\"\nduration_ms = 60000\n[nodes]\nclients = 6\n\
                 [network]\nreorder = 0.5\nreorder_max_ms = 2500\n";
     let options = RunOptions {
-        node_faults: Some(reference::node::NodeFaults { accept_older_root: true }),
+        node_faults: Some(reference::node::NodeFaults { accept_older_root: true, ..Default::default() }),
         ..RunOptions::default()
     };
     let error = Simulation::new(&parse(text), 1, options).unwrap().run(|_| {}).unwrap_err();
     assert!(matches!(error, SimError::Violation { code: "I7", .. }), "{error}");
     // The honest client under the same schedule keeps ts monotone.
     Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap();
+}
+
+#[test]
+fn forged_signatures_are_refused_by_an_honest_ledger_and_caught_by_i3_otherwise() {
+    let text = "name = \"forge-sig\"\nduration_ms = 20000\n[nodes]\nclients = 6\n";
+    let forging = Some(reference::node::NodeFaults { forge_payee_signature: true, ..Default::default() });
+    let honest = RunOptions { node_faults: forging, ..RunOptions::default() };
+    let summary = Simulation::new(&parse(text), 2, honest).unwrap().run(|_| {}).unwrap().summary;
+    assert_eq!(summary.transfers.committed, 0);
+    assert_eq!(summary.transfers.refused, summary.transfers.issued - summary.transfers.outstanding);
+    let broken = RunOptions {
+        node_faults: forging,
+        ledger_faults: Some(LedgerFaults { skip_signature_check: true, ..LedgerFaults::default() }),
+        ..RunOptions::default()
+    };
+    let error = Simulation::new(&parse(text), 2, broken).unwrap().run(|_| {}).unwrap_err();
+    assert!(matches!(error, SimError::Violation { code: "I3", .. }), "{error}");
 }
