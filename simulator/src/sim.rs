@@ -119,10 +119,6 @@ pub struct RunOptions {
     /// Deliberately broken client behaviour (tests of the checker only).
     #[cfg(feature = "fault-injection")]
     pub node_faults: Option<reference::node::NodeFaults>,
-    /// Flip a bit of the root hash in every pulse broadcast after `forge_pulse_roots_after_ms`,
-    /// as a bookkeeper forging its summary would (tests of the I6 check only).
-    #[cfg(feature = "fault-injection")]
-    pub forge_pulse_roots_after_ms: Option<u64>,
 }
 
 /// One simulation run.
@@ -153,8 +149,6 @@ pub struct Simulation {
     now_ms: u64,
     events: u64,
     duplicate_outcomes: u64,
-    #[cfg(feature = "fault-injection")]
-    forge_pulse_roots_after_ms: Option<u64>,
 }
 
 /// Marks a request whose outcome is known.
@@ -211,8 +205,6 @@ impl Simulation {
             now_ms: 0,
             events: 0,
             duplicate_outcomes: 0,
-            #[cfg(feature = "fault-injection")]
-            forge_pulse_roots_after_ms: options.forge_pulse_roots_after_ms,
             source: options.source,
             overrides: options.overrides,
             swarm_choices,
@@ -535,8 +527,6 @@ impl Simulation {
                     None => self.metrics.undeliverable += 1,
                 },
                 Output::Broadcast { msg } => {
-                    #[cfg(feature = "fault-injection")]
-                    let msg = self.maybe_forge(msg);
                     let (kind, bytes) = (msg.kind(), msg.wire_bytes());
                     let receivers = self.nodes.len() as u64 - 1;
                     self.metrics.messages(
@@ -563,17 +553,6 @@ impl Simulation {
             }
         }
         Ok(())
-    }
-
-    #[cfg(feature = "fault-injection")]
-    fn maybe_forge(&self, msg: Message) -> Message {
-        match (msg, self.forge_pulse_roots_after_ms) {
-            (Message::Pulse { pulse, mut root }, Some(after_ms)) if self.now_ms >= after_ms => {
-                root.synopsis.hash.0[0] ^= 1;
-                Message::Pulse { pulse, root }
-            }
-            (msg, _) => msg,
-        }
     }
 
     /// Count one message and hand it to the network.

@@ -24,6 +24,8 @@ pub struct Bookkeeper {
     last_sealed: FxHashMap<Id, (u64, Hash32)>,
     /// Ids of the transfers applied in the current cycle; their commits go out at the pulse.
     unsealed_ids: FxHashSet<Hash32>,
+    #[cfg(feature = "fault-injection")]
+    faults: super::NodeFaults,
 }
 
 impl Bookkeeper {
@@ -36,6 +38,8 @@ impl Bookkeeper {
             pulse: 0,
             last_sealed: FxHashMap::default(),
             unsealed_ids: FxHashSet::default(),
+            #[cfg(feature = "fault-injection")]
+            faults: super::NodeFaults::default(),
         }
     }
 
@@ -112,7 +116,8 @@ impl Bookkeeper {
             return; // a retry of a transfer applied this cycle: its commit goes out at the pulse
         }
         if self.last_sealed.get(&signed.tx.from) == Some(&(signed.tx.from_nonce, tx_id)) {
-            self.notify_parties(&Applied { id: tx_id, signed: *signed }, out);
+            let root = self.root();
+            self.notify_parties(&Applied { id: tx_id, signed: *signed }, &root, out);
             return;
         }
         match self.ledger.apply(signed, &*self.verifier) {
@@ -128,17 +133,34 @@ impl Bookkeeper {
         let version = self.ledger.seal();
         self.pulse += 1;
         self.unsealed_ids.clear();
+        let root = self.root(); // once per seal, not once per transfer
         for tx in &applied {
             self.last_sealed.insert(tx.tx().from, (tx.tx().from_nonce, tx.id));
-            self.notify_parties(tx, out);
+            self.notify_parties(tx, &root, out);
         }
         out.push(Output::Event(NodeEvent::Sealed { pulse: self.pulse, version, applied }));
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root: self.root() } });
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root: self.announced(root) } });
     }
 
-    /// Send each party of a sealed transfer a proof of its account in the latest version.
-    fn notify_parties(&self, applied: &Applied, out: &mut Vec<Output>) {
-        let root = self.root();
+    /// The root as broadcast: the true one, unless a test made this bookkeeper forge it.
+    fn announced(&self, root: RootSynopsis) -> RootSynopsis {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.forge_root_from_pulse.is_some_and(|from| self.pulse >= from) {
+            let mut forged = root;
+            forged.synopsis.hash.0[0] ^= 1;
+            return forged;
+        }
+        root
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_faults(&mut self, faults: super::NodeFaults) {
+        self.faults = faults;
+    }
+
+    /// Send each party of a sealed transfer a proof of its account in `root`'s version.
+    fn notify_parties(&self, applied: &Applied, root: &RootSynopsis, out: &mut Vec<Output>) {
+        let root = *root;
         for party in [applied.tx().from, applied.tx().to] {
             // The party's account exists in the version that sealed the transfer, and every
             // later one: accounts are never removed in this protocol.

@@ -205,6 +205,9 @@ pub struct NodeFaults {
     /// A payee co-signs with a corrupted signature (an honest ledger refuses the transfer; one
     /// that skips signature checks applies it and breaks I3).
     pub forge_payee_signature: bool,
+    /// The bookkeeper broadcasts a forged root (one bit of its hash flipped) from this pulse
+    /// on, as a forged summary would (breaks I6).
+    pub forge_root_from_pulse: Option<u64>,
 }
 
 /// A protocol node: a bookkeeper or a client.
@@ -288,8 +291,9 @@ impl Node {
     /// Turn on deliberately broken behaviours (tests only).
     #[cfg(feature = "fault-injection")]
     pub fn inject_faults(&mut self, faults: NodeFaults) {
-        if let Node::Client(node) = self {
-            node.inject_faults(faults);
+        match self {
+            Node::Bookkeeper(node) => node.inject_faults(faults),
+            Node::Client(node) => node.inject_faults(faults),
         }
     }
 

@@ -100,7 +100,8 @@ fn the_replay_command_carries_the_file_seed_and_overrides() {
 #[test]
 fn a_forged_root_in_the_pulse_broadcast_breaks_agreement_and_is_caught() {
     let text = "name = \"forge\"\nduration_ms = 20000\n[nodes]\nclients = 6\n";
-    let options = RunOptions { forge_pulse_roots_after_ms: Some(5_000), ..RunOptions::default() };
+    let forger = reference::node::NodeFaults { forge_root_from_pulse: Some(5), ..Default::default() };
+    let options = RunOptions { node_faults: Some(forger), ..RunOptions::default() };
     let error = Simulation::new(&parse(text), 1, options).unwrap().run(|_| {}).unwrap_err();
     let SimError::Violation { code, time_ms, .. } = &error else { panic!("{error}") };
     assert_eq!(*code, "I6");
