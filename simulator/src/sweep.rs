@@ -398,8 +398,14 @@ fn figures(results: &[PointResult]) -> Vec<String> {
                     Line { label: rest.clone(), points }
                 })
                 .collect();
+            // More than six lines are unreadable; the title says which were left out.
+            let shown = if labels.len() > 6 {
+                format!(", first 6 of {} combinations", labels.len())
+            } else {
+                String::new()
+            };
             plot::lines(
-                &format!("{} vs {first} (mean over seeds)", metric.name),
+                &format!("{} vs {first} (mean over seeds{shown})", metric.name),
                 &first,
                 metric.name,
                 &lines,
