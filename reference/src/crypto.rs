@@ -25,6 +25,10 @@ pub enum Domain {
     Branch = 0x01,
     /// The empty tree: `0x02`.
     Empty = 0x02,
+    /// A group's entry in the root synopsis (D-023).
+    GroupEntry = 0x03,
+    /// A branch of the root synopsis over groups: `0x04 ‖ left ‖ right ‖ summary`.
+    GroupBranch = 0x04,
     /// An [`Id`] derived from a public key.
     IdFromKey = 0x10,
     /// The body of a transfer (its id, SPEC §7.1).

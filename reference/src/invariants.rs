@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I3, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
+//! Implemented so far: I1, I2, I3, I4, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,6 +23,8 @@ pub enum Invariant {
     NonNegativity,
     /// I3 Truthful intention.
     TruthfulIntention,
+    /// I4 Atomicity.
+    Atomicity,
     /// I5 No double spend.
     NoDoubleSpend,
     /// I6 Agreement.
@@ -44,6 +46,7 @@ impl Invariant {
             Invariant::Conservation => "I1",
             Invariant::NonNegativity => "I2",
             Invariant::TruthfulIntention => "I3",
+            Invariant::Atomicity => "I4",
             Invariant::NoDoubleSpend => "I5",
             Invariant::Agreement => "I6",
             Invariant::Immutability => "I7",
@@ -59,6 +62,10 @@ impl Invariant {
             Invariant::Conservation => "every sealed version's root supply (§4.3) equals the genesis supply",
             Invariant::NonNegativity => "no balance underflows; frozen ≤ balance for every account",
             Invariant::TruthfulIntention => "every applied tx carries both valid signatures",
+            Invariant::Atomicity => {
+                "every debit half is eventually matched by its credit half or reversed; never both \
+                 matched and reversed; no credit half is ever matched without its debit half"
+            }
             Invariant::NoDoubleSpend => "each (from, nonce) is applied at most once",
             Invariant::Agreement => "honest nodes holding a root synopsis for ts hold the same one",
             Invariant::Immutability => "a sealed version never changes; ts never decreases at an honest node",
@@ -172,6 +179,111 @@ pub fn agreement(version: Version, held: &Synopsis, canonical: &Synopsis) -> Res
         Invariant::Agreement,
         format!("ts {version}: a node holds root {} but {} was sealed", held.hash, canonical.hash),
     )
+}
+
+/// I1 at the root (SPEC §13, §4.3, D-023): the supply of a root synopsis over the groups'
+/// sealed subtrees is the genesis supply.
+pub fn root_conservation(root: &crate::smt::RootSynopsis, genesis_supply: u64) -> Result<(), Violation> {
+    let supply = root.synopsis.summary.supply();
+    if supply != i128::from(genesis_supply) {
+        return violation(
+            Invariant::Conservation,
+            format!("root ts {} holds supply {supply}, genesis supply is {genesis_supply}", root.version),
+        );
+    }
+    Ok(())
+}
+
+/// What happened to one half of a cross-group transfer, as the I4 monitor sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum HalfStep {
+    /// The half was applied in its group.
+    Applied(crate::ledger::Half),
+    /// The half was settled (cleared or reversed) in its group.
+    Settled(crate::ledger::Half, crate::ledger::Settlement),
+}
+
+/// The life of one transfer's halves.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+struct HalfLife {
+    debit_applied: bool,
+    credit_applied: bool,
+    debit_settled: Option<crate::ledger::Settlement>,
+    credit_settled: Option<crate::ledger::Settlement>,
+}
+
+/// I4 (SPEC §13, §7.3): follows every cross-group transfer's halves and reports a half applied
+/// or settled twice, a half cleared that was never applied, a cleared credit whose debit was
+/// never applied, and a transfer with one half cleared and the other reversed. The liveness
+/// part ("eventually matched or reversed") is [`AtomicityMonitor::unsettled`], for a driver to
+/// judge after faults stop.
+#[derive(Clone, Debug, Default)]
+pub struct AtomicityMonitor {
+    transfers: BTreeMap<crate::crypto::Hash32, HalfLife>,
+}
+
+impl AtomicityMonitor {
+    /// An empty history.
+    pub fn new() -> AtomicityMonitor {
+        AtomicityMonitor::default()
+    }
+
+    /// Record `step` of transfer `tx_id`.
+    pub fn observe(&mut self, tx_id: crate::crypto::Hash32, step: HalfStep) -> Result<(), Violation> {
+        use crate::ledger::{Half, Settlement};
+        let life = self.transfers.entry(tx_id).or_default();
+        let fail = |what: &str| violation(Invariant::Atomicity, format!("transfer {tx_id}: {what}"));
+        match step {
+            HalfStep::Applied(half) => {
+                let applied = match half {
+                    Half::Debit => &mut life.debit_applied,
+                    Half::Credit => &mut life.credit_applied,
+                };
+                if std::mem::replace(applied, true) {
+                    return fail(&format!("{half:?} half applied twice"));
+                }
+            }
+            HalfStep::Settled(half, how) => {
+                let (applied, settled) = match half {
+                    Half::Debit => (life.debit_applied, &mut life.debit_settled),
+                    Half::Credit => (life.credit_applied, &mut life.credit_settled),
+                };
+                if !applied {
+                    return fail(&format!("{half:?} half settled ({how:?}) but never applied"));
+                }
+                if settled.replace(how).is_some() {
+                    return fail(&format!("{half:?} half settled twice"));
+                }
+                if how == Settlement::Clear && half == Half::Credit && !life.debit_applied {
+                    return fail("credit half matched without a debit half");
+                }
+                let mixed = matches!(
+                    (life.debit_settled, life.credit_settled),
+                    (Some(Settlement::Clear), Some(Settlement::Reverse)) | (Some(Settlement::Reverse), Some(Settlement::Clear))
+                );
+                if mixed {
+                    return fail("one half cleared and the other reversed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Transfers with an applied half not yet settled.
+    pub fn unsettled(&self) -> usize {
+        self.transfers
+            .values()
+            .filter(|l| (l.debit_applied && l.debit_settled.is_none()) || (l.credit_applied && l.credit_settled.is_none()))
+            .count()
+    }
+
+    /// Forget transfers whose every applied half is settled (keeps memory bounded in long
+    /// runs; a later step about a forgotten transfer is then judged afresh).
+    pub fn forget_settled(&mut self) {
+        self.transfers.retain(|_, l| {
+            (l.debit_applied && l.debit_settled.is_none()) || (l.credit_applied && l.credit_settled.is_none())
+        });
+    }
 }
 
 /// I5 (SPEC §13): remembers every applied `(from, nonce)` and reports a second application.

@@ -153,6 +153,41 @@ pub enum LedgerError {
         /// What was asked.
         amount: u64,
     },
+    /// The transfer's halves were not matched within `transfer_timeout_pulses`: the chief
+    /// aborted it and the debit was reversed (SPEC §7.3 step 5).
+    #[error("not matched in time: the transfer was aborted and reversed")]
+    TimedOut,
+    /// Settling a half of a transfer that is not pending here: the account's pending sum is
+    /// smaller than the amount (a settlement order for a half this ledger never applied).
+    #[error("no pending {half:?} half of {amount} here: pending sum is {pending}")]
+    NotPending {
+        /// Which half.
+        half: Half,
+        /// The account's pending sum (`pending_out` for a debit, `pending_in` for a credit).
+        pending: u64,
+        /// The amount to settle.
+        amount: u64,
+    },
+}
+
+/// One half of a cross-group transfer (SPEC §7.3): the payer's group applies the debit, the
+/// payee's group the credit.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Half {
+    /// `balance −= a`, `pending_out += a`, at the payer's group.
+    Debit,
+    /// `balance += a`, `pending_in += a`, at the payee's group.
+    Credit,
+}
+
+/// How the lowest common ancestor settles a half (SPEC §7.3 steps 4–5).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Settlement {
+    /// Both halves matched: the pending entry clears (`pending_out −= a` / `pending_in −= a`).
+    Clear,
+    /// The transfer is aborted: the half is undone (`balance += a, pending_out −= a` /
+    /// `balance −= a, pending_in −= a`).
+    Reverse,
 }
 
 /// A transfer the ledger applied in the current cycle.
@@ -181,6 +216,9 @@ pub struct LedgerFaults {
     pub skip_balance_check: bool,
     /// Apply transfers without checking their signatures (breaks I3).
     pub skip_signature_check: bool,
+    /// A debit half records `pending_out` but leaves the payer's balance alone: the payer's
+    /// group skips the escrow, so money appears in flight (I1 at the root must catch it).
+    pub skip_escrow: bool,
 }
 
 /// The accounts of one organization and the transfers applied to them.
@@ -224,6 +262,34 @@ impl Ledger {
             tree.insert(*member, Account::with_balance(*amount));
         }
         tree.insert(organization, Account::with_balance(remaining));
+        let version = tree.seal();
+        tree.prune_before(version);
+        Ok(Ledger {
+            tree,
+            organization,
+            genesis_supply,
+            journal: Vec::new(),
+            #[cfg(feature = "fault-injection")]
+            faults: LedgerFaults::default(),
+        })
+    }
+
+    /// A group's share of a genesis (D-023): exactly `accounts`, sealed as version 1. The
+    /// ledger belongs to `organization`, whose supply is `genesis_supply`; the accounts are the
+    /// group's part of it, so I1 holds for the sum over all groups, not for this ledger alone.
+    pub fn genesis_share(
+        organization: Id,
+        genesis_supply: u64,
+        accounts: &[(Id, u64)],
+    ) -> Result<Ledger, LedgerError> {
+        let mut tree = VersionedSmt::new();
+        for (id, amount) in accounts {
+            if tree.get_working(id).is_some() {
+                return Err(LedgerError::AccountExists(*id));
+            }
+            tree.insert(*id, Account::with_balance(*amount));
+        }
+        // An empty share stays at the empty version 0.
         let version = tree.seal();
         tree.prune_before(version);
         Ok(Ledger {
@@ -304,6 +370,74 @@ impl Ledger {
         Ok(applied)
     }
 
+    /// Apply the debit half of a cross-group transfer (SPEC §7.3 step 2): every check of
+    /// [`Ledger::apply`] that concerns the payer (shape, both signatures, nonce, spendable
+    /// balance), then `balance −= a`, `pending_out += a`, `nonce = from_nonce`. The payee's
+    /// account lives in another group's ledger and is not looked up. On error nothing changes.
+    pub fn apply_debit(&mut self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<Applied, LedgerError> {
+        let tx = &signed.tx;
+        check_shape(tx)?;
+        self.check_signatures(signed, verifier)?;
+        let payer = self.existing(&tx.from, Party::Payer)?;
+        self.check_nonce(&payer, tx)?;
+        let balance = self.escrowed_balance(&payer, tx.amount)?;
+        let pending_out = payer.pending_out.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
+        self.tree.insert(tx.from, Account { balance, pending_out, nonce: tx.from_nonce, ..payer });
+        let applied = Applied { id: tx.id(), signed: *signed };
+        self.journal.push(applied);
+        Ok(applied)
+    }
+
+    /// Apply the credit half of a cross-group transfer (SPEC §7.3 step 3): shape and both
+    /// signatures (I3 holds at the payee's group too), then `balance += a`, `pending_in += a`.
+    /// The credit is not spendable until it clears (SPEC §7.2). Credits are not journaled:
+    /// the journal holds the transfers that consumed a payer nonce here (I5). On error nothing
+    /// changes.
+    pub fn apply_credit(&mut self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<(), LedgerError> {
+        let tx = &signed.tx;
+        check_shape(tx)?;
+        self.check_signatures(signed, verifier)?;
+        let payee = self.existing(&tx.to, Party::Payee)?;
+        let balance = payee.balance.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
+        let pending_in = payee.pending_in.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
+        self.tree.insert(tx.to, Account { balance, pending_in, ..payee });
+        Ok(())
+    }
+
+    /// Settle a half applied earlier (SPEC §7.3 steps 4–5): clear its pending entry, or
+    /// reverse it. Refused, changing nothing, if the account's pending sum cannot cover it.
+    pub fn settle(&mut self, half: Half, tx: &Tx, how: Settlement) -> Result<(), LedgerError> {
+        let amount = tx.amount;
+        match half {
+            Half::Debit => {
+                let payer = self.existing(&tx.from, Party::Payer)?;
+                let pending_out = payer.pending_out.checked_sub(amount).ok_or(LedgerError::NotPending {
+                    half,
+                    pending: payer.pending_out,
+                    amount,
+                })?;
+                let balance = match how {
+                    Settlement::Clear => payer.balance,
+                    Settlement::Reverse => payer.balance.checked_add(amount).ok_or(LedgerError::BalanceOverflow)?,
+                };
+                self.tree.insert(tx.from, Account { balance, pending_out, ..payer });
+            }
+            Half::Credit => {
+                let payee = self.existing(&tx.to, Party::Payee)?;
+                let not_pending = LedgerError::NotPending { half, pending: payee.pending_in, amount };
+                let pending_in = payee.pending_in.checked_sub(amount).ok_or(not_pending)?;
+                // pending_in ≤ balance − frozen holds while the credit is unspendable, so a
+                // reversal never underflows; checked anyway so a broken ledger errs, not panics.
+                let balance = match how {
+                    Settlement::Clear => payee.balance,
+                    Settlement::Reverse => payee.balance.checked_sub(amount).ok_or(not_pending)?,
+                };
+                self.tree.insert(tx.to, Account { balance, pending_in, ..payee });
+            }
+        }
+        Ok(())
+    }
+
     /// Lock `amount` of `id`'s spendable balance (a deposit or pledge, SPEC §4.1).
     pub fn freeze(&mut self, id: Id, amount: u64) -> Result<(), LedgerError> {
         let account = self.existing(&id, Party::Payer)?;
@@ -361,6 +495,19 @@ impl Ledger {
             return Err(LedgerError::BadNonce { expected, got: tx.from_nonce });
         }
         Ok(())
+    }
+
+    /// The payer's balance after escrowing `amount` for a debit half.
+    fn escrowed_balance(&self, payer: &Account, amount: u64) -> Result<u64, LedgerError> {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_escrow {
+            let spendable = payer.spendable();
+            if spendable < amount {
+                return Err(LedgerError::InsufficientSpendable { spendable, amount });
+            }
+            return Ok(payer.balance);
+        }
+        self.debit_balance(payer, amount)
     }
 
     /// The payer's balance after paying `amount`, if it may spend that much.

@@ -62,7 +62,8 @@ impl DoubleSpenders {
     /// proposal to send as well: the payee's index and the message.
     pub fn conflict(&mut self, from: NodeIndex, msg: &Message, ids: &[Id]) -> Option<(NodeIndex, Message)> {
         let Message::Propose { tx, payer_key, .. } = msg else { return None };
-        if !self.member[from as usize] || !self.doubled.insert((from, tx.from_nonce)) {
+        let member = self.member.get(from as usize).copied().unwrap_or(false);
+        if !member || !self.doubled.insert((from, tx.from_nonce)) {
             return None;
         }
         // Two draws per new nonce, whatever the outcome, so the stream stays aligned.

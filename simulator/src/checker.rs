@@ -1,21 +1,26 @@
 //! Invariant checking after every event, with the predicates of `reference::invariants`.
 
-use reference::Id;
-use reference::invariants::{self, DoubleSpendMonitor, ImmutabilityMonitor, Invariant, Violation};
-use reference::ledger::{Applied, Ledger};
+use reference::crypto::Hash32;
+use reference::invariants::{
+    self, AtomicityMonitor, DoubleSpendMonitor, HalfStep, ImmutabilityMonitor, Invariant, Violation,
+};
+use reference::ledger::{Applied, Half, Ledger, Settlement};
+use reference::{Id, Prefix};
 use reference::node::SharedVerifier;
 use reference::smt::{RootSynopsis, Synopsis, Version};
 
 /// The checker's memory of the run.
 pub struct Checker {
     genesis_supply: u64,
-    /// The synopsis the bookkeeper sealed for each version (index = version).
+    /// The root synopsis the chief built for each ts (index = ts).
     sealed: Vec<Option<Synopsis>>,
-    bookkeeper_history: ImmutabilityMonitor,
+    chief_history: ImmutabilityMonitor,
     double_spend: DoubleSpendMonitor,
+    atomicity: AtomicityMonitor,
     /// The highest ts each node has held (I7 at every node).
     highest_ts: Vec<Version>,
-    journal_len: usize,
+    /// Journal length seen at each bookkeeper (indexed by node).
+    journal_len: Vec<usize>,
     /// Checks I3 signatures.
     verifier: SharedVerifier,
     /// Predicate evaluations so far.
@@ -23,63 +28,78 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// A checker for a run of `nodes` nodes whose ledger started with `genesis_supply`; it
-    /// checks signatures (I3) with `verifier`.
+    /// A checker for a run of `nodes` nodes whose organization started with `genesis_supply`;
+    /// it checks signatures (I3) with `verifier`.
     pub fn new(nodes: usize, genesis_supply: u64, verifier: SharedVerifier) -> Checker {
         Checker {
             genesis_supply,
             sealed: Vec::new(),
-            bookkeeper_history: ImmutabilityMonitor::new(),
+            chief_history: ImmutabilityMonitor::new(),
             double_spend: DoubleSpendMonitor::new(),
+            atomicity: AtomicityMonitor::new(),
             highest_ts: vec![0; nodes],
-            journal_len: 0,
+            journal_len: vec![0; nodes],
             verifier,
             checks: 0,
         }
     }
 
-    /// After a seal: I1 on the new version, I3 and I5 on its transfers, I7 on the bookkeeper's
-    /// history. (I2 was checked on each account when the transfer was applied; sealing does
-    /// not change accounts.)
-    pub fn after_seal(
-        &mut self,
-        ledger: &Ledger,
-        version: Version,
-        applied: &[Applied],
-    ) -> Result<(), Violation> {
-        let tree = ledger.tree();
-        invariants::conservation(tree, version, self.genesis_supply)?;
-        let root = tree
-            .root(version)
-            .map_err(|e| Violation { invariant: Invariant::Immutability, detail: e.to_string() })?;
-        self.bookkeeper_history.observe_root(version, root.synopsis)?;
+    /// After the chief built a root: I1 on its supply, I7 on the chief's history of roots.
+    pub fn after_root(&mut self, root: RootSynopsis) -> Result<(), Violation> {
+        invariants::root_conservation(&root, self.genesis_supply)?;
+        self.chief_history.observe_root(root.version, root.synopsis)?;
         self.checks += 2;
-        for tx in applied {
-            self.double_spend.observe(tx.tx().from, tx.tx().from_nonce)?;
-            invariants::truthful_intention(&tx.signed, &*self.verifier)?;
-            self.checks += 2;
-        }
-        let slot = version as usize;
+        let slot = root.version as usize;
         if self.sealed.len() <= slot {
             self.sealed.resize(slot + 1, None);
         }
         self.sealed[slot] = Some(root.synopsis);
-        self.journal_len = 0;
         Ok(())
     }
 
-    /// After any event at the bookkeeper: I2 on the accounts of a transfer just applied.
-    pub fn after_bookkeeper_event(&mut self, ledger: &Ledger) -> Result<(), Violation> {
-        let journal = ledger.journal();
-        if journal.len() < self.journal_len {
-            self.journal_len = journal.len(); // a crash discarded the unsealed cycle
-        }
-        for tx in &journal[self.journal_len..] {
-            self.check_account(ledger, &tx.tx().from)?;
-            self.check_account(ledger, &tx.tx().to)?;
+    /// After a group sealed: I3 on every transfer and credit half it applied, I5 on the
+    /// transfers that used a payer nonce, I4 on every half applied or settled.
+    pub fn after_seal(&mut self, seal: &Seal<'_>) -> Result<(), Violation> {
+        for tx in seal.applied {
+            self.double_spend.observe(tx.tx().from, tx.tx().from_nonce)?;
+            invariants::truthful_intention(&tx.signed, &*self.verifier)?;
             self.checks += 2;
         }
-        self.journal_len = journal.len();
+        for tx_id in seal.debits {
+            self.atomicity.observe(*tx_id, HalfStep::Applied(Half::Debit))?;
+            self.checks += 1;
+        }
+        for tx in seal.credited {
+            invariants::truthful_intention(&tx.signed, &*self.verifier)?;
+            self.atomicity.observe(tx.id, HalfStep::Applied(Half::Credit))?;
+            self.checks += 2;
+        }
+        for (tx_id, half, how) in seal.settled {
+            self.atomicity.observe(*tx_id, HalfStep::Settled(*half, *how))?;
+            self.checks += 1;
+        }
+        Ok(())
+    }
+
+    /// Halves applied and not (yet) settled: the liveness side of I4, reported at the end.
+    pub fn unsettled_halves(&self) -> usize {
+        self.atomicity.unsettled()
+    }
+
+    /// After any event at bookkeeper `index`: I2 on the accounts of a transfer just applied.
+    pub fn after_bookkeeper_event(&mut self, index: usize, ledger: &Ledger) -> Result<(), Violation> {
+        let journal = ledger.journal();
+        let seen = &mut self.journal_len[index];
+        if journal.len() < *seen {
+            *seen = journal.len(); // a seal or a crash emptied the cycle's journal
+        }
+        let start = *seen;
+        *seen = journal.len();
+        for tx in &journal[start..] {
+            check_account(ledger, &tx.tx().from)?;
+            check_account(ledger, &tx.tx().to)?;
+            self.checks += 2;
+        }
         Ok(())
     }
 
@@ -108,18 +128,28 @@ impl Checker {
         }
     }
 
-    /// Record the genesis version, sealed before the run starts.
-    pub fn genesis(&mut self, ledger: &Ledger) -> Result<(), Violation> {
-        let version = ledger.tree().latest_version();
-        self.after_seal(ledger, version, &[])
-    }
+}
 
-    fn check_account(&self, ledger: &Ledger, id: &Id) -> Result<(), Violation> {
-        match ledger.account(id) {
-            Some(account) => invariants::account_non_negative(id, &account),
-            None => Ok(()),
-        }
+fn check_account(ledger: &Ledger, id: &Id) -> Result<(), Violation> {
+    match ledger.account(id) {
+        Some(account) => invariants::account_non_negative(id, &account),
+        None => Ok(()),
     }
+}
+
+/// What a group's seal reports to the checker.
+#[derive(Debug)]
+pub struct Seal<'a> {
+    /// The group.
+    pub group: Prefix,
+    /// Transfers that used a payer nonce (whole transfers and debit halves).
+    pub applied: &'a [Applied],
+    /// The ids of the debit halves among them.
+    pub debits: &'a [Hash32],
+    /// Credit halves.
+    pub credited: &'a [Applied],
+    /// Settled halves.
+    pub settled: &'a [(Hash32, Half, Settlement)],
 }
 
 impl std::fmt::Debug for Checker {

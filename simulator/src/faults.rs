@@ -9,10 +9,10 @@ use crate::scenario::{Churn, Crash, NodeSet, Partition, Scenario};
 /// One clock drift per node, uniform in `±clock_drift_ppm` (bounded drift, SPEC §5.3).
 /// Node `i`'s drift is the `i`-th draw of the faults stream 1, so adding nodes keeps the
 /// drifts of the others.
-pub fn clock_drifts_ppm(scenario: &Scenario, seed: u64) -> Vec<i64> {
+pub fn clock_drifts_ppm(scenario: &Scenario, seed: u64, nodes: usize) -> Vec<i64> {
     let bound = i64::from(scenario.parameters.clock_drift_ppm);
     let mut stream = rng::stream(seed, Purpose::Faults, 1);
-    (0..=scenario.nodes.clients)
+    (0..nodes)
         .map(|_| {
             let draw = rng::between(&mut stream, 0, 2 * bound as u64) as i64;
             if bound == 0 { 0 } else { draw - bound }

@@ -201,6 +201,12 @@ pub struct Metrics {
     pub seals: u64,
     /// Seals that produced a new version (ts advanced).
     pub versions: u64,
+    /// Roots the chief built (each a new ts).
+    pub roots: u64,
+    /// Roots whose clearing entry held a clear seen at one side only.
+    pub roots_with_clears_in_transit: u64,
+    /// Refusals by reason.
+    pub refused_by_reason: std::collections::BTreeMap<&'static str, u64>,
     /// `[start, end)` of the pulse last returned by [`Metrics::at`], which saves a division
     /// on nearly every call.
     cached: (u64, u64, usize),

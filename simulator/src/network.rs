@@ -59,8 +59,8 @@ pub struct VirtualNetwork {
     streams: Vec<ChaCha8Rng>,
 }
 
-fn membership(set: &crate::scenario::NodeSet, clients: u32) -> Vec<bool> {
-    let mut member = vec![false; clients as usize + 1];
+fn membership(set: &crate::scenario::NodeSet, clients: u32, nodes: usize) -> Vec<bool> {
+    let mut member = vec![false; nodes];
     // Validation resolved every set before a run starts.
     for index in set.resolve(clients).expect("node sets are validated") {
         member[index as usize] = true;
@@ -69,23 +69,23 @@ fn membership(set: &crate::scenario::NodeSet, clients: u32) -> Vec<bool> {
 }
 
 impl VirtualNetwork {
-    /// The network of `scenario` for a run seeded with `seed`.
-    pub fn new(scenario: &Scenario, seed: u64) -> VirtualNetwork {
+    /// The network of `scenario`'s `n` nodes (clients, chief and group primaries) for a run
+    /// seeded with `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, n: usize) -> VirtualNetwork {
         let clients = scenario.nodes.clients;
-        let n = clients as usize + 1;
         let overrides = scenario
             .network
             .links
             .iter()
             .map(|link| Override {
-                from: membership(&link.from, clients),
-                to: membership(&link.to, clients),
+                from: membership(&link.from, clients, n),
+                to: membership(&link.to, clients, n),
                 latency: Sampler::new(&link.latency),
             })
             .collect();
         let mut bandwidth = vec![None; n];
         for slow in &scenario.network.slow_links {
-            for (i, member) in membership(&slow.nodes, clients).into_iter().enumerate() {
+            for (i, member) in membership(&slow.nodes, clients, n).into_iter().enumerate() {
                 if member {
                     bandwidth[i] = Some(slow.bandwidth_bytes_per_s);
                 }

@@ -102,6 +102,10 @@ pub struct Parameters {
     pub versions_retained: u64,
     /// The organization's supply.
     pub genesis_supply: u64,
+    /// Id bits per stratum of the group tree (SPEC §6.1).
+    pub stratum_bits: usize,
+    /// Accounts a group needs; sparser prefixes merge into the root group (SPEC §6.1).
+    pub group_min_accounts: usize,
 }
 
 impl Default for Parameters {
@@ -113,6 +117,8 @@ impl Default for Parameters {
             clock_drift_ppm: 0,
             versions_retained: 64,
             genesis_supply: 1_000_000_000_000,
+            stratum_bits: 8,
+            group_min_accounts: 16,
         }
     }
 }
@@ -723,6 +729,10 @@ mod validate {
         positive(invalid, "parameters.transfer_timeout_pulses", p.transfer_timeout_pulses)?;
         positive(invalid, "parameters.max_attempts", u64::from(p.max_attempts))?;
         positive(invalid, "parameters.versions_retained", p.versions_retained)?;
+        positive(invalid, "parameters.group_min_accounts", p.group_min_accounts as u64)?;
+        if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
+            return Err(invalid("parameters.stratum_bits", "a divisor of 160 (the Id bits)", p.stratum_bits.to_string()));
+        }
         if p.clock_drift_ppm > 100_000 {
             return Err(invalid(
                 "parameters.clock_drift_ppm",

@@ -6,18 +6,20 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
 use reference::Id;
+use reference::consensus::groups::GroupTree;
 use reference::crypto::{Ed25519Signer, Ed25519Verifier, SimScheme};
 use reference::invariants::Violation;
-use reference::ledger::Ledger;
 use reference::node::{
-    Command, Message, Node, NodeConfig, NodeEvent, Output, SharedSigner, SharedVerifier, Timer,
+    Command, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, SharedSigner, SharedVerifier, Timer,
 };
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::adversary::DoubleSpenders;
-use crate::checker::Checker;
+use crate::checker::{Checker, Seal};
 use crate::faults;
 use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
@@ -27,7 +29,8 @@ use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario};
 use crate::summary::{RunResult, Summary};
 use crate::trace::Trace;
 
-/// The bookkeeper's node index.
+/// The chief's node index. Clients are nodes `1..=clients`; the primaries of the leaf groups
+/// (if the group tree has any, SPEC §6.1) follow them.
 pub const BOOKKEEPER: NodeIndex = 0;
 
 /// Why a run stopped early.
@@ -149,6 +152,8 @@ pub struct Simulation {
     now_ms: u64,
     events: u64,
     duplicate_outcomes: u64,
+    /// Groups of the bookkeeper tree.
+    groups: usize,
 }
 
 /// Marks a request whose outcome is known.
@@ -161,23 +166,27 @@ impl Simulation {
         scenario.seed = seed;
         let swarm_choices = faults::expand_swarm(&mut scenario, seed);
         let (signers, verifier) = signers(&scenario, seed);
-        let ids: Vec<Id> = signers.iter().map(|s| s.id()).collect();
-        let ledger = genesis_ledger(&scenario, &ids, seed);
-        #[cfg(feature = "fault-injection")]
-        let ledger = with_faults(ledger, options.ledger_faults);
+        let world = World::build(&scenario, seed, signers);
+        let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
         let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone());
-        checker.genesis(&ledger).map_err(|v| {
+        checker.after_root(world.genesis.arbiter.root()).map_err(|v| {
             let replay = replay_command(&scenario, seed, options.source.as_ref(), &options.overrides);
             violation_error(v, 0, seed, replay)
         })?;
-        let double_spenders = DoubleSpenders::new(&scenario, seed, &signers);
+        let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
+        let groups = world.roster.len();
         #[allow(unused_mut)] // mutated only with fault injection
-        let mut nodes = build_nodes(&scenario, signers, verifier, ledger);
+        let mut nodes = world.into_nodes(&scenario, verifier);
         #[cfg(feature = "fault-injection")]
-        if let Some(faults) = options.node_faults {
-            nodes.iter_mut().for_each(|node| node.inject_faults(faults));
+        for node in &mut nodes {
+            if let Some(faults) = options.node_faults {
+                node.inject_faults(faults);
+            }
+            if let Some(faults) = options.ledger_faults {
+                node.inject_ledger_faults(faults);
+            }
         }
-        let status = faults::clock_drifts_ppm(&scenario, seed)
+        let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
             .into_iter()
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
             .collect();
@@ -193,7 +202,7 @@ impl Simulation {
         Ok(Simulation {
             index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
             partition_sides: partition_sides(&scenario, &ids),
-            network: VirtualNetwork::new(&scenario, seed),
+            network: VirtualNetwork::new(&scenario, seed, ids.len()),
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
             payer_zipf: zipf(&scenario.workload.payer),
             payee_zipf: zipf(&scenario.workload.payee),
@@ -205,6 +214,7 @@ impl Simulation {
             now_ms: 0,
             events: 0,
             duplicate_outcomes: 0,
+            groups,
             source: options.source,
             overrides: options.overrides,
             swarm_choices,
@@ -498,10 +508,12 @@ impl Simulation {
     fn check_node(&mut self, index: NodeIndex) -> Result<(), SimError> {
         let node = &self.nodes[index as usize];
         let result = match node.ledger() {
-            Some(ledger) => self.checker.after_bookkeeper_event(ledger),
-            None => self.checker.after_node_event(index as usize, node.root()),
+            Some(ledger) => self.checker.after_bookkeeper_event(index as usize, ledger),
+            None => Ok(()),
         };
-        result.map_err(|v| self.violation(v))
+        result
+            .and_then(|()| self.checker.after_node_event(index as usize, node.root()))
+            .map_err(|v| self.violation(v))
     }
 
     fn apply_outputs(&mut self, from: NodeIndex, out: &mut Vec<Output>) -> Result<(), SimError> {
@@ -605,7 +617,7 @@ impl Simulation {
 
     fn node_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
         match event {
-            NodeEvent::Sealed { pulse, version, applied } => {
+            NodeEvent::Sealed { pulse, group, version, applied, debits, credited, settled } => {
                 self.metrics.seals += 1;
                 self.trace.record(self.now_ms, "sealed", &[pulse, version, applied.len() as u64], |l| {
                     l.push_str(&format!(
@@ -619,10 +631,19 @@ impl Simulation {
                 if let Some(double_spenders) = &mut self.double_spenders {
                     double_spenders.observe_sealed(&applied);
                 }
-                let ledger = self.nodes[node as usize].ledger().expect("only the bookkeeper seals");
-                let result = self.checker.after_seal(ledger, version, &applied);
+                let seal = Seal { group, applied: &applied, debits: &debits, credited: &credited, settled: &settled };
+                let result = self.checker.after_seal(&seal);
                 result.map_err(|v| self.violation(v))?;
             }
+            NodeEvent::RootBuilt { pulse, root, clears_in_transit } => {
+                self.metrics.roots += 1;
+                self.metrics.roots_with_clears_in_transit += u64::from(clears_in_transit > 0);
+                self.trace.record(self.now_ms, "root", &[pulse, root.version], |l| {
+                    l.push_str(&format!(",\"pulse\":{pulse},\"ts\":{}", root.version));
+                })?;
+                self.checker.after_root(root).map_err(|v| self.violation(v))?;
+            }
+
             NodeEvent::Committed { tag, version } => {
                 self.trace_outcome("committed", node, tag, version)?;
                 let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
@@ -633,7 +654,8 @@ impl Simulation {
                     self.duplicate_outcomes += 1;
                 }
             }
-            NodeEvent::Refused { tag, .. } => {
+            NodeEvent::Refused { tag, error } => {
+                *self.metrics.refused_by_reason.entry(refusal_reason(&error)).or_default() += 1;
                 self.trace_outcome("refused", node, tag, 0)?;
                 self.finish_request(tag, Count::Refused, None);
             }
@@ -693,8 +715,9 @@ impl Simulation {
     }
 
     fn finish(self) -> RunResult {
-        let bookkeeper = &self.nodes[BOOKKEEPER as usize];
-        let ledger = bookkeeper.ledger().expect("node 0 is the bookkeeper");
+        let chief = &self.nodes[BOOKKEEPER as usize];
+        let final_version = chief.arbiter().expect("node 0 is the chief").version();
+        let unsettled_halves = self.checker.unsettled_halves() as u64;
         Summary::build(crate::summary::Finished {
             scenario: &self.scenario,
             seed: self.seed,
@@ -703,7 +726,10 @@ impl Simulation {
             events: self.events,
             checks: self.checker.checks,
             trace_hash: self.trace.hash().to_hex(),
-            final_version: ledger.tree().latest_version(),
+            final_version,
+            groups: self.groups as u64,
+            nodes: self.nodes.len() as u64,
+            unsettled_halves,
             duplicate_outcomes: self.duplicate_outcomes,
             adversaries: crate::summary::AdversaryCounts {
                 double_spenders: self.double_spenders.as_ref().map_or(0, DoubleSpenders::count),
@@ -736,13 +762,23 @@ fn violation_error(violation: Violation, time_ms: u64, seed: u64, replay: String
     SimError::Violation { code: violation.invariant.code(), violation, time_ms, seed, replay }
 }
 
+/// The signers of the chief and the clients (nodes `0..=clients`), and the verifier.
 fn signers(scenario: &Scenario, seed: u64) -> (Vec<SharedSigner>, SharedVerifier) {
-    let n = u64::from(scenario.nodes.clients) + 1;
+    let signers = more_signers(scenario, seed, 0, u64::from(scenario.nodes.clients) + 1);
+    let verifier: SharedVerifier = match scenario.nodes.signatures {
+        crate::scenario::SignatureScheme::Sim => Arc::new(SimScheme::new(seed)),
+        crate::scenario::SignatureScheme::Ed25519 => Arc::new(Ed25519Verifier),
+    };
+    (signers, verifier)
+}
+
+/// The signers of nodes `first..first + count`; node `i`'s key depends only on the seed and `i`.
+fn more_signers(scenario: &Scenario, seed: u64, first: u64, count: u64) -> Vec<SharedSigner> {
+    let indices = first..first + count;
     match scenario.nodes.signatures {
         crate::scenario::SignatureScheme::Sim => {
             let scheme = SimScheme::new(seed);
-            let signers = (0..n).map(|i| std::sync::Arc::new(scheme.signer(i)) as SharedSigner).collect();
-            (signers, std::sync::Arc::new(scheme))
+            indices.map(|i| Arc::new(scheme.signer(i)) as SharedSigner).collect()
         }
         crate::scenario::SignatureScheme::Ed25519 => {
             let key_seed = |i: u64| {
@@ -752,10 +788,7 @@ fn signers(scenario: &Scenario, seed: u64) -> (Vec<SharedSigner>, SharedVerifier
                 h.update(&i.to_le_bytes());
                 *h.finalize().as_bytes()
             };
-            let signers = (0..n)
-                .map(|i| std::sync::Arc::new(Ed25519Signer::from_seed(key_seed(i))) as SharedSigner)
-                .collect();
-            (signers, std::sync::Arc::new(Ed25519Verifier))
+            indices.map(|i| Arc::new(Ed25519Signer::from_seed(key_seed(i))) as SharedSigner).collect()
         }
     }
 }
@@ -771,48 +804,73 @@ fn organization_id(seed: u64) -> Id {
     Id(id)
 }
 
-fn genesis_ledger(scenario: &Scenario, ids: &[Id], seed: u64) -> Ledger {
-    let balance = scenario.nodes.initial_balance;
-    let distribution: Vec<(Id, u64)> = ids[1..].iter().map(|id| (*id, balance)).collect();
-    Ledger::genesis_with_distribution(
-        organization_id(seed),
-        scenario.parameters.genesis_supply,
-        &distribution,
-    )
-    // Validation checked the supply covers the distribution; Ids are distinct hashes.
-    .expect("a validated scenario has a valid genesis")
-    .with_versions_retained(scenario.parameters.versions_retained)
-}
-
-#[cfg(feature = "fault-injection")]
-fn with_faults(mut ledger: Ledger, faults: Option<reference::ledger::LedgerFaults>) -> Ledger {
-    if let Some(faults) = faults {
-        ledger.inject_faults(faults);
-    }
-    ledger
-}
-
-fn build_nodes(
-    scenario: &Scenario,
+/// The nodes of a run before they start: signers (chief, clients, then group primaries), the
+/// roster of groups and the genesis split over them.
+struct World {
     signers: Vec<SharedSigner>,
-    verifier: SharedVerifier,
-    ledger: Ledger,
-) -> Vec<Node> {
-    let params = &scenario.parameters;
-    let config = NodeConfig {
-        pulse_ms: params.pulse_ms,
-        retry_ms: params.transfer_timeout_pulses * params.pulse_ms,
-        max_attempts: params.max_attempts,
-        bookkeeper: signers[0].id(),
-    };
-    let mut ledger = Some(ledger);
-    signers
-        .into_iter()
-        .map(|signer| match ledger.take() {
-            Some(ledger) => Node::bookkeeper(signer.id(), ledger, verifier.clone(), config),
-            None => Node::client(signer, verifier.clone(), config),
-        })
-        .collect()
+    roster: Roster,
+    genesis: Genesis,
+}
+
+impl World {
+    /// The group tree over the clients' accounts (SPEC §6.1) cut to two levels (D-023); each
+    /// leaf group gets a primary of its own, a fresh node after the clients.
+    fn build(scenario: &Scenario, seed: u64, mut signers: Vec<SharedSigner>) -> World {
+        let params = &scenario.parameters;
+        let organization = organization_id(seed);
+        let accounts = signers[1..].iter().map(|s| s.id()).chain([organization]);
+        let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
+            .expect("validated group parameters");
+        let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
+        signers.extend(more_signers(scenario, seed, signers.len() as u64, leaves as u64));
+        let clients = scenario.nodes.clients as usize;
+        let primaries: Vec<Id> =
+            std::iter::once(signers[0].id()).chain(signers[clients + 1..].iter().map(|s| s.id())).collect();
+        let roster = Roster::from_tree(&tree, &primaries).expect("one primary per group, each a fresh node");
+        let balance = scenario.nodes.initial_balance;
+        let distribution: Vec<(Id, u64)> = signers[1..=clients].iter().map(|s| (s.id(), balance)).collect();
+        let genesis = Genesis::split(
+            &roster,
+            organization,
+            params.genesis_supply,
+            &distribution,
+            params.transfer_timeout_pulses,
+        )
+        // Validation checked the supply covers the distribution; Ids are distinct hashes.
+        .expect("a validated scenario has a valid genesis");
+        World { signers, roster, genesis }
+    }
+
+    fn into_nodes(self, scenario: &Scenario, verifier: SharedVerifier) -> Vec<Node> {
+        let params = &scenario.parameters;
+        let config = NodeConfig {
+            pulse_ms: params.pulse_ms,
+            retry_ms: params.transfer_timeout_pulses * params.pulse_ms,
+            max_attempts: params.max_attempts,
+            transfer_timeout_pulses: params.transfer_timeout_pulses,
+            roster: Arc::new(self.roster),
+        };
+        let retained = params.versions_retained;
+        let mut ledgers = self.genesis.ledgers.into_iter().map(|(_, l)| l.with_versions_retained(retained));
+        let mut arbiter = Some(self.genesis.arbiter);
+        let clients = scenario.nodes.clients as usize;
+        self.signers
+            .into_iter()
+            .enumerate()
+            .map(|(index, signer)| {
+                if index == 0 {
+                    let ledger = ledgers.next().expect("the root group's ledger");
+                    let arbiter = arbiter.take().expect("one chief");
+                    Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
+                } else if index <= clients {
+                    Node::client(signer, verifier.clone(), config.clone())
+                } else {
+                    let ledger = ledgers.next().expect("one ledger per leaf group");
+                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
+                }
+            })
+            .collect()
+    }
 }
 
 fn partition_sides(scenario: &Scenario, ids: &[Id]) -> Vec<Vec<bool>> {
@@ -832,6 +890,19 @@ fn partition_sides(scenario: &Scenario, ids: &[Id]) -> Vec<Vec<bool>> {
             (None, None) => unreachable!("validation requires a side or a prefix"),
         })
         .collect()
+}
+
+/// A short name for why a transfer was refused, for the summary's breakdown.
+fn refusal_reason(error: &reference::ledger::LedgerError) -> &'static str {
+    use reference::ledger::LedgerError as E;
+    match error {
+        E::TimedOut => "timed_out",
+        E::InsufficientSpendable { .. } => "insufficient_spendable",
+        E::BadNonce { .. } => "bad_nonce",
+        E::BadSignature { .. } | E::KeyMismatch { .. } => "bad_signature",
+        E::UnknownAccount { .. } => "unknown_account",
+        _ => "other",
+    }
 }
 
 /// Hint the CPU to load the cache lines of `value` (at most its first 192 bytes).

@@ -78,6 +78,8 @@ pub struct Transfers {
     pub nonce_resyncs: u64,
     /// Requests that got a second outcome (a protocol bug; always 0).
     pub duplicate_outcomes: u64,
+    /// Refusals by reason (`timed_out`: aborted by the chief after `transfer_timeout_pulses`).
+    pub refused_by_reason: BTreeMap<String, u64>,
 }
 
 /// Message counts.
@@ -139,15 +141,23 @@ pub struct AdversaryCounts {
     pub conflicting_transfers_applied: u64,
 }
 
-/// The bookkeeper's ledger at the end.
+/// The groups' ledgers and the chief's roots at the end.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct LedgerFacts {
-    /// The final ts.
+    /// The final ts (root version).
     pub final_version: u64,
-    /// Pulses at which the bookkeeper sealed.
+    /// Groups of the bookkeeper tree, the root group included.
+    pub groups: u64,
+    /// Group seals, summed over the groups.
     pub seals: u64,
-    /// Seals that advanced ts.
+    /// Group seals that advanced the group's version.
     pub versions: u64,
+    /// Roots built by the chief.
+    pub roots: u64,
+    /// Roots whose clearing entry held value in transit (a clear seen at one side only).
+    pub roots_with_clears_in_transit: u64,
+    /// Cross-group halves applied and not settled at the end (I4's liveness side).
+    pub unsettled_halves: u64,
 }
 
 /// One row of the per-pulse time series (`timeseries.csv`).
@@ -184,6 +194,9 @@ pub(crate) struct Finished<'a> {
     pub checks: u64,
     pub trace_hash: String,
     pub final_version: u64,
+    pub groups: u64,
+    pub nodes: u64,
+    pub unsettled_halves: u64,
     pub duplicate_outcomes: u64,
     pub max_drift_ppm: i64,
     pub adversaries: AdversaryCounts,
@@ -201,7 +214,7 @@ impl Summary {
         let mut latencies: Vec<u64> =
             metrics.pulses.iter().flat_map(|p| p.latencies_ms.iter().copied()).collect();
         let latency = Percentiles::of(&mut latencies);
-        let nodes = u64::from(f.scenario.nodes.clients) + 1;
+        let nodes = f.nodes;
         let node_pulses = (nodes * pulses).max(1) as f64;
         let (total, bytes) = (totals[Count::Messages], totals[Count::Bytes]);
         let summary = Summary {
@@ -225,6 +238,7 @@ impl Summary {
                 outstanding: metrics.outstanding,
                 nonce_resyncs: metrics.nonce_resyncs,
                 duplicate_outcomes: f.duplicate_outcomes,
+                refused_by_reason: metrics.refused_by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             },
             commit_latency_ms: latency,
             commit_latency_pulses: latency.scaled(pulse_ms as f64),
@@ -260,8 +274,12 @@ impl Summary {
             adversaries: f.adversaries,
             ledger: LedgerFacts {
                 final_version: f.final_version,
+                groups: f.groups,
                 seals: metrics.seals,
                 versions: metrics.versions,
+                roots: metrics.roots,
+                roots_with_clears_in_transit: metrics.roots_with_clears_in_transit,
+                unsettled_halves: f.unsettled_halves,
             },
             scenario: f.scenario.to_toml(),
         };

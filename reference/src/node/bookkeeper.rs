@@ -1,43 +1,98 @@
-//! The bookkeeper of the minimal pulse protocol: applies submitted transfers to its ledger,
-//! seals a version every pulse and tells each party, with a proof, where its transfer landed.
+//! A group's primary bookkeeper (SPEC §6.2, §7.3; D-023). It keeps the ledger of its group's
+//! accounts: a transfer between two of them applies at once; a transfer to another group is
+//! applied as a debit half here and a credit half at the payee's group. On every `Settle` from
+//! the chief it carries out the chief's orders (clear or reverse halves), tells parties whose
+//! transfer a root now covers, seals, and reports its synopsis and pending halves upward. The
+//! root group's primary — the chief — does the same on its own pulse timer and also runs the
+//! [`Arbiter`] that matches halves and builds the root.
+
+use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::consensus::root::{AccountProof, GroupEntry, GroupPath};
+use crate::consensus::settlement::{Arbiter, GroupReport, Order, PendingHalf};
 use crate::crypto::Hash32;
-use crate::id::Id;
-use crate::ledger::{Applied, Ledger, LedgerError, SignedTx};
-use crate::smt::RootSynopsis;
+use crate::id::{Id, Prefix};
+use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
+use crate::smt::{RootSynopsis, Version};
 
-use super::{Message, NodeConfig, NodeEvent, Output, SharedVerifier, Timer, unexpected};
+use super::{Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer, unexpected};
+
+/// A half applied here and not yet settled.
+#[derive(Clone, Copy, Debug)]
+struct OpenHalf {
+    half: Half,
+    signed: SignedTx,
+    counterpart: Prefix,
+    /// The version that sealed it (`None` while in the unsealed cycle).
+    sealed_in: Option<Version>,
+}
+
+/// A party to tell, once a root covers `version`, that transfer `tx_id` is committed.
+#[derive(Clone, Copy, Debug)]
+struct Notice {
+    version: Version,
+    tx_id: Hash32,
+    party: Id,
+}
 
 /// The bookkeeper's state.
 #[derive(Clone)]
 pub struct Bookkeeper {
     id: Id,
+    group: Prefix,
     ledger: Ledger,
     verifier: SharedVerifier,
     config: NodeConfig,
     pulse: u64,
+    /// The newest root received (the chief's own for the chief) and this group's path in it.
+    root: Option<(RootSynopsis, GroupPath)>,
     /// Each payer's latest sealed transfer `(nonce, id)`, so that a retried submission of a
-    /// transfer already sealed is answered with its commit again instead of a nonce error.
-    /// One entry per payer, so it stays as small as the ledger.
+    /// transfer already committed is answered with its commit again instead of a nonce error.
     last_sealed: FxHashMap<Id, (u64, Hash32)>,
-    /// Ids of the transfers applied in the current cycle; their commits go out at the pulse.
+    /// Ids of the transfers applied in the current cycle; they are announced after the seal.
     unsealed_ids: FxHashSet<Hash32>,
+    /// Cross-group halves applied here and not settled, by transfer id.
+    open: BTreeMap<Hash32, OpenHalf>,
+    /// Settled or refused credit halves → the transfer's `created_pulse`, so that a duplicated
+    /// credit half is not applied again; forgotten once older than the credit horizon.
+    closed_credits: BTreeMap<Hash32, u64>,
+    notices: Vec<Notice>,
+    /// This cycle's credits and settlements, for the `Sealed` event.
+    credited: Vec<Applied>,
+    settled: Vec<(Hash32, Half, Settlement)>,
+    chief: Option<Box<Arbiter>>,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
 }
 
 impl Bookkeeper {
-    pub(super) fn new(id: Id, ledger: Ledger, verifier: SharedVerifier, config: NodeConfig) -> Bookkeeper {
+    pub(super) fn new(
+        id: Id,
+        ledger: Ledger,
+        verifier: SharedVerifier,
+        config: NodeConfig,
+        chief: Option<Arbiter>,
+    ) -> Bookkeeper {
+        let group = if chief.is_some() { Prefix::ROOT } else { config.roster.group_of(&id_of_group(&config, id)) };
+        let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         Bookkeeper {
             id,
+            group,
             ledger,
             verifier,
             config,
             pulse: 0,
+            root,
             last_sealed: FxHashMap::default(),
             unsealed_ids: FxHashSet::default(),
+            open: BTreeMap::new(),
+            closed_credits: BTreeMap::new(),
+            notices: Vec::new(),
+            credited: Vec::new(),
+            settled: Vec::new(),
+            chief: chief.map(Box::new),
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         }
@@ -55,14 +110,27 @@ impl Bookkeeper {
         &self.ledger
     }
 
-    /// The sealed root, the unsealed cycle (its transfers in order determine the working
-    /// state), the pulse counter and the payers' latest sealed transfers.
+    /// The group this bookkeeper keeps.
+    pub(super) fn group(&self) -> Prefix {
+        self.group
+    }
+
+    /// The chief's arbiter, if this is the chief.
+    pub(super) fn arbiter(&self) -> Option<&Arbiter> {
+        self.chief.as_deref()
+    }
+
+    /// Everything that determines what the bookkeeper does next.
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
-        let root = self.root();
-        hasher.update(&root.version.to_le_bytes());
-        hasher.update(&root.synopsis.hash.0);
+        let sealed = self.sealed_root();
+        hasher.update(&sealed.version.to_le_bytes());
+        hasher.update(&sealed.synopsis.hash.0);
         hasher.update(&self.pulse.to_le_bytes());
+        if let Some((root, _)) = &self.root {
+            hasher.update(&root.version.to_le_bytes());
+            hasher.update(&root.synopsis.hash.0);
+        }
         for applied in self.ledger.journal() {
             hasher.update(&applied.id.0);
         }
@@ -73,76 +141,358 @@ impl Bookkeeper {
             hasher.update(&nonce.to_le_bytes());
             hasher.update(&id.0);
         }
+        for (id, open) in &self.open {
+            hasher.update(&id.0);
+            hasher.update(&[open.half as u8, u8::from(open.sealed_in.is_some())]);
+        }
+        for id in self.closed_credits.keys() {
+            hasher.update(&id.0);
+        }
+        for notice in &self.notices {
+            hasher.update(&notice.tx_id.0);
+            hasher.update(&notice.party.0);
+        }
+        if let Some(arbiter) = &self.chief {
+            hasher.update(&arbiter.fingerprint().0);
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
-    pub(super) fn root(&self) -> RootSynopsis {
+    /// The latest sealed version of this group's ledger.
+    fn sealed_root(&self) -> RootSynopsis {
         let tree = self.ledger.tree();
         // The latest sealed version is always held: pruning keeps at least one version.
         tree.root(tree.latest_version()).expect("the latest version is held")
     }
 
+    /// The newest organization root this node holds.
+    pub(super) fn root(&self) -> Option<RootSynopsis> {
+        self.root.as_ref().map(|(root, _)| *root)
+    }
+
     pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
-        out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
+        if self.chief.is_some() {
+            out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
+        }
     }
 
     /// Sealed versions are durable (SPEC §5.2: data becomes read-only at the pulse); the
-    /// unsealed cycle survives only a durable restart (D-011).
+    /// unsealed cycle survives only a durable restart (D-011). Halves applied in a lost cycle
+    /// are forgotten with it: the chief never saw them, so no order names them.
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
         if !durable {
             self.ledger.discard_unsealed();
             self.unsealed_ids.clear();
+            self.open.retain(|_, open| open.sealed_in.is_some());
+            self.credited.clear();
+            self.settled.clear();
         }
         self.start(now_ms, out);
     }
 
     pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
-        match msg {
-            Message::Submit(signed) => self.on_submit(signed, out),
-            _ => out.push(unexpected("bookkeeper", from, msg)),
+        let result = match msg {
+            Message::Submit(signed) => {
+                self.on_submit(signed, out);
+                Ok(())
+            }
+            Message::CreditHalf(signed) => self.on_credit_half(from, signed, out),
+            Message::Settle(settle) => self.on_settle(from, settle, out),
+            Message::GroupSeal(report) => self.on_group_seal(from, report),
+            // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle`.
+            Message::Pulse { .. } if from == self.config.roster.chief() => Ok(()),
+            _ => {
+                out.push(unexpected("bookkeeper", from, msg));
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
         }
     }
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
-        if timer == Timer::Pulse {
-            self.on_pulse(out);
+        if timer == Timer::Pulse && self.chief.is_some() {
+            self.on_chief_pulse(out);
             out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
         }
     }
 
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_faults(&mut self, faults: super::NodeFaults) {
+        self.faults = faults;
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {
+        self.ledger.inject_faults(faults);
+    }
+
+    // ----- transfers --------------------------------------------------------------------
+
     fn on_submit(&mut self, signed: &SignedTx, out: &mut Vec<Output>) {
         let tx_id = signed.tx.id();
-        if self.unsealed_ids.contains(&tx_id) {
-            return; // a retry of a transfer applied this cycle: its commit goes out at the pulse
+        if self.unsealed_ids.contains(&tx_id) || self.open.contains_key(&tx_id) {
+            return; // a retry of a transfer under way: its outcome goes out when it is known
         }
         if self.last_sealed.get(&signed.tx.from) == Some(&(signed.tx.from_nonce, tx_id)) {
-            let root = self.root();
-            self.notify_parties(&Applied { id: tx_id, signed: *signed }, &root, out);
+            self.recommit(tx_id, signed, out);
             return;
         }
-        match self.ledger.apply(signed, &*self.verifier) {
+        let counterpart = self.config.roster.group_of(&signed.tx.to);
+        if counterpart == self.group {
+            match self.ledger.apply(signed, &*self.verifier) {
+                Ok(applied) => {
+                    self.unsealed_ids.insert(applied.id);
+                }
+                Err(error) => out.push(reject(signed, tx_id, error)),
+            }
+            return;
+        }
+        match self.ledger.apply_debit(signed, &*self.verifier) {
             Ok(applied) => {
                 self.unsealed_ids.insert(applied.id);
+                let open = OpenHalf { half: Half::Debit, signed: *signed, counterpart, sealed_in: None };
+                self.open.insert(tx_id, open);
+                let to = self.config.roster.primary(&counterpart);
+                out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(*signed)) });
             }
             Err(error) => out.push(reject(signed, tx_id, error)),
         }
     }
 
-    fn on_pulse(&mut self, out: &mut Vec<Output>) {
-        let applied = self.ledger.journal().to_vec();
-        let version = self.ledger.seal();
-        self.pulse += 1;
-        self.unsealed_ids.clear();
-        let root = self.root(); // once per seal, not once per transfer
-        for tx in &applied {
-            self.last_sealed.insert(tx.tx().from, (tx.tx().from_nonce, tx.id));
-            self.notify_parties(tx, &root, out);
+    /// A retried submission of a committed transfer: send the commit again, with the newest
+    /// root, if the transfer was not reversed since.
+    fn recommit(&self, tx_id: Hash32, signed: &SignedTx, out: &mut Vec<Output>) {
+        let Some((root, path)) = &self.root else { return };
+        let party = signed.tx.from;
+        if let Some(msg) = self.commit_message(tx_id, party, root, path) {
+            out.push(Output::Send { to: party, msg });
         }
-        out.push(Output::Event(NodeEvent::Sealed { pulse: self.pulse, version, applied }));
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root: self.announced(root) } });
     }
 
-    /// The root as broadcast: the true one, unless a test made this bookkeeper forge it.
+    fn on_credit_half(&mut self, from: Id, signed: &SignedTx, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let payer_primary = self.config.roster.primary_for(&signed.tx.from);
+        if from != payer_primary {
+            return Err(NodeError::NotFromBookkeeper { bookkeeper: payer_primary, kind: MessageKind::CreditHalf });
+        }
+        let tx_id = signed.tx.id();
+        if self.open.contains_key(&tx_id) || self.closed_credits.contains_key(&tx_id) {
+            return Ok(()); // a duplicate
+        }
+        if signed.tx.created_pulse + self.credit_horizon_pulses() < self.pulse {
+            // Too old to be matched: the chief has aborted its debit, or will.
+            self.closed_credits.insert(tx_id, signed.tx.created_pulse);
+            return Err(NodeError::BadCredit(LedgerError::TimedOut));
+        }
+        self.ledger.apply_credit(signed, &*self.verifier).map_err(NodeError::BadCredit)?;
+        let counterpart = self.config.roster.group_of(&signed.tx.from);
+        self.open.insert(tx_id, OpenHalf { half: Half::Credit, signed: *signed, counterpart, sealed_in: None });
+        self.credited.push(Applied { id: tx_id, signed: *signed });
+        let _ = out;
+        Ok(())
+    }
+
+    /// How long a credit half may still arrive: past this, its debit has been aborted.
+    fn credit_horizon_pulses(&self) -> u64 {
+        2 * self.config.transfer_timeout_pulses + 2
+    }
+
+    // ----- the pulse cycle --------------------------------------------------------------
+
+    fn on_settle(&mut self, from: Id, settle: &SettleMsg, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let chief = self.config.roster.chief();
+        if from != chief {
+            return Err(NodeError::NotFromBookkeeper { bookkeeper: chief, kind: MessageKind::Settle });
+        }
+        if settle.path.entry.prefix != self.group {
+            return Err(NodeError::WrongGroupPath);
+        }
+        settle.path.verify(&settle.root).map_err(|_| NodeError::WrongGroupPath)?;
+        if settle.pulse <= self.pulse {
+            return Ok(()); // a duplicated or reordered settle: its orders were carried out
+        }
+        self.pulse = settle.pulse;
+        if self.root.as_ref().is_none_or(|(held, _)| settle.root.version >= held.version) {
+            self.root = Some((settle.root, settle.path.clone()));
+        }
+        self.carry_out(&settle.orders, out);
+        self.announce(out);
+        let report = self.seal(out);
+        out.push(Output::Send { to: chief, msg: Message::GroupSeal(Box::new(report)) });
+        Ok(())
+    }
+
+    fn on_group_seal(&mut self, from: Id, report: &GroupReport) -> Result<(), NodeError> {
+        let Some(arbiter) = self.chief.as_mut() else {
+            return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
+        };
+        let primary = self.config.roster.primary(&report.entry.prefix);
+        if from != primary || report.entry.prefix == Prefix::ROOT {
+            return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
+        }
+        // A stale report (reordered or duplicated) is expected on a lossy network: ignore it.
+        let _ = arbiter.report(report.clone());
+        Ok(())
+    }
+
+    /// The chief's pulse: run its own group's cycle, close the pulse, and send every other
+    /// group its `Settle`.
+    fn on_chief_pulse(&mut self, out: &mut Vec<Output>) {
+        self.pulse += 1;
+        let arbiter = self.chief.as_ref().expect("only the chief has a pulse timer");
+        let own_orders = arbiter.orders_for(&Prefix::ROOT);
+        self.carry_out(&own_orders, out);
+        let report = self.seal(out);
+        let pulse = self.pulse;
+        let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
+        arbiter.report(report).expect("the chief's own report is always newer");
+        let outcome = arbiter.close_pulse(pulse);
+        let root = arbiter.root();
+        let path = arbiter.path(&Prefix::ROOT).expect("the root group is always in the root");
+        if let Some(new_root) = outcome.new_root {
+            let clears_in_transit = outcome.clears_in_transit;
+            out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
+        }
+        self.root = Some((root, path));
+        self.announce(out);
+        self.send_settles(out);
+        let announced = self.announced(root);
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse, root: announced } });
+    }
+
+    fn send_settles(&self, out: &mut Vec<Output>) {
+        let arbiter = self.chief.as_ref().expect("only the chief settles");
+        let root = self.announced(arbiter.root());
+        for (group, primary) in self.config.roster.groups().skip(1) {
+            let Some(path) = arbiter.path(&group) else { continue };
+            let orders = arbiter.orders_for(&group);
+            let settle = SettleMsg { pulse: self.pulse, root, path, orders };
+            out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
+        }
+    }
+
+    /// Clear or reverse the halves the chief ordered.
+    fn carry_out(&mut self, orders: &[Order], out: &mut Vec<Output>) {
+        for order in orders {
+            let Some(open) = self.open.get(&order.tx_id).copied() else { continue };
+            if self.ledger.settle(open.half, &open.signed.tx, order.how).is_err() {
+                continue; // cannot happen for a half applied here; never panic on it
+            }
+            self.open.remove(&order.tx_id);
+            self.settled.push((order.tx_id, open.half, order.how));
+            let tx = open.signed.tx;
+            if open.half == Half::Credit {
+                self.closed_credits.insert(order.tx_id, tx.created_pulse);
+            }
+            let party = if open.half == Half::Debit { tx.from } else { tx.to };
+            match order.how {
+                Settlement::Clear => {
+                    let version = open.sealed_in.unwrap_or(Version::MAX);
+                    self.notices.push(Notice { version, tx_id: order.tx_id, party });
+                }
+                Settlement::Reverse if open.half == Half::Debit => {
+                    // The nonce stays used: a retry must be signed anew.
+                    if self.last_sealed.get(&tx.from) == Some(&(tx.from_nonce, order.tx_id)) {
+                        self.last_sealed.remove(&tx.from);
+                    }
+                    out.push(reject(&open.signed, order.tx_id, LedgerError::TimedOut));
+                }
+                Settlement::Reverse => {}
+            }
+        }
+        let horizon = self.credit_horizon_pulses();
+        let pulse = self.pulse;
+        self.closed_credits.retain(|_, created| *created + horizon >= pulse);
+    }
+
+    /// Tell every party whose transfer the held root covers.
+    fn announce(&mut self, out: &mut Vec<Output>) {
+        let Some((root, path)) = &self.root else { return };
+        let covered = path.entry.version;
+        let mut waiting = Vec::new();
+        for notice in std::mem::take(&mut self.notices) {
+            if notice.version > covered {
+                waiting.push(notice);
+                continue;
+            }
+            if let Some(msg) = self.commit_message(notice.tx_id, notice.party, root, path) {
+                out.push(Output::Send { to: notice.party, msg });
+            }
+        }
+        self.notices = waiting;
+    }
+
+    fn commit_message(&self, tx_id: Hash32, party: Id, root: &RootSynopsis, path: &GroupPath) -> Option<Message> {
+        let account = self.ledger.tree().prove(path.entry.version, &party).ok()?;
+        let proof = AccountProof { account, path: path.clone() };
+        Some(Message::Committed { tx_id, root: *root, proof: Box::new(proof) })
+    }
+
+    /// Seal the cycle (SPEC §5.2) and build the report for the chief.
+    fn seal(&mut self, out: &mut Vec<Output>) -> GroupReport {
+        let applied = self.ledger.journal().to_vec();
+        let version = self.ledger.seal();
+        self.unsealed_ids.clear();
+        for tx in &applied {
+            self.last_sealed.insert(tx.tx().from, (tx.tx().from_nonce, tx.id));
+            if !self.open.contains_key(&tx.id) {
+                // Within the group: committed once a root covers this version.
+                for party in [tx.tx().from, tx.tx().to] {
+                    self.notices.push(Notice { version, tx_id: tx.id, party });
+                }
+            }
+        }
+        self.resend_credit_halves(out);
+        let mut pending = Vec::with_capacity(self.open.len());
+        for (tx_id, open) in self.open.iter_mut() {
+            open.sealed_in.get_or_insert(version);
+            let (half, counterpart, amount) = (open.half, open.counterpart, open.signed.tx.amount);
+            pending.push(PendingHalf { tx_id: *tx_id, half, counterpart, amount });
+        }
+        for notice in &mut self.notices {
+            notice.version = notice.version.min(version);
+        }
+        let debits = applied.iter().filter(|a| self.open.contains_key(&a.id)).map(|a| a.id).collect();
+        out.push(Output::Event(NodeEvent::Sealed {
+            pulse: self.pulse,
+            group: self.group,
+            version,
+            applied,
+            debits,
+            credited: std::mem::take(&mut self.credited),
+            settled: std::mem::take(&mut self.settled),
+        }));
+        let synopsis = self.sealed_root().synopsis;
+        let entry = GroupEntry { prefix: self.group, version, synopsis: self.forged(synopsis) };
+        GroupReport { pulse: self.pulse, entry, pending }
+    }
+
+    /// A debit still open a pulse after it was sealed has not been matched: its credit half
+    /// may have been lost, so send it again (the payee's group ignores duplicates). Without
+    /// this a single lost message aborts the transfer after `transfer_timeout_pulses`.
+    fn resend_credit_halves(&self, out: &mut Vec<Output>) {
+        for open in self.open.values() {
+            if open.half == Half::Debit && open.sealed_in.is_some() {
+                let to = self.config.roster.primary(&open.counterpart);
+                out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(open.signed)) });
+            }
+        }
+    }
+
+    /// The group synopsis as reported: the true one, unless a test made this bookkeeper
+    /// forge it (a forged summary, SPEC §14).
+    fn forged(&self, synopsis: crate::smt::Synopsis) -> crate::smt::Synopsis {
+        #[cfg(feature = "fault-injection")]
+        if self.chief.is_none() && self.faults.forge_root_from_pulse.is_some_and(|from| self.pulse >= from) {
+            let mut forged = synopsis;
+            forged.hash.0[0] ^= 1;
+            return forged;
+        }
+        synopsis
+    }
+
+    /// The root as broadcast: the true one, unless a test made the chief forge it.
     fn announced(&self, root: RootSynopsis) -> RootSynopsis {
         #[cfg(feature = "fault-injection")]
         if self.faults.forge_root_from_pulse.is_some_and(|from| self.pulse >= from) {
@@ -152,25 +502,12 @@ impl Bookkeeper {
         }
         root
     }
+}
 
-    #[cfg(feature = "fault-injection")]
-    pub(super) fn inject_faults(&mut self, faults: super::NodeFaults) {
-        self.faults = faults;
-    }
-
-    /// Send each party of a sealed transfer a proof of its account in `root`'s version.
-    fn notify_parties(&self, applied: &Applied, root: &RootSynopsis, out: &mut Vec<Output>) {
-        let root = *root;
-        for party in [applied.tx().from, applied.tx().to] {
-            // The party's account exists in the version that sealed the transfer, and every
-            // later one: accounts are never removed in this protocol.
-            let proof = self.ledger.tree().prove(root.version, &party).expect("latest version is held");
-            out.push(Output::Send {
-                to: party,
-                msg: Message::Committed { tx_id: applied.id, root, proof: Box::new(proof) },
-            });
-        }
-    }
+/// The Id whose group a non-chief bookkeeper keeps: its own, unless the roster names it
+/// primary of a group by prefix (the usual case).
+fn id_of_group(config: &NodeConfig, id: Id) -> Id {
+    config.roster.groups().find(|(_, primary)| *primary == id).map_or(id, |(prefix, _)| prefix.bits())
 }
 
 fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {
@@ -179,6 +516,10 @@ fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {
 
 impl std::fmt::Debug for Bookkeeper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bookkeeper").field("id", &self.id).field("pulse", &self.pulse).finish_non_exhaustive()
+        f.debug_struct("Bookkeeper")
+            .field("id", &self.id)
+            .field("group", &self.group)
+            .field("pulse", &self.pulse)
+            .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::Id;
 use crate::ledger::{LedgerError, Party, SignedTx, Tx};
-use crate::smt::{Account, Proof, RootSynopsis};
+use crate::consensus::root::AccountProof;
+use crate::smt::{Account, RootSynopsis};
 
 use super::{
     Command, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
@@ -39,7 +40,9 @@ struct InFlight {
 pub struct Client {
     /// The newest root synopsis received; ts never goes back at an honest node (I7).
     root: Option<RootSynopsis>,
-    /// `config.bookkeeper`, next to `root` for the same reason.
+    /// The chief, whose pulses the client follows, next to `root` for the same reason.
+    chief: Id,
+    /// The primary of the client's group, which sends it commits and refusals.
     bookkeeper: Id,
     pulse: u64,
     id: Id,
@@ -58,7 +61,8 @@ impl Client {
     pub(super) fn new(signer: SharedSigner, verifier: SharedVerifier, config: NodeConfig) -> Client {
         let id = signer.id();
         Client {
-            bookkeeper: config.bookkeeper,
+            chief: config.roster.chief(),
+            bookkeeper: config.roster.primary_for(&id),
             signer,
             verifier,
             config,
@@ -183,7 +187,9 @@ impl Client {
             }
             Message::Rejected { tx_id, error } => self.on_rejected(now_ms, from, *tx_id, *error, out),
             Message::Pulse { pulse, root } => self.on_pulse(from, *pulse, root, out),
-            Message::Submit(_) => out.push(unexpected("client", from, msg)),
+            Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Settle(_) => {
+                out.push(unexpected("client", from, msg))
+            }
         }
     }
 
@@ -227,7 +233,7 @@ impl Client {
         from: Id,
         tx_id: Hash32,
         root: &RootSynopsis,
-        proof: &Proof,
+        proof: &AccountProof,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         self.check_from_bookkeeper(from, MessageKind::Committed)?;
@@ -248,8 +254,8 @@ impl Client {
         Ok(())
     }
 
-    fn verified_own_account(&self, root: &RootSynopsis, proof: &Proof) -> Result<Account, NodeError> {
-        if proof.key != self.id {
+    fn verified_own_account(&self, root: &RootSynopsis, proof: &AccountProof) -> Result<Account, NodeError> {
+        if proof.account.key != self.id {
             return Err(NodeError::ProofDoesNotShowTransfer);
         }
         match proof.verify(root) {
@@ -267,12 +273,8 @@ impl Client {
         error: LedgerError,
         out: &mut Vec<Output>,
     ) {
-        if from != self.config.bookkeeper {
-            let kind = MessageKind::Rejected;
-            out.push(Output::Event(NodeEvent::BadMessage {
-                from,
-                error: NodeError::NotFromBookkeeper { bookkeeper: self.config.bookkeeper, kind },
-            }));
+        if let Err(error) = self.check_from_bookkeeper(from, MessageKind::Rejected) {
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
             return;
         }
         let Some(f) = self.in_flight.filter(|f| f.tx_id == tx_id) else { return };
@@ -329,14 +331,16 @@ impl Client {
         if self.faults.forge_payee_signature {
             signed.payee_sig.0[0] ^= 1;
         }
-        out.push(Output::Send { to: self.config.bookkeeper, msg: Message::Submit(Box::new(signed)) });
+        let payer_primary = self.config.roster.primary_for(&tx.from);
+        out.push(Output::Send { to: payer_primary, msg: Message::Submit(Box::new(signed)) });
         Ok(())
     }
 
     // ----- pulses -----------------------------------------------------------------------
 
     fn on_pulse(&mut self, from: Id, pulse: u64, root: &RootSynopsis, out: &mut Vec<Output>) {
-        if let Err(error) = self.check_from_bookkeeper(from, MessageKind::Pulse) {
+        if from != self.chief {
+            let error = NodeError::NotFromBookkeeper { bookkeeper: self.chief, kind: MessageKind::Pulse };
             out.push(Output::Event(NodeEvent::BadMessage { from, error }));
             return;
         }

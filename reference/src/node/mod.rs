@@ -2,12 +2,16 @@
 //! calls with the current local time, effects go out as [`Output`] values pushed into a buffer
 //! the driver owns. The node never reads a clock, draws a random number or does I/O.
 //!
-//! This is the *minimal pulse protocol* the simulator drives until the full consensus of
-//! SPEC §5–§7 lands: one bookkeeper holds the whole [`Ledger`], clients pay each other with
-//! doubly signed transfers (SPEC §7.1), the bookkeeper seals a version every pulse (SPEC §5.1)
-//! and broadcasts the root synopsis; each party receives a proof of its account in the version
-//! that committed its transfer (SPEC §4.6, §7.3 step 7). Everything is real: signatures are
-//! checked, proofs are verified, and bad peer input becomes a [`NodeError`], never a panic.
+//! The protocol is the group transfer flow of SPEC §5–§7 over a two-level bookkeeper tree
+//! (D-023): clients pay each other with doubly signed transfers (SPEC §7.1); each group's
+//! primary keeps its accounts' [`Ledger`]; a transfer within a group applies at once, one across
+//! groups as a debit half at the payer's group and a credit half at the payee's; the chief (the
+//! root group's primary) pulses, matches halves, aborts unmatched ones after
+//! `transfer_timeout_pulses`, and builds the root synopsis over the groups' sealed synopses
+//! and its clearing entry; each party receives a proof of its account under that root (SPEC
+//! §4.6, §7.3 step 7). Everything is real: signatures are checked, proofs are verified, and
+//! bad peer input becomes a [`NodeError`], never a panic. With one group (a [`Roster::single`])
+//! this is the minimal pulse protocol of D-012.
 //!
 //! Call order for a driver: [`Node::start`] once; then any sequence of
 //! [`Node::handle_message`], [`Node::handle_timer`] and [`Node::handle_command`]; after a crash,
@@ -17,23 +21,27 @@
 mod bookkeeper;
 mod client;
 mod message;
+mod roster;
 
 use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::consensus::root::RootProofError;
+use crate::consensus::settlement::Arbiter;
 use crate::crypto::{Hash32, Signer, Verifier};
-use crate::id::Id;
-use crate::ledger::{Applied, Ledger, LedgerError};
-use crate::smt::{ProofError, RootSynopsis, Version};
+use crate::id::{Id, Prefix};
+use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement};
+use crate::smt::{RootSynopsis, Version};
 
 pub use bookkeeper::Bookkeeper;
 pub use client::Client;
-pub use message::{Message, MessageKind};
+pub use message::{Message, MessageKind, SettleMsg};
+pub use roster::{Genesis, Roster, RosterError};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts
 /// pulses so that a node never needs the pulse length to schedule a timer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
     /// `pulse_ms`: the pulse period.
     pub pulse_ms: u64,
@@ -41,14 +49,16 @@ pub struct NodeConfig {
     pub retry_ms: u64,
     /// How many times a payer proposes one transfer before it gives up on it.
     pub max_attempts: u32,
-    /// The bookkeeper every client submits to.
-    pub bookkeeper: Id,
+    /// `transfer_timeout_pulses`: the chief aborts a half unmatched for this long.
+    pub transfer_timeout_pulses: u64,
+    /// The groups and their primaries.
+    pub roster: Arc<Roster>,
 }
 
 /// A node's timers. Timers cannot be cancelled; a node ignores one that no longer applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
-    /// The bookkeeper's pulse: seal the cycle and broadcast the root.
+    /// The chief's pulse: seal, close the pulse, send the groups their orders, broadcast.
     Pulse,
     /// A payer's retry of the transfer with this id.
     Retry {
@@ -100,16 +110,34 @@ pub enum Output {
 /// Observable facts about a node's progress.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeEvent {
-    /// The bookkeeper sealed `version` at pulse `pulse`; `applied` are the transfers it holds
-    /// that the previous version did not.
+    /// A group's primary sealed `version` of its ledger at pulse `pulse`.
     Sealed {
         /// The pulse counter.
         pulse: u64,
-        /// The sealed version (the ts; unchanged if nothing was applied).
+        /// The group.
+        group: Prefix,
+        /// The sealed version (unchanged if nothing changed, SPEC §5.1).
         version: Version,
-        /// The transfers sealed in it.
+        /// Transfers that consumed a payer nonce here: whole transfers within the group and
+        /// debit halves of transfers to other groups.
         applied: Vec<Applied>,
+        /// The ids of those in `applied` that are debit halves.
+        debits: Vec<Hash32>,
+        /// Credit halves applied here.
+        credited: Vec<Applied>,
+        /// Halves settled here: cleared or reversed.
+        settled: Vec<(Hash32, Half, Settlement)>,
     },
+    /// The chief built a new root synopsis (a new ts).
+    RootBuilt {
+        /// The pulse counter.
+        pulse: u64,
+        /// The root.
+        root: RootSynopsis,
+        /// Clears carried out at one side only, held in the root's clearing entry.
+        clears_in_transit: usize,
+    },
+
     /// The payer holds a proof that its transfer `tag` is in `version`.
     Committed {
         /// The command's tag.
@@ -180,7 +208,13 @@ pub enum NodeError {
     BadProposal(LedgerError),
     /// A commit notification's proof does not verify against its root.
     #[error("commit proof does not verify: {0}")]
-    BadProof(ProofError),
+    BadProof(RootProofError),
+    /// A credit half was refused.
+    #[error("credit half refused: {0}")]
+    BadCredit(LedgerError),
+    /// A `Settle` names another group, or its path does not lead to its root.
+    #[error("settle carries a path that is not this group's or does not verify")]
+    WrongGroupPath,
     /// A commit notification proves another account than the receiver's, or shows an account
     /// that does not include the transfer.
     #[error("commit proof does not show this node's account with the transfer")]
@@ -205,8 +239,9 @@ pub struct NodeFaults {
     /// A payee co-signs with a corrupted signature (an honest ledger refuses the transfer; one
     /// that skips signature checks applies it and breaks I3).
     pub forge_payee_signature: bool,
-    /// The bookkeeper broadcasts a forged root (one bit of its hash flipped) from this pulse
-    /// on, as a forged summary would (breaks I6).
+    /// From this pulse on, the chief broadcasts a forged root (one bit of its hash flipped;
+    /// breaks I6) and a group primary reports a forged synopsis (a forged summary: the parties'
+    /// proofs stop verifying).
     pub forge_root_from_pulse: Option<u64>,
 }
 
@@ -227,9 +262,15 @@ pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
 pub type SharedVerifier = Arc<dyn Verifier + Send + Sync>;
 
 impl Node {
-    /// A bookkeeper holding `ledger`.
+    /// The primary of a group other than the root, keeping `ledger` (its group's accounts).
     pub fn bookkeeper(id: Id, ledger: Ledger, verifier: SharedVerifier, config: NodeConfig) -> Node {
-        Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config)))
+        Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, None)))
+    }
+
+    /// The chief: the root group's primary, keeping `ledger` (the root group's own accounts)
+    /// and arbitrating with `arbiter` (built over every group's genesis entry).
+    pub fn chief(id: Id, ledger: Ledger, arbiter: Arbiter, verifier: SharedVerifier, config: NodeConfig) -> Node {
+        Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, Some(arbiter))))
     }
 
     /// A client signing with `signer`.
@@ -247,11 +288,27 @@ impl Node {
         }
     }
 
-    /// The latest root synopsis this node holds (the bookkeeper's own; a client's received).
+    /// The latest root synopsis this node holds.
     pub fn root(&self) -> Option<RootSynopsis> {
         match self {
-            Node::Bookkeeper(node) => Some(node.root()),
+            Node::Bookkeeper(node) => node.root(),
             Node::Client(node) => node.root(),
+        }
+    }
+
+    /// The group a bookkeeper keeps.
+    pub fn group(&self) -> Option<Prefix> {
+        match self {
+            Node::Bookkeeper(node) => Some(node.group()),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// The chief's arbiter.
+    pub fn arbiter(&self) -> Option<&Arbiter> {
+        match self {
+            Node::Bookkeeper(node) => node.arbiter(),
+            Node::Client(_) => None,
         }
     }
 
@@ -294,6 +351,14 @@ impl Node {
         match self {
             Node::Bookkeeper(node) => node.inject_faults(faults),
             Node::Client(node) => node.inject_faults(faults),
+        }
+    }
+
+    /// Break a bookkeeper's ledger (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {
+        if let Node::Bookkeeper(node) = self {
+            node.inject_ledger_faults(faults);
         }
     }
 

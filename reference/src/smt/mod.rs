@@ -6,7 +6,7 @@
 //! * [`Proof`] — inclusion / non-inclusion proofs that verify root hash and root summary.
 //! * [`Synopsis`] — the (hash, summary) commitment of any Id prefix.
 
-mod account;
+pub(crate) mod account;
 mod hasher;
 mod merge;
 mod proof;

@@ -12,5 +12,6 @@ mod org;
 mod org_state_machine;
 mod smt_model;
 mod smt_proofs;
+mod settlement;
 mod snapshots;
 mod support;

@@ -7,35 +7,73 @@ use std::sync::Arc;
 
 use reference::Id;
 use reference::crypto::{Hash32, Signer, SimScheme};
-use reference::ledger::{Ledger, LedgerError, Tx};
-use reference::node::{Command, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Timer};
+use reference::ledger::{LedgerError, Tx};
+use reference::Prefix;
+use reference::consensus::root::AccountProof;
+use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
+use reference::ledger::{Half, LedgerFaults};
+use reference::node::{
+    Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg, Timer,
+};
+
+type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
 
 struct Net {
     nodes: Vec<Node>,
     events: Vec<(usize, NodeEvent)>,
     timers: Vec<(usize, u64, Timer)>,
     scheme: SimScheme,
+    /// Messages `(from, to, msg)` for which this returns true are lost.
+    drop_if: DropRule,
+    /// Messages lost so far.
+    dropped: Vec<(usize, usize, Message)>,
 }
 
 const PULSE_MS: u64 = 1000;
 
 fn net(clients: u64) -> Net {
+    build(clients, false)
+}
+
+/// `clients` clients (nodes 1..=clients) and the chief (node 0); with `grouped`, every
+/// client's 8-bit prefix is a leaf group with its own primary (nodes after the clients).
+fn build(clients: u64, grouped: bool) -> Net {
     let scheme = SimScheme::new(5);
     let signers: Vec<_> = (0..=clients).map(|i| scheme.signer(i)).collect();
     let org = scheme.signer(1_000);
     let distribution: Vec<(Id, u64)> = signers[1..].iter().map(|s| (s.id(), 1_000)).collect();
-    let ledger = Ledger::genesis_with_distribution(org.id(), 1_000_000, &distribution).unwrap();
+    let mut prefixes: Vec<Prefix> = signers[1..].iter().map(|s| Prefix::new(s.id(), 8)).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let primaries: Vec<_> = (0..prefixes.len() as u64).map(|i| scheme.signer(2_000 + i)).collect();
+    let roster = if grouped {
+        Roster::new(signers[0].id(), prefixes.iter().copied().zip(primaries.iter().map(|p| p.id()))).unwrap()
+    } else {
+        Roster::single(signers[0].id())
+    };
+    let genesis = Genesis::split(&roster, org.id(), 1_000_000, &distribution, TIMEOUT_PULSES).unwrap();
     let config = NodeConfig {
         pulse_ms: PULSE_MS,
         retry_ms: 3 * PULSE_MS,
         max_attempts: 3,
-        bookkeeper: signers[0].id(),
+        transfer_timeout_pulses: TIMEOUT_PULSES,
+        roster: Arc::new(roster),
     };
     let verifier = Arc::new(scheme.clone());
-    let mut nodes = vec![Node::bookkeeper(signers[0].id(), ledger, verifier.clone(), config)];
-    nodes.extend(signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config)));
-    Net { nodes, events: Vec::new(), timers: Vec::new(), scheme }
+    let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
+    let chief_ledger = ledgers.next().unwrap();
+    let mut nodes =
+        vec![Node::chief(signers[0].id(), chief_ledger, genesis.arbiter, verifier.clone(), config.clone())];
+    nodes.extend(signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())));
+    if grouped {
+        for (primary, ledger) in primaries.iter().zip(ledgers) {
+            nodes.push(Node::bookkeeper(primary.id(), ledger, verifier.clone(), config.clone()));
+        }
+    }
+    Net { nodes, events: Vec::new(), timers: Vec::new(), scheme, drop_if: Box::new(|_, _, _| false), dropped: Vec::new() }
 }
+
+const TIMEOUT_PULSES: u64 = 4;
 
 impl Net {
     fn index(&self, id: Id) -> usize {
@@ -51,6 +89,10 @@ impl Net {
             match output {
                 Output::Send { to, msg } => {
                     let to = self.index(to);
+                    if (self.drop_if)(from, to, &msg) {
+                        self.dropped.push((from, to, msg));
+                        continue;
+                    }
                     self.nodes[to].handle_message(now, from_id, &msg, &mut out);
                     work.extend(out.into_iter().map(|o| (to, o)));
                 }
@@ -92,9 +134,14 @@ impl Net {
     }
 }
 
-fn balance(net: &Net, node: usize) -> u64 {
+/// The account of node `node` at whichever bookkeeper keeps it.
+fn account(net: &Net, node: usize) -> reference::smt::Account {
     let id = net.nodes[node].id();
-    net.nodes[0].ledger().unwrap().account(&id).unwrap().balance
+    net.nodes.iter().find_map(|n| n.ledger().and_then(|l| l.account(&id))).expect("kept by a bookkeeper")
+}
+
+fn balance(net: &Net, node: usize) -> u64 {
+    account(net, node).balance
 }
 
 #[test]
@@ -130,8 +177,7 @@ fn queued_transfers_go_one_at_a_time_with_consecutive_nonces() {
         .filter_map(|(_, e)| if let NodeEvent::Committed { tag, .. } = e { Some(tag) } else { None })
         .collect();
     assert_eq!(committed, [0, 1, 2]);
-    let payer = net.nodes[1].id();
-    assert_eq!(net.nodes[0].ledger().unwrap().account(&payer).unwrap().nonce, 3);
+    assert_eq!(account(&net, 1).nonce, 3);
 }
 
 #[test]
@@ -147,11 +193,10 @@ fn a_retried_submission_is_applied_once_and_answered_with_its_commit_again() {
     net.nodes[node].handle_timer(at_ms, timer, &mut out);
     assert!(out.is_empty(), "the transfer committed, so its retry timer does nothing");
     // A duplicate submission of the sealed transfer (e.g. a duplicated message) is not re-applied.
-    let payer = net.nodes[1].id();
-    let before = net.nodes[0].ledger().unwrap().account(&payer).unwrap();
+    let before = account(&net, 1);
     let resubmit = resubmission(&net, 1, 2, 50, 1);
     net.deliver(1500, 2, 0, &resubmit);
-    assert_eq!(net.nodes[0].ledger().unwrap().account(&payer).unwrap(), before);
+    assert_eq!(account(&net, 1), before);
     let events = net.take_events();
     assert!(events.iter().all(|(_, e)| !matches!(e, NodeEvent::BadMessage { .. })), "{events:?}");
 }
@@ -269,27 +314,31 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
 fn a_tampered_or_misdirected_commit_proof_is_rejected() {
     let mut net = net(2);
     net.command(10, 1, 2, 10, 0);
-    let ledger = net.nodes[0].ledger().unwrap().clone();
-    let mut sealed = ledger;
-    let version = sealed.seal();
-    let root = sealed.tree().root(version).unwrap();
+    net.pulse(1000);
+    // Capture a genuine commit for the payer, then tamper with copies of it.
+    let root = net.nodes[0].root().unwrap();
+    let arbiter = net.nodes[0].arbiter().unwrap();
+    let path = arbiter.path(&Prefix::ROOT).unwrap();
+    let tree = net.nodes[0].ledger().unwrap().tree().clone();
     let payer_id = net.nodes[1].id();
+    let genuine = AccountProof { account: tree.prove(path.entry.version, &payer_id).unwrap(), path: path.clone() };
     let tx_id = Hash32([0; 32]);
+    let commit = |proof: AccountProof| Message::Committed { tx_id, root, proof: Box::new(proof) };
 
-    let mut proof = sealed.tree().prove(version, &payer_id).unwrap();
-    if let reference::smt::Terminal::Leaf { account, .. } = &mut proof.terminal {
+    let mut proof = genuine.clone();
+    if let reference::smt::Terminal::Leaf { account, .. } = &mut proof.account.terminal {
         account.balance += 1;
     }
-    let msg = Message::Committed { tx_id, root, proof: Box::new(proof) };
-    assert!(matches!(bad_message_error(&mut net, 0, 1, &msg), NodeError::BadProof(_)));
+    assert!(matches!(bad_message_error(&mut net, 0, 1, &commit(proof)), NodeError::BadProof(_)));
 
-    let other = sealed.tree().prove(version, &net.nodes[2].id()).unwrap();
-    let msg = Message::Committed { tx_id, root, proof: Box::new(other) };
-    assert!(matches!(bad_message_error(&mut net, 0, 1, &msg), NodeError::ProofDoesNotShowTransfer));
+    let mut proof = genuine.clone();
+    proof.path.entry.version += 1;
+    assert!(matches!(bad_message_error(&mut net, 0, 1, &commit(proof)), NodeError::BadProof(_)));
 
-    let proof = sealed.tree().prove(version, &payer_id).unwrap();
-    let msg = Message::Committed { tx_id, root, proof: Box::new(proof) };
-    assert!(matches!(bad_message_error(&mut net, 2, 1, &msg), NodeError::NotFromBookkeeper { .. }));
+    let other = AccountProof { account: tree.prove(path.entry.version, &net.nodes[2].id()).unwrap(), path };
+    assert!(matches!(bad_message_error(&mut net, 0, 1, &commit(other)), NodeError::ProofDoesNotShowTransfer));
+
+    assert!(matches!(bad_message_error(&mut net, 2, 1, &commit(genuine)), NodeError::NotFromBookkeeper { .. }));
 }
 
 #[test]
@@ -322,4 +371,184 @@ fn a_restart_without_state_keeps_the_stored_root_so_ts_never_goes_back() {
     net.nodes[2].restart(1050, false, &mut out);
     net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old });
     assert_eq!(net.nodes[2].root().unwrap(), new);
+}
+
+// ----- transfers across groups (SPEC §7.3, D-023) -------------------------------------------
+
+/// Every `RootBuilt` so far holds the genesis supply (I1 at the root), and every half's life
+/// is atomic (I4).
+fn check_root_and_halves(events: &[(usize, NodeEvent)], monitor: &mut AtomicityMonitor) {
+    for (_, event) in events {
+        match event {
+            NodeEvent::RootBuilt { root, .. } => invariants::root_conservation(root, 1_000_000).unwrap(),
+            NodeEvent::Sealed { debits, credited, settled, .. } => {
+                for id in debits {
+                    monitor.observe(*id, HalfStep::Applied(Half::Debit)).unwrap();
+                }
+                for c in credited {
+                    monitor.observe(c.id, HalfStep::Applied(Half::Credit)).unwrap();
+                }
+                for (id, half, how) in settled {
+                    monitor.observe(*id, HalfStep::Settled(*half, *how)).unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn committed_tags(events: &[(usize, NodeEvent)]) -> Vec<u64> {
+    events.iter().filter_map(|(_, e)| if let NodeEvent::Committed { tag, .. } = e { Some(*tag) } else { None }).collect()
+}
+
+#[test]
+fn a_cross_group_transfer_escrows_credits_matches_and_commits_within_two_pulses() {
+    let mut net = build(2, true);
+    assert_eq!(net.nodes.len(), 5, "chief, two clients, two leaf primaries");
+    let mut monitor = AtomicityMonitor::new();
+    net.command(10, 1, 2, 300, 7);
+    // Debit half at the payer's group, credit half at the payee's, both pending.
+    assert_eq!((account(&net, 1).balance, account(&net, 1).pending_out), (700, 300));
+    assert_eq!((account(&net, 2).balance, account(&net, 2).pending_in), (1_300, 300));
+    assert_eq!(account(&net, 2).spendable(), 1_000, "an unmatched credit is not spendable");
+    net.pulse(1000); // groups seal and report the halves
+    assert!(committed_tags(&net.events).is_empty());
+    net.pulse(2000); // the chief matches them, the root covers them: both parties are told
+    let events = net.take_events();
+    check_root_and_halves(&events, &mut monitor);
+    assert_eq!(committed_tags(&events), [7], "committed within 2 pulses (L1)");
+    assert!(events.iter().any(|(n, e)| *n == 2 && matches!(e, NodeEvent::Credited { .. })));
+    net.pulse(3000); // the clears are sealed and the next root shows them
+    let events = net.take_events();
+    check_root_and_halves(&events, &mut monitor);
+    assert_eq!((account(&net, 1).balance, account(&net, 1).pending_out), (700, 0));
+    assert_eq!((account(&net, 2).balance, account(&net, 2).pending_in), (1_300, 0));
+    assert_eq!(monitor.unsettled(), 0);
+    assert!(events.iter().all(|(_, e)| !matches!(e, NodeEvent::BadMessage { .. })));
+}
+
+#[test]
+fn a_lost_credit_half_times_out_and_the_debit_is_reversed() {
+    let mut net = build(2, true);
+    net.drop_if = Box::new(|_, _, msg| matches!(msg, Message::CreditHalf(_)));
+    let mut monitor = AtomicityMonitor::new();
+    net.command(10, 1, 2, 300, 7);
+    for pulse in 1..=TIMEOUT_PULSES + 2 {
+        net.pulse(pulse * 1000);
+    }
+    let events = net.take_events();
+    check_root_and_halves(&events, &mut monitor);
+    assert!(events.iter().any(|(n, e)| *n == 1
+        && matches!(e, NodeEvent::Refused { tag: 7, error: LedgerError::TimedOut })));
+    let payer = account(&net, 1);
+    assert_eq!((payer.balance, payer.pending_out, payer.nonce), (1_000, 0, 1), "reversed; the nonce stays used");
+    assert_eq!(account(&net, 2).balance, 1_000);
+    assert_eq!(monitor.unsettled(), 0);
+    // The lost credit half turns up after the credit horizon (2 × timeout + 2 pulses): it is
+    // refused, never applied.
+    let (from, to, late) = net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
+    net.drop_if = Box::new(|_, _, _| false);
+    for pulse in TIMEOUT_PULSES + 3..=2 * TIMEOUT_PULSES + 4 {
+        net.pulse(pulse * 1000);
+    }
+    assert!(matches!(bad_message_error(&mut net, from, to, &late), NodeError::BadCredit(LedgerError::TimedOut)));
+    assert_eq!(account(&net, 2).balance, 1_000);
+}
+
+#[test]
+fn a_lost_clear_order_leaves_the_value_in_the_clearing_entry_and_the_supply_whole() {
+    let mut net = build(2, true);
+    let mut monitor = AtomicityMonitor::new();
+    net.command(10, 1, 2, 300, 7);
+    net.pulse(1000);
+    // Lose the next settle to the payee's group only: its clear happens a pulse late.
+    let payee_id = net.nodes[2].id();
+    let payee_group = Prefix::new(payee_id, 8);
+    let mut lost_once = false;
+    net.drop_if = Box::new(move |_, _, msg| match msg {
+        Message::Settle(s) if s.path.entry.prefix == payee_group && !lost_once => {
+            lost_once = true;
+            true
+        }
+        _ => false,
+    });
+    for pulse in 2..=5 {
+        net.pulse(pulse * 1000);
+    }
+    let events = net.take_events();
+    check_root_and_halves(&events, &mut monitor);
+    let in_transit = |e: &NodeEvent| matches!(e, NodeEvent::RootBuilt { clears_in_transit: 1, .. });
+    assert!(events.iter().any(|(_, e)| in_transit(e)), "a root held the payer's clear alone");
+    assert_eq!(committed_tags(&events), [7]);
+    assert_eq!(monitor.unsettled(), 0);
+    assert_eq!(account(&net, 2).pending_in, 0);
+}
+
+#[test]
+fn without_escrow_the_root_supply_breaks_conservation() {
+    let mut net = build(2, true);
+    let payer_primary = 3 + usize::from(Prefix::new(net.nodes[1].id(), 8) > Prefix::new(net.nodes[2].id(), 8));
+    net.nodes[payer_primary].inject_ledger_faults(LedgerFaults { skip_escrow: true, ..LedgerFaults::default() });
+    net.command(10, 1, 2, 300, 7);
+    net.pulse(1000);
+    net.pulse(2000);
+    let broken = net.take_events().iter().find_map(|(_, e)| match e {
+        NodeEvent::RootBuilt { root, .. } => invariants::root_conservation(root, 1_000_000).err(),
+        _ => None,
+    });
+    assert_eq!(broken.map(|v| v.invariant), Some(Invariant::Conservation));
+}
+
+#[test]
+fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
+    let mut net = build(2, true);
+    let (payer, payee) = (net.scheme.signer(1), net.scheme.signer(2));
+    let tx = Tx { from: payer.id(), to: payee.id(), amount: 5, from_nonce: 1, created_pulse: 0 };
+    let credit = Message::CreditHalf(Box::new(tx.sign(&payer, &payee)));
+    let payee_primary = 3 + usize::from(Prefix::new(payee.id(), 8) > Prefix::new(payer.id(), 8));
+    // Only the payer's group primary may send a credit half.
+    assert!(matches!(bad_message_error(&mut net, 0, payee_primary, &credit), NodeError::NotFromBookkeeper { .. }));
+    // A settle from a non-chief, or one carrying another group's path.
+    net.pulse(1000);
+    let arbiter = net.nodes[0].arbiter().unwrap().clone();
+    let other = if payee_primary == 3 { 4 } else { 3 };
+    let other_group = net.nodes[other].group().unwrap();
+    let msg = Message::Settle(Box::new(SettleMsg {
+        pulse: 99,
+        root: arbiter.root(),
+        path: arbiter.path(&other_group).unwrap(),
+        orders: Vec::new(),
+    }));
+    assert!(matches!(bad_message_error(&mut net, 0, payee_primary, &msg), NodeError::WrongGroupPath));
+    assert!(matches!(bad_message_error(&mut net, 1, other, &msg), NodeError::NotFromBookkeeper { .. }));
+    let report = Message::Settle(Box::new(SettleMsg {
+        pulse: 99,
+        root: arbiter.root(),
+        path: arbiter.path(&other_group).unwrap(),
+        orders: Vec::new(),
+    }));
+    assert!(matches!(bad_message_error(&mut net, 0, 1, &report), NodeError::UnexpectedMessage { role: "client", .. }));
+}
+
+#[test]
+fn a_credit_half_arriving_after_the_abort_but_within_the_horizon_is_reversed_too() {
+    let mut net = build(2, true);
+    net.drop_if = Box::new(|_, _, msg| matches!(msg, Message::CreditHalf(_)));
+    let mut monitor = AtomicityMonitor::new();
+    net.command(10, 1, 2, 300, 7);
+    for pulse in 1..=TIMEOUT_PULSES + 2 {
+        net.pulse(pulse * 1000);
+    }
+    let (from, to, late) = net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
+    net.drop_if = Box::new(|_, _, _| false);
+    net.deliver(TIMEOUT_PULSES * 1000 + 2500, from, to, &late);
+    assert_eq!(account(&net, 2).pending_in, 300, "applied: it is within the horizon");
+    for pulse in TIMEOUT_PULSES + 3..=2 * TIMEOUT_PULSES + 4 {
+        net.pulse(pulse * 1000);
+    }
+    let events = net.take_events();
+    check_root_and_halves(&events, &mut monitor);
+    let payee = account(&net, 2);
+    assert_eq!((payee.balance, payee.pending_in), (1_000, 0), "an orphan credit is reversed after the timeout");
+    assert_eq!(monitor.unsettled(), 0);
 }

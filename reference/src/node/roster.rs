@@ -1,0 +1,158 @@
+//! Who keeps which books: the groups of the bookkeeper tree and their primaries (SPEC §6.1–§6.2).
+//! The node protocol runs a two-level tree (D-023): the root group, whose primary is the chief,
+//! and leaf groups directly below it. An account belongs to the leaf group whose prefix it
+//! has, or to the root group if none has ("sparse groups merge upward").
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::consensus::groups::GroupTree;
+use crate::id::{Id, Prefix};
+
+/// The groups and their primaries, as every node knows them (the organization's public
+/// record, SPEC §12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roster {
+    chief: Id,
+    /// Leaf groups (not the root) → primary. Prefixes are disjoint.
+    leaves: BTreeMap<Prefix, Id>,
+    /// The one prefix length every leaf group has (0 if there is none).
+    leaf_bits: usize,
+}
+
+/// Why a roster could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    /// Leaf groups must all sit one stratum below the root (D-023).
+    #[error("group {0} is not one stratum below the root: the node protocol runs a two-level tree (D-023)")]
+    TooDeep(Prefix),
+    /// A primary was not named for every group.
+    #[error("{groups} groups but {primaries} primaries")]
+    PrimaryCount {
+        /// Groups in the tree (root included).
+        groups: usize,
+        /// Primaries given.
+        primaries: usize,
+    },
+    /// One node was named primary of two groups (one seat per node, SPEC §6.3).
+    #[error("node {0} is primary of two groups")]
+    TwoSeats(Id),
+}
+
+impl Roster {
+    /// A roster with only the root group, kept by `chief`.
+    pub fn single(chief: Id) -> Roster {
+        Roster { chief, leaves: BTreeMap::new(), leaf_bits: 0 }
+    }
+
+    /// The roster of `tree`, cut to two levels: the groups at stratum 1 are the leaf groups and
+    /// deeper groups merge into them. `primaries[0]` keeps the root group, `primaries[i]` the
+    /// i-th stratum-1 group in prefix order.
+    pub fn from_tree(tree: &GroupTree, primaries: &[Id]) -> Result<Roster, RosterError> {
+        let leaf_bits = tree.stratum_bits();
+        let leaves: Vec<Prefix> =
+            tree.groups().keys().filter(|p| p.len_bits() == leaf_bits).copied().collect();
+        if primaries.len() != leaves.len() + 1 {
+            return Err(RosterError::PrimaryCount { groups: leaves.len() + 1, primaries: primaries.len() });
+        }
+        Roster::new(primaries[0], leaves.into_iter().zip(primaries[1..].iter().copied()))
+    }
+
+    /// A roster of the root group kept by `chief` and the given leaf groups.
+    pub fn new(chief: Id, leaves: impl IntoIterator<Item = (Prefix, Id)>) -> Result<Roster, RosterError> {
+        let leaves: BTreeMap<Prefix, Id> = leaves.into_iter().collect();
+        let leaf_bits = leaves.keys().next().map_or(0, Prefix::len_bits);
+        if let Some(bad) = leaves.keys().find(|p| p.len_bits() != leaf_bits || leaf_bits == 0) {
+            return Err(RosterError::TooDeep(*bad));
+        }
+        let mut seen = std::collections::BTreeSet::from([chief]);
+        for primary in leaves.values() {
+            if !seen.insert(*primary) {
+                return Err(RosterError::TwoSeats(*primary));
+            }
+        }
+        Ok(Roster { chief, leaves, leaf_bits })
+    }
+
+    /// The chief: the root group's primary.
+    pub fn chief(&self) -> Id {
+        self.chief
+    }
+
+    /// The group `id`'s account belongs to.
+    pub fn group_of(&self, id: &Id) -> Prefix {
+        if self.leaf_bits == 0 {
+            return Prefix::ROOT;
+        }
+        let prefix = Prefix::new(*id, self.leaf_bits);
+        if self.leaves.contains_key(&prefix) { prefix } else { Prefix::ROOT }
+    }
+
+    /// The primary of `group` (the chief for the root group or an unknown prefix).
+    pub fn primary(&self, group: &Prefix) -> Id {
+        self.leaves.get(group).copied().unwrap_or(self.chief)
+    }
+
+    /// The primary keeping `id`'s account.
+    pub fn primary_for(&self, id: &Id) -> Id {
+        self.primary(&self.group_of(id))
+    }
+
+    /// Every group: the root first, then the leaf groups in prefix order, with primaries.
+    pub fn groups(&self) -> impl Iterator<Item = (Prefix, Id)> + '_ {
+        std::iter::once((Prefix::ROOT, self.chief)).chain(self.leaves.iter().map(|(p, id)| (*p, *id)))
+    }
+
+    /// Number of groups, the root included.
+    pub fn len(&self) -> usize {
+        self.leaves.len() + 1
+    }
+
+    /// Always false: the root group always exists.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// An organization's genesis split over a roster's groups (D-023).
+#[derive(Clone, Debug)]
+pub struct Genesis {
+    /// Each group's ledger, in [`Roster::groups`] order (the root group first).
+    pub ledgers: Vec<(Prefix, crate::ledger::Ledger)>,
+    /// The chief's arbiter over the groups' genesis entries.
+    pub arbiter: crate::consensus::settlement::Arbiter,
+}
+
+impl Genesis {
+    /// Split the genesis of [`Ledger::genesis_with_distribution`](crate::ledger::Ledger::genesis_with_distribution)
+    /// over `roster`'s groups; the chief aborts halves unmatched for `transfer_timeout_pulses`.
+    pub fn split(
+        roster: &Roster,
+        organization: Id,
+        genesis_supply: u64,
+        distribution: &[(Id, u64)],
+        transfer_timeout_pulses: u64,
+    ) -> Result<Genesis, crate::ledger::LedgerError> {
+        use crate::consensus::root::GroupEntry;
+        use crate::ledger::Ledger;
+        let whole = Ledger::genesis_with_distribution(organization, genesis_supply, distribution)?;
+        let tree = whole.tree();
+        let mut shares: BTreeMap<Prefix, Vec<(Id, u64)>> = roster.groups().map(|(p, _)| (p, Vec::new())).collect();
+        for (id, account) in tree.iter(tree.latest_version()).expect("the latest version is held") {
+            shares.entry(roster.group_of(&id)).or_default().push((id, account.balance));
+        }
+        let mut ledgers = Vec::with_capacity(roster.len());
+        let mut entries = Vec::with_capacity(roster.len());
+        for (prefix, _) in roster.groups() {
+            let ledger = Ledger::genesis_share(organization, genesis_supply, &shares[&prefix])?;
+            let sealed = ledger.tree().root(ledger.tree().latest_version()).expect("latest is held");
+            entries.push(GroupEntry { prefix, version: sealed.version, synopsis: sealed.synopsis });
+            ledgers.push((prefix, ledger));
+        }
+        let arbiter = crate::consensus::settlement::Arbiter::new(entries, transfer_timeout_pulses)
+            .expect("genesis sums fit: the supply is a u64");
+        Ok(Genesis { ledgers, arbiter })
+    }
+}
