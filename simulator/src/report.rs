@@ -154,10 +154,12 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
                 ("requested", count(t.issued)),
                 ("committed", count(t.committed)),
                 ("refused", count(t.refused)),
+                ("refused by reason", reasons(&t.refused_by_reason)),
                 ("abandoned by the payer", count(t.abandoned)),
                 ("lost to crashes", count(t.lost)),
                 ("open at the end", count(t.outstanding)),
                 ("nonce resyncs", count(t.nonce_resyncs)),
+                ("committed within 2 pulses (L1)", count(t.committed_within_2_pulses)),
                 ("throughput (committed tx/s)", s.throughput_tx_per_s.to_string()),
             ])],
         },
@@ -180,6 +182,7 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
                     ("sent", count(m.total)),
                     ("bytes", count(m.bytes)),
                     ("per node per pulse", m.per_node_per_pulse.to_string()),
+                    ("per committed transfer", m.per_committed_tx.to_string()),
                     ("bytes per node per pulse", m.bytes_per_node_per_pulse.to_string()),
                     ("ignored as invalid", count(m.bad)),
                     ("arrived at a crashed node", count(m.delivered_to_down_node)),
@@ -210,11 +213,18 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
         },
         Section {
             title: "Ledger".into(),
-            text: String::new(),
+            text: "Each group's primary seals its group's ledger at every pulse; the chief builds the \
+                   root over the groups' synopses (a new ts when one changed). A clear seen at one side \
+                   only is held in the root's clearing entry (D-023)."
+                .into(),
             tables: vec![Table::pairs(&[
+                ("groups (root included)", count(s.ledger.groups)),
                 ("final ts", count(s.ledger.final_version)),
-                ("seals", count(s.ledger.seals)),
-                ("seals that advanced ts", count(s.ledger.versions)),
+                ("roots built", count(s.ledger.roots)),
+                ("roots with a clear in transit", count(s.ledger.roots_with_clears_in_transit)),
+                ("group seals", count(s.ledger.seals)),
+                ("group seals that advanced the group's version", count(s.ledger.versions)),
+                ("halves unsettled at the end (I4)", count(s.ledger.unsettled_halves)),
             ])],
         },
     ];
@@ -364,4 +374,12 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     std::fs::write(dir.join("report.md"), run_markdown(result))?;
     std::fs::write(dir.join("report.html"), run_html(result))?;
     Ok(())
+}
+
+/// `reason: n, …`, or `none`.
+fn reasons(by_reason: &std::collections::BTreeMap<String, u64>) -> String {
+    if by_reason.is_empty() {
+        return "none".into();
+    }
+    by_reason.iter().map(|(reason, n)| format!("{reason}: {n}")).collect::<Vec<_>>().join(", ")
 }

@@ -80,11 +80,17 @@ pub struct Transfers {
     pub duplicate_outcomes: u64,
     /// Refusals by reason (`timed_out`: aborted by the chief after `transfer_timeout_pulses`).
     pub refused_by_reason: BTreeMap<String, u64>,
+    /// Committed within 2 pulses of the request (SPEC §7.4, L1; the bound assumes honest
+    /// committees and bounded delay, and includes no queueing behind the payer's earlier
+    /// transfers, D-018).
+    pub committed_within_2_pulses: u64,
 }
 
 /// Message counts.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct Messages {
+    /// Messages per committed transfer (all kinds, pulses included).
+    pub per_committed_tx: f64,
     /// Handed to the network.
     pub total: u64,
     /// Their bytes.
@@ -213,6 +219,7 @@ impl Summary {
         let totals: Counts = series.iter().map(|r| r.counts).sum();
         let mut latencies: Vec<u64> =
             metrics.pulses.iter().flat_map(|p| p.latencies_ms.iter().copied()).collect();
+        let within_2_pulses = latencies.iter().filter(|l| **l <= 2 * pulse_ms).count() as u64;
         let latency = Percentiles::of(&mut latencies);
         let nodes = f.nodes;
         let node_pulses = (nodes * pulses).max(1) as f64;
@@ -239,6 +246,7 @@ impl Summary {
                 nonce_resyncs: metrics.nonce_resyncs,
                 duplicate_outcomes: f.duplicate_outcomes,
                 refused_by_reason: metrics.refused_by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                committed_within_2_pulses: within_2_pulses,
             },
             commit_latency_ms: latency,
             commit_latency_pulses: latency.scaled(pulse_ms as f64),
@@ -249,6 +257,7 @@ impl Summary {
                 total,
                 bytes,
                 per_node_per_pulse: round2(total as f64 / node_pulses),
+                per_committed_tx: round2(total as f64 / totals[Count::Committed].max(1) as f64),
                 bytes_per_node_per_pulse: round2(bytes as f64 / node_pulses),
                 by_kind: MessageKind::ALL
                     .iter()
