@@ -2,10 +2,12 @@
 //!
 //! The actors here are thin adapters: every step calls the same `Node::handle_*` a production
 //! node or the simulator calls, and turns its `Output`s into stateright sends and timers
-//! (DESIGN §1). States are deduplicated by [`Node::fingerprint`]. The first model covers the
-//! minimal pulse protocol (docs/decisions.md D-012): one bookkeeper and a few clients, a
-//! network that loses, duplicates and reorders messages, pulses bounded by
-//! [`PaymentModel::max_pulses`].
+//! (DESIGN §1). States are deduplicated by [`Node::fingerprint`]. A [`PaymentModel`] is a few
+//! clients paying each other over a network that loses, duplicates and reorders messages,
+//! with pulses bounded by [`PaymentModel::max_pulses`]. With [`PaymentModel::grouped`] each
+//! client's account lives in its own leaf group whose primary may crash and restart without
+//! its unsealed cycle, and every payment crosses groups through the chief (SPEC §7.3, D-023);
+//! without, one group keeps every account (the minimal protocol of D-012).
 //!
 //! ```
 //! use model::PaymentModel;
@@ -21,22 +23,41 @@ use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use reference::crypto::{Signer, SimScheme};
+use reference::Prefix;
+use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants;
-use reference::ledger::Ledger;
-use reference::node::{Command, Message, Node, NodeConfig, Output, Timer};
+use reference::node::{Command, Genesis, Message, Node, NodeConfig, Output, Roster, Timer};
 use stateright::Expectation;
 use stateright::actor::{
     Actor, ActorModel, ActorModelState, Id as ActorId, LossyNetwork, Network, Out, model_timeout,
 };
 
-/// A node as a model state: equality and hashing by fingerprint.
+/// A node as a model state: equality and hashing by fingerprint (and the crashes it may
+/// still suffer).
 #[derive(Clone, Debug)]
-pub struct NodeState(pub Node);
+pub struct NodeState {
+    /// The node.
+    pub node: Node,
+    /// Crashes the model may still inflict on it.
+    pub crashes_left: u8,
+    /// The fingerprint, computed once per state change rather than on every hash and compare.
+    fingerprint: Hash32,
+}
+
+impl NodeState {
+    fn new(node: Node, crashes_left: u8) -> NodeState {
+        let fingerprint = node.fingerprint();
+        NodeState { node, crashes_left, fingerprint }
+    }
+
+    fn refresh(&mut self) {
+        self.fingerprint = self.node.fingerprint();
+    }
+}
 
 impl PartialEq for NodeState {
     fn eq(&self, other: &Self) -> bool {
-        self.0.fingerprint() == other.0.fingerprint()
+        self.fingerprint == other.fingerprint && self.crashes_left == other.crashes_left
     }
 }
 
@@ -44,8 +65,18 @@ impl Eq for NodeState {}
 
 impl Hash for NodeState {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.fingerprint().hash(state);
+        self.fingerprint.hash(state);
+        self.crashes_left.hash(state);
     }
+}
+
+/// A model timer: the node's own, or a crash the model inflicts on a leaf primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModelTimer {
+    /// A timer the node set.
+    Node(Timer),
+    /// Crash now and restart without the unsealed cycle (D-011).
+    Crash,
 }
 
 /// One payment a client asks for at start: `(payee index, amount)`.
@@ -66,13 +97,21 @@ pub struct PaymentModel {
     pub max_attempts: u32,
     /// Whether the network may lose messages.
     pub lossy: bool,
+    /// Each client in its own leaf group, with its own primary (actors after the clients).
+    pub grouped: bool,
+    /// Crashes each leaf primary may suffer (grouped models only).
+    pub crashes: u8,
     /// Deliberately broken ledger behaviour (tests only).
     #[cfg(feature = "fault-injection")]
     pub ledger_faults: reference::ledger::LedgerFaults,
+    /// Deliberately broken node behaviour, for the bookkeepers (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub node_faults: reference::node::NodeFaults,
 }
 
 const GENESIS_SUPPLY: u64 = 1_000_000;
 const SCHEME_SEED: u64 = 11;
+const TIMEOUT_PULSES: u64 = 1;
 
 impl PaymentModel {
     /// The configurations the `model` binary and the tests know by name.
@@ -80,8 +119,25 @@ impl PaymentModel {
         match name {
             "one-payment" => Some(PaymentModel::one_payment()),
             "two-payments" => Some(PaymentModel::two_payments()),
+            "cross-group" => Some(PaymentModel::cross_group()),
+            "cross-group-crash" => Some(PaymentModel::cross_group_crash()),
             _ => None,
         }
+    }
+
+    /// The names [`PaymentModel::named`] knows.
+    pub const NAMES: [&'static str; 4] = ["one-payment", "two-payments", "cross-group", "cross-group-crash"];
+
+    /// Two clients in two leaf groups under the chief; client 1 pays client 2 once over a
+    /// lossy, duplicating network; four pulses (enough to match, clear, or time out).
+    pub fn cross_group() -> PaymentModel {
+        PaymentModel { grouped: true, max_pulses: 3, max_attempts: 1, ..PaymentModel::one_payment() }
+    }
+
+    /// [`PaymentModel::cross_group`] over a reliable network whose leaf primaries may each
+    /// crash once, losing their unsealed cycle.
+    pub fn cross_group_crash() -> PaymentModel {
+        PaymentModel { lossy: false, crashes: 1, ..PaymentModel::cross_group() }
     }
 
     /// Two clients; client 1 pays client 2 twice; a reliable but duplicating network.
@@ -102,14 +158,32 @@ impl PaymentModel {
             max_pulses: 2,
             max_attempts: 2,
             lossy: true,
+            grouped: false,
+            crashes: 0,
             #[cfg(feature = "fault-injection")]
             ledger_faults: reference::ledger::LedgerFaults::default(),
+            #[cfg(feature = "fault-injection")]
+            node_faults: reference::node::NodeFaults::default(),
         }
+    }
+
+    /// Actors: the chief, the clients, then (grouped) one primary per client's group.
+    fn actor_count(&self) -> usize {
+        1 + self.clients + if self.grouped { self.clients } else { 0 }
     }
 
     fn ids(&self) -> Vec<reference::Id> {
         let scheme = SimScheme::new(SCHEME_SEED);
-        (0..=self.clients as u64).map(|i| scheme.signer(i).id()).collect()
+        (0..self.actor_count() as u64).map(|i| scheme.signer(i).id()).collect()
+    }
+
+    /// The roster: one group, or one leaf group per client (8-bit prefixes, D-023).
+    fn roster(&self, ids: &[reference::Id]) -> Roster {
+        if !self.grouped {
+            return Roster::single(ids[0]);
+        }
+        let leaves = (1..=self.clients).map(|c| (Prefix::new(ids[c], 8), ids[self.clients + c]));
+        Roster::new(ids[0], leaves).expect("the model's clients have distinct 8-bit prefixes")
     }
 
     /// What client `payee` is owed in total by the payments of the model.
@@ -121,55 +195,98 @@ impl PaymentModel {
     pub fn into_model(self) -> ActorModel<PaymentActor, PaymentModel> {
         let cfg = Arc::new(self.clone());
         let ids = Arc::new(self.ids());
-        let actors: Vec<PaymentActor> = (0..=self.clients)
-            .map(|index| PaymentActor { index, cfg: Arc::clone(&cfg), ids: Arc::clone(&ids) })
+        let roster = Arc::new(self.roster(&ids));
+        let actors: Vec<PaymentActor> = (0..self.actor_count())
+            .map(|index| PaymentActor {
+                index,
+                cfg: Arc::clone(&cfg),
+                ids: Arc::clone(&ids),
+                roster: Arc::clone(&roster),
+            })
             .collect();
         let lossy = if self.lossy { LossyNetwork::Yes } else { LossyNetwork::No };
-        ActorModel::new(self, ())
+        let grouped = self.grouped;
+        let model = ActorModel::new(self, ())
             .actors(actors)
-            .init_network(Network::new_unordered_duplicating([]))
+            // Grouped models send several messages per pulse; redelivering each any number of
+            // times would make their state spaces unbounded in practice, so duplicates are
+            // explored only in the one-group models.
+            .init_network(if grouped {
+                Network::new_unordered_nonduplicating([])
+            } else {
+                Network::new_unordered_duplicating([])
+            })
             .lossy_network(lossy)
             .property(Expectation::Always, "I1 conservation", |_, state| conserves(state))
             .property(Expectation::Always, "no payee receives more than it was paid", |model, state| {
                 paid_at_most_once(&model.cfg, state)
             })
-            .property(Expectation::Sometimes, "a transfer commits", |_, state| committed(state))
-            .within_boundary(|cfg, state| bookkeeper(state).pulse() <= cfg.max_pulses)
+            .property(Expectation::Always, "I4 settled halves balance", |model, state| {
+                settled_halves_balance(&model.cfg, state)
+            })
+            .property(Expectation::Sometimes, "a transfer commits", |model, state| committed(&model.cfg, state))
+            .within_boundary(|cfg, state| chief(state).pulse() <= cfg.max_pulses);
+        if grouped {
+            model.property(Expectation::Sometimes, "a transfer is aborted and reversed", |model, state| {
+                aborted(&model.cfg, state)
+            })
+        } else {
+            model
+        }
     }
 }
 
-fn bookkeeper(state: &ActorModelState<PaymentActor>) -> &Node {
-    &state.actor_states[0].0
+fn chief(state: &ActorModelState<PaymentActor>) -> &Node {
+    &state.actor_states[0].node
 }
 
-fn ledger(state: &ActorModelState<PaymentActor>) -> &Ledger {
-    bookkeeper(state).ledger().expect("actor 0 is the bookkeeper")
+/// Client `c`'s account in the working state of whichever group keeps it.
+fn account(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>, c: usize) -> reference::smt::Account {
+    // The node's own Id: deriving the keys again for every state checked would cost a hash.
+    let id = state.actor_states[c].node.id();
+    let keeper = if cfg.grouped { cfg.clients + c } else { 0 };
+    let ledger = state.actor_states[keeper].node.ledger().expect("a bookkeeper");
+    ledger.account(&id).unwrap_or_default()
 }
 
+/// I1 on the chief's root (SPEC §13, D-023).
 fn conserves(state: &ActorModelState<PaymentActor>) -> bool {
-    let ledger = ledger(state);
-    invariants::conservation(ledger.tree(), ledger.tree().latest_version(), GENESIS_SUPPLY).is_ok()
+    let chief = chief(state);
+    chief.root().is_some_and(|root| invariants::root_conservation(&root, GENESIS_SUPPLY).is_ok())
 }
 
 /// I5 as a state predicate: every payee's balance is at most its genesis balance plus what the
 /// model's payers asked to pay it. Applying one transfer twice breaks it.
 fn paid_at_most_once(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
-    let ledger = ledger(state);
-    (1..=cfg.clients).all(|payee| {
-        // The node's own Id: deriving the keys again for every state checked would cost a
-        // hash per client per state.
-        let id = state.actor_states[payee].0.id();
-        let balance = ledger.account(&id).map_or(0, |a| a.balance);
-        balance <= cfg.initial_balance + cfg.owed_to(payee)
+    (1..=cfg.clients).all(|c| account(cfg, state, c).balance <= cfg.initial_balance + cfg.owed_to(c))
+}
+
+/// I4's safety as a state predicate: once no half pends anywhere, every transfer was either
+/// cleared at both sides or reversed at both, so the clients' balances sum to their genesis
+/// sum. A transfer cleared at one side and reversed at the other creates or destroys money.
+fn settled_halves_balance(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
+    let accounts: Vec<_> = (1..=cfg.clients).map(|c| account(cfg, state, c)).collect();
+    if accounts.iter().any(|a| a.pending_in > 0 || a.pending_out > 0) {
+        return true;
+    }
+    accounts.iter().map(|a| a.balance).sum::<u64>() == cfg.initial_balance * cfg.clients as u64
+}
+
+/// Some payer's transfer is in a root the chief built: its nonce moved and no half pends.
+fn committed(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
+    (1..=cfg.clients).any(|c| {
+        let a = account(cfg, state, c);
+        a.nonce > 0 && a.pending_out == 0 && a.balance < cfg.initial_balance
     })
 }
 
-fn committed(state: &ActorModelState<PaymentActor>) -> bool {
-    let ledger = ledger(state);
-    ledger
-        .tree()
-        .iter(ledger.tree().latest_version())
-        .is_ok_and(|mut accounts| accounts.any(|(_, a)| a.nonce > 0))
+/// The chief aborted a transfer, and every half is settled since.
+fn aborted(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
+    let settled = (1..=cfg.clients).all(|c| {
+        let a = account(cfg, state, c);
+        a.pending_in == 0 && a.pending_out == 0
+    });
+    settled && chief(state).arbiter().is_some_and(|a| a.aborted_total() > 0)
 }
 
 /// The actor for node `index` of a [`PaymentModel`].
@@ -179,6 +296,7 @@ pub struct PaymentActor {
     pub index: usize,
     cfg: Arc<PaymentModel>,
     ids: Arc<Vec<reference::Id>>,
+    roster: Arc<Roster>,
 }
 
 impl PaymentActor {
@@ -189,21 +307,37 @@ impl PaymentActor {
             pulse_ms: 1000,
             retry_ms: 3000,
             max_attempts: cfg.max_attempts,
-            bookkeeper: self.ids[0],
+            transfer_timeout_pulses: TIMEOUT_PULSES,
+            roster: Arc::clone(&self.roster),
         };
         let verifier = Arc::new(scheme.clone());
-        if self.index == 0 {
-            let distribution: Vec<_> = self.ids[1..].iter().map(|id| (*id, cfg.initial_balance)).collect();
-            let organization = scheme.signer(u64::MAX).id();
-            #[allow(unused_mut)] // mutated only with fault injection
-            let mut ledger = Ledger::genesis_with_distribution(organization, GENESIS_SUPPLY, &distribution)
-                .expect("the model's genesis is valid");
-            #[cfg(feature = "fault-injection")]
-            ledger.inject_faults(cfg.ledger_faults);
-            Node::bookkeeper(self.ids[0], ledger, verifier, config)
-        } else {
-            Node::client(Arc::new(scheme.signer(self.index as u64)), verifier, config)
+        if (1..=cfg.clients).contains(&self.index) {
+            return Node::client(Arc::new(scheme.signer(self.index as u64)), verifier, config);
         }
+        let distribution: Vec<_> = self.ids[1..=cfg.clients].iter().map(|id| (*id, cfg.initial_balance)).collect();
+        let organization = scheme.signer(u64::MAX).id();
+        let genesis = Genesis::split(&self.roster, organization, GENESIS_SUPPLY, &distribution, TIMEOUT_PULSES)
+            .expect("the model's genesis is valid");
+        let group = if self.index == 0 { 0 } else { self.index - cfg.clients };
+        #[allow(unused_mut)] // mutated only with fault injection
+        let mut node = match genesis.ledgers.into_iter().nth(group) {
+            Some((_, ledger)) if self.index == 0 => {
+                Node::chief(self.ids[0], ledger, genesis.arbiter, verifier, config)
+            }
+            Some((_, ledger)) => Node::bookkeeper(self.ids[self.index], ledger, verifier, config),
+            None => unreachable!("one ledger per group"),
+        };
+        #[cfg(feature = "fault-injection")]
+        {
+            node.inject_ledger_faults(cfg.ledger_faults);
+            node.inject_faults(cfg.node_faults);
+        }
+        node
+    }
+
+    /// Whether the model may crash this actor: grouped leaf primaries only.
+    fn crashes(&self) -> u8 {
+        if self.cfg.grouped && self.index > self.cfg.clients { self.cfg.crashes } else { 0 }
     }
 
     /// Turn the node's outputs into stateright effects. Time does not exist in the model:
@@ -216,12 +350,16 @@ impl PaymentActor {
                         o.send(ActorId::from(index), msg);
                     }
                 }
+                // Grouped models leave the chief's pulse broadcast out: clients learn roots from
+                // their commits, and four more deliveries per pulse in every order would swamp
+                // the state space. The broadcast's I6/I7 are checked by the simulator.
+                Output::Broadcast { .. } if self.cfg.grouped => {}
                 Output::Broadcast { msg } => {
                     let peers: Vec<ActorId> =
                         (0..self.ids.len()).filter(|i| *i != self.index).map(ActorId::from).collect();
                     o.broadcast(&peers, &msg);
                 }
-                Output::SetTimer { timer, .. } => o.set_timer(timer, model_timeout()),
+                Output::SetTimer { timer, .. } => o.set_timer(ModelTimer::Node(timer), model_timeout()),
                 Output::Event(_) => {}
             }
         }
@@ -234,7 +372,7 @@ impl PaymentActor {
 
 impl Actor for PaymentActor {
     type Msg = Message;
-    type Timer = Timer;
+    type Timer = ModelTimer;
     type State = NodeState;
     type Storage = ();
     type Random = ();
@@ -243,14 +381,18 @@ impl Actor for PaymentActor {
         let mut node = self.build();
         let mut out = Vec::new();
         node.start(0, &mut out);
-        if self.index > 0 {
+        if (1..=self.cfg.clients).contains(&self.index) {
             for (tag, (payee, amount)) in self.cfg.payments[self.index - 1].iter().enumerate() {
                 let command = Command::Transfer { to: self.ids[*payee], amount: *amount, tag: tag as u64 };
                 node.handle_command(0, command, &mut out);
             }
         }
+        let crashes_left = self.crashes();
+        if crashes_left > 0 {
+            o.set_timer(ModelTimer::Crash, model_timeout());
+        }
         self.emit(out, o);
-        NodeState(node)
+        NodeState::new(node, crashes_left)
     }
 
     fn on_msg(
@@ -263,13 +405,26 @@ impl Actor for PaymentActor {
     ) {
         let from = self.ids[self.index_of(src)];
         let mut out = Vec::new();
-        state.to_mut().0.handle_message(0, from, &msg, &mut out);
+        let state = state.to_mut();
+        state.node.handle_message(0, from, &msg, &mut out);
+        state.refresh();
         self.emit(out, o);
     }
 
-    fn on_timeout(&self, _id: ActorId, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
+    fn on_timeout(&self, _id: ActorId, state: &mut Cow<NodeState>, timer: &ModelTimer, o: &mut Out<Self>) {
         let mut out = Vec::new();
-        state.to_mut().0.handle_timer(0, *timer, &mut out);
+        let state = state.to_mut();
+        match timer {
+            ModelTimer::Node(timer) => state.node.handle_timer(0, *timer, &mut out),
+            ModelTimer::Crash => {
+                state.node.restart(0, false, &mut out);
+                state.crashes_left -= 1;
+                if state.crashes_left > 0 {
+                    o.set_timer(ModelTimer::Crash, model_timeout());
+                }
+            }
+        }
+        state.refresh();
         self.emit(out, o);
     }
 }

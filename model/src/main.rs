@@ -24,7 +24,7 @@ struct Cli {
 enum Cmd {
     /// Check every property over the reachable states.
     Check {
-        /// The model: one-payment, two-payments.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Breadth-first search (the default).
@@ -42,7 +42,7 @@ enum Cmd {
     },
     /// Serve stateright's Explorer web UI for a model.
     Explore {
-        /// The model: one-payment, two-payments.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Where to listen.
@@ -53,7 +53,7 @@ enum Cmd {
 
 fn named(name: &str) -> Result<PaymentModel, String> {
     PaymentModel::named(name)
-        .ok_or_else(|| format!("unknown model `{name}`; known: one-payment, two-payments"))
+        .ok_or_else(|| format!("unknown model `{name}`; known: {}", PaymentModel::NAMES.join(", ")))
 }
 
 type PaymentActorModel = stateright::actor::ActorModel<model::PaymentActor, PaymentModel>;

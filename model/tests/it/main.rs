@@ -1,9 +1,11 @@
-//! Model checks of the minimal pulse protocol: the properties hold on every reachable state of
-//! small configurations, the interesting path is reachable, state counts are pinned, and a
-//! deliberately broken ledger is caught with a counterexample.
+//! Model checks of the node protocol: the properties hold on every reachable state of small
+//! configurations (one group; two leaf groups under the chief, over a lossy network or with
+//! crashing primaries), the interesting paths are reachable, state counts are pinned, and
+//! deliberately broken ledgers are caught with a counterexample.
 
 use model::PaymentModel;
 use reference::ledger::LedgerFaults;
+use reference::node::NodeFaults;
 use stateright::{Checker, Model};
 
 #[test]
@@ -46,6 +48,43 @@ fn a_ledger_that_skips_the_nonce_check_is_caught_paying_twice() {
 
 const PINNED_ONE_PAYMENT: usize = 142_242;
 const PINNED_TWO_PAYMENTS: usize = 71_155;
+const PINNED_CROSS_GROUP: usize = 502_210;
+const PINNED_CROSS_GROUP_CRASH: usize = 379_490;
+
+#[test]
+fn a_cross_group_payment_over_a_lossy_network_commits_or_aborts_and_keeps_every_property() {
+    let checker = PaymentModel::cross_group().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    assert!(checker.discovery("a transfer commits").is_some());
+    assert!(checker.discovery("a transfer is aborted and reversed").is_some());
+    println!("cross_group: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_CROSS_GROUP);
+}
+
+#[test]
+fn a_cross_group_payment_survives_primaries_that_crash_and_lose_their_cycle() {
+    let checker = PaymentModel::cross_group_crash().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    println!("cross_group_crash: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_CROSS_GROUP_CRASH);
+}
+
+#[test]
+fn a_payer_group_that_skips_the_escrow_is_caught_breaking_conservation_at_the_root() {
+    // The debit half records pending_out without lowering the payer's balance: the payer's
+    // group reports a supply 30 too high, and the first root over that report breaks I1.
+    let cfg = PaymentModel {
+        ledger_faults: LedgerFaults { skip_escrow: true, ..LedgerFaults::default() },
+        lossy: false,
+        max_pulses: 2,
+        ..PaymentModel::cross_group()
+    };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    let path = checker.discovery("I1 conservation").expect("the checker finds the broken root");
+    let root = path.last_state().actor_states[0].node.root().expect("the chief holds a root");
+    assert_eq!(root.synopsis.summary.supply(), 1_000_030);
+    assert!(checker.discovery("no payee receives more than it was paid").is_none());
+}
 
 #[test]
 fn the_model_binary_refuses_an_unknown_model() {
@@ -55,5 +94,22 @@ fn the_model_binary_refuses_an_unknown_model() {
         .expect("the model binary runs");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown model `nope`; known: one-payment, two-payments"), "{stderr}");
+    assert!(
+        stderr.contains("unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
+    // The chief matched both halves and ordered them cleared; the payer's group reverses its
+    // half instead: once nothing pends, the clients hold 30 more than at genesis.
+    let cfg = PaymentModel {
+        node_faults: NodeFaults { reverse_cleared_debits: true, ..NodeFaults::default() },
+        lossy: false,
+        max_pulses: 2,
+        ..PaymentModel::cross_group()
+    };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    assert!(checker.discovery("I4 settled halves balance").is_some(), "the checker finds the mixed settlement");
 }

@@ -132,6 +132,8 @@ pub struct Arbiter {
     root: RootSynopsis,
     /// The reports the held root was built from changed since.
     dirty: bool,
+    /// Transfers aborted so far.
+    aborted_total: u64,
 }
 
 impl Arbiter {
@@ -157,6 +159,7 @@ impl Arbiter {
             tree: Some(tree),
             root,
             dirty: false,
+            aborted_total: 0,
         })
     }
 
@@ -175,6 +178,11 @@ impl Arbiter {
         self.tree.as_ref()?.path(group)
     }
 
+    /// Transfers aborted since genesis.
+    pub fn aborted_total(&self) -> u64 {
+        self.aborted_total
+    }
+
     /// Transfers with an outstanding decision.
     pub fn outstanding(&self) -> usize {
         self.decisions.len()
@@ -186,6 +194,7 @@ impl Arbiter {
         hasher.update(&self.root.version.to_le_bytes());
         hasher.update(&self.root.synopsis.hash.0);
         hasher.update(&[u8::from(self.dirty)]);
+        hasher.update(&self.aborted_total.to_le_bytes());
         for report in self.reports.values() {
             hasher.update(&report.pulse.to_le_bytes());
             hasher.update(&report.entry.hash().0);
@@ -289,6 +298,7 @@ impl Arbiter {
             if pulse.saturating_sub(since) >= self.timeout_pulses {
                 let amount = pending[&(tx_id, half)].2;
                 self.decisions.insert(tx_id, (Settlement::Reverse, amount));
+                self.aborted_total += 1;
                 outcome.aborted.push(tx_id);
             }
         }

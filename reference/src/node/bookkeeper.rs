@@ -376,6 +376,12 @@ impl Bookkeeper {
     fn carry_out(&mut self, orders: &[Order], out: &mut Vec<Output>) {
         for order in orders {
             let Some(open) = self.open.get(&order.tx_id).copied() else { continue };
+            #[allow(unused_mut)] // changed only with fault injection
+            let mut order = *order;
+            #[cfg(feature = "fault-injection")]
+            if self.faults.reverse_cleared_debits && open.half == Half::Debit {
+                order.how = Settlement::Reverse;
+            }
             if self.ledger.settle(open.half, &open.signed.tx, order.how).is_err() {
                 continue; // cannot happen for a half applied here; never panic on it
             }
