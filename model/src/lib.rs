@@ -224,7 +224,9 @@ impl PaymentModel {
             .property(Expectation::Always, "I4 settled halves balance", |model, state| {
                 settled_halves_balance(&model.cfg, state)
             })
-            .property(Expectation::Sometimes, "a transfer commits", |model, state| committed(&model.cfg, state))
+            .property(Expectation::Sometimes, "a transfer commits", |model, state| {
+                committed(&model.cfg, state)
+            })
             .within_boundary(|cfg, state| chief(state).pulse() <= cfg.max_pulses);
         if grouped {
             model.property(Expectation::Sometimes, "a transfer is aborted and reversed", |model, state| {
@@ -314,10 +316,12 @@ impl PaymentActor {
         if (1..=cfg.clients).contains(&self.index) {
             return Node::client(Arc::new(scheme.signer(self.index as u64)), verifier, config);
         }
-        let distribution: Vec<_> = self.ids[1..=cfg.clients].iter().map(|id| (*id, cfg.initial_balance)).collect();
+        let distribution: Vec<_> =
+            self.ids[1..=cfg.clients].iter().map(|id| (*id, cfg.initial_balance)).collect();
         let organization = scheme.signer(u64::MAX).id();
-        let genesis = Genesis::split(&self.roster, organization, GENESIS_SUPPLY, &distribution, TIMEOUT_PULSES)
-            .expect("the model's genesis is valid");
+        let genesis =
+            Genesis::split(&self.roster, organization, GENESIS_SUPPLY, &distribution, TIMEOUT_PULSES)
+                .expect("the model's genesis is valid");
         let group = if self.index == 0 { 0 } else { self.index - cfg.clients };
         #[allow(unused_mut)] // mutated only with fault injection
         let mut node = match genesis.ledgers.into_iter().nth(group) {

@@ -259,7 +259,8 @@ impl AtomicityMonitor {
                 }
                 let mixed = matches!(
                     (life.debit_settled, life.credit_settled),
-                    (Some(Settlement::Clear), Some(Settlement::Reverse)) | (Some(Settlement::Reverse), Some(Settlement::Clear))
+                    (Some(Settlement::Clear), Some(Settlement::Reverse))
+                        | (Some(Settlement::Reverse), Some(Settlement::Clear))
                 );
                 if mixed {
                     return fail("one half cleared and the other reversed");
@@ -273,7 +274,10 @@ impl AtomicityMonitor {
     pub fn unsettled(&self) -> usize {
         self.transfers
             .values()
-            .filter(|l| (l.debit_applied && l.debit_settled.is_none()) || (l.credit_applied && l.credit_settled.is_none()))
+            .filter(|l| {
+                (l.debit_applied && l.debit_settled.is_none())
+                    || (l.credit_applied && l.credit_settled.is_none())
+            })
             .count()
     }
 

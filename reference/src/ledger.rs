@@ -374,7 +374,11 @@ impl Ledger {
     /// [`Ledger::apply`] that concerns the payer (shape, both signatures, nonce, spendable
     /// balance), then `balance −= a`, `pending_out += a`, `nonce = from_nonce`. The payee's
     /// account lives in another group's ledger and is not looked up. On error nothing changes.
-    pub fn apply_debit(&mut self, signed: &SignedTx, verifier: &dyn Verifier) -> Result<Applied, LedgerError> {
+    pub fn apply_debit(
+        &mut self,
+        signed: &SignedTx,
+        verifier: &dyn Verifier,
+    ) -> Result<Applied, LedgerError> {
         let tx = &signed.tx;
         check_shape(tx)?;
         self.check_signatures(signed, verifier)?;
@@ -418,7 +422,9 @@ impl Ledger {
                 })?;
                 let balance = match how {
                     Settlement::Clear => payer.balance,
-                    Settlement::Reverse => payer.balance.checked_add(amount).ok_or(LedgerError::BalanceOverflow)?,
+                    Settlement::Reverse => {
+                        payer.balance.checked_add(amount).ok_or(LedgerError::BalanceOverflow)?
+                    }
                 };
                 self.tree.insert(tx.from, Account { balance, pending_out, ..payer });
             }

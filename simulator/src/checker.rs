@@ -5,9 +5,9 @@ use reference::invariants::{
     self, AtomicityMonitor, DoubleSpendMonitor, HalfStep, ImmutabilityMonitor, Invariant, Violation,
 };
 use reference::ledger::{Applied, Half, Ledger, Settlement};
-use reference::{Id, Prefix};
 use reference::node::SharedVerifier;
 use reference::smt::{RootSynopsis, Synopsis, Version};
+use reference::{Id, Prefix};
 
 /// The checker's memory of the run.
 pub struct Checker {
@@ -127,7 +127,6 @@ impl Checker {
             }),
         }
     }
-
 }
 
 fn check_account(ledger: &Ledger, id: &Id) -> Result<(), Violation> {

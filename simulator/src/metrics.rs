@@ -201,6 +201,8 @@ pub struct Metrics {
     pub seals: u64,
     /// Seals that produced a new version (ts advanced).
     pub versions: u64,
+    /// Commit latencies measured from the payer starting the transfer (no queueing; L1).
+    pub latencies_from_start_ms: Vec<u64>,
     /// Roots the chief built (each a new ts).
     pub roots: u64,
     /// Roots whose clearing entry held a clear seen at one side only.

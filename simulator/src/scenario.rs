@@ -731,7 +731,11 @@ mod validate {
         positive(invalid, "parameters.versions_retained", p.versions_retained)?;
         positive(invalid, "parameters.group_min_accounts", p.group_min_accounts as u64)?;
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
-            return Err(invalid("parameters.stratum_bits", "a divisor of 160 (the Id bits)", p.stratum_bits.to_string()));
+            return Err(invalid(
+                "parameters.stratum_bits",
+                "a divisor of 160 (the Id bits)",
+                p.stratum_bits.to_string(),
+            ));
         }
         if p.clock_drift_ppm > 100_000 {
             return Err(invalid(

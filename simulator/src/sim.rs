@@ -13,7 +13,8 @@ use reference::consensus::groups::GroupTree;
 use reference::crypto::{Ed25519Signer, Ed25519Verifier, SimScheme};
 use reference::invariants::Violation;
 use reference::node::{
-    Command, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, SharedSigner, SharedVerifier, Timer,
+    Command, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, SharedSigner, SharedVerifier,
+    Timer,
 };
 use rustc_hash::FxHashMap;
 use thiserror::Error;
@@ -144,6 +145,8 @@ pub struct Simulation {
     payee_zipf: Option<Zipf>,
     churn_rng: ChaCha8Rng,
     issued_at_ms: Vec<u64>,
+    /// When each request's payer started it (after waiting for its earlier transfers).
+    started_at_ms: Vec<u64>,
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
     metrics: Metrics,
@@ -209,6 +212,7 @@ impl Simulation {
             churn_rng: rng::stream(seed, Purpose::Faults, 0),
             queue: TimingWheel::new(),
             issued_at_ms: Vec::new(),
+            started_at_ms: Vec::new(),
             metrics: Metrics::default(),
             scratch: Vec::new(),
             now_ms: 0,
@@ -385,6 +389,7 @@ impl Simulation {
         let (payer, payee, amount) = self.draw_transfer();
         let tag = self.issued_at_ms.len() as u64;
         self.issued_at_ms.push(self.now_ms);
+        self.started_at_ms.push(self.now_ms);
         self.metrics.outstanding += 1;
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Issued] += 1;
         self.trace.record(
@@ -631,7 +636,13 @@ impl Simulation {
                 if let Some(double_spenders) = &mut self.double_spenders {
                     double_spenders.observe_sealed(&applied);
                 }
-                let seal = Seal { group, applied: &applied, debits: &debits, credited: &credited, settled: &settled };
+                let seal = Seal {
+                    group,
+                    applied: &applied,
+                    debits: &debits,
+                    credited: &credited,
+                    settled: &settled,
+                };
                 let result = self.checker.after_seal(&seal);
                 result.map_err(|v| self.violation(v))?;
             }
@@ -649,9 +660,16 @@ impl Simulation {
                 let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
                 if issued_ms != FINISHED {
                     let latency_ms = self.now_ms - issued_ms;
+                    let started_ms = self.started_at_ms[tag as usize];
+                    self.metrics.latencies_from_start_ms.push(self.now_ms - started_ms);
                     self.finish_request(tag, Count::Committed, Some(latency_ms));
                 } else {
                     self.duplicate_outcomes += 1;
+                }
+            }
+            NodeEvent::Started { tag } => {
+                if let Some(started) = self.started_at_ms.get_mut(tag as usize) {
+                    *started = self.now_ms;
                 }
             }
             NodeEvent::Refused { tag, error } => {

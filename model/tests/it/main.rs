@@ -95,7 +95,9 @@ fn the_model_binary_refuses_an_unknown_model() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash"),
+        stderr.contains(
+            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash"
+        ),
         "{stderr}"
     );
 }
@@ -111,5 +113,8 @@ fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
         ..PaymentModel::cross_group()
     };
     let checker = cfg.into_model().checker().spawn_bfs().join();
-    assert!(checker.discovery("I4 settled halves balance").is_some(), "the checker finds the mixed settlement");
+    assert!(
+        checker.discovery("I4 settled halves balance").is_some(),
+        "the checker finds the mixed settlement"
+    );
 }

@@ -87,7 +87,8 @@ impl GroupPath {
     pub fn verify(&self, root: &RootSynopsis) -> Result<(), RootProofError> {
         let mut node = Synopsis { hash: self.entry.hash(), summary: self.entry.synopsis.summary };
         for step in &self.steps {
-            let joined = if step.sibling_left { branch(&step.sibling, &node) } else { branch(&node, &step.sibling) };
+            let joined =
+                if step.sibling_left { branch(&step.sibling, &node) } else { branch(&node, &step.sibling) };
             node = joined.ok_or(RootProofError::PathMismatch)?;
         }
         if node == root.synopsis { Ok(()) } else { Err(RootProofError::PathMismatch) }
@@ -110,7 +111,8 @@ impl AccountProof {
         if !self.path.entry.prefix.contains(&self.account.key) {
             return Err(RootProofError::WrongGroup);
         }
-        let group_root = RootSynopsis { version: self.path.entry.version, synopsis: self.path.entry.synopsis };
+        let group_root =
+            RootSynopsis { version: self.path.entry.version, synopsis: self.path.entry.synopsis };
         self.account.verify(&group_root).map_err(RootProofError::Account)
     }
 }

@@ -17,7 +17,10 @@ use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
 use crate::smt::{RootSynopsis, Version};
 
-use super::{Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer, unexpected};
+use super::{
+    Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer,
+    unexpected,
+};
 
 /// A half applied here and not yet settled.
 #[derive(Clone, Copy, Debug)]
@@ -75,7 +78,8 @@ impl Bookkeeper {
         config: NodeConfig,
         chief: Option<Arbiter>,
     ) -> Bookkeeper {
-        let group = if chief.is_some() { Prefix::ROOT } else { config.roster.group_of(&id_of_group(&config, id)) };
+        let group =
+            if chief.is_some() { Prefix::ROOT } else { config.roster.group_of(&id_of_group(&config, id)) };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         Bookkeeper {
             id,
@@ -271,10 +275,18 @@ impl Bookkeeper {
         }
     }
 
-    fn on_credit_half(&mut self, from: Id, signed: &SignedTx, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn on_credit_half(
+        &mut self,
+        from: Id,
+        signed: &SignedTx,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
         let payer_primary = self.config.roster.primary_for(&signed.tx.from);
         if from != payer_primary {
-            return Err(NodeError::NotFromBookkeeper { bookkeeper: payer_primary, kind: MessageKind::CreditHalf });
+            return Err(NodeError::NotFromBookkeeper {
+                bookkeeper: payer_primary,
+                kind: MessageKind::CreditHalf,
+            });
         }
         let tx_id = signed.tx.id();
         if self.open.contains_key(&tx_id) || self.closed_credits.contains_key(&tx_id) {
@@ -287,7 +299,8 @@ impl Bookkeeper {
         }
         self.ledger.apply_credit(signed, &*self.verifier).map_err(NodeError::BadCredit)?;
         let counterpart = self.config.roster.group_of(&signed.tx.from);
-        self.open.insert(tx_id, OpenHalf { half: Half::Credit, signed: *signed, counterpart, sealed_in: None });
+        self.open
+            .insert(tx_id, OpenHalf { half: Half::Credit, signed: *signed, counterpart, sealed_in: None });
         self.credited.push(Applied { id: tx_id, signed: *signed });
         let _ = out;
         Ok(())
@@ -336,25 +349,25 @@ impl Bookkeeper {
         Ok(())
     }
 
-    /// The chief's pulse: run its own group's cycle, close the pulse, and send every other
-    /// group its `Settle`.
+    /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out
+    /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
+    /// send every other group its `Settle`.
     fn on_chief_pulse(&mut self, out: &mut Vec<Output>) {
         self.pulse += 1;
-        let arbiter = self.chief.as_ref().expect("only the chief has a pulse timer");
-        let own_orders = arbiter.orders_for(&Prefix::ROOT);
-        self.carry_out(&own_orders, out);
-        let report = self.seal(out);
         let pulse = self.pulse;
+        let report = self.seal(out);
         let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
         arbiter.report(report).expect("the chief's own report is always newer");
         let outcome = arbiter.close_pulse(pulse);
         let root = arbiter.root();
         let path = arbiter.path(&Prefix::ROOT).expect("the root group is always in the root");
+        let own_orders = arbiter.orders_for(&Prefix::ROOT);
         if let Some(new_root) = outcome.new_root {
             let clears_in_transit = outcome.clears_in_transit;
             out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
         }
         self.root = Some((root, path));
+        self.carry_out(&own_orders, out);
         self.announce(out);
         self.send_settles(out);
         let announced = self.announced(root);
@@ -429,7 +442,13 @@ impl Bookkeeper {
         self.notices = waiting;
     }
 
-    fn commit_message(&self, tx_id: Hash32, party: Id, root: &RootSynopsis, path: &GroupPath) -> Option<Message> {
+    fn commit_message(
+        &self,
+        tx_id: Hash32,
+        party: Id,
+        root: &RootSynopsis,
+        path: &GroupPath,
+    ) -> Option<Message> {
         let account = self.ledger.tree().prove(path.entry.version, &party).ok()?;
         let proof = AccountProof { account, path: path.clone() };
         Some(Message::Committed { tx_id, root: *root, proof: Box::new(proof) })

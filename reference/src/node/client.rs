@@ -3,10 +3,10 @@
 
 use std::collections::VecDeque;
 
+use crate::consensus::root::AccountProof;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::Id;
 use crate::ledger::{LedgerError, Party, SignedTx, Tx};
-use crate::consensus::root::AccountProof;
 use crate::smt::{Account, RootSynopsis};
 
 use super::{
@@ -197,6 +197,7 @@ impl Client {
 
     fn start_next(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         let Some(next) = self.queue.pop_front() else { return };
+        out.push(Output::Event(NodeEvent::Started { tag: next.tag }));
         self.sign_and_propose(now_ms, next.to, next.amount, next.tag, self.nonce + 1, out);
     }
 

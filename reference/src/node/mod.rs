@@ -138,6 +138,12 @@ pub enum NodeEvent {
         clears_in_transit: usize,
     },
 
+    /// The payer started transfer `tag`: it signed and proposed it, having waited for its
+    /// earlier transfers. Commit latency from here has no queueing in it (L1).
+    Started {
+        /// The command's tag.
+        tag: u64,
+    },
     /// The payer holds a proof that its transfer `tag` is in `version`.
     Committed {
         /// The command's tag.
@@ -272,7 +278,13 @@ impl Node {
 
     /// The chief: the root group's primary, keeping `ledger` (the root group's own accounts)
     /// and arbitrating with `arbiter` (built over every group's genesis entry).
-    pub fn chief(id: Id, ledger: Ledger, arbiter: Arbiter, verifier: SharedVerifier, config: NodeConfig) -> Node {
+    pub fn chief(
+        id: Id,
+        ledger: Ledger,
+        arbiter: Arbiter,
+        verifier: SharedVerifier,
+        config: NodeConfig,
+    ) -> Node {
         Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, Some(arbiter))))
     }
 

@@ -139,7 +139,8 @@ impl Genesis {
         use crate::ledger::Ledger;
         let whole = Ledger::genesis_with_distribution(organization, genesis_supply, distribution)?;
         let tree = whole.tree();
-        let mut shares: BTreeMap<Prefix, Vec<(Id, u64)>> = roster.groups().map(|(p, _)| (p, Vec::new())).collect();
+        let mut shares: BTreeMap<Prefix, Vec<(Id, u64)>> =
+            roster.groups().map(|(p, _)| (p, Vec::new())).collect();
         for (id, account) in tree.iter(tree.latest_version()).expect("the latest version is held") {
             shares.entry(roster.group_of(&id)).or_default().push((id, account.balance));
         }

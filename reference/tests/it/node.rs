@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use reference::Id;
-use reference::crypto::{Hash32, Signer, SimScheme};
-use reference::ledger::{LedgerError, Tx};
 use reference::Prefix;
 use reference::consensus::root::AccountProof;
+use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
 use reference::ledger::{Half, LedgerFaults};
+use reference::ledger::{LedgerError, Tx};
 use reference::node::{
     Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg, Timer,
 };
@@ -64,13 +64,22 @@ fn build(clients: u64, grouped: bool) -> Net {
     let chief_ledger = ledgers.next().unwrap();
     let mut nodes =
         vec![Node::chief(signers[0].id(), chief_ledger, genesis.arbiter, verifier.clone(), config.clone())];
-    nodes.extend(signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())));
+    nodes.extend(
+        signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())),
+    );
     if grouped {
         for (primary, ledger) in primaries.iter().zip(ledgers) {
             nodes.push(Node::bookkeeper(primary.id(), ledger, verifier.clone(), config.clone()));
         }
     }
-    Net { nodes, events: Vec::new(), timers: Vec::new(), scheme, drop_if: Box::new(|_, _, _| false), dropped: Vec::new() }
+    Net {
+        nodes,
+        events: Vec::new(),
+        timers: Vec::new(),
+        scheme,
+        drop_if: Box::new(|_, _, _| false),
+        dropped: Vec::new(),
+    }
 }
 
 const TIMEOUT_PULSES: u64 = 4;
@@ -148,7 +157,11 @@ fn balance(net: &Net, node: usize) -> u64 {
 fn a_transfer_commits_at_the_pulse_with_a_verified_proof_for_both_parties() {
     let mut net = net(2);
     net.command(10, 1, 2, 300, 7);
-    assert!(net.take_events().is_empty(), "nothing is committed before the pulse");
+    let events = net.take_events();
+    assert!(
+        matches!(events.as_slice(), [(1, NodeEvent::Started { tag: 7 })]),
+        "nothing but the start: {events:?}"
+    );
     assert_eq!(balance(&net, 2), 1_300, "applied to the working state");
     net.pulse(1000);
     let events = net.take_events();
@@ -321,7 +334,8 @@ fn a_tampered_or_misdirected_commit_proof_is_rejected() {
     let path = arbiter.path(&Prefix::ROOT).unwrap();
     let tree = net.nodes[0].ledger().unwrap().tree().clone();
     let payer_id = net.nodes[1].id();
-    let genuine = AccountProof { account: tree.prove(path.entry.version, &payer_id).unwrap(), path: path.clone() };
+    let genuine =
+        AccountProof { account: tree.prove(path.entry.version, &payer_id).unwrap(), path: path.clone() };
     let tx_id = Hash32([0; 32]);
     let commit = |proof: AccountProof| Message::Committed { tx_id, root, proof: Box::new(proof) };
 
@@ -338,7 +352,10 @@ fn a_tampered_or_misdirected_commit_proof_is_rejected() {
     let other = AccountProof { account: tree.prove(path.entry.version, &net.nodes[2].id()).unwrap(), path };
     assert!(matches!(bad_message_error(&mut net, 0, 1, &commit(other)), NodeError::ProofDoesNotShowTransfer));
 
-    assert!(matches!(bad_message_error(&mut net, 2, 1, &commit(genuine)), NodeError::NotFromBookkeeper { .. }));
+    assert!(matches!(
+        bad_message_error(&mut net, 2, 1, &commit(genuine)),
+        NodeError::NotFromBookkeeper { .. }
+    ));
 }
 
 #[test]
@@ -398,7 +415,10 @@ fn check_root_and_halves(events: &[(usize, NodeEvent)], monitor: &mut AtomicityM
 }
 
 fn committed_tags(events: &[(usize, NodeEvent)]) -> Vec<u64> {
-    events.iter().filter_map(|(_, e)| if let NodeEvent::Committed { tag, .. } = e { Some(*tag) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|(_, e)| if let NodeEvent::Committed { tag, .. } = e { Some(*tag) } else { None })
+        .collect()
 }
 
 #[test]
@@ -441,17 +461,25 @@ fn a_lost_credit_half_times_out_and_the_debit_is_reversed() {
     assert!(events.iter().any(|(n, e)| *n == 1
         && matches!(e, NodeEvent::Refused { tag: 7, error: LedgerError::TimedOut })));
     let payer = account(&net, 1);
-    assert_eq!((payer.balance, payer.pending_out, payer.nonce), (1_000, 0, 1), "reversed; the nonce stays used");
+    assert_eq!(
+        (payer.balance, payer.pending_out, payer.nonce),
+        (1_000, 0, 1),
+        "reversed; the nonce stays used"
+    );
     assert_eq!(account(&net, 2).balance, 1_000);
     assert_eq!(monitor.unsettled(), 0);
     // The lost credit half turns up after the credit horizon (2 × timeout + 2 pulses): it is
     // refused, never applied.
-    let (from, to, late) = net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
+    let (from, to, late) =
+        net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
     net.drop_if = Box::new(|_, _, _| false);
     for pulse in TIMEOUT_PULSES + 3..=2 * TIMEOUT_PULSES + 4 {
         net.pulse(pulse * 1000);
     }
-    assert!(matches!(bad_message_error(&mut net, from, to, &late), NodeError::BadCredit(LedgerError::TimedOut)));
+    assert!(matches!(
+        bad_message_error(&mut net, from, to, &late),
+        NodeError::BadCredit(LedgerError::TimedOut)
+    ));
     assert_eq!(account(&net, 2).balance, 1_000);
 }
 
@@ -487,8 +515,10 @@ fn a_lost_clear_order_leaves_the_value_in_the_clearing_entry_and_the_supply_whol
 #[test]
 fn without_escrow_the_root_supply_breaks_conservation() {
     let mut net = build(2, true);
-    let payer_primary = 3 + usize::from(Prefix::new(net.nodes[1].id(), 8) > Prefix::new(net.nodes[2].id(), 8));
-    net.nodes[payer_primary].inject_ledger_faults(LedgerFaults { skip_escrow: true, ..LedgerFaults::default() });
+    let payer_primary =
+        3 + usize::from(Prefix::new(net.nodes[1].id(), 8) > Prefix::new(net.nodes[2].id(), 8));
+    net.nodes[payer_primary]
+        .inject_ledger_faults(LedgerFaults { skip_escrow: true, ..LedgerFaults::default() });
     net.command(10, 1, 2, 300, 7);
     net.pulse(1000);
     net.pulse(2000);
@@ -507,7 +537,10 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
     let credit = Message::CreditHalf(Box::new(tx.sign(&payer, &payee)));
     let payee_primary = 3 + usize::from(Prefix::new(payee.id(), 8) > Prefix::new(payer.id(), 8));
     // Only the payer's group primary may send a credit half.
-    assert!(matches!(bad_message_error(&mut net, 0, payee_primary, &credit), NodeError::NotFromBookkeeper { .. }));
+    assert!(matches!(
+        bad_message_error(&mut net, 0, payee_primary, &credit),
+        NodeError::NotFromBookkeeper { .. }
+    ));
     // A settle from a non-chief, or one carrying another group's path.
     net.pulse(1000);
     let arbiter = net.nodes[0].arbiter().unwrap().clone();
@@ -527,7 +560,10 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
         path: arbiter.path(&other_group).unwrap(),
         orders: Vec::new(),
     }));
-    assert!(matches!(bad_message_error(&mut net, 0, 1, &report), NodeError::UnexpectedMessage { role: "client", .. }));
+    assert!(matches!(
+        bad_message_error(&mut net, 0, 1, &report),
+        NodeError::UnexpectedMessage { role: "client", .. }
+    ));
 }
 
 #[test]
@@ -539,7 +575,8 @@ fn a_credit_half_arriving_after_the_abort_but_within_the_horizon_is_reversed_too
     for pulse in 1..=TIMEOUT_PULSES + 2 {
         net.pulse(pulse * 1000);
     }
-    let (from, to, late) = net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
+    let (from, to, late) =
+        net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
     net.drop_if = Box::new(|_, _, _| false);
     net.deliver(TIMEOUT_PULSES * 1000 + 2500, from, to, &late);
     assert_eq!(account(&net, 2).pending_in, 300, "applied: it is within the horizon");
@@ -549,6 +586,10 @@ fn a_credit_half_arriving_after_the_abort_but_within_the_horizon_is_reversed_too
     let events = net.take_events();
     check_root_and_halves(&events, &mut monitor);
     let payee = account(&net, 2);
-    assert_eq!((payee.balance, payee.pending_in), (1_000, 0), "an orphan credit is reversed after the timeout");
+    assert_eq!(
+        (payee.balance, payee.pending_in),
+        (1_000, 0),
+        "an orphan credit is reversed after the timeout"
+    );
     assert_eq!(monitor.unsettled(), 0);
 }

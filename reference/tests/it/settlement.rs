@@ -47,7 +47,12 @@ fn tx(n: u8) -> Hash32 {
 fn report(e: GroupEntry, pulse: u64, pending: &[(u8, Half, GroupEntry)]) -> GroupReport {
     let pending = pending
         .iter()
-        .map(|(t, half, other)| PendingHalf { tx_id: tx(*t), half: *half, counterpart: other.prefix, amount: 10 })
+        .map(|(t, half, other)| PendingHalf {
+            tx_id: tx(*t),
+            half: *half,
+            counterpart: other.prefix,
+            amount: 10,
+        })
         .collect();
     GroupReport { pulse, entry: e, pending }
 }
@@ -56,7 +61,10 @@ fn report(e: GroupEntry, pulse: u64, pending: &[(u8, Half, GroupEntry)]) -> Grou
 fn the_arbiter_refuses_unknown_groups_and_stale_reports() {
     let (a, b) = (entry(0, 5, 1), entry(1, 5, 1));
     let mut arbiter = Arbiter::new(vec![a, b], 4).unwrap();
-    assert_eq!(arbiter.report(report(entry(9, 0, 1), 1, &[])), Err(ReportError::UnknownGroup(entry(9, 0, 1).prefix)));
+    assert_eq!(
+        arbiter.report(report(entry(9, 0, 1), 1, &[])),
+        Err(ReportError::UnknownGroup(entry(9, 0, 1).prefix))
+    );
     arbiter.report(report(b, 3, &[])).unwrap();
     assert_eq!(arbiter.report(report(b, 3, &[])), Err(ReportError::Stale { held: 3, got: 3 }));
     assert_eq!(arbiter.report(report(b, 2, &[])), Err(ReportError::Stale { held: 3, got: 2 }));
@@ -67,7 +75,13 @@ fn matched_halves_are_cleared_and_a_one_sided_clear_is_held_in_the_clearing_entr
     let (a, b) = (entry(0, 100, 1), entry(1, 100, 1));
     let mut arbiter = Arbiter::new(vec![a, b], 4).unwrap();
     // Amount 10: the payer's group holds it as pending_out, the payee's as pending_in.
-    let pending = |balance, out, inn| Summary { balance, pending_out: out, pending_in: inn, accounts: 1, ..Summary::ZERO };
+    let pending = |balance, out, inn| Summary {
+        balance,
+        pending_out: out,
+        pending_in: inn,
+        accounts: 1,
+        ..Summary::ZERO
+    };
     let with = |mut e: GroupEntry, s: Summary, v: u64| {
         e.synopsis.summary = s;
         e.version = v;

@@ -139,3 +139,43 @@ fn forged_signatures_are_refused_by_an_honest_ledger_and_caught_by_i3_otherwise(
     let error = Simulation::new(&parse(text), 2, broken).unwrap().run(|_| {}).unwrap_err();
     assert!(matches!(error, SimError::Violation { code: "I3", .. }), "{error}");
 }
+
+/// Many small leaf groups (group_min_accounts = 2 over 300 clients): most transfers cross
+/// groups through the chief (D-023).
+const GROUPED: &str = "name = \"grouped\"\nduration_ms = 20000\n[nodes]\nclients = 300\n\
+                       [parameters]\ngroup_min_accounts = 2\n[workload]\ntransfers_per_s = 20.0\n";
+
+#[test]
+fn a_payer_group_that_skips_the_escrow_breaks_conservation_at_the_root_and_is_caught() {
+    let error = run_broken(GROUPED, LedgerFaults { skip_escrow: true, ..LedgerFaults::default() });
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I1", "{error}");
+    assert!(violation.detail.contains("root ts"), "{violation}");
+}
+
+#[test]
+fn a_group_that_reverses_cleared_debits_breaks_atomicity_and_is_caught() {
+    let faults = reference::node::NodeFaults { reverse_cleared_debits: true, ..Default::default() };
+    let options = RunOptions { node_faults: Some(faults), ..RunOptions::default() };
+    let error = Simulation::new(&parse(GROUPED), 1, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I4", "{error}");
+    assert!(violation.detail.contains("one half cleared and the other reversed"), "{violation}");
+}
+
+#[test]
+fn the_grouped_run_passes_honestly_and_crosses_groups() {
+    // Requests stop 8 pulses before the end, so every half settles before it (I4's
+    // "eventually"; a half applied in the last pulses may still be in flight at the end).
+    // With 1 ms hops every transfer commits within 2 pulses of its start (L1).
+    let text = GROUPED.replace("transfers_per_s = 20.0", "transfers_per_s = 20.0\nstop_ms = 12000")
+        + "[network]\nlatency = { kind = \"fixed\", ms = 1 }\n";
+    let summary =
+        Simulation::new(&parse(&text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    assert!(summary.ledger.groups > 50, "{:?}", summary.ledger);
+    assert!(summary.messages.by_kind["credit_half"] > 100, "{:?}", summary.messages.by_kind);
+    assert_eq!(summary.transfers.committed + summary.transfers.outstanding, summary.transfers.issued);
+    assert_eq!(summary.ledger.unsettled_halves, 0);
+    assert_eq!(summary.transfers.committed_within_2_pulses, summary.transfers.committed, "L1");
+    assert!(summary.commit_latency_from_start_ms.max <= 2000.0, "{:?}", summary.commit_latency_from_start_ms);
+}
