@@ -150,6 +150,10 @@ impl VersionedSmt {
 
     /// [`seal`](Self::seal), also reporting how many nodes were written.
     pub fn seal_with_stats(&mut self) -> SealStats {
+        if self.staged.is_empty() {
+            // Nothing changed: the common case for a quiet group, sealed every pulse.
+            return SealStats { version: self.latest, advanced: false, nodes_written: 0 };
+        }
         let staged = std::mem::take(&mut self.staged);
         let changes: Vec<Change> = staged.into_iter().collect();
         self.seal_sorted(&changes)
