@@ -48,8 +48,8 @@ fn a_ledger_that_skips_the_nonce_check_is_caught_paying_twice() {
 
 const PINNED_ONE_PAYMENT: usize = 142_242;
 const PINNED_TWO_PAYMENTS: usize = 71_155;
-const PINNED_CROSS_GROUP: usize = 502_210;
-const PINNED_CROSS_GROUP_CRASH: usize = 379_490;
+const PINNED_CROSS_GROUP: usize = 487_087;
+const PINNED_CROSS_GROUP_CRASH: usize = 376_762;
 
 #[test]
 fn a_cross_group_payment_over_a_lossy_network_commits_or_aborts_and_keeps_every_property() {

@@ -123,7 +123,7 @@ pub struct Arbiter {
     groups: BTreeSet<Prefix>,
     timeout_pulses: u64,
     reports: BTreeMap<Prefix, GroupReport>,
-    /// When each unmatched half was first reported.
+    /// Each unmatched half's age: pulses in which both groups involved were heard from.
     first_seen: BTreeMap<(Hash32, Half), u64>,
     /// Outstanding decisions and the transfer's amount, kept until neither group lists the
     /// transfer's halves.
@@ -294,14 +294,25 @@ impl Arbiter {
                 outcome.matched.push(tx_id);
                 continue;
             }
-            let since = *self.first_seen.entry((tx_id, half)).or_insert(pulse);
-            if pulse.saturating_sub(since) >= self.timeout_pulses {
-                let amount = pending[&(tx_id, half)].2;
+            // A half ages only in pulses in which both its group and the counterpart's were
+            // heard from: a half reported before a partition must not time out on the first
+            // pulse after the heal, before the groups' fresh reports arrive (D-024).
+            let (group, counterpart, amount) = pending[&(tx_id, half)];
+            let heard = self.fresh(&group, pulse) && self.fresh(&counterpart, pulse);
+            let age = self.first_seen.entry((tx_id, half)).or_insert(0);
+            *age += u64::from(heard);
+            if *age > self.timeout_pulses {
                 self.decisions.insert(tx_id, (Settlement::Reverse, amount));
                 self.aborted_total += 1;
                 outcome.aborted.push(tx_id);
             }
         }
+    }
+
+    /// Whether `group` reported at this pulse or the one before (a leaf reports on the
+    /// previous pulse's `Settle`; the chief's own group at this pulse).
+    fn fresh(&self, group: &Prefix, pulse: u64) -> bool {
+        self.reports.get(group).is_some_and(|r| r.pulse + 1 >= pulse)
     }
 
     /// Clears carried out at one side only: `(tx, the side that cleared, amount)`.

@@ -306,9 +306,8 @@ impl Bookkeeper {
         Ok(())
     }
 
-    /// How long a credit half may still arrive: past this, its debit has been aborted.
     fn credit_horizon_pulses(&self) -> u64 {
-        2 * self.config.transfer_timeout_pulses + 2
+        super::credit_horizon_pulses(self.config.transfer_timeout_pulses)
     }
 
     // ----- the pulse cycle --------------------------------------------------------------

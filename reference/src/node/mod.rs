@@ -55,6 +55,15 @@ pub struct NodeConfig {
     pub roster: Arc<Roster>,
 }
 
+/// How many pulses after its creation a credit half is still taken, and how long a group
+/// remembers the credit halves it settled (to ignore duplicates): 16 timeouts. A late credit
+/// within the horizon is applied — matched if its debit still pends, reversed after the
+/// timeout if not; one past it is refused (D-024). Long enough that a partition of a few
+/// timeouts does not turn late credits into refusals.
+pub fn credit_horizon_pulses(transfer_timeout_pulses: u64) -> u64 {
+    16 * transfer_timeout_pulses + 2
+}
+
 /// A node's timers. Timers cannot be cancelled; a node ignores one that no longer applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {

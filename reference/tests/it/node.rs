@@ -14,6 +14,7 @@ use reference::ledger::{Half, LedgerFaults};
 use reference::ledger::{LedgerError, Tx};
 use reference::node::{
     Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg, Timer,
+    credit_horizon_pulses,
 };
 
 type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
@@ -468,12 +469,11 @@ fn a_lost_credit_half_times_out_and_the_debit_is_reversed() {
     );
     assert_eq!(account(&net, 2).balance, 1_000);
     assert_eq!(monitor.unsettled(), 0);
-    // The lost credit half turns up after the credit horizon (2 × timeout + 2 pulses): it is
-    // refused, never applied.
+    // The lost credit half turns up after the credit horizon: it is refused, never applied.
     let (from, to, late) =
         net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
     net.drop_if = Box::new(|_, _, _| false);
-    for pulse in TIMEOUT_PULSES + 3..=2 * TIMEOUT_PULSES + 4 {
+    for pulse in TIMEOUT_PULSES + 3..=credit_horizon_pulses(TIMEOUT_PULSES) + 2 {
         net.pulse(pulse * 1000);
     }
     assert!(matches!(

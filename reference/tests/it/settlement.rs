@@ -117,11 +117,24 @@ fn matched_halves_are_cleared_and_a_one_sided_clear_is_held_in_the_clearing_entr
 fn an_unmatched_half_is_aborted_after_the_timeout_and_not_before() {
     let (a, b) = (entry(0, 100, 1), entry(1, 100, 1));
     let mut arbiter = Arbiter::new(vec![a, b], 3).unwrap();
-    arbiter.report(report(entry(0, 90, 2), 1, &[(1, Half::Debit, b)])).unwrap();
-    for pulse in 1..=3 {
+    let payer_reports = |arbiter: &mut Arbiter, pulse| {
+        arbiter.report(report(entry(0, 90, 2), pulse, &[(1, Half::Debit, b)])).unwrap();
+    };
+    // The payee's group is silent (its last report is the genesis): the half does not age
+    // (D-024), however long it waits.
+    for pulse in 2..=8 {
+        payer_reports(&mut arbiter, pulse);
         assert!(arbiter.close_pulse(pulse).aborted.is_empty(), "pulse {pulse}");
     }
-    assert_eq!(arbiter.close_pulse(4).aborted, [tx(1)]);
+    // Both groups heard from in every pulse: aborted once it aged past the timeout.
+    for pulse in 9..=11 {
+        payer_reports(&mut arbiter, pulse);
+        arbiter.report(report(b, pulse, &[])).unwrap();
+        assert!(arbiter.close_pulse(pulse).aborted.is_empty(), "pulse {pulse}");
+    }
+    payer_reports(&mut arbiter, 12);
+    arbiter.report(report(b, 12, &[])).unwrap();
+    assert_eq!(arbiter.close_pulse(12).aborted, [tx(1)]);
     assert_eq!(arbiter.orders_for(&a.prefix), [Order { tx_id: tx(1), how: Settlement::Reverse }]);
     assert!(arbiter.orders_for(&b.prefix).is_empty());
 }
