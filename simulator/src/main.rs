@@ -274,8 +274,11 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<Run
     let sim = Simulation::new(scenario, seed, options)?;
     if announce {
         println!(
-            "running {} with seed {seed}: {} clients + 1 bookkeeper, {} ms of virtual time",
-            scenario.name, scenario.nodes.clients, scenario.duration_ms
+            "running {} with seed {seed}: {} clients in {} groups (one bookkeeper each), {} ms of virtual time",
+            scenario.name,
+            scenario.nodes.clients,
+            sim.groups(),
+            scenario.duration_ms
         );
         for choice in sim.swarm_choices() {
             println!("  swarm: {choice}");

@@ -233,6 +233,11 @@ impl Simulation {
         })
     }
 
+    /// Groups of the bookkeeper tree, the root group included (each has one primary node).
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
     /// What swarm mode chose for this run (empty when it is off).
     pub fn swarm_choices(&self) -> &[String] {
         &self.swarm_choices
