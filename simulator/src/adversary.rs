@@ -1,7 +1,9 @@
-//! Byzantine behaviour injected around honest nodes (SPEC §14). So far: the double-spending
-//! payer, which signs a second, conflicting transfer with the nonce of each transfer it
-//! proposes and sends it to another payee. An honest bookkeeper applies at most one transfer
-//! per `(payer, nonce)` (I5); the metrics count the attempts and which of the two won.
+//! Byzantine behaviour injected around honest nodes (SPEC §14): the double-spending payer,
+//! which signs a second, conflicting transfer with the nonce of each transfer it proposes and
+//! sends it to another payee (an honest bookkeeper applies at most one per `(payer, nonce)`,
+//! I5); and Byzantine leaf primaries — a censoring one drops the submissions of censored payers,
+//! a forging one reports a forged synopsis to the chief (its clients' proofs then fail to
+//! verify, and they never see their transfers committed). The metrics count what each did.
 
 use rand_chacha::ChaCha8Rng;
 use reference::Id;
@@ -96,5 +98,93 @@ impl std::fmt::Debug for DoubleSpenders {
             .field("attempts", &self.attempts)
             .field("conflicts_applied", &self.conflicts_applied)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a Byzantine leaf primary does (SPEC §14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Drops every submission from a censored payer.
+    Censor,
+    /// Reports a forged synopsis (one bit of its hash flipped) to the chief.
+    Forge,
+}
+
+/// The Byzantine leaf primaries of a run and what they did.
+#[derive(Debug)]
+pub struct ByzantinePrimaries {
+    /// By node index: what the node does, if it is a Byzantine primary.
+    role: Vec<Option<Misbehaviour>>,
+    /// By node index: whether a censoring primary censors this payer.
+    censored: Vec<bool>,
+    /// Submissions dropped by censoring primaries.
+    pub censored_submissions: u64,
+    /// Reports forged.
+    pub forged_reports: u64,
+}
+
+impl ByzantinePrimaries {
+    /// Pick `censoring_groups × leaves` and `forging_groups × leaves` of the leaf primaries
+    /// (nodes `first_primary..nodes`) with the adversary stream, and the censored payers.
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        first_primary: usize,
+        nodes: usize,
+    ) -> Option<ByzantinePrimaries> {
+        let a = &scenario.adversaries;
+        if a.censoring_groups == 0.0 && a.forging_groups == 0.0 {
+            return None;
+        }
+        let mut rng = rng::stream(seed, Purpose::Adversary, 1);
+        let leaves = nodes - first_primary;
+        let mut order: Vec<usize> = (first_primary..nodes).collect();
+        // Fisher-Yates with the run's stream: a deterministic choice of seats.
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng::between(&mut rng, 0, i as u64) as usize);
+        }
+        let censors = (a.censoring_groups * leaves as f64).round() as usize;
+        let forgers = (a.forging_groups * leaves as f64).round() as usize;
+        let mut role = vec![None; nodes];
+        for (k, index) in order.into_iter().enumerate().take(censors + forgers) {
+            role[index] = Some(if k < censors { Misbehaviour::Censor } else { Misbehaviour::Forge });
+        }
+        let censored = (0..nodes)
+            .map(|i| i >= 1 && i < first_primary && rng::unit(&mut rng) < a.censored_payers)
+            .collect();
+        Some(ByzantinePrimaries { role, censored, censored_submissions: 0, forged_reports: 0 })
+    }
+
+    /// Leaf primaries that misbehave (the seats adversaries hold).
+    pub fn seats(&self) -> u64 {
+        self.role.iter().filter(|r| r.is_some()).count() as u64
+    }
+
+    /// Whether node `to` drops `msg` instead of handling it: a censoring primary and a
+    /// submission from a censored payer.
+    pub fn censors(
+        &mut self,
+        to: NodeIndex,
+        msg: &Message,
+        index_of: impl Fn(&Id) -> Option<NodeIndex>,
+    ) -> bool {
+        let Message::Submit(signed) = msg else { return false };
+        if self.role.get(to as usize) != Some(&Some(Misbehaviour::Censor)) {
+            return false;
+        }
+        let censored = index_of(&signed.tx.from).is_some_and(|payer| self.censored[payer as usize]);
+        self.censored_submissions += u64::from(censored);
+        censored
+    }
+
+    /// Tamper with `msg` if node `from` forges its reports.
+    pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message) {
+        if self.role.get(from as usize) != Some(&Some(Misbehaviour::Forge)) {
+            return;
+        }
+        if let Message::GroupSeal(report) = msg {
+            report.entry.synopsis.hash.0[0] ^= 1;
+            self.forged_reports += 1;
+        }
     }
 }

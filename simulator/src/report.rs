@@ -250,6 +250,24 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             ])],
         });
     }
+    if a.byzantine_seats > 0 {
+        sections.push(Section {
+            title: "Byzantine bookkeepers".into(),
+            text: "Censoring leaf primaries drop the submissions of censored payers; forging ones report a \
+                   forged synopsis to the chief, so their clients' commit proofs fail to verify (detected) \
+                   and those clients never see a commit."
+                .into(),
+            tables: vec![Table::pairs(&[
+                (
+                    "leaf-group seats held",
+                    format!("{} of {}", a.byzantine_seats, s.ledger.groups.saturating_sub(1)),
+                ),
+                ("submissions censored", count(a.censored_submissions)),
+                ("forged group reports", count(a.forged_reports)),
+                ("commit proofs that failed to verify", count(a.bad_proofs_detected)),
+            ])],
+        });
+    }
     if !s.swarm.is_empty() {
         sections.insert(
             1,

@@ -347,11 +347,25 @@ pub struct Adversaries {
     pub double_spenders: Option<NodeSet>,
     /// Probability that a double spender doubles a given nonce.
     pub double_spend_probability: f64,
+    /// Fraction of the leaf groups whose primary censors: it drops every submission from a
+    /// censored payer (SPEC §14, censoring bookkeeper).
+    pub censoring_groups: f64,
+    /// Fraction of the clients a censoring primary censors (each client drawn once per run).
+    pub censored_payers: f64,
+    /// Fraction of the leaf groups whose primary reports a forged synopsis to the chief
+    /// (SPEC §14, forged summary).
+    pub forging_groups: f64,
 }
 
 impl Default for Adversaries {
     fn default() -> Self {
-        Adversaries { double_spenders: None, double_spend_probability: 1.0 }
+        Adversaries {
+            double_spenders: None,
+            double_spend_probability: 1.0,
+            censoring_groups: 0.0,
+            censored_payers: 1.0,
+            forging_groups: 0.0,
+        }
     }
 }
 
@@ -919,7 +933,15 @@ mod validate {
                 ));
             }
         }
-        probability(invalid, "adversaries.double_spend_probability", a.double_spend_probability)
+        probability(invalid, "adversaries.double_spend_probability", a.double_spend_probability)?;
+        probability(invalid, "adversaries.censoring_groups", a.censoring_groups)?;
+        probability(invalid, "adversaries.censored_payers", a.censored_payers)?;
+        probability(invalid, "adversaries.forging_groups", a.forging_groups)?;
+        if a.censoring_groups + a.forging_groups > 1.0 {
+            let got = format!("{} + {}", a.censoring_groups, a.forging_groups);
+            return Err(invalid("adversaries.forging_groups", "censoring_groups + forging_groups ≤ 1", got));
+        }
+        Ok(())
     }
 
     fn limits(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {

@@ -19,7 +19,7 @@ use reference::node::{
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
-use crate::adversary::DoubleSpenders;
+use crate::adversary::{ByzantinePrimaries, DoubleSpenders};
 use crate::checker::{Checker, Seal};
 use crate::faults;
 use crate::metrics::{Count, Metrics};
@@ -149,6 +149,7 @@ pub struct Simulation {
     started_at_ms: Vec<u64>,
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
+    byzantine: Option<ByzantinePrimaries>,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -177,6 +178,8 @@ impl Simulation {
             violation_error(v, 0, seed, replay)
         })?;
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
+        let first_primary = scenario.nodes.clients as usize + 1;
+        let byzantine = ByzantinePrimaries::new(&scenario, seed, first_primary, world.signers.len());
         let groups = world.roster.len();
         #[allow(unused_mut)] // mutated only with fault injection
         let mut nodes = world.into_nodes(&scenario, verifier);
@@ -228,6 +231,7 @@ impl Simulation {
             ids,
             checker,
             double_spenders,
+            byzantine,
             trace,
             scenario,
         })
@@ -365,6 +369,11 @@ impl Simulation {
         })?;
         if !self.status[to as usize].up {
             self.metrics.delivered_to_down_node += 1;
+            return Ok(());
+        }
+        if let Some(byzantine) = &mut self.byzantine
+            && byzantine.censors(to, msg, |id| self.index_of.get(id).copied())
+        {
             return Ok(());
         }
         let from_id = self.ids[from as usize];
@@ -529,8 +538,11 @@ impl Simulation {
     fn apply_outputs(&mut self, from: NodeIndex, out: &mut Vec<Output>) -> Result<(), SimError> {
         for output in out.drain(..) {
             match output {
-                Output::Send { to, msg } => match self.index_of.get(&to) {
+                Output::Send { to, mut msg } => match self.index_of.get(&to) {
                     Some(&to) => {
+                        if let Some(byzantine) = &mut self.byzantine {
+                            byzantine.tamper(from, &mut msg);
+                        }
                         let conflict =
                             self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
                         self.send_one(from, to, msg)?;
@@ -699,6 +711,8 @@ impl Simulation {
             NodeEvent::Credited { .. } => {}
             NodeEvent::BadMessage { from, error } => {
                 self.metrics.bad_messages += 1;
+                self.metrics.bad_proofs +=
+                    u64::from(matches!(error, reference::node::NodeError::BadProof(_)));
                 let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
                 self.trace.record(self.now_ms, "bad_message", &[u64::from(node), u64::from(from)], |l| {
                     l.push_str(&format!(
@@ -741,6 +755,7 @@ impl Simulation {
         let chief = &self.nodes[BOOKKEEPER as usize];
         let final_version = chief.arbiter().expect("node 0 is the chief").version();
         let unsettled_halves = self.checker.unsettled_halves() as u64;
+        let bad_proofs = self.metrics.bad_proofs;
         Summary::build(crate::summary::Finished {
             scenario: &self.scenario,
             seed: self.seed,
@@ -761,6 +776,10 @@ impl Simulation {
                     .double_spenders
                     .as_ref()
                     .map_or(0, |d| d.conflicts_applied),
+                byzantine_seats: self.byzantine.as_ref().map_or(0, ByzantinePrimaries::seats),
+                censored_submissions: self.byzantine.as_ref().map_or(0, |b| b.censored_submissions),
+                forged_reports: self.byzantine.as_ref().map_or(0, |b| b.forged_reports),
+                bad_proofs_detected: bad_proofs,
             },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
         })

@@ -179,3 +179,27 @@ fn the_grouped_run_passes_honestly_and_crosses_groups() {
     assert_eq!(summary.transfers.committed_within_2_pulses, summary.transfers.committed, "L1");
     assert!(summary.commit_latency_from_start_ms.max <= 2000.0, "{:?}", summary.commit_latency_from_start_ms);
 }
+
+#[test]
+fn byzantine_primaries_censor_and_forge_are_measured_and_no_invariant_breaks() {
+    let text = GROUPED.to_string()
+        + "[adversaries]\ncensoring_groups = 0.2\ncensored_payers = 0.5\nforging_groups = 0.1\n";
+    let summary =
+        Simulation::new(&parse(&text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    let a = &summary.adversaries;
+    let leaves = summary.ledger.groups - 1;
+    // 30% of the leaf seats, rounded per kind.
+    assert_eq!(
+        a.byzantine_seats,
+        (leaves as f64 * 0.2).round() as u64 + (leaves as f64 * 0.1).round() as u64
+    );
+    assert!(a.censored_submissions > 0 && a.forged_reports > 0, "{a:?}");
+    assert!(a.bad_proofs_detected > 0, "a forged synopsis shows as proofs that fail: {a:?}");
+    let t = &summary.transfers;
+    assert!(t.abandoned + t.outstanding > 0 && t.committed < t.issued, "censored payers never commit: {t:?}");
+    // Without adversaries the same run has none of it.
+    let honest =
+        Simulation::new(&parse(GROUPED), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    let t = &honest.transfers;
+    assert_eq!((honest.adversaries.bad_proofs_detected, t.abandoned, t.outstanding), (0, 0, 0));
+}

@@ -182,3 +182,18 @@ fn overrides_change_keys_and_are_validated_like_the_file() {
     );
     assert!(Override::parse("nodes.signatures=ed25519").is_err(), "strings are quoted, as in TOML");
 }
+
+#[test]
+fn byzantine_fractions_must_fit_in_the_leaf_seats() {
+    let message = error(&format!("{BASE}[adversaries]\ncensoring_groups = 0.7\nforging_groups = 0.5\n"));
+    assert!(message.contains("adversaries.forging_groups"), "{message}");
+    assert!(message.contains("censoring_groups + forging_groups ≤ 1"), "{message}");
+}
+
+#[test]
+fn group_parameters_are_validated() {
+    let message = error(&format!("{BASE}[parameters]\nstratum_bits = 7\n"));
+    assert!(message.contains("parameters.stratum_bits") && message.contains("a divisor of 160"), "{message}");
+    let message = error(&format!("{BASE}[parameters]\ngroup_min_accounts = 0\n"));
+    assert!(message.contains("parameters.group_min_accounts"), "{message}");
+}
