@@ -262,16 +262,7 @@ impl Ledger {
             tree.insert(*member, Account::with_balance(*amount));
         }
         tree.insert(organization, Account::with_balance(remaining));
-        let version = tree.seal();
-        tree.prune_before(version);
-        Ok(Ledger {
-            tree,
-            organization,
-            genesis_supply,
-            journal: Vec::new(),
-            #[cfg(feature = "fault-injection")]
-            faults: LedgerFaults::default(),
-        })
+        Ok(Ledger::sealed_genesis(tree, organization, genesis_supply))
     }
 
     /// A group's share of a genesis (D-023): exactly `accounts`, sealed as version 1. The
@@ -290,16 +281,21 @@ impl Ledger {
             tree.insert(*id, Account::with_balance(*amount));
         }
         // An empty share stays at the empty version 0.
+        Ok(Ledger::sealed_genesis(tree, organization, genesis_supply))
+    }
+
+    /// Seal `tree`'s staged genesis accounts and drop the versions before it.
+    fn sealed_genesis(mut tree: VersionedSmt, organization: Id, genesis_supply: u64) -> Ledger {
         let version = tree.seal();
         tree.prune_before(version);
-        Ok(Ledger {
+        Ledger {
             tree,
             organization,
             genesis_supply,
             journal: Vec::new(),
             #[cfg(feature = "fault-injection")]
             faults: LedgerFaults::default(),
-        })
+        }
     }
 
     /// Keep only the last `versions` sealed versions (SPEC §15 `versions_retained`).

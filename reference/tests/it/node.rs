@@ -448,15 +448,21 @@ fn a_cross_group_transfer_escrows_credits_matches_and_commits_within_two_pulses(
     assert!(events.iter().all(|(_, e)| !matches!(e, NodeEvent::BadMessage { .. })));
 }
 
-#[test]
-fn a_lost_credit_half_times_out_and_the_debit_is_reversed() {
+/// Two groups; client 1 pays client 2 300 while every credit half is lost, for long enough
+/// that the chief aborts the transfer.
+fn lost_credit_half() -> (Net, AtomicityMonitor) {
     let mut net = build(2, true);
     net.drop_if = Box::new(|_, _, msg| matches!(msg, Message::CreditHalf(_)));
-    let mut monitor = AtomicityMonitor::new();
     net.command(10, 1, 2, 300, 7);
     for pulse in 1..=TIMEOUT_PULSES + 2 {
         net.pulse(pulse * 1000);
     }
+    (net, AtomicityMonitor::new())
+}
+
+#[test]
+fn a_lost_credit_half_times_out_and_the_debit_is_reversed() {
+    let (mut net, mut monitor) = lost_credit_half();
     let events = net.take_events();
     check_root_and_halves(&events, &mut monitor);
     assert!(events.iter().any(|(n, e)| *n == 1
@@ -568,13 +574,7 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
 
 #[test]
 fn a_credit_half_arriving_after_the_abort_but_within_the_horizon_is_reversed_too() {
-    let mut net = build(2, true);
-    net.drop_if = Box::new(|_, _, msg| matches!(msg, Message::CreditHalf(_)));
-    let mut monitor = AtomicityMonitor::new();
-    net.command(10, 1, 2, 300, 7);
-    for pulse in 1..=TIMEOUT_PULSES + 2 {
-        net.pulse(pulse * 1000);
-    }
+    let (mut net, mut monitor) = lost_credit_half();
     let (from, to, late) =
         net.dropped.iter().find(|(_, _, m)| matches!(m, Message::CreditHalf(_))).cloned().unwrap();
     net.drop_if = Box::new(|_, _, _| false);
