@@ -19,6 +19,8 @@
 //! checker.assert_properties();
 //! ```
 
+pub mod governance;
+
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

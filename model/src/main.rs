@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use model::PaymentModel;
-use stateright::{Checker, Model};
+use model::governance::GovernanceModel;
+use stateright::{Checker, CheckerBuilder, Model};
 
 #[derive(Parser)]
 #[command(name = "model", about = "Model-check reference::node::Node with stateright")]
@@ -24,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Check every property over the reachable states.
     Check {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, governance.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Breadth-first search (the default).
@@ -42,7 +43,7 @@ enum Cmd {
     },
     /// Serve stateright's Explorer web UI for a model.
     Explore {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, governance.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Where to listen.
@@ -51,15 +52,34 @@ enum Cmd {
     },
 }
 
+const GOVERNANCE: &str = "governance";
+
 fn named(name: &str) -> Result<PaymentModel, String> {
-    PaymentModel::named(name)
-        .ok_or_else(|| format!("unknown model `{name}`; known: {}", PaymentModel::NAMES.join(", ")))
+    PaymentModel::named(name).ok_or_else(|| {
+        format!("unknown model `{name}`; known: {}, {GOVERNANCE}", PaymentModel::NAMES.join(", "))
+    })
 }
 
-type PaymentActorModel = stateright::actor::ActorModel<model::PaymentActor, PaymentModel>;
-
 fn check(name: &str, dfs: bool, depth: Option<usize>, threads: usize) -> Result<(), String> {
-    let mut builder = named(name)?.into_model().checker().threads(threads);
+    if name == GOVERNANCE {
+        return run(name, GovernanceModel::three_guests().into_model().checker(), dfs, depth, threads);
+    }
+    run(name, named(name)?.into_model().checker(), dfs, depth, threads)
+}
+
+fn run<M>(
+    name: &str,
+    builder: CheckerBuilder<M>,
+    dfs: bool,
+    depth: Option<usize>,
+    threads: usize,
+) -> Result<(), String>
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Clone + PartialEq + std::hash::Hash + Send + Sync + std::fmt::Debug,
+    M::Action: Clone + PartialEq + std::fmt::Debug + Send + Sync,
+{
+    let mut builder = builder.threads(threads);
     if let Some(depth) = depth {
         builder = builder.target_max_depth(depth);
     }
@@ -72,12 +92,12 @@ fn check(name: &str, dfs: bool, depth: Option<usize>, threads: usize) -> Result<
 }
 
 /// Print the counts and speed, and each property's verdict; fail if any property failed.
-fn report(
-    name: &str,
-    search: &str,
-    checker: &impl Checker<PaymentActorModel>,
-    started: Instant,
-) -> Result<(), String> {
+fn report<M>(name: &str, search: &str, checker: &impl Checker<M>, started: Instant) -> Result<(), String>
+where
+    M: Model,
+    M::State: Clone + PartialEq + std::hash::Hash + std::fmt::Debug,
+    M::Action: Clone + PartialEq + std::fmt::Debug,
+{
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{name} ({search}): {} states, {} unique, max depth {}, {seconds:.2} s, {:.0} states/s",
@@ -112,6 +132,11 @@ fn report(
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Cmd::Check { model, bfs: _, dfs, depth, threads } => check(&model, dfs, depth, threads),
+        Cmd::Explore { model, addr } if model == GOVERNANCE => {
+            println!("serving the {model} model at http://{addr}");
+            GovernanceModel::three_guests().into_model().checker().serve(addr.as_str());
+            Ok(())
+        }
         Cmd::Explore { model, addr } => named(&model).map(|m| {
             println!("serving the {model} model at http://{addr}");
             m.into_model().checker().serve(addr.as_str());

@@ -279,14 +279,14 @@ pub trait Weights {
 
 /// Deliberately broken tallying (feature `fault-injection`, tests only).
 #[cfg(feature = "fault-injection")]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct OrgFaults {
     /// Pass proposals on the threshold alone, whatever the turnout.
     pub ignore_quorum: bool,
 }
 
 /// An organization.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Organization {
     id: Id,
     supervisor: Id,

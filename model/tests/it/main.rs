@@ -96,7 +96,7 @@ fn the_model_binary_refuses_an_unknown_model() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash"
+            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash, governance"
         ),
         "{stderr}"
     );
@@ -117,4 +117,32 @@ fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
         checker.discovery("I4 settled halves balance").is_some(),
         "the checker finds the mixed settlement"
     );
+}
+
+// ----- governance (SPEC §3) -------------------------------------------------------------
+
+use model::governance::GovernanceModel;
+use reference::org::OrgFaults;
+
+const PINNED_GOVERNANCE: usize = 28_867;
+
+#[test]
+fn governance_over_a_lossy_network_keeps_i10_and_votes_both_pass_and_fail() {
+    let checker = GovernanceModel::three_guests().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    for reached in ["an applicant becomes a member", "a vote passes", "a vote fails"] {
+        assert!(checker.discovery(reached).is_some(), "{reached}");
+    }
+    assert_eq!(checker.unique_state_count(), PINNED_GOVERNANCE);
+}
+
+#[test]
+fn a_tally_that_ignores_the_quorum_is_caught_breaking_i10() {
+    // Votes are lost, turnout falls below the quorum, and the broken tally passes the proposal
+    // on the threshold alone.
+    let cfg =
+        GovernanceModel { org_faults: OrgFaults { ignore_quorum: true }, ..GovernanceModel::three_guests() };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    let path = checker.discovery("I10 governance").expect("the checker finds the passed proposal");
+    assert!(!path.into_actions().is_empty());
 }
