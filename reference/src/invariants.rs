@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented so far: I1, I2, I3, I4, I5, I6, I7, I8, I10, I11. The rest arrive with the layers they are about.
+//! Implemented: I1–I11, L1 and L3 (L2 arrives with disputes). The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -33,10 +33,16 @@ pub enum Invariant {
     Immutability,
     /// I8 Proof soundness.
     ProofSoundness,
+    /// I9 One chief per term.
+    OneChief,
     /// I10 Governance.
     Governance,
     /// I11 Capacity.
     Capacity,
+    /// L1 Commit within 2 pulses.
+    Commit,
+    /// L3 Heal.
+    Heal,
 }
 
 impl Invariant {
@@ -51,8 +57,11 @@ impl Invariant {
             Invariant::Agreement => "I6",
             Invariant::Immutability => "I7",
             Invariant::ProofSoundness => "I8",
+            Invariant::OneChief => "I9",
             Invariant::Governance => "I10",
             Invariant::Capacity => "I11",
+            Invariant::Commit => "L1",
+            Invariant::Heal => "L3",
         }
     }
 
@@ -73,6 +82,11 @@ impl Invariant {
             Invariant::Capacity => {
                 "per version, a bookkeeper processes no more than its frozen deposit covers"
             }
+            Invariant::OneChief => "one chief per term as seen by honest nodes",
+            Invariant::Commit => {
+                "with honest committees and bounded delay, a valid tx commits within 2 pulses"
+            }
+            Invariant::Heal => "after faults stop, honest nodes converge on one ts within heal_pulses_max",
             Invariant::Governance => {
                 "only approved applicants become members; guests never vote; a proposal passes iff quorum \
                  and threshold hold; no voter's votes exceed its weight"
@@ -190,6 +204,57 @@ pub fn root_conservation(root: &crate::smt::RootSynopsis, genesis_supply: u64) -
             Invariant::Conservation,
             format!("root ts {} holds supply {supply}, genesis supply is {genesis_supply}", root.version),
         );
+    }
+    Ok(())
+}
+
+/// I9 (SPEC §13, §6.3–§6.4): every term names one chief across the honest nodes' views
+/// `(term, chief)`.
+pub fn one_chief_per_term(views: &[(u64, Id)]) -> Result<(), Violation> {
+    let mut chiefs: BTreeMap<u64, Id> = BTreeMap::new();
+    for (term, chief) in views {
+        match chiefs.insert(*term, *chief) {
+            Some(other) if other != *chief => {
+                return violation(Invariant::OneChief, format!("term {term} has chiefs {other} and {chief}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The L1 bound of the node protocol (SPEC §7.4, D-025): 2 pulses, plus the 3 message delays
+/// of the worst case — a transfer reaching its group just after the group's `Settle` waits for
+/// the next one, and the commit needs the chief's next `Settle` and the notification to arrive.
+pub fn commit_bound_ms(pulse_ms: u64, hop_delay_max_ms: u64) -> u64 {
+    2 * pulse_ms + 3 * hop_delay_max_ms
+}
+
+/// L1 (SPEC §13, §7.4): a transfer started `latency_ms` before its commit committed within
+/// [`commit_bound_ms`].
+pub fn commit_within_bound(latency_ms: u64, pulse_ms: u64, hop_delay_max_ms: u64) -> Result<(), Violation> {
+    let bound = commit_bound_ms(pulse_ms, hop_delay_max_ms);
+    if latency_ms > bound {
+        return violation(Invariant::Commit, format!("committed after {latency_ms} ms, bound {bound} ms"));
+    }
+    Ok(())
+}
+
+/// L3 (SPEC §13): the honest nodes' held ts values, `heal_pulses_max` after the last fault
+/// stopped, are all one.
+pub fn healed(held_ts: impl IntoIterator<Item = (usize, Version)>) -> Result<(), Violation> {
+    let mut first: Option<(usize, Version)> = None;
+    for (node, ts) in held_ts {
+        match first {
+            None => first = Some((node, ts)),
+            Some((other, other_ts)) if other_ts != ts => {
+                return violation(
+                    Invariant::Heal,
+                    format!("node {other} holds ts {other_ts} but node {node} holds ts {ts}"),
+                );
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
 }

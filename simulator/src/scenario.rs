@@ -106,6 +106,8 @@ pub struct Parameters {
     pub stratum_bits: usize,
     /// Accounts a group needs; sparser prefixes merge into the root group (SPEC §6.1).
     pub group_min_accounts: usize,
+    /// Pulses after the last fault stops within which every node must hold one ts (L3).
+    pub heal_pulses_max: u64,
 }
 
 impl Default for Parameters {
@@ -119,6 +121,7 @@ impl Default for Parameters {
             genesis_supply: 1_000_000_000_000,
             stratum_bits: 8,
             group_min_accounts: 16,
+            heal_pulses_max: 10,
         }
     }
 }
@@ -579,6 +582,36 @@ impl Scenario {
         validate::check(self, &invalid)
     }
 
+    /// When every fault of the scenario has stopped, if they all do: the last partition heal,
+    /// crash or restart. `None` when a fault never stops — loss, duplication, reordering, slow
+    /// links, clock drift, churn, swarm mode, a partition that never heals, or Byzantine nodes —
+    /// since L3 ("after faults stop") then does not apply.
+    pub fn faults_stop_ms(&self) -> Option<u64> {
+        let n = &self.network;
+        let a = &self.adversaries;
+        let persistent = n.drop > 0.0
+            || n.duplicate > 0.0
+            || n.reorder > 0.0
+            || !n.slow_links.is_empty()
+            || self.parameters.clock_drift_ppm > 0
+            || self.faults.churn.is_some()
+            || self.swarm.enabled
+            || a.double_spenders.is_some()
+            || a.censoring_groups > 0.0
+            || a.forging_groups > 0.0;
+        if persistent {
+            return None;
+        }
+        let mut stop_ms = 0;
+        for p in &self.faults.partitions {
+            stop_ms = stop_ms.max(p.heal_at_ms?);
+        }
+        for c in &self.faults.crashes {
+            stop_ms = stop_ms.max(c.restart_at_ms.unwrap_or(c.at_ms));
+        }
+        Some(stop_ms)
+    }
+
     /// The time requests stop.
     pub fn workload_stop_ms(&self) -> u64 {
         self.workload.stop_ms.unwrap_or(self.duration_ms / 10 * 8)
@@ -744,6 +777,7 @@ mod validate {
         positive(invalid, "parameters.max_attempts", u64::from(p.max_attempts))?;
         positive(invalid, "parameters.versions_retained", p.versions_retained)?;
         positive(invalid, "parameters.group_min_accounts", p.group_min_accounts as u64)?;
+        positive(invalid, "parameters.heal_pulses_max", p.heal_pulses_max)?;
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
             return Err(invalid(
                 "parameters.stratum_bits",

@@ -158,6 +158,8 @@ pub struct Simulation {
     duplicate_outcomes: u64,
     /// Groups of the bookkeeper tree.
     groups: usize,
+    /// From when L3 is checked: `heal_pulses_max` after the last fault stopped, if all do.
+    heal_deadline_ms: Option<u64>,
 }
 
 /// Marks a request whose outcome is known.
@@ -222,6 +224,9 @@ impl Simulation {
             events: 0,
             duplicate_outcomes: 0,
             groups,
+            heal_deadline_ms: scenario
+                .faults_stop_ms()
+                .map(|stop| stop + scenario.parameters.heal_pulses_max * scenario.parameters.pulse_ms),
             source: options.source,
             overrides: options.overrides,
             swarm_choices,
@@ -502,9 +507,25 @@ impl Simulation {
 
     fn sample(&mut self) -> Result<(), SimError> {
         let pulse_ms = self.scenario.parameters.pulse_ms;
+        if self.heal_deadline_ms.is_some_and(|deadline| self.now_ms >= deadline) {
+            self.check_healed()?;
+        }
         self.metrics.sample(self.now_ms, pulse_ms, self.network.partitions_in_force());
         self.queue.push(self.now_ms + pulse_ms, Event::Sample);
         Ok(())
+    }
+
+    /// L3: every node that is up holds the same ts. Checked at the end of each pulse once
+    /// `heal_pulses_max` pulses have passed since the last fault stopped.
+    fn check_healed(&mut self) -> Result<(), SimError> {
+        let held = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.status[*i].up)
+            .filter_map(|(i, node)| node.root().map(|root| (i, root.version)));
+        self.checker.checks += 1;
+        reference::invariants::healed(held).map_err(|v| self.violation(v))
     }
 
     // ----- driving a node -----------------------------------------------------------------

@@ -88,6 +88,9 @@ impl Client {
         if self.faults.accept_older_root {
             return true;
         }
+        if self.faults.stuck_root {
+            return self.root.is_none();
+        }
         self.root.is_none_or(|held| root.version >= held.version)
     }
 

@@ -258,6 +258,9 @@ pub struct NodeFaults {
     /// breaks I6) and a group primary reports a forged synopsis (a forged summary: the parties'
     /// proofs stop verifying).
     pub forge_root_from_pulse: Option<u64>,
+    /// A client keeps the first root it receives and ignores every later one (it never
+    /// catches up: breaks L3).
+    pub stuck_root: bool,
     /// A group primary reverses the debit halves the chief ordered cleared: the payer gets its
     /// money back while the payee keeps it (breaks I4, and I1 at the root).
     pub reverse_cleared_debits: bool,

@@ -111,3 +111,58 @@ fn i3_rejects_a_transfer_with_a_forged_signature() {
     let violation = invariants::truthful_intention(&signed, &scheme).unwrap_err();
     assert_eq!(violation.invariant, Invariant::TruthfulIntention);
 }
+
+#[test]
+fn i9_l1_and_l3_predicates_hold_and_fail() {
+    use reference::invariants::{
+        Invariant, commit_bound_ms, commit_within_bound, healed, one_chief_per_term,
+    };
+    let (a, b) = (Id::from_u64(1), Id::from_u64(2));
+    assert!(one_chief_per_term(&[(1, a), (1, a), (2, b)]).is_ok());
+    assert_eq!(one_chief_per_term(&[(1, a), (1, b)]).unwrap_err().invariant, Invariant::OneChief);
+    assert_eq!(commit_bound_ms(1000, 100), 2300);
+    assert!(commit_within_bound(2300, 1000, 100).is_ok());
+    assert_eq!(commit_within_bound(2301, 1000, 100).unwrap_err().invariant, Invariant::Commit);
+    assert!(healed([(0, 7), (1, 7), (5, 7)]).is_ok());
+    assert!(healed(std::iter::empty()).is_ok());
+    let violation = healed([(0, 7), (1, 6)]).unwrap_err();
+    assert_eq!((violation.invariant, violation.invariant.code()), (Invariant::Heal, "L3"));
+    assert!(violation.detail.contains("node 1 holds ts 6"), "{violation}");
+}
+
+#[test]
+fn i4_monitor_catches_every_broken_half_life() {
+    use reference::crypto::Hash32;
+    use reference::invariants::{AtomicityMonitor, HalfStep};
+    use reference::ledger::{Half, Settlement};
+    let (debit, credit) = (HalfStep::Applied(Half::Debit), HalfStep::Applied(Half::Credit));
+    let settled = |half, how| HalfStep::Settled(half, how);
+    let t = Hash32([7; 32]);
+    let run = |steps: &[HalfStep]| {
+        let mut monitor = AtomicityMonitor::new();
+        steps.iter().try_for_each(|step| monitor.observe(t, *step)).map(|()| monitor.unsettled())
+    };
+    // Honest lives: matched and cleared, or aborted and reversed; an open half is unsettled.
+    assert_eq!(
+        run(&[
+            debit,
+            credit,
+            settled(Half::Debit, Settlement::Clear),
+            settled(Half::Credit, Settlement::Clear)
+        ]),
+        Ok(0)
+    );
+    assert_eq!(run(&[debit, settled(Half::Debit, Settlement::Reverse)]), Ok(0));
+    assert_eq!(run(&[debit, credit]), Ok(1));
+    // Broken ones.
+    let broken: [&[HalfStep]; 4] = [
+        &[debit, debit],
+        &[settled(Half::Debit, Settlement::Clear)],
+        &[credit, settled(Half::Credit, Settlement::Clear)],
+        &[debit, credit, settled(Half::Debit, Settlement::Reverse), settled(Half::Credit, Settlement::Clear)],
+    ];
+    for steps in broken {
+        let violation = run(steps).unwrap_err();
+        assert_eq!(violation.invariant, Invariant::Atomicity, "{steps:?}");
+    }
+}

@@ -203,3 +203,18 @@ fn byzantine_primaries_censor_and_forge_are_measured_and_no_invariant_breaks() {
     let t = &honest.transfers;
     assert_eq!((honest.adversaries.bad_proofs_detected, t.abandoned, t.outstanding), (0, 0, 0));
 }
+
+#[test]
+fn nodes_that_never_catch_up_after_a_partition_break_heal_and_are_caught() {
+    // Faults stop at the heal (10 s); L3 is checked from 10 s + heal_pulses_max pulses on.
+    let text = "name = \"heal\"\nduration_ms = 30000\n[nodes]\nclients = 6\n[parameters]\nheal_pulses_max = 5\n\
+                [[faults.partitions]]\nat_ms = 5000\nheal_at_ms = 10000\nside = \"1-3\"\n";
+    let honest = Simulation::new(&parse(text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap();
+    assert!(honest.summary.transfers.committed > 0);
+    let stuck = reference::node::NodeFaults { stuck_root: true, ..Default::default() };
+    let options = RunOptions { node_faults: Some(stuck), ..RunOptions::default() };
+    let error = Simulation::new(&parse(text), 1, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { code, time_ms, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "L3", "{error}");
+    assert_eq!(*time_ms, 15_999, "at the end of the first pulse past the deadline");
+}
