@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use proptest::prelude::*;
 use reference::Id;
 use reference::Prefix;
 use reference::consensus::root::AccountProof;
@@ -592,4 +593,70 @@ fn a_credit_half_arriving_after_the_abort_but_within_the_horizon_is_reversed_too
         "an orphan credit is reversed after the timeout"
     );
     assert_eq!(monitor.unsettled(), 0);
+}
+
+// ----- any schedule of payments, pulses and losses (property test) --------------------------
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Pay {
+        from: usize,
+        to: usize,
+        amount: u64,
+    },
+    Pulse,
+    /// From now on lose (or stop losing) every message of this kind.
+    Lose {
+        credit_halves: bool,
+        settles: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (1usize..=4, 1usize..=4, 1u64..=700).prop_map(|(from, to, amount)| Op::Pay { from, to, amount }),
+        3 => Just(Op::Pulse),
+        1 => (any::<bool>(), any::<bool>()).prop_map(|(credit_halves, settles)| Op::Lose { credit_halves, settles }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the payments (valid or overspending, within or across groups) and whatever is
+    /// lost while they run: every root holds the genesis supply (I1), no half is applied or
+    /// settled twice or settled both ways (I4), and once losses stop every half settles, nothing
+    /// pends, and the clients hold what they held at genesis between them.
+    #[test]
+    fn any_schedule_keeps_i1_and_i4_and_settles_once_losses_stop(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut net = build(4, true);
+        let lose = std::rc::Rc::new(std::cell::Cell::new((false, false)));
+        let rule = std::rc::Rc::clone(&lose);
+        net.drop_if = Box::new(move |_, _, msg| {
+            let (credit_halves, settles) = rule.get();
+            (credit_halves && matches!(msg, Message::CreditHalf(_))) || (settles && matches!(msg, Message::Settle(_)))
+        });
+        let mut monitor = AtomicityMonitor::new();
+        let mut now = 0;
+        for (tag, op) in ops.into_iter().enumerate() {
+            now += 100;
+            match op {
+                Op::Pay { from, to, amount } if from != to => net.command(now, from, to, amount, tag as u64),
+                Op::Pay { .. } => {}
+                Op::Pulse => net.pulse(now),
+                Op::Lose { credit_halves, settles } => lose.set((credit_halves, settles)),
+            }
+            check_root_and_halves(&net.take_events(), &mut monitor);
+        }
+        lose.set((false, false));
+        for _ in 0..4 * TIMEOUT_PULSES + 4 {
+            now += 1000;
+            net.pulse(now);
+            check_root_and_halves(&net.take_events(), &mut monitor);
+        }
+        prop_assert_eq!(monitor.unsettled(), 0);
+        let accounts: Vec<_> = (1..=4).map(|c| account(&net, c)).collect();
+        prop_assert!(accounts.iter().all(|a| a.pending_in == 0 && a.pending_out == 0), "{:?}", accounts);
+        prop_assert_eq!(accounts.iter().map(|a| a.balance).sum::<u64>(), 4_000);
+    }
 }
