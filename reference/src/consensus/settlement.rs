@@ -312,7 +312,8 @@ impl Arbiter {
     /// Whether `group` reported at this pulse or the one before (a leaf reports on the
     /// previous pulse's `Settle`; the chief's own group at this pulse).
     fn fresh(&self, group: &Prefix, pulse: u64) -> bool {
-        self.reports.get(group).is_some_and(|r| r.pulse + 1 >= pulse)
+        // Saturating: a report's pulse is peer input.
+        self.reports.get(group).is_some_and(|r| r.pulse.saturating_add(1) >= pulse)
     }
 
     /// Clears carried out at one side only: `(tx, the side that cleared, amount)`.

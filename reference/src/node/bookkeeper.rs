@@ -292,7 +292,8 @@ impl Bookkeeper {
         if self.open.contains_key(&tx_id) || self.closed_credits.contains_key(&tx_id) {
             return Ok(()); // a duplicate
         }
-        if signed.tx.created_pulse + self.credit_horizon_pulses() < self.pulse {
+        // Saturating: `created_pulse` is the payer's word; a far-future one is not "too old".
+        if signed.tx.created_pulse.saturating_add(self.credit_horizon_pulses()) < self.pulse {
             // Too old to be matched: the chief has aborted its debit, or will.
             self.closed_credits.insert(tx_id, signed.tx.created_pulse);
             return Err(NodeError::BadCredit(LedgerError::TimedOut));
@@ -421,7 +422,7 @@ impl Bookkeeper {
         }
         let horizon = self.credit_horizon_pulses();
         let pulse = self.pulse;
-        self.closed_credits.retain(|_, created| *created + horizon >= pulse);
+        self.closed_credits.retain(|_, created| created.saturating_add(horizon) >= pulse);
     }
 
     /// Tell every party whose transfer the held root covers.

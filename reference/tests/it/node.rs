@@ -660,3 +660,25 @@ proptest! {
         prop_assert_eq!(accounts.iter().map(|a| a.balance).sum::<u64>(), 4_000);
     }
 }
+
+#[test]
+fn extreme_pulse_numbers_from_peers_never_panic_a_bookkeeper() {
+    let mut net = build(2, true);
+    let (payer, payee) = (net.scheme.signer(1), net.scheme.signer(2));
+    let payer_primary = 3 + usize::from(Prefix::new(payer.id(), 8) > Prefix::new(payee.id(), 8));
+    let payee_primary = if payer_primary == 3 { 4 } else { 3 };
+    // A credit half "created" at the end of time, from the payer's primary.
+    let tx = Tx { from: payer.id(), to: payee.id(), amount: 5, from_nonce: 1, created_pulse: u64::MAX };
+    net.deliver(10, payer_primary, payee_primary, &Message::CreditHalf(Box::new(tx.sign(&payer, &payee))));
+    // A group report from the end of time, from that group's primary.
+    let group = net.nodes[payer_primary].group().unwrap();
+    let arbiter = net.nodes[0].arbiter().unwrap();
+    let entry = arbiter.path(&group).unwrap().entry;
+    let report =
+        reference::consensus::settlement::GroupReport { pulse: u64::MAX, entry, pending: Vec::new() };
+    net.deliver(20, payer_primary, 0, &Message::GroupSeal(Box::new(report)));
+    for pulse in 1..=TIMEOUT_PULSES + 2 {
+        net.pulse(pulse * 1000);
+    }
+    check_root_and_halves(&net.take_events(), &mut AtomicityMonitor::new());
+}
