@@ -265,6 +265,8 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<Run
         }
         None => None,
     };
+    // The update fills the test-only fault fields when the `fault-injection` feature is on.
+    #[allow(clippy::needless_update)]
     let options = RunOptions {
         trace: trace_sink,
         source: Some(path.to_path_buf()),

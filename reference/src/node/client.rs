@@ -85,11 +85,13 @@ impl Client {
     /// Whether to take `root` in place of the one held: only if it is not older (I7).
     fn takes_root(&self, root: &RootSynopsis) -> bool {
         #[cfg(feature = "fault-injection")]
-        if self.faults.accept_older_root {
-            return true;
-        }
-        if self.faults.stuck_root {
-            return self.root.is_none();
+        {
+            if self.faults.accept_older_root {
+                return true;
+            }
+            if self.faults.stuck_root {
+                return self.root.is_none();
+            }
         }
         self.root.is_none_or(|held| root.version >= held.version)
     }
