@@ -41,6 +41,7 @@
 //! ```
 
 pub mod consensus;
+pub mod credit;
 pub mod crypto;
 pub mod id;
 pub mod invariants;

@@ -15,3 +15,4 @@ mod smt_model;
 mod smt_proofs;
 mod snapshots;
 mod support;
+mod trust;

@@ -1,0 +1,182 @@
+//! Trust models (SPEC §2.7) against independent computations: a dense linear solve of the
+//! teleporting fixed point, on hand-made and random graphs; SybilRank on graphs whose answer is
+//! known; and every refusal.
+
+use proptest::prelude::*;
+use reference::credit::trust::{
+    EigenTrust, Graph, Node, PersonalizedPageRank, SybilRank, TrustError, TrustModel,
+};
+
+/// The exact fixed point `t = (1 − α)·M·t + α·p`, where `M` is the column-stochastic matrix
+/// with dangling columns replaced by `p`, solved densely by Gaussian elimination with partial
+/// pivoting — an independent route to the answer the power iteration approximates.
+fn exact(nodes: usize, edges: &[(Node, Node, f64)], seeds: &[Node], alpha: f64) -> Vec<f64> {
+    let mut p = vec![0.0; nodes];
+    let unique: std::collections::BTreeSet<Node> = seeds.iter().copied().collect();
+    unique.iter().for_each(|s| p[*s as usize] = 1.0 / unique.len() as f64);
+    let mut out = vec![vec![0.0; nodes]; nodes]; // out[i][j] = weight of i → j
+    for &(f, t, w) in edges.iter().filter(|(f, t, _)| f != t) {
+        out[f as usize][t as usize] += w;
+    }
+    let mut a = vec![vec![0.0; nodes + 1]; nodes]; // [I − (1 − α)M | α·p]
+    for j in 0..nodes {
+        a[j][j] = 1.0;
+        a[j][nodes] = alpha * p[j];
+    }
+    for (i, row) in out.iter().enumerate() {
+        let total: f64 = row.iter().sum();
+        for j in 0..nodes {
+            let m_ji = if total > 0.0 { row[j] / total } else { p[j] };
+            a[j][i] -= (1.0 - alpha) * m_ji;
+        }
+    }
+    for col in 0..nodes {
+        let pivot = (col..nodes).max_by(|x, y| a[*x][col].abs().total_cmp(&a[*y][col].abs())).unwrap();
+        a.swap(col, pivot);
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let factor = row[col] / pivot_row[col];
+                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= factor * p;
+                }
+            }
+        }
+    }
+    (0..nodes).map(|i| a[i][nodes] / a[i][i]).collect()
+}
+
+fn l1(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
+#[test]
+fn eigentrust_matches_the_exact_fixed_point_on_a_hand_made_graph() {
+    // 0 vouches for 1 and 2; 1 for 2; 2 for 0; 3 vouches for 0 only; 4 vouches for nobody.
+    let edges = [(0, 1, 1.0), (0, 2, 3.0), (1, 2, 1.0), (2, 0, 2.0), (3, 0, 1.0), (2, 4, 1.0)];
+    let graph = Graph::from_edges(5, &edges).unwrap();
+    let model = EigenTrust::default();
+    let got = model.scores(&graph, &[0, 3], None).unwrap();
+    let want = exact(5, &edges, &[0, 3], model.alpha);
+    assert!(l1(&got.scores, &want) < 1e-9, "{:?} vs {want:?}", got.scores);
+    assert!((got.scores.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!(got.residual < 1e-9 && got.iterations > 10);
+}
+
+fn graph_strategy() -> impl Strategy<Value = (usize, Vec<(Node, Node, f64)>, Vec<Node>)> {
+    (2usize..40).prop_flat_map(|n| {
+        let edge = (0..n as Node, 0..n as Node, 0.1f64..10.0);
+        (Just(n), proptest::collection::vec(edge, 0..n * 4), proptest::collection::vec(0..n as Node, 1..4))
+    })
+}
+
+proptest! {
+    #[test]
+    fn teleporting_models_match_the_dense_solve_on_random_graphs((n, edges, seeds) in graph_strategy()) {
+        let graph = Graph::from_edges(n, &edges).unwrap();
+        let eigen = EigenTrust::default().scores(&graph, &seeds, None).unwrap();
+        prop_assert!(l1(&eigen.scores, &exact(n, &edges, &seeds, 0.15)) < 1e-8);
+        let ppr = PersonalizedPageRank { teleport: 0.3, ..PersonalizedPageRank::default() };
+        let got = ppr.scores(&graph, &seeds, None).unwrap();
+        prop_assert!(l1(&got.scores, &exact(n, &edges, &seeds[..1], 0.3)) < 1e-8);
+    }
+
+    #[test]
+    fn a_warm_start_gives_the_same_scores_in_fewer_iterations((n, edges, seeds) in graph_strategy()) {
+        let graph = Graph::from_edges(n, &edges).unwrap();
+        let model = EigenTrust::default();
+        let cold = model.scores(&graph, &seeds, None).unwrap();
+        let warm = model.scores(&graph, &seeds, Some(&cold.scores)).unwrap();
+        prop_assert!(l1(&cold.scores, &warm.scores) < 1e-8);
+        prop_assert!(warm.iterations <= 2, "warm from the answer: {} iterations", warm.iterations);
+    }
+}
+
+/// An honest region `0..h` (a ring with multiplicative chords: it mixes in a few steps, as a
+/// social graph's core does) and a sybil region `h..h+s` (a dense clique), joined by `g`
+/// attack edges.
+fn sybil_graph(h: Node, s: Node, g: Node) -> (usize, Vec<(Node, Node, f64)>) {
+    let mut edges = Vec::new();
+    for i in 0..h {
+        // `i + 2` keeps the graph from being bipartite (a walk on a bipartite graph alternates
+        // sides, and an early-stopped one leaves half the nodes at zero).
+        for target in [i + 1, i + 2, i * 5 + 3, i * 11 + 7, i * 17 + 1] {
+            edges.push((i, target % h, 1.0));
+        }
+    }
+    for i in h..h + s {
+        for j in h..h + s {
+            if i != j {
+                edges.push((i, j, 1.0));
+            }
+        }
+    }
+    for k in 0..g {
+        edges.push((k * 3 % h, h + k % s, 1.0));
+    }
+    ((h + s) as usize, edges)
+}
+
+/// Area under the ROC curve: the chance an honest node outranks a sybil (ties count half).
+fn auc(scores: &[f64], honest: usize) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for h in &scores[..honest] {
+        for s in &scores[honest..] {
+            pairs += 1.0;
+            wins += if h > s {
+                1.0
+            } else if h == s {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / pairs
+}
+
+#[test]
+fn without_attack_edges_sybils_get_exactly_nothing_from_every_model() {
+    let (n, edges) = sybil_graph(60, 30, 0);
+    let directed = Graph::from_edges(n, &edges).unwrap();
+    let undirected = Graph::undirected(n, &edges).unwrap();
+    let seeds = [0, 10, 20];
+    let results = [
+        EigenTrust::default().scores(&directed, &seeds, None).unwrap(),
+        PersonalizedPageRank::default().scores(&directed, &seeds, None).unwrap(),
+        SybilRank::default().scores(&undirected, &seeds, None).unwrap(),
+    ];
+    for result in results {
+        assert!(result.scores[60..].iter().all(|s| *s == 0.0), "{:?}", &result.scores[60..]);
+        assert_eq!(auc(&result.scores, 60), 1.0);
+    }
+}
+
+#[test]
+fn few_attack_edges_leave_sybils_ranked_below_honest_nodes_and_more_edges_leak_more() {
+    let trust_in_sybils = |g| {
+        let (n, edges) = sybil_graph(200, 100, g);
+        let graph = Graph::from_edges(n, &edges).unwrap();
+        let scores = EigenTrust::default().scores(&graph, &[0, 50, 100, 150], None).unwrap().scores;
+        let undirected = Graph::undirected(n, &edges).unwrap();
+        let sybilrank = SybilRank::default().scores(&undirected, &[0, 50, 100, 150], None).unwrap().scores;
+        (scores[200..].iter().sum::<f64>(), auc(&scores, 200), auc(&sybilrank, 200))
+    };
+    let (few, few_auc, few_sybilrank_auc) = trust_in_sybils(2);
+    let (many, _, _) = trust_in_sybils(40);
+    assert!(few_auc > 0.9 && few_sybilrank_auc > 0.9, "AUC {few_auc} / {few_sybilrank_auc}");
+    assert!(many > few, "more attack edges, more trust leaks: {few} → {many}");
+}
+
+#[test]
+fn bad_graphs_and_parameters_are_typed_errors() {
+    assert!(matches!(Graph::from_edges(2, &[(0, 2, 1.0)]), Err(TrustError::NodeOutOfRange { to: 2, .. })));
+    assert!(matches!(Graph::from_edges(2, &[(0, 1, 0.0)]), Err(TrustError::BadWeight { .. })));
+    assert!(matches!(Graph::from_edges(2, &[(0, 1, f64::NAN)]), Err(TrustError::BadWeight { .. })));
+    let graph = Graph::from_edges(2, &[(0, 1, 1.0), (0, 1, 2.0), (1, 1, 5.0)]).unwrap();
+    assert_eq!(graph.edges(), 1, "parallel edges merge, self-loops drop");
+    assert_eq!(EigenTrust::default().scores(&graph, &[], None), Err(TrustError::BadSeeds));
+    assert_eq!(EigenTrust::default().scores(&graph, &[7], None), Err(TrustError::BadSeeds));
+    let bad = EigenTrust { alpha: 0.0, ..EigenTrust::default() };
+    assert_eq!(bad.scores(&graph, &[0], None), Err(TrustError::BadAlpha(0.0)));
+}
