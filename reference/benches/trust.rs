@@ -83,7 +83,8 @@ fn against_petgraph(c: &mut Criterion) {
         theirs.add_edge(ids[f as usize], ids[t as usize], w);
     }
     let all: Vec<Node> = (0..nodes as Node).collect();
-    let model = PersonalizedPageRank { tolerance: 0.0, max_iterations: 100, ..PersonalizedPageRank::default() };
+    let model =
+        PersonalizedPageRank { tolerance: 0.0, max_iterations: 100, ..PersonalizedPageRank::default() };
     let mut group = c.benchmark_group("pagerank_1k_nodes_10k_edges_100_iterations");
     group.sample_size(10);
     group.bench_function("ours_csr", |b| {
@@ -99,7 +100,11 @@ fn against_petgraph(c: &mut Criterion) {
 /// PageRank with a uniform teleport: personalised PageRank seeded with every node.
 fn uniform(model: &PersonalizedPageRank, graph: &Graph, all: &[Node]) -> Vec<f64> {
     // `PersonalizedPageRank` teleports to its first seed; EigenTrust to all of them.
-    let eigen = EigenTrust { alpha: model.teleport, tolerance: model.tolerance, max_iterations: model.max_iterations };
+    let eigen = EigenTrust {
+        alpha: model.teleport,
+        tolerance: model.tolerance,
+        max_iterations: model.max_iterations,
+    };
     eigen.scores(graph, all, None).expect("runs").scores
 }
 

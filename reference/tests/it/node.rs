@@ -638,7 +638,7 @@ proptest! {
         });
         let mut monitor = AtomicityMonitor::new();
         let mut now = 0;
-        for (tag, op) in ops.into_iter().enumerate() {
+        for (tag, op) in ops.iter().copied().enumerate() {
             now += 100;
             match op {
                 Op::Pay { from, to, amount } if from != to => net.command(now, from, to, amount, tag as u64),
@@ -649,7 +649,10 @@ proptest! {
             check_root_and_halves(&net.take_events(), &mut monitor);
         }
         lose.set((false, false));
-        for _ in 0..4 * TIMEOUT_PULSES + 4 {
+        // Long enough for the payers' queues to drain (a cross-group transfer takes about two
+        // pulses and a payer has one in flight) and for every half to time out or settle.
+        let queued = ops.len() as u64;
+        for _ in 0..3 * queued + 4 * TIMEOUT_PULSES + 4 {
             now += 1000;
             net.pulse(now);
             check_root_and_halves(&net.take_events(), &mut monitor);
