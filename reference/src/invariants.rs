@@ -5,7 +5,7 @@
 //! simulator (which calls them after every event), so "the invariant" means one piece of code
 //! everywhere. Stateful invariants (I5, I7) are monitors that observe a history.
 //!
-//! Implemented: I1–I11, L1 and L3 (L2 arrives with disputes). The rest arrive with the layers they are about.
+//! Implemented: I1–I12, L1 and L3 (L2 arrives with disputes). The rest arrive with the layers they are about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -39,6 +39,8 @@ pub enum Invariant {
     Governance,
     /// I11 Capacity.
     Capacity,
+    /// I12 Credit.
+    Credit,
     /// L1 Commit within 2 pulses.
     Commit,
     /// L3 Heal.
@@ -60,6 +62,7 @@ impl Invariant {
             Invariant::OneChief => "I9",
             Invariant::Governance => "I10",
             Invariant::Capacity => "I11",
+            Invariant::Credit => "I12",
             Invariant::Commit => "L1",
             Invariant::Heal => "L3",
         }
@@ -83,6 +86,7 @@ impl Invariant {
                 "per version, a bookkeeper processes no more than its frozen deposit covers"
             }
             Invariant::OneChief => "one chief per term as seen by honest nodes",
+            Invariant::Credit => "no IOU exceeds its letter-of-credit cap",
             Invariant::Commit => {
                 "with honest committees and bounded delay, a valid tx commits within 2 pulses"
             }
@@ -254,6 +258,21 @@ pub fn healed(held_ts: impl IntoIterator<Item = (usize, Version)>) -> Result<(),
                 );
             }
             Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// I12 (SPEC §13, §2.3): every IOU is within its letter-of-credit cap — for a revoked line,
+/// within the cap it had when it was revoked (the default sets the cap to 0, the debt stays).
+pub fn credit_caps(book: &crate::credit::line::CreditBook) -> Result<(), Violation> {
+    for ((lender, borrower), line) in book.lines() {
+        let cap = line.revoked_cap.unwrap_or(line.cap);
+        if line.owed > cap {
+            return violation(
+                Invariant::Credit,
+                format!("{borrower} owes {lender} {} past the cap {cap}", line.owed),
+            );
         }
     }
     Ok(())

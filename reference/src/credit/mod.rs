@@ -1,4 +1,6 @@
-//! The relationship-chain credit model (SPEC §2), built up piece by piece. So far: trust
-//! models over the relationship graph (SPEC §2.7) — `trust`.
+//! The relationship-chain credit model (SPEC §2), built up piece by piece. So far: letters of
+//! credit, IOUs, defaults and settlement through intermediaries (SPEC §2.2–§2.6) — `line`;
+//! trust models over the relationship graph (SPEC §2.7) — `trust`.
 
+pub mod line;
 pub mod trust;
