@@ -14,6 +14,9 @@
 //!   undirected graph, then each score divided by the node's degree (Cao et al. 2012).
 //!   Early termination is the point: the walk has not yet leaked far across the few attack
 //!   edges into a sybil region.
+//!
+//! [`MaxFlow`] is the fourth model of SPEC §2.7: Advogato's capacity-by-distance network flow,
+//! which certifies nodes (score 1) rather than ranking them.
 
 use thiserror::Error;
 
@@ -295,5 +298,193 @@ impl TrustModel for SybilRank {
             }
         }
         Ok(Scores { scores: t, iterations: steps, residual: 0.0 })
+    }
+}
+
+/// Advogato-style trust metric (SPEC §2.7 `maxflow`; Levien 2004): each node gets a capacity
+/// by its distance from the seeds, becomes an edge `in → out` of capacity `capacity − 1` plus
+/// an edge `in → sink` of capacity 1, and every relation `x → y` an edge `out(x) → in(y)` of
+/// unbounded capacity; a maximum flow from the seeds certifies the nodes whose sink edge
+/// carries flow (score 1, others 0). A sybil region reached by few attack edges can be certified
+/// at most as far as the capacities of the honest nodes holding those edges allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxFlow {
+    /// Capacity by distance from the nearest seed (`capacities[0]` for the seeds); nodes
+    /// farther than the list reaches get the last entry; unreachable nodes get nothing.
+    pub capacities: Vec<u64>,
+}
+
+impl MaxFlow {
+    /// Capacities shrinking by the graph's average out-degree per level from `nodes` at the
+    /// seeds, down to 1 (Advogato's shape, scaled to the graph; D-027).
+    pub fn scaled(graph: &Graph) -> MaxFlow {
+        let fanout = (graph.edges() as f64 / graph.nodes().max(1) as f64).max(2.0);
+        let mut capacities = Vec::new();
+        let mut capacity = graph.nodes().max(1) as f64;
+        while capacity > 1.0 {
+            capacities.push(capacity.ceil() as u64);
+            capacity /= fanout;
+        }
+        capacities.push(1);
+        MaxFlow { capacities }
+    }
+}
+
+impl TrustModel for MaxFlow {
+    fn scores(&self, graph: &Graph, seeds: &[Node], _warm: Option<&[f64]>) -> Result<Scores, TrustError> {
+        seed_vector(graph.nodes(), seeds)?; // validates the seeds
+        let n = graph.nodes();
+        let distance = distances(graph, seeds);
+        let capacity = |x: usize| match distance[x] {
+            Some(d) => *self.capacities.get(d).or(self.capacities.last()).unwrap_or(&0),
+            None => 0,
+        };
+        // Flow nodes: in(x) = 2x, out(x) = 2x + 1, sink = 2n, source = 2n + 1.
+        let (sink, source) = (2 * n, 2 * n + 1);
+        let mut flow = FlowNetwork::new(2 * n + 2);
+        let mut sink_edges = vec![usize::MAX; n];
+        for (x, sink_edge) in sink_edges.iter_mut().enumerate() {
+            let c = capacity(x);
+            if c == 0 {
+                continue;
+            }
+            *sink_edge = flow.add_edge(2 * x, sink, 1);
+            flow.add_edge(2 * x, 2 * x + 1, c - 1);
+            for (y, _) in graph.out_edges(x as Node) {
+                flow.add_edge(2 * x + 1, 2 * y as usize, UNBOUNDED);
+            }
+        }
+        let unique: std::collections::BTreeSet<Node> = seeds.iter().copied().collect();
+        for s in unique {
+            flow.add_edge(source, 2 * s as usize, capacity(s as usize));
+        }
+        let phases = flow.max_flow(source, sink);
+        let scores = (0..n)
+            .map(|x| if sink_edges[x] != usize::MAX && flow.flow_on(sink_edges[x]) > 0 { 1.0 } else { 0.0 })
+            .collect();
+        Ok(Scores { scores, iterations: phases, residual: 0.0 })
+    }
+}
+
+const UNBOUNDED: u64 = u64::MAX / 4;
+
+/// Breadth-first distance of every node from the nearest seed (`None`: unreachable).
+fn distances(graph: &Graph, seeds: &[Node]) -> Vec<Option<usize>> {
+    let mut distance = vec![None; graph.nodes()];
+    let mut queue = std::collections::VecDeque::new();
+    for s in seeds {
+        if distance[*s as usize].is_none() {
+            distance[*s as usize] = Some(0);
+            queue.push_back(*s);
+        }
+    }
+    while let Some(x) = queue.pop_front() {
+        let d = distance[x as usize].expect("queued nodes have a distance");
+        for (y, _) in graph.out_edges(x) {
+            if distance[y as usize].is_none() {
+                distance[y as usize] = Some(d + 1);
+                queue.push_back(y);
+            }
+        }
+    }
+    distance
+}
+
+/// A flow network for Dinic's algorithm: edges stored in pairs (forward, residual).
+struct FlowNetwork {
+    adjacency: Vec<Vec<usize>>,
+    to: Vec<usize>,
+    capacity: Vec<u64>,
+}
+
+impl FlowNetwork {
+    fn new(nodes: usize) -> FlowNetwork {
+        FlowNetwork { adjacency: vec![Vec::new(); nodes], to: Vec::new(), capacity: Vec::new() }
+    }
+
+    /// Add `from → to` with `capacity`; returns the forward edge's index.
+    fn add_edge(&mut self, from: usize, to: usize, capacity: u64) -> usize {
+        let index = self.to.len();
+        self.adjacency[from].push(index);
+        self.to.push(to);
+        self.capacity.push(capacity);
+        self.adjacency[to].push(index + 1);
+        self.to.push(from);
+        self.capacity.push(0);
+        index
+    }
+
+    /// Flow carried by forward edge `edge` (its residual twin's capacity).
+    fn flow_on(&self, edge: usize) -> u64 {
+        self.capacity[edge + 1]
+    }
+
+    /// Dinic: BFS levels, then blocking flows by DFS with per-node edge cursors. Returns the
+    /// number of phases.
+    fn max_flow(&mut self, source: usize, sink: usize) -> u32 {
+        let mut phases = 0;
+        loop {
+            let Some(level) = self.levels(source, sink) else { return phases };
+            phases += 1;
+            let mut cursor = vec![0usize; self.adjacency.len()];
+            while self.augment(source, sink, UNBOUNDED, &level, &mut cursor) > 0 {}
+        }
+    }
+
+    fn levels(&self, source: usize, sink: usize) -> Option<Vec<u32>> {
+        let mut level = vec![u32::MAX; self.adjacency.len()];
+        level[source] = 0;
+        let mut queue = std::collections::VecDeque::from([source]);
+        while let Some(v) = queue.pop_front() {
+            for &e in &self.adjacency[v] {
+                let w = self.to[e];
+                if self.capacity[e] > 0 && level[w] == u32::MAX {
+                    level[w] = level[v] + 1;
+                    queue.push_back(w);
+                }
+            }
+        }
+        (level[sink] != u32::MAX).then_some(level)
+    }
+
+    /// One augmenting path along increasing levels, iteratively (no recursion depth limit).
+    fn augment(
+        &mut self,
+        source: usize,
+        sink: usize,
+        limit: u64,
+        level: &[u32],
+        cursor: &mut [usize],
+    ) -> u64 {
+        let mut path: Vec<usize> = Vec::new(); // edges
+        let mut v = source;
+        loop {
+            if v == sink {
+                let pushed = path.iter().map(|&e| self.capacity[e]).min().unwrap_or(0).min(limit);
+                for &e in &path {
+                    self.capacity[e] -= pushed;
+                    self.capacity[e ^ 1] += pushed;
+                }
+                return pushed;
+            }
+            let mut advanced = false;
+            while cursor[v] < self.adjacency[v].len() {
+                let e = self.adjacency[v][cursor[v]];
+                let w = self.to[e];
+                if self.capacity[e] > 0 && level[w] == level[v] + 1 {
+                    path.push(e);
+                    v = w;
+                    advanced = true;
+                    break;
+                }
+                cursor[v] += 1;
+            }
+            if !advanced {
+                // Dead end: retreat one edge and skip it from its tail from now on.
+                let Some(e) = path.pop() else { return 0 };
+                v = self.to[e ^ 1];
+                cursor[v] += 1;
+            }
+        }
     }
 }

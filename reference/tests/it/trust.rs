@@ -180,3 +180,130 @@ fn bad_graphs_and_parameters_are_typed_errors() {
     let bad = EigenTrust { alpha: 0.0, ..EigenTrust::default() };
     assert_eq!(bad.scores(&graph, &[0], None), Err(TrustError::BadAlpha(0.0)));
 }
+
+// ----- Advogato max-flow ------------------------------------------------------------------
+
+use reference::credit::trust::MaxFlow;
+
+#[test]
+fn maxflow_certifies_along_a_chain_as_far_as_the_capacities_reach() {
+    let graph = Graph::from_edges(5, &[(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (3, 4, 1.0)]).unwrap();
+    let model = MaxFlow { capacities: vec![3, 2, 1] };
+    // The seed keeps 1 and passes 2; node 1 keeps 1 and passes 1; node 2 keeps it; 3, 4 get none.
+    let scores = model.scores(&graph, &[0], None).unwrap().scores;
+    assert_eq!(scores, [1.0, 1.0, 1.0, 0.0, 0.0]);
+}
+
+/// Breadth-first distance from the nearest seed, over the edge list directly.
+fn bfs_distances(n: usize, edges: &[(Node, Node, f64)], seeds: &[Node]) -> Vec<Option<usize>> {
+    let mut distance = vec![None; n];
+    let mut queue = std::collections::VecDeque::new();
+    for &s in seeds {
+        if distance[s as usize].is_none() {
+            distance[s as usize] = Some(0usize);
+            queue.push_back(s as usize);
+        }
+    }
+    while let Some(x) = queue.pop_front() {
+        for &(_, t, _) in edges.iter().filter(|(f, t, _)| *f as usize == x && f != t) {
+            if distance[t as usize].is_none() {
+                distance[t as usize] = Some(distance[x].expect("queued") + 1);
+                queue.push_back(t as usize);
+            }
+        }
+    }
+    distance
+}
+
+/// The certified count by an independent Edmonds–Karp over a dense capacity matrix of the same
+/// Advogato construction.
+fn edmonds_karp_certified(n: usize, edges: &[(Node, Node, f64)], seeds: &[Node], capacities: &[u64]) -> u64 {
+    let distance = bfs_distances(n, edges, seeds);
+    let cap = |x: usize| distance[x].map_or(0, |d| *capacities.get(d).unwrap_or(capacities.last().unwrap()));
+    let size = 2 * n + 2;
+    let (sink, source) = (2 * n, 2 * n + 1);
+    let mut c = vec![vec![0u64; size]; size];
+    for x in 0..n {
+        if cap(x) > 0 {
+            c[2 * x][sink] += 1;
+            c[2 * x][2 * x + 1] += cap(x) - 1;
+            for &(_, t, _) in edges.iter().filter(|(f, t, _)| *f as usize == x && f != t) {
+                c[2 * x + 1][2 * t as usize] = 1 << 40;
+            }
+        }
+    }
+    let unique: std::collections::BTreeSet<Node> = seeds.iter().copied().collect();
+    for s in unique {
+        c[source][2 * s as usize] += cap(s as usize);
+    }
+    let mut total = 0;
+    loop {
+        let mut parent = vec![usize::MAX; size];
+        parent[source] = source;
+        let mut queue = std::collections::VecDeque::from([source]);
+        while let Some(v) = queue.pop_front() {
+            for w in 0..size {
+                if parent[w] == usize::MAX && c[v][w] > 0 {
+                    parent[w] = v;
+                    queue.push_back(w);
+                }
+            }
+        }
+        if parent[sink] == usize::MAX {
+            return total;
+        }
+        let mut push = u64::MAX;
+        let mut w = sink;
+        while w != source {
+            push = push.min(c[parent[w]][w]);
+            w = parent[w];
+        }
+        let mut w = sink;
+        while w != source {
+            c[parent[w]][w] -= push;
+            c[w][parent[w]] += push;
+            w = parent[w];
+        }
+        total += push;
+    }
+}
+
+proptest! {
+    #[test]
+    fn maxflow_certifies_as_many_nodes_as_an_independent_max_flow((n, edges, seeds) in graph_strategy()) {
+        let graph = Graph::from_edges(n, &edges).unwrap();
+        let model = MaxFlow { capacities: vec![6, 3, 2, 1] };
+        let certified: f64 = model.scores(&graph, &seeds, None).unwrap().scores.iter().sum();
+        prop_assert_eq!(certified as u64, edmonds_karp_certified(n, &edges, &seeds, &model.capacities));
+    }
+}
+
+#[test]
+fn maxflow_bounds_certified_sybils_by_the_attacked_nodes_capacities() {
+    let seeds = [0, 50, 100, 150];
+    let (n, edges) = sybil_graph(200, 100, 0);
+    let graph = Graph::from_edges(n, &edges).unwrap();
+    let scaled = MaxFlow::scaled(&graph).capacities;
+    assert!(
+        scaled.windows(2).all(|w| w[0] > w[1]) && scaled.first() == Some(&300) && scaled.last() == Some(&1)
+    );
+    let model = MaxFlow { capacities: vec![100, 30, 8, 3, 1] };
+    assert!(model.scores(&graph, &seeds, None).unwrap().scores[200..].iter().all(|s| *s == 0.0));
+    for g in [2, 10] {
+        let (n, edges) = sybil_graph(200, 100, g);
+        let graph = Graph::from_edges(n, &edges).unwrap();
+        let scores = model.scores(&graph, &seeds, None).unwrap().scores;
+        let certified_sybils = scores[200..].iter().sum::<f64>() as u64;
+        // Every unit of flow into the sybil region crosses an attack edge out of an honest
+        // node, which passes on at most its capacity − 1 (capacity by distance from the seeds).
+        let distance = bfs_distances(n, &edges, &seeds);
+        let distance_capacity = |x: Node| {
+            let d = distance[x as usize].expect("honest nodes are reachable");
+            *model.capacities.get(d).unwrap_or(model.capacities.last().unwrap())
+        };
+        let attackers: std::collections::BTreeSet<Node> = (0..g).map(|k| k * 3 % 200).collect();
+        let bound: u64 = attackers.iter().map(|x| distance_capacity(*x) - 1).sum();
+        assert!(certified_sybils <= bound, "g = {g}: {certified_sybils} sybils certified, bound {bound}");
+        assert!(scores[..200].iter().sum::<f64>() > 150.0, "most honest nodes are certified");
+    }
+}
