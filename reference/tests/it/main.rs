@@ -4,6 +4,7 @@
 mod capacity;
 mod credit;
 mod election;
+mod eligibility;
 mod failover;
 mod groups;
 mod invariants;
