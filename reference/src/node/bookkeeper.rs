@@ -200,7 +200,7 @@ impl Bookkeeper {
                 self.on_submit(signed, out);
                 Ok(())
             }
-            Message::CreditHalf(signed) => self.on_credit_half(from, signed, out),
+            Message::CreditHalf(signed) => self.on_credit_half(from, signed),
             Message::Settle(settle) => self.on_settle(from, settle, out),
             Message::GroupSeal(report) => self.on_group_seal(from, report),
             // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle`.
@@ -275,12 +275,7 @@ impl Bookkeeper {
         }
     }
 
-    fn on_credit_half(
-        &mut self,
-        from: Id,
-        signed: &SignedTx,
-        out: &mut Vec<Output>,
-    ) -> Result<(), NodeError> {
+    fn on_credit_half(&mut self, from: Id, signed: &SignedTx) -> Result<(), NodeError> {
         let payer_primary = self.config.roster.primary_for(&signed.tx.from);
         if from != payer_primary {
             return Err(NodeError::NotFromBookkeeper {
@@ -303,7 +298,6 @@ impl Bookkeeper {
         self.open
             .insert(tx_id, OpenHalf { half: Half::Credit, signed: *signed, counterpart, sealed_in: None });
         self.credited.push(Applied { id: tx_id, signed: *signed });
-        let _ = out;
         Ok(())
     }
 
