@@ -364,14 +364,6 @@ impl AtomicityMonitor {
             })
             .count()
     }
-
-    /// Forget transfers whose every applied half is settled (keeps memory bounded in long
-    /// runs; a later step about a forgotten transfer is then judged afresh).
-    pub fn forget_settled(&mut self) {
-        self.transfers.retain(|_, l| {
-            (l.debit_applied && l.debit_settled.is_none()) || (l.credit_applied && l.credit_settled.is_none())
-        });
-    }
 }
 
 /// I5 (SPEC §13): remembers every applied `(from, nonce)` and reports a second application.

@@ -281,14 +281,14 @@ impl TrustModel for SybilRank {
         let steps = self.steps.unwrap_or_else(|| (n.max(2) as f64).log2().ceil() as u32);
         let mut next = vec![0.0; n];
         for _ in 0..steps {
-            let dangling = graph.spread(&t, &mut next);
-            // An isolated node keeps what it has (it has nowhere to send it).
+            // The mass of isolated nodes is what `spread` reports as dangling: each keeps its
+            // own (it has nowhere to send it).
+            graph.spread(&t, &mut next);
             for (i, x) in next.iter_mut().enumerate() {
                 if graph.degree(i as Node) == 0 {
                     *x += t[i];
                 }
             }
-            debug_assert!(dangling >= 0.0);
             std::mem::swap(&mut t, &mut next);
         }
         for (i, x) in t.iter_mut().enumerate() {

@@ -78,8 +78,11 @@ impl Bookkeeper {
         config: NodeConfig,
         chief: Option<Arbiter>,
     ) -> Bookkeeper {
-        let group =
-            if chief.is_some() { Prefix::ROOT } else { config.roster.group_of(&id_of_group(&config, id)) };
+        let group = if chief.is_some() {
+            Prefix::ROOT
+        } else {
+            config.roster.group_kept_by(&id).unwrap_or(config.roster.group_of(&id))
+        };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         Bookkeeper {
             id,
@@ -521,12 +524,6 @@ impl Bookkeeper {
         }
         root
     }
-}
-
-/// The Id whose group a non-chief bookkeeper keeps: its own, unless the roster names it
-/// primary of a group by prefix (the usual case).
-fn id_of_group(config: &NodeConfig, id: Id) -> Id {
-    config.roster.groups().find(|(_, primary)| *primary == id).map_or(id, |(prefix, _)| prefix.bits())
 }
 
 fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {

@@ -95,6 +95,11 @@ impl Roster {
         self.leaves.get(group).copied().unwrap_or(self.chief)
     }
 
+    /// The group `primary` keeps, if the roster names it primary of one.
+    pub fn group_kept_by(&self, primary: &Id) -> Option<Prefix> {
+        self.groups().find(|(_, p)| p == primary).map(|(prefix, _)| prefix)
+    }
+
     /// The primary keeping `id`'s account.
     pub fn primary_for(&self, id: &Id) -> Id {
         self.primary(&self.group_of(id))
