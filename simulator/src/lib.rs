@@ -22,6 +22,7 @@
 
 pub mod adversary;
 pub mod checker;
+pub mod credit;
 pub mod faults;
 pub mod metrics;
 pub mod network;

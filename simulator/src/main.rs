@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use simulator::credit::{self, CreditScenario, CreditSimulation};
 use simulator::report;
 use simulator::scenario::{Override, Scenario};
 use simulator::sim::{RunOptions, Simulation};
@@ -180,6 +181,19 @@ fn run_command(path: &Path, seed: Option<u64>, seeds: Option<&str>, flags: RunFl
     let RunFlags { out, set, trace, check_determinism } = flags;
     let overrides: Vec<Override> = set.iter().map(|s| Override::parse(s)).collect::<Result<_, _>>()?;
     let text = std::fs::read_to_string(path).map_err(at_path(path))?;
+    if CreditScenario::is_credit(&text) {
+        if trace {
+            return Err(
+                "--trace: credit runs have no event trace; their per-update series is timeseries.csv".into(),
+            );
+        }
+        let scenario = CreditScenario::parse_with_overrides(&text, path, &overrides, "--set", false)?;
+        let seeds = pick_seeds(seed, seeds, scenario.seed)?;
+        let credit_run = CreditRun { path, scenario: &scenario, overrides: &overrides, out: out.as_deref() };
+        return seeds
+            .iter()
+            .try_for_each(|seed| credit_run_one(&credit_run, *seed, seeds.len() > 1, check_determinism));
+    }
     let scenario = Scenario::parse_with_overrides(&text, path, &overrides, "--set", false)?;
     let seeds = match (seed, seeds) {
         (_, Some(text)) => parse_seeds(text)?,
@@ -196,6 +210,79 @@ fn run_command(path: &Path, seed: Option<u64>, seeds: Option<&str>, flags: RunFl
         let run = Run { path, scenario: &scenario, overrides: &overrides, seed };
         run_one(&run, &dir, trace || scenario.output.trace, check_determinism)?;
     }
+    Ok(())
+}
+
+fn pick_seeds(seed: Option<u64>, seeds: Option<&str>, default: u64) -> Result<Vec<u64>, Failure> {
+    Ok(match (seed, seeds) {
+        (_, Some(text)) => parse_seeds(text)?,
+        (Some(seed), None) => vec![seed],
+        (None, None) => vec![default],
+    })
+}
+
+/// A credit scenario file (with overrides) and where its reports go.
+struct CreditRun<'a> {
+    path: &'a Path,
+    scenario: &'a CreditScenario,
+    overrides: &'a [Override],
+    out: Option<&'a Path>,
+}
+
+fn credit_run_one(run: &CreditRun<'_>, seed: u64, campaign: bool, check: bool) -> Result<(), Failure> {
+    let dir = match (run.out, campaign) {
+        (Some(out), false) => out.to_path_buf(),
+        (Some(out), true) => out.join(format!("seed-{seed}")),
+        (None, _) => PathBuf::from("out").join(&run.scenario.name).join(format!("seed-{seed}")),
+    };
+    let s = run.scenario;
+    println!(
+        "running credit scenario {} with seed {seed}: {} identities ({} honest), trust model {}, {} pulses",
+        s.name,
+        s.identities(),
+        s.population.honest,
+        s.trust.model.name(),
+        s.pulses
+    );
+    let source = credit::compare::replay_source(run.path, run.overrides);
+    let started = Instant::now(); // wall time is reported, never fed into the run
+    let result = CreditSimulation::new(s, seed, &source).run()?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if check {
+        let again = CreditSimulation::new(s, seed, &source).run()?;
+        let same = again == result && credit::report::run_html(&again) == credit::report::run_html(&result);
+        if !same {
+            return Err(format!(
+                "NOT deterministic: credit scenario {} seed {seed} gave two different results",
+                s.name
+            )
+            .into());
+        }
+        println!("determinism: seed {seed} ran twice with identical summaries and reports");
+    }
+    credit::report::write_run(&dir, &result).map_err(at_path(&dir))?;
+    let timing = serde_json::json!({
+        "wall_s": wall_s,
+        "trust_updates": result.summary.trust.updates,
+        "note": "wall-clock figures; not deterministic, kept out of summary.json and the reports",
+    });
+    let timing_file = dir.join("timing.json");
+    std::fs::write(&timing_file, serde_json::to_string_pretty(&timing)? + "\n")
+        .map_err(at_path(&timing_file))?;
+    let r = &result.summary;
+    println!(
+        "{} seed {seed}: {} requests, {:.2}% refused, {} defaults, value lost {:.2}% of credit, AUC honest/sybil {}, adversarial seats {:.1}%, {} invariant checks passed",
+        r.scenario_name,
+        r.service.requests,
+        100.0 * r.service.settlement_failure_rate,
+        r.defaults.defaulted,
+        100.0 * r.defaults.value_lost_fraction,
+        credit::report::opt(r.trust.auc_honest_vs_sybil),
+        100.0 * r.seats.adversary_seat_fraction,
+        r.invariant_checks
+    );
+    println!("  wall {wall_s:.2} s");
+    println!("  report written to {}", dir.join("report.html").display());
     Ok(())
 }
 
@@ -293,6 +380,16 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<Run
 }
 
 fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<PathBuf>) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(path).map_err(at_path(path))?;
+    if CreditScenario::is_credit(&text) {
+        if shard.is_some() {
+            return Err(
+                "--shard: credit sweeps run on one machine (use --jobs); sharding covers protocol sweeps"
+                    .into(),
+            );
+        }
+        return credit_sweep_command(path, &text, jobs, out);
+    }
     let shard = shard.map(sweep::parse_shard).transpose()?;
     let plan = sweep::plan(path)?;
     let points: Vec<&sweep::Point> =
@@ -323,19 +420,46 @@ fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<Path
     Ok(())
 }
 
+fn credit_sweep_command(path: &Path, text: &str, jobs: usize, out: Option<PathBuf>) -> Result<(), Failure> {
+    let plan = credit::compare::plan_text(text, path)?;
+    let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.base.name).join("sweep"));
+    println!("credit sweep {}: {} runs into {}", plan.base.name, plan.points.len(), dir.display());
+    let bar = progress_bar(plan.points.len() as u64, "runs");
+    let done = AtomicU64::new(0);
+    let results =
+        credit::compare::run(&plan, jobs, &|| bar.set_position(done.fetch_add(1, Ordering::Relaxed) + 1))?;
+    bar.finish_and_clear();
+    credit::compare::write_report(&dir, &plan, &results)?;
+    println!("report written to {}", dir.join("sweep.html").display());
+    Ok(())
+}
+
+fn validate_one(path: &Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(path).map_err(at_path(path))?;
+    if CreditScenario::is_credit(&text) {
+        let s = CreditScenario::parse(&text, path)?;
+        if s.sweep.is_some() {
+            let plan = credit::compare::plan_text(&text, path)?;
+            println!("{}: ok (credit, {} sweep runs)", path.display(), plan.points.len());
+        } else {
+            println!("{}: ok (credit)", path.display());
+        }
+        return Ok(());
+    }
+    let s = Scenario::parse(&text, path)?;
+    if s.sweep.is_some() {
+        let plan = sweep::plan(path)?;
+        println!("{}: ok ({} sweep points)", path.display(), plan.points.len());
+    } else {
+        println!("{}: ok", path.display());
+    }
+    Ok(())
+}
+
 fn validate_command(paths: &[PathBuf]) -> Result<(), Failure> {
     let mut failed = 0;
     for path in paths {
-        let result = Scenario::load(path).map_err(Failure::from).and_then(|s| {
-            if s.sweep.is_some() {
-                let plan = sweep::plan(path)?;
-                println!("{}: ok ({} sweep points)", path.display(), plan.points.len());
-            } else {
-                println!("{}: ok", path.display());
-            }
-            Ok(())
-        });
-        if let Err(error) = result {
+        if let Err(error) = validate_one(path) {
             eprintln!("{error}");
             failed += 1;
         }

@@ -10,6 +10,8 @@ pub struct Line {
     pub label: String,
     /// Points in x order.
     pub points: Vec<(f64, f64)>,
+    /// Half-widths of a confidence interval per point, drawn as error bars (empty = none).
+    pub half_widths: Vec<f64>,
 }
 
 /// A fault marked on the time axis.
@@ -54,7 +56,10 @@ fn bounds(lines: &[Line], markers: &[Marker]) -> (f64, f64, f64) {
     let points = lines.iter().flat_map(|l| l.points.iter());
     let x_min = points.clone().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_max = points.clone().map(|p| p.0).chain(markers.iter().map(|m| m.pulse as f64)).fold(0.0, f64::max);
-    let y_max = points.map(|p| p.1).fold(0.0, f64::max);
+    let tops = lines.iter().flat_map(|l| {
+        l.points.iter().enumerate().map(|(i, p)| p.1 + l.half_widths.get(i).copied().unwrap_or(0.0))
+    });
+    let y_max = tops.fold(0.0, f64::max);
     let x_min = if x_min.is_finite() { x_min.min(0.0) } else { 0.0 };
     let x_max = if x_max > x_min { x_max } else { x_min + 1.0 };
     (x_min, x_max, if y_max > 0.0 { y_max * 1.1 } else { 1.0 })
@@ -103,6 +108,11 @@ fn draw<'a>(
     }
     for (i, line) in lines.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
+        let bars =
+            line.points.iter().zip(&line.half_widths).filter(|(_, h)| **h > 0.0).map(|(&(x, y), h)| {
+                PathElement::new(vec![(x, (y - h).max(0.0)), (x, y + h)], color.mix(0.6).stroke_width(1))
+            });
+        chart.draw_series(bars)?;
         chart
             .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))?
             .label(line.label.as_str())

@@ -89,6 +89,16 @@ pub fn markdown(title: &str, sections: &[Section], footer: &str) -> String {
 
 /// Render sections and SVG figures as one self-contained HTML page.
 pub fn html(title: &str, sections: &[Section], figures: &[String]) -> String {
+    html_with_appendix(title, sections, figures, None)
+}
+
+/// [`html`] with a titled preformatted appendix after the plots (e.g. the scenario text).
+pub fn html_with_appendix(
+    title: &str,
+    sections: &[Section],
+    figures: &[String],
+    appendix: Option<(&str, &str)>,
+) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\n<style>\
 body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}}\
@@ -108,6 +118,9 @@ td:first-child{{text-align:left}}figure{{margin:1em 0}}</style></head><body>\n<h
     out.push_str("<h2>Plots</h2>\n");
     for f in figures {
         let _ = writeln!(out, "<figure>{f}</figure>");
+    }
+    if let Some((heading, text)) = appendix {
+        let _ = writeln!(out, "<h2>{}</h2>\n<pre>{}</pre>", escape(heading), escape(text));
     }
     out.push_str("</body></html>\n");
     out
@@ -314,9 +327,9 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "ms",
             &[
-                Line { label: "p50".into(), points: lat(|r| r.latency_ms.p50) },
-                Line { label: "p90".into(), points: lat(|r| r.latency_ms.p90) },
-                Line { label: "p99".into(), points: lat(|r| r.latency_ms.p99) },
+                Line { label: "p50".into(), points: lat(|r| r.latency_ms.p50), half_widths: Vec::new() },
+                Line { label: "p90".into(), points: lat(|r| r.latency_ms.p90), half_widths: Vec::new() },
+                Line { label: "p99".into(), points: lat(|r| r.latency_ms.p99), half_widths: Vec::new() },
             ],
             &marks,
         ),
@@ -325,8 +338,16 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "transfers",
             &[
-                Line { label: "requested".into(), points: xy(|r| r.counts[Count::Issued] as f64) },
-                Line { label: "committed".into(), points: xy(|r| r.counts[Count::Committed] as f64) },
+                Line {
+                    label: "requested".into(),
+                    points: xy(|r| r.counts[Count::Issued] as f64),
+                    half_widths: Vec::new(),
+                },
+                Line {
+                    label: "committed".into(),
+                    points: xy(|r| r.counts[Count::Committed] as f64),
+                    half_widths: Vec::new(),
+                },
             ],
             &marks,
         ),
@@ -334,7 +355,7 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "Queue depth (requests open at the end of each pulse)",
             "pulse",
             "requests",
-            &[Line { label: "open".into(), points: xy(|r| r.outstanding as f64) }],
+            &[Line { label: "open".into(), points: xy(|r| r.outstanding as f64), half_widths: Vec::new() }],
             &marks,
         ),
         plot::lines(
@@ -342,10 +363,15 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
             "pulse",
             "messages",
             &[
-                Line { label: "sent".into(), points: xy(|r| r.counts[Count::Messages] as f64) },
+                Line {
+                    label: "sent".into(),
+                    points: xy(|r| r.counts[Count::Messages] as f64),
+                    half_widths: Vec::new(),
+                },
                 Line {
                     label: "lost".into(),
                     points: xy(|r| (r.counts[Count::Dropped] + r.counts[Count::Partitioned]) as f64),
+                    half_widths: Vec::new(),
                 },
             ],
             &marks,

@@ -19,6 +19,8 @@ pub enum Purpose {
     Adversary,
     /// The fault mix swarm mode picks.
     Swarm,
+    /// The relationship graph of a credit run.
+    Relations,
 }
 
 impl Purpose {
@@ -29,6 +31,7 @@ impl Purpose {
             Purpose::Faults => b"faults",
             Purpose::Adversary => b"adversary",
             Purpose::Swarm => b"swarm",
+            Purpose::Relations => b"relations",
         }
     }
 }

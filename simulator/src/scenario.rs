@@ -561,7 +561,7 @@ impl Scenario {
 
     /// Parse and validate scenario `text`; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario = deserialize(text, file)?;
+        let scenario: Scenario = deserialize(text, file)?;
         scenario.validate(file)?;
         Ok(scenario)
     }
@@ -660,34 +660,46 @@ impl Scenario {
         origin: &str,
         drop_sweep: bool,
     ) -> Result<Scenario, ScenarioError> {
-        if overrides.is_empty() && !drop_sweep {
-            return Scenario::parse(text, file);
-        }
-        Scenario::parse(text, file)?; // report errors of the file itself with their lines
-        let mut table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
-        if drop_sweep {
-            table.remove("sweep");
-        }
-        for o in overrides {
-            set_dotted(&mut table, &o.key, o.value.clone()).map_err(|expected| ScenarioError::Invalid {
-                file: file.to_path_buf(),
-                key: format!("{origin} {}", o.key),
-                expected,
-                got: o.value.to_string(),
-            })?;
-        }
-        let label = overrides.iter().map(Override::to_string).collect::<Vec<_>>().join(", ");
-        let changed = PathBuf::from(format!("{} [{origin} {label}]", file.display()));
-        // Lines of the regenerated text mean nothing to the user: the file names the overrides.
-        Scenario::parse(&toml::to_string(&table).expect("a TOML table serializes"), &changed).map_err(
-            |error| match error {
-                ScenarioError::Schema { file, key, message, .. } => {
-                    ScenarioError::Schema { file, line: 0, key, message }
-                }
-                other => other,
-            },
-        )
+        with_overrides(text, file, overrides, origin, drop_sweep, Scenario::parse)
     }
+}
+
+/// Parse `text` with `parse`, apply `overrides` (dotted keys of the schema) and parse again, so
+/// that every override is validated like the file; `drop_sweep` removes the `[sweep]` table.
+/// Shared by the protocol scenarios and the credit scenarios (`crate::credit`).
+pub(crate) fn with_overrides<T>(
+    text: &str,
+    file: &Path,
+    overrides: &[Override],
+    origin: &str,
+    drop_sweep: bool,
+    parse: impl Fn(&str, &Path) -> Result<T, ScenarioError>,
+) -> Result<T, ScenarioError> {
+    if overrides.is_empty() && !drop_sweep {
+        return parse(text, file);
+    }
+    parse(text, file)?; // report errors of the file itself with their lines
+    let mut table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
+    if drop_sweep {
+        table.remove("sweep");
+    }
+    for o in overrides {
+        set_dotted(&mut table, &o.key, o.value.clone()).map_err(|expected| ScenarioError::Invalid {
+            file: file.to_path_buf(),
+            key: format!("{origin} {}", o.key),
+            expected,
+            got: o.value.to_string(),
+        })?;
+    }
+    let label = overrides.iter().map(Override::to_string).collect::<Vec<_>>().join(", ");
+    let changed = PathBuf::from(format!("{} [{origin} {label}]", file.display()));
+    // Lines of the regenerated text mean nothing to the user: the file names the overrides.
+    parse(&toml::to_string(&table).expect("a TOML table serializes"), &changed).map_err(|error| match error {
+        ScenarioError::Schema { file, key, message, .. } => {
+            ScenarioError::Schema { file, line: 0, key, message }
+        }
+        other => other,
+    })
 }
 
 fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
@@ -702,7 +714,11 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     Ok(())
 }
 
-fn deserialize(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+/// Deserialize a TOML document into `T`, errors naming the file, the key path and the line.
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+) -> Result<T, ScenarioError> {
     let line_of = |span: Option<std::ops::Range<usize>>| {
         span.map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1)
     };

@@ -152,7 +152,7 @@ pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
 }
 
 /// Every combination of the parameter lists, keys in sorted order, last key varying fastest.
-fn cartesian(parameters: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(&str, &toml::Value)>> {
+pub(crate) fn cartesian(parameters: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(&str, &toml::Value)>> {
     let mut combinations: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
     for (key, values) in parameters {
         combinations = combinations
@@ -209,7 +209,7 @@ pub fn run(
     })
 }
 
-fn label(assignments: &[(String, String)]) -> String {
+pub(crate) fn label(assignments: &[(String, String)]) -> String {
     if assignments.is_empty() {
         return "base".into();
     }
@@ -291,7 +291,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), SweepError> {
 // ----- the sweep report -----------------------------------------------------------------
 
 /// Mean and 95% confidence half-width (Student t) of a sample.
-fn mean_ci(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_ci(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     if values.len() < 2 {
@@ -322,7 +322,7 @@ const METRICS: [Metric; 7] = [
     Metric { name: "events", get: |s| s.events as f64 },
 ];
 
-fn fmt_ci((mean, half): (f64, f64)) -> String {
+pub(crate) fn fmt_ci((mean, half): (f64, f64)) -> String {
     if half == 0.0 { format!("{mean:.2}") } else { format!("{mean:.2} ± {half:.2}") }
 }
 
@@ -395,7 +395,7 @@ fn figures(results: &[PointResult]) -> Vec<String> {
                     let mut points: Vec<(f64, f64)> =
                         by_x.into_iter().map(|(x, v)| (f64::from_bits(x), mean_ci(&v).0)).collect();
                     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    Line { label: rest.clone(), points }
+                    Line { label: rest.clone(), points, half_widths: Vec::new() }
                 })
                 .collect();
             // More than six lines are unreadable; the title says which were left out.

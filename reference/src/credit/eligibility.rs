@@ -17,6 +17,18 @@ use super::trust::{Graph, Node, TrustError, TrustModel};
 /// Vote weights are integers: a trust score counts as this many parts of the whole.
 pub const TRUST_WEIGHT_SCALE: f64 = 1_000_000.0;
 
+/// The organization's relationship graph as trust-graph edges (SPEC §2.7): `lender →
+/// borrower` weighted by the cap, for every live line with a positive cap (a revoked line
+/// vouches for nobody). `index` maps an Id to its graph node; lines whose ends it does not map
+/// are left out.
+pub fn credit_edges(book: &CreditBook, index: impl Fn(&Id) -> Option<Node>) -> Vec<(Node, Node, f64)> {
+    book.lines()
+        .iter()
+        .filter(|(_, line)| line.revoked_cap.is_none() && line.cap > 0)
+        .filter_map(|((lender, borrower), line)| Some((index(lender)?, index(borrower)?, line.cap as f64)))
+        .collect()
+}
+
 /// A snapshot of what an election needs to know about each member.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrustedMembers {
@@ -42,12 +54,7 @@ impl TrustedMembers {
             ids.insert(*borrower);
         }
         let index: BTreeMap<Id, Node> = ids.iter().enumerate().map(|(i, id)| (*id, i as Node)).collect();
-        let edges: Vec<(Node, Node, f64)> = book
-            .lines()
-            .iter()
-            .filter(|(_, line)| line.revoked_cap.is_none() && line.cap > 0)
-            .map(|((lender, borrower), line)| (index[lender], index[borrower], line.cap as f64))
-            .collect();
+        let edges = credit_edges(book, |id| index.get(id).copied());
         let graph = Graph::from_edges(ids.len(), &edges)?;
         let seeds: Vec<Node> = std::iter::once(org.supervisor())
             .chain(reward_holders.iter().copied())

@@ -284,15 +284,10 @@ impl CreditBook {
         let mut previous: BTreeMap<Id, Id> = BTreeMap::new();
         let mut seen = BTreeSet::from([provider]);
         let mut queue = VecDeque::from([(provider, 0usize)]);
+        if provider == consumer {
+            return Ok(vec![provider]);
+        }
         while let Some((node, hops)) = queue.pop_front() {
-            if node == consumer {
-                let mut path = vec![consumer];
-                while let Some(prev) = previous.get(path.last().expect("non-empty")) {
-                    path.push(*prev);
-                }
-                path.reverse();
-                return Ok(path);
-            }
             if hops == self.params.max_hops {
                 continue;
             }
@@ -300,6 +295,16 @@ impl CreditBook {
             for ((_, borrower), _) in next {
                 if self.available(node, *borrower) >= amount && seen.insert(*borrower) {
                     previous.insert(*borrower, node);
+                    // The first discovery is a shortest path: stop here rather than when the
+                    // consumer is dequeued (same path, far fewer nodes visited).
+                    if *borrower == consumer {
+                        let mut path = vec![consumer];
+                        while let Some(prev) = previous.get(path.last().expect("non-empty")) {
+                            path.push(*prev);
+                        }
+                        path.reverse();
+                        return Ok(path);
+                    }
                     queue.push_back((*borrower, hops + 1));
                 }
             }

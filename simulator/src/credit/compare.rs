@@ -1,0 +1,517 @@
+//! Credit sweeps and the designer's comparison report: every combination of
+//! `[sweep.parameters]` × `sweep.seeds` run in parallel; per combination, each metric's mean
+//! and 95% confidence half-width over seeds; one plot per metric against `sweep.x` with one
+//! line (and error bars) per value of `sweep.lines` — by default the trust model; and the
+//! combinations ranked by the scenario's `[objective]`. The report names the sweep's scenario
+//! text and the commit that produced it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::report::opt;
+use super::scenario::CreditScenario;
+use super::sim::{CreditSimError, CreditSimulation};
+use super::summary::CreditSummary;
+use crate::plot::{self, Line};
+use crate::report::{self, Section, Table};
+use crate::scenario::{Override, ScenarioError};
+use crate::sweep::{cartesian, fmt_ci, label, mean_ci};
+
+/// One run of a credit sweep.
+#[derive(Clone, Debug)]
+pub struct CreditPoint {
+    /// Position in the sweep.
+    pub index: usize,
+    /// `key = value` of each swept parameter.
+    pub assignments: Vec<(String, String)>,
+    /// The same as overrides (for the replay command).
+    pub overrides: Vec<Override>,
+    /// The seed.
+    pub seed: u64,
+    /// The scenario with the assignments applied.
+    pub scenario: CreditScenario,
+}
+
+/// A credit sweep, expanded.
+#[derive(Clone, Debug)]
+pub struct CreditPlan {
+    /// A hash of the scenario text.
+    pub sweep_id: String,
+    /// The scenario as written (with its `[sweep]` and `[objective]`).
+    pub base: CreditScenario,
+    /// The scenario file's text, embedded in the report.
+    pub text: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Every point, in order.
+    pub points: Vec<CreditPoint>,
+}
+
+/// The result of one point.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CreditPointResult {
+    /// The point's index.
+    pub index: usize,
+    /// Its assignments.
+    pub assignments: Vec<(String, String)>,
+    /// Its seed.
+    pub seed: u64,
+    /// Its summary.
+    pub summary: CreditSummary,
+}
+
+/// Why a credit sweep could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreditSweepError {
+    /// The scenario or a point of it is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// No `[sweep]` table.
+    #[error("{0}: no [sweep] table; add `[sweep]` with `seeds = [...]` and `[sweep.parameters]`")]
+    NoSweep(PathBuf),
+    /// A point's run failed.
+    #[error("sweep point {index} ({assignments}, seed {seed}): {error}")]
+    Run {
+        /// The point.
+        index: usize,
+        /// Its assignments.
+        assignments: String,
+        /// Its seed.
+        seed: u64,
+        /// What happened.
+        error: Box<CreditSimError>,
+    },
+    /// Writing the report failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        error: std::io::Error,
+    },
+}
+
+/// Expand the sweep of credit scenario `text` (`file` names it in errors).
+pub fn plan_text(text: &str, file: &Path) -> Result<CreditPlan, CreditSweepError> {
+    let base = CreditScenario::parse(text, file)?;
+    let sweep = base.sweep.clone().ok_or_else(|| CreditSweepError::NoSweep(file.to_path_buf()))?;
+    let mut points = Vec::new();
+    for combination in cartesian(&sweep.parameters) {
+        let overrides: Vec<Override> =
+            combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
+        let scenario = CreditScenario::parse_with_overrides(text, file, &overrides, "sweep point", true)?;
+        let assignments: Vec<(String, String)> =
+            combination.iter().map(|(k, v)| (k.to_string(), display_value(v))).collect();
+        for seed in &sweep.seeds {
+            points.push(CreditPoint {
+                index: points.len(),
+                assignments: assignments.clone(),
+                overrides: overrides.clone(),
+                seed: *seed,
+                scenario: scenario.clone(),
+            });
+        }
+    }
+    let sweep_id = blake3::hash(text.as_bytes()).to_hex()[..16].to_string();
+    Ok(CreditPlan { sweep_id, base, text: text.to_string(), file: file.to_path_buf(), points })
+}
+
+/// A swept value as a label: strings without their quotes.
+fn display_value(value: &toml::Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
+/// Run every point on `jobs` threads (0 = all cores); `progress` is called after each.
+pub fn run(
+    plan: &CreditPlan,
+    jobs: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<CreditPointResult>, CreditSweepError> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool");
+    pool.install(|| {
+        plan.points
+            .par_iter()
+            .map(|point| {
+                let source = replay_source(&plan.file, &point.overrides);
+                let result =
+                    CreditSimulation::new(&point.scenario, point.seed, &source).run().map_err(|error| {
+                        CreditSweepError::Run {
+                            index: point.index,
+                            assignments: label(&point.assignments),
+                            seed: point.seed,
+                            error: Box::new(error),
+                        }
+                    })?;
+                progress();
+                Ok(CreditPointResult {
+                    index: point.index,
+                    assignments: point.assignments.clone(),
+                    seed: point.seed,
+                    summary: result.summary,
+                })
+            })
+            .collect()
+    })
+}
+
+/// `FILE --set k=v …`: what replays a point.
+pub fn replay_source(file: &Path, overrides: &[Override]) -> String {
+    let mut out = file.display().to_string();
+    for o in overrides {
+        let _ = write!(out, " --set '{o}'");
+    }
+    out
+}
+
+// ----- the comparison report -------------------------------------------------------------
+
+/// A metric of the comparison: its name (an objective may name it), a heading and a getter.
+struct Metric {
+    name: &'static str,
+    heading: &'static str,
+    get: fn(&CreditSummary) -> Option<f64>,
+}
+
+const METRICS: [Metric; 10] = [
+    Metric {
+        name: "defaulted_bill_fraction",
+        heading: "defaulted bills",
+        get: |s| s.metric("defaulted_bill_fraction"),
+    },
+    Metric {
+        name: "value_lost_fraction",
+        heading: "value lost ÷ credit",
+        get: |s| s.metric("value_lost_fraction"),
+    },
+    Metric {
+        name: "settlement_failure_rate",
+        heading: "settlement failures",
+        get: |s| s.metric("settlement_failure_rate"),
+    },
+    Metric {
+        name: "accepted_sybils_per_attack_edge",
+        heading: "accepted sybils / attack edge",
+        get: |s| s.metric("accepted_sybils_per_attack_edge"),
+    },
+    Metric {
+        name: "credit_lost_per_attack_edge",
+        heading: "credit lost / attack edge",
+        get: |s| s.metric("credit_lost_per_attack_edge"),
+    },
+    Metric {
+        name: "auc_honest_vs_sybil",
+        heading: "AUC honest vs sybil",
+        get: |s| s.metric("auc_honest_vs_sybil"),
+    },
+    Metric {
+        name: "auc_honest_vs_adversary",
+        heading: "AUC honest vs adversary",
+        get: |s| s.metric("auc_honest_vs_adversary"),
+    },
+    Metric {
+        name: "precision_at_honest",
+        heading: "precision at honest count",
+        get: |s| s.metric("precision_at_honest"),
+    },
+    Metric {
+        name: "adversary_seat_fraction",
+        heading: "adversarial seats",
+        get: |s| s.metric("adversary_seat_fraction"),
+    },
+    Metric {
+        name: "mean_iterations",
+        heading: "iterations per update",
+        get: |s| Some(s.trust.mean_iterations),
+    },
+];
+
+/// The results of one parameter combination.
+struct Combination<'a> {
+    assignments: &'a [(String, String)],
+    members: Vec<&'a CreditPointResult>,
+}
+
+impl Combination<'_> {
+    /// Mean and CI half-width of a metric over the seeds that have it.
+    fn stat(&self, get: &dyn Fn(&CreditSummary) -> Option<f64>) -> Option<(f64, f64)> {
+        let values: Vec<f64> = self.members.iter().filter_map(|r| get(&r.summary)).collect();
+        (!values.is_empty()).then(|| mean_ci(&values))
+    }
+
+    fn value_of(&self, key: &str) -> Option<&str> {
+        self.assignments.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+fn combinations(results: &[CreditPointResult]) -> Vec<Combination<'_>> {
+    let mut out: Vec<Combination<'_>> = Vec::new();
+    for r in results {
+        match out.iter_mut().find(|c| c.assignments == r.assignments.as_slice()) {
+            Some(c) => c.members.push(r),
+            None => out.push(Combination { assignments: &r.assignments, members: vec![r] }),
+        }
+    }
+    out
+}
+
+/// The objective of one run: Σ weight × metric; `None` if the run lacks a named metric.
+fn objective(objective: &BTreeMap<String, f64>, s: &CreditSummary) -> Option<f64> {
+    objective.iter().map(|(name, weight)| s.metric(name).map(|v| weight * v)).sum()
+}
+
+fn comparison_table(combos: &[Combination<'_>]) -> Table {
+    let mut header = vec!["configuration".to_string(), "seeds".to_string()];
+    header.extend(METRICS.iter().map(|m| m.heading.to_string()));
+    let rows = combos
+        .iter()
+        .map(|c| {
+            let mut row = vec![label(c.assignments), c.members.len().to_string()];
+            row.extend(METRICS.iter().map(|m| c.stat(&m.get).map_or("—".into(), fmt_ci)));
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+fn ranked_table(combos: &[Combination<'_>], weights: &BTreeMap<String, f64>) -> Table {
+    let mut scored: Vec<(f64, f64, &Combination<'_>)> = combos
+        .iter()
+        .filter_map(|c| c.stat(&|s| objective(weights, s)).map(|(mean, half)| (mean, half, c)))
+        .collect();
+    scored.sort_by(|a, b| {
+        a.0.total_cmp(&b.0).then_with(|| label(a.2.assignments).cmp(&label(b.2.assignments)))
+    });
+    let mut header = vec!["rank".to_string(), "configuration".to_string(), "objective".to_string()];
+    header.extend(weights.keys().cloned());
+    let rows = scored
+        .iter()
+        .enumerate()
+        .map(|(i, (mean, half, c))| {
+            let mut row = vec![(i + 1).to_string(), label(c.assignments), fmt_ci((*mean, *half))];
+            row.extend(weights.keys().map(|name| c.stat(&|s| s.metric(name)).map_or("—".into(), fmt_ci)));
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// Which swept key is the x axis and which draws the lines.
+fn axes(plan_base: &CreditScenario, results: &[CreditPointResult]) -> (Option<String>, Option<String>) {
+    let keys: Vec<String> =
+        results.first().map(|r| r.assignments.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let sweep = plan_base.sweep.as_ref();
+    let lines =
+        sweep.and_then(|s| s.lines.clone()).or_else(|| keys.iter().find(|k| *k == "trust.model").cloned());
+    let x =
+        sweep.and_then(|s| s.x.clone()).or_else(|| keys.iter().find(|k| Some(*k) != lines.as_ref()).cloned());
+    (x, lines)
+}
+
+fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combination<'_>]) -> Vec<String> {
+    let (Some(x), lines_key) = axes(base, results) else { return Vec::new() };
+    // A line per value of every swept key but x (the lines key first in its label).
+    let line_label = |c: &Combination<'_>| {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(key) = &lines_key
+            && let Some(v) = c.value_of(key)
+        {
+            parts.push(v.to_string());
+        }
+        for (k, v) in c.assignments {
+            if *k != x && Some(k) != lines_key.as_ref() {
+                parts.push(format!("{k} = {v}"));
+            }
+        }
+        if parts.is_empty() { "all".to_string() } else { parts.join(", ") }
+    };
+    let mut labels: Vec<String> = Vec::new();
+    for c in combos {
+        let l = line_label(c);
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    let mut categories: Vec<String> = Vec::new();
+    for c in combos {
+        let v = c.value_of(&x).unwrap_or_default().to_string();
+        if v.parse::<f64>().is_err() && !categories.contains(&v) {
+            categories.push(v);
+        }
+    }
+    let x_of = |c: &Combination<'_>| -> f64 {
+        let v = c.value_of(&x).unwrap_or_default();
+        v.parse().unwrap_or_else(|_| categories.iter().position(|k| k == v).unwrap_or(0) as f64)
+    };
+    let x_desc = if categories.is_empty() { x.clone() } else { format!("{x} ({})", categories.join(", ")) };
+    METRICS
+        .iter()
+        .filter(|m| combos.iter().any(|c| c.stat(&m.get).is_some()))
+        .map(|m| {
+            let lines: Vec<Line> = labels
+                .iter()
+                .take(6)
+                .map(|l| {
+                    let mut points: Vec<(f64, f64, f64)> = combos
+                        .iter()
+                        .filter(|c| line_label(c) == *l)
+                        .filter_map(|c| c.stat(&m.get).map(|(mean, half)| (x_of(c), mean, half)))
+                        .collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    Line {
+                        label: l.clone(),
+                        points: points.iter().map(|p| (p.0, p.1)).collect(),
+                        half_widths: points.iter().map(|p| p.2).collect(),
+                    }
+                })
+                .collect();
+            let shown =
+                if labels.len() > 6 { format!(", first 6 of {} lines", labels.len()) } else { String::new() };
+            plot::lines(
+                &format!("{} vs {x} (mean ± 95% CI over seeds{shown})", m.heading),
+                &x_desc,
+                m.heading,
+                &lines,
+                &[],
+            )
+        })
+        .collect()
+}
+
+fn sections(plan: &CreditPlan, results: &[CreditPointResult], combos: &[Combination<'_>]) -> Vec<Section> {
+    let commit = results.first().map_or(String::new(), |r| r.summary.commit.clone());
+    let seeds = plan.base.sweep.as_ref().map_or(0, |s| s.seeds.len());
+    let mut out = vec![Section {
+        title: "Sweep".into(),
+        text: format!(
+            "Produced by `leither sweep {}` at commit {commit}; the scenario text is at the end of this report.",
+            plan.file.display()
+        ),
+        tables: vec![Table::pairs(&[
+            ("scenario", plan.base.name.clone()),
+            ("sweep id", plan.sweep_id.clone()),
+            ("commit", commit.clone()),
+            ("configurations", combos.len().to_string()),
+            ("seeds per configuration", seeds.to_string()),
+            ("runs", results.len().to_string()),
+        ])],
+    }];
+    let weights = &plan.base.objective;
+    if weights.is_empty() {
+        out.push(Section {
+            title: "Ranking".into(),
+            text: "The scenario states no [objective]; add one (metric = weight, lower is better) to rank the configurations.".into(),
+            tables: vec![],
+        });
+    } else {
+        let stated = weights.iter().map(|(k, w)| format!("{w} × {k}")).collect::<Vec<_>>().join(" + ");
+        out.push(Section {
+            title: "Ranking against the objective".into(),
+            text: format!(
+                "Objective (lower is better): {stated}, computed per run, then mean ± 95% CI over seeds. \
+                 Configurations lacking a named metric are left out."
+            ),
+            tables: vec![ranked_table(combos, weights)],
+        });
+    }
+    out.push(Section {
+        title: "Comparison".into(),
+        text:
+            "Mean over seeds ± the 95% confidence half-width (Student t); — where a run has no such figure \
+               (e.g. sybil metrics without sybils, seats without elections)."
+                .into(),
+        tables: vec![comparison_table(combos)],
+    });
+    out.push(Section {
+        title: "Sybil and default figures by configuration".into(),
+        text: "Per configuration, the mean over seeds of the headline attack figures.".into(),
+        tables: vec![headline_table(combos)],
+    });
+    out
+}
+
+fn headline_table(combos: &[Combination<'_>]) -> Table {
+    let header =
+        ["configuration", "value lost", "defaults", "sybils accepted", "AUC (last update)", "sybil seats"];
+    let rows = combos
+        .iter()
+        .map(|c| {
+            let mean = |get: &dyn Fn(&CreditSummary) -> Option<f64>| c.stat(get).map(|(m, _)| m);
+            vec![
+                label(c.assignments),
+                format!("{:.0}", mean(&|s| Some(s.defaults.value_lost as f64)).unwrap_or(0.0)),
+                format!("{:.1}", mean(&|s| Some(s.defaults.defaulted as f64)).unwrap_or(0.0)),
+                format!("{:.2}", mean(&|s| Some(s.trust.accepted_sybils)).unwrap_or(0.0)),
+                opt(mean(&|s| s.trust.auc_honest_vs_sybil_final)),
+                format!("{:.4}", mean(&|s| Some(s.seats.sybil_seat_fraction)).unwrap_or(0.0)),
+            ]
+        })
+        .collect();
+    Table { header: header.iter().map(|h| h.to_string()).collect(), rows }
+}
+
+fn csv(results: &[CreditPointResult]) -> String {
+    let mut out = String::from("index,configuration,seed");
+    for m in &METRICS {
+        let _ = write!(out, ",{}", m.name);
+    }
+    out.push('\n');
+    for r in results {
+        let _ = write!(out, "{},\"{}\",{}", r.index, label(&r.assignments), r.seed);
+        for m in &METRICS {
+            let _ = write!(out, ",{}", (m.get)(&r.summary).map_or(String::new(), |v| v.to_string()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The comparison report in Markdown.
+pub fn markdown(plan: &CreditPlan, results: &[CreditPointResult]) -> String {
+    let combos = combinations(results);
+    let footer = format!(
+        "Per-run figures: `sweep.csv`, `sweep.json`.\n\nScenario (`{}`):\n\n```toml\n{}```\n",
+        plan.file.display(),
+        plan.text
+    );
+    report::markdown(&title(plan, results), &sections(plan, results, &combos), &footer)
+}
+
+fn title(plan: &CreditPlan, results: &[CreditPointResult]) -> String {
+    format!("Leither credit comparison — {} ({} runs)", plan.base.name, results.len())
+}
+
+/// Write `sweep.md`, `sweep.html`, `sweep.csv` and `sweep.json` into `out`.
+pub fn write_report(
+    out: &Path,
+    plan: &CreditPlan,
+    results: &[CreditPointResult],
+) -> Result<(), CreditSweepError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CreditSweepError::Io { path, error }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let combos = combinations(results);
+    let html = report::html_with_appendix(
+        &title(plan, results),
+        &sections(plan, results, &combos),
+        &figures(&plan.base, results, &combos),
+        Some((&format!("Scenario ({})", plan.file.display()), &plan.text)),
+    );
+    let files = [
+        ("sweep.md", markdown(plan, results)),
+        ("sweep.html", html),
+        ("sweep.csv", csv(results)),
+        ("sweep.json", serde_json::to_string_pretty(results).expect("results serialize") + "\n"),
+    ];
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(io(&path))?;
+    }
+    Ok(())
+}
