@@ -511,7 +511,9 @@ impl CreditSimulation {
     fn settle(&mut self, pulse: u64) {
         let period = self.scenario.credit.iou_settle_period;
         for borrower in 0..self.identities.len() as u32 {
-            if !self.identities[borrower as usize].active || !(pulse + u64::from(borrower)).is_multiple_of(period) {
+            if !self.identities[borrower as usize].active
+                || !(pulse + u64::from(borrower)).is_multiple_of(period)
+            {
                 continue;
             }
             let lenders = self.lenders_of[borrower as usize].clone();

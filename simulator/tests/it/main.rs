@@ -2,6 +2,7 @@
 
 mod checker;
 mod cli;
+mod credit;
 mod determinism;
 mod faults;
 mod hygiene;
