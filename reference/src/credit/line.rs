@@ -5,7 +5,7 @@
 //! line; and nodes without a line of their own can be served through a path of lines, every hop
 //! changing atomically or not at all. Decisions: docs/decisions.md D-026.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use thiserror::Error;
 
@@ -280,36 +280,44 @@ impl CreditBook {
     /// the next) of at most `credit_max_hops` lines that can each carry `amount` base units;
     /// ties broken by Id order, so the choice is deterministic.
     pub fn route(&self, provider: Id, consumer: Id, amount: u64) -> Result<Vec<Id>, CreditError> {
-        let no_route = CreditError::NoRoute { provider, consumer, amount, max_hops: self.params.max_hops };
-        let mut previous: BTreeMap<Id, Id> = BTreeMap::new();
-        let mut seen = BTreeSet::from([provider]);
-        let mut queue = VecDeque::from([(provider, 0usize)]);
         if provider == consumer {
             return Ok(vec![provider]);
         }
+        // Each reached node → the node it was reached from (the provider from itself): one map
+        // both marks a node seen and records the path back.
+        let mut previous: BTreeMap<Id, Id> = BTreeMap::from([(provider, provider)]);
+        let mut queue = VecDeque::from([(provider, 0usize)]);
         while let Some((node, hops)) = queue.pop_front() {
-            if hops == self.params.max_hops {
-                continue;
-            }
-            let next = self.lines.range((node, Id::ZERO)..).take_while(|((lender, _), _)| *lender == node);
-            for ((_, borrower), _) in next {
-                if self.available(node, *borrower) >= amount && seen.insert(*borrower) {
-                    previous.insert(*borrower, node);
-                    // The first discovery is a shortest path: stop here rather than when the
-                    // consumer is dequeued (same path, far fewer nodes visited).
-                    if *borrower == consumer {
-                        let mut path = vec![consumer];
-                        while let Some(prev) = previous.get(path.last().expect("non-empty")) {
-                            path.push(*prev);
-                        }
-                        path.reverse();
-                        return Ok(path);
-                    }
+            let lines = self.lines.range((node, Id::ZERO)..).take_while(|((lender, _), _)| *lender == node);
+            for ((_, borrower), line) in lines {
+                let carries = line.revoked_cap.is_none() && line.cap.saturating_sub(line.owed) >= amount;
+                if !carries {
+                    continue;
+                }
+                let std::collections::btree_map::Entry::Vacant(entry) = previous.entry(*borrower) else {
+                    continue;
+                };
+                entry.insert(node);
+                // The first discovery is a shortest path: stop here rather than when the
+                // consumer is dequeued (same path, far fewer nodes visited).
+                if *borrower == consumer {
+                    return Ok(Self::path_back(&previous, provider, consumer));
+                }
+                if hops + 1 < self.params.max_hops {
                     queue.push_back((*borrower, hops + 1));
                 }
             }
         }
-        Err(no_route)
+        Err(CreditError::NoRoute { provider, consumer, amount, max_hops: self.params.max_hops })
+    }
+
+    fn path_back(previous: &BTreeMap<Id, Id>, provider: Id, consumer: Id) -> Vec<Id> {
+        let mut path = vec![consumer];
+        while *path.last().expect("non-empty") != provider {
+            path.push(previous[path.last().expect("non-empty")]);
+        }
+        path.reverse();
+        path
     }
 
     /// Serve `consumer` `amount` of `unit` from `provider` through `path` (from

@@ -198,3 +198,68 @@ fn a_book_that_skips_the_cap_check_is_caught_by_i12() {
     b.consume(id(1), id(2), Unit::Bandwidth, 11, 0).unwrap();
     assert_eq!(invariants::credit_caps(&b).unwrap_err().invariant, Invariant::Credit);
 }
+
+/// The length of the shortest path of lines `from → … → to` that can each carry `amount`, by
+/// trying every simple path of at most `max_hops` lines (the definition, not a search).
+fn shortest_by_enumeration(b: &CreditBook, from: Id, to: Id, amount: u64, max_hops: usize) -> Option<usize> {
+    fn walk(
+        b: &CreditBook,
+        at: Id,
+        to: Id,
+        amount: u64,
+        left: usize,
+        visited: &mut Vec<Id>,
+    ) -> Option<usize> {
+        if at == to {
+            return Some(0);
+        }
+        if left == 0 {
+            return None;
+        }
+        let next: Vec<Id> = b.lines().keys().filter(|(l, _)| *l == at).map(|(_, r)| *r).collect();
+        let mut best: Option<usize> = None;
+        for n in next {
+            if visited.contains(&n) || b.available(at, n) < amount {
+                continue;
+            }
+            visited.push(n);
+            if let Some(rest) = walk(b, n, to, amount, left - 1, visited) {
+                best = Some(best.map_or(rest + 1, |x: usize| x.min(rest + 1)));
+            }
+            visited.pop();
+        }
+        best
+    }
+    walk(b, from, to, amount, max_hops, &mut vec![from])
+}
+
+proptest! {
+    /// `route` finds a path exactly when one exists within `credit_max_hops`, a shortest one,
+    /// and every line on it can carry the amount.
+    #[test]
+    fn a_route_is_a_shortest_carrying_path_whenever_one_exists(
+        lines in proptest::collection::vec((1u64..9, 1u64..9, 0u8..6, 0u64..60), 0..30),
+        from in 1u64..9, to in 1u64..9, amount in 1u64..60, max_hops in 1usize..5,
+    ) {
+        let mut b = CreditBook::new(CreditParams { max_hops, ..CreditParams::default() });
+        for (lender, borrower, closeness, used) in lines {
+            if b.grant(id(lender), id(borrower), closeness, 0).is_ok() && used > 0 {
+                let _ = b.consume(id(lender), id(borrower), Unit::Bandwidth, used, 1);
+            }
+        }
+        let expected = shortest_by_enumeration(&b, id(from), id(to), amount, max_hops);
+        match b.route(id(from), id(to), amount) {
+            Ok(path) => {
+                prop_assert_eq!(Some(path.len() - 1), expected);
+                prop_assert_eq!(path[0], id(from));
+                prop_assert_eq!(*path.last().unwrap(), id(to));
+                for hop in path.windows(2) {
+                    prop_assert!(b.available(hop[0], hop[1]) >= amount);
+                }
+            }
+            Err(error) => {
+                prop_assert_eq!(expected, None, "{}", error);
+            }
+        }
+    }
+}
