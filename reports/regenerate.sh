@@ -14,5 +14,10 @@ done
 "$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"
 "$leither" sweep scenarios/lossy-network.toml --out "$out/lossy-network-sweep"
 rm -rf "$out/lossy-network-sweep/points"
+# The credit model (issue 5): one run, and the designer's comparison sweeps.
+"$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
+for scenario in credit-sybil credit-free-riders credit-collective; do
+  "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
+done
 # Wall-clock timings differ from run to run; they stay out of the committed examples.
 find "$out" -name timing.json -delete
