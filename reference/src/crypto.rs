@@ -35,6 +35,10 @@ pub enum Domain {
     TxBody = 0x11,
     /// The simulation signature scheme's public keys.
     SimPublicKey = 0x12,
+    /// The body of a relationship invitation (its id, SPEC §2.1, D-029).
+    Invite = 0x13,
+    /// An invitation's acceptance (SPEC §2.1, D-029).
+    Acceptance = 0x14,
     /// Synthetic values (test and benchmark Ids); never part of a protocol message.
     Synthetic = 0x7F,
 }

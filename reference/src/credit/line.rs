@@ -203,11 +203,25 @@ impl CreditBook {
     /// `lender` grants `borrower` a letter of credit for a relation of `closeness` (the
     /// relation itself is formed by a signed invitation, SPEC §2.1).
     pub fn grant(&mut self, lender: Id, borrower: Id, closeness: u8, pulse: u64) -> Result<(), CreditError> {
-        let cap = *self
+        self.grant_capped(lender, borrower, closeness, u64::MAX, pulse)
+    }
+
+    /// [`CreditBook::grant`] with an initial cap of at most `cap` — the credit a party stated
+    /// when the relation was formed (`credit::chain`, D-029); the closeness still bounds it.
+    pub fn grant_capped(
+        &mut self,
+        lender: Id,
+        borrower: Id,
+        closeness: u8,
+        cap: u64,
+        pulse: u64,
+    ) -> Result<(), CreditError> {
+        let grant = *self
             .params
             .grant_by_closeness
             .get(usize::from(closeness))
             .ok_or(CreditError::BadCloseness(closeness))?;
+        let cap = cap.min(grant);
         if lender == borrower {
             return Err(CreditError::SelfCredit(lender));
         }

@@ -2,6 +2,7 @@
 //! crate": faster to link, one place to look).
 
 mod capacity;
+mod chain;
 mod credit;
 mod election;
 mod eligibility;

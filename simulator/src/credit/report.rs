@@ -26,6 +26,7 @@ fn sections(s: &CreditSummary) -> Vec<Section> {
         ("honest members", s.identities.honest.to_string()),
         ("adversarial identities at genesis", s.identities.adversarial.to_string()),
         ("identities taken by rejoining whitewashers", s.identities.rejoined.to_string()),
+        ("relations formed (signed invitation and acceptance)", s.identities.relations.to_string()),
         ("letters of credit granted", s.identities.lines_granted.to_string()),
     ]);
     let v = &s.service;

@@ -313,7 +313,7 @@ pub struct CreditAdversaries {
     pub attack_edges: u32,
     /// Closeness of an attack edge.
     pub attack_closeness: u8,
-    /// Lines (closeness 5) each sybil grants to other sybils.
+    /// Relations (closeness 5) each sybil forms with other sybils.
     pub sybil_degree: u32,
     /// What sybils do.
     pub sybil_strategy: SybilStrategy,
@@ -503,8 +503,9 @@ impl CreditScenario {
         for (key, coef) in
             [("credit.unit_coef_storage", c.unit_coef_storage), ("credit.unit_coef_cpu", c.unit_coef_cpu)]
         {
-            if !(coef.is_finite() && coef > 0.0 && coef <= 1000.0) {
-                return Err(invalid(key, "a coefficient in (0, 1000]", coef.to_string()));
+            // Coefficients are kept in per mille: below 0.001 a service would cost nothing.
+            if !(coef.is_finite() && (0.001..=1000.0).contains(&coef)) {
+                return Err(invalid(key, "a coefficient in [0.001, 1000]", coef.to_string()));
             }
         }
         let w = &self.workload;
@@ -565,14 +566,14 @@ impl CreditScenario {
                 a.attack_edges.to_string(),
             ));
         }
-        if a.attack_closeness > 5 {
+        if !(1..=5).contains(&a.attack_closeness) {
             return Err(invalid(
                 "adversaries.attack_closeness",
-                "a closeness in 0..=5",
+                "a closeness in 1..=5",
                 a.attack_closeness.to_string(),
             ));
         }
-        if a.sybils > 0 && a.sybil_degree >= a.sybils.max(1) && a.sybils > 1 {
+        if a.sybils > 1 && a.sybil_degree >= a.sybils {
             return Err(invalid(
                 "adversaries.sybil_degree",
                 "less than adversaries.sybils",

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use reference::consensus::election::{ElectionParams, Eligibility, elect_group};
+use reference::credit::chain::{Invite, RelationshipChain, Tags};
 use reference::credit::eligibility::credit_edges;
 use reference::credit::line::{CreditBook, CreditError, Unit};
 use reference::credit::trust::{
@@ -133,6 +134,8 @@ struct Counters {
     invariant_checks: u64,
     rejoined: u64,
     lines_granted: u64,
+    invitations: u64,
+    relations: u64,
 }
 
 impl Counters {
@@ -177,6 +180,8 @@ pub struct CreditSimulation {
     /// The lenders of each identity, in grant order (for picking a neighbour provider and for
     /// settling).
     lenders_of: Vec<Vec<u32>>,
+    /// Each identity's own relationship chain (SPEC §2.1: no global registry).
+    chains: Vec<RelationshipChain>,
     ever_borrowed: BTreeSet<(u32, u32)>,
     relations: ChaCha8Rng,
     workload: ChaCha8Rng,
@@ -207,6 +212,7 @@ impl CreditSimulation {
             identities: Vec::new(),
             index_of: FxHashMap::default(),
             lenders_of: Vec::new(),
+            chains: Vec::new(),
             ever_borrowed: BTreeSet::new(),
             relations: rng::stream(seed, Purpose::Relations, 0),
             workload: rng::stream(seed, Purpose::Workload, 0),
@@ -258,6 +264,7 @@ impl CreditSimulation {
         self.identities.push(Identity { id, signer, class, active: true });
         self.index_of.insert(id, index);
         self.lenders_of.push(Vec::new());
+        self.chains.push(RelationshipChain::new(id, self.scenario.credit.grant_by_closeness));
         let demand = if class == Class::Honest || class == Class::Spy {
             1.0
         } else {
@@ -295,7 +302,7 @@ impl CreditSimulation {
         for (k, &i) in honest.iter().enumerate() {
             let next = honest[(k + 1) % honest.len()];
             let closeness = self.draw_closeness();
-            self.relation(i, next, closeness);
+            self.relation(i, next, closeness, 0);
         }
         let joiners: Vec<u32> = honest
             .iter()
@@ -315,7 +322,7 @@ impl CreditSimulation {
             for _ in 0..extra {
                 let peer = honest[rng::between(&mut self.relations, 0, honest.len() as u64 - 1) as usize];
                 let closeness = self.draw_closeness();
-                self.relation(i, peer, closeness);
+                self.relation(i, peer, closeness, 0);
             }
         }
         self.relate_collective();
@@ -328,10 +335,10 @@ impl CreditSimulation {
         let spies = self.of_class(Class::Spy);
         for (k, &a) in malicious.iter().enumerate() {
             for &b in &malicious[k + 1..] {
-                self.relation(a, b, 5);
+                self.relation(a, b, 5, 0);
             }
             for &spy in &spies {
-                self.relation(spy, a, 5);
+                self.relation(spy, a, 5, 0);
             }
         }
     }
@@ -344,12 +351,12 @@ impl CreditSimulation {
         let a = self.scenario.adversaries.clone();
         for (k, &s) in sybils.iter().enumerate() {
             if sybils.len() > 1 {
-                self.grant(s, sybils[(k + 1) % sybils.len()], 5);
+                self.relation(s, sybils[(k + 1) % sybils.len()], 5, 0);
             }
             let degree = a.sybil_degree.min(sybils.len() as u32 - 1);
             for _ in 0..degree.saturating_sub(1) {
                 let peer = sybils[rng::between(&mut self.relations, 0, sybils.len() as u64 - 1) as usize];
-                self.grant(s, peer, 5);
+                self.relation(s, peer, 5, 0);
             }
         }
         // Attack edges: distinct honest members, each relating to one sybil.
@@ -359,7 +366,7 @@ impl CreditSimulation {
         }
         for h in chosen {
             let s = sybils[rng::between(&mut self.relations, 0, sybils.len() as u64 - 1) as usize];
-            self.relation(h, s, a.attack_closeness);
+            self.relation(h, s, a.attack_closeness, 0);
         }
     }
 
@@ -368,19 +375,48 @@ impl CreditSimulation {
         1 + pick_weighted(&mut self.relations, &weights) as u8
     }
 
-    /// A relation: a letter of credit each way (SPEC §2.1–§2.2).
-    fn relation(&mut self, a: u32, b: u32, closeness: u8) {
-        self.grant(a, b, closeness);
-        self.grant(b, a, closeness);
-    }
-
-    fn grant(&mut self, lender: u32, borrower: u32, closeness: u8) {
-        if lender == borrower {
+    /// A relation (SPEC §2.1): `a` invites `b` at `closeness`, `b` accepts, both sign and both
+    /// chains record it; then each side grants the other a letter of credit for the credit it
+    /// stated — the closeness's full grant (SPEC §2.2). A pair already related stays as it is
+    /// (the chain refuses the second relation).
+    fn relation(&mut self, a: u32, b: u32, closeness: u8, pulse: u64) {
+        if a == b {
             return;
         }
+        let credit = self.book.params().grant_by_closeness[usize::from(closeness)];
+        let (signer_a, signer_b) =
+            (self.identities[a as usize].signer.clone(), self.identities[b as usize].signer.clone());
+        let invite = Invite {
+            inviter: self.identities[a as usize].id,
+            closeness,
+            tags: Tags::FRIEND,
+            issued_pulse: pulse,
+            validity_pulses: 1,
+            credit,
+            friend_count: 1,
+            nonce: self.counters.invitations,
+        };
+        self.counters.invitations += 1;
+        let Ok(signed) = self.chains[a as usize].invite(invite, &signer_a) else { return };
+        let Ok(acceptance) = self.chains[b as usize].accept(&signed, credit, pulse, &signer_b, &self.scheme)
+        else {
+            return;
+        };
+        match self.chains[a as usize].on_acceptance(&acceptance, pulse, &self.scheme) {
+            Ok(relation) => {
+                self.counters.relations += 1;
+                self.grant(a, b, closeness, relation.credit_granted, pulse);
+                self.grant(b, a, closeness, relation.credit_received, pulse);
+            }
+            Err(_) => {
+                self.chains[b as usize].withdraw(&invite.inviter);
+            }
+        }
+    }
+
+    fn grant(&mut self, lender: u32, borrower: u32, closeness: u8, cap: u64, pulse: u64) {
         let (l, b) = (self.identities[lender as usize].id, self.identities[borrower as usize].id);
-        // An existing line (a repeated draw) stays as it is.
-        if self.book.grant(l, b, closeness, 0).is_ok() {
+        if self.book.grant_capped(l, b, closeness, cap, pulse).is_ok() {
             self.lenders_of[borrower as usize].push(lender);
             self.counters.lines_granted += 1;
         }
@@ -408,7 +444,7 @@ impl CreditSimulation {
         self.settle(pulse);
         self.seal(pulse)?;
         for (lender, borrower) in self.book.tick(pulse) {
-            self.on_default(lender, borrower);
+            self.on_default(lender, borrower, pulse);
         }
         self.counters.invariant_checks += 1;
         invariants::credit_caps(&self.book).map_err(|v| self.violation(v, pulse))
@@ -497,8 +533,8 @@ impl CreditSimulation {
         }
     }
 
-    fn record_refusal(&mut self, provider: Id, consumer: Id, error: CreditError) {
-        debug_assert!(matches!(error, CreditError::NoRoute { .. } | CreditError::OverCap { .. }), "{error}");
+    /// Classify a refusal by the state of the direct line (whatever the path search said).
+    fn record_refusal(&mut self, provider: Id, consumer: Id, _error: CreditError) {
         match self.book.line(provider, consumer) {
             Some(line) if line.revoked_cap.is_some() => self.counters.revoked += 1,
             Some(_) => self.counters.over_cap += 1,
@@ -545,7 +581,7 @@ impl CreditSimulation {
         let (b, l) = (&self.identities[borrower as usize], &self.identities[lender as usize]);
         let Some(line) = self.book.line(l.id, b.id).copied() else { return };
         let Some(account) = self.ledger.account(&b.id) else { return };
-        let spendable = account.balance - account.frozen - account.pending_in;
+        let spendable = account.balance.saturating_sub(account.frozen).saturating_sub(account.pending_in);
         let amount = line.owed.min(spendable);
         if amount == 0 {
             self.counters.settle_refused += u64::from(line.owed > 0);
@@ -588,7 +624,7 @@ impl CreditSimulation {
 
     // ----- defaults and whitewashing ----------------------------------------------------
 
-    fn on_default(&mut self, lender: Id, borrower: Id) {
+    fn on_default(&mut self, lender: Id, borrower: Id, pulse: u64) {
         let line = *self.book.line(lender, borrower).expect("a defaulted line exists");
         let index = self.index_of[&borrower];
         let class = self.identities[index as usize].class as usize;
@@ -601,13 +637,13 @@ impl CreditSimulation {
         if self.identities[index as usize].class == Class::Whitewasher
             && self.identities[index as usize].active
         {
-            self.rejoin(index);
+            self.rejoin(index, pulse);
         }
     }
 
     /// A whitewasher leaves and comes back under a new Id (no balance, no deposit), forming
     /// fresh relations of the lowest closeness with random honest members.
-    fn rejoin(&mut self, old: u32) {
+    fn rejoin(&mut self, old: u32, pulse: u64) {
         self.identities[old as usize].active = false;
         let new = self.add_identity(Class::Whitewasher);
         self.ledger.open_account(self.identities[new as usize].id).expect("a fresh Id");
@@ -615,7 +651,7 @@ impl CreditSimulation {
         let honest = self.of_class(Class::Honest);
         for _ in 0..self.scenario.adversaries.whitewash_relations {
             let peer = honest[rng::between(&mut self.adversary, 0, honest.len() as u64 - 1) as usize];
-            self.relation(new, peer, 1);
+            self.relation(new, peer, 1, pulse);
         }
     }
 
@@ -823,6 +859,7 @@ impl CreditSimulation {
                 honest: u64::from(s.population.honest),
                 adversarial: s.identities() - u64::from(s.population.honest),
                 rejoined: c.rejoined,
+                relations: c.relations,
                 lines_granted: c.lines_granted,
             },
             service: Service {

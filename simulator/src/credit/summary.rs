@@ -48,6 +48,8 @@ pub struct Identities {
     pub adversarial: u64,
     /// New identities taken by whitewashers.
     pub rejoined: u64,
+    /// Relations formed by signed invitations and acceptances (SPEC §2.1).
+    pub relations: u64,
     /// Letters of credit granted (each relation grants two).
     pub lines_granted: u64,
 }

@@ -277,3 +277,44 @@ fn the_comparison_report_of_a_small_sybil_sweep() {
     assert!(ranked.windows(2).all(|w| w[0] <= w[1]), "{ranked:?}");
     insta::assert_snapshot!("credit_sybil_small_sweep_md", markdown.replace(COMMIT, "[commit]"));
 }
+
+#[test]
+fn the_cli_runs_a_credit_scenario_with_overrides_twice_identically_and_refuses_what_credit_runs_lack() {
+    let leither = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_leither")).args(args).output().unwrap()
+    };
+    let dir = crate::support::temp_dir("cli-credit");
+    let file = scenarios_dir().join("credit-sybil.toml").display().to_string();
+    let small = ["--set", "pulses=120", "--set", "population.honest=30", "--set", "adversaries.sybils=10"];
+    let mut args = vec!["run", file.as_str(), "--out"];
+    let out_dir = dir.display().to_string();
+    args.push(&out_dir);
+    args.extend(small);
+    args.push("--check-determinism");
+    let out = leither(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("determinism: seed 1 ran twice with identical summaries and reports"),
+        "{stdout}"
+    );
+    for name in ["summary.json", "timeseries.csv", "report.md", "report.html", "timing.json"] {
+        assert!(dir.join(name).exists(), "{name}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"]["population"]["honest"], 30, "the override reached the run");
+
+    let shard = leither(&["sweep", &file, "--shard", "0/2"]);
+    assert!(!shard.status.success());
+    assert!(String::from_utf8_lossy(&shard.stderr).contains("credit sweeps run on one machine"));
+    let trace = leither(&["run", &file, "--trace", "--out", &out_dir]);
+    assert!(String::from_utf8_lossy(&trace.stderr).contains("credit runs have no event trace"));
+    let bad = leither(&["run", &file, "--set", "adversaries.attack_closeness=0"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("`adversaries.attack_closeness`: expected a closeness in 1..=5, got 0"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
