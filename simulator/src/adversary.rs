@@ -2,6 +2,7 @@
 //! which signs a second, conflicting transfer with the nonce of each transfer it proposes and
 //! sends it to another payee (an honest bookkeeper applies at most one per `(payer, nonce)`,
 //! I5); and Byzantine leaf primaries — a censoring one drops the submissions of censored payers,
+//! an equivocating one reports two different synopses for one pulse (the chief detects it);
 //! a forging one reports a forged synopsis to the chief (its clients' proofs then fail to
 //! verify, and they never see their transfers committed). The metrics count what each did.
 
@@ -108,6 +109,9 @@ pub enum Misbehaviour {
     Censor,
     /// Reports a forged synopsis (one bit of its hash flipped) to the chief.
     Forge,
+    /// Reports its true synopsis and, right after, a second one for the same pulse with a bit
+    /// flipped: two signed synopses for one ts (SPEC §14 equivocating bookkeeper).
+    Equivocate,
 }
 
 /// The Byzantine leaf primaries of a run and what they did.
@@ -121,11 +125,14 @@ pub struct ByzantinePrimaries {
     pub censored_submissions: u64,
     /// Reports forged.
     pub forged_reports: u64,
+    /// Second, conflicting reports sent by equivocating primaries.
+    pub equivocating_reports: u64,
 }
 
 impl ByzantinePrimaries {
-    /// Pick `censoring_groups × leaves` and `forging_groups × leaves` of the leaf primaries
-    /// (nodes `first_primary..nodes`) with the adversary stream, and the censored payers.
+    /// Pick `censoring_groups × leaves`, `forging_groups × leaves` and `equivocating_groups ×
+    /// leaves` of the leaf primaries (nodes `first_primary..nodes`) with the adversary stream,
+    /// and the censored payers.
     pub fn new(
         scenario: &Scenario,
         seed: u64,
@@ -133,7 +140,7 @@ impl ByzantinePrimaries {
         nodes: usize,
     ) -> Option<ByzantinePrimaries> {
         let a = &scenario.adversaries;
-        if a.censoring_groups == 0.0 && a.forging_groups == 0.0 {
+        if a.censoring_groups == 0.0 && a.forging_groups == 0.0 && a.equivocating_groups == 0.0 {
             return None;
         }
         let mut rng = rng::stream(seed, Purpose::Adversary, 1);
@@ -145,14 +152,25 @@ impl ByzantinePrimaries {
         }
         let censors = (a.censoring_groups * leaves as f64).round() as usize;
         let forgers = (a.forging_groups * leaves as f64).round() as usize;
+        let equivocators = (a.equivocating_groups * leaves as f64).round() as usize;
         let mut role = vec![None; nodes];
-        for (k, index) in order.into_iter().enumerate().take(censors + forgers) {
-            role[index] = Some(if k < censors { Misbehaviour::Censor } else { Misbehaviour::Forge });
+        for (k, index) in order.into_iter().enumerate().take(censors + forgers + equivocators) {
+            role[index] = Some(match k {
+                k if k < censors => Misbehaviour::Censor,
+                k if k < censors + forgers => Misbehaviour::Forge,
+                _ => Misbehaviour::Equivocate,
+            });
         }
         let censored = (0..nodes)
             .map(|i| i >= 1 && i < first_primary && rng::unit(&mut rng) < a.censored_payers)
             .collect();
-        Some(ByzantinePrimaries { role, censored, censored_submissions: 0, forged_reports: 0 })
+        Some(ByzantinePrimaries {
+            role,
+            censored,
+            censored_submissions: 0,
+            forged_reports: 0,
+            equivocating_reports: 0,
+        })
     }
 
     /// Leaf primaries that misbehave (the seats adversaries hold).
@@ -177,14 +195,23 @@ impl ByzantinePrimaries {
         censored
     }
 
-    /// Tamper with `msg` if node `from` forges its reports.
-    pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message) {
-        if self.role.get(from as usize) != Some(&Some(Misbehaviour::Forge)) {
-            return;
-        }
-        if let Message::GroupSeal(report) = msg {
-            report.entry.synopsis.hash.0[0] ^= 1;
-            self.forged_reports += 1;
+    /// Tamper with `msg` if node `from` forges its reports; return the second, conflicting
+    /// report to send after it if `from` equivocates.
+    pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message) -> Option<Message> {
+        let Message::GroupSeal(report) = msg else { return None };
+        match self.role.get(from as usize).copied().flatten()? {
+            Misbehaviour::Forge => {
+                report.entry.synopsis.hash.0[0] ^= 1;
+                self.forged_reports += 1;
+                None
+            }
+            Misbehaviour::Equivocate => {
+                let mut second = report.clone();
+                second.entry.synopsis.hash.0[0] ^= 1;
+                self.equivocating_reports += 1;
+                Some(Message::GroupSeal(second))
+            }
+            Misbehaviour::Censor => None,
         }
     }
 }

@@ -187,6 +187,8 @@ pub struct Metrics {
     pub bad_messages: u64,
     /// Commit proofs that did not verify at the receiving client.
     pub bad_proofs: u64,
+    /// Equivocations the chief detected.
+    pub equivocations_detected: u64,
     /// Payers that re-signed after a stale nonce.
     pub nonce_resyncs: u64,
     /// Extra ms messages waited in slow uplinks.

@@ -268,7 +268,9 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             title: "Byzantine bookkeepers".into(),
             text: "Censoring leaf primaries drop the submissions of censored payers; forging ones report a \
                    forged synopsis to the chief, so their clients' commit proofs fail to verify (detected) \
-                   and those clients never see a commit."
+                   and those clients never see a commit; equivocating ones send the chief a second, \
+                   different report for each pulse, which the chief detects and refuses (it keeps the \
+                   first to arrive)."
                 .into(),
             tables: vec![Table::pairs(&[
                 (
@@ -278,6 +280,8 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
                 ("submissions censored", count(a.censored_submissions)),
                 ("forged group reports", count(a.forged_reports)),
                 ("commit proofs that failed to verify", count(a.bad_proofs_detected)),
+                ("conflicting second reports sent (equivocation)", count(a.equivocating_reports)),
+                ("equivocations detected by the chief", count(a.equivocations_detected)),
             ])],
         });
     }

@@ -358,6 +358,9 @@ pub struct Adversaries {
     /// Fraction of the leaf groups whose primary reports a forged synopsis to the chief
     /// (SPEC §14, forged summary).
     pub forging_groups: f64,
+    /// Fraction of the leaf groups whose primary sends the chief two different reports for
+    /// each pulse (SPEC §14, equivocating bookkeeper).
+    pub equivocating_groups: f64,
 }
 
 impl Default for Adversaries {
@@ -368,6 +371,7 @@ impl Default for Adversaries {
             censoring_groups: 0.0,
             censored_payers: 1.0,
             forging_groups: 0.0,
+            equivocating_groups: 0.0,
         }
     }
 }
@@ -598,7 +602,8 @@ impl Scenario {
             || self.swarm.enabled
             || a.double_spenders.is_some()
             || a.censoring_groups > 0.0
-            || a.forging_groups > 0.0;
+            || a.forging_groups > 0.0
+            || a.equivocating_groups > 0.0;
         if persistent {
             return None;
         }
@@ -987,9 +992,14 @@ mod validate {
         probability(invalid, "adversaries.censoring_groups", a.censoring_groups)?;
         probability(invalid, "adversaries.censored_payers", a.censored_payers)?;
         probability(invalid, "adversaries.forging_groups", a.forging_groups)?;
-        if a.censoring_groups + a.forging_groups > 1.0 {
-            let got = format!("{} + {}", a.censoring_groups, a.forging_groups);
-            return Err(invalid("adversaries.forging_groups", "censoring_groups + forging_groups ≤ 1", got));
+        probability(invalid, "adversaries.equivocating_groups", a.equivocating_groups)?;
+        if a.censoring_groups + a.forging_groups + a.equivocating_groups > 1.0 {
+            let got = format!("{} + {} + {}", a.censoring_groups, a.forging_groups, a.equivocating_groups);
+            return Err(invalid(
+                "adversaries.equivocating_groups",
+                "censoring_groups + forging_groups + equivocating_groups ≤ 1",
+                got,
+            ));
         }
         Ok(())
     }

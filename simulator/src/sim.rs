@@ -561,12 +561,13 @@ impl Simulation {
             match output {
                 Output::Send { to, mut msg } => match self.index_of.get(&to) {
                     Some(&to) => {
-                        if let Some(byzantine) = &mut self.byzantine {
-                            byzantine.tamper(from, &mut msg);
-                        }
+                        let second = self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg));
                         let conflict =
                             self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
                         self.send_one(from, to, msg)?;
+                        if let Some(second) = second {
+                            self.send_one(from, to, second)?;
+                        }
                         if let Some((payee, conflict)) = conflict {
                             self.trace.record(
                                 self.now_ms,
@@ -734,6 +735,8 @@ impl Simulation {
                 self.metrics.bad_messages += 1;
                 self.metrics.bad_proofs +=
                     u64::from(matches!(error, reference::node::NodeError::BadProof(_)));
+                self.metrics.equivocations_detected +=
+                    u64::from(matches!(error, reference::node::NodeError::Equivocation { .. }));
                 let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
                 self.trace.record(self.now_ms, "bad_message", &[u64::from(node), u64::from(from)], |l| {
                     l.push_str(&format!(
@@ -776,7 +779,7 @@ impl Simulation {
         let chief = &self.nodes[BOOKKEEPER as usize];
         let final_version = chief.arbiter().expect("node 0 is the chief").version();
         let unsettled_halves = self.checker.unsettled_halves() as u64;
-        let bad_proofs = self.metrics.bad_proofs;
+        let (bad_proofs, equivocations) = (self.metrics.bad_proofs, self.metrics.equivocations_detected);
         Summary::build(crate::summary::Finished {
             scenario: &self.scenario,
             seed: self.seed,
@@ -800,6 +803,8 @@ impl Simulation {
                 byzantine_seats: self.byzantine.as_ref().map_or(0, ByzantinePrimaries::seats),
                 censored_submissions: self.byzantine.as_ref().map_or(0, |b| b.censored_submissions),
                 forged_reports: self.byzantine.as_ref().map_or(0, |b| b.forged_reports),
+                equivocating_reports: self.byzantine.as_ref().map_or(0, |b| b.equivocating_reports),
+                equivocations_detected: equivocations,
                 bad_proofs_detected: bad_proofs,
             },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),

@@ -148,7 +148,8 @@ pub struct AdversaryCounts {
     pub double_spend_attempts: u64,
     /// Conflicting transfers the bookkeeper applied instead of the original; never both (I5).
     pub conflicting_transfers_applied: u64,
-    /// Leaf-group seats held by Byzantine primaries (censoring or forging), of `ledger.groups`.
+    /// Leaf-group seats held by Byzantine primaries (censoring, forging or equivocating), of
+    /// `ledger.groups`.
     pub byzantine_seats: u64,
     /// Submissions dropped by censoring primaries.
     pub censored_submissions: u64,
@@ -156,6 +157,10 @@ pub struct AdversaryCounts {
     pub forged_reports: u64,
     /// Commit proofs that failed to verify at a client (how a forged summary is detected).
     pub bad_proofs_detected: u64,
+    /// Second, conflicting group reports sent by equivocating primaries.
+    pub equivocating_reports: u64,
+    /// Equivocations the chief detected (two different reports for one pulse, SPEC §8.4).
+    pub equivocations_detected: u64,
 }
 
 /// The groups' ledgers and the chief's roots at the end.

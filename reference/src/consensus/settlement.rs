@@ -76,6 +76,15 @@ pub enum ReportError {
         /// The received report's pulse.
         got: u64,
     },
+    /// A second, different report for a pulse whose report is held: the group's primary
+    /// signed two synopses for one pulse (SPEC §8.4 equivocation evidence). The first is kept.
+    #[error("group {group} sent two different reports for pulse {pulse}")]
+    Equivocation {
+        /// The group.
+        group: Prefix,
+        /// The pulse both reports claim.
+        pulse: u64,
+    },
 }
 
 /// What changed when the chief closed a pulse.
@@ -223,6 +232,9 @@ impl Arbiter {
         }
         // Genesis reports carry pulse 0 and every sealed report a later pulse.
         let held = self.reports.get(&prefix).map_or(0, |r| r.pulse);
+        if report.pulse == held && self.reports.get(&prefix).is_some_and(|r| *r != report) {
+            return Err(ReportError::Equivocation { group: prefix, pulse: held });
+        }
         if report.pulse <= held {
             return Err(ReportError::Stale { held, got: report.pulse });
         }

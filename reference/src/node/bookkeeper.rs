@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::consensus::root::{AccountProof, GroupEntry, GroupPath};
-use crate::consensus::settlement::{Arbiter, GroupReport, Order, PendingHalf};
+use crate::consensus::settlement::{Arbiter, GroupReport, Order, PendingHalf, ReportError};
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
@@ -341,9 +341,13 @@ impl Bookkeeper {
         if from != primary || report.entry.prefix == Prefix::ROOT {
             return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
         }
-        // A stale report (reordered or duplicated) is expected on a lossy network: ignore it.
-        let _ = arbiter.report(report.clone());
-        Ok(())
+        match arbiter.report(report.clone()) {
+            // Two different reports for one pulse: evidence against the group's primary
+            // (SPEC §8.4); the first stays.
+            Err(ReportError::Equivocation { group, pulse }) => Err(NodeError::Equivocation { group, pulse }),
+            // A stale report (reordered or duplicated) is expected on a lossy network: ignore it.
+            _ => Ok(()),
+        }
     }
 
     /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out

@@ -234,6 +234,15 @@ pub enum NodeError {
     /// that does not include the transfer.
     #[error("commit proof does not show this node's account with the transfer")]
     ProofDoesNotShowTransfer,
+    /// A group's primary reported two different synopses for one pulse (SPEC §8.4
+    /// equivocation); the chief keeps the first.
+    #[error("group {group}'s primary equivocated: two different reports for pulse {pulse}")]
+    Equivocation {
+        /// The group.
+        group: Prefix,
+        /// The pulse.
+        pulse: u64,
+    },
     /// A message claims to come from the bookkeeper but does not.
     #[error("only the bookkeeper {bookkeeper} may send {kind:?}")]
     NotFromBookkeeper {

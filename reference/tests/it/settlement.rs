@@ -71,6 +71,22 @@ fn the_arbiter_refuses_unknown_groups_and_stale_reports() {
 }
 
 #[test]
+fn a_second_different_report_for_a_held_pulse_is_equivocation_and_the_first_stays() {
+    let (a, b) = (entry(0, 5, 1), entry(1, 5, 1));
+    let mut arbiter = Arbiter::new(vec![a, b], 4).unwrap();
+    let mut first = report(b, 3, &[]);
+    first.entry.version = 2;
+    arbiter.report(first.clone()).unwrap();
+    let mut other = first.clone();
+    other.entry.synopsis.hash.0[0] ^= 1;
+    assert_eq!(arbiter.report(other), Err(ReportError::Equivocation { group: b.prefix, pulse: 3 }));
+    // The same report again is only a duplicate, and the root is built from the first.
+    assert_eq!(arbiter.report(first.clone()), Err(ReportError::Stale { held: 3, got: 3 }));
+    arbiter.close_pulse(3);
+    assert_eq!(arbiter.path(&b.prefix).unwrap().entry, first.entry);
+}
+
+#[test]
 fn matched_halves_are_cleared_and_a_one_sided_clear_is_held_in_the_clearing_entry() {
     let (a, b) = (entry(0, 100, 1), entry(1, 100, 1));
     let mut arbiter = Arbiter::new(vec![a, b], 4).unwrap();

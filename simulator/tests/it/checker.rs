@@ -205,6 +205,23 @@ fn byzantine_primaries_censor_and_forge_are_measured_and_no_invariant_breaks() {
 }
 
 #[test]
+fn equivocating_primaries_are_detected_by_the_chief_and_no_invariant_breaks() {
+    let text = GROUPED.to_string() + "[adversaries]\nequivocating_groups = 0.2\n";
+    let summary =
+        Simulation::new(&parse(&text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    let a = &summary.adversaries;
+    assert_eq!(a.byzantine_seats, ((summary.ledger.groups - 1) as f64 * 0.2).round() as u64);
+    assert!(a.equivocating_reports > 0, "{a:?}");
+    // Every pair that reaches the chief in its pulse is caught; a pair overtaken by the next
+    // pulse's report is only stale.
+    assert!(a.equivocations_detected * 10 >= a.equivocating_reports * 9, "{a:?}");
+    assert!(a.equivocations_detected <= a.equivocating_reports, "{a:?}");
+    // Whichever report arrived first is the one the root holds: when the conflicting one won,
+    // the group's clients see proofs that do not verify; the rest commit.
+    assert!(summary.transfers.committed > 0);
+}
+
+#[test]
 fn nodes_that_never_catch_up_after_a_partition_break_heal_and_are_caught() {
     // Faults stop at the heal (10 s); L3 is checked from 10 s + heal_pulses_max pulses on.
     let text = "name = \"heal\"\nduration_ms = 30000\n[nodes]\nclients = 6\n[parameters]\nheal_pulses_max = 5\n\

@@ -190,8 +190,8 @@ fn overrides_change_keys_and_are_validated_like_the_file() {
 #[test]
 fn byzantine_fractions_must_fit_in_the_leaf_seats() {
     let message = error(&format!("{BASE}[adversaries]\ncensoring_groups = 0.7\nforging_groups = 0.5\n"));
-    assert!(message.contains("adversaries.forging_groups"), "{message}");
-    assert!(message.contains("censoring_groups + forging_groups ≤ 1"), "{message}");
+    assert!(message.contains("adversaries.equivocating_groups"), "{message}");
+    assert!(message.contains("censoring_groups + forging_groups + equivocating_groups ≤ 1"), "{message}");
 }
 
 #[test]
