@@ -420,12 +420,34 @@ pub fn run_html(result: &RunResult) -> String {
 
 /// Write `summary.json`, `timeseries.csv`, `report.md` and `report.html` into `dir`.
 pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
+    let files = RunFiles {
+        series_csv: series_csv(&result.series),
+        markdown: run_markdown(result),
+        html: run_html(result),
+    };
+    write_run_files(dir, &result.summary, files)
+}
+
+/// The files of a run report besides `summary.json`.
+#[derive(Debug)]
+pub struct RunFiles {
+    /// `timeseries.csv`.
+    pub series_csv: String,
+    /// `report.md`.
+    pub markdown: String,
+    /// `report.html`.
+    pub html: String,
+}
+
+/// Write a run's report directory: `summary` as `summary.json`, then `files` (shared by
+/// protocol and credit runs).
+pub fn write_run_files(dir: &Path, summary: &impl serde::Serialize, files: RunFiles) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
+    let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
     std::fs::write(dir.join("summary.json"), json + "\n")?;
-    std::fs::write(dir.join("timeseries.csv"), series_csv(&result.series))?;
-    std::fs::write(dir.join("report.md"), run_markdown(result))?;
-    std::fs::write(dir.join("report.html"), run_html(result))?;
+    std::fs::write(dir.join("timeseries.csv"), files.series_csv)?;
+    std::fs::write(dir.join("report.md"), files.markdown)?;
+    std::fs::write(dir.join("report.html"), files.html)?;
     Ok(())
 }
 

@@ -170,64 +170,30 @@ pub fn replay_source(file: &Path, overrides: &[Override]) -> String {
 
 // ----- the comparison report -------------------------------------------------------------
 
-/// A metric of the comparison: its name (an objective may name it), a heading and a getter.
+/// A metric of the comparison: its name (`CreditSummary::metric`; an objective may name it)
+/// and its column heading.
 struct Metric {
     name: &'static str,
     heading: &'static str,
-    get: fn(&CreditSummary) -> Option<f64>,
+}
+
+impl Metric {
+    fn get(&self, s: &CreditSummary) -> Option<f64> {
+        s.metric(self.name)
+    }
 }
 
 const METRICS: [Metric; 10] = [
-    Metric {
-        name: "defaulted_bill_fraction",
-        heading: "defaulted bills",
-        get: |s| s.metric("defaulted_bill_fraction"),
-    },
-    Metric {
-        name: "value_lost_fraction",
-        heading: "value lost ÷ credit",
-        get: |s| s.metric("value_lost_fraction"),
-    },
-    Metric {
-        name: "settlement_failure_rate",
-        heading: "settlement failures",
-        get: |s| s.metric("settlement_failure_rate"),
-    },
-    Metric {
-        name: "accepted_sybils_per_attack_edge",
-        heading: "accepted sybils / attack edge",
-        get: |s| s.metric("accepted_sybils_per_attack_edge"),
-    },
-    Metric {
-        name: "credit_lost_per_attack_edge",
-        heading: "credit lost / attack edge",
-        get: |s| s.metric("credit_lost_per_attack_edge"),
-    },
-    Metric {
-        name: "auc_honest_vs_sybil",
-        heading: "AUC honest vs sybil",
-        get: |s| s.metric("auc_honest_vs_sybil"),
-    },
-    Metric {
-        name: "auc_honest_vs_adversary",
-        heading: "AUC honest vs adversary",
-        get: |s| s.metric("auc_honest_vs_adversary"),
-    },
-    Metric {
-        name: "precision_at_honest",
-        heading: "precision at honest count",
-        get: |s| s.metric("precision_at_honest"),
-    },
-    Metric {
-        name: "adversary_seat_fraction",
-        heading: "adversarial seats",
-        get: |s| s.metric("adversary_seat_fraction"),
-    },
-    Metric {
-        name: "mean_iterations",
-        heading: "iterations per update",
-        get: |s| Some(s.trust.mean_iterations),
-    },
+    Metric { name: "defaulted_bill_fraction", heading: "defaulted bills" },
+    Metric { name: "value_lost_fraction", heading: "value lost ÷ credit" },
+    Metric { name: "settlement_failure_rate", heading: "settlement failures" },
+    Metric { name: "accepted_sybils_per_attack_edge", heading: "accepted sybils / attack edge" },
+    Metric { name: "credit_lost_per_attack_edge", heading: "credit lost / attack edge" },
+    Metric { name: "auc_honest_vs_sybil", heading: "AUC honest vs sybil" },
+    Metric { name: "auc_honest_vs_adversary", heading: "AUC honest vs adversary" },
+    Metric { name: "precision_at_honest", heading: "precision at honest count" },
+    Metric { name: "adversary_seat_fraction", heading: "adversarial seats" },
+    Metric { name: "mean_iterations", heading: "iterations per update" },
 ];
 
 /// The results of one parameter combination.
@@ -271,7 +237,7 @@ fn comparison_table(combos: &[Combination<'_>]) -> Table {
         .iter()
         .map(|c| {
             let mut row = vec![label(c.assignments), c.members.len().to_string()];
-            row.extend(METRICS.iter().map(|m| c.stat(&m.get).map_or("—".into(), fmt_ci)));
+            row.extend(METRICS.iter().map(|m| c.stat(&|s| m.get(s)).map_or("—".into(), fmt_ci)));
             row
         })
         .collect();
@@ -350,7 +316,7 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
     let x_desc = if categories.is_empty() { x.clone() } else { format!("{x} ({})", categories.join(", ")) };
     METRICS
         .iter()
-        .filter(|m| combos.iter().any(|c| c.stat(&m.get).is_some()))
+        .filter(|m| combos.iter().any(|c| c.stat(&|s| m.get(s)).is_some()))
         .map(|m| {
             let lines: Vec<Line> = labels
                 .iter()
@@ -359,7 +325,7 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
                     let mut points: Vec<(f64, f64, f64)> = combos
                         .iter()
                         .filter(|c| line_label(c) == *l)
-                        .filter_map(|c| c.stat(&m.get).map(|(mean, half)| (x_of(c), mean, half)))
+                        .filter_map(|c| c.stat(&|s| m.get(s)).map(|(mean, half)| (x_of(c), mean, half)))
                         .collect();
                     points.sort_by(|a, b| a.0.total_cmp(&b.0));
                     Line {
@@ -463,7 +429,7 @@ fn csv(results: &[CreditPointResult]) -> String {
     for r in results {
         let _ = write!(out, "{},\"{}\",{}", r.index, label(&r.assignments), r.seed);
         for m in &METRICS {
-            let _ = write!(out, ",{}", (m.get)(&r.summary).map_or(String::new(), |v| v.to_string()));
+            let _ = write!(out, ",{}", m.get(&r.summary).map_or(String::new(), |v| v.to_string()));
         }
         out.push('\n');
     }

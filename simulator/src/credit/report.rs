@@ -223,11 +223,10 @@ pub fn run_html(result: &CreditRunResult) -> String {
 
 /// Write `summary.json`, `timeseries.csv`, `report.md` and `report.html` into `dir`.
 pub fn write_run(dir: &Path, result: &CreditRunResult) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
-    std::fs::write(dir.join("summary.json"), json + "\n")?;
-    std::fs::write(dir.join("timeseries.csv"), series_csv(&result.series))?;
-    std::fs::write(dir.join("report.md"), run_markdown(result))?;
-    std::fs::write(dir.join("report.html"), run_html(result))?;
-    Ok(())
+    let files = report::RunFiles {
+        series_csv: series_csv(&result.series),
+        markdown: run_markdown(result),
+        html: run_html(result),
+    };
+    report::write_run_files(dir, &result.summary, files)
 }

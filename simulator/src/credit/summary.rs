@@ -201,7 +201,8 @@ pub struct CreditRunResult {
 }
 
 impl CreditSummary {
-    /// The value of a named metric (the names of `scenario::OBJECTIVE_METRICS`); `None`
+    /// The value of a named metric (the names of `scenario::OBJECTIVE_METRICS`, and
+    /// `mean_iterations`); `None`
     /// where the run has no such figure (e.g. sybil metrics without sybils).
     pub fn metric(&self, name: &str) -> Option<f64> {
         match name {
@@ -214,6 +215,7 @@ impl CreditSummary {
             "auc_honest_vs_adversary" => self.trust.auc_honest_vs_adversary,
             "precision_at_honest" => Some(self.trust.precision_at_honest),
             "adversary_seat_fraction" => (self.seats.terms > 0).then_some(self.seats.adversary_seat_fraction),
+            "mean_iterations" => Some(self.trust.mean_iterations),
             _ => None,
         }
     }
