@@ -313,6 +313,7 @@ impl PaymentActor {
             max_attempts: cfg.max_attempts,
             transfer_timeout_pulses: TIMEOUT_PULSES,
             roster: Arc::clone(&self.roster),
+            bookkeeper_deposit: None,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {

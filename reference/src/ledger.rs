@@ -153,6 +153,16 @@ pub enum LedgerError {
         /// What was asked.
         amount: u64,
     },
+    /// The amount exceeds the whole frozen deposit of the bookkeeper that would process it:
+    /// no version can take it (SPEC §6.5, I11). Smaller transfers beyond one version's
+    /// capacity wait for the next instead.
+    #[error("{amount} exceeds the bookkeeper's whole deposit {deposit}")]
+    BeyondCapacity {
+        /// The bookkeeper's frozen deposit.
+        deposit: u64,
+        /// The transfer's amount.
+        amount: u64,
+    },
     /// The transfer's halves were not matched within `transfer_timeout_pulses`: the chief
     /// aborted it and the debit was reversed (SPEC §7.3 step 5).
     #[error("not matched in time: the transfer was aborted and reversed")]

@@ -23,6 +23,8 @@ pub struct Checker {
     journal_len: Vec<usize>,
     /// Checks I3 signatures.
     verifier: SharedVerifier,
+    /// Each primary's deposit, when bounded: I11 on every seal.
+    deposit: Option<u64>,
     /// Predicate evaluations so far.
     pub checks: u64,
 }
@@ -40,8 +42,15 @@ impl Checker {
             highest_ts: vec![0; nodes],
             journal_len: vec![0; nodes],
             verifier,
+            deposit: None,
             checks: 0,
         }
+    }
+
+    /// Check I11 on every seal against each primary's frozen `deposit` (SPEC §6.5).
+    pub fn with_deposit(mut self, deposit: Option<u64>) -> Checker {
+        self.deposit = deposit;
+        self
     }
 
     /// After the chief built a root: I1 on its supply, I7 on the chief's history of roots.
@@ -60,6 +69,12 @@ impl Checker {
     /// After a group sealed: I3 on every transfer and credit half it applied, I5 on the
     /// transfers that used a payer nonce, I4 on every half applied or settled.
     pub fn after_seal(&mut self, seal: &Seal<'_>) -> Result<(), Violation> {
+        if let Some(deposit) = self.deposit {
+            // What the primary processed in this version: whole transfers and debit halves.
+            let processed: Vec<u64> = seal.applied.iter().map(|a| a.tx().amount).collect();
+            invariants::capacity(&processed, deposit)?;
+            self.checks += 1;
+        }
         for tx in seal.applied {
             self.double_spend.observe(tx.tx().from, tx.tx().from_nonce)?;
             invariants::truthful_intention(&tx.signed, &*self.verifier)?;

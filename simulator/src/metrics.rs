@@ -189,6 +189,8 @@ pub struct Metrics {
     pub bad_proofs: u64,
     /// Equivocations the chief detected.
     pub equivocations_detected: u64,
+    /// Submissions a primary put off to a later version for lack of capacity (SPEC §6.5).
+    pub deferred_for_capacity: u64,
     /// Payers that re-signed after a stale nonce.
     pub nonce_resyncs: u64,
     /// Extra ms messages waited in slow uplinks.

@@ -263,6 +263,23 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             ])],
         });
     }
+    if t.deferred_for_capacity > 0 {
+        sections.push(Section {
+            title: "Capacity (SPEC §6.5)".into(),
+            text: "Each group primary processes per version at most what its frozen deposit covers; \
+                   a submission beyond that waits for the next version (first come, first served) \
+                   and one beyond the whole deposit is refused (beyond_capacity). I11 was checked on \
+                   every seal."
+                .into(),
+            tables: vec![Table::pairs(&[
+                ("submissions deferred to a later version", count(t.deferred_for_capacity)),
+                (
+                    "refused beyond the whole deposit",
+                    count(*t.refused_by_reason.get("beyond_capacity").unwrap_or(&0)),
+                ),
+            ])],
+        });
+    }
     if a.byzantine_seats > 0 {
         sections.push(Section {
             title: "Byzantine bookkeepers".into(),

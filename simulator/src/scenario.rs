@@ -108,6 +108,10 @@ pub struct Parameters {
     pub group_min_accounts: usize,
     /// Pulses after the last fault stops within which every node must hold one ts (L3).
     pub heal_pulses_max: u64,
+    /// Each group primary's frozen deposit (SPEC §6.5): per version it processes at most this
+    /// amount, more waits for the next version; absent = no bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookkeeper_deposit: Option<u64>,
 }
 
 impl Default for Parameters {
@@ -122,6 +126,7 @@ impl Default for Parameters {
             stratum_bits: 8,
             group_min_accounts: 16,
             heal_pulses_max: 10,
+            bookkeeper_deposit: None,
         }
     }
 }
@@ -799,6 +804,9 @@ mod validate {
         positive(invalid, "parameters.versions_retained", p.versions_retained)?;
         positive(invalid, "parameters.group_min_accounts", p.group_min_accounts as u64)?;
         positive(invalid, "parameters.heal_pulses_max", p.heal_pulses_max)?;
+        if let Some(deposit) = p.bookkeeper_deposit {
+            positive(invalid, "parameters.bookkeeper_deposit", deposit)?;
+        }
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
             return Err(invalid(
                 "parameters.stratum_bits",

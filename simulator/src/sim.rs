@@ -174,7 +174,8 @@ impl Simulation {
         let (signers, verifier) = signers(&scenario, seed);
         let world = World::build(&scenario, seed, signers);
         let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
-        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone());
+        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone())
+            .with_deposit(scenario.parameters.bookkeeper_deposit);
         checker.after_root(world.genesis.arbiter.root()).map_err(|v| {
             let replay = replay_command(&scenario, seed, options.source.as_ref(), &options.overrides);
             violation_error(v, 0, seed, replay)
@@ -731,6 +732,7 @@ impl Simulation {
                 self.trace_outcome("resync", node, tag, nonce)?;
             }
             NodeEvent::Credited { .. } => {}
+            NodeEvent::Deferred { .. } => self.metrics.deferred_for_capacity += 1,
             NodeEvent::BadMessage { from, error } => {
                 self.metrics.bad_messages += 1;
                 self.metrics.bad_proofs +=
@@ -917,6 +919,7 @@ impl World {
             max_attempts: params.max_attempts,
             transfer_timeout_pulses: params.transfer_timeout_pulses,
             roster: Arc::new(self.roster),
+            bookkeeper_deposit: params.bookkeeper_deposit,
         };
         let retained = params.versions_retained;
         let mut ledgers = self.genesis.ledgers.into_iter().map(|(_, l)| l.with_versions_retained(retained));
@@ -969,6 +972,7 @@ fn refusal_reason(error: &reference::ledger::LedgerError) -> &'static str {
         E::BadNonce { .. } => "bad_nonce",
         E::BadSignature { .. } | E::KeyMismatch { .. } => "bad_signature",
         E::UnknownAccount { .. } => "unknown_account",
+        E::BeyondCapacity { .. } => "beyond_capacity",
         _ => "other",
     }
 }

@@ -79,6 +79,8 @@ pub struct Transfers {
     pub outstanding: u64,
     /// Payers that re-signed after a stale nonce.
     pub nonce_resyncs: u64,
+    /// Submissions a primary put off to a later version for lack of capacity (SPEC §6.5).
+    pub deferred_for_capacity: u64,
     /// Requests that got a second outcome (a protocol bug; always 0).
     pub duplicate_outcomes: u64,
     /// Refusals by reason (`timed_out`: aborted by the chief after `transfer_timeout_pulses`).
@@ -262,6 +264,7 @@ impl Summary {
                 lost: totals[Count::Lost],
                 outstanding: metrics.outstanding,
                 nonce_resyncs: metrics.nonce_resyncs,
+                deferred_for_capacity: metrics.deferred_for_capacity,
                 duplicate_outcomes: f.duplicate_outcomes,
                 refused_by_reason: metrics
                     .refused_by_reason

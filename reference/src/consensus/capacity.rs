@@ -50,14 +50,20 @@ impl Capacity {
         self.used
     }
 
-    /// Reserve `amount` for a transfer in this version, or say why it must wait.
-    pub fn reserve(&mut self, amount: u64) -> Result<(), CapacityError> {
+    /// Whether `amount` fits in this version, or why it must wait (changes nothing).
+    pub fn check(&self, amount: u64) -> Result<(), CapacityError> {
         if amount > self.deposit {
             return Err(CapacityError::NeverCovered { deposit: self.deposit, amount });
         }
         if amount > self.deposit - self.used {
             return Err(CapacityError::Exceeded { deposit: self.deposit, used: self.used, amount });
         }
+        Ok(())
+    }
+
+    /// Reserve `amount` for a transfer in this version, or say why it must wait.
+    pub fn reserve(&mut self, amount: u64) -> Result<(), CapacityError> {
+        self.check(amount)?;
         self.used += amount;
         Ok(())
     }

@@ -6,10 +6,11 @@
 //! root group's primary — the chief — does the same on its own pulse timer and also runs the
 //! [`Arbiter`] that matches halves and builds the root.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::consensus::capacity::{Capacity, CapacityError};
 use crate::consensus::root::{AccountProof, GroupEntry, GroupPath};
 use crate::consensus::settlement::{Arbiter, GroupReport, Order, PendingHalf, ReportError};
 use crate::crypto::Hash32;
@@ -66,6 +67,11 @@ pub struct Bookkeeper {
     credited: Vec<Applied>,
     settled: Vec<(Hash32, Half, Settlement)>,
     chief: Option<Box<Arbiter>>,
+    /// This version's capacity (SPEC §6.5), when the primary has a bounded deposit.
+    capacity: Option<Capacity>,
+    /// Submissions that did not fit this version's capacity, in arrival order: they wait for
+    /// the next version (D-031).
+    deferred: VecDeque<SignedTx>,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
 }
@@ -84,6 +90,7 @@ impl Bookkeeper {
             config.roster.group_kept_by(&id).unwrap_or(config.roster.group_of(&id))
         };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
+        let capacity = config.bookkeeper_deposit.map(Capacity::new);
         Bookkeeper {
             id,
             group,
@@ -100,6 +107,8 @@ impl Bookkeeper {
             credited: Vec::new(),
             settled: Vec::new(),
             chief: chief.map(Box::new),
+            capacity,
+            deferred: VecDeque::new(),
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         }
@@ -162,6 +171,13 @@ impl Bookkeeper {
         if let Some(arbiter) = &self.chief {
             hasher.update(&arbiter.fingerprint().0);
         }
+        // Only a bounded primary has this state; unbounded ones keep their old fingerprint.
+        if let Some(capacity) = &self.capacity {
+            hasher.update(&capacity.used().to_le_bytes());
+            for signed in &self.deferred {
+                hasher.update(&signed.tx.id().0);
+            }
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -193,6 +209,11 @@ impl Bookkeeper {
             self.open.retain(|_, open| open.sealed_in.is_some());
             self.credited.clear();
             self.settled.clear();
+            // The waiting submissions were never applied; their payers retry.
+            self.deferred.clear();
+            if let Some(capacity) = &mut self.capacity {
+                *capacity = Capacity::new(capacity.deposit());
+            }
         }
         self.start(now_ms, out);
     }
@@ -246,11 +267,49 @@ impl Bookkeeper {
             self.recommit(tx_id, signed, out);
             return;
         }
+        if self.deferred.iter().any(|d| d.tx.id() == tx_id) {
+            return; // a retry of a transfer waiting for capacity
+        }
+        if !self.within_capacity(signed, tx_id, out) {
+            return;
+        }
+        self.apply_submission(signed, tx_id, out);
+    }
+
+    /// Whether this version's capacity takes `signed` (SPEC §6.5); if not, it waits for the
+    /// next version, or — larger than the whole deposit — is refused.
+    fn within_capacity(&mut self, signed: &SignedTx, tx_id: Hash32, out: &mut Vec<Output>) -> bool {
+        let Some(capacity) = &self.capacity else { return true };
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_capacity {
+            return true;
+        }
+        // First come, first served: while anything waits, a newcomer waits behind it (else a
+        // stream of small transfers could starve a large one for ever).
+        let waiting = !self.deferred.is_empty();
+        match capacity.check(signed.tx.amount) {
+            Ok(()) if !waiting => true,
+            Ok(()) | Err(CapacityError::Exceeded { .. }) => {
+                self.deferred.push_back(*signed);
+                out.push(Output::Event(NodeEvent::Deferred { tx_id }));
+                false
+            }
+            Err(CapacityError::NeverCovered { deposit, amount }) => {
+                out.push(reject(signed, tx_id, LedgerError::BeyondCapacity { deposit, amount }));
+                false
+            }
+        }
+    }
+
+    /// Apply a submission: a whole transfer within the group, or the debit half of one to
+    /// another group (whose credit half goes to the payee's primary).
+    fn apply_submission(&mut self, signed: &SignedTx, tx_id: Hash32, out: &mut Vec<Output>) {
         let counterpart = self.config.roster.group_of(&signed.tx.to);
         if counterpart == self.group {
             match self.ledger.apply(signed, &*self.verifier) {
                 Ok(applied) => {
                     self.unsealed_ids.insert(applied.id);
+                    self.use_capacity(signed.tx.amount);
                 }
                 Err(error) => out.push(reject(signed, tx_id, error)),
             }
@@ -259,12 +318,40 @@ impl Bookkeeper {
         match self.ledger.apply_debit(signed, &*self.verifier) {
             Ok(applied) => {
                 self.unsealed_ids.insert(applied.id);
+                self.use_capacity(signed.tx.amount);
                 let open = OpenHalf { half: Half::Debit, signed: *signed, counterpart, sealed_in: None };
                 self.open.insert(tx_id, open);
                 let to = self.config.roster.primary(&counterpart);
                 out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(*signed)) });
             }
             Err(error) => out.push(reject(signed, tx_id, error)),
+        }
+    }
+
+    fn use_capacity(&mut self, amount: u64) {
+        if let Some(capacity) = &mut self.capacity {
+            // Checked before applying, except under the test-only `skip_capacity` fault.
+            let _ = capacity.reserve(amount);
+        }
+    }
+
+    /// The version is sealed: a fresh capacity, and the waiting submissions go first, in
+    /// order, as far as it reaches (the rest wait again).
+    fn resume_deferred(&mut self, out: &mut Vec<Output>) {
+        let Some(capacity) = &mut self.capacity else { return };
+        capacity.seal();
+        let waiting = std::mem::take(&mut self.deferred);
+        let mut full = false;
+        for signed in waiting {
+            let tx_id = signed.tx.id();
+            let fits = !full && self.capacity.as_ref().is_some_and(|c| c.check(signed.tx.amount).is_ok());
+            if fits {
+                self.apply_submission(&signed, tx_id, out);
+            } else {
+                // First come, first served: once one waits, the later ones wait behind it.
+                full = true;
+                self.deferred.push_back(signed);
+            }
         }
     }
 
@@ -491,7 +578,10 @@ impl Bookkeeper {
         }));
         let synopsis = self.sealed_root().synopsis;
         let entry = GroupEntry { prefix: self.group, version, synopsis: self.forged(synopsis) };
-        GroupReport { pulse: self.pulse, entry, pending }
+        let report = GroupReport { pulse: self.pulse, entry, pending };
+        // After the report: what was waiting goes into the next version.
+        self.resume_deferred(out);
+        report
     }
 
     /// A debit still open a pulse after it was sealed has not been matched: its credit half

@@ -53,6 +53,10 @@ pub struct NodeConfig {
     pub transfer_timeout_pulses: u64,
     /// The groups and their primaries.
     pub roster: Arc<Roster>,
+    /// The frozen deposit each group primary holds (SPEC §6.5): per sealed version it
+    /// processes — applies as whole transfers or debit halves — at most this much; more waits
+    /// for the next version (D-031). `None`: no bound.
+    pub bookkeeper_deposit: Option<u64>,
 }
 
 /// How many pulses after its creation a credit half is still taken, and how long a group
@@ -186,6 +190,12 @@ pub enum NodeEvent {
         /// The nonce it now uses.
         nonce: u64,
     },
+    /// A group primary put the submitted transfer `tx_id` off to a later version: this
+    /// version's capacity (its deposit, SPEC §6.5) is used up.
+    Deferred {
+        /// The transfer.
+        tx_id: Hash32,
+    },
     /// A crash without durable state lost these queued or in-flight commands.
     Lost {
         /// Their tags.
@@ -273,6 +283,8 @@ pub struct NodeFaults {
     /// A group primary reverses the debit halves the chief ordered cleared: the payer gets its
     /// money back while the payee keeps it (breaks I4, and I1 at the root).
     pub reverse_cleared_debits: bool,
+    /// A group primary ignores its per-version capacity (breaks I11).
+    pub skip_capacity: bool,
 }
 
 /// A protocol node: a bookkeeper or a client.

@@ -43,6 +43,11 @@ fn net(clients: u64) -> Net {
 /// `clients` clients (nodes 1..=clients) and the chief (node 0); with `grouped`, every
 /// client's 8-bit prefix is a leaf group with its own primary (nodes after the clients).
 fn build(clients: u64, grouped: bool) -> Net {
+    build_with_deposit(clients, grouped, None)
+}
+
+/// [`build`] with every group primary holding `deposit` frozen (SPEC §6.5).
+fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net {
     let scheme = SimScheme::new(5);
     let signers: Vec<_> = (0..=clients).map(|i| scheme.signer(i)).collect();
     let org = scheme.signer(1_000);
@@ -63,6 +68,7 @@ fn build(clients: u64, grouped: bool) -> Net {
         max_attempts: 3,
         transfer_timeout_pulses: TIMEOUT_PULSES,
         roster: Arc::new(roster),
+        bookkeeper_deposit: deposit,
     };
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
@@ -196,6 +202,43 @@ fn queued_transfers_go_one_at_a_time_with_consecutive_nonces() {
         .collect();
     assert_eq!(committed, [0, 1, 2]);
     assert_eq!(account(&net, 1).nonce, 3);
+}
+
+#[test]
+fn a_bounded_primary_processes_per_version_at_most_its_deposit_and_the_rest_waits_in_order() {
+    let mut net = build_with_deposit(4, false, Some(100));
+    net.command(10, 1, 4, 60, 1);
+    net.command(20, 2, 4, 60, 2); // does not fit beside the first: waits
+    net.command(30, 3, 4, 30, 3); // would fit, but waits behind the second (first come, first served)
+    let deferred = |events: &[(usize, NodeEvent)]| {
+        events.iter().filter(|(_, e)| matches!(e, NodeEvent::Deferred { .. })).count()
+    };
+    let events = net.take_events();
+    assert_eq!(deferred(&events), 2, "{events:?}");
+    let mut processed_per_seal = Vec::new();
+    let mut committed = Vec::new();
+    for pulse in 1..=4 {
+        net.pulse(pulse * 1000);
+        let events = net.take_events();
+        for (_, e) in &events {
+            if let NodeEvent::Sealed { applied, .. } = e {
+                let amounts: Vec<u64> = applied.iter().map(|a| a.tx().amount).collect();
+                assert!(invariants::capacity(&amounts, 100).is_ok(), "I11: {amounts:?}");
+                processed_per_seal.push(amounts);
+            }
+        }
+        committed.extend(committed_tags(&events));
+    }
+    assert_eq!(processed_per_seal[..2], [vec![60], vec![60, 30]], "one version each, in arrival order");
+    assert_eq!(committed, [1, 2, 3]);
+    assert_eq!(balance(&net, 4), 1_000 + 150);
+    // A transfer larger than the whole deposit can never be processed: refused for good.
+    net.command(5_000, 1, 4, 101, 4);
+    let refused = net.take_events().into_iter().find_map(|(_, e)| match e {
+        NodeEvent::Refused { tag: 4, error } => Some(error),
+        _ => None,
+    });
+    assert_eq!(refused, Some(LedgerError::BeyondCapacity { deposit: 100, amount: 101 }));
 }
 
 #[test]

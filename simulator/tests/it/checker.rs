@@ -235,3 +235,35 @@ fn nodes_that_never_catch_up_after_a_partition_break_heal_and_are_caught() {
     assert_eq!(*code, "L3", "{error}");
     assert_eq!(*time_ms, 15_999, "at the end of the first pulse past the deadline");
 }
+
+/// One group, 20 transfers/s of 1–500: about 5,000 per pulse against the primary's deposit.
+const BOUNDED: &str = "name = \"bounded\"\nduration_ms = 30000\n[nodes]\nclients = 32\n\
+                       [parameters]\nmax_attempts = 30\n[workload]\ntransfers_per_s = 20.0\nstop_ms = 20000\n\
+                       amount = { kind = \"uniform\", min = 1, max = 500 }\n";
+
+#[test]
+fn a_bounded_primary_defers_what_its_deposit_does_not_cover_and_i11_holds() {
+    let text = BOUNDED.replace("max_attempts = 30\n", "max_attempts = 30\nbookkeeper_deposit = 6000\n");
+    let bounded =
+        Simulation::new(&parse(&text), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    let free =
+        Simulation::new(&parse(BOUNDED), 1, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+    assert!(bounded.transfers.deferred_for_capacity > 0, "{:?}", bounded.transfers);
+    assert_eq!(free.transfers.deferred_for_capacity, 0);
+    assert_eq!(
+        bounded.transfers.committed, bounded.transfers.issued,
+        "everything waits its turn and commits"
+    );
+    assert!(bounded.commit_latency_ms.p99 > free.commit_latency_ms.p99, "waiting costs latency");
+    assert!(bounded.invariant_checks > free.invariant_checks, "I11 is checked on every seal");
+}
+
+#[test]
+fn a_primary_that_ignores_its_capacity_breaks_i11_and_is_caught() {
+    let text = BOUNDED.replace("max_attempts = 30\n", "max_attempts = 30\nbookkeeper_deposit = 1000\n");
+    let faults = reference::node::NodeFaults { skip_capacity: true, ..Default::default() };
+    let options = RunOptions { node_faults: Some(faults), ..RunOptions::default() };
+    let error = Simulation::new(&parse(&text), 1, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { code, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I11", "{error}");
+}
