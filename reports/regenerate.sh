@@ -16,7 +16,7 @@ done
 rm -rf "$out/lossy-network-sweep/points"
 # The credit model (issue 5): one run, and the designer's comparison sweeps.
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
-for scenario in credit-sybil credit-free-riders credit-collective; do
+for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
 done
 # Wall-clock timings differ from run to run; they stay out of the committed examples.
