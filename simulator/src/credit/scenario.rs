@@ -377,13 +377,12 @@ pub const OBJECTIVE_METRICS: [&str; 9] = [
 ];
 
 impl CreditScenario {
-    /// Whether `text` is a credit scenario (`kind = "credit"` at the top level). Text that is
-    /// not TOML is not: the protocol scenario parser reports its syntax error.
+    /// Whether `text` is meant as a credit scenario: it has a top-level `kind` key (protocol
+    /// scenarios have none), so that `kind = "credti"` is reported as a bad `kind` rather than
+    /// as an unknown key of a protocol scenario. Text that is not TOML is not: the protocol
+    /// scenario parser reports its syntax error.
     pub fn is_credit(text: &str) -> bool {
-        toml::from_str::<toml::Table>(text)
-            .ok()
-            .and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|k| k == "credit")))
-            .unwrap_or(false)
+        toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("kind"))
     }
 
     /// Read, parse and validate the credit scenario at `path`.

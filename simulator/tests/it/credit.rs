@@ -217,6 +217,12 @@ fn bad_credit_scenarios_are_refused_with_the_key_and_line() {
     assert_eq!(axis, "bad.toml: `sweep.x`: expected a key of [sweep.parameters], got credit.cap_max");
     let model = error(&BASE.replace("update_period_pulses = 50", "model = \"pagerank\""));
     assert!(model.contains("trust.model") && model.contains("unknown variant"), "{model}");
+    let typo = BASE.replace("kind = \"credit\"", "kind = \"credti\"");
+    assert!(CreditScenario::is_credit(&typo));
+    assert_eq!(
+        CreditScenario::parse(&typo, Path::new("bad.toml")).unwrap_err().to_string(),
+        "bad.toml: `kind`: expected \"credit\", got \"credti\""
+    );
     let bad_set = simulator::scenario::Override::parse("population.honest=1").unwrap();
     let changed = CreditScenario::parse_with_overrides(BASE, Path::new("t.toml"), &[bad_set], "--set", false);
     assert!(changed.unwrap_err().to_string().contains("`population.honest`: expected at least 2, got 1"));
