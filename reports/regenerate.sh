@@ -18,6 +18,7 @@ rm -rf "$out/lossy-network-sweep/points"
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
 for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
+  rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/credit-sweep.json"
 done
 # Wall-clock timings differ from run to run; they stay out of the committed examples.
 find "$out" -name timing.json -delete

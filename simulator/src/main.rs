@@ -118,7 +118,7 @@ fn main() -> ExitCode {
             run_command(&scenario, seed, seeds.as_deref(), options)
         }
         Cmd::Sweep { scenario, jobs, shard, out } => sweep_command(&scenario, jobs, shard.as_deref(), out),
-        Cmd::Merge { dirs, out } => sweep::merge(&dirs, &out).map_err(Failure::from).map(|()| {
+        Cmd::Merge { dirs, out } => merge_any(&dirs, &out).map(|()| {
             println!(
                 "merged {} directories; report written to {}",
                 dirs.len(),
@@ -137,6 +137,15 @@ fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Merge protocol or credit sweep shards (a credit shard holds `credit-sweep.json`).
+fn merge_any(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    if dirs.first().is_some_and(|d| credit::compare::is_credit_sweep_dir(d)) {
+        credit::compare::merge(dirs, out).map_err(Failure::from)
+    } else {
+        sweep::merge(dirs, out).map_err(Failure::from)
     }
 }
 
@@ -381,16 +390,10 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<Run
 
 fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<PathBuf>) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(at_path(path))?;
-    if CreditScenario::is_credit(&text) {
-        if shard.is_some() {
-            return Err(
-                "--shard: credit sweeps run on one machine (use --jobs); sharding covers protocol sweeps"
-                    .into(),
-            );
-        }
-        return credit_sweep_command(path, &text, jobs, out);
-    }
     let shard = shard.map(sweep::parse_shard).transpose()?;
+    if CreditScenario::is_credit(&text) {
+        return credit_sweep_command(path, &text, jobs, shard, out);
+    }
     let plan = sweep::plan(path)?;
     let points: Vec<&sweep::Point> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
@@ -420,17 +423,46 @@ fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<Path
     Ok(())
 }
 
-fn credit_sweep_command(path: &Path, text: &str, jobs: usize, out: Option<PathBuf>) -> Result<(), Failure> {
+fn credit_sweep_command(
+    path: &Path,
+    text: &str,
+    jobs: usize,
+    shard: Option<(usize, usize)>,
+    out: Option<PathBuf>,
+) -> Result<(), Failure> {
     let plan = credit::compare::plan_text(text, path)?;
-    let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.base.name).join("sweep"));
-    println!("credit sweep {}: {} runs into {}", plan.base.name, plan.points.len(), dir.display());
-    let bar = progress_bar(plan.points.len() as u64, "runs");
+    let points: Vec<&credit::compare::CreditPoint> =
+        plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
+    let dir = out.unwrap_or_else(|| {
+        let base = PathBuf::from("out").join(&plan.base.name);
+        match shard {
+            Some((i, n)) => base.join(format!("shard-{i}-of-{n}")),
+            None => base.join("sweep"),
+        }
+    });
+    println!(
+        "credit sweep {}: {} of {} runs into {}",
+        plan.base.name,
+        points.len(),
+        plan.points.len(),
+        dir.display()
+    );
+    let bar = progress_bar(points.len() as u64, "runs");
     let done = AtomicU64::new(0);
-    let results =
-        credit::compare::run(&plan, jobs, &|| bar.set_position(done.fetch_add(1, Ordering::Relaxed) + 1))?;
+    let results = credit::compare::run(&plan, &points, jobs, &|| {
+        bar.set_position(done.fetch_add(1, Ordering::Relaxed) + 1)
+    })?;
     bar.finish_and_clear();
-    credit::compare::write_report(&dir, &plan, &results)?;
-    println!("report written to {}", dir.join("sweep.html").display());
+    credit::compare::write_shard(&dir, &plan, &results)?;
+    if shard.is_none() {
+        credit::compare::merge(std::slice::from_ref(&dir), &dir)?;
+        println!("report written to {}", dir.join("sweep.html").display());
+    } else {
+        println!(
+            "shard results written to {}; combine shards with `leither merge DIR... --out DIR`",
+            dir.display()
+        );
+    }
     Ok(())
 }
 

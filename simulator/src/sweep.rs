@@ -216,16 +216,39 @@ pub(crate) fn label(assignments: &[(String, String)]) -> String {
     assignments.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
     move |error| SweepError::Io { path: path.to_path_buf(), error }
 }
 
+/// A sweep point's result as a shard writes it and `merge` reads it back: protocol sweeps'
+/// [`PointResult`] and credit sweeps' `credit::compare::CreditPointResult`.
+pub trait PointFile: Serialize + serde::de::DeserializeOwned + PartialEq {
+    /// The sweep it belongs to.
+    fn sweep_id(&self) -> &str;
+    /// Total points of that sweep.
+    fn total_points(&self) -> usize;
+    /// The point's index.
+    fn index(&self) -> usize;
+}
+
+impl PointFile for PointResult {
+    fn sweep_id(&self) -> &str {
+        &self.sweep_id
+    }
+    fn total_points(&self) -> usize {
+        self.total_points
+    }
+    fn index(&self) -> usize {
+        self.index
+    }
+}
+
 /// Write each result to `dir/points/point-NNNNN.json`.
-pub fn write_points(dir: &Path, results: &[PointResult]) -> Result<(), SweepError> {
+pub fn write_points<P: PointFile>(dir: &Path, results: &[P]) -> Result<(), SweepError> {
     let points_dir = dir.join("points");
     std::fs::create_dir_all(&points_dir).map_err(io_error(&points_dir))?;
     for r in results {
-        let path = points_dir.join(format!("point-{:05}.json", r.index));
+        let path = points_dir.join(format!("point-{:05}.json", r.index()));
         let json = serde_json::to_string_pretty(r).expect("a point result serializes");
         std::fs::write(&path, json + "\n").map_err(io_error(&path))?;
     }
@@ -233,7 +256,7 @@ pub fn write_points(dir: &Path, results: &[PointResult]) -> Result<(), SweepErro
 }
 
 /// Read the point results under each of `dirs` (their `points/` subdirectories).
-pub fn read_points(dirs: &[PathBuf]) -> Result<Vec<PointResult>, SweepError> {
+pub fn read_points<P: PointFile>(dirs: &[PathBuf]) -> Result<Vec<P>, SweepError> {
     let mut results = Vec::new();
     for dir in dirs {
         let points_dir = dir.join("points");
@@ -254,24 +277,24 @@ pub fn read_points(dirs: &[PathBuf]) -> Result<Vec<PointResult>, SweepError> {
 }
 
 /// Check that `results` are exactly the points of one sweep, and order them.
-pub fn complete(mut results: Vec<PointResult>) -> Result<Vec<PointResult>, SweepError> {
+pub fn complete<P: PointFile>(mut results: Vec<P>) -> Result<Vec<P>, SweepError> {
     let Some(first) = results.first() else {
         return Err(SweepError::Incomplete("no point results found".into()));
     };
-    let (sweep_id, total) = (first.sweep_id.clone(), first.total_points);
-    if let Some(other) = results.iter().find(|r| r.sweep_id != sweep_id) {
+    let (sweep_id, total) = (first.sweep_id().to_string(), first.total_points());
+    if let Some(other) = results.iter().find(|r| r.sweep_id() != sweep_id) {
         return Err(SweepError::Incomplete(format!(
             "results of two sweeps ({sweep_id} and {})",
-            other.sweep_id
+            other.sweep_id()
         )));
     }
-    results.sort_by_key(|r| r.index);
+    results.sort_by_key(|r| r.index());
     results.dedup_by(|a, b| a == b); // the same shard merged twice is harmless
-    if let Some(w) = results.windows(2).find(|w| w[0].index == w[1].index) {
-        return Err(SweepError::Incomplete(format!("two different results for point {}", w[0].index)));
+    if let Some(w) = results.windows(2).find(|w| w[0].index() == w[1].index()) {
+        return Err(SweepError::Incomplete(format!("two different results for point {}", w[0].index())));
     }
     let missing: Vec<usize> =
-        (0..total).filter(|i| results.binary_search_by_key(i, |r| r.index).is_err()).collect();
+        (0..total).filter(|i| results.binary_search_by_key(i, |r| r.index()).is_err()).collect();
     if !missing.is_empty() {
         return Err(SweepError::Incomplete(format!(
             "{} of {total} points missing, e.g. {:?}",
@@ -284,7 +307,7 @@ pub fn complete(mut results: Vec<PointResult>) -> Result<Vec<PointResult>, Sweep
 
 /// Merge the point results under `dirs` and write the sweep report into `out`.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), SweepError> {
-    let results = complete(read_points(dirs)?)?;
+    let results: Vec<PointResult> = complete(read_points(dirs)?)?;
     write_report(out, &results)
 }
 

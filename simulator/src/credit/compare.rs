@@ -19,7 +19,9 @@ use super::summary::CreditSummary;
 use crate::plot::{self, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
-use crate::sweep::{cartesian, fmt_ci, label, mean_ci};
+use crate::sweep::{
+    PointFile, SweepError, cartesian, complete, fmt_ci, label, mean_ci, read_points, write_points,
+};
 
 /// One run of a credit sweep.
 #[derive(Clone, Debug)]
@@ -54,6 +56,10 @@ pub struct CreditPlan {
 /// The result of one point.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CreditPointResult {
+    /// The sweep it belongs to.
+    pub sweep_id: String,
+    /// Total points of the sweep.
+    pub total_points: usize,
     /// The point's index.
     pub index: usize,
     /// Its assignments.
@@ -63,6 +69,33 @@ pub struct CreditPointResult {
     /// Its summary.
     pub summary: CreditSummary,
 }
+
+impl PointFile for CreditPointResult {
+    fn sweep_id(&self) -> &str {
+        &self.sweep_id
+    }
+    fn total_points(&self) -> usize {
+        self.total_points
+    }
+    fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// What a shard directory records of its sweep besides the points (`credit-sweep.json`), so
+/// that `leither merge` can build the report: the sweep id, the scenario file and its text.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SweepRecord {
+    /// The sweep's id.
+    pub sweep_id: String,
+    /// The scenario file as named on the command line.
+    pub file: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// The file a credit sweep's directory holds its [`SweepRecord`] in.
+pub const RECORD_FILE: &str = "credit-sweep.json";
 
 /// Why a credit sweep could not run.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +119,9 @@ pub enum CreditSweepError {
         /// What happened.
         error: Box<CreditSimError>,
     },
+    /// Shard results could not be read or do not make one sweep.
+    #[error(transparent)]
+    Points(#[from] SweepError),
     /// Writing the report failed.
     #[error("{path}: {error}")]
     Io {
@@ -129,12 +165,14 @@ fn display_value(value: &toml::Value) -> String {
 /// Run every point on `jobs` threads (0 = all cores); `progress` is called after each.
 pub fn run(
     plan: &CreditPlan,
+    points: &[&CreditPoint],
     jobs: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<CreditPointResult>, CreditSweepError> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool");
+    let total_points = plan.points.len();
     pool.install(|| {
-        plan.points
+        points
             .par_iter()
             .map(|point| {
                 let source = replay_source(&plan.file, &point.overrides);
@@ -149,6 +187,8 @@ pub fn run(
                     })?;
                 progress();
                 Ok(CreditPointResult {
+                    sweep_id: plan.sweep_id.clone(),
+                    total_points,
                     index: point.index,
                     assignments: point.assignments.clone(),
                     seed: point.seed,
@@ -166,6 +206,51 @@ pub fn replay_source(file: &Path, overrides: &[Override]) -> String {
         let _ = write!(out, " --set '{o}'");
     }
     out
+}
+
+/// Write a run's point results and the sweep record into `dir` (a shard, or the whole sweep
+/// before its report is built from them).
+pub fn write_shard(
+    dir: &Path,
+    plan: &CreditPlan,
+    results: &[CreditPointResult],
+) -> Result<(), CreditSweepError> {
+    write_points(dir, results)?;
+    let record =
+        SweepRecord { sweep_id: plan.sweep_id.clone(), file: plan.file.clone(), text: plan.text.clone() };
+    let path = dir.join(RECORD_FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(&record).expect("a record serializes") + "\n")
+        .map_err(|error| CreditSweepError::Io { path, error })
+}
+
+/// Whether `dir` holds a credit sweep's results (its [`RECORD_FILE`]).
+pub fn is_credit_sweep_dir(dir: &Path) -> bool {
+    dir.join(RECORD_FILE).is_file()
+}
+
+/// Merge the credit sweep results under `dirs` into the report a single-machine sweep writes.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CreditSweepError> {
+    let mut records = Vec::new();
+    for dir in dirs {
+        let path = dir.join(RECORD_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| CreditSweepError::Io { path: path.clone(), error })?;
+        let record: SweepRecord = serde_json::from_str(&text).map_err(|e| {
+            SweepError::Incomplete(format!("{}: not a credit sweep record: {e}", path.display()))
+        })?;
+        records.push(record);
+    }
+    let first = records.first().ok_or_else(|| SweepError::Incomplete("no directories".into()))?;
+    if let Some(other) = records.iter().find(|r| r.sweep_id != first.sweep_id) {
+        return Err(SweepError::Incomplete(format!(
+            "results of two sweeps ({} and {})",
+            first.sweep_id, other.sweep_id
+        ))
+        .into());
+    }
+    let plan = plan_text(&first.text, &first.file)?;
+    let results: Vec<CreditPointResult> = complete(read_points(dirs)?)?;
+    write_report(out, &plan, &results)
 }
 
 // ----- the comparison report -------------------------------------------------------------

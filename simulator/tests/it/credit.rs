@@ -269,7 +269,8 @@ fn the_comparison_report_of_a_small_sybil_sweep() {
     let text = small_sybil_sweep();
     let plan = compare::plan_text(&text, Path::new("scenarios/credit-sybil.toml")).unwrap();
     assert_eq!(plan.points.len(), 2 * 4 * 2, "attack edges × models × seeds");
-    let results = compare::run(&plan, 2, &|| {}).unwrap();
+    let all: Vec<_> = plan.points.iter().collect();
+    let results = compare::run(&plan, &all, 2, &|| {}).unwrap();
     let markdown = compare::markdown(&plan, &results);
     // The ranking is sorted by the objective, best first.
     let ranked: Vec<f64> = markdown
@@ -285,7 +286,7 @@ fn the_comparison_report_of_a_small_sybil_sweep() {
 }
 
 #[test]
-fn the_cli_runs_a_credit_scenario_with_overrides_twice_identically_and_refuses_what_credit_runs_lack() {
+fn the_cli_runs_a_credit_scenario_with_overrides_twice_identically_and_refuses_a_trace() {
     let leither = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_leither")).args(args).output().unwrap()
     };
@@ -311,9 +312,6 @@ fn the_cli_runs_a_credit_scenario_with_overrides_twice_identically_and_refuses_w
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["scenario"]["population"]["honest"], 30, "the override reached the run");
 
-    let shard = leither(&["sweep", &file, "--shard", "0/2"]);
-    assert!(!shard.status.success());
-    assert!(String::from_utf8_lossy(&shard.stderr).contains("credit sweeps run on one machine"));
     let trace = leither(&["run", &file, "--trace", "--out", &out_dir]);
     assert!(String::from_utf8_lossy(&trace.stderr).contains("credit runs have no event trace"));
     let bad = leither(&["run", &file, "--set", "adversaries.attack_closeness=0"]);
@@ -323,4 +321,33 @@ fn the_cli_runs_a_credit_scenario_with_overrides_twice_identically_and_refuses_w
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+#[test]
+fn credit_sweep_shards_merge_into_exactly_the_single_machine_report() {
+    let text = small_sybil_sweep();
+    let file = Path::new("scenarios/credit-sybil.toml");
+    let plan = compare::plan_text(&text, file).unwrap();
+    let base = crate::support::temp_dir("credit-shards");
+    let single = base.join("single");
+    let all: Vec<_> = plan.points.iter().collect();
+    compare::write_shard(&single, &plan, &compare::run(&plan, &all, 2, &|| {}).unwrap()).unwrap();
+    compare::merge(std::slice::from_ref(&single), &single).unwrap();
+    let mut shards = Vec::new();
+    for i in 0..3 {
+        let dir = base.join(format!("shard-{i}"));
+        let points: Vec<_> = plan.points.iter().filter(|p| p.index % 3 == i).collect();
+        compare::write_shard(&dir, &plan, &compare::run(&plan, &points, 1, &|| {}).unwrap()).unwrap();
+        shards.push(dir);
+    }
+    let merged = base.join("merged");
+    // Two shards are not the whole sweep.
+    let partial = compare::merge(&shards[..2], &merged).unwrap_err().to_string();
+    assert!(partial.contains("points missing"), "{partial}");
+    compare::merge(&shards, &merged).unwrap();
+    assert!(compare::is_credit_sweep_dir(&shards[0]));
+    for name in ["sweep.md", "sweep.html", "sweep.csv", "sweep.json"] {
+        let (a, b) = (std::fs::read(single.join(name)).unwrap(), std::fs::read(merged.join(name)).unwrap());
+        assert!(a == b, "{name} differs between the single-machine sweep and the merged shards");
+    }
 }
