@@ -478,11 +478,9 @@ impl CreditSimulation {
         let amount = rng::between(&mut self.workload, w.amount_min, w.amount_max);
         let unit =
             [Unit::Bandwidth, Unit::Storage, Unit::Cpu][pick_weighted(&mut self.workload, &w.unit_mix)];
+        // A draw of the consumer itself or of a departed identity asks nobody: no request.
+        let Some(provider) = provider else { return };
         self.counters.requests += 1;
-        let Some(provider) = provider else {
-            self.counters.no_route += 1;
-            return;
-        };
         let base = self.book.params().base_units(unit, amount);
         let (p, c) = (self.identities[provider as usize].id, self.identities[consumer as usize].id);
         let path =
@@ -507,7 +505,9 @@ impl CreditSimulation {
             let lenders = &self.lenders_of[consumer as usize];
             if !lenders.is_empty() {
                 let lender = lenders[rng::between(&mut self.workload, 0, lenders.len() as u64 - 1) as usize];
-                return self.identities[lender as usize].active.then_some(lender);
+                if self.identities[lender as usize].active {
+                    return Some(lender);
+                }
             }
         }
         let provider = rng::between(&mut self.workload, 0, n - 1) as u32;
