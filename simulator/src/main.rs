@@ -397,13 +397,7 @@ fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<Path
     let plan = sweep::plan(path)?;
     let points: Vec<&sweep::Point> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let dir = out.unwrap_or_else(|| {
-        let base = PathBuf::from("out").join(&plan.name);
-        match shard {
-            Some((i, n)) => base.join(format!("shard-{i}-of-{n}")),
-            None => base.join("sweep"),
-        }
-    });
+    let dir = sweep_dir(&plan.name, shard, out);
     println!("sweep {}: {} of {} points into {}", plan.name, points.len(), plan.points.len(), dir.display());
     let bar = progress_bar(points.len() as u64, "points");
     let done = AtomicU64::new(0);
@@ -411,8 +405,30 @@ fn sweep_command(path: &Path, jobs: usize, shard: Option<&str>, out: Option<Path
         sweep::run(&plan, &points, jobs, &|| bar.set_position(done.fetch_add(1, Ordering::Relaxed) + 1))?;
     bar.finish_and_clear();
     sweep::write_points(&dir, &results)?;
+    finish_sweep(&dir, shard, || sweep::merge(std::slice::from_ref(&dir), &dir).map_err(Failure::from))
+}
+
+/// Where a sweep (or one shard of it) writes: `--out`, else `out/NAME/sweep` or
+/// `out/NAME/shard-I-of-N`.
+fn sweep_dir(name: &str, shard: Option<(usize, usize)>, out: Option<PathBuf>) -> PathBuf {
+    out.unwrap_or_else(|| {
+        let base = PathBuf::from("out").join(name);
+        match shard {
+            Some((i, n)) => base.join(format!("shard-{i}-of-{n}")),
+            None => base.join("sweep"),
+        }
+    })
+}
+
+/// A whole sweep builds its report from its own points (`merge`); a shard only says where its
+/// results are.
+fn finish_sweep(
+    dir: &Path,
+    shard: Option<(usize, usize)>,
+    merge: impl FnOnce() -> Result<(), Failure>,
+) -> Result<(), Failure> {
     if shard.is_none() {
-        sweep::merge(std::slice::from_ref(&dir), &dir)?;
+        merge()?;
         println!("report written to {}", dir.join("sweep.html").display());
     } else {
         println!(
@@ -433,13 +449,7 @@ fn credit_sweep_command(
     let plan = credit::compare::plan_text(text, path)?;
     let points: Vec<&credit::compare::CreditPoint> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let dir = out.unwrap_or_else(|| {
-        let base = PathBuf::from("out").join(&plan.base.name);
-        match shard {
-            Some((i, n)) => base.join(format!("shard-{i}-of-{n}")),
-            None => base.join("sweep"),
-        }
-    });
+    let dir = sweep_dir(&plan.base.name, shard, out);
     println!(
         "credit sweep {}: {} of {} runs into {}",
         plan.base.name,
@@ -454,16 +464,9 @@ fn credit_sweep_command(
     })?;
     bar.finish_and_clear();
     credit::compare::write_shard(&dir, &plan, &results)?;
-    if shard.is_none() {
-        credit::compare::merge(std::slice::from_ref(&dir), &dir)?;
-        println!("report written to {}", dir.join("sweep.html").display());
-    } else {
-        println!(
-            "shard results written to {}; combine shards with `leither merge DIR... --out DIR`",
-            dir.display()
-        );
-    }
-    Ok(())
+    finish_sweep(&dir, shard, || {
+        credit::compare::merge(std::slice::from_ref(&dir), &dir).map_err(Failure::from)
+    })
 }
 
 fn validate_one(path: &Path) -> Result<(), Failure> {
