@@ -1,6 +1,6 @@
 //! The root synopsis over node groups (SPEC §5.2, §7.3 step 6; D-023): the chief commits to
 //! the sealed synopsis of every group's subtree with a binary Merkle tree whose branches carry
-//! the summed [`Summary`], as the ledger's own branches do (SPEC §4.3). A party proves its
+//! the summed [`Summary`](crate::smt::Summary), as the ledger's own branches do (SPEC §4.3). A party proves its
 //! account in two steps (SPEC §7.3 step 7: "ts, the synopses on its path and its own
 //! account"): the ledger proof against its group's synopsis, then a [`GroupPath`] from that
 //! group's entry to the root.
