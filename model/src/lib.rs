@@ -314,6 +314,7 @@ impl PaymentActor {
             transfer_timeout_pulses: TIMEOUT_PULSES,
             roster: Arc::clone(&self.roster),
             bookkeeper_deposit: None,
+            failover_timeout_pulses: 2,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {

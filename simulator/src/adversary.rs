@@ -8,6 +8,7 @@
 
 use rand_chacha::ChaCha8Rng;
 use reference::Id;
+use reference::id::Prefix;
 use reference::crypto::Hash32;
 use reference::ledger::{Applied, Tx};
 use reference::node::{Message, SharedSigner};
@@ -15,6 +16,7 @@ use rustc_hash::FxHashSet;
 
 use crate::rng::{self, Purpose};
 use crate::scenario::{NodeIndex, Scenario};
+use crate::sim::Layout;
 
 /// The double-spending payers of a run.
 pub struct DoubleSpenders {
@@ -92,6 +94,23 @@ impl DoubleSpenders {
     }
 }
 
+/// `fraction` of the backup seats, drawn with the adversary stream.
+fn colluding_backups(fraction: f64, layout: Layout, rng: &mut ChaCha8Rng) -> Vec<bool> {
+    let first = layout.first_backup();
+    let seats = layout.leaves * layout.backups;
+    let mut colluding = vec![false; first + seats];
+    if fraction == 0.0 {
+        return colluding;
+    }
+    let mut order: Vec<usize> = (first..first + seats).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng::between(rng, 0, i as u64) as usize);
+    }
+    let held = (fraction * seats as f64).round() as usize;
+    order.into_iter().take(held).for_each(|index| colluding[index] = true);
+    colluding
+}
+
 impl std::fmt::Debug for DoubleSpenders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DoubleSpenders")
@@ -127,25 +146,29 @@ pub struct ByzantinePrimaries {
     pub forged_reports: u64,
     /// Second, conflicting reports sent by equivocating primaries.
     pub equivocating_reports: u64,
+    /// By node index: whether the node is a backup colluding with its group's forging primary.
+    colluding: Vec<bool>,
+    /// Forged attestations sent by colluding backups.
+    pub forged_attestations: u64,
+    /// `(group, pulse)` of every forged report, to tell which of the reports the chief took
+    /// were forged.
+    forged: FxHashSet<(Prefix, u64)>,
 }
 
 impl ByzantinePrimaries {
     /// Pick `censoring_groups × leaves`, `forging_groups × leaves` and `equivocating_groups ×
     /// leaves` of the leaf primaries (nodes `first_primary..nodes`) with the adversary stream,
     /// and the censored payers.
-    pub fn new(
-        scenario: &Scenario,
-        seed: u64,
-        first_primary: usize,
-        nodes: usize,
-    ) -> Option<ByzantinePrimaries> {
+    pub fn new(scenario: &Scenario, seed: u64, layout: Layout) -> Option<ByzantinePrimaries> {
         let a = &scenario.adversaries;
-        if a.censoring_groups == 0.0 && a.forging_groups == 0.0 && a.equivocating_groups == 0.0 {
+        let none = [a.censoring_groups, a.forging_groups, a.equivocating_groups, a.colluding_backups];
+        if none.iter().all(|f| *f == 0.0) {
             return None;
         }
         let mut rng = rng::stream(seed, Purpose::Adversary, 1);
-        let leaves = nodes - first_primary;
-        let mut order: Vec<usize> = (first_primary..nodes).collect();
+        let (first_primary, leaves) = (layout.first_primary, layout.leaves);
+        let nodes = layout.first_backup() + leaves * layout.backups;
+        let mut order: Vec<usize> = (first_primary..layout.first_backup()).collect();
         // Fisher-Yates with the run's stream: a deterministic choice of seats.
         for i in (1..order.len()).rev() {
             order.swap(i, rng::between(&mut rng, 0, i as u64) as usize);
@@ -164,18 +187,32 @@ impl ByzantinePrimaries {
         let censored = (0..nodes)
             .map(|i| i >= 1 && i < first_primary && rng::unit(&mut rng) < a.censored_payers)
             .collect();
+        let colluding = colluding_backups(a.colluding_backups, layout, &mut rng);
         Some(ByzantinePrimaries {
             role,
             censored,
             censored_submissions: 0,
             forged_reports: 0,
             equivocating_reports: 0,
+            colluding,
+            forged_attestations: 0,
+            forged: FxHashSet::default(),
         })
     }
 
-    /// Leaf primaries that misbehave (the seats adversaries hold).
+    /// Leaf primaries that misbehave.
     pub fn seats(&self) -> u64 {
         self.role.iter().filter(|r| r.is_some()).count() as u64
+    }
+
+    /// Backup seats the adversary holds.
+    pub fn colluding_seats(&self) -> u64 {
+        self.colluding.iter().filter(|c| **c).count() as u64
+    }
+
+    /// Whether the chief's taking of `group`'s report of `pulse` took a forged one.
+    pub fn was_forged(&self, group: Prefix, pulse: u64) -> bool {
+        self.forged.contains(&(group, pulse))
     }
 
     /// Whether node `to` drops `msg` instead of handling it: a censoring primary and a
@@ -197,12 +234,23 @@ impl ByzantinePrimaries {
 
     /// Tamper with `msg` if node `from` forges its reports; return the second, conflicting
     /// report to send after it if `from` equivocates.
-    pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message) -> Option<Message> {
+    pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message, layout: &Layout) -> Option<Message> {
+        if let Message::Attest(report) = msg {
+            // A colluding backup of a forging primary attests the forged report.
+            let group = layout.backup_group(from as usize)?;
+            let primary = layout.first_primary + group;
+            if self.colluding[from as usize] && self.role[primary] == Some(Misbehaviour::Forge) {
+                report.entry.synopsis.hash.0[0] ^= 1;
+                self.forged_attestations += 1;
+            }
+            return None;
+        }
         let Message::GroupSeal(report) = msg else { return None };
         match self.role.get(from as usize).copied().flatten()? {
             Misbehaviour::Forge => {
                 report.entry.synopsis.hash.0[0] ^= 1;
                 self.forged_reports += 1;
+                self.forged.insert((report.entry.prefix, report.pulse));
                 None
             }
             Misbehaviour::Equivocate => {

@@ -189,6 +189,8 @@ pub struct Metrics {
     pub bad_proofs: u64,
     /// Equivocations the chief detected.
     pub equivocations_detected: u64,
+    /// What the committees did (D-032).
+    pub committees: crate::summary::CommitteeCounts,
     /// Submissions a primary put off to a later version for lack of capacity (SPEC §6.5).
     pub deferred_for_capacity: u64,
     /// Payers that re-signed after a stale nonce.

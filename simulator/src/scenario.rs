@@ -86,6 +86,9 @@ pub enum SignatureScheme {
     Ed25519,
 }
 
+/// The most backups a committee may have in a scenario.
+pub const MAX_BACKUPS: usize = 16;
+
 /// Protocol parameters, with SPEC §15 names and defaults.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -112,6 +115,12 @@ pub struct Parameters {
     /// amount, more waits for the next version; absent = no bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bookkeeper_deposit: Option<u64>,
+    /// Backups in each leaf group's committee (SPEC §6.2; D-032). They replay the primary's
+    /// sealed cycles, attest its reports and take over on failover. 0 (the default here,
+    /// unlike SPEC §15's 3) runs one primary per group, as the scenarios before D-032 did.
+    pub backups: usize,
+    /// Pulses a group's reports may be missing before the chief fails it over (SPEC §6.4).
+    pub failover_timeout_pulses: u64,
 }
 
 impl Default for Parameters {
@@ -127,6 +136,8 @@ impl Default for Parameters {
             group_min_accounts: 16,
             heal_pulses_max: 10,
             bookkeeper_deposit: None,
+            backups: 0,
+            failover_timeout_pulses: 2,
         }
     }
 }
@@ -291,6 +302,24 @@ pub struct Faults {
     pub crashes: Vec<Crash>,
     /// Random crash-restarts of clients.
     pub churn: Option<Churn>,
+    /// Crashes of leaf groups' primaries (the members the term started with).
+    pub primary_crashes: Vec<PrimaryCrash>,
+}
+
+/// The primaries of a fraction of the leaf groups crash at `at_ms` (chosen with the run's
+/// fault stream) and, if `restart_at_ms` is given, come back then.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryCrash {
+    /// Fraction of the leaf groups whose primary crashes (at least one group if > 0).
+    pub groups: f64,
+    /// When they crash.
+    pub at_ms: u64,
+    /// When they restart.
+    pub restart_at_ms: Option<u64>,
+    /// Whether they keep their volatile state (D-011).
+    #[serde(default)]
+    pub durable: bool,
 }
 
 /// A partition: from `at_ms` until `heal_at_ms`, messages between the two sides are lost.
@@ -366,6 +395,10 @@ pub struct Adversaries {
     /// Fraction of the leaf groups whose primary sends the chief two different reports for
     /// each pulse (SPEC §14, equivocating bookkeeper).
     pub equivocating_groups: f64,
+    /// Fraction of the backup seats held by the adversary that holds the forging primaries
+    /// (SPEC §14, colluding committee): a colluding backup attests its forging primary's
+    /// forged report instead of the one its replay built. Needs `parameters.backups > 0`.
+    pub colluding_backups: f64,
 }
 
 impl Default for Adversaries {
@@ -377,6 +410,7 @@ impl Default for Adversaries {
             censored_payers: 1.0,
             forging_groups: 0.0,
             equivocating_groups: 0.0,
+            colluding_backups: 0.0,
         }
     }
 }
@@ -608,7 +642,8 @@ impl Scenario {
             || a.double_spenders.is_some()
             || a.censoring_groups > 0.0
             || a.forging_groups > 0.0
-            || a.equivocating_groups > 0.0;
+            || a.equivocating_groups > 0.0
+            || a.colluding_backups > 0.0;
         if persistent {
             return None;
         }
@@ -617,6 +652,9 @@ impl Scenario {
             stop_ms = stop_ms.max(p.heal_at_ms?);
         }
         for c in &self.faults.crashes {
+            stop_ms = stop_ms.max(c.restart_at_ms.unwrap_or(c.at_ms));
+        }
+        for c in &self.faults.primary_crashes {
             stop_ms = stop_ms.max(c.restart_at_ms.unwrap_or(c.at_ms));
         }
         Some(stop_ms)
@@ -807,6 +845,10 @@ mod validate {
         if let Some(deposit) = p.bookkeeper_deposit {
             positive(invalid, "parameters.bookkeeper_deposit", deposit)?;
         }
+        positive(invalid, "parameters.failover_timeout_pulses", p.failover_timeout_pulses)?;
+        if p.backups > MAX_BACKUPS {
+            return Err(invalid("parameters.backups", &format!("at most {MAX_BACKUPS}"), p.backups.to_string()));
+        }
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
             return Err(invalid(
                 "parameters.stratum_bits",
@@ -965,6 +1007,17 @@ mod validate {
                 ));
             }
         }
+        for (i, c) in s.faults.primary_crashes.iter().enumerate() {
+            let key = format!("faults.primary_crashes[{i}]");
+            probability(invalid, &format!("{key}.groups"), c.groups)?;
+            if c.restart_at_ms.is_some_and(|restart| restart <= c.at_ms) {
+                return Err(invalid(
+                    &format!("{key}.restart_at_ms"),
+                    "a time after at_ms",
+                    format!("{:?}", c.restart_at_ms),
+                ));
+            }
+        }
         if let Some(churn) = &s.faults.churn {
             if !(churn.crashes_per_min >= 0.0 && churn.crashes_per_min.is_finite()) {
                 return Err(invalid(
@@ -1001,6 +1054,14 @@ mod validate {
         probability(invalid, "adversaries.censored_payers", a.censored_payers)?;
         probability(invalid, "adversaries.forging_groups", a.forging_groups)?;
         probability(invalid, "adversaries.equivocating_groups", a.equivocating_groups)?;
+        probability(invalid, "adversaries.colluding_backups", a.colluding_backups)?;
+        if a.colluding_backups > 0.0 && s.parameters.backups == 0 {
+            return Err(invalid(
+                "adversaries.colluding_backups",
+                "0 unless parameters.backups > 0 (there are no backup seats to hold)",
+                a.colluding_backups.to_string(),
+            ));
+        }
         if a.censoring_groups + a.forging_groups + a.equivocating_groups > 1.0 {
             let got = format!("{} + {} + {}", a.censoring_groups, a.forging_groups, a.equivocating_groups);
             return Err(invalid(

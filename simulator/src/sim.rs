@@ -150,6 +150,8 @@ pub struct Simulation {
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
     byzantine: Option<ByzantinePrimaries>,
+    /// Where the committee members are among the nodes.
+    layout: Layout,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -181,8 +183,8 @@ impl Simulation {
             violation_error(v, 0, seed, replay)
         })?;
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
-        let first_primary = scenario.nodes.clients as usize + 1;
-        let byzantine = ByzantinePrimaries::new(&scenario, seed, first_primary, world.signers.len());
+        let layout = world.layout;
+        let byzantine = ByzantinePrimaries::new(&scenario, seed, layout);
         let groups = world.roster.len();
         #[allow(unused_mut)] // mutated only with fault injection
         let mut nodes = world.into_nodes(&scenario, verifier);
@@ -238,6 +240,7 @@ impl Simulation {
             checker,
             double_spenders,
             byzantine,
+            layout,
             trace,
             scenario,
         })
@@ -336,12 +339,33 @@ impl Simulation {
                 }
             }
         }
+        for (index, crash) in faults.primary_crashes.iter().enumerate() {
+            for node in self.crashing_primaries(index as u64, crash.groups) {
+                self.queue.push(crash.at_ms, Event::Crash { node });
+                if let Some(restart_ms) = crash.restart_at_ms {
+                    self.queue.push(restart_ms, Event::Restart { node, durable: crash.durable });
+                }
+            }
+        }
         if let Some(churn) = &faults.churn
             && churn.crashes_per_min > 0.0
         {
             let gap = rng::exponential(&mut self.churn_rng, 60_000.0 / churn.crashes_per_min).round() as u64;
             self.queue.push(gap, Event::ChurnTick);
         }
+    }
+
+    /// The leaf primaries (node indices) of `fraction` of the leaf groups, drawn with the
+    /// fault stream of the `index`-th declared primary crash; at least one if `fraction > 0`.
+    fn crashing_primaries(&self, index: u64, fraction: f64) -> Vec<NodeIndex> {
+        let leaves = self.layout.leaves;
+        let count = ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
+        let mut rng = rng::stream(self.seed, Purpose::Faults, 1 + index);
+        let mut order: Vec<usize> = (0..leaves).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng::between(&mut rng, 0, i as u64) as usize);
+        }
+        order.into_iter().take(count).map(|g| (self.layout.first_primary + g) as NodeIndex).collect()
     }
 
     fn next_arrival_gap_ms(&mut self) -> u64 {
@@ -562,7 +586,7 @@ impl Simulation {
             match output {
                 Output::Send { to, mut msg } => match self.index_of.get(&to) {
                     Some(&to) => {
-                        let second = self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg));
+                        let second = self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg, &self.layout));
                         let conflict =
                             self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
                         self.send_one(from, to, msg)?;
@@ -733,12 +757,30 @@ impl Simulation {
             }
             NodeEvent::Credited { .. } => {}
             NodeEvent::Deferred { .. } => self.metrics.deferred_for_capacity += 1,
+            NodeEvent::FailedOver { pulse, view, from, to, .. } => {
+                self.metrics.committees.failovers += 1;
+                let (from, to) = (self.index(&from), self.index(&to));
+                self.trace.record(self.now_ms, "failover", &[pulse, u64::from(view), from, to], |l| {
+                    l.push_str(&format!(",\"pulse\":{pulse},\"view\":{view},\"from\":{from},\"to\":{to}"));
+                })?;
+            }
+            NodeEvent::SteppedDown { .. } => self.metrics.committees.stepped_down += 1,
+            NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
+            NodeEvent::ReportAttested { group, pulse } => {
+                self.metrics.committees.reports_attested += 1;
+                let forged = self.byzantine.as_ref().is_some_and(|b| b.was_forged(group, pulse));
+                self.metrics.committees.forged_reports_taken += u64::from(forged);
+            }
             NodeEvent::BadMessage { from, error } => {
                 self.metrics.bad_messages += 1;
                 self.metrics.bad_proofs +=
                     u64::from(matches!(error, reference::node::NodeError::BadProof(_)));
                 self.metrics.equivocations_detected +=
                     u64::from(matches!(error, reference::node::NodeError::Equivocation { .. }));
+                self.metrics.committees.attest_mismatches +=
+                    u64::from(matches!(error, reference::node::NodeError::AttestMismatch { .. }));
+                self.metrics.committees.not_acting +=
+                    u64::from(matches!(error, reference::node::NodeError::NotActing { .. }));
                 let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
                 self.trace.record(self.now_ms, "bad_message", &[u64::from(node), u64::from(from)], |l| {
                     l.push_str(&format!(
@@ -749,6 +791,11 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+
+    /// The node index of `id` (`u64::MAX` for an Id that is no node of the run).
+    fn index(&self, id: &Id) -> u64 {
+        self.index_of.get(id).map_or(u64::MAX, |i| u64::from(*i))
     }
 
     fn trace_outcome(&mut self, kind: &'static str, node: NodeIndex, tag: u64, value: u64) -> io::Result<()> {
@@ -782,11 +829,17 @@ impl Simulation {
         let final_version = chief.arbiter().expect("node 0 is the chief").version();
         let unsettled_halves = self.checker.unsettled_halves() as u64;
         let (bad_proofs, equivocations) = (self.metrics.bad_proofs, self.metrics.equivocations_detected);
+        let mut metrics = self.metrics;
+        metrics.committees.backups = self.layout.backups as u64;
+        if let Some(byzantine) = &self.byzantine {
+            metrics.committees.colluding_backup_seats = byzantine.colluding_seats();
+            metrics.committees.forged_attestations = byzantine.forged_attestations;
+        }
         Summary::build(crate::summary::Finished {
             scenario: &self.scenario,
             seed: self.seed,
             swarm_choices: self.swarm_choices,
-            metrics: self.metrics,
+            metrics,
             events: self.events,
             checks: self.checker.checks,
             trace_hash: self.trace.hash().to_hex(),
@@ -874,12 +927,38 @@ fn organization_id(seed: u64) -> Id {
     Id(id)
 }
 
-/// The nodes of a run before they start: signers (chief, clients, then group primaries), the
-/// roster of groups and the genesis split over them.
+/// The nodes of a run before they start: signers (chief, clients, then the leaf groups'
+/// primaries, then their backups group by group), the roster of groups and the genesis split
+/// over them.
 struct World {
     signers: Vec<SharedSigner>,
     roster: Roster,
     genesis: Genesis,
+    layout: Layout,
+}
+
+/// Where the committee members are among the node indices.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// The first leaf primary (`clients + 1`).
+    pub first_primary: usize,
+    /// Leaf groups.
+    pub leaves: usize,
+    /// Backups per leaf group.
+    pub backups: usize,
+}
+
+impl Layout {
+    /// The first backup node.
+    pub fn first_backup(&self) -> usize {
+        self.first_primary + self.leaves
+    }
+
+    /// The leaf group (0-based, prefix order) whose backup node `index` is, if it is one.
+    pub fn backup_group(&self, index: usize) -> Option<usize> {
+        let offset = index.checked_sub(self.first_backup())?;
+        (self.backups > 0 && offset < self.leaves * self.backups).then(|| offset / self.backups)
+    }
 }
 
 impl World {
@@ -892,11 +971,22 @@ impl World {
         let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
             .expect("validated group parameters");
         let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
-        signers.extend(more_signers(scenario, seed, signers.len() as u64, leaves as u64));
+        let members = leaves * (1 + params.backups);
+        signers.extend(more_signers(scenario, seed, signers.len() as u64, members as u64));
         let clients = scenario.nodes.clients as usize;
-        let primaries: Vec<Id> =
-            std::iter::once(signers[0].id()).chain(signers[clients + 1..].iter().map(|s| s.id())).collect();
+        let layout = Layout { first_primary: clients + 1, leaves, backups: params.backups };
+        let primaries: Vec<Id> = std::iter::once(signers[0].id())
+            .chain(signers[layout.first_primary..layout.first_backup()].iter().map(|s| s.id()))
+            .collect();
         let roster = Roster::from_tree(&tree, &primaries).expect("one primary per group, each a fresh node");
+        let roster = if params.backups == 0 {
+            roster
+        } else {
+            let backup_ids: Vec<Id> = signers[layout.first_backup()..].iter().map(|s| s.id()).collect();
+            let leaf_groups: Vec<_> = roster.groups().skip(1).map(|(prefix, _)| prefix).collect();
+            let committees = leaf_groups.into_iter().zip(backup_ids.chunks(params.backups).map(<[Id]>::to_vec));
+            roster.with_backups(committees).expect("each backup a fresh node of one leaf group")
+        };
         let balance = scenario.nodes.initial_balance;
         let distribution: Vec<(Id, u64)> = signers[1..=clients].iter().map(|s| (s.id(), balance)).collect();
         let genesis = Genesis::split(
@@ -908,7 +998,7 @@ impl World {
         )
         // Validation checked the supply covers the distribution; Ids are distinct hashes.
         .expect("a validated scenario has a valid genesis");
-        World { signers, roster, genesis }
+        World { signers, roster, genesis, layout }
     }
 
     fn into_nodes(self, scenario: &Scenario, verifier: SharedVerifier) -> Vec<Node> {
@@ -920,23 +1010,37 @@ impl World {
             transfer_timeout_pulses: params.transfer_timeout_pulses,
             roster: Arc::new(self.roster),
             bookkeeper_deposit: params.bookkeeper_deposit,
+            failover_timeout_pulses: params.failover_timeout_pulses,
         };
         let retained = params.versions_retained;
-        let mut ledgers = self.genesis.ledgers.into_iter().map(|(_, l)| l.with_versions_retained(retained));
-        let mut arbiter = Some(self.genesis.arbiter);
-        let clients = scenario.nodes.clients as usize;
+        let ledgers: Vec<_> =
+            self.genesis.ledgers.into_iter().map(|(_, l)| l.with_versions_retained(retained)).collect();
+        let mut ledgers = ledgers.into_iter();
+        let root_ledger = ledgers.next().expect("the root group's ledger");
+        let mut leaf_ledgers: Vec<Option<reference::ledger::Ledger>> = ledgers.map(Some).collect();
+        let mut chief = Some((root_ledger, self.genesis.arbiter));
+        let layout = self.layout;
         self.signers
             .into_iter()
             .enumerate()
             .map(|(index, signer)| {
                 if index == 0 {
-                    let ledger = ledgers.next().expect("the root group's ledger");
-                    let arbiter = arbiter.take().expect("one chief");
+                    let (ledger, arbiter) = chief.take().expect("one chief");
                     Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
-                } else if index <= clients {
+                } else if index < layout.first_primary {
                     Node::client(signer, verifier.clone(), config.clone())
+                } else if index < layout.first_backup() {
+                    // The primary's own copy; the backups clone theirs from it first.
+                    let group = index - layout.first_primary;
+                    let ledger = if layout.backups == 0 {
+                        leaf_ledgers[group].take().expect("one ledger per leaf group")
+                    } else {
+                        leaf_ledgers[group].clone().expect("one ledger per leaf group")
+                    };
+                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
                 } else {
-                    let ledger = ledgers.next().expect("one ledger per leaf group");
+                    let group = layout.backup_group(index).expect("every later node is a backup");
+                    let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");
                     Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
                 }
             })

@@ -56,6 +56,9 @@ pub struct Summary {
     pub faults: FaultCounts,
     /// Byzantine behaviour and what became of it.
     pub adversaries: AdversaryCounts,
+    /// What the committees did (D-032).
+    #[serde(default)]
+    pub committees: CommitteeCounts,
     /// The bookkeeper's ledger.
     pub ledger: LedgerFacts,
     /// The effective scenario (after swarm expansion), as TOML.
@@ -163,6 +166,32 @@ pub struct AdversaryCounts {
     pub equivocating_reports: u64,
     /// Equivocations the chief detected (two different reports for one pulse, SPEC §8.4).
     pub equivocations_detected: u64,
+}
+
+/// What the leaf groups' committees did (D-032). All 0 without backups.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct CommitteeCounts {
+    /// Backups per leaf group.
+    pub backups: u64,
+    /// Backup seats the adversary held (colluding with forging primaries).
+    pub colluding_backup_seats: u64,
+    /// Forged attestations colluding backups sent.
+    pub forged_attestations: u64,
+    /// Groups the chief failed over to a backup.
+    pub failovers: u64,
+    /// Primaries that stepped down on learning of a later view.
+    pub stepped_down: u64,
+    /// Backups whose replay stopped reproducing their primary's reports.
+    pub replica_divergences: u64,
+    /// Reports the chief took with a majority of their committee attesting.
+    pub reports_attested: u64,
+    /// Attestations that differed from their primary's report (forgery evidence).
+    pub attest_mismatches: u64,
+    /// Of the reports taken, those that were forged (a colluding majority signed them).
+    pub forged_reports_taken: u64,
+    /// Primary's work sent to a member not acting as primary (senders with an old view).
+    pub not_acting: u64,
 }
 
 /// The groups' ledgers and the chief's roots at the end.
@@ -307,6 +336,7 @@ impl Summary {
                 max_clock_drift_ppm: f.max_drift_ppm,
             },
             adversaries: f.adversaries,
+            committees: metrics.committees.clone(),
             ledger: LedgerFacts {
                 final_version: f.final_version,
                 groups: f.groups,

@@ -224,6 +224,11 @@ impl Arbiter {
         Hash32(*hasher.finalize().as_bytes())
     }
 
+    /// The report held for `group`: its latest taken one (the genesis entry at pulse 0).
+    pub fn held_report(&self, group: &Prefix) -> Option<&GroupReport> {
+        self.reports.get(group)
+    }
+
     /// Take `report` as the group's latest.
     pub fn report(&mut self, report: GroupReport) -> Result<(), ReportError> {
         let prefix = report.entry.prefix;

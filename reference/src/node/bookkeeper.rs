@@ -7,6 +7,7 @@
 //! [`Arbiter`] that matches halves and builds the root.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -18,6 +19,9 @@ use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
 use crate::smt::{RootSynopsis, Version};
 
+use super::committee::{ChiefCommittees, Replication, report_digest};
+use super::message::{ReplicaBatch, ReplicaCycle};
+use super::roster::{ViewEntry, Views};
 use super::{
     Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer,
     unexpected,
@@ -72,6 +76,14 @@ pub struct Bookkeeper {
     /// Submissions that did not fit this version's capacity, in arrival order: they wait for
     /// the next version (D-031).
     deferred: VecDeque<SignedTx>,
+    /// Whether this member acts as its group's primary; a backup replays instead (D-032).
+    acting: bool,
+    /// The group views this node knows of (authoritative at the chief).
+    views: Views,
+    /// Replication within the committee, when the group has backups (D-032).
+    replica: Option<Box<Replication>>,
+    /// The chief's attestations and failover bookkeeping, when the roster runs committees.
+    committees: Option<Box<ChiefCommittees>>,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
 }
@@ -84,13 +96,17 @@ impl Bookkeeper {
         config: NodeConfig,
         chief: Option<Arbiter>,
     ) -> Bookkeeper {
+        let roster = &config.roster;
         let group = if chief.is_some() {
             Prefix::ROOT
         } else {
-            config.roster.group_kept_by(&id).unwrap_or(config.roster.group_of(&id))
+            roster.seat_of(&id).unwrap_or(roster.group_of(&id))
         };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         let capacity = config.bookkeeper_deposit.map(Capacity::new);
+        let acting = chief.is_some() || roster.primary(&group) == id;
+        let replica = (!roster.backups(&group).is_empty()).then(Box::default);
+        let committees = (chief.is_some() && roster.has_committees()).then(Box::default);
         Bookkeeper {
             id,
             group,
@@ -109,6 +125,10 @@ impl Bookkeeper {
             chief: chief.map(Box::new),
             capacity,
             deferred: VecDeque::new(),
+            acting,
+            views: Views::default(),
+            replica,
+            committees,
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         }
@@ -178,6 +198,20 @@ impl Bookkeeper {
                 hasher.update(&signed.tx.id().0);
             }
         }
+        // Likewise only a roster with committees has views, replication and attestations.
+        if self.config.roster.has_committees() {
+            hasher.update(&[u8::from(self.acting)]);
+            for entry in self.views.entries() {
+                hasher.update(&entry.view.to_le_bytes());
+                hasher.update(&entry.primary.0);
+            }
+            if let Some(replica) = &self.replica {
+                replica.fingerprint(&mut hasher);
+            }
+            if let Some(committees) = &self.committees {
+                committees.fingerprint(&mut hasher);
+            }
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -204,31 +238,50 @@ impl Bookkeeper {
     /// are forgotten with it: the chief never saw them, so no order names them.
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
         if !durable {
-            self.ledger.discard_unsealed();
-            self.unsealed_ids.clear();
-            self.open.retain(|_, open| open.sealed_in.is_some());
-            self.credited.clear();
-            self.settled.clear();
-            // The waiting submissions were never applied; their payers retry.
-            self.deferred.clear();
-            if let Some(capacity) = &mut self.capacity {
-                *capacity = Capacity::new(capacity.deposit());
-            }
+            self.drop_unsealed();
         }
         self.start(now_ms, out);
     }
 
+    /// Forget the unsealed cycle: what was applied since the last seal and what waits.
+    fn drop_unsealed(&mut self) {
+        self.ledger.discard_unsealed();
+        self.unsealed_ids.clear();
+        self.open.retain(|_, open| open.sealed_in.is_some());
+        self.credited.clear();
+        self.settled.clear();
+        // The waiting submissions were never applied; their payers retry.
+        self.deferred.clear();
+        if let Some(capacity) = &mut self.capacity {
+            *capacity = Capacity::new(capacity.deposit());
+        }
+        if let Some(replica) = &mut self.replica {
+            replica.current.clear();
+        }
+    }
+
     pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
         let result = match msg {
+            Message::Submit(_) | Message::CreditHalf(_) if !self.acting => Err(self.not_acting()),
             Message::Submit(signed) => {
+                self.record(from, msg);
                 self.on_submit(signed, out);
                 Ok(())
             }
-            Message::CreditHalf(signed) => self.on_credit_half(from, signed),
-            Message::Settle(settle) => self.on_settle(from, settle, out),
-            Message::GroupSeal(report) => self.on_group_seal(from, report),
-            // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle`.
-            Message::Pulse { .. } if from == self.config.roster.chief() => Ok(()),
+            Message::CreditHalf(signed) => {
+                self.record(from, msg);
+                self.on_credit_half(from, signed)
+            }
+            Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
+            Message::GroupSeal(report) => self.on_group_seal(from, report, out),
+            Message::Attest(report) => self.on_attest(from, report, out),
+            Message::Replicate(batch) => self.on_replicate(from, batch, out),
+            // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
+            // pulse and learns the groups' views from it.
+            Message::Pulse { views, .. } if from == self.config.roster.chief() => {
+                self.learn_views(views, out);
+                Ok(())
+            }
             _ => {
                 out.push(unexpected("bookkeeper", from, msg));
                 Ok(())
@@ -321,7 +374,7 @@ impl Bookkeeper {
                 self.use_capacity(signed.tx.amount);
                 let open = OpenHalf { half: Half::Debit, signed: *signed, counterpart, sealed_in: None };
                 self.open.insert(tx_id, open);
-                let to = self.config.roster.primary(&counterpart);
+                let (_, to) = self.views.acting(&self.config.roster, &counterpart);
                 out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(*signed)) });
             }
             Err(error) => out.push(reject(signed, tx_id, error)),
@@ -366,10 +419,13 @@ impl Bookkeeper {
     }
 
     fn on_credit_half(&mut self, from: Id, signed: &SignedTx) -> Result<(), NodeError> {
-        let payer_primary = self.config.roster.primary_for(&signed.tx.from);
-        if from != payer_primary {
+        // Any member of the payer's committee may act as its primary: the check must not depend
+        // on views, which backups replaying this input may not share (D-032).
+        let roster = &self.config.roster;
+        let payer_group = roster.group_of(&signed.tx.from);
+        if !roster.is_member(&payer_group, &from) {
             return Err(NodeError::NotFromBookkeeper {
-                bookkeeper: payer_primary,
+                bookkeeper: roster.primary(&payer_group),
                 kind: MessageKind::CreditHalf,
             });
         }
@@ -397,7 +453,14 @@ impl Bookkeeper {
 
     // ----- the pulse cycle --------------------------------------------------------------
 
-    fn on_settle(&mut self, from: Id, settle: &SettleMsg, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    /// Carry out a `Settle`: orders, notices, the seal. Returns the report for the chief, or
+    /// `None` for a duplicated or reordered `Settle`.
+    fn on_settle(
+        &mut self,
+        from: Id,
+        settle: &SettleMsg,
+        out: &mut Vec<Output>,
+    ) -> Result<Option<GroupReport>, NodeError> {
         let chief = self.config.roster.chief();
         if from != chief {
             return Err(NodeError::NotFromBookkeeper { bookkeeper: chief, kind: MessageKind::Settle });
@@ -407,7 +470,7 @@ impl Bookkeeper {
         }
         settle.path.verify(&settle.root).map_err(|_| NodeError::WrongGroupPath)?;
         if settle.pulse <= self.pulse {
-            return Ok(()); // a duplicated or reordered settle: its orders were carried out
+            return Ok(None); // a duplicated or reordered settle: its orders were carried out
         }
         self.pulse = settle.pulse;
         if self.root.as_ref().is_none_or(|(held, _)| settle.root.version >= held.version) {
@@ -415,20 +478,34 @@ impl Bookkeeper {
         }
         self.carry_out(&settle.orders, out);
         self.announce(out);
-        let report = self.seal(out);
-        out.push(Output::Send { to: chief, msg: Message::GroupSeal(Box::new(report)) });
-        Ok(())
+        Ok(Some(self.seal(out)))
     }
 
-    fn on_group_seal(&mut self, from: Id, report: &GroupReport) -> Result<(), NodeError> {
-        let Some(arbiter) = self.chief.as_mut() else {
+    fn on_group_seal(&mut self, from: Id, report: &GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        if self.chief.is_none() {
             return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
-        };
-        let primary = self.config.roster.primary(&report.entry.prefix);
-        if from != primary || report.entry.prefix == Prefix::ROOT {
+        }
+        let group = report.entry.prefix;
+        // Fencing (D-032): only the member acting in the group's current view reports.
+        let (_, primary) = self.views.acting(&self.config.roster, &group);
+        if from != primary || group == Prefix::ROOT {
             return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
         }
-        match arbiter.report(report.clone()) {
+        if self.config.roster.backups(&group).is_empty() {
+            return self.take_report(report.clone(), out);
+        }
+        self.hold_report(report, out)
+    }
+
+    /// Give `report` to the arbiter.
+    fn take_report(&mut self, report: GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let arbiter = self.chief.as_mut().expect("only the chief takes reports");
+        let (group, pulse) = (report.entry.prefix, report.pulse);
+        match arbiter.report(report) {
+            Ok(()) if self.committees.is_some() => {
+                out.push(Output::Event(NodeEvent::ReportAttested { group, pulse }));
+                Ok(())
+            }
             // Two different reports for one pulse: evidence against the group's primary
             // (SPEC §8.4); the first stays.
             Err(ReportError::Equivocation { group, pulse }) => Err(NodeError::Equivocation { group, pulse }),
@@ -457,18 +534,297 @@ impl Bookkeeper {
         self.root = Some((root, path));
         self.carry_out(&own_orders, out);
         self.announce(out);
+        self.fail_over_silent_groups(out);
         self.send_settles(out);
         let announced = self.announced(root);
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse, root: announced } });
+        let views = self.views.entries();
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse, root: announced, views } });
+    }
+
+    /// Fail over every group with backups whose reports have not been taken for
+    /// `failover_timeout_pulses` pulses (SPEC §6.4, D-032): the next member, in committee order
+    /// after the acting one, whose attestations reach the taken report acts from the next view.
+    /// A member that never attested qualifies only while the taken report is the genesis one.
+    fn fail_over_silent_groups(&mut self, out: &mut Vec<Output>) {
+        let Some(committees) = self.committees.as_mut() else { return };
+        let arbiter = self.chief.as_ref().expect("only the chief fails groups over");
+        let roster = &self.config.roster;
+        let pulse = self.pulse;
+        for (group, _) in roster.groups().skip(1) {
+            if roster.backups(&group).is_empty() {
+                continue;
+            }
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let since = committees.view_since.get(&group).copied().unwrap_or(0);
+            if pulse.saturating_sub(taken.max(since)) <= self.config.failover_timeout_pulses {
+                continue;
+            }
+            let (view, from) = self.views.acting(roster, &group);
+            let members: Vec<Id> = roster.committee(&group).collect();
+            let at = members.iter().position(|m| *m == from).unwrap_or(0);
+            let next = (1..members.len())
+                .map(|k| members[(at + k) % members.len()])
+                .find(|m| committees.attested_pulse(&group, m) >= taken);
+            let Some(to) = next else { continue };
+            let view = view + 1;
+            self.views.learn(&[ViewEntry { group, view, primary: to }]);
+            committees.view_since.insert(group, pulse);
+            committees.held.remove(&group);
+            out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
+        }
+    }
+
+    /// Hold the acting primary's `report` until a majority of its committee attested it.
+    fn hold_report(&mut self, report: &GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let arbiter = self.chief.as_ref().expect("only the chief holds reports");
+        let committees = self.committees.as_mut().expect("a roster with backups has committees");
+        let taken = arbiter.held_report(&group);
+        let held = committees.held.get(&group).or(taken);
+        if let Some(held) = held.filter(|h| h.pulse == report.pulse && *h != report) {
+            return Err(NodeError::Equivocation { group, pulse: held.pulse });
+        }
+        if held.is_some_and(|h| h.pulse >= report.pulse) || taken.is_some_and(|t| t.pulse >= report.pulse) {
+            return Ok(()); // stale or duplicated
+        }
+        let mismatch = committees.attests.get(&group).and_then(|attests| {
+            attests.iter().find(|(_, a)| a.pulse == report.pulse && *a != report).map(|(id, _)| *id)
+        });
+        committees.held.insert(group, report.clone());
+        self.try_take(&group, out)?;
+        match mismatch {
+            Some(member) => Err(NodeError::AttestMismatch { group, pulse: report.pulse, member }),
+            None => Ok(()),
+        }
+    }
+
+    /// Take the held report of `group` if enough members attested it.
+    fn try_take(&mut self, group: &Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let committees = self.committees.as_mut().expect("only with committees");
+        let Some(held) = committees.held.get(group) else { return Ok(()) };
+        if committees.attested(held) < self.config.roster.attestations_required(group) {
+            return Ok(());
+        }
+        let report = committees.held.remove(group).expect("just seen");
+        self.take_report(report, out)
+    }
+
+    /// An attestation: at the chief, a member's co-signature of its group's report; at the
+    /// acting primary, a backup's acknowledgement of the cycles it replayed.
+    fn on_attest(&mut self, from: Id, report: &GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let roster = &self.config.roster;
+        if group == Prefix::ROOT || !roster.is_member(&group, &from) {
+            let bookkeeper = roster.primary(&group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
+        }
+        if self.chief.is_none() {
+            if let Some(replica) = self.replica.as_mut().filter(|_| self.acting && group == self.group) {
+                let acked = replica.acked.entry(from).or_default();
+                *acked = (*acked).max(report.pulse);
+            }
+            return Ok(());
+        }
+        let Some(committees) = self.committees.as_mut() else { return Ok(()) };
+        let attests = committees.attests.entry(group).or_default();
+        if attests.get(&from).is_some_and(|held| held.pulse >= report.pulse) {
+            return Ok(()); // stale or duplicated
+        }
+        attests.insert(from, report.clone());
+        let mismatch = committees.held.get(&group).is_some_and(|h| h.pulse == report.pulse && h != report);
+        self.try_take(&group, out)?;
+        if mismatch {
+            return Err(NodeError::AttestMismatch { group, pulse: report.pulse, member: from });
+        }
+        Ok(())
+    }
+
+    // ----- replication within the committee (D-032) ----------------------------------
+
+    fn not_acting(&self) -> NodeError {
+        NodeError::NotActing { group: self.group, view: self.own_view() }
+    }
+
+    /// This node's view of its own group.
+    fn own_view(&self) -> u32 {
+        self.views.acting(&self.config.roster, &self.group).0
+    }
+
+    /// The acting primary keeps every input for its backups' replay.
+    fn record(&mut self, from: Id, msg: &Message) {
+        if let Some(replica) = self.replica.as_mut().filter(|_| self.acting) {
+            replica.current.push((from, msg.clone()));
+        }
+    }
+
+    /// A `Settle` from the network. A backup takes it as the order to take over when it names
+    /// a view in which the chief made this member the primary.
+    fn on_direct_settle(
+        &mut self,
+        from: Id,
+        settle: &SettleMsg,
+        msg: &Message,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let (view, primary) = self.views.acting(&self.config.roster, &self.group);
+        let from_chief = from == self.config.roster.chief() && settle.path.entry.prefix == self.group;
+        if from_chief && settle.view < view {
+            return Ok(()); // a delayed `Settle` of an earlier view
+        }
+        let named = settle.view > view || (settle.view == view && primary == self.id && !self.acting);
+        if from_chief && named && self.replica.is_some() {
+            self.take_over(settle.view);
+        }
+        if !self.acting {
+            return Err(self.not_acting());
+        }
+        let before_pulse = self.pulse;
+        self.record(from, msg);
+        let Some(report) = self.on_settle(from, settle, out)? else { return Ok(()) };
+        out.push(Output::Send { to: from, msg: Message::GroupSeal(Box::new(report.clone())) });
+        self.replicate(before_pulse, &report, out);
+        Ok(())
+    }
+
+    /// Close the cycle just sealed and send every other member the cycles it has not attested.
+    fn replicate(&mut self, before_pulse: u64, report: &GroupReport, out: &mut Vec<Output>) {
+        let Some(replica) = self.replica.as_mut() else { return };
+        let inputs = std::mem::take(&mut replica.current);
+        let pulse = report.pulse;
+        replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: report_digest(report) }));
+        let view = self.views.acting(&self.config.roster, &self.group).0;
+        for member in self.config.roster.committee(&self.group).filter(|m| *m != self.id) {
+            let cycles = replica.unacked(&member);
+            let batch = ReplicaBatch { group: self.group, view, cycles };
+            out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+        }
+    }
+
+    fn take_over(&mut self, view: u32) {
+        self.acting = true;
+        self.views.learn(&[ViewEntry { group: self.group, view, primary: self.id }]);
+        if let Some(replica) = self.replica.as_mut() {
+            replica.acked.clear();
+            replica.current.clear();
+            // Its own history is the group's from now on.
+            replica.diverged = false;
+        }
+    }
+
+    fn step_down(&mut self, view: u32, out: &mut Vec<Output>) {
+        self.acting = false;
+        // What it applied since its last seal never reaches a root: the new primary carries
+        // on from the sealed cycles (D-032).
+        self.drop_unsealed();
+        out.push(Output::Event(NodeEvent::SteppedDown { group: self.group, view }));
+    }
+
+    /// Views announced by the chief; a primary that learns of a later view of its own group
+    /// steps down.
+    fn learn_views(&mut self, views: &[ViewEntry], out: &mut Vec<Output>) {
+        if self.chief.is_some() {
+            return; // the chief's own views are the authoritative ones
+        }
+        for entry in self.views.learn(views) {
+            if entry.group == self.group && entry.primary != self.id && self.acting {
+                self.step_down(entry.view, out);
+            }
+        }
+    }
+
+    /// A batch of sealed cycles from a member acting as the group's primary.
+    fn on_replicate(&mut self, from: Id, batch: &ReplicaBatch, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let roster = &self.config.roster;
+        if batch.group != self.group || self.replica.is_none() || !roster.is_member(&self.group, &from) {
+            let bookkeeper = roster.primary(&batch.group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
+        }
+        let (view, primary) = self.views.acting(roster, &self.group);
+        if batch.view < view || (batch.view == view && primary != from) {
+            return Ok(()); // from the primary of an earlier view
+        }
+        if batch.view > view {
+            self.views.learn(&[ViewEntry { group: self.group, view: batch.view, primary: from }]);
+            if self.acting {
+                self.step_down(batch.view, out);
+            }
+        }
+        self.replay(from, &batch.cycles, out);
+        Ok(())
+    }
+
+    /// Replay the cycles that follow this backup's state, attesting each rebuilt report.
+    fn replay(&mut self, from: Id, cycles: &[Arc<ReplicaCycle>], out: &mut Vec<Output>) {
+        let chief = self.config.roster.chief();
+        let mut attested_any = false;
+        for cycle in cycles {
+            if self.replica.as_ref().is_none_or(|r| r.diverged) || cycle.pulse <= self.pulse {
+                continue;
+            }
+            if cycle.before_pulse != self.pulse {
+                // Before our state: a gap to wait out. Behind it: we sealed a different cycle.
+                if cycle.before_pulse < self.pulse {
+                    self.diverge(cycle.pulse, out);
+                }
+                break;
+            }
+            let Some(report) = self.replay_cycle(cycle) else {
+                self.diverge(cycle.pulse, out);
+                break;
+            };
+            let replica = self.replica.as_mut().expect("checked above");
+            replica.push(cycle.clone());
+            replica.last_attest = Some(report.clone());
+            out.push(Output::Send { to: chief, msg: Message::Attest(Box::new(report.clone())) });
+            out.push(Output::Send { to: from, msg: Message::Attest(Box::new(report)) });
+            attested_any = true;
+        }
+        if !attested_any && !cycles.is_empty() {
+            // Nothing new: our acknowledgement was lost; repeat it to the primary.
+            if let Some(last) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+                out.push(Output::Send { to: from, msg: Message::Attest(Box::new(last)) });
+            }
+        }
+    }
+
+    /// Run one cycle's inputs through the primary's own handlers, outputs dropped; the rebuilt
+    /// report if it is the primary's.
+    fn replay_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
+        let mut ignored = Vec::new();
+        let mut report = None;
+        for (from, msg) in &cycle.inputs {
+            match msg {
+                Message::Submit(signed) => self.on_submit(signed, &mut ignored),
+                Message::CreditHalf(signed) => {
+                    let _ = self.on_credit_half(*from, signed);
+                }
+                Message::Settle(settle) => {
+                    if let Ok(Some(built)) = self.on_settle(*from, settle, &mut ignored) {
+                        report = Some(built);
+                    }
+                }
+                _ => {}
+            }
+            ignored.clear();
+        }
+        report.filter(|r| report_digest(r) == cycle.report_digest && r.pulse == cycle.pulse)
+    }
+
+    fn diverge(&mut self, pulse: u64, out: &mut Vec<Output>) {
+        if let Some(replica) = self.replica.as_mut() {
+            replica.diverged = true;
+        }
+        out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.group, pulse }));
     }
 
     fn send_settles(&self, out: &mut Vec<Output>) {
         let arbiter = self.chief.as_ref().expect("only the chief settles");
         let root = self.announced(arbiter.root());
-        for (group, primary) in self.config.roster.groups().skip(1) {
+        for (group, _) in self.config.roster.groups().skip(1) {
             let Some(path) = arbiter.path(&group) else { continue };
             let orders = arbiter.orders_for(&group);
-            let settle = SettleMsg { pulse: self.pulse, root, path, orders };
+            let (view, primary) = self.views.acting(&self.config.roster, &group);
+            let settle = SettleMsg { pulse: self.pulse, root, path, orders, view };
             out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
         }
     }
@@ -590,7 +946,7 @@ impl Bookkeeper {
     fn resend_credit_halves(&self, out: &mut Vec<Output>) {
         for open in self.open.values() {
             if open.half == Half::Debit && open.sealed_in.is_some() {
-                let to = self.config.roster.primary(&open.counterpart);
+                let (_, to) = self.views.acting(&self.config.roster, &open.counterpart);
                 out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(open.signed)) });
             }
         }

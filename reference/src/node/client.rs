@@ -9,6 +9,8 @@ use crate::id::Id;
 use crate::ledger::{LedgerError, Party, SignedTx, Tx};
 use crate::smt::{Account, RootSynopsis};
 
+use super::roster::{ViewEntry, Views};
+
 use super::{
     Command, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
     Timer, unexpected,
@@ -51,6 +53,8 @@ pub struct Client {
     config: NodeConfig,
     in_flight: Option<InFlight>,
     queue: VecDeque<Queued>,
+    /// The group views announced by the chief (D-032).
+    views: Views,
     signer: SharedSigner,
     verifier: SharedVerifier,
     #[cfg(feature = "fault-injection")]
@@ -69,6 +73,7 @@ impl Client {
             id,
             nonce: 0,
             queue: VecDeque::new(),
+            views: Views::default(),
             in_flight: None,
             root: None,
             pulse: 0,
@@ -127,6 +132,10 @@ impl Client {
             hasher.update(&q.to.0);
             hasher.update(&q.amount.to_le_bytes());
             hasher.update(&q.tag.to_le_bytes());
+        }
+        for entry in self.views.entries() {
+            hasher.update(&entry.view.to_le_bytes());
+            hasher.update(&entry.primary.0);
         }
         Hash32(*hasher.finalize().as_bytes())
     }
@@ -191,10 +200,13 @@ impl Client {
                 }
             }
             Message::Rejected { tx_id, error } => self.on_rejected(now_ms, from, *tx_id, *error, out),
-            Message::Pulse { pulse, root } => self.on_pulse(from, *pulse, root, out),
-            Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Settle(_) => {
-                out.push(unexpected("client", from, msg))
-            }
+            Message::Pulse { pulse, root, views } => self.on_pulse(from, *pulse, root, views, out),
+            Message::Submit(_)
+            | Message::CreditHalf(_)
+            | Message::GroupSeal(_)
+            | Message::Settle(_)
+            | Message::Replicate(_)
+            | Message::Attest(_) => out.push(unexpected("client", from, msg)),
         }
     }
 
@@ -337,28 +349,44 @@ impl Client {
         if self.faults.forge_payee_signature {
             signed.payee_sig.0[0] ^= 1;
         }
-        let payer_primary = self.config.roster.primary_for(&tx.from);
+        let payer_primary = self.views.acting_for(&self.config.roster, &tx.from);
         out.push(Output::Send { to: payer_primary, msg: Message::Submit(Box::new(signed)) });
         Ok(())
     }
 
     // ----- pulses -----------------------------------------------------------------------
 
-    fn on_pulse(&mut self, from: Id, pulse: u64, root: &RootSynopsis, out: &mut Vec<Output>) {
+    fn on_pulse(
+        &mut self,
+        from: Id,
+        pulse: u64,
+        root: &RootSynopsis,
+        views: &[ViewEntry],
+        out: &mut Vec<Output>,
+    ) {
         if from != self.chief {
             let error = NodeError::NotFromBookkeeper { bookkeeper: self.chief, kind: MessageKind::Pulse };
             out.push(Output::Event(NodeEvent::BadMessage { from, error }));
             return;
         }
         self.pulse = self.pulse.max(pulse);
+        self.views.learn(views);
         // A reordered, older pulse must not move ts back (I7).
         if self.takes_root(root) {
             self.root = Some(*root);
         }
     }
 
+    /// A commit carries a proof, so any member of the client's committee may send it (a backup
+    /// that took over announces what its predecessor sealed); a refusal only the member
+    /// acting as its group's primary, as far as the client knows (D-032).
     fn check_from_bookkeeper(&self, from: Id, kind: super::MessageKind) -> Result<(), NodeError> {
-        if from == self.bookkeeper {
+        let roster = &self.config.roster;
+        let accepted = match kind {
+            MessageKind::Committed => roster.is_member(&roster.group_of(&self.id), &from),
+            _ => from == self.views.acting_for(roster, &self.id),
+        };
+        if accepted {
             Ok(())
         } else {
             Err(NodeError::NotFromBookkeeper { bookkeeper: self.bookkeeper, kind })

@@ -6,6 +6,9 @@ use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::ledger::{LedgerError, SignedTx, Tx};
 use crate::smt::RootSynopsis;
 
+use super::roster::ViewEntry;
+use crate::id::{Id, Prefix};
+
 /// The chief's message to a group's primary at each pulse (SPEC §5.2, §7.3 steps 4–6; D-023).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SettleMsg {
@@ -17,6 +20,35 @@ pub struct SettleMsg {
     pub path: GroupPath,
     /// Halves of the group to clear or reverse.
     pub orders: Vec<Order>,
+    /// The group's view (D-032): the receiver acts as the group's primary in it.
+    pub view: u32,
+}
+
+/// One sealed cycle of a group's primary, as its backups replay it (D-032): every input the
+/// primary handled since its previous seal, in order, ending with the chief's `Settle` that
+/// sealed it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplicaCycle {
+    /// The pulse the primary's state was at before the cycle (its previous `Settle`).
+    pub before_pulse: u64,
+    /// The pulse of the `Settle` that sealed the cycle.
+    pub pulse: u64,
+    /// The inputs and who sent them.
+    pub inputs: Vec<(Id, Message)>,
+    /// The digest of the report the primary built at the seal (what a faithful replay
+    /// reproduces).
+    pub report_digest: Hash32,
+}
+
+/// Primary → backup: the sealed cycles the backup has not attested yet (D-032).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplicaBatch {
+    /// The group.
+    pub group: Prefix,
+    /// The sender's view of the group.
+    pub view: u32,
+    /// The cycles, oldest first.
+    pub cycles: Vec<std::sync::Arc<ReplicaCycle>>,
 }
 
 /// A message between nodes. Every field is validated by the receiver; none is trusted.
@@ -58,13 +90,21 @@ pub enum Message {
         /// Why.
         error: LedgerError,
     },
-    /// Chief → everyone: the pulse and the root synopsis of the current ts (SPEC §5.2).
+    /// Chief → everyone: the pulse and the root synopsis of the current ts (SPEC §5.2), and
+    /// every group view above 0 (D-032; empty while no group failed over).
     Pulse {
         /// The pulse counter `p`.
         pulse: u64,
         /// The ts and its root synopsis.
         root: RootSynopsis,
+        /// Groups whose acting primary is not the term's first (D-032).
+        views: Vec<ViewEntry>,
     },
+    /// Acting primary → its backups: sealed cycles to replay (D-032).
+    Replicate(Box<ReplicaBatch>),
+    /// Backup → chief and acting primary: the report the backup's replay of a cycle built —
+    /// the backup's co-signature of the primary's report (D-032).
+    Attest(Box<GroupReport>),
 }
 
 /// The kind of a [`Message`], for metrics and traces.
@@ -86,11 +126,15 @@ pub enum MessageKind {
     Rejected,
     /// [`Message::Pulse`].
     Pulse,
+    /// [`Message::Replicate`].
+    Replicate,
+    /// [`Message::Attest`].
+    Attest,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -99,6 +143,8 @@ impl MessageKind {
         MessageKind::Committed,
         MessageKind::Rejected,
         MessageKind::Pulse,
+        MessageKind::Replicate,
+        MessageKind::Attest,
     ];
 
     /// A short lower-case name.
@@ -112,6 +158,8 @@ impl MessageKind {
             MessageKind::Committed => "committed",
             MessageKind::Rejected => "rejected",
             MessageKind::Pulse => "pulse",
+            MessageKind::Replicate => "replicate",
+            MessageKind::Attest => "attest",
         }
     }
 }
@@ -133,6 +181,8 @@ const GROUP_STEP_BYTES: usize = 1 + 32 + 64;
 /// A pending half or an order: transfer id + kind (+ counterpart prefix for a half).
 const HALF_BYTES: usize = 32 + 1 + 21;
 const ORDER_BYTES: usize = 32 + 1;
+/// A view entry: prefix + view + primary Id.
+const VIEW_BYTES: usize = 21 + 4 + 20;
 /// One tag byte in front of every message.
 const TAG_BYTES: usize = 1;
 
@@ -148,6 +198,8 @@ impl Message {
             Message::Committed { .. } => MessageKind::Committed,
             Message::Rejected { .. } => MessageKind::Rejected,
             Message::Pulse { .. } => MessageKind::Pulse,
+            Message::Replicate(_) => MessageKind::Replicate,
+            Message::Attest(_) => MessageKind::Attest,
         }
     }
 
@@ -158,9 +210,17 @@ impl Message {
             + match self {
                 Message::Propose { .. } => TX_BYTES + KEY_BYTES + SIG_BYTES,
                 Message::Submit(_) | Message::CreditHalf(_) => TX_BYTES + 2 * (KEY_BYTES + SIG_BYTES),
-                Message::GroupSeal(report) => 8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES,
+                Message::GroupSeal(report) | Message::Attest(report) => {
+                    8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES
+                }
                 Message::Settle(settle) => {
-                    8 + ROOT_BYTES + path_bytes(&settle.path) + 4 + settle.orders.len() * ORDER_BYTES
+                    8 + ROOT_BYTES + path_bytes(&settle.path) + 4 + settle.orders.len() * ORDER_BYTES + 4
+                }
+                Message::Replicate(batch) => {
+                    let cycle_bytes = |c: &ReplicaCycle| {
+                        8 + 8 + 32 + 4 + c.inputs.iter().map(|(_, m)| 20 + m.wire_bytes()).sum::<usize>()
+                    };
+                    21 + 4 + 4 + batch.cycles.iter().map(|c| cycle_bytes(c)).sum::<usize>()
                 }
                 Message::Committed { proof, .. } => {
                     32 + ROOT_BYTES
@@ -171,7 +231,7 @@ impl Message {
                         + path_bytes(&proof.path)
                 }
                 Message::Rejected { .. } => 32 + 1 + 16,
-                Message::Pulse { .. } => 8 + ROOT_BYTES,
+                Message::Pulse { views, .. } => 8 + ROOT_BYTES + 4 + views.len() * VIEW_BYTES,
             }
     }
 }

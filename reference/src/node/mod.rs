@@ -20,6 +20,7 @@
 
 mod bookkeeper;
 mod client;
+mod committee;
 mod message;
 mod roster;
 
@@ -36,8 +37,8 @@ use crate::smt::{RootSynopsis, Version};
 
 pub use bookkeeper::Bookkeeper;
 pub use client::Client;
-pub use message::{Message, MessageKind, SettleMsg};
-pub use roster::{Genesis, Roster, RosterError};
+pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg};
+pub use roster::{Genesis, Roster, RosterError, ViewEntry, Views};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts
 /// pulses so that a node never needs the pulse length to schedule a timer).
@@ -57,6 +58,9 @@ pub struct NodeConfig {
     /// processes — applies as whole transfers or debit halves — at most this much; more waits
     /// for the next version (D-031). `None`: no bound.
     pub bookkeeper_deposit: Option<u64>,
+    /// `failover_timeout_pulses` (SPEC §6.4): the chief fails a group with backups over to its
+    /// next backup once the acting primary's report has been missing this many pulses (D-032).
+    pub failover_timeout_pulses: u64,
 }
 
 /// How many pulses after its creation a credit half is still taken, and how long a group
@@ -196,6 +200,42 @@ pub enum NodeEvent {
         /// The transfer.
         tx_id: Hash32,
     },
+    /// The chief failed `group` over: `to` acts as its primary from `view` on, because `from`'s
+    /// reports stopped arriving (or were not attested) for `failover_timeout_pulses` (D-032).
+    FailedOver {
+        /// The pulse.
+        pulse: u64,
+        /// The group.
+        group: Prefix,
+        /// The new view.
+        view: u32,
+        /// The primary of the previous view.
+        from: Id,
+        /// The member acting from now on.
+        to: Id,
+    },
+    /// This member stopped acting as its group's primary: it learnt of a later view (D-032).
+    SteppedDown {
+        /// The group.
+        group: Prefix,
+        /// The view it learnt of.
+        view: u32,
+    },
+    /// A backup's replay of a cycle did not reproduce the primary's report: its state has
+    /// diverged from the primary's and it stops replaying (it no longer attests, D-032).
+    ReplicaDiverged {
+        /// The group.
+        group: Prefix,
+        /// The cycle's pulse.
+        pulse: u64,
+    },
+    /// The chief took a group's report: a majority of its committee signed it (D-032).
+    ReportAttested {
+        /// The group.
+        group: Prefix,
+        /// The report's pulse.
+        pulse: u64,
+    },
     /// A crash without durable state lost these queued or in-flight commands.
     Lost {
         /// Their tags.
@@ -253,6 +293,27 @@ pub enum NodeError {
         /// The pulse.
         pulse: u64,
     },
+    /// A backup attested a different report than the acting primary sent for the same pulse:
+    /// evidence that one of them lies (a forged summary, SPEC §14) or that the backup diverged
+    /// (D-032). The chief takes neither until a majority of the committee agrees.
+    #[error("group {group}'s member {member} attested a different report for pulse {pulse} than its primary sent")]
+    AttestMismatch {
+        /// The group.
+        group: Prefix,
+        /// The pulse.
+        pulse: u64,
+        /// The attesting member.
+        member: Id,
+    },
+    /// A group member that is not acting as the primary was sent a primary's work (a sender
+    /// with an old view, D-032).
+    #[error("this member does not act as group {group}'s primary in view {view}")]
+    NotActing {
+        /// The group.
+        group: Prefix,
+        /// The receiver's view of it.
+        view: u32,
+    },
     /// A message claims to come from the bookkeeper but does not.
     #[error("only the bookkeeper {bookkeeper} may send {kind:?}")]
     NotFromBookkeeper {
@@ -304,7 +365,9 @@ pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
 pub type SharedVerifier = Arc<dyn Verifier + Send + Sync>;
 
 impl Node {
-    /// The primary of a group other than the root, keeping `ledger` (its group's accounts).
+    /// A member of a leaf group's committee keeping `ledger` (its group's accounts): the
+    /// group's primary, or — named a backup in the roster — a backup that replays its primary's
+    /// sealed cycles, attests them and takes over when the chief fails the group over (D-032).
     pub fn bookkeeper(id: Id, ledger: Ledger, verifier: SharedVerifier, config: NodeConfig) -> Node {
         Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, None)))
     }

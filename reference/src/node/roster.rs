@@ -19,6 +19,8 @@ pub struct Roster {
     leaves: BTreeMap<Prefix, Id>,
     /// The one prefix length every leaf group has (0 if there is none).
     leaf_bits: usize,
+    /// Leaf groups' backups in failover order (SPEC §6.2, §6.4); a group not named has none.
+    backups: BTreeMap<Prefix, Vec<Id>>,
 }
 
 /// Why a roster could not be built.
@@ -36,15 +38,21 @@ pub enum RosterError {
         /// Primaries given.
         primaries: usize,
     },
-    /// One node was named primary of two groups (one seat per node, SPEC §6.3).
-    #[error("node {0} is primary of two groups")]
+    /// One node was named to two seats (one seat per node, SPEC §6.3).
+    #[error("node {0} holds two seats")]
     TwoSeats(Id),
+    /// Backups were named for a group that is not a leaf group of the roster.
+    #[error("backups named for {0}, which is not a leaf group of the roster")]
+    BackupsForUnknownGroup(Prefix),
+    /// Backups were named for the root group: the chief's failover is not built (D-032).
+    #[error("backups for the root group: the chief has no failover yet (D-032)")]
+    RootBackups,
 }
 
 impl Roster {
     /// A roster with only the root group, kept by `chief`.
     pub fn single(chief: Id) -> Roster {
-        Roster { chief, leaves: BTreeMap::new(), leaf_bits: 0 }
+        Roster { chief, leaves: BTreeMap::new(), leaf_bits: 0, backups: BTreeMap::new() }
     }
 
     /// The roster of `tree`, cut to two levels: the groups at stratum 1 are the leaf groups and
@@ -73,7 +81,66 @@ impl Roster {
                 return Err(RosterError::TwoSeats(*primary));
             }
         }
-        Ok(Roster { chief, leaves, leaf_bits })
+        Ok(Roster { chief, leaves, leaf_bits, backups: BTreeMap::new() })
+    }
+
+    /// This roster with leaf groups' committees: each named group gets `backups` in failover
+    /// order (SPEC §6.2, §6.4; D-032). One seat per node across the whole roster.
+    pub fn with_backups(
+        mut self,
+        backups: impl IntoIterator<Item = (Prefix, Vec<Id>)>,
+    ) -> Result<Roster, RosterError> {
+        let mut seen: std::collections::BTreeSet<Id> = self.groups().map(|(_, id)| id).collect();
+        seen.extend(self.backups.values().flatten().copied());
+        for (group, ids) in backups {
+            if group == Prefix::ROOT {
+                return Err(RosterError::RootBackups);
+            }
+            if !self.leaves.contains_key(&group) {
+                return Err(RosterError::BackupsForUnknownGroup(group));
+            }
+            for id in &ids {
+                if !seen.insert(*id) {
+                    return Err(RosterError::TwoSeats(*id));
+                }
+            }
+            self.backups.entry(group).or_default().extend(ids);
+        }
+        self.backups.retain(|_, ids| !ids.is_empty());
+        Ok(self)
+    }
+
+    /// The backups of `group`, in failover order (empty for a group without a committee).
+    pub fn backups(&self, group: &Prefix) -> &[Id] {
+        self.backups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any group has backups (the roster runs committees, D-032).
+    pub fn has_committees(&self) -> bool {
+        !self.backups.is_empty()
+    }
+
+    /// The committee of `group`: its primary at the start of the term, then its backups.
+    pub fn committee(&self, group: &Prefix) -> impl Iterator<Item = Id> + '_ {
+        std::iter::once(self.primary(group)).chain(self.backups(group).iter().copied())
+    }
+
+    /// Whether `id` holds a seat in `group`'s committee.
+    pub fn is_member(&self, group: &Prefix, id: &Id) -> bool {
+        self.primary(group) == *id || self.backups(group).contains(id)
+    }
+
+    /// The group in whose committee `id` holds a seat, if any.
+    pub fn seat_of(&self, id: &Id) -> Option<Prefix> {
+        self.group_kept_by(id)
+            .or_else(|| self.backups.iter().find(|(_, ids)| ids.contains(id)).map(|(prefix, _)| *prefix))
+    }
+
+    /// How many of `group`'s backups must attest a report before the chief takes it: with the
+    /// primary, a majority of the committee (D-032). 0 for a group without backups.
+    pub fn attestations_required(&self, group: &Prefix) -> usize {
+        let committee = self.backups(group).len() + 1;
+        committee / 2
     }
 
     /// The chief: the root group's primary.
@@ -118,6 +185,60 @@ impl Roster {
     /// Always false: the root group always exists.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// A group's view: which committee member acts as its primary (D-032). View 0 is the primary
+/// the term started with; the chief raises the view when it fails the group over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ViewEntry {
+    /// The group.
+    pub group: Prefix,
+    /// The view number.
+    pub view: u32,
+    /// The member acting as primary in this view.
+    pub primary: Id,
+}
+
+/// The views a node knows of: every group starts in view 0 with its roster primary; the
+/// chief's pulses announce later ones. Only a higher view replaces a held one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Views {
+    changed: BTreeMap<Prefix, ViewEntry>,
+}
+
+impl Views {
+    /// The view of `group` and the member acting as its primary.
+    pub fn acting(&self, roster: &Roster, group: &Prefix) -> (u32, Id) {
+        self.changed.get(group).map_or((0, roster.primary(group)), |e| (e.view, e.primary))
+    }
+
+    /// The member acting as primary of the group keeping `id`'s account.
+    pub fn acting_for(&self, roster: &Roster, id: &Id) -> Id {
+        self.acting(roster, &roster.group_of(id)).1
+    }
+
+    /// Take the announced entries that are newer than the held ones; returns those taken.
+    pub fn learn(&mut self, entries: &[ViewEntry]) -> Vec<ViewEntry> {
+        let mut taken = Vec::new();
+        for entry in entries {
+            let held = self.changed.get(&entry.group).map_or(0, |e| e.view);
+            if entry.view > held {
+                self.changed.insert(entry.group, *entry);
+                taken.push(*entry);
+            }
+        }
+        taken
+    }
+
+    /// Every view above 0, in prefix order (what the chief announces).
+    pub fn entries(&self) -> Vec<ViewEntry> {
+        self.changed.values().copied().collect()
+    }
+
+    /// Whether every group is still in view 0.
+    pub fn is_initial(&self) -> bool {
+        self.changed.is_empty()
     }
 }
 

@@ -69,6 +69,7 @@ fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net 
         transfer_timeout_pulses: TIMEOUT_PULSES,
         roster: Arc::new(roster),
         bookkeeper_deposit: deposit,
+        failover_timeout_pulses: 2,
     };
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
@@ -356,7 +357,7 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
     ));
 
     let root = net.nodes[0].root().unwrap();
-    let msg = Message::Pulse { pulse: 9, root };
+    let msg = Message::Pulse { pulse: 9, root, views: Vec::new() };
     assert!(matches!(bad_message_error(&mut net, 3, 2, &msg), NodeError::NotFromBookkeeper { .. }));
 
     let msg = resubmission(&net, 1, 2, 5, 1);
@@ -364,7 +365,7 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
         bad_message_error(&mut net, 1, 2, &msg),
         NodeError::UnexpectedMessage { role: "client", .. }
     ));
-    let msg = Message::Pulse { pulse: 1, root };
+    let msg = Message::Pulse { pulse: 1, root, views: Vec::new() };
     assert!(matches!(
         bad_message_error(&mut net, 1, 0, &msg),
         NodeError::UnexpectedMessage { role: "bookkeeper", .. }
@@ -414,7 +415,7 @@ fn an_older_pulse_never_moves_a_clients_ts_back() {
     net.pulse(1000);
     let new = net.nodes[2].root().unwrap();
     assert!(new.version > old.version);
-    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old });
+    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old, views: Vec::new() });
     assert_eq!(net.nodes[2].root().unwrap(), new);
 }
 
@@ -434,7 +435,7 @@ fn a_restart_without_state_keeps_the_stored_root_so_ts_never_goes_back() {
     let new = net.nodes[2].root().unwrap();
     let mut out = Vec::new();
     net.nodes[2].restart(1050, false, &mut out);
-    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old });
+    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old, views: Vec::new() });
     assert_eq!(net.nodes[2].root().unwrap(), new);
 }
 
@@ -604,6 +605,7 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
         root: arbiter.root(),
         path: arbiter.path(&other_group).unwrap(),
         orders: Vec::new(),
+        view: 0,
     }));
     assert!(matches!(bad_message_error(&mut net, 0, payee_primary, &msg), NodeError::WrongGroupPath));
     assert!(matches!(bad_message_error(&mut net, 1, other, &msg), NodeError::NotFromBookkeeper { .. }));
@@ -612,6 +614,7 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
         root: arbiter.root(),
         path: arbiter.path(&other_group).unwrap(),
         orders: Vec::new(),
+        view: 0,
     }));
     assert!(matches!(
         bad_message_error(&mut net, 0, 1, &report),

@@ -1,0 +1,122 @@
+//! Committees in the node (SPEC §6.2, §6.4; D-032): a leaf group's acting primary forwards
+//! every sealed cycle — the inputs it handled, ending with the chief's `Settle` — to its
+//! backups; each backup replays the cycle through the same deterministic [`Bookkeeper`] code
+//! (outputs suppressed) and attests the report it rebuilt to the chief and the primary. The
+//! chief takes a report only when a majority of the committee signed it, and fails a group
+//! over to the next member that holds the taken state once its reports stop arriving.
+//!
+//! [`Bookkeeper`]: super::Bookkeeper
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::consensus::settlement::GroupReport;
+use crate::crypto::Hash32;
+use crate::id::{Id, Prefix};
+
+use super::message::{Message, ReplicaCycle};
+
+/// How many sealed cycles a member keeps to serve backups that fell behind. A backup further
+/// behind than this sees a gap it cannot fill and stops attesting until the next term.
+pub(super) const LOG_CYCLES: usize = 64;
+
+/// The digest a backup's replay must reproduce.
+pub(super) fn report_digest(report: &GroupReport) -> Hash32 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&report.pulse.to_le_bytes());
+    hasher.update(&report.entry.hash().0);
+    for half in &report.pending {
+        hasher.update(&half.tx_id.0);
+        hasher.update(&[half.half as u8]);
+        hasher.update(&half.amount.to_le_bytes());
+    }
+    Hash32(*hasher.finalize().as_bytes())
+}
+
+/// A committee member's replication state (primary and backups alike: a backup that takes
+/// over serves its log).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Replication {
+    /// Inputs the acting primary handled since its last seal.
+    pub current: Vec<(Id, Message)>,
+    /// The latest sealed cycles, oldest first.
+    pub log: VecDeque<Arc<ReplicaCycle>>,
+    /// Acting primary: the latest cycle each other member attested.
+    pub acked: BTreeMap<Id, u64>,
+    /// Backup: the latest report its replay built (re-sent as an acknowledgement when a batch
+    /// brings nothing new, in case the first one was lost).
+    pub last_attest: Option<GroupReport>,
+    /// Backup: its replay stopped reproducing the primary's reports.
+    pub diverged: bool,
+}
+
+impl Replication {
+    /// Keep `cycle` and drop what every other member attested and what is past the window.
+    pub fn push(&mut self, cycle: Arc<ReplicaCycle>) {
+        self.log.push_back(cycle);
+        while self.log.len() > LOG_CYCLES {
+            self.log.pop_front();
+        }
+    }
+
+    /// The cycles `member` has not attested.
+    pub fn unacked(&self, member: &Id) -> Vec<Arc<ReplicaCycle>> {
+        let acked = self.acked.get(member).copied().unwrap_or(0);
+        self.log.iter().filter(|c| c.pulse > acked).cloned().collect()
+    }
+
+    /// Digest of the state that decides what the member does next.
+    pub fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&[u8::from(self.diverged)]);
+        for cycle in &self.log {
+            hasher.update(&cycle.pulse.to_le_bytes());
+            hasher.update(&cycle.report_digest.0);
+        }
+        for (id, pulse) in &self.acked {
+            hasher.update(&id.0);
+            hasher.update(&pulse.to_le_bytes());
+        }
+        hasher.update(&(self.current.len() as u64).to_le_bytes());
+    }
+}
+
+/// The chief's view of the committees: attestations and reports waiting for them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ChiefCommittees {
+    /// Per group: each member's latest attested report.
+    pub attests: BTreeMap<Prefix, BTreeMap<Id, GroupReport>>,
+    /// Per group: the acting primary's latest report, not yet attested by a majority.
+    pub held: BTreeMap<Prefix, GroupReport>,
+    /// Per group: the pulse its current view began (a new primary gets a full timeout).
+    pub view_since: BTreeMap<Prefix, u64>,
+}
+
+impl ChiefCommittees {
+    /// How many members attested exactly `report`.
+    pub fn attested(&self, report: &GroupReport) -> usize {
+        self.attests.get(&report.entry.prefix).map_or(0, |a| a.values().filter(|r| *r == report).count())
+    }
+
+    /// The latest pulse `member` of `group` attested (0: none).
+    pub fn attested_pulse(&self, group: &Prefix, member: &Id) -> u64 {
+        self.attests.get(group).and_then(|a| a.get(member)).map_or(0, |r| r.pulse)
+    }
+
+    /// Digest of the state that decides what the chief does next.
+    pub fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        for (group, attests) in &self.attests {
+            hasher.update(&group.bits().0);
+            for (id, report) in attests {
+                hasher.update(&id.0);
+                hasher.update(&report_digest(report).0);
+            }
+        }
+        for report in self.held.values() {
+            hasher.update(&report_digest(report).0);
+        }
+        for (group, since) in &self.view_since {
+            hasher.update(&group.bits().0);
+            hasher.update(&since.to_le_bytes());
+        }
+    }
+}
