@@ -1,6 +1,7 @@
 //! The engine: virtual time in integer ms, one event queue ordered by `(time, seq)`, and nodes
 //! driven only through `reference::node::Node`'s `handle_*` inputs and `Output` values.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -8,7 +9,7 @@ use std::rc::Rc;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
-use reference::Id;
+use reference::{Id, Prefix};
 use reference::consensus::groups::GroupTree;
 use reference::crypto::{Ed25519Signer, Ed25519Verifier, SimScheme};
 use reference::invariants::Violation;
@@ -152,6 +153,10 @@ pub struct Simulation {
     byzantine: Option<ByzantinePrimaries>,
     /// Where the committee members are among the nodes.
     layout: Layout,
+    /// Groups with a committee: seals not yet checked, waiting for the chief to take them.
+    tentative: BTreeMap<Prefix, Vec<OwnedSeal>>,
+    /// Groups with a committee that failed over: the member acting now.
+    acting_node: BTreeMap<Prefix, NodeIndex>,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -241,6 +246,8 @@ impl Simulation {
             double_spenders,
             byzantine,
             layout,
+            tentative: BTreeMap::new(),
+            acting_node: BTreeMap::new(),
             trace,
             scenario,
         })
@@ -700,15 +707,18 @@ impl Simulation {
                 if let Some(double_spenders) = &mut self.double_spenders {
                     double_spenders.observe_sealed(&applied);
                 }
-                let seal = Seal {
-                    group,
-                    applied: &applied,
-                    debits: &debits,
-                    credited: &credited,
-                    settled: &settled,
-                };
-                let result = self.checker.after_seal(&seal);
-                result.map_err(|v| self.violation(v))?;
+                let seal = OwnedSeal { node, pulse, group, applied, debits, credited, settled };
+                self.observe_seal(seal)?;
+            }
+            NodeEvent::TookOver { group, pulse, .. } => {
+                // Cycles another member sealed after this member's state are not the group's
+                // history: the chief never took them (D-032).
+                self.acting_node.insert(group, node);
+                if let Some(pending) = self.tentative.get_mut(&group) {
+                    let before = pending.len();
+                    pending.retain(|s| s.pulse <= pulse);
+                    self.metrics.committees.orphaned_seals += (before - pending.len()) as u64;
+                }
             }
             NodeEvent::RootBuilt { pulse, root, clears_in_transit } => {
                 self.metrics.roots += 1;
@@ -766,8 +776,10 @@ impl Simulation {
             }
             NodeEvent::SteppedDown { .. } => self.metrics.committees.stepped_down += 1,
             NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
+            NodeEvent::Resynced { .. } => self.metrics.committees.resyncs += 1,
             NodeEvent::ReportAttested { group, pulse } => {
                 self.metrics.committees.reports_attested += 1;
+                self.check_taken_seals(group, pulse)?;
                 let forged = self.byzantine.as_ref().is_some_and(|b| b.was_forged(group, pulse));
                 self.metrics.committees.forged_reports_taken += u64::from(forged);
             }
@@ -791,6 +803,41 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+
+    /// Check a seal's invariants — at once for a group without backups; for a group with a
+    /// committee once the chief took its report, because until then a failover may orphan it
+    /// (D-032). A seal by a member no longer acting is an orphan.
+    fn observe_seal(&mut self, seal: OwnedSeal) -> Result<(), SimError> {
+        if self.layout.backups == 0 || seal.group == Prefix::ROOT {
+            return self.check_seal(&seal);
+        }
+        if self.acting_node.get(&seal.group).is_some_and(|acting| *acting != seal.node) {
+            self.metrics.committees.orphaned_seals += 1;
+            return Ok(());
+        }
+        self.tentative.entry(seal.group).or_default().push(seal);
+        Ok(())
+    }
+
+    /// The chief took `group`'s report of `pulse`: its seals up to it are history.
+    fn check_taken_seals(&mut self, group: Prefix, pulse: u64) -> Result<(), SimError> {
+        let Some(pending) = self.tentative.get_mut(&group) else { return Ok(()) };
+        let split = pending.iter().position(|s| s.pulse > pulse).unwrap_or(pending.len());
+        let taken: Vec<OwnedSeal> = pending.drain(..split).collect();
+        taken.iter().try_for_each(|seal| self.check_seal(seal))
+    }
+
+    fn check_seal(&mut self, seal: &OwnedSeal) -> Result<(), SimError> {
+        let seal = Seal {
+            group: seal.group,
+            applied: &seal.applied,
+            debits: &seal.debits,
+            credited: &seal.credited,
+            settled: &seal.settled,
+        };
+        let result = self.checker.after_seal(&seal);
+        result.map_err(|v| self.violation(v))
     }
 
     /// The node index of `id` (`u64::MAX` for an Id that is no node of the run).
@@ -935,6 +982,18 @@ struct World {
     roster: Roster,
     genesis: Genesis,
     layout: Layout,
+}
+
+/// A group's seal as the simulator holds it until its invariants are checked.
+#[derive(Debug)]
+struct OwnedSeal {
+    node: NodeIndex,
+    pulse: u64,
+    group: Prefix,
+    applied: Vec<reference::ledger::Applied>,
+    debits: Vec<reference::crypto::Hash32>,
+    credited: Vec<reference::ledger::Applied>,
+    settled: Vec<(reference::crypto::Hash32, reference::ledger::Half, reference::ledger::Settlement)>,
 }
 
 /// Where the committee members are among the node indices.

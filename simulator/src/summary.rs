@@ -184,6 +184,8 @@ pub struct CommitteeCounts {
     pub stepped_down: u64,
     /// Backups whose replay stopped reproducing their primary's reports.
     pub replica_divergences: u64,
+    /// Members that took their primary's state after diverging (or after stepping down).
+    pub resyncs: u64,
     /// Reports the chief took with a majority of their committee attesting.
     pub reports_attested: u64,
     /// Attestations that differed from their primary's report (forgery evidence).
@@ -192,6 +194,9 @@ pub struct CommitteeCounts {
     pub forged_reports_taken: u64,
     /// Primary's work sent to a member not acting as primary (senders with an old view).
     pub not_acting: u64,
+    /// Seals a failover orphaned: sealed by a primary after the state its successor took
+    /// over from, never taken by the chief (checked against no invariant: not history).
+    pub orphaned_seals: u64,
 }
 
 /// The groups' ledgers and the chief's roots at the end.

@@ -6,7 +6,7 @@
 //! root group's primary — the chief — does the same on its own pulse timer and also runs the
 //! [`Arbiter`] that matches halves and builds the root.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -20,7 +20,7 @@ use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
 use crate::smt::{RootSynopsis, Version};
 
 use super::committee::{ChiefCommittees, Replication, report_digest};
-use super::message::{ReplicaBatch, ReplicaCycle};
+use super::message::{ReplicaBatch, ReplicaCycle, StateSnapshot};
 use super::roster::{ViewEntry, Views};
 use super::{
     Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer,
@@ -276,6 +276,8 @@ impl Bookkeeper {
             Message::GroupSeal(report) => self.on_group_seal(from, report, out),
             Message::Attest(report) => self.on_attest(from, report, out),
             Message::Replicate(batch) => self.on_replicate(from, batch, out),
+            Message::StateRequest { group } => self.on_state_request(from, *group),
+            Message::State(snapshot) => self.on_state(from, snapshot, out),
             // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
             // pulse and learns the groups' views from it.
             Message::Pulse { views, .. } if from == self.config.roster.chief() => {
@@ -562,9 +564,18 @@ impl Bookkeeper {
             let (view, from) = self.views.acting(roster, &group);
             let members: Vec<Id> = roster.committee(&group).collect();
             let at = members.iter().position(|m| *m == from).unwrap_or(0);
-            let next = (1..members.len())
-                .map(|k| members[(at + k) % members.len()])
-                .find(|m| committees.attested_pulse(&group, m) >= taken);
+            // The most advanced member holding the taken state, the first in committee order
+            // after the acting one among equals: members behind it catch up by replay, and
+            // fewer are ahead of it (whose cycles the chief never took) to resync.
+            let candidates = (1..members.len()).map(|k| members[(at + k) % members.len()]);
+            let next = candidates
+                .map(|m| (committees.attested_pulse(&group, &m), m))
+                .filter(|(attested, _)| *attested >= taken)
+                .fold(None, |best: Option<(u64, Id)>, (attested, m)| match best {
+                    Some((b, _)) if b >= attested => best,
+                    _ => Some((attested, m)),
+                })
+                .map(|(_, m)| m);
             let Some(to) = next else { continue };
             let view = view + 1;
             self.views.learn(&[ViewEntry { group, view, primary: to }]);
@@ -673,7 +684,7 @@ impl Bookkeeper {
         }
         let named = settle.view > view || (settle.view == view && primary == self.id && !self.acting);
         if from_chief && named && self.replica.is_some() {
-            self.take_over(settle.view);
+            self.take_over(settle.view, out);
         }
         if !self.acting {
             return Err(self.not_acting());
@@ -693,15 +704,121 @@ impl Bookkeeper {
         let pulse = report.pulse;
         replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: report_digest(report) }));
         let view = self.views.acting(&self.config.roster, &self.group).0;
-        for member in self.config.roster.committee(&self.group).filter(|m| *m != self.id) {
+        let wanted = std::mem::take(&mut replica.state_wanted);
+        if !wanted.is_empty() {
+            self.send_state(view, report, &wanted, out);
+        }
+        let replica = self.replica.as_mut().expect("checked above");
+        for member in self.config.roster.committee(&self.group).filter(|m| *m != self.id && !wanted.contains(m)) {
             let cycles = replica.unacked(&member);
             let batch = ReplicaBatch { group: self.group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
     }
 
-    fn take_over(&mut self, view: u32) {
+    /// Send `members` this primary's state as of the seal that built `report`: they take it
+    /// in place of theirs and replay from there.
+    fn send_state(&mut self, view: u32, report: &GroupReport, members: &BTreeSet<Id>, out: &mut Vec<Output>) {
+        let state_bytes = self.state_bytes();
+        let snapshot = StateSnapshot {
+            group: self.group,
+            view,
+            report: report.clone(),
+            state_bytes,
+            state: Arc::new(self.clone()),
+        };
+        let replica = self.replica.as_mut().expect("only a committee member sends state");
+        for member in members {
+            replica.acked.insert(*member, report.pulse);
+            out.push(Output::Send { to: *member, msg: Message::State(Box::new(snapshot.clone())) });
+        }
+    }
+
+    /// The encoded size of the state a snapshot carries: accounts, open halves, remembered
+    /// credits and payers' last sealed transfers, waiting submissions.
+    fn state_bytes(&self) -> usize {
+        const LEAF_BYTES: usize = 20 + 40;
+        const SIGNED_TX_BYTES: usize = crate::ledger::TX_BODY_BYTES + 2 * (32 + 64);
+        let tree = self.ledger.tree();
+        let accounts = tree.len(tree.latest_version()).unwrap_or(0) as usize;
+        accounts * LEAF_BYTES
+            + (self.open.len() + self.deferred.len()) * (SIGNED_TX_BYTES + 8)
+            + self.closed_credits.len() * (32 + 8)
+            + self.last_sealed.len() * (20 + 8 + 32)
+    }
+
+    /// A member asks for this primary's state.
+    fn on_state_request(&mut self, from: Id, group: Prefix) -> Result<(), NodeError> {
+        let roster = &self.config.roster;
+        if group != self.group || !roster.is_member(&group, &from) {
+            let bookkeeper = roster.primary(&group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::StateRequest });
+        }
+        if !self.acting {
+            return Err(self.not_acting());
+        }
+        if let Some(replica) = self.replica.as_mut() {
+            replica.state_wanted.insert(from);
+        }
+        Ok(())
+    }
+
+    /// The acting primary's state: take it if it holds the group's entry of the root this
+    /// member holds (so it is not older and not another history), and replay on from it.
+    fn on_state(&mut self, from: Id, snapshot: &StateSnapshot, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let roster = &self.config.roster;
+        let (view, _) = self.views.acting(roster, &self.group);
+        let wanted = self.replica.as_ref().is_some_and(|r| r.diverged);
+        if snapshot.group != self.group || !roster.is_member(&self.group, &from) || snapshot.view < view {
+            let bookkeeper = roster.primary(&snapshot.group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::State });
+        }
+        if self.acting || !wanted {
+            return Ok(()); // not asked for (a duplicate, or already resynced)
+        }
+        let bad = NodeError::BadSnapshot { group: self.group };
+        let state = &snapshot.state;
+        if state.group != self.group || state.pulse != snapshot.report.pulse {
+            return Err(bad);
+        }
+        if let Some((_, path)) = &self.root {
+            let held = state.ledger.tree().root(path.entry.version).map(|r| r.synopsis);
+            if held != Ok(path.entry.synopsis) {
+                return Err(bad);
+            }
+        }
+        self.adopt(from, snapshot, out);
+        Ok(())
+    }
+
+    /// Become a copy of the primary's state, as this member (id, views, faults kept).
+    fn adopt(&mut self, from: Id, snapshot: &StateSnapshot, out: &mut Vec<Output>) {
+        let mut state = (*snapshot.state).clone();
+        state.id = self.id;
+        state.acting = false;
+        state.views = std::mem::take(&mut self.views);
+        state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
+        #[cfg(feature = "fault-injection")]
+        {
+            state.faults = self.faults;
+        }
+        if let Some(replica) = state.replica.as_mut() {
+            replica.acked.clear();
+            replica.current.clear();
+            replica.state_wanted.clear();
+            replica.diverged = false;
+            replica.last_attest = Some(snapshot.report.clone());
+        }
+        *self = state;
+        let report = Box::new(snapshot.report.clone());
+        out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse }));
+        out.push(Output::Send { to: self.config.roster.chief(), msg: Message::Attest(report.clone()) });
+        out.push(Output::Send { to: from, msg: Message::Attest(report) });
+    }
+
+    fn take_over(&mut self, view: u32, out: &mut Vec<Output>) {
         self.acting = true;
+        out.push(Output::Event(NodeEvent::TookOver { group: self.group, view, pulse: self.pulse }));
         self.views.learn(&[ViewEntry { group: self.group, view, primary: self.id }]);
         if let Some(replica) = self.replica.as_mut() {
             replica.acked.clear();
@@ -758,18 +875,23 @@ impl Bookkeeper {
         let chief = self.config.roster.chief();
         let mut attested_any = false;
         for cycle in cycles {
-            if self.replica.as_ref().is_none_or(|r| r.diverged) || cycle.pulse <= self.pulse {
+            if self.replica.as_ref().is_none_or(|r| r.diverged) {
+                // Still out of step: ask again (the request or the state may have been lost).
+                out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.group } });
+                return;
+            }
+            if cycle.pulse <= self.pulse {
                 continue;
             }
             if cycle.before_pulse != self.pulse {
                 // Before our state: a gap to wait out. Behind it: we sealed a different cycle.
                 if cycle.before_pulse < self.pulse {
-                    self.diverge(cycle.pulse, out);
+                    self.diverge(from, cycle.pulse, out);
                 }
                 break;
             }
             let Some(report) = self.replay_cycle(cycle) else {
-                self.diverge(cycle.pulse, out);
+                self.diverge(from, cycle.pulse, out);
                 break;
             };
             let replica = self.replica.as_mut().expect("checked above");
@@ -810,11 +932,13 @@ impl Bookkeeper {
         report.filter(|r| report_digest(r) == cycle.report_digest && r.pulse == cycle.pulse)
     }
 
-    fn diverge(&mut self, pulse: u64, out: &mut Vec<Output>) {
+    /// Our state is not the primary's `from`: stop replaying and ask for its state.
+    fn diverge(&mut self, from: Id, pulse: u64, out: &mut Vec<Output>) {
         if let Some(replica) = self.replica.as_mut() {
             replica.diverged = true;
         }
         out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.group, pulse }));
+        out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.group } });
     }
 
     fn send_settles(&self, out: &mut Vec<Output>) {

@@ -206,6 +206,8 @@ impl Client {
             | Message::GroupSeal(_)
             | Message::Settle(_)
             | Message::Replicate(_)
+            | Message::StateRequest { .. }
+            | Message::State(_)
             | Message::Attest(_) => out.push(unexpected("client", from, msg)),
         }
     }

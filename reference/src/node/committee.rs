@@ -48,6 +48,8 @@ pub(super) struct Replication {
     pub last_attest: Option<GroupReport>,
     /// Backup: its replay stopped reproducing the primary's reports.
     pub diverged: bool,
+    /// Acting primary: members that asked for its state; they get it at the next seal.
+    pub state_wanted: std::collections::BTreeSet<Id>,
 }
 
 impl Replication {
@@ -77,6 +79,9 @@ impl Replication {
             hasher.update(&pulse.to_le_bytes());
         }
         hasher.update(&(self.current.len() as u64).to_le_bytes());
+        for id in &self.state_wanted {
+            hasher.update(&id.0);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! What nodes say to each other in the minimal pulse protocol.
 
 use crate::consensus::root::{AccountProof, GroupPath};
+use std::sync::Arc;
+
 use crate::consensus::settlement::{GroupReport, Order};
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::ledger::{LedgerError, SignedTx, Tx};
@@ -38,6 +40,65 @@ pub struct ReplicaCycle {
     /// The digest of the report the primary built at the seal (what a faithful replay
     /// reproduces).
     pub report_digest: Hash32,
+}
+
+/// Acting primary → a member that fell out of step with it (a backup whose replay diverged,
+/// a deposed primary with cycles the chief never took): the primary's whole state as of its
+/// latest seal, and the report it built then (D-032). Compared and ordered by its digest.
+#[derive(Clone)]
+pub struct StateSnapshot {
+    /// The group.
+    pub group: Prefix,
+    /// The sender's view of the group.
+    pub view: u32,
+    /// The report of the seal the state is from.
+    pub report: GroupReport,
+    /// The encoded size of the state (accounts, open halves, remembered credits, waiting
+    /// submissions), which the simulator charges.
+    pub state_bytes: usize,
+    pub(super) state: Arc<super::Bookkeeper>,
+}
+
+impl StateSnapshot {
+    fn key(&self) -> (Prefix, u32, u64, Hash32) {
+        (self.group, self.view, self.report.pulse, super::committee::report_digest(&self.report))
+    }
+}
+
+impl PartialEq for StateSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for StateSnapshot {}
+
+impl PartialOrd for StateSnapshot {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StateSnapshot {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl std::hash::Hash for StateSnapshot {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl std::fmt::Debug for StateSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSnapshot")
+            .field("group", &self.group)
+            .field("view", &self.view)
+            .field("pulse", &self.report.pulse)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Primary → backup: the sealed cycles the backup has not attested yet (D-032).
@@ -105,6 +166,13 @@ pub enum Message {
     /// Backup → chief and acting primary: the report the backup's replay of a cycle built —
     /// the backup's co-signature of the primary's report (D-032).
     Attest(Box<GroupReport>),
+    /// Member → acting primary: its state diverged; it asks for the primary's (D-032).
+    StateRequest {
+        /// The group.
+        group: Prefix,
+    },
+    /// Acting primary → member: its state as of its latest seal (D-032).
+    State(Box<StateSnapshot>),
 }
 
 /// The kind of a [`Message`], for metrics and traces.
@@ -130,11 +198,15 @@ pub enum MessageKind {
     Replicate,
     /// [`Message::Attest`].
     Attest,
+    /// [`Message::StateRequest`].
+    StateRequest,
+    /// [`Message::State`].
+    State,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -145,6 +217,8 @@ impl MessageKind {
         MessageKind::Pulse,
         MessageKind::Replicate,
         MessageKind::Attest,
+        MessageKind::StateRequest,
+        MessageKind::State,
     ];
 
     /// A short lower-case name.
@@ -160,6 +234,8 @@ impl MessageKind {
             MessageKind::Pulse => "pulse",
             MessageKind::Replicate => "replicate",
             MessageKind::Attest => "attest",
+            MessageKind::StateRequest => "state_request",
+            MessageKind::State => "state",
         }
     }
 }
@@ -200,6 +276,8 @@ impl Message {
             Message::Pulse { .. } => MessageKind::Pulse,
             Message::Replicate(_) => MessageKind::Replicate,
             Message::Attest(_) => MessageKind::Attest,
+            Message::StateRequest { .. } => MessageKind::StateRequest,
+            Message::State(_) => MessageKind::State,
         }
     }
 
@@ -231,6 +309,10 @@ impl Message {
                         + path_bytes(&proof.path)
                 }
                 Message::Rejected { .. } => 32 + 1 + 16,
+                Message::StateRequest { .. } => 21,
+                Message::State(snapshot) => {
+                    21 + 4 + 8 + ENTRY_BYTES + snapshot.report.pending.len() * HALF_BYTES + snapshot.state_bytes
+                }
                 Message::Pulse { views, .. } => 8 + ROOT_BYTES + 4 + views.len() * VIEW_BYTES,
             }
     }

@@ -37,7 +37,7 @@ use crate::smt::{RootSynopsis, Version};
 
 pub use bookkeeper::Bookkeeper;
 pub use client::Client;
-pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg};
+pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
 pub use roster::{Genesis, Roster, RosterError, ViewEntry, Views};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts
@@ -214,6 +214,16 @@ pub enum NodeEvent {
         /// The member acting from now on.
         to: Id,
     },
+    /// This member took over as its group's primary in `view`, its state the group's as of the
+    /// cycle sealed at `pulse` (later cycles another member sealed are not its history, D-032).
+    TookOver {
+        /// The group.
+        group: Prefix,
+        /// The view.
+        view: u32,
+        /// The pulse of the last cycle its state holds.
+        pulse: u64,
+    },
     /// This member stopped acting as its group's primary: it learnt of a later view (D-032).
     SteppedDown {
         /// The group.
@@ -227,6 +237,14 @@ pub enum NodeEvent {
         /// The group.
         group: Prefix,
         /// The cycle's pulse.
+        pulse: u64,
+    },
+    /// A member that had fallen out of step took its acting primary's state as of the seal
+    /// at `pulse` and replays again (D-032).
+    Resynced {
+        /// The group.
+        group: Prefix,
+        /// The pulse of the seal the state is from.
         pulse: u64,
     },
     /// The chief took a group's report: a majority of its committee signed it (D-032).
@@ -304,6 +322,13 @@ pub enum NodeError {
         pulse: u64,
         /// The attesting member.
         member: Id,
+    },
+    /// A member was sent a state snapshot that does not hold its group's entry of the root
+    /// the member holds (or is older than it), D-032.
+    #[error("state snapshot for group {group} does not hold the group's entry in the held root")]
+    BadSnapshot {
+        /// The group.
+        group: Prefix,
     },
     /// A group member that is not acting as the primary was sent a primary's work (a sender
     /// with an old view, D-032).
