@@ -493,7 +493,13 @@ impl Bookkeeper {
         if from != primary || group == Prefix::ROOT {
             return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
         }
-        if self.config.roster.backups(&group).is_empty() {
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut unattested = self.config.roster.backups(&group).is_empty();
+        #[cfg(feature = "fault-injection")]
+        {
+            unattested |= self.faults.take_unattested_reports;
+        }
+        if unattested {
             return self.take_report(report.clone(), out);
         }
         self.hold_report(report, out)
@@ -918,6 +924,10 @@ impl Bookkeeper {
             match msg {
                 Message::Submit(signed) => self.on_submit(signed, &mut ignored),
                 Message::CreditHalf(signed) => {
+                    #[cfg(feature = "fault-injection")]
+                    if self.faults.replay_skips_credit_halves {
+                        continue;
+                    }
                     let _ = self.on_credit_half(*from, signed);
                 }
                 Message::Settle(settle) => {

@@ -371,6 +371,12 @@ pub struct NodeFaults {
     pub reverse_cleared_debits: bool,
     /// A group primary ignores its per-version capacity (breaks I11).
     pub skip_capacity: bool,
+    /// The chief takes a group's report without waiting for its committee's attestations (a
+    /// forged summary then reaches the root: the parties' proofs stop verifying).
+    pub take_unattested_reports: bool,
+    /// A backup's replay skips credit halves (a buggy replica: its rebuilt reports stop
+    /// matching, it diverges and must resync).
+    pub replay_skips_credit_halves: bool,
 }
 
 /// A protocol node: a bookkeeper or a client.

@@ -2,6 +2,7 @@
 
 mod checker;
 mod cli;
+mod committees;
 mod credit;
 mod determinism;
 mod faults;
