@@ -263,6 +263,9 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             ])],
         });
     }
+    if s.committees.backups > 0 {
+        sections.push(committees_section(s));
+    }
     if t.deferred_for_capacity > 0 {
         sections.push(Section {
             title: "Capacity (SPEC §6.5)".into(),
@@ -309,6 +312,38 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
         );
     }
     sections
+}
+
+/// What the leaf groups' committees did (D-032).
+fn committees_section(s: &Summary) -> Section {
+    let c = &s.committees;
+    let leaves = s.ledger.groups.saturating_sub(1);
+    let seats = leaves * (1 + c.backups);
+    let held = s.adversaries.byzantine_seats + c.colluding_backup_seats;
+    Section {
+        title: "Committees (SPEC §6.2–§6.4, D-032)".into(),
+        text: format!(
+            "Each leaf group is kept by a primary and {} backups. The primary forwards every sealed \
+             cycle to its backups, which replay it and attest the report they rebuilt; the chief takes \
+             a report only when a majority of the committee signed it, and fails a group over to its \
+             most advanced backup once its reports have been missing for failover_timeout_pulses. A \
+             member out of step with its primary takes the primary's state and replays on.",
+            c.backups
+        ),
+        tables: vec![Table::pairs(&[
+            ("committee seats held by the adversary", format!("{held} of {seats}")),
+            ("reports taken with a majority's attestations", count(c.reports_attested)),
+            ("attestations that differed from the primary's report", count(c.attest_mismatches)),
+            ("forged reports taken (a colluding majority signed them)", count(c.forged_reports_taken)),
+            ("forged attestations sent by colluding backups", count(c.forged_attestations)),
+            ("failovers", count(c.failovers)),
+            ("primaries that stepped down on learning of a later view", count(c.stepped_down)),
+            ("replicas that diverged", count(c.replica_divergences)),
+            ("members resynced from their primary's state", count(c.resyncs)),
+            ("seals orphaned by a failover (never taken)", count(c.orphaned_seals)),
+            ("primary's work sent to a member not acting (an old view)", count(c.not_acting)),
+        ])],
+    }
 }
 
 /// Fault markers on the time axis: crashes, restarts, partition starts and heals.

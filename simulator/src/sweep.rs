@@ -345,6 +345,27 @@ const METRICS: [Metric; 7] = [
     Metric { name: "events", get: |s| s.events as f64 },
 ];
 
+/// Shown only when the sweep runs committees (D-032).
+const COMMITTEE_METRICS: [Metric; 4] = [
+    Metric { name: "failovers", get: |s| s.committees.failovers as f64 },
+    Metric { name: "forged reports taken", get: |s| s.committees.forged_reports_taken as f64 },
+    Metric { name: "proofs failed", get: |s| s.adversaries.bad_proofs_detected as f64 },
+    Metric { name: "adversary seats %", get: adversary_seat_percent },
+];
+
+/// Leaf-group committee seats held by Byzantine primaries and colluding backups, in percent.
+fn adversary_seat_percent(s: &Summary) -> f64 {
+    let seats = (s.ledger.groups.saturating_sub(1) * (1 + s.committees.backups)).max(1);
+    let held = s.adversaries.byzantine_seats + s.committees.colluding_backup_seats;
+    crate::metrics::round2(100.0 * held as f64 / seats as f64)
+}
+
+/// The metrics a sweep's tables show: the headline ones, and the committees' when it runs them.
+fn metrics_of(results: &[PointResult]) -> Vec<&'static Metric> {
+    let committees = results.iter().any(|r| r.summary.committees.backups > 0);
+    METRICS.iter().chain(COMMITTEE_METRICS.iter().filter(|_| committees)).collect()
+}
+
 pub(crate) fn fmt_ci((mean, half): (f64, f64)) -> String {
     if half == 0.0 { format!("{mean:.2}") } else { format!("{mean:.2} ± {half:.2}") }
 }
@@ -363,13 +384,14 @@ fn groups(results: &[PointResult]) -> Vec<(String, Vec<&PointResult>)> {
 }
 
 fn comparison_table(results: &[PointResult]) -> Table {
+    let metrics = metrics_of(results);
     let mut header = vec!["parameters".to_string(), "seeds".to_string()];
-    header.extend(METRICS.iter().map(|m| m.name.to_string()));
+    header.extend(metrics.iter().map(|m| m.name.to_string()));
     let rows = groups(results)
         .into_iter()
         .map(|(key, members)| {
             let mut row = vec![key, members.len().to_string()];
-            for m in &METRICS {
+            for m in &metrics {
                 let values: Vec<f64> = members.iter().map(|r| (m.get)(&r.summary)).collect();
                 row.push(fmt_ci(mean_ci(&values)));
             }
@@ -401,7 +423,12 @@ fn figures(results: &[PointResult]) -> Vec<String> {
             labels.push(rest);
         }
     }
-    [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
+    let committees = results.iter().any(|r| r.summary.committees.backups > 0);
+    let plotted: Vec<&Metric> = [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
+        .into_iter()
+        .chain(COMMITTEE_METRICS[..3].iter().filter(|_| committees))
+        .collect();
+    plotted
         .iter()
         .map(|metric| {
             let mut category = Vec::new();
@@ -474,15 +501,16 @@ pub fn write_report(out: &Path, results: &[PointResult]) -> Result<(), SweepErro
 }
 
 fn csv(results: &[PointResult]) -> String {
+    let metrics = metrics_of(results);
     let mut out = String::from("index,parameters,seed");
-    for m in &METRICS {
+    for m in &metrics {
         out.push(',');
         out.push_str(&m.name.replace(' ', "_").replace('/', "_per_"));
     }
     out.push('\n');
     for r in results {
         out.push_str(&format!("{},\"{}\",{}", r.index, label(&r.assignments), r.seed));
-        for m in &METRICS {
+        for m in &metrics {
             out.push_str(&format!(",{}", (m.get)(&r.summary)));
         }
         out.push('\n');
