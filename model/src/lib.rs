@@ -7,7 +7,10 @@
 //! with pulses bounded by [`PaymentModel::max_pulses`]. With [`PaymentModel::grouped`] each
 //! client's account lives in its own leaf group whose primary may crash and restart without
 //! its unsealed cycle, and every payment crosses groups through the chief (SPEC §7.3, D-023);
-//! without, one group keeps every account (the minimal protocol of D-012).
+//! without, one group keeps every account (the minimal protocol of D-012). With
+//! [`PaymentModel::failover`] the payer's group is kept by a primary and a backup that replays
+//! its sealed cycles; the primary may crash for good and the chief fails the group over
+//! (D-032), and the model checks that the member acting holds every version the chief took.
 //!
 //! ```
 //! use model::PaymentModel;
@@ -42,6 +45,8 @@ pub struct NodeState {
     pub node: Node,
     /// Crashes the model may still inflict on it.
     pub crashes_left: u8,
+    /// Crashed for good: it handles nothing more (the failover model's primary).
+    pub down: bool,
     /// The fingerprint, computed once per state change rather than on every hash and compare.
     fingerprint: Hash32,
 }
@@ -49,7 +54,7 @@ pub struct NodeState {
 impl NodeState {
     fn new(node: Node, crashes_left: u8) -> NodeState {
         let fingerprint = node.fingerprint();
-        NodeState { node, crashes_left, fingerprint }
+        NodeState { node, crashes_left, down: false, fingerprint }
     }
 
     fn refresh(&mut self) {
@@ -59,7 +64,9 @@ impl NodeState {
 
 impl PartialEq for NodeState {
     fn eq(&self, other: &Self) -> bool {
-        self.fingerprint == other.fingerprint && self.crashes_left == other.crashes_left
+        self.fingerprint == other.fingerprint
+            && self.crashes_left == other.crashes_left
+            && self.down == other.down
     }
 }
 
@@ -69,6 +76,7 @@ impl Hash for NodeState {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.fingerprint.hash(state);
         self.crashes_left.hash(state);
+        self.down.hash(state);
     }
 }
 
@@ -103,6 +111,11 @@ pub struct PaymentModel {
     pub grouped: bool,
     /// Crashes each leaf primary may suffer (grouped models only).
     pub crashes: u8,
+    /// Committees and failover (D-032, grouped models): only the payer (client 1) has a leaf
+    /// group, kept by a primary and one backup (the last actor); the other clients' accounts
+    /// are the root group's, kept by the chief. Only the leaf primary may crash — for good — so
+    /// that the chief fails the group over to the backup.
+    pub failover: bool,
     /// Deliberately broken ledger behaviour (tests only).
     #[cfg(feature = "fault-injection")]
     pub ledger_faults: reference::ledger::LedgerFaults,
@@ -123,12 +136,28 @@ impl PaymentModel {
             "two-payments" => Some(PaymentModel::two_payments()),
             "cross-group" => Some(PaymentModel::cross_group()),
             "cross-group-crash" => Some(PaymentModel::cross_group_crash()),
+            "failover" => Some(PaymentModel::failover()),
             _ => None,
         }
     }
 
     /// The names [`PaymentModel::named`] knows.
-    pub const NAMES: [&'static str; 4] = ["one-payment", "two-payments", "cross-group", "cross-group-crash"];
+    pub const NAMES: [&'static str; 5] =
+        ["one-payment", "two-payments", "cross-group", "cross-group-crash", "failover"];
+
+    /// [`PaymentModel::cross_group`] over a reliable network, the payer's group kept by a
+    /// primary and a backup; the primary may crash for good at any point, and the chief fails
+    /// the group over to the backup once its reports are missing (D-032). Five pulses: enough
+    /// to fail over and still commit or abort.
+    pub fn failover() -> PaymentModel {
+        PaymentModel {
+            lossy: false,
+            failover: true,
+            crashes: 1,
+            max_pulses: 3,
+            ..PaymentModel::cross_group()
+        }
+    }
 
     /// Two clients in two leaf groups under the chief; client 1 pays client 2 once over a
     /// lossy, duplicating network; four pulses (enough to match, clear, or time out).
@@ -162,6 +191,7 @@ impl PaymentModel {
             lossy: true,
             grouped: false,
             crashes: 0,
+            failover: false,
             #[cfg(feature = "fault-injection")]
             ledger_faults: reference::ledger::LedgerFaults::default(),
             #[cfg(feature = "fault-injection")]
@@ -169,9 +199,24 @@ impl PaymentModel {
         }
     }
 
-    /// Actors: the chief, the clients, then (grouped) one primary per client's group.
+    /// Actors: the chief, the clients, then (grouped) one primary per client's group, then
+    /// (failover) the payer group's backup.
     fn actor_count(&self) -> usize {
-        1 + self.clients + if self.grouped { self.clients } else { 0 }
+        1 + self.clients + self.leaf_groups() + usize::from(self.failover)
+    }
+
+    /// Leaf groups: one per client (grouped), only the payer's (failover), or none.
+    fn leaf_groups(&self) -> usize {
+        match (self.grouped, self.failover) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => self.clients,
+        }
+    }
+
+    /// The failover model's backup actor.
+    fn backup_index(&self) -> Option<usize> {
+        self.failover.then(|| self.clients + 2)
     }
 
     fn ids(&self) -> Vec<reference::Id> {
@@ -184,8 +229,14 @@ impl PaymentModel {
         if !self.grouped {
             return Roster::single(ids[0]);
         }
-        let leaves = (1..=self.clients).map(|c| (Prefix::new(ids[c], 8), ids[self.clients + c]));
-        Roster::new(ids[0], leaves).expect("the model's clients have distinct 8-bit prefixes")
+        let leaves = (1..=self.leaf_groups()).map(|c| (Prefix::new(ids[c], 8), ids[self.clients + c]));
+        let roster = Roster::new(ids[0], leaves).expect("the model's clients have distinct 8-bit prefixes");
+        match self.backup_index() {
+            Some(backup) => roster
+                .with_backups([(Prefix::new(ids[1], 8), vec![ids[backup]])])
+                .expect("the backup is a fresh node"),
+            None => roster,
+        }
     }
 
     /// What client `payee` is owed in total by the payments of the model.
@@ -207,7 +258,7 @@ impl PaymentModel {
             })
             .collect();
         let lossy = if self.lossy { LossyNetwork::Yes } else { LossyNetwork::No };
-        let grouped = self.grouped;
+        let (grouped, failover) = (self.grouped, self.failover);
         let model = ActorModel::new(self, ())
             .actors(actors)
             // Grouped models send several messages per pulse; redelivering each any number of
@@ -230,10 +281,24 @@ impl PaymentModel {
                 committed(&model.cfg, state)
             })
             .within_boundary(|cfg, state| chief(state).pulse() <= cfg.max_pulses);
-        if grouped {
+        let model = if grouped {
             model.property(Expectation::Sometimes, "a transfer is aborted and reversed", |model, state| {
                 aborted(&model.cfg, state)
             })
+        } else {
+            model
+        };
+        if failover {
+            model
+                .property(Expectation::Always, "the acting primary holds the taken state", |model, state| {
+                    acting_holds_taken_state(&model.cfg, state)
+                })
+                .property(Expectation::Sometimes, "the payer's group fails over", |model, state| {
+                    failed_over(&model.cfg, state)
+                })
+                .property(Expectation::Sometimes, "a transfer commits after a failover", |model, state| {
+                    failed_over(&model.cfg, state) && committed(&model.cfg, state)
+                })
         } else {
             model
         }
@@ -244,11 +309,18 @@ fn chief(state: &ActorModelState<PaymentActor>) -> &Node {
     &state.actor_states[0].node
 }
 
-/// Client `c`'s account in the working state of whichever group keeps it.
+/// Client `c`'s account in the working state of whichever member acts for its group, as the
+/// chief sees it.
 fn account(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>, c: usize) -> reference::smt::Account {
     // The node's own Id: deriving the keys again for every state checked would cost a hash.
     let id = state.actor_states[c].node.id();
-    let keeper = if cfg.grouped { cfg.clients + c } else { 0 };
+    let keeper = if !cfg.grouped || c > cfg.leaf_groups() {
+        0
+    } else if failed_over(cfg, state) {
+        cfg.backup_index().expect("only the failover model fails over")
+    } else {
+        cfg.clients + c
+    };
     let ledger = state.actor_states[keeper].node.ledger().expect("a bookkeeper");
     ledger.account(&id).unwrap_or_default()
 }
@@ -284,6 +356,27 @@ fn committed(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool 
     })
 }
 
+/// The chief made the payer group's backup its primary.
+fn failed_over(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
+    if !cfg.failover {
+        return false;
+    }
+    let payer = state.actor_states[1].node.id();
+    chief(state).view_of(&Prefix::new(payer, 8)).is_some_and(|(view, _)| view > 0)
+}
+
+/// Failover safety (D-032): the member the chief has acting for the payer's group — crashed
+/// or not — holds the version of the group's report the chief took, with the same synopsis.
+/// A successor without it would lose what the root already covers.
+fn acting_holds_taken_state(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
+    let group = Prefix::new(state.actor_states[1].node.id(), 8);
+    let Some(taken) = chief(state).arbiter().and_then(|a| a.held_report(&group)) else { return true };
+    let keeper =
+        if failed_over(cfg, state) { cfg.backup_index().expect("failover model") } else { cfg.clients + 1 };
+    let ledger = state.actor_states[keeper].node.ledger().expect("a bookkeeper");
+    ledger.tree().root(taken.entry.version).is_ok_and(|root| root.synopsis == taken.entry.synopsis)
+}
+
 /// The chief aborted a transfer, and every half is settled since.
 fn aborted(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
     let settled = (1..=cfg.clients).all(|c| {
@@ -314,7 +407,7 @@ impl PaymentActor {
             transfer_timeout_pulses: TIMEOUT_PULSES,
             roster: Arc::clone(&self.roster),
             bookkeeper_deposit: None,
-            failover_timeout_pulses: 2,
+            failover_timeout_pulses: 1,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {
@@ -326,7 +419,12 @@ impl PaymentActor {
         let genesis =
             Genesis::split(&self.roster, organization, GENESIS_SUPPLY, &distribution, TIMEOUT_PULSES)
                 .expect("the model's genesis is valid");
-        let group = if self.index == 0 { 0 } else { self.index - cfg.clients };
+        let group = match self.index {
+            0 => 0,
+            // The backup starts from its group's genesis share, as its primary does.
+            index if Some(index) == cfg.backup_index() => 1,
+            index => index - cfg.clients,
+        };
         #[allow(unused_mut)] // mutated only with fault injection
         let mut node = match genesis.ledgers.into_iter().nth(group) {
             Some((_, ledger)) if self.index == 0 => {
@@ -343,9 +441,12 @@ impl PaymentActor {
         node
     }
 
-    /// Whether the model may crash this actor: grouped leaf primaries only.
+    /// Whether the model may crash this actor: grouped leaf primaries only (in the failover
+    /// model only the payer group's primary).
     fn crashes(&self) -> u8 {
-        if self.cfg.grouped && self.index > self.cfg.clients { self.cfg.crashes } else { 0 }
+        let primary =
+            self.cfg.grouped && self.index > self.cfg.clients && Some(self.index) != self.cfg.backup_index();
+        if primary { self.cfg.crashes } else { 0 }
     }
 
     /// Turn the node's outputs into stateright effects. Time does not exist in the model:
@@ -411,6 +512,9 @@ impl Actor for PaymentActor {
         msg: Message,
         o: &mut Out<Self>,
     ) {
+        if state.down {
+            return;
+        }
         let from = self.ids[self.index_of(src)];
         let mut out = Vec::new();
         let state = state.to_mut();
@@ -420,10 +524,17 @@ impl Actor for PaymentActor {
     }
 
     fn on_timeout(&self, _id: ActorId, state: &mut Cow<NodeState>, timer: &ModelTimer, o: &mut Out<Self>) {
+        if state.down {
+            return;
+        }
         let mut out = Vec::new();
         let state = state.to_mut();
         match timer {
             ModelTimer::Node(timer) => state.node.handle_timer(0, *timer, &mut out),
+            ModelTimer::Crash if self.cfg.failover => {
+                state.down = true;
+                state.crashes_left = 0;
+            }
             ModelTimer::Crash => {
                 state.node.restart(0, false, &mut out);
                 state.crashes_left -= 1;

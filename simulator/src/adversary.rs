@@ -8,8 +8,8 @@
 
 use rand_chacha::ChaCha8Rng;
 use reference::Id;
-use reference::id::Prefix;
 use reference::crypto::Hash32;
+use reference::id::Prefix;
 use reference::ledger::{Applied, Tx};
 use reference::node::{Message, SharedSigner};
 use rustc_hash::FxHashSet;

@@ -847,7 +847,11 @@ mod validate {
         }
         positive(invalid, "parameters.failover_timeout_pulses", p.failover_timeout_pulses)?;
         if p.backups > MAX_BACKUPS {
-            return Err(invalid("parameters.backups", &format!("at most {MAX_BACKUPS}"), p.backups.to_string()));
+            return Err(invalid(
+                "parameters.backups",
+                &format!("at most {MAX_BACKUPS}"),
+                p.backups.to_string(),
+            ));
         }
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
             return Err(invalid(

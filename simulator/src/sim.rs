@@ -9,7 +9,6 @@ use std::rc::Rc;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
-use reference::{Id, Prefix};
 use reference::consensus::groups::GroupTree;
 use reference::crypto::{Ed25519Signer, Ed25519Verifier, SimScheme};
 use reference::invariants::Violation;
@@ -17,6 +16,7 @@ use reference::node::{
     Command, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, SharedSigner, SharedVerifier,
     Timer,
 };
+use reference::{Id, Prefix};
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
@@ -366,7 +366,8 @@ impl Simulation {
     /// fault stream of the `index`-th declared primary crash; at least one if `fraction > 0`.
     fn crashing_primaries(&self, index: u64, fraction: f64) -> Vec<NodeIndex> {
         let leaves = self.layout.leaves;
-        let count = ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
+        let count =
+            ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
         let mut rng = rng::stream(self.seed, Purpose::Faults, 1 + index);
         let mut order: Vec<usize> = (0..leaves).collect();
         for i in (1..order.len()).rev() {
@@ -593,7 +594,8 @@ impl Simulation {
             match output {
                 Output::Send { to, mut msg } => match self.index_of.get(&to) {
                     Some(&to) => {
-                        let second = self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg, &self.layout));
+                        let second =
+                            self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg, &self.layout));
                         let conflict =
                             self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
                         self.send_one(from, to, msg)?;
@@ -1043,7 +1045,8 @@ impl World {
         } else {
             let backup_ids: Vec<Id> = signers[layout.first_backup()..].iter().map(|s| s.id()).collect();
             let leaf_groups: Vec<_> = roster.groups().skip(1).map(|(prefix, _)| prefix).collect();
-            let committees = leaf_groups.into_iter().zip(backup_ids.chunks(params.backups).map(<[Id]>::to_vec));
+            let committees =
+                leaf_groups.into_iter().zip(backup_ids.chunks(params.backups).map(<[Id]>::to_vec));
             roster.with_backups(committees).expect("each backup a fresh node of one leaf group")
         };
         let balance = scenario.nodes.initial_balance;

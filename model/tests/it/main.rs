@@ -1,12 +1,13 @@
 //! Model checks of the node protocol: the properties hold on every reachable state of small
 //! configurations (one group; two leaf groups under the chief, over a lossy network or with
-//! crashing primaries), the interesting paths are reachable, state counts are pinned, and
+//! crashing primaries; a payer group with a backup whose primary crashes for good and fails
+//! over), the interesting paths are reachable, state counts are pinned, and
 //! deliberately broken ledgers are caught with a counterexample.
 
 use model::PaymentModel;
 use reference::ledger::LedgerFaults;
 use reference::node::NodeFaults;
-use stateright::{Checker, Model};
+use stateright::{Checker, HasDiscoveries, Model};
 
 #[test]
 fn one_payment_over_a_lossy_duplicating_network_keeps_every_property() {
@@ -96,7 +97,7 @@ fn the_model_binary_refuses_an_unknown_model() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash, governance"
+            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash, failover, governance"
         ),
         "{stderr}"
     );
@@ -117,6 +118,32 @@ fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
         checker.discovery("I4 settled halves balance").is_some(),
         "the checker finds the mixed settlement"
     );
+}
+
+// ----- committees and failover (SPEC §6.4, D-032) ------------------------------------------
+
+const PINNED_FAILOVER: usize = 445_560;
+
+#[test]
+fn a_payer_group_whose_primary_crashes_fails_over_to_its_backup_and_keeps_every_property() {
+    let checker = PaymentModel::failover().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    println!("failover: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_FAILOVER);
+}
+
+#[test]
+fn a_chief_that_fails_over_to_a_backup_without_the_taken_state_is_caught() {
+    // The chief takes the primary's report before the backup attested it and then makes the
+    // backup primary whatever it holds: the backup lacks the version the root covers.
+    let faults =
+        NodeFaults { take_unattested_reports: true, fail_over_blindly: true, ..NodeFaults::default() };
+    let cfg = PaymentModel { node_faults: faults, ..PaymentModel::failover() };
+    let checker = cfg.into_model().checker().finish_when(HasDiscoveries::AnyFailures).spawn_bfs().join();
+    let path = checker.discovery("the acting primary holds the taken state").expect("the checker finds it");
+    let chief = &path.last_state().actor_states[0].node;
+    let group = reference::Prefix::new(path.last_state().actor_states[1].node.id(), 8);
+    assert_eq!(chief.view_of(&group).map(|(view, _)| view), Some(1), "{path:?}");
 }
 
 // ----- governance (SPEC §3) -------------------------------------------------------------

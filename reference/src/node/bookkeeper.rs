@@ -97,11 +97,8 @@ impl Bookkeeper {
         chief: Option<Arbiter>,
     ) -> Bookkeeper {
         let roster = &config.roster;
-        let group = if chief.is_some() {
-            Prefix::ROOT
-        } else {
-            roster.seat_of(&id).unwrap_or(roster.group_of(&id))
-        };
+        let group =
+            if chief.is_some() { Prefix::ROOT } else { roster.seat_of(&id).unwrap_or(roster.group_of(&id)) };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         let capacity = config.bookkeeper_deposit.map(Capacity::new);
         let acting = chief.is_some() || roster.primary(&group) == id;
@@ -483,7 +480,12 @@ impl Bookkeeper {
         Ok(Some(self.seal(out)))
     }
 
-    fn on_group_seal(&mut self, from: Id, report: &GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn on_group_seal(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
         if self.chief.is_none() {
             return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
         }
@@ -554,6 +556,7 @@ impl Bookkeeper {
     /// after the acting one, whose attestations reach the taken report acts from the next view.
     /// A member that never attested qualifies only while the taken report is the genesis one.
     fn fail_over_silent_groups(&mut self, out: &mut Vec<Output>) {
+        let blind = self.blind_failover();
         let Some(committees) = self.committees.as_mut() else { return };
         let arbiter = self.chief.as_ref().expect("only the chief fails groups over");
         let roster = &self.config.roster;
@@ -576,7 +579,7 @@ impl Bookkeeper {
             let candidates = (1..members.len()).map(|k| members[(at + k) % members.len()]);
             let next = candidates
                 .map(|m| (committees.attested_pulse(&group, &m), m))
-                .filter(|(attested, _)| *attested >= taken)
+                .filter(|(attested, _)| *attested >= taken || blind)
                 .fold(None, |best: Option<(u64, Id)>, (attested, m)| match best {
                     Some((b, _)) if b >= attested => best,
                     _ => Some((attested, m)),
@@ -589,6 +592,20 @@ impl Bookkeeper {
             committees.held.remove(&group);
             out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
         }
+    }
+
+    /// Whether the test-only `fail_over_blindly` fault is on.
+    fn blind_failover(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        if self.faults.fail_over_blindly {
+            return true;
+        }
+        false
+    }
+
+    /// This node's view of `group`.
+    pub(super) fn view_of(&self, group: &Prefix) -> (u32, Id) {
+        self.views.acting(&self.config.roster, group)
     }
 
     /// Hold the acting primary's `report` until a majority of its committee attested it.
@@ -708,14 +725,21 @@ impl Bookkeeper {
         let Some(replica) = self.replica.as_mut() else { return };
         let inputs = std::mem::take(&mut replica.current);
         let pulse = report.pulse;
-        replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: report_digest(report) }));
+        replica.push(Arc::new(ReplicaCycle {
+            before_pulse,
+            pulse,
+            inputs,
+            report_digest: report_digest(report),
+        }));
         let view = self.views.acting(&self.config.roster, &self.group).0;
         let wanted = std::mem::take(&mut replica.state_wanted);
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);
         }
         let replica = self.replica.as_mut().expect("checked above");
-        for member in self.config.roster.committee(&self.group).filter(|m| *m != self.id && !wanted.contains(m)) {
+        for member in
+            self.config.roster.committee(&self.group).filter(|m| *m != self.id && !wanted.contains(m))
+        {
             let cycles = replica.unacked(&member);
             let batch = ReplicaBatch { group: self.group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
@@ -771,7 +795,12 @@ impl Bookkeeper {
 
     /// The acting primary's state: take it if it holds the group's entry of the root this
     /// member holds (so it is not older and not another history), and replay on from it.
-    fn on_state(&mut self, from: Id, snapshot: &StateSnapshot, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn on_state(
+        &mut self,
+        from: Id,
+        snapshot: &StateSnapshot,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         let (view, _) = self.views.acting(roster, &self.group);
         let wanted = self.replica.as_ref().is_some_and(|r| r.diverged);
@@ -856,7 +885,12 @@ impl Bookkeeper {
     }
 
     /// A batch of sealed cycles from a member acting as the group's primary.
-    fn on_replicate(&mut self, from: Id, batch: &ReplicaBatch, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn on_replicate(
+        &mut self,
+        from: Id,
+        batch: &ReplicaBatch,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         if batch.group != self.group || self.replica.is_none() || !roster.is_member(&self.group, &from) {
             let bookkeeper = roster.primary(&batch.group);

@@ -311,7 +311,11 @@ impl Message {
                 Message::Rejected { .. } => 32 + 1 + 16,
                 Message::StateRequest { .. } => 21,
                 Message::State(snapshot) => {
-                    21 + 4 + 8 + ENTRY_BYTES + snapshot.report.pending.len() * HALF_BYTES + snapshot.state_bytes
+                    21 + 4
+                        + 8
+                        + ENTRY_BYTES
+                        + snapshot.report.pending.len() * HALF_BYTES
+                        + snapshot.state_bytes
                 }
                 Message::Pulse { views, .. } => 8 + ROOT_BYTES + 4 + views.len() * VIEW_BYTES,
             }

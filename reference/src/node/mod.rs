@@ -314,7 +314,9 @@ pub enum NodeError {
     /// A backup attested a different report than the acting primary sent for the same pulse:
     /// evidence that one of them lies (a forged summary, SPEC §14) or that the backup diverged
     /// (D-032). The chief takes neither until a majority of the committee agrees.
-    #[error("group {group}'s member {member} attested a different report for pulse {pulse} than its primary sent")]
+    #[error(
+        "group {group}'s member {member} attested a different report for pulse {pulse} than its primary sent"
+    )]
     AttestMismatch {
         /// The group.
         group: Prefix,
@@ -371,6 +373,10 @@ pub struct NodeFaults {
     pub reverse_cleared_debits: bool,
     /// A group primary ignores its per-version capacity (breaks I11).
     pub skip_capacity: bool,
+    /// The chief fails a group over to the next member whatever that member attested (with
+    /// `take_unattested_reports`, a successor without the taken state loses committed cycles:
+    /// breaks I1 at the root).
+    pub fail_over_blindly: bool,
     /// The chief takes a group's report without waiting for its committee's attestations (a
     /// forged summary then reaches the root: the parties' proofs stop verifying).
     pub take_unattested_reports: bool,
@@ -442,6 +448,15 @@ impl Node {
     pub fn group(&self) -> Option<Prefix> {
         match self {
             Node::Bookkeeper(node) => Some(node.group()),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// The view of `group` this node knows of, and the member acting as its primary in it
+    /// (D-032); `None` for a client.
+    pub fn view_of(&self, group: &Prefix) -> Option<(u32, Id)> {
+        match self {
+            Node::Bookkeeper(node) => Some(node.view_of(group)),
             Node::Client(_) => None,
         }
     }
