@@ -220,6 +220,10 @@ impl Views {
 
     /// Take the announced entries that are newer than the held ones; returns those taken.
     pub fn learn(&mut self, entries: &[ViewEntry]) -> Vec<ViewEntry> {
+        // Every pulse repeats the chief's whole list; almost always it is the held one.
+        if entries.len() == self.changed.len() && entries.iter().eq(self.changed.values()) {
+            return Vec::new();
+        }
         let mut taken = Vec::new();
         for entry in entries {
             let held = self.changed.get(&entry.group).map_or(0, |e| e.view);
