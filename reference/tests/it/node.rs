@@ -4,6 +4,8 @@
 //! and a proptest-state-machine test against a model of balances, queues and outcomes. Two leaf
 //! groups under the chief: escrow, matching, clearing, aborts, late credits, broken primaries,
 //! and a property test over any schedule of payments, pulses and losses (I1, I4, settlement).
+//! Committees (D-032): replay and attestation, failover of a silent primary with fencing and
+//! catch-up, and committee messages from the wrong members as typed errors.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,6 +50,12 @@ fn build(clients: u64, grouped: bool) -> Net {
 
 /// [`build`] with every group primary holding `deposit` frozen (SPEC §6.5).
 fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net {
+    build_full(clients, grouped, deposit, 0)
+}
+
+/// [`build`] with `backups` backups in every leaf group's committee (D-032), nodes after the
+/// primaries, group by group.
+fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize) -> Net {
     let scheme = SimScheme::new(5);
     let signers: Vec<_> = (0..=clients).map(|i| scheme.signer(i)).collect();
     let org = scheme.signer(1_000);
@@ -56,11 +64,18 @@ fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net 
     prefixes.sort();
     prefixes.dedup();
     let primaries: Vec<_> = (0..prefixes.len() as u64).map(|i| scheme.signer(2_000 + i)).collect();
+    let backup_signers: Vec<_> =
+        (0..(prefixes.len() * backups) as u64).map(|i| scheme.signer(3_000 + i)).collect();
     let roster = if grouped {
         Roster::new(signers[0].id(), prefixes.iter().copied().zip(primaries.iter().map(|p| p.id()))).unwrap()
     } else {
         Roster::single(signers[0].id())
     };
+    let committees = prefixes
+        .iter()
+        .copied()
+        .zip(backup_signers.chunks(backups.max(1)).map(|c| c.iter().map(|s| s.id()).collect::<Vec<_>>()));
+    let roster = if grouped && backups > 0 { roster.with_backups(committees).unwrap() } else { roster };
     let genesis = Genesis::split(&roster, org.id(), 1_000_000, &distribution, TIMEOUT_PULSES).unwrap();
     let config = NodeConfig {
         pulse_ms: PULSE_MS,
@@ -80,8 +95,13 @@ fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net 
         signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())),
     );
     if grouped {
-        for (primary, ledger) in primaries.iter().zip(ledgers) {
-            nodes.push(Node::bookkeeper(primary.id(), ledger, verifier.clone(), config.clone()));
+        let ledgers: Vec<_> = ledgers.collect();
+        for (primary, ledger) in primaries.iter().zip(&ledgers) {
+            nodes.push(Node::bookkeeper(primary.id(), ledger.clone(), verifier.clone(), config.clone()));
+        }
+        for (k, backup) in backup_signers.iter().enumerate() {
+            let ledger = ledgers[k / backups].clone();
+            nodes.push(Node::bookkeeper(backup.id(), ledger, verifier.clone(), config.clone()));
         }
     }
     Net {
@@ -911,4 +931,142 @@ mod within_one_group {
         #[test]
         fn transfers_within_one_group_match_the_model(sequential 1..60 => Sut);
     }
+}
+
+// ----- committees (SPEC §6.2, §6.4, D-032) -------------------------------------------------
+
+/// Two clients in two leaf groups, each kept by a primary and two backups: nodes 0 chief,
+/// 1–2 clients, 3–4 primaries, 5–8 backups (5, 6 of the first group in prefix order).
+fn committees() -> Net {
+    build_full(2, true, None, 2)
+}
+
+/// The primary (and its group's backups) keeping client `client`'s account.
+fn committee_of(net: &Net, client: usize) -> Vec<usize> {
+    let group = Prefix::new(net.nodes[client].id(), 8);
+    let primary = (3..5).find(|i| net.nodes[*i].group() == Some(group)).unwrap();
+    let backups = (5..9).filter(|i| net.nodes[*i].group() == Some(group));
+    std::iter::once(primary).chain(backups).collect()
+}
+
+#[test]
+fn backups_replay_the_primary_and_their_attestations_let_the_chief_take_its_reports() {
+    let mut net = committees();
+    net.command(10, 1, 2, 300, 1);
+    for pulse in 1..=3 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    assert!(events.iter().any(|(n, e)| *n == 1 && matches!(e, NodeEvent::Committed { tag: 1, .. })));
+    assert!(events.iter().any(|(_, e)| matches!(e, NodeEvent::ReportAttested { .. })));
+    // Every backup holds exactly its primary's ledger.
+    for client in [1, 2] {
+        let members = committee_of(&net, client);
+        let primary_root = net.nodes[members[0]].ledger().unwrap().tree().root(2).unwrap();
+        for backup in &members[1..] {
+            let root = net.nodes[*backup].ledger().unwrap().tree().root(2).unwrap();
+            assert_eq!(root, primary_root, "backup {backup} of client {client}");
+        }
+    }
+}
+
+#[test]
+fn the_chief_fails_a_silent_group_over_and_payments_commit_through_the_backup() {
+    let mut net = committees();
+    net.command(10, 1, 2, 300, 1);
+    net.pulse(PULSE_MS);
+    let payer_primary = committee_of(&net, 1)[0];
+    // The payer's primary goes silent: nothing it sends arrives and nothing is sent to it —
+    // but it still hears the chief's pulse broadcasts (this net does not drop broadcasts).
+    net.drop_if = Box::new(move |from, to, _| from == payer_primary || to == payer_primary);
+    for pulse in 2..=6 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    let failover = events.iter().find_map(|(_, e)| match e {
+        NodeEvent::FailedOver { from, to, view, .. } => Some((*from, *to, *view)),
+        _ => None,
+    });
+    let (from, to, view) = failover.expect("the chief fails the group over");
+    assert_eq!((net.index(from), view), (payer_primary, 1));
+    assert!(committee_of(&net, 1)[1..].contains(&net.index(to)), "to a backup of the group");
+    assert!(events.iter().any(|(n, e)| *n == 1 && matches!(e, NodeEvent::Committed { tag: 1, .. })));
+    // The old primary learnt of the new view from a pulse and stepped down (fencing: two
+    // members never act at once).
+    let stepped_down =
+        |n: &usize, e: &NodeEvent| *n == payer_primary && matches!(e, NodeEvent::SteppedDown { view: 1, .. });
+    assert!(events.iter().any(|(n, e)| stepped_down(n, e)), "{events:?}");
+    // A new payment from the failed-over group commits through the new primary.
+    net.command(6_100, 1, 2, 50, 2);
+    for pulse in 7..=9 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    assert!(
+        events.iter().any(|(n, e)| *n == 1 && matches!(e, NodeEvent::Committed { tag: 2, .. })),
+        "{events:?}"
+    );
+    assert_eq!(balance(&net, 2), 1_350);
+    // Reachable again, the old primary replays the new primary's cycles as a backup.
+    net.drop_if = Box::new(|_, _, _| false);
+    for pulse in 10..=11 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let new_primary = net.index(to);
+    let latest = |n: usize| net.nodes[n].ledger().unwrap().tree().latest_version();
+    assert_eq!(latest(payer_primary), latest(new_primary));
+}
+
+#[test]
+fn committee_messages_from_the_wrong_members_are_typed_errors() {
+    let mut net = committees();
+    net.command(10, 1, 2, 300, 1);
+    net.pulse(PULSE_MS);
+    let payer = committee_of(&net, 1);
+    let payee = committee_of(&net, 2);
+    let report = match net.nodes[0].arbiter().unwrap().held_report(&net.nodes[payer[0]].group().unwrap()) {
+        Some(report) => report.clone(),
+        None => panic!("the payer's group reported"),
+    };
+    // An attestation from a member of another group.
+    let attest = Message::Attest(Box::new(report.clone()));
+    assert!(matches!(bad_message_error(&mut net, payee[1], 0, &attest), NodeError::NotFromBookkeeper { .. }));
+    // A backup is sent a primary's work.
+    let submit = resubmission(&net, 1, 2, 5, 2);
+    let error = bad_message_error(&mut net, 2, payer[1], &submit);
+    assert!(matches!(error, NodeError::NotActing { view: 0, .. }), "{error}");
+    let request = Message::StateRequest { group: report.entry.prefix };
+    assert!(matches!(bad_message_error(&mut net, payer[2], payer[1], &request), NodeError::NotActing { .. }));
+    // A state request from outside the committee.
+    assert!(matches!(
+        bad_message_error(&mut net, payee[0], payer[0], &request),
+        NodeError::NotFromBookkeeper { .. }
+    ));
+    // A replication batch from a node outside the committee.
+    let batch = reference::node::ReplicaBatch { group: report.entry.prefix, view: 0, cycles: Vec::new() };
+    let replicate = Message::Replicate(Box::new(batch));
+    assert!(matches!(
+        bad_message_error(&mut net, payee[0], payer[1], &replicate),
+        NodeError::NotFromBookkeeper { .. }
+    ));
+}
+
+#[test]
+fn a_backup_that_missed_batches_catches_up_from_its_last_attestation() {
+    let mut net = committees();
+    let payer = committee_of(&net, 1);
+    let lagging = payer[1];
+    net.command(10, 1, 2, 300, 1);
+    net.drop_if = Box::new(move |_, to, msg| to == lagging && matches!(msg, Message::Replicate(_)));
+    for pulse in 1..=2 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let latest = |net: &Net, n: usize| net.nodes[n].ledger().unwrap().tree().latest_version();
+    assert!(latest(&net, lagging) < latest(&net, payer[0]), "it missed the cycles");
+    net.drop_if = Box::new(|_, _, _| false);
+    net.pulse(3 * PULSE_MS);
+    // The next batch carries every cycle since its last attestation: it replays them all.
+    assert_eq!(latest(&net, lagging), latest(&net, payer[0]));
+    let events = net.take_events();
+    assert!(!events.iter().any(|(_, e)| matches!(e, NodeEvent::ReplicaDiverged { .. })), "{events:?}");
 }
