@@ -84,6 +84,9 @@ pub struct Bookkeeper {
     replica: Option<Box<Replication>>,
     /// The chief's attestations and failover bookkeeping, when the roster runs committees.
     committees: Option<Box<ChiefCommittees>>,
+    /// True only while a backup replays a cycle, whose outputs are dropped: work that only
+    /// builds outputs (commit proofs) is skipped. Never true between calls.
+    replaying: bool,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
 }
@@ -126,6 +129,7 @@ impl Bookkeeper {
             views: Views::default(),
             replica,
             committees,
+            replaying: false,
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         }
@@ -410,7 +414,7 @@ impl Bookkeeper {
     /// A retried submission of a committed transfer: send the commit again, with the newest
     /// root, if the transfer was not reversed since.
     fn recommit(&self, tx_id: Hash32, signed: &SignedTx, out: &mut Vec<Output>) {
-        let Some((root, path)) = &self.root else { return };
+        let Some((root, path)) = self.root.as_ref().filter(|_| !self.replaying) else { return };
         let party = signed.tx.from;
         if let Some(msg) = self.commit_message(tx_id, party, root, path) {
             out.push(Output::Send { to: party, msg });
@@ -954,6 +958,7 @@ impl Bookkeeper {
     fn replay_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
         let mut ignored = Vec::new();
         let mut report = None;
+        self.replaying = true;
         for (from, msg) in &cycle.inputs {
             match msg {
                 Message::Submit(signed) => self.on_submit(signed, &mut ignored),
@@ -973,6 +978,7 @@ impl Bookkeeper {
             }
             ignored.clear();
         }
+        self.replaying = false;
         report.filter(|r| report_digest(r) == cycle.report_digest && r.pulse == cycle.pulse)
     }
 
@@ -1045,6 +1051,10 @@ impl Bookkeeper {
         for notice in std::mem::take(&mut self.notices) {
             if notice.version > covered {
                 waiting.push(notice);
+                continue;
+            }
+            // A replay drops its outputs: do not build the proofs.
+            if self.replaying {
                 continue;
             }
             if let Some(msg) = self.commit_message(notice.tx_id, notice.party, root, path) {
