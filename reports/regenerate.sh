@@ -8,14 +8,16 @@ cargo build --release -p simulator
 leither=target/release/leither
 out=reports/examples
 rm -rf "$out" && mkdir -p "$out"
-for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee; do
+for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee committee-terms; do
   "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
 done
 "$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"
 "$leither" sweep scenarios/lossy-network.toml --out "$out/lossy-network-sweep"
 rm -rf "$out/lossy-network-sweep/points"
-"$leither" sweep scenarios/colluding-committee.toml --out "$out/colluding-committee-sweep"
-rm -rf "$out/colluding-committee-sweep/points"
+for scenario in colluding-committee committee-terms; do
+  "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
+  rm -rf "$out/$scenario-sweep/points"
+done
 # The credit model (issue 5): one run, and the designer's comparison sweeps.
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
 for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do

@@ -408,6 +408,7 @@ impl PaymentActor {
             roster: Arc::clone(&self.roster),
             bookkeeper_deposit: None,
             failover_timeout_pulses: 1,
+            election_cycle_pulses: None,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {

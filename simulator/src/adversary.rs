@@ -236,10 +236,10 @@ impl ByzantinePrimaries {
     /// report to send after it if `from` equivocates.
     pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message, layout: &Layout) -> Option<Message> {
         if let Message::Attest(report) = msg {
-            // A colluding backup of a forging primary attests the forged report.
-            let group = layout.backup_group(from as usize)?;
-            let primary = layout.first_primary + group;
-            if self.colluding[from as usize] && self.role[primary] == Some(Misbehaviour::Forge) {
+            // A colluding backup attests the forged report its group's (forging) primary sent.
+            layout.backup_group(from as usize)?;
+            let forged = self.forged.contains(&(report.entry.prefix, report.pulse));
+            if self.colluding[from as usize] && forged {
                 report.entry.synopsis.hash.0[0] ^= 1;
                 self.forged_attestations += 1;
             }

@@ -337,6 +337,7 @@ fn committees_section(s: &Summary) -> Section {
             ("forged reports taken (a colluding majority signed them)", count(c.forged_reports_taken)),
             ("forged attestations sent by colluding backups", count(c.forged_attestations)),
             ("failovers", count(c.failovers)),
+            ("primary seats handed over at a term boundary", count(c.term_handovers)),
             ("primaries that stepped down on learning of a later view", count(c.stepped_down)),
             ("replicas that diverged", count(c.replica_divergences)),
             ("members resynced from their primary's state", count(c.resyncs)),

@@ -121,6 +121,10 @@ pub struct Parameters {
     pub backups: usize,
     /// Pulses a group's reports may be missing before the chief fails it over (SPEC §6.4).
     pub failover_timeout_pulses: u64,
+    /// Term length (SPEC §6.3): at each multiple the chief seats every leaf committee by the
+    /// election beacon; absent: one term for the whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub election_cycle_pulses: Option<u64>,
 }
 
 impl Default for Parameters {
@@ -138,6 +142,7 @@ impl Default for Parameters {
             bookkeeper_deposit: None,
             backups: 0,
             failover_timeout_pulses: 2,
+            election_cycle_pulses: None,
         }
     }
 }
@@ -846,6 +851,9 @@ mod validate {
             positive(invalid, "parameters.bookkeeper_deposit", deposit)?;
         }
         positive(invalid, "parameters.failover_timeout_pulses", p.failover_timeout_pulses)?;
+        if let Some(cycle) = p.election_cycle_pulses {
+            positive(invalid, "parameters.election_cycle_pulses", cycle)?;
+        }
         if p.backups > MAX_BACKUPS {
             return Err(invalid(
                 "parameters.backups",

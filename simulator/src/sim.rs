@@ -777,6 +777,20 @@ impl Simulation {
                 })?;
             }
             NodeEvent::SteppedDown { .. } => self.metrics.committees.stepped_down += 1,
+            NodeEvent::Reseated { pulse, term, view, from, to, .. } => {
+                self.metrics.committees.term_handovers += 1;
+                let (from, to) = (self.index(&from), self.index(&to));
+                self.trace.record(
+                    self.now_ms,
+                    "reseated",
+                    &[pulse, term, u64::from(view), from, to],
+                    |l| {
+                        l.push_str(&format!(
+                            ",\"pulse\":{pulse},\"term\":{term},\"view\":{view},\"from\":{from},\"to\":{to}"
+                        ));
+                    },
+                )?;
+            }
             NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
             NodeEvent::Resynced { .. } => self.metrics.committees.resyncs += 1,
             NodeEvent::ReportAttested { group, pulse } => {
@@ -1073,6 +1087,7 @@ impl World {
             roster: Arc::new(self.roster),
             bookkeeper_deposit: params.bookkeeper_deposit,
             failover_timeout_pulses: params.failover_timeout_pulses,
+            election_cycle_pulses: params.election_cycle_pulses,
         };
         let retained = params.versions_retained;
         let ledgers: Vec<_> =

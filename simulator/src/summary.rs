@@ -180,6 +180,8 @@ pub struct CommitteeCounts {
     pub forged_attestations: u64,
     /// Groups the chief failed over to a backup.
     pub failovers: u64,
+    /// Primary seats handed over at term boundaries (SPEC §6.3).
+    pub term_handovers: u64,
     /// Primaries that stepped down on learning of a later view.
     pub stepped_down: u64,
     /// Backups whose replay stopped reproducing their primary's reports.

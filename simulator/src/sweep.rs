@@ -346,8 +346,10 @@ const METRICS: [Metric; 7] = [
 ];
 
 /// Shown only when the sweep runs committees (D-032).
-const COMMITTEE_METRICS: [Metric; 4] = [
+const COMMITTEE_METRICS: [Metric; 6] = [
     Metric { name: "failovers", get: |s| s.committees.failovers as f64 },
+    Metric { name: "term handovers", get: |s| s.committees.term_handovers as f64 },
+    Metric { name: "censored submissions", get: |s| s.adversaries.censored_submissions as f64 },
     Metric { name: "forged reports taken", get: |s| s.committees.forged_reports_taken as f64 },
     Metric { name: "proofs failed", get: |s| s.adversaries.bad_proofs_detected as f64 },
     Metric { name: "adversary seats %", get: adversary_seat_percent },
@@ -426,7 +428,7 @@ fn figures(results: &[PointResult]) -> Vec<String> {
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
     let plotted: Vec<&Metric> = [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
         .into_iter()
-        .chain(COMMITTEE_METRICS[..3].iter().filter(|_| committees))
+        .chain(COMMITTEE_METRICS[..5].iter().filter(|_| committees))
         .collect();
     plotted
         .iter()

@@ -548,6 +548,9 @@ impl Bookkeeper {
         self.root = Some((root, path));
         self.carry_out(&own_orders, out);
         self.announce(out);
+        if self.config.election_cycle_pulses.is_some_and(|cycle| pulse % cycle.max(1) == 0) {
+            self.seat_new_term(out);
+        }
         self.fail_over_silent_groups(out);
         self.send_settles(out);
         let announced = self.announced(root);
@@ -610,6 +613,47 @@ impl Bookkeeper {
     /// This node's view of `group`.
     pub(super) fn view_of(&self, group: &Prefix) -> (u32, Id) {
         self.views.acting(&self.config.roster, group)
+    }
+
+    /// A new term: seat every leaf committee by the election beacon over the latest root (SPEC
+    /// §6.3, `consensus::election::elect_group` with the committee as the pool), so that no
+    /// member keeps the primary's seat by choice. The member seated first takes it if it holds
+    /// the taken state (attested at least the taken report); else the first that does, in the
+    /// seated order; the acting member always does (D-032).
+    fn seat_new_term(&mut self, out: &mut Vec<Output>) {
+        use crate::consensus::election::{ElectionParams, elect_group};
+        let Some(committees) = self.committees.as_mut() else { return };
+        let arbiter = self.chief.as_ref().expect("only the chief seats terms");
+        let roster = &self.config.roster;
+        let root_hash = arbiter.root().synopsis.hash;
+        let (pulse, cycle) = (self.pulse, self.config.election_cycle_pulses.unwrap_or(1).max(1));
+        for (group, _) in roster.groups().skip(1) {
+            let members: Vec<Id> = roster.committee(&group).collect();
+            if members.len() < 2 {
+                continue;
+            }
+            let votes = members.iter().map(|m| (*m, 1)).collect();
+            let params =
+                ElectionParams { backups: members.len() - 1, pool_factor: 1, deposit_min: 0, trust_min: 0.0 };
+            let mut seated = BTreeSet::new();
+            let Ok(seats) = elect_group(group, &votes, &CommitteeMembers, &params, &root_hash, &mut seated)
+            else {
+                continue;
+            };
+            let (view, from) = self.views.acting(roster, &group);
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let holds = |m: &Id| *m == from || committees.attested_pulse(&group, m) >= taken;
+            let Some(to) = seats.seats().copied().find(holds) else { continue };
+            if to == from {
+                continue;
+            }
+            let view = view + 1;
+            self.views.learn(&[ViewEntry { group, view, primary: to }]);
+            committees.view_since.insert(group, pulse);
+            committees.held.remove(&group);
+            let term = pulse / cycle;
+            out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
+        }
     }
 
     /// Hold the acting primary's `report` until a majority of its committee attested it.
@@ -867,12 +911,22 @@ impl Bookkeeper {
         }
     }
 
-    fn step_down(&mut self, view: u32, out: &mut Vec<Output>) {
+    fn step_down(&mut self, view: u32, successor: Id, out: &mut Vec<Output>) {
         self.acting = false;
         // What it applied since its last seal never reaches a root: the new primary carries
-        // on from the sealed cycles (D-032).
+        // on from the sealed cycles (D-032). The submissions of the lost cycle go to it, so
+        // that a handover does not cost their payers a retry (credit halves are resent by
+        // their senders at their next seal).
+        let submissions: Vec<Message> = self.replica.as_ref().map_or_else(Vec::new, |r| {
+            r.current
+                .iter()
+                .filter(|(_, m)| matches!(m, Message::Submit(_)))
+                .map(|(_, m)| m.clone())
+                .collect()
+        });
         self.drop_unsealed();
         out.push(Output::Event(NodeEvent::SteppedDown { group: self.group, view }));
+        out.extend(submissions.into_iter().map(|msg| Output::Send { to: successor, msg }));
     }
 
     /// Views announced by the chief; a primary that learns of a later view of its own group
@@ -883,7 +937,7 @@ impl Bookkeeper {
         }
         for entry in self.views.learn(views) {
             if entry.group == self.group && entry.primary != self.id && self.acting {
-                self.step_down(entry.view, out);
+                self.step_down(entry.view, entry.primary, out);
             }
         }
     }
@@ -907,7 +961,7 @@ impl Bookkeeper {
         if batch.view > view {
             self.views.learn(&[ViewEntry { group: self.group, view: batch.view, primary: from }]);
             if self.acting {
-                self.step_down(batch.view, out);
+                self.step_down(batch.view, from, out);
             }
         }
         self.replay(from, &batch.cycles, out);
@@ -1151,6 +1205,22 @@ impl Bookkeeper {
             return forged;
         }
         root
+    }
+}
+
+/// Every member of a committee stands for its next term: the roster seated them (deposit and
+/// trust were checked when the roster was elected).
+struct CommitteeMembers;
+
+impl crate::consensus::election::Eligibility for CommitteeMembers {
+    fn may_bookkeep(&self, _: &Id) -> bool {
+        true
+    }
+    fn frozen_deposit(&self, _: &Id) -> u64 {
+        u64::MAX
+    }
+    fn trust(&self, _: &Id) -> f64 {
+        1.0
     }
 }
 

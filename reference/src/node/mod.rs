@@ -61,6 +61,10 @@ pub struct NodeConfig {
     /// `failover_timeout_pulses` (SPEC §6.4): the chief fails a group with backups over to its
     /// next backup once the acting primary's report has been missing this many pulses (D-032).
     pub failover_timeout_pulses: u64,
+    /// `election_cycle_pulses` (SPEC §6.3): at every multiple of it the chief seats each leaf
+    /// committee for the new term by the election beacon over the latest root (D-032); the
+    /// member seated first becomes the primary if it holds the taken state. `None`: one term.
+    pub election_cycle_pulses: Option<u64>,
 }
 
 /// How many pulses after its creation a credit half is still taken, and how long a group
@@ -212,6 +216,22 @@ pub enum NodeEvent {
         /// The primary of the previous view.
         from: Id,
         /// The member acting from now on.
+        to: Id,
+    },
+    /// A new term began and the chief seated `group`'s committee by the beacon: `to` is its
+    /// primary from `view` on, in place of `from` (D-032).
+    Reseated {
+        /// The pulse the term began at.
+        pulse: u64,
+        /// The term (`pulse / election_cycle_pulses`).
+        term: u64,
+        /// The group.
+        group: Prefix,
+        /// The new view.
+        view: u32,
+        /// The primary of the term before.
+        from: Id,
+        /// The primary of the new term.
         to: Id,
     },
     /// This member took over as its group's primary in `view`, its state the group's as of the

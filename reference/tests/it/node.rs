@@ -85,6 +85,7 @@ fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize)
         roster: Arc::new(roster),
         bookkeeper_deposit: deposit,
         failover_timeout_pulses: 2,
+        election_cycle_pulses: None,
     };
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);

@@ -100,3 +100,23 @@ fn colluding_backups_need_backups() {
     let error = simulator::scenario::Scenario::parse(text, std::path::Path::new("x.toml")).unwrap_err();
     assert!(error.to_string().contains("adversaries.colluding_backups"), "{error}");
 }
+
+#[test]
+fn terms_reseat_committees_by_the_beacon_and_bound_what_a_censor_costs() {
+    let censors = COMMITTEES.replace("backups = 3\n", "backups = 3\nmax_attempts = 3\n")
+        + "[adversaries]\ncensoring_groups = 0.2\ncensored_payers = 0.5\n";
+    let one_term = summary_of(&censors, None);
+    let terms =
+        summary_of(&censors.replace("backups = 3\n", "backups = 3\nelection_cycle_pulses = 5\n"), None);
+    let c = &terms.committees;
+    // Eight boundaries over ~70 groups: about three quarters of the seatings change the primary.
+    assert!(c.term_handovers > leaf_groups(&terms) * 8 / 2, "{c:?}");
+    assert_eq!(one_term.committees.term_handovers, 0);
+    assert!(
+        terms.adversaries.censored_submissions * 2 < one_term.adversaries.censored_submissions,
+        "censors rotate out of the primary's seat: {} vs {}",
+        terms.adversaries.censored_submissions,
+        one_term.adversaries.censored_submissions
+    );
+    assert!(terms.transfers.abandoned < one_term.transfers.abandoned, "{:?}", terms.transfers);
+}
