@@ -548,7 +548,7 @@ impl Bookkeeper {
         self.root = Some((root, path));
         self.carry_out(&own_orders, out);
         self.announce(out);
-        if self.config.election_cycle_pulses.is_some_and(|cycle| pulse % cycle.max(1) == 0) {
+        if self.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
             self.seat_new_term(out);
         }
         self.fail_over_silent_groups(out);
