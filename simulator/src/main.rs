@@ -371,8 +371,12 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, announce: bool) -> Result<Run
     };
     let sim = Simulation::new(scenario, seed, options)?;
     if announce {
+        let keepers = match scenario.parameters.backups {
+            0 => "one bookkeeper each".to_string(),
+            backups => format!("leaf groups kept by a primary and {backups} backups"),
+        };
         println!(
-            "running {} with seed {seed}: {} clients in {} groups (one bookkeeper each), {} ms of virtual time",
+            "running {} with seed {seed}: {} clients in {} groups ({keepers}), {} ms of virtual time",
             scenario.name,
             scenario.nodes.clients,
             sim.groups(),

@@ -201,3 +201,21 @@ fn group_parameters_are_validated() {
     let message = error(&format!("{BASE}[parameters]\ngroup_min_accounts = 0\n"));
     assert!(message.contains("parameters.group_min_accounts"), "{message}");
 }
+
+#[test]
+fn committee_parameters_and_primary_crashes_are_validated() {
+    let cases = [
+        ("[parameters]\nbackups = 17\n", "parameters.backups"),
+        ("[parameters]\nfailover_timeout_pulses = 0\n", "parameters.failover_timeout_pulses"),
+        ("[parameters]\nelection_cycle_pulses = 0\n", "parameters.election_cycle_pulses"),
+        ("[[faults.primary_crashes]]\ngroups = 1.5\nat_ms = 10\n", "faults.primary_crashes[0].groups"),
+        (
+            "[[faults.primary_crashes]]\ngroups = 0.5\nat_ms = 10\nrestart_at_ms = 5\n",
+            "faults.primary_crashes[0].restart_at_ms",
+        ),
+    ];
+    for (text, key) in cases {
+        let message = error(&format!("{BASE}{text}"));
+        assert!(message.contains(&format!("`{key}`")), "{text}: {message}");
+    }
+}
