@@ -954,15 +954,12 @@ impl Bookkeeper {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
         }
+        // Views come from the chief alone: a member that claimed a later view in its batch
+        // could otherwise make the backups ignore, or the primary step down for, nobody. A new
+        // primary's first batches wait for the chief's pulse; it resends them at every seal.
         let (view, primary) = self.views.acting(roster, &self.group);
-        if batch.view < view || (batch.view == view && primary != from) {
-            return Ok(()); // from the primary of an earlier view
-        }
-        if batch.view > view {
-            self.views.learn(&[ViewEntry { group: self.group, view: batch.view, primary: from }]);
-            if self.acting {
-                self.step_down(batch.view, from, out);
-            }
+        if batch.view != view || primary != from {
+            return Ok(());
         }
         self.replay(from, &batch.cycles, out);
         Ok(())
