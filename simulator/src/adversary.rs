@@ -103,9 +103,7 @@ fn colluding_backups(fraction: f64, layout: Layout, rng: &mut ChaCha8Rng) -> Vec
         return colluding;
     }
     let mut order: Vec<usize> = (first..first + seats).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng::between(rng, 0, i as u64) as usize);
-    }
+    rng::shuffle(&mut order, rng);
     let held = (fraction * seats as f64).round() as usize;
     order.into_iter().take(held).for_each(|index| colluding[index] = true);
     colluding
@@ -169,10 +167,8 @@ impl ByzantinePrimaries {
         let (first_primary, leaves) = (layout.first_primary, layout.leaves);
         let nodes = layout.first_backup() + leaves * layout.backups;
         let mut order: Vec<usize> = (first_primary..layout.first_backup()).collect();
-        // Fisher-Yates with the run's stream: a deterministic choice of seats.
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng::between(&mut rng, 0, i as u64) as usize);
-        }
+        // The run's stream: a deterministic choice of seats.
+        rng::shuffle(&mut order, &mut rng);
         let censors = (a.censoring_groups * leaves as f64).round() as usize;
         let forgers = (a.forging_groups * leaves as f64).round() as usize;
         let equivocators = (a.equivocating_groups * leaves as f64).round() as usize;

@@ -64,6 +64,13 @@ pub fn between(rng: &mut impl Rng, low: u64, high: u64) -> u64 {
     low + ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u64
 }
 
+/// Shuffle `items` in place with `rng` (Fisher–Yates: a deterministic order per stream).
+pub fn shuffle<T>(items: &mut [T], rng: &mut impl Rng) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, between(rng, 0, i as u64) as usize);
+    }
+}
+
 /// A standard normal draw (Box–Muller; uses two uniform draws and discards the twin).
 pub fn standard_normal(rng: &mut impl Rng) -> f64 {
     let u1 = 1.0 - unit(rng); // in (0, 1], so ln is finite

@@ -370,9 +370,7 @@ impl Simulation {
             ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
         let mut rng = rng::stream(self.seed, Purpose::Faults, 1 + index);
         let mut order: Vec<usize> = (0..leaves).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng::between(&mut rng, 0, i as u64) as usize);
-        }
+        rng::shuffle(&mut order, &mut rng);
         order.into_iter().take(count).map(|g| (self.layout.first_primary + g) as NodeIndex).collect()
     }
 

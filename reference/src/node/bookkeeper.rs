@@ -594,9 +594,7 @@ impl Bookkeeper {
                 .map(|(_, m)| m);
             let Some(to) = next else { continue };
             let view = view + 1;
-            self.views.learn(&[ViewEntry { group, view, primary: to }]);
-            committees.view_since.insert(group, pulse);
-            committees.held.remove(&group);
+            committees.begin_view(&mut self.views, ViewEntry { group, view, primary: to }, pulse);
             out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
         }
     }
@@ -648,9 +646,7 @@ impl Bookkeeper {
                 continue;
             }
             let view = view + 1;
-            self.views.learn(&[ViewEntry { group, view, primary: to }]);
-            committees.view_since.insert(group, pulse);
-            committees.held.remove(&group);
+            committees.begin_view(&mut self.views, ViewEntry { group, view, primary: to }, pulse);
             let term = pulse / cycle;
             out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
         }

@@ -107,6 +107,20 @@ impl ChiefCommittees {
         self.attests.get(group).and_then(|a| a.get(member)).map_or(0, |r| r.pulse)
     }
 
+    /// The chief moves `entry.group`'s primary seat to `entry.primary` at `pulse`: a new view
+    /// in `views` (which the chief announces), a full timeout for the new primary, and the old
+    /// primary's unattested report dropped.
+    pub fn begin_view(
+        &mut self,
+        views: &mut super::roster::Views,
+        entry: super::roster::ViewEntry,
+        pulse: u64,
+    ) {
+        views.learn(&[entry]);
+        self.view_since.insert(entry.group, pulse);
+        self.held.remove(&entry.group);
+    }
+
     /// Digest of the state that decides what the chief does next.
     pub fn fingerprint(&self, hasher: &mut blake3::Hasher) {
         for (group, attests) in &self.attests {
