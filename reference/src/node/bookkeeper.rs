@@ -19,7 +19,7 @@ use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
 use crate::smt::{RootSynopsis, Version};
 
-use super::committee::{ChiefCommittees, Replication, report_digest};
+use super::committee::{ChiefCommittees, ClosedPulse, Replication, RootCommittee, report_digest};
 use super::message::{ReplicaBatch, ReplicaCycle, StateSnapshot};
 use super::roster::{ViewEntry, Views};
 use super::{
@@ -84,6 +84,9 @@ pub struct Bookkeeper {
     replica: Option<Box<Replication>>,
     /// The chief's attestations and failover bookkeeping, when the roster runs committees.
     committees: Option<Box<ChiefCommittees>>,
+    /// Co-signing of the chief's pulses and its election, when the root group has backups
+    /// (D-033).
+    root_committee: Option<Box<RootCommittee>>,
     /// True only while a backup replays a cycle, whose outputs are dropped: work that only
     /// builds outputs (commit proofs) is skipped. Never true between calls.
     replaying: bool,
@@ -104,9 +107,12 @@ impl Bookkeeper {
             if chief.is_some() { Prefix::ROOT } else { roster.seat_of(&id).unwrap_or(roster.group_of(&id)) };
         let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
         let capacity = config.bookkeeper_deposit.map(Capacity::new);
-        let acting = chief.is_some() || roster.primary(&group) == id;
+        // A root committee member is built with an arbiter like the chief: it replays the
+        // chief's cycles through the same code (D-033).
+        let acting = roster.primary(&group) == id;
         let replica = (!roster.backups(&group).is_empty()).then(Box::default);
         let committees = (chief.is_some() && roster.has_committees()).then(Box::default);
+        let root_committee = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
         Bookkeeper {
             id,
             group,
@@ -129,6 +135,7 @@ impl Bookkeeper {
             views: Views::default(),
             replica,
             committees,
+            root_committee,
             replaying: false,
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
@@ -212,6 +219,9 @@ impl Bookkeeper {
             if let Some(committees) = &self.committees {
                 committees.fingerprint(&mut hasher);
             }
+            if let Some(root_committee) = &self.root_committee {
+                root_committee.fingerprint(&mut hasher);
+            }
         }
         Hash32(*hasher.finalize().as_bytes())
     }
@@ -274,14 +284,26 @@ impl Bookkeeper {
                 self.on_credit_half(from, signed)
             }
             Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
-            Message::GroupSeal(report) => self.on_group_seal(from, report, out),
-            Message::Attest(report) => self.on_attest(from, report, out),
+            Message::GroupSeal(_) | Message::Attest(_) if self.is_root_backup() => Err(self.not_acting()),
+            Message::GroupSeal(report) => {
+                self.record_at_chief(from, msg);
+                self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
+            }
+            Message::Attest(report) => {
+                self.record_at_chief(from, msg);
+                self.in_cycle(out, |node, out| node.on_attest(from, report, out))
+            }
             Message::Replicate(batch) => self.on_replicate(from, batch, out),
-            Message::StateRequest { group } => self.on_state_request(from, *group),
+            Message::StateRequest { group } => self.on_state_request(from, *group, out),
             Message::State(snapshot) => self.on_state(from, snapshot, out),
+            Message::CoSign { pulse, view, digest } => self.on_cosign(from, *pulse, *view, *digest, out),
+            Message::ViewChange { view, pulse } => self.on_view_change(from, *view, *pulse, out),
             // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
             // pulse and learns the groups' views from it.
-            Message::Pulse { views, .. } if from == self.config.roster.chief() => {
+            Message::Pulse { pulse, views, .. }
+                if self.views.is_chief_pulse(&self.config.roster, &from, views) =>
+            {
+                self.heard_chief(Some(*pulse));
                 self.learn_views(views, out);
                 Ok(())
             }
@@ -297,7 +319,11 @@ impl Bookkeeper {
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
         if timer == Timer::Pulse && self.chief.is_some() {
-            self.on_chief_pulse(out);
+            if self.acting {
+                self.on_chief_timer(out);
+            } else {
+                self.watch_chief(out);
+            }
             out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
         }
     }
@@ -464,9 +490,12 @@ impl Bookkeeper {
         settle: &SettleMsg,
         out: &mut Vec<Output>,
     ) -> Result<Option<GroupReport>, NodeError> {
-        let chief = self.config.roster.chief();
-        if from != chief {
-            return Err(NodeError::NotFromBookkeeper { bookkeeper: chief, kind: MessageKind::Settle });
+        // Any member of the root committee may be the chief; a deposed one cannot release a
+        // `Settle`, as its co-signers left its view (D-033).
+        let roster = &self.config.roster;
+        if !roster.is_member(&Prefix::ROOT, &from) {
+            let bookkeeper = self.views.acting(roster, &Prefix::ROOT).1;
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Settle });
         }
         if settle.path.entry.prefix != self.group {
             return Err(NodeError::WrongGroupPath);
@@ -528,15 +557,119 @@ impl Bookkeeper {
         }
     }
 
+    /// The acting chief's pulse timer. Without a root committee the pulse closes and goes out at
+    /// once. With one, the closed cycle goes to the root backups first, and its outputs wait
+    /// until a majority of the committee co-signed it (SPEC §5.2, D-033); while they wait the
+    /// chief starts no new pulse and repeats the cycle to the backups that did not co-sign.
+    fn on_chief_timer(&mut self, out: &mut Vec<Output>) {
+        let Some(root_committee) = self.root_committee.as_mut() else {
+            self.close_chief_pulse(out);
+            return;
+        };
+        if root_committee.pending.is_some() {
+            self.send_root_batches(out);
+            return;
+        }
+        let before_pulse = self.pulse;
+        let mut held = std::mem::take(&mut root_committee.cycle_events);
+        let report = self.close_chief_pulse(&mut held);
+        let digest = self.root_cycle_digest();
+        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let inputs = std::mem::take(&mut replica.current);
+        let pulse = self.pulse;
+        replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
+        replica.last_attest = Some(report.clone());
+        let wanted = std::mem::take(&mut replica.state_wanted);
+        let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        self.root_committee.as_mut().expect("checked above").pending = Some(closed.clone());
+        if !wanted.is_empty() {
+            let view = self.own_view();
+            self.send_state(view, &report, &wanted, out);
+        }
+        #[cfg(feature = "fault-injection")]
+        if self.faults.release_uncosigned {
+            self.release(out);
+        }
+        self.send_root_batches(out);
+    }
+
+    /// Send each root backup the chief's cycles it has not co-signed.
+    fn send_root_batches(&self, out: &mut Vec<Output>) {
+        let replica = self.replica.as_ref().expect("a root committee replicates");
+        let view = self.own_view();
+        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles: replica.unacked(&member) };
+            out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+        }
+    }
+
+    /// What a replay of the chief's cycle must rebuild: the pulse, the root, the arbiter's
+    /// whole state, the chief's own ledger and the groups' views.
+    fn root_cycle_digest(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.pulse.to_le_bytes());
+        if let Some(arbiter) = &self.chief {
+            hasher.update(&arbiter.fingerprint().0);
+        }
+        hasher.update(&self.sealed_root().synopsis.hash.0);
+        for entry in self.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
+            hasher.update(&entry.group.bits().0);
+            hasher.update(&entry.view.to_le_bytes());
+            hasher.update(&entry.primary.0);
+        }
+        Hash32(*hasher.finalize().as_bytes())
+    }
+
+    /// The acting chief sends what its co-signed cycle released.
+    fn release(&mut self, out: &mut Vec<Output>) {
+        let Some(closed) = self.root_committee.as_mut().and_then(|r| r.pending.take()) else { return };
+        out.extend(closed.outputs);
+    }
+
+    /// A root backup's co-signature of the acting chief's cycle for `pulse`.
+    fn on_cosign(
+        &mut self,
+        from: Id,
+        pulse: u64,
+        view: u32,
+        digest: Hash32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let roster = &self.config.roster;
+        if self.root_committee.is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.id {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::CoSign });
+        }
+        if !self.acting || view != self.own_view() {
+            return Ok(()); // late: this member no longer acts in that view
+        }
+        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let acked = replica.acked.entry(from).or_default();
+        *acked = (*acked).max(pulse);
+        let required = roster.attestations_required(&Prefix::ROOT);
+        let root_committee = self.root_committee.as_mut().expect("checked above");
+        let Some(pending) = root_committee.pending.as_mut().filter(|p| p.pulse == pulse) else {
+            return Ok(()); // an earlier cycle, already released
+        };
+        if pending.digest != digest {
+            return Err(NodeError::AttestMismatch { group: Prefix::ROOT, pulse, member: from });
+        }
+        pending.cosigners.insert(from);
+        if pending.cosigners.len() >= required {
+            self.release(out);
+        }
+        Ok(())
+    }
+
     /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out
     /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
-    /// send every other group its `Settle`.
-    fn on_chief_pulse(&mut self, out: &mut Vec<Output>) {
+    /// send every other group its `Settle`. Returns the chief's own report.
+    fn close_chief_pulse(&mut self, out: &mut Vec<Output>) -> GroupReport {
         self.pulse += 1;
         let pulse = self.pulse;
         let report = self.seal(out);
         let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
-        arbiter.report(report).expect("the chief's own report is always newer");
+        arbiter.report(report.clone()).expect("the chief's own report is always newer");
         let outcome = arbiter.close_pulse(pulse);
         let root = arbiter.root();
         let path = arbiter.path(&Prefix::ROOT).expect("the root group is always in the root");
@@ -553,9 +686,14 @@ impl Bookkeeper {
         }
         self.fail_over_silent_groups(out);
         self.send_settles(out);
-        let announced = self.announced(root);
+        self.broadcast_pulse(out);
+        report
+    }
+
+    fn broadcast_pulse(&self, out: &mut Vec<Output>) {
+        let root = self.announced(self.root().expect("the chief holds its root"));
         let views = self.views.entries();
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse, root: announced, views } });
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views } });
     }
 
     /// Fail over every group with backups whose reports have not been taken for
@@ -745,7 +883,8 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let (view, primary) = self.views.acting(&self.config.roster, &self.group);
-        let from_chief = from == self.config.roster.chief() && settle.path.entry.prefix == self.group;
+        let from_chief =
+            self.config.roster.is_member(&Prefix::ROOT, &from) && settle.path.entry.prefix == self.group;
         if from_chief && settle.view < view {
             return Ok(()); // a delayed `Settle` of an earlier view
         }
@@ -822,11 +961,20 @@ impl Bookkeeper {
     }
 
     /// A member asks for this primary's state.
-    fn on_state_request(&mut self, from: Id, group: Prefix) -> Result<(), NodeError> {
+    fn on_state_request(&mut self, from: Id, group: Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         if group != self.group || !roster.is_member(&group, &from) {
             let bookkeeper = roster.primary(&group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::StateRequest });
+        }
+        if !self.acting && self.voted_for(&from) {
+            // The candidate this member voted for is behind it: its state goes at once, as
+            // of its latest replayed cycle (D-033).
+            if let Some(report) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+                let view = self.own_view();
+                self.send_state(view, &report, &BTreeSet::from([from]), out);
+            }
+            return Ok(());
         }
         if !self.acting {
             return Err(self.not_acting());
@@ -847,7 +995,9 @@ impl Bookkeeper {
     ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         let (view, _) = self.views.acting(roster, &self.group);
-        let wanted = self.replica.as_ref().is_some_and(|r| r.diverged);
+        let awaited =
+            self.root_committee.as_ref().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
+        let wanted = self.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
         if snapshot.group != self.group || !roster.is_member(&self.group, &from) || snapshot.view < view {
             let bookkeeper = roster.primary(&snapshot.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::State });
@@ -875,8 +1025,23 @@ impl Bookkeeper {
         let mut state = (*snapshot.state).clone();
         state.id = self.id;
         state.acting = false;
-        state.views = std::mem::take(&mut self.views);
-        state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
+        if let Some(mine) = self.root_committee.take() {
+            // The chief's views of the leaf groups are part of its state; the root view and
+            // this member's votes are its own. It would release the sender's last cycle.
+            let own_root: Vec<ViewEntry> =
+                self.views.entries().into_iter().filter(|e| e.group == Prefix::ROOT).collect();
+            state.views.learn(&own_root);
+            let theirs = state.root_committee.take().unwrap_or_default();
+            let mut replayed = theirs.pending.or(theirs.replayed);
+            if let Some(closed) = replayed.as_mut() {
+                closed.cosigners.clear();
+            }
+            state.root_committee =
+                Some(Box::new(RootCommittee { replayed, cycle_events: Vec::new(), ..*mine }));
+        } else {
+            state.views = std::mem::take(&mut self.views);
+            state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
+        }
         #[cfg(feature = "fault-injection")]
         {
             state.faults = self.faults;
@@ -891,8 +1056,23 @@ impl Bookkeeper {
         *self = state;
         let report = Box::new(snapshot.report.clone());
         out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse }));
-        out.push(Output::Send { to: self.config.roster.chief(), msg: Message::Attest(report.clone()) });
-        out.push(Output::Send { to: from, msg: Message::Attest(report) });
+        let Some(root_committee) = self.root_committee.as_mut() else {
+            out.push(Output::Send { to: self.acting_chief(), msg: Message::Attest(report.clone()) });
+            out.push(Output::Send { to: from, msg: Message::Attest(report) });
+            return;
+        };
+        match root_committee.awaiting_state.take() {
+            Some((view, _)) => self.lead(view, out),
+            None => self.acknowledge(from, out),
+        }
+    }
+
+    /// Whether this root member's latest vote went to the view that names `candidate`.
+    fn voted_for(&self, candidate: &Id) -> bool {
+        self.root_committee.as_ref().is_some_and(|r| {
+            r.voted > self.own_view()
+                && self.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
+        })
     }
 
     fn take_over(&mut self, view: u32, out: &mut Vec<Output>) {
@@ -929,7 +1109,13 @@ impl Bookkeeper {
     /// steps down.
     fn learn_views(&mut self, views: &[ViewEntry], out: &mut Vec<Output>) {
         if self.chief.is_some() {
-            return; // the chief's own views are the authoritative ones
+            // A root member takes only the root group's view from a pulse: the leaf groups'
+            // views are the chief's state, which the members rebuild by replay (D-033).
+            let root: Vec<ViewEntry> = views.iter().filter(|e| e.group == Prefix::ROOT).copied().collect();
+            for entry in self.views.learn(&root) {
+                self.enter_root_view(entry, out);
+            }
+            return;
         }
         for entry in self.views.learn(views) {
             if entry.group == self.group && entry.primary != self.id && self.acting {
@@ -957,13 +1143,17 @@ impl Bookkeeper {
         if batch.view != view || primary != from {
             return Ok(());
         }
+        // A root member that voted for a later view replays nothing of this one (D-033).
+        if self.root_committee.as_ref().is_some_and(|r| r.voted > view) {
+            return Ok(());
+        }
         self.replay(from, &batch.cycles, out);
         Ok(())
     }
 
     /// Replay the cycles that follow this backup's state, attesting each rebuilt report.
     fn replay(&mut self, from: Id, cycles: &[Arc<ReplicaCycle>], out: &mut Vec<Output>) {
-        let chief = self.config.roster.chief();
+        let chief = self.acting_chief();
         let mut attested_any = false;
         for cycle in cycles {
             if self.replica.as_ref().is_none_or(|r| r.diverged) {
@@ -981,23 +1171,76 @@ impl Bookkeeper {
                 }
                 break;
             }
-            let Some(report) = self.replay_cycle(cycle) else {
+            let rebuilt = if self.root_committee.is_some() {
+                self.replay_root_cycle(cycle)
+            } else {
+                self.replay_cycle(cycle)
+            };
+            let Some(report) = rebuilt else {
                 self.diverge(from, cycle.pulse, out);
                 break;
             };
             let replica = self.replica.as_mut().expect("checked above");
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
-            out.push(Output::Send { to: chief, msg: Message::Attest(Box::new(report.clone())) });
-            out.push(Output::Send { to: from, msg: Message::Attest(Box::new(report)) });
+            if self.root_committee.is_none() {
+                out.push(Output::Send { to: chief, msg: Message::Attest(Box::new(report)) });
+            }
+            self.acknowledge(from, out);
             attested_any = true;
         }
-        if !attested_any && !cycles.is_empty() {
+        if attested_any {
+            self.heard_chief(None);
+        } else if !cycles.is_empty() {
             // Nothing new: our acknowledgement was lost; repeat it to the primary.
-            if let Some(last) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
-                out.push(Output::Send { to: from, msg: Message::Attest(Box::new(last)) });
-            }
+            self.acknowledge(from, out);
         }
+    }
+
+    /// Tell the acting primary `to` the latest cycle this member rebuilt: an `Attest` of its
+    /// report, or, in the root committee, a `CoSign` of the chief's cycle.
+    fn acknowledge(&self, to: Id, out: &mut Vec<Output>) {
+        if let Some(root_committee) = &self.root_committee {
+            if let Some(closed) = &root_committee.replayed {
+                let (pulse, view, digest) = (closed.pulse, self.own_view(), closed.digest);
+                out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
+            }
+            return;
+        }
+        if let Some(last) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+            out.push(Output::Send { to, msg: Message::Attest(Box::new(last)) });
+        }
+    }
+
+    /// Run one of the chief's cycles through the chief's own handlers and close its pulse; the
+    /// rebuilt report if the cycle's digest matches. What the pulse would release is kept, for
+    /// this member to release if it takes over before hearing the chief do so (D-033).
+    fn replay_root_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
+        let mut held = Vec::new();
+        let mut ignored = Vec::new();
+        for (from, msg) in &cycle.inputs {
+            // As at the acting chief, the events of reports and attestations are the cycle's.
+            let _ = match msg {
+                Message::Submit(signed) => {
+                    self.on_submit(signed, &mut ignored);
+                    Ok(())
+                }
+                Message::CreditHalf(signed) => self.on_credit_half(*from, signed),
+                Message::GroupSeal(report) => self.on_group_seal(*from, report, &mut held),
+                Message::Attest(report) => self.on_attest(*from, report, &mut held),
+                _ => Ok(()),
+            };
+            ignored.clear();
+        }
+        let report = self.close_chief_pulse(&mut held);
+        let digest = self.root_cycle_digest();
+        if digest != cycle.report_digest || self.pulse != cycle.pulse {
+            return None;
+        }
+        let closed = ClosedPulse { pulse: self.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        self.root_committee.as_mut().expect("a root cycle is replayed in the root committee").replayed =
+            Some(closed);
+        Some(report)
     }
 
     /// Run one cycle's inputs through the primary's own handlers, outputs dropped; the rebuilt
@@ -1036,6 +1279,189 @@ impl Bookkeeper {
         }
         out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.group, pulse }));
         out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.group } });
+    }
+
+    // ----- the root committee: co-signed pulses and the chief's failover (D-033) ---------
+
+    /// Whether this member of the root committee is not the acting chief.
+    fn is_root_backup(&self) -> bool {
+        self.root_committee.is_some() && !self.acting
+    }
+
+    /// The member acting as chief, as far as this node knows.
+    fn acting_chief(&self) -> Id {
+        self.views.acting(&self.config.roster, &Prefix::ROOT).1
+    }
+
+    /// The acting chief with a committee keeps the reports and attestations it handles for
+    /// its backups' replay.
+    fn record_at_chief(&mut self, from: Id, msg: &Message) {
+        if self.root_committee.is_some() {
+            self.record(from, msg);
+        }
+    }
+
+    /// Run `handle`; at an acting chief with a committee its outputs (events of taken reports)
+    /// are the cycle's and go out when the cycle is co-signed, as a replay rebuilds them.
+    fn in_cycle(
+        &mut self,
+        out: &mut Vec<Output>,
+        handle: impl FnOnce(&mut Self, &mut Vec<Output>) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        if self.root_committee.is_none() {
+            return handle(self, out);
+        }
+        let mut held = Vec::new();
+        let result = handle(self, &mut held);
+        self.root_committee.as_mut().expect("checked above").cycle_events.extend(held);
+        result
+    }
+
+    /// A root member heard the acting chief make progress: a pulse broadcast (`Some(pulse)`)
+    /// or a new cycle to replay. A chief that repeats a cycle nobody co-signs is not heard.
+    fn heard_chief(&mut self, pulse: Option<u64>) {
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.silent_ticks = 0;
+            if let Some(pulse) = pulse {
+                root_committee.heard_pulse = root_committee.heard_pulse.max(pulse);
+            }
+        }
+    }
+
+    /// A root backup's watchdog, every pulse period: after `failover_timeout_pulses` periods
+    /// without progress from the acting chief it votes for the next view (SPEC §6.4).
+    fn watch_chief(&mut self, out: &mut Vec<Output>) {
+        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        root_committee.silent_ticks += 1;
+        if let Some((_, voter)) = root_committee.awaiting_state {
+            out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+        }
+        if root_committee.silent_ticks <= self.config.failover_timeout_pulses {
+            return;
+        }
+        let view = root_committee.voted.max(self.own_view()) + 1;
+        self.vote(view, out);
+    }
+
+    /// Vote for root view `view`: from now on this member replays and co-signs nothing of an
+    /// earlier view.
+    fn vote(&mut self, view: u32, out: &mut Vec<Output>) {
+        let (id, pulse) = (self.id, self.pulse);
+        let root_committee = self.root_committee.as_mut().expect("only root members vote");
+        root_committee.voted = view;
+        root_committee.silent_ticks = 0;
+        root_committee.awaiting_state = None;
+        root_committee.votes.entry(view).or_default().insert(id, pulse);
+        out.push(Output::Event(NodeEvent::VotedViewChange { view, pulse }));
+        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
+            out.push(Output::Send { to: member, msg: Message::ViewChange { view, pulse } });
+        }
+        self.try_lead(view, out);
+    }
+
+    /// Another root member's vote. A backup joins a vote for a later view than its own (so
+    /// that the members converge on one view); the acting chief does not vote against itself
+    /// — it learns of its successor from the successor's pulse.
+    fn on_view_change(
+        &mut self,
+        from: Id,
+        view: u32,
+        pulse: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let current = self.own_view();
+        let Some(root_committee) = self.root_committee.as_mut().filter(|_| from != self.id) else {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
+        };
+        if !self.config.roster.is_member(&Prefix::ROOT, &from) {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
+        }
+        if self.acting || view <= current {
+            return Ok(());
+        }
+        root_committee.votes.entry(view).or_default().insert(from, pulse);
+        if view > root_committee.voted {
+            self.vote(view, out);
+        } else {
+            self.try_lead(view, out);
+        }
+        Ok(())
+    }
+
+    /// The member `view` names takes over once a majority of the committee voted for it —
+    /// first taking the state of the most advanced voter if it is behind, so that it holds
+    /// every pulse a majority co-signed (any co-signing majority meets the voting one).
+    fn try_lead(&mut self, view: u32, out: &mut Vec<Output>) {
+        let roster = &self.config.roster;
+        if self.acting || roster.named_by_view(&Prefix::ROOT, view) != self.id {
+            return;
+        }
+        let quorum = roster.view_change_quorum(&Prefix::ROOT);
+        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let Some(votes) = root_committee.votes.get(&view).filter(|v| v.len() >= quorum) else { return };
+        if root_committee.awaiting_state.is_some() {
+            return;
+        }
+        let ahead = votes.iter().filter(|(_, pulse)| **pulse > self.pulse).max_by_key(|(_, pulse)| **pulse);
+        if let Some((voter, _)) = ahead {
+            root_committee.awaiting_state = Some((view, *voter));
+            out.push(Output::Send { to: *voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+            return;
+        }
+        self.lead(view, out);
+    }
+
+    /// Act as the chief in root view `view`: announce it, and release the last cycle if this
+    /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
+    fn lead(&mut self, view: u32, out: &mut Vec<Output>) {
+        self.acting = true;
+        self.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.id }]);
+        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        root_committee.votes.retain(|v, _| *v > view);
+        root_committee.voted = root_committee.voted.max(view);
+        root_committee.awaiting_state = None;
+        root_committee.silent_ticks = 0;
+        root_committee.cycle_events.clear();
+        let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
+        if let Some(replica) = self.replica.as_mut() {
+            replica.acked.clear();
+            replica.current.clear();
+            replica.diverged = false;
+        }
+        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.pulse }));
+        self.broadcast_pulse(out);
+        let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
+        out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
+    }
+
+    /// The chief's pulse named a later root view: its old votes are moot, and a deposed chief
+    /// steps down — its unreleased cycle was never the organization's — and asks for the new
+    /// chief's state.
+    fn enter_root_view(&mut self, entry: ViewEntry, out: &mut Vec<Output>) {
+        if entry.primary == self.id {
+            return;
+        }
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.votes.retain(|v, _| *v > entry.view);
+            if root_committee.awaiting_state.is_some_and(|(view, _)| view <= entry.view) {
+                root_committee.awaiting_state = None;
+            }
+            root_committee.silent_ticks = 0;
+        }
+        if !self.acting {
+            return;
+        }
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.pending = None;
+            root_committee.cycle_events.clear();
+        }
+        self.step_down(entry.view, entry.primary, out);
+        if let Some(replica) = self.replica.as_mut() {
+            replica.diverged = true;
+        }
+        out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });
     }
 
     fn send_settles(&self, out: &mut Vec<Output>) {

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::consensus::root::AccountProof;
 use crate::crypto::{Hash32, PublicKey, Signature};
-use crate::id::Id;
+use crate::id::{Id, Prefix};
 use crate::ledger::{LedgerError, Party, SignedTx, Tx};
 use crate::smt::{Account, RootSynopsis};
 
@@ -42,7 +42,7 @@ struct InFlight {
 pub struct Client {
     /// The newest root synopsis received; ts never goes back at an honest node (I7).
     root: Option<RootSynopsis>,
-    /// The chief, whose pulses the client follows, next to `root` for the same reason.
+    /// The acting chief, whose pulses the client follows (next to `root` for the same reason).
     chief: Id,
     /// The primary of the client's group, which sends it commits and refusals.
     bookkeeper: Id,
@@ -208,6 +208,8 @@ impl Client {
             | Message::Replicate(_)
             | Message::StateRequest { .. }
             | Message::State(_)
+            | Message::CoSign { .. }
+            | Message::ViewChange { .. }
             | Message::Attest(_) => out.push(unexpected("client", from, msg)),
         }
     }
@@ -366,13 +368,16 @@ impl Client {
         views: &[ViewEntry],
         out: &mut Vec<Output>,
     ) {
-        if from != self.chief {
+        if from != self.chief && !self.views.is_chief_pulse(&self.config.roster, &from, views) {
             let error = NodeError::NotFromBookkeeper { bookkeeper: self.chief, kind: MessageKind::Pulse };
             out.push(Output::Event(NodeEvent::BadMessage { from, error }));
             return;
         }
         self.pulse = self.pulse.max(pulse);
-        self.views.learn(views);
+        if !self.views.learn(views).is_empty() {
+            // The chief failed over (D-033): follow its successor's pulses.
+            self.chief = self.views.acting(&self.config.roster, &Prefix::ROOT).1;
+        }
         // A reordered, older pulse must not move ts back (I7).
         if self.takes_root(root) {
             self.root = Some(*root);

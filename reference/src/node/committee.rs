@@ -7,7 +7,7 @@
 //!
 //! [`Bookkeeper`]: super::Bookkeeper
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::consensus::settlement::GroupReport;
@@ -136,6 +136,71 @@ impl ChiefCommittees {
         for (group, since) in &self.view_since {
             hasher.update(&group.bits().0);
             hasher.update(&since.to_le_bytes());
+        }
+    }
+}
+
+/// A closed chief cycle and what it releases once co-signed: the pulse's events, `Settle`s,
+/// commit notices and `Pulse` broadcast (D-033).
+#[derive(Clone, Debug)]
+pub(super) struct ClosedPulse {
+    /// The pulse closed.
+    pub pulse: u64,
+    /// The digest a replay of the cycle must rebuild.
+    pub digest: Hash32,
+    /// What the chief sends and reports once a majority co-signed.
+    pub outputs: Vec<super::Output>,
+    /// Acting chief: the backups whose replay reproduced `digest`.
+    pub cosigners: BTreeSet<Id>,
+}
+
+/// A root committee member's part in co-signing the chief's pulses and electing its
+/// successor (SPEC §5.2, §6.4; D-033).
+#[derive(Clone, Debug, Default)]
+pub(super) struct RootCommittee {
+    /// Events of the chief's handling of reports and attestations in the current cycle; they
+    /// are released with the cycle.
+    pub cycle_events: Vec<super::Output>,
+    /// Acting chief: the closed cycle waiting for co-signatures.
+    pub pending: Option<ClosedPulse>,
+    /// Backup: the latest cycle its replay closed, with what it would release — a new chief
+    /// releases it on taking over unless it heard the old chief release it.
+    pub replayed: Option<ClosedPulse>,
+    /// The latest pulse this member heard the acting chief broadcast.
+    pub heard_pulse: u64,
+    /// Watchdog ticks (one per pulse period) since it last heard the acting chief.
+    pub silent_ticks: u64,
+    /// The latest root view this member voted for (0: none). It replays and co-signs nothing
+    /// of an earlier view afterwards, which is what fences the old chief.
+    pub voted: u32,
+    /// Votes per root view above the current one: voter → the pulse its state holds.
+    pub votes: BTreeMap<u32, BTreeMap<Id, u64>>,
+    /// A candidate with a quorum, waiting for the state of the most advanced voter.
+    pub awaiting_state: Option<(u32, Id)>,
+}
+
+impl RootCommittee {
+    /// Digest of the state that decides what the member does next.
+    pub fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        for closed in self.pending.iter().chain(&self.replayed) {
+            hasher.update(&closed.pulse.to_le_bytes());
+            hasher.update(&closed.digest.0);
+            hasher.update(&(closed.cosigners.len() as u64).to_le_bytes());
+        }
+        hasher.update(&(self.cycle_events.len() as u64).to_le_bytes());
+        hasher.update(&self.heard_pulse.to_le_bytes());
+        hasher.update(&self.silent_ticks.to_le_bytes());
+        hasher.update(&self.voted.to_le_bytes());
+        for (view, votes) in &self.votes {
+            hasher.update(&view.to_le_bytes());
+            for (id, pulse) in votes {
+                hasher.update(&id.0);
+                hasher.update(&pulse.to_le_bytes());
+            }
+        }
+        if let Some((view, from)) = &self.awaiting_state {
+            hasher.update(&view.to_le_bytes());
+            hasher.update(&from.0);
         }
     }
 }

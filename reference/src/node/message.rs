@@ -173,6 +173,26 @@ pub enum Message {
     },
     /// Acting primary → member: its state as of its latest seal (D-032).
     State(Box<StateSnapshot>),
+    /// Root backup → acting chief: its replay of the chief's cycle for `pulse` reproduced
+    /// `digest` — its co-signature of the pulse, which the chief needs from a majority before
+    /// it sends the pulse's `Settle`s and `Pulse` (SPEC §5.2, D-033).
+    CoSign {
+        /// The pulse co-signed.
+        pulse: u64,
+        /// The root view the cycle was replicated in.
+        view: u32,
+        /// The digest the replay rebuilt.
+        digest: Hash32,
+    },
+    /// Root committee member → the others: it stopped hearing the acting chief and votes for
+    /// `view`, whose member takes over once a majority voted (D-033).
+    ViewChange {
+        /// The root view voted for.
+        view: u32,
+        /// The latest pulse the voter's state holds, so that the new chief starts from the
+        /// most advanced state among its voters.
+        pulse: u64,
+    },
 }
 
 /// The kind of a [`Message`], for metrics and traces.
@@ -202,11 +222,15 @@ pub enum MessageKind {
     StateRequest,
     /// [`Message::State`].
     State,
+    /// [`Message::CoSign`].
+    CoSign,
+    /// [`Message::ViewChange`].
+    ViewChange,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -219,6 +243,8 @@ impl MessageKind {
         MessageKind::Attest,
         MessageKind::StateRequest,
         MessageKind::State,
+        MessageKind::CoSign,
+        MessageKind::ViewChange,
     ];
 
     /// A short lower-case name.
@@ -236,6 +262,8 @@ impl MessageKind {
             MessageKind::Attest => "attest",
             MessageKind::StateRequest => "state_request",
             MessageKind::State => "state",
+            MessageKind::CoSign => "co_sign",
+            MessageKind::ViewChange => "view_change",
         }
     }
 }
@@ -278,6 +306,8 @@ impl Message {
             Message::Attest(_) => MessageKind::Attest,
             Message::StateRequest { .. } => MessageKind::StateRequest,
             Message::State(_) => MessageKind::State,
+            Message::CoSign { .. } => MessageKind::CoSign,
+            Message::ViewChange { .. } => MessageKind::ViewChange,
         }
     }
 
@@ -318,6 +348,8 @@ impl Message {
                         + snapshot.state_bytes
                 }
                 Message::Pulse { views, .. } => 8 + ROOT_BYTES + 4 + views.len() * VIEW_BYTES,
+                Message::CoSign { .. } => 8 + 4 + 32 + SIG_BYTES,
+                Message::ViewChange { .. } => 4 + 8 + SIG_BYTES,
             }
     }
 }

@@ -267,6 +267,14 @@ pub enum NodeEvent {
         /// The pulse of the seal the state is from.
         pulse: u64,
     },
+    /// This root committee member stopped hearing the chief (or joined another member's vote)
+    /// and voted for root view `view`, its state holding `pulse` (D-033).
+    VotedViewChange {
+        /// The root view voted for.
+        view: u32,
+        /// The latest pulse its state holds.
+        pulse: u64,
+    },
     /// The chief took a group's report: a majority of its committee signed it (D-032).
     ReportAttested {
         /// The group.
@@ -403,6 +411,10 @@ pub struct NodeFaults {
     /// A backup's replay skips credit halves (a buggy replica: its rebuilt reports stop
     /// matching, it diverges and must resync).
     pub replay_skips_credit_halves: bool,
+    /// The chief sends a closed pulse's `Settle`s and `Pulse` without waiting for its
+    /// committee's co-signatures (a successor that never replayed the pulse then builds a
+    /// different root for a ts the old chief announced: breaks I7, D-033).
+    pub release_uncosigned: bool,
 }
 
 /// A protocol node: a bookkeeper or a client.

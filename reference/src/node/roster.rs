@@ -19,7 +19,8 @@ pub struct Roster {
     leaves: BTreeMap<Prefix, Id>,
     /// The one prefix length every leaf group has (0 if there is none).
     leaf_bits: usize,
-    /// Leaf groups' backups in failover order (SPEC §6.2, §6.4); a group not named has none.
+    /// Groups' backups in failover order (SPEC §6.2, §6.4); a group not named has none. The
+    /// root group's backups co-sign the chief's pulses and elect its successor (D-033).
     backups: BTreeMap<Prefix, Vec<Id>>,
 }
 
@@ -41,8 +42,8 @@ pub enum RosterError {
     /// One node was named to two seats (one seat per node, SPEC §6.3).
     #[error("node {0} holds two seats")]
     TwoSeats(Id),
-    /// Backups were named for a group that is not a leaf group of the roster.
-    #[error("backups named for {0}, which is not a leaf group of the roster")]
+    /// Backups were named for a group that is not a group of the roster.
+    #[error("backups named for {0}, which is not a group of the roster")]
     BackupsForUnknownGroup(Prefix),
     /// Backups were named for the root group: the chief's failover is not built (D-032).
     #[error("backups for the root group: the chief has no failover yet (D-032)")]
@@ -84,8 +85,9 @@ impl Roster {
         Ok(Roster { chief, leaves, leaf_bits, backups: BTreeMap::new() })
     }
 
-    /// This roster with leaf groups' committees: each named group gets `backups` in failover
-    /// order (SPEC §6.2, §6.4; D-032). One seat per node across the whole roster.
+    /// This roster with committees: each named group gets `backups` in failover order (SPEC
+    /// §6.2, §6.4; D-032), the root group included (the chief's committee, D-033). One seat per
+    /// node across the whole roster.
     pub fn with_backups(
         mut self,
         backups: impl IntoIterator<Item = (Prefix, Vec<Id>)>,
@@ -93,10 +95,7 @@ impl Roster {
         let mut seen: std::collections::BTreeSet<Id> = self.groups().map(|(_, id)| id).collect();
         seen.extend(self.backups.values().flatten().copied());
         for (group, ids) in backups {
-            if group == Prefix::ROOT {
-                return Err(RosterError::RootBackups);
-            }
-            if !self.leaves.contains_key(&group) {
+            if group != Prefix::ROOT && !self.leaves.contains_key(&group) {
                 return Err(RosterError::BackupsForUnknownGroup(group));
             }
             for id in &ids {
@@ -143,7 +142,25 @@ impl Roster {
         committee / 2
     }
 
-    /// The chief: the root group's primary.
+    /// How many members of `group`'s committee must vote for a view change before the member
+    /// it names takes over (D-033): a majority of the committee, so that it meets every
+    /// majority that co-signed a pulse.
+    pub fn view_change_quorum(&self, group: &Prefix) -> usize {
+        (self.backups(group).len() + 1) / 2 + 1
+    }
+
+    /// The member of `group`'s committee that view `view` names (round robin from the term's
+    /// primary, D-033).
+    pub fn named_by_view(&self, group: &Prefix, view: u32) -> Id {
+        let size = self.backups(group).len() + 1;
+        match view as usize % size {
+            0 => self.primary(group),
+            k => self.backups(group)[k - 1],
+        }
+    }
+
+    /// The chief the term started with: the root group's primary in view 0 (a failover may
+    /// have moved the seat; nodes track it in their [`Views`]).
     pub fn chief(&self) -> Id {
         self.chief
     }
@@ -216,6 +233,20 @@ impl Views {
     /// The member acting as primary of the group keeping `id`'s account.
     pub fn acting_for(&self, roster: &Roster, id: &Id) -> Id {
         self.acting(roster, &roster.group_of(id)).1
+    }
+
+    /// Whether a `Pulse` from `from` announcing `announced` comes from the chief: from the member
+    /// acting in the root group's view as far as this node knows, or from the root committee
+    /// member that a later root view in the announcement names — it took over (D-033).
+    pub fn is_chief_pulse(&self, roster: &Roster, from: &Id, announced: &[ViewEntry]) -> bool {
+        let (view, chief) = self.acting(roster, &Prefix::ROOT);
+        *from == chief
+            || announced.iter().any(|e| {
+                e.group == Prefix::ROOT
+                    && e.view > view
+                    && e.primary == *from
+                    && roster.named_by_view(&Prefix::ROOT, e.view) == *from
+            })
     }
 
     /// Take the announced entries that are newer than the held ones; returns those taken.

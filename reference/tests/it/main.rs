@@ -3,6 +3,7 @@
 
 mod capacity;
 mod chain;
+mod chief_failover;
 mod credit;
 mod election;
 mod eligibility;

@@ -1,0 +1,335 @@
+//! The root committee (D-033): the chief's pulses go out only once a majority of its
+//! committee replayed and co-signed them, and when the chief falls silent its backups vote a
+//! successor that holds every co-signed pulse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use reference::crypto::{Signer, SimScheme};
+use reference::id::{Id, Prefix};
+use reference::node::{
+    Command, Genesis, Message, Node, NodeConfig, NodeEvent, NodeFaults, Output, Roster, Timer,
+};
+use reference::smt::Synopsis;
+
+const PULSE_MS: u64 = 1000;
+
+/// A chief (node 0), `backups` root backups (nodes 1..=backups), then `clients` clients, all
+/// in the root group; timers fire in time order, messages arrive at once unless dropped.
+struct Net {
+    nodes: Vec<Node>,
+    timers: BTreeSet<(u64, usize, Timer)>,
+    down: BTreeSet<usize>,
+    events: Vec<(u64, usize, NodeEvent)>,
+    now_ms: u64,
+    /// Messages `(from, to, msg)` for which this returns true are lost.
+    drop_if: Box<dyn FnMut(usize, usize, &Message) -> bool>,
+}
+
+fn build(backups: usize, clients: usize) -> Net {
+    let scheme = SimScheme::new(9);
+    let chief = scheme.signer(0);
+    let backup_ids: Vec<Id> = (1..=backups as u64).map(|i| scheme.signer(i).id()).collect();
+    let client_signers: Vec<_> = (0..clients as u64).map(|i| scheme.signer(100 + i)).collect();
+    let roster = Roster::single(chief.id()).with_backups([(Prefix::ROOT, backup_ids.clone())]).unwrap();
+    let distribution: Vec<(Id, u64)> = client_signers.iter().map(|s| (s.id(), 1_000)).collect();
+    let org = scheme.signer(1_000);
+    let genesis = Genesis::split(&roster, org.id(), 1_000_000, &distribution, 4).unwrap();
+    let config = NodeConfig {
+        pulse_ms: PULSE_MS,
+        retry_ms: 3 * PULSE_MS,
+        max_attempts: 10,
+        transfer_timeout_pulses: 4,
+        roster: Arc::new(roster),
+        bookkeeper_deposit: None,
+        failover_timeout_pulses: 2,
+        election_cycle_pulses: None,
+    };
+    let verifier = Arc::new(scheme.clone());
+    let (_, ledger) = genesis.ledgers.into_iter().next().unwrap();
+    let members = std::iter::once(chief.id()).chain(backup_ids);
+    let mut nodes: Vec<Node> = members
+        .map(|id| Node::chief(id, ledger.clone(), genesis.arbiter.clone(), verifier.clone(), config.clone()))
+        .collect();
+    nodes.extend(
+        client_signers.into_iter().map(|s| Node::client(Arc::new(s), verifier.clone(), config.clone())),
+    );
+    let mut net = Net {
+        nodes,
+        timers: BTreeSet::new(),
+        down: BTreeSet::new(),
+        events: Vec::new(),
+        now_ms: 0,
+        drop_if: Box::new(|_, _, _| false),
+    };
+    for node in 0..net.nodes.len() {
+        let mut out = Vec::new();
+        // The backups' watchdogs tick half a period after the chief's pulses.
+        let start_ms = if (1..=backups).contains(&node) { PULSE_MS / 2 } else { 0 };
+        net.nodes[node].start(start_ms, &mut out);
+        net.apply(node, out);
+    }
+    net
+}
+
+impl Net {
+    fn index(&self, id: &Id) -> usize {
+        self.nodes.iter().position(|n| n.id() == *id).expect("a node of the net")
+    }
+
+    fn apply(&mut self, from: usize, outputs: Vec<Output>) {
+        let mut work: std::collections::VecDeque<(usize, Output)> =
+            outputs.into_iter().map(|o| (from, o)).collect();
+        while let Some((from, output)) = work.pop_front() {
+            let from_id = self.nodes[from].id();
+            match output {
+                Output::Send { to, msg } => {
+                    let to = self.index(&to);
+                    if self.down.contains(&to) || (self.drop_if)(from, to, &msg) {
+                        continue;
+                    }
+                    let mut out = Vec::new();
+                    self.nodes[to].handle_message(self.now_ms, from_id, &msg, &mut out);
+                    work.extend(out.into_iter().map(|o| (to, o)));
+                }
+                Output::Broadcast { msg } => {
+                    for to in (0..self.nodes.len()).filter(|i| *i != from && !self.down.contains(i)) {
+                        if (self.drop_if)(from, to, &msg) {
+                            continue;
+                        }
+                        let mut out = Vec::new();
+                        self.nodes[to].handle_message(self.now_ms, from_id, &msg, &mut out);
+                        work.extend(out.into_iter().map(|o| (to, o)));
+                    }
+                }
+                Output::SetTimer { at_ms, timer } => {
+                    self.timers.insert((at_ms, from, timer));
+                }
+                Output::Event(event) => self.events.push((self.now_ms, from, event)),
+            }
+        }
+    }
+
+    /// Fire every timer due up to `until_ms`, in time order.
+    fn run_until(&mut self, until_ms: u64) {
+        while let Some(&(at_ms, node, timer)) = self.timers.first() {
+            if at_ms > until_ms {
+                break;
+            }
+            self.timers.pop_first();
+            if self.down.contains(&node) {
+                continue;
+            }
+            self.now_ms = at_ms;
+            let mut out = Vec::new();
+            self.nodes[node].handle_timer(at_ms, timer, &mut out);
+            self.apply(node, out);
+        }
+        self.now_ms = until_ms;
+    }
+
+    fn pay(&mut self, payer: usize, payee: usize, amount: u64, tag: u64) {
+        let to = self.nodes[payee].id();
+        let mut out = Vec::new();
+        self.nodes[payer].handle_command(self.now_ms, Command::Transfer { to, amount, tag }, &mut out);
+        self.apply(payer, out);
+    }
+
+    fn crash(&mut self, node: usize) {
+        self.down.insert(node);
+    }
+
+    fn committed(&self, tag: u64) -> usize {
+        self.events
+            .iter()
+            .filter(|(_, _, e)| matches!(e, NodeEvent::Committed { tag: t, .. } if *t == tag))
+            .count()
+    }
+
+    fn took_over(&self) -> Vec<(usize, u32)> {
+        let took = |(_, n, e): &(u64, usize, NodeEvent)| match e {
+            NodeEvent::TookOver { group, view, .. } if *group == Prefix::ROOT => Some((*n, *view)),
+            _ => None,
+        };
+        self.events.iter().filter_map(took).collect()
+    }
+
+    /// Every root any node announced or built, by ts: I7 needs one synopsis per ts.
+    fn roots_by_ts(&self) -> BTreeMap<u64, BTreeSet<[u8; 32]>> {
+        let mut roots: BTreeMap<u64, BTreeSet<[u8; 32]>> = BTreeMap::new();
+        for (_, _, event) in &self.events {
+            if let NodeEvent::RootBuilt { root, .. } = event {
+                roots.entry(root.version).or_default().insert(root.synopsis.hash.0);
+            }
+        }
+        roots
+    }
+
+    fn balance(&self, client: usize, at: usize) -> u64 {
+        let id = self.nodes[client].id();
+        let ledger = self.nodes[at].ledger().unwrap();
+        ledger.tree().get(ledger.tree().latest_version(), &id).unwrap().map_or(0, |a| a.balance)
+    }
+}
+
+fn synopsis_of(net: &Net, node: usize) -> Synopsis {
+    net.nodes[node].root().unwrap().synopsis
+}
+
+#[test]
+fn the_chiefs_pulses_wait_for_a_majority_of_its_committee_to_co_sign_them() {
+    let mut net = build(2, 2);
+    net.run_until(100);
+    net.pay(3, 4, 300, 1);
+    net.run_until(3_100);
+    assert_eq!(net.committed(1), 1, "{:?}", net.events);
+    // The backups replayed every pulse: they hold the chief's root and ledger.
+    for backup in [1, 2] {
+        assert_eq!(synopsis_of(&net, backup), synopsis_of(&net, 0));
+        assert_eq!(net.balance(4, backup), 1_300);
+    }
+    // With both backups cut off from the chief, no pulse goes out: nothing is co-signed.
+    let pulse_before = net.nodes[3].pulse();
+    net.drop_if = Box::new(|from, to, _| (from == 0 && to <= 2) || (to == 0 && from <= 2));
+    net.run_until(5_100);
+    assert_eq!(net.nodes[3].pulse(), pulse_before, "a pulse went out uncosigned");
+}
+
+#[test]
+fn a_crashed_chief_is_replaced_by_the_backup_its_committee_votes_for_and_payments_go_on() {
+    let mut net = build(2, 2);
+    net.run_until(100);
+    net.pay(3, 4, 300, 1);
+    net.run_until(3_200);
+    assert_eq!(net.committed(1), 1);
+    net.crash(0);
+    net.run_until(4_000);
+    net.pay(3, 4, 50, 2);
+    net.run_until(15_000);
+    // The first backup (view 1 names it) took over, once.
+    assert_eq!(net.took_over(), vec![(1, 1)], "{:?}", net.events);
+    assert_eq!(net.committed(2), 1, "{:?}", net.events);
+    assert_eq!(net.balance(4, 1), 1_350);
+    assert_eq!(net.balance(3, 2), 650);
+    // The clients follow the new chief's pulses.
+    assert_eq!(net.nodes[3].root(), net.nodes[1].root());
+    assert!(net.roots_by_ts().values().all(|synopses| synopses.len() == 1), "{:?}", net.roots_by_ts());
+    // The chief comes back: it learns of view 1 from the new chief's pulse, steps down, takes
+    // its state and replays on as a backup.
+    net.down.clear();
+    let mut out = Vec::new();
+    net.nodes[0].restart(15_000, false, &mut out);
+    net.apply(0, out);
+    net.run_until(20_000);
+    let stepped_down =
+        net.events.iter().any(|(_, n, e)| *n == 0 && matches!(e, NodeEvent::SteppedDown { .. }));
+    assert!(stepped_down, "{:?}", net.events);
+    assert_eq!(net.balance(4, 0), 1_350);
+    assert_eq!(synopsis_of(&net, 0), synopsis_of(&net, 1));
+    assert_eq!(net.took_over(), vec![(1, 1)], "no further view change");
+}
+
+#[test]
+fn a_successor_that_is_behind_takes_the_most_advanced_voters_state_first() {
+    let mut net = build(2, 2);
+    net.run_until(100);
+    // Backup 1 (which view 1 names) misses every cycle after the first; backup 2 co-signs.
+    net.drop_if = Box::new(|from, to, msg| from == 0 && to == 1 && matches!(msg, Message::Replicate(_)));
+    net.pay(3, 4, 300, 1);
+    net.run_until(3_200);
+    assert_eq!(net.committed(1), 1);
+    assert!(net.nodes[1].pulse() < net.nodes[2].pulse());
+    net.crash(0);
+    net.drop_if = Box::new(|_, _, _| false);
+    net.run_until(12_000);
+    assert_eq!(net.took_over(), vec![(1, 1)]);
+    // It took backup 2's state, so the committed payment survived.
+    assert_eq!(net.balance(4, 1), 1_300);
+    let resynced = net.events.iter().any(|(_, n, e)| *n == 1 && matches!(e, NodeEvent::Resynced { .. }));
+    assert!(resynced, "{:?}", net.events);
+}
+
+#[test]
+fn a_chief_cut_off_from_its_committee_cannot_release_pulses_and_is_deposed() {
+    let mut net = build(2, 2);
+    net.run_until(100);
+    net.pay(3, 4, 300, 1);
+    net.run_until(3_200);
+    // The chief loses its committee but still reaches the clients: its pulses stop anyway,
+    // the backups elect backup 1, and on hearing it the old chief steps down (fencing).
+    net.drop_if = Box::new(|from, to, _| (from == 0 && to <= 2) || (to == 0 && from <= 2));
+    net.run_until(9_000);
+    assert_eq!(net.took_over(), vec![(1, 1)]);
+    net.drop_if = Box::new(|_, _, _| false);
+    net.pay(4, 3, 20, 2);
+    net.run_until(16_000);
+    assert_eq!(net.committed(2), 1, "{:?}", net.events);
+    let stepped_down =
+        net.events.iter().any(|(_, n, e)| *n == 0 && matches!(e, NodeEvent::SteppedDown { .. }));
+    assert!(stepped_down);
+    assert!(net.roots_by_ts().values().all(|synopses| synopses.len() == 1), "{:?}", net.roots_by_ts());
+    assert_eq!(synopsis_of(&net, 0), synopsis_of(&net, 1));
+}
+
+/// The chief's cycle for `pulse` never reaches its backups, and it crashes right after the
+/// pulse: with the co-signing it never released that pulse; without it, it did.
+fn crash_after_an_unreplicated_pulse(faults: NodeFaults) -> Net {
+    let mut net = build(2, 2);
+    net.nodes[0].inject_faults(faults);
+    net.run_until(100);
+    net.pay(3, 4, 300, 1);
+    net.drop_if = Box::new(|from, to, msg| from == 0 && to <= 2 && matches!(msg, Message::Replicate(_)));
+    net.run_until(2_500);
+    net.crash(0);
+    net.drop_if = Box::new(|_, _, _| false);
+    net.run_until(12_000);
+    net.pay(4, 3, 10, 2);
+    net.run_until(20_000);
+    net
+}
+
+#[test]
+fn without_co_signing_a_successor_rebuilds_an_announced_ts_differently_breaking_i7() {
+    let honest = crash_after_an_unreplicated_pulse(NodeFaults::default());
+    assert_eq!(honest.took_over(), vec![(1, 1)]);
+    assert!(honest.roots_by_ts().values().all(|s| s.len() == 1), "{:?}", honest.roots_by_ts());
+    // The payer retried with the new chief: committed once, paid once.
+    assert_eq!(honest.committed(1), 1, "{:?}", honest.events);
+    assert_eq!(honest.balance(4, 1), 1_290);
+
+    let broken =
+        crash_after_an_unreplicated_pulse(NodeFaults { release_uncosigned: true, ..Default::default() });
+    assert_eq!(broken.took_over(), vec![(1, 1)]);
+    // The payer was told its payment committed, and the new chief's ledger lacks it.
+    assert_eq!(broken.committed(1), 1);
+    assert_eq!(broken.balance(4, 1), 1_000 - 10);
+    let forked = broken.roots_by_ts().into_iter().find(|(_, synopses)| synopses.len() > 1);
+    assert!(forked.is_some(), "the fault must fork a ts: {:?}", broken.roots_by_ts());
+}
+
+#[test]
+fn root_committee_messages_from_outside_it_are_typed_errors() {
+    let mut net = build(2, 2);
+    net.run_until(1_100);
+    let client = net.nodes[3].id();
+    for msg in [
+        Message::ViewChange { view: 5, pulse: 1 },
+        Message::CoSign { pulse: 1, view: 0, digest: reference::crypto::Hash32([0; 32]) },
+    ] {
+        let mut out = Vec::new();
+        net.nodes[0].handle_message(net.now_ms, client, &msg, &mut out);
+        let bad = out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. })));
+        assert!(bad, "{msg:?}: {out:?}");
+        let mut out = Vec::new();
+        net.nodes[1].handle_message(net.now_ms, client, &msg, &mut out);
+        assert!(out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. }))));
+    }
+    // A client never takes a pulse from a backup that claims no later view.
+    let root = net.nodes[0].root().unwrap();
+    let fake = Message::Pulse { pulse: 99, root, views: Vec::new() };
+    let backup = net.nodes[1].id();
+    let mut out = Vec::new();
+    net.nodes[3].handle_message(net.now_ms, backup, &fake, &mut out);
+    assert!(out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. }))));
+    assert!(net.nodes[3].pulse() < 99);
+}
