@@ -8,7 +8,7 @@ cargo build --release -p simulator
 leither=target/release/leither
 out=reports/examples
 rm -rf "$out" && mkdir -p "$out"
-for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee committee-terms; do
+for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee committee-terms crashing-chief; do
   "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
 done
 "$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"

@@ -266,6 +266,9 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
     if s.committees.backups > 0 {
         sections.push(committees_section(s));
     }
+    if s.committees.root_backups > 0 {
+        sections.push(root_committee_section(s));
+    }
     if t.deferred_for_capacity > 0 {
         sections.push(Section {
             title: "Capacity (SPEC §6.5)".into(),
@@ -343,6 +346,28 @@ fn committees_section(s: &Summary) -> Section {
             ("members resynced from their primary's state", count(c.resyncs)),
             ("seals orphaned by a failover (never taken)", count(c.orphaned_seals)),
             ("primary's work sent to a member not acting (an old view)", count(c.not_acting)),
+        ])],
+    }
+}
+
+/// What the chief's committee did (D-033).
+fn root_committee_section(s: &Summary) -> Section {
+    let c = &s.committees;
+    let co_signs = s.messages.by_kind.get("co_sign").copied().unwrap_or(0);
+    Section {
+        title: "The chief's committee (SPEC §5.2, §6.4, D-033)".into(),
+        text: format!(
+            "The chief has {} root backups. They replay each of its cycles with the same code and \
+             co-sign it; no Settle or Pulse goes out before a majority of the committee co-signed \
+             it. When the chief makes no progress for failover_timeout_pulses, the backups vote \
+             for the next root view and the member it names takes over from the most advanced \
+             voter's state, holding every co-signed pulse.",
+            c.root_backups
+        ),
+        tables: vec![Table::pairs(&[
+            ("co-signatures sent", count(co_signs)),
+            ("view-change votes", count(c.view_change_votes)),
+            ("chief failovers", count(c.chief_failovers)),
         ])],
     }
 }

@@ -119,6 +119,11 @@ pub struct Parameters {
     /// sealed cycles, attest its reports and take over on failover. 0 (the default here,
     /// unlike SPEC §15's 3) runs one primary per group, as the scenarios before D-032 did.
     pub backups: usize,
+    /// Backups in the root group's committee (SPEC §5.2, §6.2; D-033): they replay the chief's
+    /// cycles and co-sign its pulses (none goes out before a majority did), and vote a
+    /// successor when the chief falls silent. 0 (the default here): a chief without failover.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub root_backups: usize,
     /// Pulses a group's reports may be missing before the chief fails it over (SPEC §6.4).
     pub failover_timeout_pulses: u64,
     /// Term length (SPEC §6.3): at each multiple the chief seats every leaf committee by the
@@ -141,6 +146,7 @@ impl Default for Parameters {
             heal_pulses_max: 10,
             bookkeeper_deposit: None,
             backups: 0,
+            root_backups: 0,
             failover_timeout_pulses: 2,
             election_cycle_pulses: None,
         }
@@ -538,6 +544,10 @@ impl fmt::Display for NodeSet {
     }
 }
 
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
 mod defaults {
     pub fn seed() -> u64 {
         1
@@ -859,6 +869,16 @@ mod validate {
                 "parameters.backups",
                 &format!("at most {MAX_BACKUPS}"),
                 p.backups.to_string(),
+            ));
+        }
+        if p.root_backups == 1 || p.root_backups > MAX_BACKUPS {
+            return Err(invalid(
+                "parameters.root_backups",
+                &format!(
+                    "0, or 2 to {MAX_BACKUPS} (with 1 the view change needs both members, so a crashed \
+                     chief could never be replaced)"
+                ),
+                p.root_backups.to_string(),
             ));
         }
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {

@@ -157,6 +157,8 @@ pub struct Simulation {
     tentative: BTreeMap<Prefix, Vec<OwnedSeal>>,
     /// Groups with a committee that failed over: the member acting now.
     acting_node: BTreeMap<Prefix, NodeIndex>,
+    /// The latest pulse of the chief's own seal and of a root seen (root committees only).
+    root_seen: (u64, u64),
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -248,6 +250,7 @@ impl Simulation {
             layout,
             tentative: BTreeMap::new(),
             acting_node: BTreeMap::new(),
+            root_seen: (0, 0),
             trace,
             scenario,
         })
@@ -583,7 +586,7 @@ impl Simulation {
             None => Ok(()),
         };
         result
-            .and_then(|()| self.checker.after_node_event(index as usize, node.root()))
+            .and_then(|()| self.checker.after_node_event(index as usize, self.held_root(index)))
             .map_err(|v| self.violation(v))
     }
 
@@ -692,6 +695,9 @@ impl Simulation {
     }
 
     fn node_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
+        if self.layout.root_backups > 0 && self.released_twice(&event) {
+            return Ok(());
+        }
         match event {
             NodeEvent::Sealed { pulse, group, version, applied, debits, credited, settled } => {
                 self.metrics.seals += 1;
@@ -710,6 +716,19 @@ impl Simulation {
                 let seal = OwnedSeal { node, pulse, group, applied, debits, credited, settled };
                 self.observe_seal(seal)?;
             }
+            NodeEvent::TookOver { group, pulse, view } if group == Prefix::ROOT => {
+                self.acting_node.insert(group, node);
+                self.metrics.committees.chief_failovers += 1;
+                self.trace.record(
+                    self.now_ms,
+                    "chief_failover",
+                    &[pulse, u64::from(view), u64::from(node)],
+                    |l| {
+                        l.push_str(&format!(",\"pulse\":{pulse},\"view\":{view},\"to\":{node}"));
+                    },
+                )?;
+            }
+            NodeEvent::VotedViewChange { .. } => self.metrics.committees.view_change_votes += 1,
             NodeEvent::TookOver { group, pulse, .. } => {
                 // Cycles another member sealed after this member's state are not the group's
                 // history: the chief never took them (D-032).
@@ -834,6 +853,31 @@ impl Simulation {
         Ok(())
     }
 
+    /// The root node `index` holds, for I6 and I7 — none for a member of a root committee: it
+    /// holds each root before a majority co-signed it (D-033). Their roots are checked as the
+    /// chief builds them, against the chief's history (I7), whichever member acts.
+    fn held_root(&self, index: NodeIndex) -> Option<reference::smt::RootSynopsis> {
+        let root_member = self.layout.root_backups > 0
+            && (index == BOOKKEEPER || index as usize >= self.layout.first_root_backup());
+        if root_member { None } else { self.nodes[index as usize].root() }
+    }
+
+    /// Whether `event` is the chief's seal or root of a pulse already seen: a new chief
+    /// releases the last cycle it replayed unless it heard the old chief do so, and if only
+    /// its copy of the old chief's broadcast was lost, that cycle's events come twice (D-033).
+    fn released_twice(&mut self, event: &NodeEvent) -> bool {
+        let (seen, pulse) = match event {
+            NodeEvent::Sealed { pulse, group, .. } if *group == Prefix::ROOT => {
+                (&mut self.root_seen.0, *pulse)
+            }
+            NodeEvent::RootBuilt { pulse, .. } => (&mut self.root_seen.1, *pulse),
+            _ => return false,
+        };
+        let twice = pulse <= *seen;
+        *seen = (*seen).max(pulse);
+        twice
+    }
+
     /// The chief took `group`'s report of `pulse`: its seals up to it are history.
     fn check_taken_seals(&mut self, group: Prefix, pulse: u64) -> Result<(), SimError> {
         let Some(pending) = self.tentative.get_mut(&group) else { return Ok(()) };
@@ -886,12 +930,15 @@ impl Simulation {
     }
 
     fn finish(self) -> RunResult {
-        let chief = &self.nodes[BOOKKEEPER as usize];
-        let final_version = chief.arbiter().expect("node 0 is the chief").version();
+        // The chief acting at the end: node 0 unless it failed over (D-033).
+        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER);
+        let final_version =
+            self.nodes[chief as usize].arbiter().expect("a root member has an arbiter").version();
         let unsettled_halves = self.checker.unsettled_halves() as u64;
         let (bad_proofs, equivocations) = (self.metrics.bad_proofs, self.metrics.equivocations_detected);
         let mut metrics = self.metrics;
         metrics.committees.backups = self.layout.backups as u64;
+        metrics.committees.root_backups = self.layout.root_backups as u64;
         if let Some(byzantine) = &self.byzantine {
             metrics.committees.colluding_backup_seats = byzantine.colluding_seats();
             metrics.committees.forged_attestations = byzantine.forged_attestations;
@@ -1019,12 +1066,19 @@ pub struct Layout {
     pub leaves: usize,
     /// Backups per leaf group.
     pub backups: usize,
+    /// Backups of the root group: the chief's committee (D-033), nodes after the leaf backups.
+    pub root_backups: usize,
 }
 
 impl Layout {
     /// The first backup node.
     pub fn first_backup(&self) -> usize {
         self.first_primary + self.leaves
+    }
+
+    /// The first root backup node.
+    pub fn first_root_backup(&self) -> usize {
+        self.first_backup() + self.leaves * self.backups
     }
 
     /// The leaf group (0-based, prefix order) whose backup node `index` is, if it is one.
@@ -1044,10 +1098,15 @@ impl World {
         let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
             .expect("validated group parameters");
         let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
-        let members = leaves * (1 + params.backups);
+        let members = leaves * (1 + params.backups) + params.root_backups;
         signers.extend(more_signers(scenario, seed, signers.len() as u64, members as u64));
         let clients = scenario.nodes.clients as usize;
-        let layout = Layout { first_primary: clients + 1, leaves, backups: params.backups };
+        let layout = Layout {
+            first_primary: clients + 1,
+            leaves,
+            backups: params.backups,
+            root_backups: params.root_backups,
+        };
         let primaries: Vec<Id> = std::iter::once(signers[0].id())
             .chain(signers[layout.first_primary..layout.first_backup()].iter().map(|s| s.id()))
             .collect();
@@ -1055,7 +1114,8 @@ impl World {
         let roster = if params.backups == 0 {
             roster
         } else {
-            let backup_ids: Vec<Id> = signers[layout.first_backup()..].iter().map(|s| s.id()).collect();
+            let backup_ids: Vec<Id> =
+                signers[layout.first_backup()..layout.first_root_backup()].iter().map(|s| s.id()).collect();
             let leaf_groups: Vec<_> = roster.groups().skip(1).map(|(prefix, _)| prefix).collect();
             let committees =
                 leaf_groups.into_iter().zip(backup_ids.chunks(params.backups).map(<[Id]>::to_vec));
@@ -1072,6 +1132,12 @@ impl World {
         )
         // Validation checked the supply covers the distribution; Ids are distinct hashes.
         .expect("a validated scenario has a valid genesis");
+        let roster = if params.root_backups == 0 {
+            roster
+        } else {
+            let root_backups = signers[layout.first_root_backup()..].iter().map(|s| s.id()).collect();
+            roster.with_backups([(Prefix::ROOT, root_backups)]).expect("each root backup a fresh node")
+        };
         World { signers, roster, genesis, layout }
     }
 
@@ -1093,6 +1159,8 @@ impl World {
         let mut ledgers = ledgers.into_iter();
         let root_ledger = ledgers.next().expect("the root group's ledger");
         let mut leaf_ledgers: Vec<Option<reference::ledger::Ledger>> = ledgers.map(Some).collect();
+        // The root backups replay the chief with copies of its ledger and arbiter (D-033).
+        let root_copy = (root_ledger.clone(), self.genesis.arbiter.clone());
         let mut chief = Some((root_ledger, self.genesis.arbiter));
         let layout = self.layout;
         self.signers
@@ -1113,6 +1181,9 @@ impl World {
                         leaf_ledgers[group].clone().expect("one ledger per leaf group")
                     };
                     Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
+                } else if index >= layout.first_root_backup() {
+                    let (ledger, arbiter) = root_copy.clone();
+                    Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
                 } else {
                     let group = layout.backup_group(index).expect("every later node is a backup");
                     let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");

@@ -199,6 +199,19 @@ pub struct CommitteeCounts {
     /// Seals a failover orphaned: sealed by a primary after the state its successor took
     /// over from, never taken by the chief (checked against no invariant: not history).
     pub orphaned_seals: u64,
+    /// Backups of the root group, which co-sign the chief's pulses (D-033).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub root_backups: u64,
+    /// Root backups that took over as chief after a view change (D-033).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub chief_failovers: u64,
+    /// Votes root committee members cast for a new root view.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub view_change_votes: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// The groups' ledgers and the chief's roots at the end.

@@ -146,7 +146,8 @@ impl Roster {
     /// it names takes over (D-033): a majority of the committee, so that it meets every
     /// majority that co-signed a pulse.
     pub fn view_change_quorum(&self, group: &Prefix) -> usize {
-        (self.backups(group).len() + 1) / 2 + 1
+        let committee = self.backups(group).len() + 1;
+        committee / 2 + 1
     }
 
     /// The member of `group`'s committee that view `view` names (round robin from the term's

@@ -14,6 +14,8 @@ use reference::smt::Synopsis;
 
 const PULSE_MS: u64 = 1000;
 
+type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
+
 /// A chief (node 0), `backups` root backups (nodes 1..=backups), then `clients` clients, all
 /// in the root group; timers fire in time order, messages arrive at once unless dropped.
 struct Net {
@@ -23,7 +25,7 @@ struct Net {
     events: Vec<(u64, usize, NodeEvent)>,
     now_ms: u64,
     /// Messages `(from, to, msg)` for which this returns true are lost.
-    drop_if: Box<dyn FnMut(usize, usize, &Message) -> bool>,
+    drop_if: DropRule,
 }
 
 fn build(backups: usize, clients: usize) -> Net {

@@ -120,3 +120,43 @@ fn terms_reseat_committees_by_the_beacon_and_bound_what_a_censor_costs() {
     );
     assert!(terms.transfers.abandoned < one_term.transfers.abandoned, "{:?}", terms.transfers);
 }
+
+/// The chief with 3 root backups (D-033) over ~70 leaf groups with 2 backups each.
+const ROOT_COMMITTEE: &str = "name = \"root-committee\"\nduration_ms = 40000\n[nodes]\nclients = 300\n\
+                              [parameters]\ngroup_min_accounts = 2\nbackups = 2\nroot_backups = 3\n\
+                              [network]\nlatency = { kind = \"lognormal\", median_ms = 30.0, sigma = 0.5 }\n\
+                              [workload]\ntransfers_per_s = 20.0\n";
+
+#[test]
+fn a_root_committee_co_signs_every_pulse_and_never_changes_view_without_faults() {
+    let s = summary_of(ROOT_COMMITTEE, None);
+    let c = &s.committees;
+    assert_eq!(s.transfers.committed, s.transfers.issued, "{:?}", s.transfers);
+    assert_eq!((c.chief_failovers, c.view_change_votes), (0, 0), "{c:?}");
+    // Each of the 3 backups co-signs (nearly) every pulse.
+    assert!(s.messages.by_kind["co_sign"] >= 3 * (s.pulses - 2), "{:?}", s.messages.by_kind);
+}
+
+#[test]
+fn a_crashed_chief_is_replaced_by_a_root_backup_and_steps_down_when_it_returns() {
+    let text = ROOT_COMMITTEE.to_string()
+        + "[[faults.crashes]]\nnodes = \"bookkeeper\"\nat_ms = 10000\nrestart_at_ms = 25000\n";
+    let s = summary_of(&text, None);
+    let c = &s.committees;
+    assert_eq!(c.chief_failovers, 1, "{c:?}");
+    // The three backups voted (a quorum of the committee of four is three).
+    assert!(c.view_change_votes >= 3, "{c:?}");
+    assert!(c.stepped_down >= 1 && c.resyncs >= 1, "the old chief rejoins from the new one's state: {c:?}");
+    assert_eq!(c.failovers, 0, "no leaf group is failed over for the chief's silence: {c:?}");
+    assert_eq!(s.transfers.committed, s.transfers.issued, "{:?}", s.transfers);
+    assert!(s.commit_latency_from_start_ms.max <= 10_000.0, "{:?}", s.commit_latency_from_start_ms);
+}
+
+#[test]
+fn a_chief_without_a_committee_stops_the_organization_when_it_crashes() {
+    let text = ROOT_COMMITTEE.replace("root_backups = 3", "root_backups = 0")
+        + "[[faults.crashes]]\nnodes = \"bookkeeper\"\nat_ms = 10000\n";
+    let s = summary_of(&text, None);
+    assert_eq!(s.committees.chief_failovers, 0);
+    assert!(s.transfers.committed < s.transfers.issued, "{:?}", s.transfers);
+}

@@ -206,6 +206,8 @@ fn group_parameters_are_validated() {
 fn committee_parameters_and_primary_crashes_are_validated() {
     let cases = [
         ("[parameters]\nbackups = 17\n", "parameters.backups"),
+        ("[parameters]\nroot_backups = 1\n", "parameters.root_backups"),
+        ("[parameters]\nroot_backups = 17\n", "parameters.root_backups"),
         ("[parameters]\nfailover_timeout_pulses = 0\n", "parameters.failover_timeout_pulses"),
         ("[parameters]\nelection_cycle_pulses = 0\n", "parameters.election_cycle_pulses"),
         ("[[faults.primary_crashes]]\ngroups = 1.5\nat_ms = 10\n", "faults.primary_crashes[0].groups"),
