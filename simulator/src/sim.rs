@@ -728,7 +728,17 @@ impl Simulation {
                     },
                 )?;
             }
-            NodeEvent::VotedViewChange { .. } => self.metrics.committees.view_change_votes += 1,
+            NodeEvent::VotedViewChange { view, pulse } => {
+                self.metrics.committees.view_change_votes += 1;
+                self.trace.record(
+                    self.now_ms,
+                    "view_change_vote",
+                    &[u64::from(view), pulse, u64::from(node)],
+                    |l| {
+                        l.push_str(&format!(",\"node\":{node},\"view\":{view},\"pulse\":{pulse}"));
+                    },
+                )?;
+            }
             NodeEvent::TookOver { group, pulse, .. } => {
                 // Cycles another member sealed after this member's state are not the group's
                 // history: the chief never took them (D-032).

@@ -598,7 +598,8 @@ impl Bookkeeper {
         let replica = self.replica.as_ref().expect("a root committee replicates");
         let view = self.own_view();
         for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
-            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles: replica.unacked(&member) };
+            let cycles = replica.unacked(&member, super::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
     }
@@ -923,7 +924,7 @@ impl Bookkeeper {
         for member in
             self.config.roster.committee(&self.group).filter(|m| *m != self.id && !wanted.contains(m))
         {
-            let cycles = replica.unacked(&member);
+            let cycles = replica.unacked(&member, super::committee::LOG_CYCLES);
             let batch = ReplicaBatch { group: self.group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
@@ -1010,7 +1011,14 @@ impl Bookkeeper {
         if state.group != self.group || state.pulse != snapshot.report.pulse {
             return Err(bad);
         }
-        if let Some((_, path)) = &self.root {
+        if self.root_committee.is_some() {
+            // A root member's own root may be one no majority co-signed (a deposed chief's
+            // last cycle): it cannot judge the snapshot by it. It takes the state of the
+            // acting chief, or of the voter it asked as a candidate (D-033).
+            if !awaited && from != self.acting_chief() {
+                return Err(bad);
+            }
+        } else if let Some((_, path)) = &self.root {
             let held = state.ledger.tree().root(path.entry.version).map(|r| r.synopsis);
             if held != Ok(path.entry.synopsis) {
                 return Err(bad);

@@ -20,6 +20,11 @@ use super::message::{Message, ReplicaCycle};
 /// behind than this sees a gap it cannot fill and stops attesting until the next term.
 pub(super) const LOG_CYCLES: usize = 64;
 
+/// The most cycles one `Replicate` batch of the chief's carries: a root member far behind (or
+/// down) catches up a window at a time; sent the whole log every pulse, at the chief's cycle
+/// size (every group's reports and attestations), it saturated the chief's link (D-033).
+pub(super) const ROOT_BATCH_CYCLES: usize = 8;
+
 /// The digest a backup's replay must reproduce.
 pub(super) fn report_digest(report: &GroupReport) -> Hash32 {
     let mut hasher = blake3::Hasher::new();
@@ -61,10 +66,10 @@ impl Replication {
         }
     }
 
-    /// The cycles `member` has not attested.
-    pub fn unacked(&self, member: &Id) -> Vec<Arc<ReplicaCycle>> {
+    /// The cycles `member` has not attested, oldest first, at most `limit` of them.
+    pub fn unacked(&self, member: &Id, limit: usize) -> Vec<Arc<ReplicaCycle>> {
         let acked = self.acked.get(member).copied().unwrap_or(0);
-        self.log.iter().filter(|c| c.pulse > acked).cloned().collect()
+        self.log.iter().filter(|c| c.pulse > acked).take(limit).cloned().collect()
     }
 
     /// Digest of the state that decides what the member does next.
