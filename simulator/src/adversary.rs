@@ -231,7 +231,7 @@ impl ByzantinePrimaries {
     /// Tamper with `msg` if node `from` forges its reports; return the second, conflicting
     /// report to send after it if `from` equivocates.
     pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message, layout: &Layout) -> Option<Message> {
-        if let Message::Attest(report) = msg {
+        if let Message::Attest { report, .. } = msg {
             // A colluding backup attests the forged report its group's (forging) primary sent.
             layout.backup_group(from as usize)?;
             let forged = self.forged.contains(&(report.entry.prefix, report.pulse));

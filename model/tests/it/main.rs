@@ -122,7 +122,7 @@ fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
 
 // ----- committees and failover (SPEC §6.4, D-032) ------------------------------------------
 
-const PINNED_FAILOVER: usize = 57_912;
+const PINNED_FAILOVER: usize = 73_464;
 
 #[test]
 fn a_payer_group_whose_primary_crashes_fails_over_to_its_backup_and_keeps_every_property() {

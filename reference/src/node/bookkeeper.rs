@@ -274,6 +274,14 @@ impl Bookkeeper {
     pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
         let result = match msg {
             Message::Submit(_) | Message::CreditHalf(_) if !self.acting => Err(self.not_acting()),
+            Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Attest { .. }
+                if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) =>
+            {
+                // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
+                let root_committee = self.root_committee.as_mut().expect("just checked");
+                root_committee.buffered.push((from, msg.clone()));
+                Ok(())
+            }
             Message::Submit(signed) => {
                 self.record(from, msg);
                 self.on_submit(signed, out);
@@ -284,14 +292,14 @@ impl Bookkeeper {
                 self.on_credit_half(from, signed)
             }
             Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
-            Message::GroupSeal(_) | Message::Attest(_) if self.is_root_backup() => Err(self.not_acting()),
+            Message::GroupSeal(_) | Message::Attest { .. } if self.is_root_backup() => Err(self.not_acting()),
             Message::GroupSeal(report) => {
                 self.record_at_chief(from, msg);
                 self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
             }
-            Message::Attest(report) => {
+            Message::Attest { report, view } => {
                 self.record_at_chief(from, msg);
-                self.in_cycle(out, |node, out| node.on_attest(from, report, out))
+                self.in_cycle(out, |node, out| node.on_attest(from, report, *view, out))
             }
             Message::Replicate(batch) => self.on_replicate(from, batch, out),
             Message::StateRequest { group } => self.on_state_request(from, *group, out),
@@ -567,6 +575,7 @@ impl Bookkeeper {
             return;
         };
         if root_committee.pending.is_some() {
+            root_committee.stalled_ticks += 1;
             self.send_root_batches(out);
             return;
         }
@@ -581,7 +590,9 @@ impl Bookkeeper {
         replica.last_attest = Some(report.clone());
         let wanted = std::mem::take(&mut replica.state_wanted);
         let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
-        self.root_committee.as_mut().expect("checked above").pending = Some(closed.clone());
+        let root_committee = self.root_committee.as_mut().expect("checked above");
+        root_committee.pending = Some(closed);
+        root_committee.stalled_ticks = 0;
         if !wanted.is_empty() {
             let view = self.own_view();
             self.send_state(view, &report, &wanted, out);
@@ -623,8 +634,13 @@ impl Bookkeeper {
 
     /// The acting chief sends what its co-signed cycle released.
     fn release(&mut self, out: &mut Vec<Output>) {
-        let Some(closed) = self.root_committee.as_mut().and_then(|r| r.pending.take()) else { return };
+        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        let Some(closed) = root_committee.pending.take() else { return };
+        let buffered = std::mem::take(&mut root_committee.buffered);
         out.extend(closed.outputs);
+        for (from, msg) in buffered {
+            self.handle_message(from, &msg, out);
+        }
     }
 
     /// A root backup's co-signature of the acting chief's cycle for `pulse`.
@@ -647,6 +663,13 @@ impl Bookkeeper {
         let replica = self.replica.as_mut().expect("a root committee replicates");
         let acked = replica.acked.entry(from).or_default();
         *acked = (*acked).max(pulse);
+        if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
+            // Behind: the next window goes at once rather than at the next pulse period, so
+            // that a member catching up is not taken for a silent chief's victim.
+            let cycles = replica.unacked(&from, super::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
+            out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
+        }
         let required = roster.attestations_required(&Prefix::ROOT);
         let root_committee = self.root_committee.as_mut().expect("checked above");
         let Some(pending) = root_committee.pending.as_mut().filter(|p| p.pulse == pulse) else {
@@ -828,7 +851,13 @@ impl Bookkeeper {
 
     /// An attestation: at the chief, a member's co-signature of its group's report; at the
     /// acting primary, a backup's acknowledgement of the cycles it replayed.
-    fn on_attest(&mut self, from: Id, report: &GroupReport, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn on_attest(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        view: u32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
         let group = report.entry.prefix;
         let roster = &self.config.roster;
         if group == Prefix::ROOT || !roster.is_member(&group, &from) {
@@ -840,6 +869,12 @@ impl Bookkeeper {
                 let acked = replica.acked.entry(from).or_default();
                 *acked = (*acked).max(report.pulse);
             }
+            return Ok(());
+        }
+        if view != self.views.acting(roster, &group).0 {
+            // Replayed in another view — a backup that had not yet learnt of a failover
+            // replaying the deposed primary's cycles: not the group's history (D-032; taken for
+            // it, such an attestation made a successor of a member of another history, I4).
             return Ok(());
         }
         let Some(committees) = self.committees.as_mut() else { return Ok(()) };
@@ -934,13 +969,8 @@ impl Bookkeeper {
     /// in place of theirs and replay from there.
     fn send_state(&mut self, view: u32, report: &GroupReport, members: &BTreeSet<Id>, out: &mut Vec<Output>) {
         let state_bytes = self.state_bytes();
-        let snapshot = StateSnapshot {
-            group: self.group,
-            view,
-            report: report.clone(),
-            state_bytes,
-            state: Arc::new(self.clone()),
-        };
+        let state = Arc::new(self.clone());
+        let snapshot = StateSnapshot { group: self.group, view, report: report.clone(), state_bytes, state };
         let replica = self.replica.as_mut().expect("only a committee member sends state");
         for member in members {
             replica.acked.insert(*member, report.pulse);
@@ -979,6 +1009,15 @@ impl Bookkeeper {
         }
         if !self.acting {
             return Err(self.not_acting());
+        }
+        if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) {
+            // While its cycle waits, the chief's state is the closed one: it goes at once —
+            // the release may wait for this very member's co-signature (D-033).
+            if let Some(report) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+                let view = self.own_view();
+                self.send_state(view, &report, &BTreeSet::from([from]), out);
+                return Ok(());
+            }
         }
         if let Some(replica) = self.replica.as_mut() {
             replica.state_wanted.insert(from);
@@ -1044,8 +1083,13 @@ impl Bookkeeper {
             if let Some(closed) = replayed.as_mut() {
                 closed.cosigners.clear();
             }
-            state.root_committee =
-                Some(Box::new(RootCommittee { replayed, cycle_events: Vec::new(), ..*mine }));
+            state.root_committee = Some(Box::new(RootCommittee {
+                replayed,
+                cycle_events: Vec::new(),
+                buffered: Vec::new(),
+                stalled_ticks: 0,
+                ..*mine
+            }));
         } else {
             state.views = std::mem::take(&mut self.views);
             state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
@@ -1065,8 +1109,12 @@ impl Bookkeeper {
         let report = Box::new(snapshot.report.clone());
         out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse }));
         let Some(root_committee) = self.root_committee.as_mut() else {
-            out.push(Output::Send { to: self.acting_chief(), msg: Message::Attest(report.clone()) });
-            out.push(Output::Send { to: from, msg: Message::Attest(report) });
+            let view = self.own_view();
+            out.push(Output::Send {
+                to: self.acting_chief(),
+                msg: Message::Attest { report: report.clone(), view },
+            });
+            out.push(Output::Send { to: from, msg: Message::Attest { report, view } });
             return;
         };
         match root_committee.awaiting_state.take() {
@@ -1147,6 +1195,16 @@ impl Bookkeeper {
         // Views come from the chief alone: a member that claimed a later view in its batch
         // could otherwise make the backups ignore, or the primary step down for, nobody. A new
         // primary's first batches wait for the chief's pulse; it resends them at every seal.
+        // In the root committee a member that voted for the batch's view takes it from the
+        // member it names: that member's pulse announcing it may be lost, and the new chief
+        // releases no other until a majority co-signs (D-033).
+        let (view, _) = self.views.acting(roster, &self.group);
+        let voted_for_batch = self.root_committee.as_ref().is_some_and(|r| r.voted == batch.view);
+        if voted_for_batch && batch.view > view && roster.named_by_view(&Prefix::ROOT, batch.view) == from {
+            let entry = ViewEntry { group: Prefix::ROOT, view: batch.view, primary: from };
+            self.learn_views(&[entry], out);
+        }
+        let roster = &self.config.roster;
         let (view, primary) = self.views.acting(roster, &self.group);
         if batch.view != view || primary != from {
             return Ok(());
@@ -1192,7 +1250,8 @@ impl Bookkeeper {
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
             if self.root_committee.is_none() {
-                out.push(Output::Send { to: chief, msg: Message::Attest(Box::new(report)) });
+                let view = self.own_view();
+                out.push(Output::Send { to: chief, msg: Message::Attest { report: Box::new(report), view } });
             }
             self.acknowledge(from, out);
             attested_any = true;
@@ -1209,14 +1268,19 @@ impl Bookkeeper {
     /// report, or, in the root committee, a `CoSign` of the chief's cycle.
     fn acknowledge(&self, to: Id, out: &mut Vec<Output>) {
         if let Some(root_committee) = &self.root_committee {
-            if let Some(closed) = &root_committee.replayed {
-                let (pulse, view, digest) = (closed.pulse, self.own_view(), closed.digest);
-                out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
-            }
+            // The state is a closed cycle's (a backup's replay, or a chief that gave way); its
+            // digest is at hand unless this member never replayed since it last acted.
+            let digest = match &root_committee.replayed {
+                Some(closed) if closed.pulse == self.pulse => closed.digest,
+                _ => self.root_cycle_digest(),
+            };
+            let (pulse, view) = (self.pulse, self.own_view());
+            out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
             return;
         }
         if let Some(last) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
-            out.push(Output::Send { to, msg: Message::Attest(Box::new(last)) });
+            let view = self.own_view();
+            out.push(Output::Send { to, msg: Message::Attest { report: Box::new(last), view } });
         }
     }
 
@@ -1235,7 +1299,7 @@ impl Bookkeeper {
                 }
                 Message::CreditHalf(signed) => self.on_credit_half(*from, signed),
                 Message::GroupSeal(report) => self.on_group_seal(*from, report, &mut held),
-                Message::Attest(report) => self.on_attest(*from, report, &mut held),
+                Message::Attest { report, view } => self.on_attest(*from, report, *view, &mut held),
                 _ => Ok(()),
             };
             ignored.clear();
@@ -1386,7 +1450,20 @@ impl Bookkeeper {
             let bookkeeper = self.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
         }
-        if self.acting || view <= current {
+        if view <= current {
+            return Ok(());
+        }
+        if self.acting {
+            // A chief whose pulse waits in vain for co-signatures gives way to a vote: without
+            // it, a crashed member and one out of step could hold a committee of four forever.
+            if root_committee.pending.is_none()
+                || root_committee.stalled_ticks <= self.config.failover_timeout_pulses
+            {
+                return Ok(());
+            }
+            root_committee.votes.entry(view).or_default().insert(from, pulse);
+            self.abdicate(out);
+            self.vote(view, out);
             return Ok(());
         }
         root_committee.votes.entry(view).or_default().insert(from, pulse);
@@ -1398,6 +1475,20 @@ impl Bookkeeper {
         Ok(())
     }
 
+    /// The stalled chief stops acting. Its state is its closed cycle's (later inputs wait in
+    /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
+    /// like any member, offering that cycle.
+    fn abdicate(&mut self, out: &mut Vec<Output>) {
+        let view = self.own_view();
+        self.acting = false;
+        let root_committee = self.root_committee.as_mut().expect("only a root member");
+        // Its closed cycle is now one it would release if it led again.
+        root_committee.replayed = root_committee.pending.take();
+        root_committee.cycle_events.clear();
+        root_committee.buffered.clear();
+        out.push(Output::Event(NodeEvent::SteppedDown { group: Prefix::ROOT, view }));
+    }
+
     /// The member `view` names takes over once a majority of the committee voted for it —
     /// first taking the state of the most advanced voter if it is behind, so that it holds
     /// every pulse a majority co-signed (any co-signing majority meets the voting one).
@@ -1405,6 +1496,9 @@ impl Bookkeeper {
         let roster = &self.config.roster;
         if self.acting || roster.named_by_view(&Prefix::ROOT, view) != self.id {
             return;
+        }
+        if self.replica.as_ref().is_some_and(|r| r.diverged) {
+            return; // out of step: the next view names another member
         }
         let quorum = roster.view_change_quorum(&Prefix::ROOT);
         let root_committee = self.root_committee.as_mut().expect("only root members lead");
@@ -1427,6 +1521,7 @@ impl Bookkeeper {
         self.acting = true;
         self.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.id }]);
         let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
         root_committee.votes.retain(|v, _| *v > view);
         root_committee.voted = root_committee.voted.max(view);
         root_committee.awaiting_state = None;
@@ -1434,7 +1529,8 @@ impl Bookkeeper {
         root_committee.cycle_events.clear();
         let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
         if let Some(replica) = self.replica.as_mut() {
-            replica.acked.clear();
+            // The voters' states are known from their votes: send each what it lacks.
+            replica.acked = voters.into_iter().filter(|(id, _)| *id != self.id).collect();
             replica.current.clear();
             replica.diverged = false;
         }
@@ -1442,6 +1538,7 @@ impl Bookkeeper {
         self.broadcast_pulse(out);
         let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
         out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
+        self.send_root_batches(out);
     }
 
     /// The chief's pulse named a later root view: its old votes are moot, and a deposed chief

@@ -210,7 +210,7 @@ impl Client {
             | Message::State(_)
             | Message::CoSign { .. }
             | Message::ViewChange { .. }
-            | Message::Attest(_) => out.push(unexpected("client", from, msg)),
+            | Message::Attest { .. } => out.push(unexpected("client", from, msg)),
         }
     }
 

@@ -182,6 +182,12 @@ pub(super) struct RootCommittee {
     pub votes: BTreeMap<u32, BTreeMap<Id, u64>>,
     /// A candidate with a quorum, waiting for the state of the most advanced voter.
     pub awaiting_state: Option<(u32, Id)>,
+    /// Acting chief: pulse periods its closed cycle has waited for co-signatures.
+    pub stalled_ticks: u64,
+    /// Acting chief: inputs that arrived while its closed cycle waits for co-signatures; it
+    /// handles them once the cycle is released, so that until then its state is exactly the
+    /// closed one (what a member asking for its state, or a candidate, gets).
+    pub buffered: Vec<(Id, super::Message)>,
 }
 
 impl RootCommittee {
@@ -196,6 +202,8 @@ impl RootCommittee {
         hasher.update(&self.heard_pulse.to_le_bytes());
         hasher.update(&self.silent_ticks.to_le_bytes());
         hasher.update(&self.voted.to_le_bytes());
+        hasher.update(&self.stalled_ticks.to_le_bytes());
+        hasher.update(&(self.buffered.len() as u64).to_le_bytes());
         for (view, votes) in &self.votes {
             hasher.update(&view.to_le_bytes());
             for (id, pulse) in votes {

@@ -165,7 +165,13 @@ pub enum Message {
     Replicate(Box<ReplicaBatch>),
     /// Backup → chief and acting primary: the report the backup's replay of a cycle built —
     /// the backup's co-signature of the primary's report (D-032).
-    Attest(Box<GroupReport>),
+    Attest {
+        /// The report the replay built.
+        report: Box<GroupReport>,
+        /// The view of the group the backup replayed in: the chief counts only attestations
+        /// of the group's current view.
+        view: u32,
+    },
     /// Member → acting primary: its state diverged; it asks for the primary's (D-032).
     StateRequest {
         /// The group.
@@ -303,7 +309,7 @@ impl Message {
             Message::Rejected { .. } => MessageKind::Rejected,
             Message::Pulse { .. } => MessageKind::Pulse,
             Message::Replicate(_) => MessageKind::Replicate,
-            Message::Attest(_) => MessageKind::Attest,
+            Message::Attest { .. } => MessageKind::Attest,
             Message::StateRequest { .. } => MessageKind::StateRequest,
             Message::State(_) => MessageKind::State,
             Message::CoSign { .. } => MessageKind::CoSign,
@@ -318,9 +324,8 @@ impl Message {
             + match self {
                 Message::Propose { .. } => TX_BYTES + KEY_BYTES + SIG_BYTES,
                 Message::Submit(_) | Message::CreditHalf(_) => TX_BYTES + 2 * (KEY_BYTES + SIG_BYTES),
-                Message::GroupSeal(report) | Message::Attest(report) => {
-                    8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES
-                }
+                Message::GroupSeal(report) => 8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES,
+                Message::Attest { report, .. } => 8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES + 4,
                 Message::Settle(settle) => {
                     8 + ROOT_BYTES + path_bytes(&settle.path) + 4 + settle.orders.len() * ORDER_BYTES + 4
                 }

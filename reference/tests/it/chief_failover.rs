@@ -335,3 +335,27 @@ fn root_committee_messages_from_outside_it_are_typed_errors() {
     assert!(out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. }))));
     assert!(net.nodes[3].pulse() < 99);
 }
+
+#[test]
+fn a_chief_stalled_by_a_crashed_and_a_cut_off_member_gives_way_to_a_vote() {
+    // A committee of four: backup 3 crashes, backup 2 loses its link to the chief. The chief
+    // then gets one co-signature of the two it needs; it must abdicate for the vote to reach
+    // the quorum of three, and the payments go on under a new chief.
+    let mut net = build(3, 2);
+    net.run_until(100);
+    net.pay(4, 5, 300, 1);
+    net.run_until(3_200);
+    assert_eq!(net.committed(1), 1);
+    net.crash(3);
+    net.drop_if = Box::new(|from, to, _| (from == 0 && to == 2) || (from == 2 && to == 0));
+    net.pay(5, 4, 40, 2);
+    net.run_until(60_000);
+    let took_over = net.took_over();
+    assert_eq!(took_over.len(), 1, "{took_over:?}");
+    let abdicated = net.events.iter().any(|(_, n, e)| *n == 0 && matches!(e, NodeEvent::SteppedDown { .. }));
+    assert!(abdicated, "{:?}", net.events);
+    assert_eq!(net.committed(2), 1, "{:?}", net.events);
+    let chief = took_over[0].0;
+    assert_eq!(net.balance(5, chief), 1_260);
+    assert!(net.roots_by_ts().values().all(|s| s.len() == 1), "{:?}", net.roots_by_ts());
+}

@@ -1030,7 +1030,7 @@ fn committee_messages_from_the_wrong_members_are_typed_errors() {
         None => panic!("the payer's group reported"),
     };
     // An attestation from a member of another group.
-    let attest = Message::Attest(Box::new(report.clone()));
+    let attest = Message::Attest { report: Box::new(report.clone()), view: 0 };
     assert!(matches!(bad_message_error(&mut net, payee[1], 0, &attest), NodeError::NotFromBookkeeper { .. }));
     // A backup is sent a primary's work.
     let submit = resubmission(&net, 1, 2, 5, 2);
