@@ -116,6 +116,9 @@ pub struct PaymentModel {
     /// are the root group's, kept by the chief. Only the leaf primary may crash — for good — so
     /// that the chief fails the group over to the backup.
     pub failover: bool,
+    /// Term length (SPEC §6.3; `None`: one term): at each multiple the chief re-seats the
+    /// payer's committee by the election beacon (D-032).
+    pub election_cycle_pulses: Option<u64>,
     /// Deliberately broken ledger behaviour (tests only).
     #[cfg(feature = "fault-injection")]
     pub ledger_faults: reference::ledger::LedgerFaults,
@@ -137,13 +140,21 @@ impl PaymentModel {
             "cross-group" => Some(PaymentModel::cross_group()),
             "cross-group-crash" => Some(PaymentModel::cross_group_crash()),
             "failover" => Some(PaymentModel::failover()),
+            "failover-terms" => Some(PaymentModel::failover_terms()),
             _ => None,
         }
     }
 
     /// The names [`PaymentModel::named`] knows.
-    pub const NAMES: [&'static str; 5] =
-        ["one-payment", "two-payments", "cross-group", "cross-group-crash", "failover"];
+    pub const NAMES: [&'static str; 6] =
+        ["one-payment", "two-payments", "cross-group", "cross-group-crash", "failover", "failover-terms"];
+
+    /// [`PaymentModel::failover`] across a term boundary at pulse 2 (SPEC §6.3; model (b)):
+    /// the chief re-seats the payer's committee by the beacon — the seat may move without a
+    /// crash — while the primary may still crash for good, before or after the boundary.
+    pub fn failover_terms() -> PaymentModel {
+        PaymentModel { election_cycle_pulses: Some(2), ..PaymentModel::failover() }
+    }
 
     /// [`PaymentModel::cross_group`] over a reliable network, the payer's group kept by a
     /// primary and a backup; the primary may crash for good at any point, and the chief fails
@@ -192,6 +203,7 @@ impl PaymentModel {
             grouped: false,
             crashes: 0,
             failover: false,
+            election_cycle_pulses: None,
             #[cfg(feature = "fault-injection")]
             ledger_faults: reference::ledger::LedgerFaults::default(),
             #[cfg(feature = "fault-injection")]
@@ -258,7 +270,7 @@ impl PaymentModel {
             })
             .collect();
         let lossy = if self.lossy { LossyNetwork::Yes } else { LossyNetwork::No };
-        let (grouped, failover) = (self.grouped, self.failover);
+        let (grouped, failover, terms) = (self.grouped, self.failover, self.election_cycle_pulses.is_some());
         let model = ActorModel::new(self, ())
             .actors(actors)
             // Grouped models send several messages per pulse; redelivering each any number of
@@ -288,7 +300,7 @@ impl PaymentModel {
         } else {
             model
         };
-        if failover {
+        let model = if failover {
             model
                 .property(Expectation::Always, "the acting primary holds the taken state", |model, state| {
                     acting_holds_taken_state(&model.cfg, state)
@@ -299,6 +311,17 @@ impl PaymentModel {
                 .property(Expectation::Sometimes, "a transfer commits after a failover", |model, state| {
                     failed_over(&model.cfg, state) && committed(&model.cfg, state)
                 })
+        } else {
+            model
+        };
+        if failover && terms {
+            model.property(
+                Expectation::Sometimes,
+                "a term boundary hands the seat to a live member",
+                |model, state| {
+                    failed_over(&model.cfg, state) && !state.actor_states[model.cfg.clients + 1].down
+                },
+            )
         } else {
             model
         }
@@ -408,7 +431,7 @@ impl PaymentActor {
             roster: Arc::clone(&self.roster),
             bookkeeper_deposit: None,
             failover_timeout_pulses: 1,
-            election_cycle_pulses: None,
+            election_cycle_pulses: cfg.election_cycle_pulses,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {

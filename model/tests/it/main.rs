@@ -146,6 +146,25 @@ fn a_chief_that_fails_over_to_a_backup_without_the_taken_state_is_caught() {
     assert_eq!(chief.view_of(&group).map(|(view, _)| view), Some(1), "{path:?}");
 }
 
+const PINNED_FAILOVER_TERMS: usize = 53_352;
+
+#[test]
+fn across_a_term_boundary_the_seat_moves_by_the_beacon_and_every_property_holds() {
+    let checker = PaymentModel::failover_terms().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    println!("failover-terms: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_FAILOVER_TERMS);
+}
+
+#[test]
+fn a_term_handover_to_a_member_without_the_taken_state_is_caught() {
+    let faults =
+        NodeFaults { take_unattested_reports: true, fail_over_blindly: true, ..NodeFaults::default() };
+    let cfg = PaymentModel { node_faults: faults, ..PaymentModel::failover_terms() };
+    let checker = cfg.into_model().checker().finish_when(HasDiscoveries::AnyFailures).spawn_bfs().join();
+    assert!(checker.discovery("the acting primary holds the taken state").is_some(), "the checker finds it");
+}
+
 // ----- governance (SPEC §3) -------------------------------------------------------------
 
 use model::governance::GovernanceModel;

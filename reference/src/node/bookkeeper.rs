@@ -782,6 +782,7 @@ impl Bookkeeper {
     /// seated order; the acting member always does (D-032).
     fn seat_new_term(&mut self, out: &mut Vec<Output>) {
         use crate::consensus::election::{ElectionParams, elect_group};
+        let blind = self.blind_failover();
         let Some(committees) = self.committees.as_mut() else { return };
         let arbiter = self.chief.as_ref().expect("only the chief seats terms");
         let roster = &self.config.roster;
@@ -802,7 +803,7 @@ impl Bookkeeper {
             };
             let (view, from) = self.views.acting(roster, &group);
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let holds = |m: &Id| *m == from || committees.attested_pulse(&group, m) >= taken;
+            let holds = |m: &Id| blind || *m == from || committees.attested_pulse(&group, m) >= taken;
             let Some(to) = seats.seats().copied().find(holds) else { continue };
             if to == from {
                 continue;

@@ -401,7 +401,8 @@ pub struct NodeFaults {
     pub reverse_cleared_debits: bool,
     /// A group primary ignores its per-version capacity (breaks I11).
     pub skip_capacity: bool,
-    /// The chief fails a group over to the next member whatever that member attested (with
+    /// The chief fails a group over (or hands its seat over at a term boundary) to the next
+    /// member whatever that member attested (with
     /// `take_unattested_reports`, a successor without the taken state loses committed cycles:
     /// breaks I1 at the root).
     pub fail_over_blindly: bool,
