@@ -157,6 +157,10 @@ pub struct Simulation {
     tentative: BTreeMap<Prefix, Vec<OwnedSeal>>,
     /// Groups with a committee that failed over: the member acting now.
     acting_node: BTreeMap<Prefix, NodeIndex>,
+    /// Groups with a committee: for each member, whose seal each cycle its state holds is
+    /// (its own, or the one it replayed), from the last taken pulse on — so that a failover's
+    /// successor decides which tentative seals are history (D-032).
+    histories: BTreeMap<Prefix, BTreeMap<NodeIndex, BTreeMap<u64, NodeIndex>>>,
     /// The latest pulse of the chief's own seal and of a root seen (root committees only).
     root_seen: (u64, u64),
     metrics: Metrics,
@@ -250,6 +254,7 @@ impl Simulation {
             layout,
             tentative: BTreeMap::new(),
             acting_node: BTreeMap::new(),
+            histories: BTreeMap::new(),
             root_seen: (0, 0),
             trace,
             scenario,
@@ -739,15 +744,16 @@ impl Simulation {
                     },
                 )?;
             }
-            NodeEvent::TookOver { group, pulse, .. } => {
-                // Cycles another member sealed after this member's state are not the group's
-                // history: the chief never took them (D-032).
+            // Which seals are the group's history is decided when the chief takes a report, by
+            // the history of the member that sent it (D-032).
+            NodeEvent::TookOver { group, .. } => {
                 self.acting_node.insert(group, node);
-                if let Some(pending) = self.tentative.get_mut(&group) {
-                    let before = pending.len();
-                    pending.retain(|s| s.pulse <= pulse);
-                    self.metrics.committees.orphaned_seals += (before - pending.len()) as u64;
-                }
+            }
+            NodeEvent::Replayed { group, pulse, from } => {
+                let from = self.index_of.get(&from).copied().unwrap_or(node);
+                let members = self.histories.entry(group).or_default();
+                let sealer = members.get(&from).and_then(|h| h.get(&pulse)).copied().unwrap_or(from);
+                members.entry(node).or_default().insert(pulse, sealer);
             }
             NodeEvent::RootBuilt { pulse, root, clears_in_transit } => {
                 self.metrics.roots += 1;
@@ -819,7 +825,10 @@ impl Simulation {
                 )?;
             }
             NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
-            NodeEvent::Resynced { .. } => self.metrics.committees.resyncs += 1,
+            NodeEvent::Resynced { group, pulse, from } => {
+                self.metrics.committees.resyncs += 1;
+                self.resynced(node, group, pulse, from);
+            }
             NodeEvent::ReportAttested { group, pulse } => {
                 self.metrics.committees.reports_attested += 1;
                 self.check_taken_seals(group, pulse)?;
@@ -855,12 +864,27 @@ impl Simulation {
         if self.layout.backups == 0 || seal.group == Prefix::ROOT {
             return self.check_seal(&seal);
         }
-        if self.acting_node.get(&seal.group).is_some_and(|acting| *acting != seal.node) {
-            self.metrics.committees.orphaned_seals += 1;
-            return Ok(());
-        }
+        let history = self.histories.entry(seal.group).or_default().entry(seal.node).or_default();
+        history.insert(seal.pulse, seal.node);
         self.tentative.entry(seal.group).or_default().push(seal);
         Ok(())
+    }
+
+    /// Member `node` took `from`'s state as of `pulse`: its history is `from`'s up to it, and
+    /// its own seals after it were of another history.
+    fn resynced(&mut self, node: NodeIndex, group: Prefix, pulse: u64, from: Id) {
+        let Some(&from) = self.index_of.get(&from) else { return };
+        let members = self.histories.entry(group).or_default();
+        let copied: BTreeMap<u64, NodeIndex> = members
+            .get(&from)
+            .map(|h| h.range(..=pulse).map(|(p, s)| (*p, *s)).collect())
+            .unwrap_or_default();
+        members.insert(node, copied);
+        if let Some(pending) = self.tentative.get_mut(&group) {
+            let before = pending.len();
+            pending.retain(|s| s.node != node || s.pulse <= pulse);
+            self.metrics.committees.orphaned_seals += (before - pending.len()) as u64;
+        }
     }
 
     /// The root node `index` holds, for I6 and I7 — none for a member of a root committee: it
@@ -888,12 +912,36 @@ impl Simulation {
         twice
     }
 
-    /// The chief took `group`'s report of `pulse`: its seals up to it are history.
+    /// The chief took `group`'s report of `pulse` from its acting member: the seals up to it
+    /// that the member's state is made of are history, the other seals up to it orphans — a
+    /// deposed primary's cycles, unless a later successor replayed them before the failover
+    /// (then they are history again, which dropping them at the failover got wrong).
     fn check_taken_seals(&mut self, group: Prefix, pulse: u64) -> Result<(), SimError> {
         let Some(pending) = self.tentative.get_mut(&group) else { return Ok(()) };
-        let split = pending.iter().position(|s| s.pulse > pulse).unwrap_or(pending.len());
-        let taken: Vec<OwnedSeal> = pending.drain(..split).collect();
+        let (mut taken, rest): (Vec<OwnedSeal>, Vec<OwnedSeal>) =
+            std::mem::take(pending).into_iter().partition(|s| s.pulse <= pulse);
+        *pending = rest;
+        let acting = match self.acting_node.get(&group) {
+            Some(node) => *node,
+            None => self.layout_primary(&group),
+        };
+        let members = self.histories.entry(group).or_default();
+        let history = members.get(&acting).cloned().unwrap_or_default();
+        for member in members.values_mut() {
+            *member = member.split_off(&(pulse + 1));
+        }
+        taken.sort_by_key(|s| s.pulse);
+        let before = taken.len();
+        taken.retain(|s| history.get(&s.pulse) == Some(&s.node));
+        self.metrics.committees.orphaned_seals += (before - taken.len()) as u64;
         taken.iter().try_for_each(|seal| self.check_seal(seal))
+    }
+
+    /// The node of `group`'s primary in view 0.
+    fn layout_primary(&self, group: &Prefix) -> NodeIndex {
+        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER);
+        let primary = self.nodes[chief as usize].view_of(group).map(|(_, id)| id);
+        primary.and_then(|id| self.index_of.get(&id).copied()).unwrap_or(NodeIndex::MAX)
     }
 
     fn check_seal(&mut self, seal: &OwnedSeal) -> Result<(), SimError> {

@@ -1108,7 +1108,7 @@ impl Bookkeeper {
         }
         *self = state;
         let report = Box::new(snapshot.report.clone());
-        out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse }));
+        out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse, from }));
         let Some(root_committee) = self.root_committee.as_mut() else {
             let view = self.own_view();
             out.push(Output::Send {
@@ -1250,6 +1250,7 @@ impl Bookkeeper {
             let replica = self.replica.as_mut().expect("checked above");
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
+            out.push(Output::Event(NodeEvent::Replayed { group: self.group, pulse: cycle.pulse, from }));
             if self.root_committee.is_none() {
                 let view = self.own_view();
                 out.push(Output::Send { to: chief, msg: Message::Attest { report: Box::new(report), view } });

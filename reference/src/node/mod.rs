@@ -266,6 +266,19 @@ pub enum NodeEvent {
         group: Prefix,
         /// The pulse of the seal the state is from.
         pulse: u64,
+        /// The member whose state it took.
+        from: Id,
+    },
+    /// A backup's replay of the cycle `from` sealed at `pulse` reproduced its report: this
+    /// member's state now holds that cycle (a driver tracing whose seals a member's state is
+    /// made of needs it when a failover revives them, D-032).
+    Replayed {
+        /// The group.
+        group: Prefix,
+        /// The cycle's pulse.
+        pulse: u64,
+        /// The member that sent the cycle.
+        from: Id,
     },
     /// This root committee member stopped hearing the chief (or joined another member's vote)
     /// and voted for root view `view`, its state holding `pulse` (D-033).

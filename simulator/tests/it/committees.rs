@@ -160,3 +160,15 @@ fn a_chief_without_a_committee_stops_the_organization_when_it_crashes() {
     assert_eq!(s.committees.chief_failovers, 0);
     assert!(s.transfers.committed < s.transfers.issued, "{:?}", s.transfers);
 }
+
+#[test]
+fn seals_of_committee_groups_are_still_checked_once_taken() {
+    // Committee groups' seals wait for the chief to take them and are then matched against the
+    // history of the member that reported (D-032): a broken primary is still caught (I4).
+    let text = COMMITTEES.to_string() + "[[faults.primary_crashes]]\ngroups = 0.25\nat_ms = 10000\n";
+    let faults = NodeFaults { reverse_cleared_debits: true, ..NodeFaults::default() };
+    let options = RunOptions { node_faults: Some(faults), ..RunOptions::default() };
+    let result = Simulation::new(&parse(&text), 1, options).unwrap().run(|_| {});
+    let error = result.expect_err("the reversed debits break I4").to_string();
+    assert!(error.contains("I4"), "{error}");
+}
