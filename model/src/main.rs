@@ -25,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Check every property over the reachable states.
     Check {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, governance.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Breadth-first search (the default).
@@ -43,7 +43,7 @@ enum Cmd {
     },
     /// Serve stateright's Explorer web UI for a model.
     Explore {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, governance.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Where to listen.
