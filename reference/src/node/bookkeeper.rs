@@ -1413,7 +1413,7 @@ impl Bookkeeper {
         if root_committee.silent_ticks <= self.config.failover_timeout_pulses {
             return;
         }
-        let view = root_committee.voted.max(self.own_view()) + 1;
+        let view = root_committee.voted.max(self.own_view()).saturating_add(1);
         self.vote(view, out);
     }
 

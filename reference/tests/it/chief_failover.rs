@@ -359,3 +359,24 @@ fn a_chief_stalled_by_a_crashed_and_a_cut_off_member_gives_way_to_a_vote() {
     assert_eq!(net.balance(5, chief), 1_260);
     assert!(net.roots_by_ts().values().all(|s| s.len() == 1), "{:?}", net.roots_by_ts());
 }
+
+#[test]
+fn extreme_views_and_pulses_from_a_root_member_never_panic_it() {
+    let mut net = build(2, 2);
+    net.run_until(1_100);
+    let peer = net.nodes[2].id();
+    for msg in [
+        Message::ViewChange { view: u32::MAX, pulse: u64::MAX },
+        Message::CoSign { pulse: u64::MAX, view: u32::MAX, digest: reference::crypto::Hash32([7; 32]) },
+        Message::StateRequest { group: Prefix::ROOT },
+    ] {
+        for to in [0, 1] {
+            let mut out = Vec::new();
+            net.nodes[to].handle_message(net.now_ms, peer, &msg, &mut out);
+            net.apply(to, out);
+        }
+    }
+    // The watchdogs keep ticking past the last view without overflowing.
+    net.crash(2);
+    net.run_until(12_000);
+}
