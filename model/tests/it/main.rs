@@ -97,7 +97,7 @@ fn the_model_binary_refuses_an_unknown_model() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash, failover, governance"
+            "unknown model `nope`; known: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance"
         ),
         "{stderr}"
     );
