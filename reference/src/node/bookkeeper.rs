@@ -16,7 +16,7 @@ use crate::consensus::root::{AccountProof, GroupEntry, GroupPath};
 use crate::consensus::settlement::{Arbiter, GroupReport, Order, PendingHalf, ReportError};
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
-use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx};
+use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx, Tx};
 use crate::smt::{RootSynopsis, Version};
 
 use super::committee::{ChiefCommittees, ClosedPulse, Replication, RootCommittee, report_digest};
@@ -70,6 +70,10 @@ pub struct Bookkeeper {
     /// This cycle's credits and settlements, for the `Sealed` event.
     credited: Vec<Applied>,
     settled: Vec<(Hash32, Half, Settlement)>,
+    /// Settlements carried out since the last seal, with their transfers. Only the chief has
+    /// any between calls: it carries out its own group's orders after sealing, so a restart
+    /// without the unsealed cycle must carry them out again — the arbiter counts them done.
+    unsealed_settlements: Vec<(Hash32, Half, Tx, Settlement)>,
     chief: Option<Box<Arbiter>>,
     /// This version's capacity (SPEC §6.5), when the primary has a bounded deposit.
     capacity: Option<Capacity>,
@@ -128,6 +132,7 @@ impl Bookkeeper {
             notices: Vec::new(),
             credited: Vec::new(),
             settled: Vec::new(),
+            unsealed_settlements: Vec::new(),
             chief: chief.map(Box::new),
             capacity,
             deferred: VecDeque::new(),
@@ -196,6 +201,10 @@ impl Bookkeeper {
             hasher.update(&notice.tx_id.0);
             hasher.update(&notice.party.0);
         }
+        for (tx_id, half, _, how) in &self.unsealed_settlements {
+            hasher.update(&tx_id.0);
+            hasher.update(&[*half as u8, *how as u8]);
+        }
         if let Some(arbiter) = &self.chief {
             hasher.update(&arbiter.fingerprint().0);
         }
@@ -260,7 +269,13 @@ impl Bookkeeper {
         self.unsealed_ids.clear();
         self.open.retain(|_, open| open.sealed_in.is_some());
         self.credited.clear();
+        // The chief's own orders of the last pulse: its arbiter counts them carried out.
         self.settled.clear();
+        for (tx_id, half, tx, how) in self.unsealed_settlements.clone() {
+            if self.ledger.settle(half, &tx, how).is_ok() {
+                self.settled.push((tx_id, half, how));
+            }
+        }
         // The waiting submissions were never applied; their payers retry.
         self.deferred.clear();
         if let Some(capacity) = &mut self.capacity {
@@ -1596,6 +1611,7 @@ impl Bookkeeper {
             if self.ledger.settle(open.half, &open.signed.tx, order.how).is_err() {
                 continue; // cannot happen for a half applied here; never panic on it
             }
+            self.unsealed_settlements.push((order.tx_id, open.half, open.signed.tx, order.how));
             self.open.remove(&order.tx_id);
             self.settled.push((order.tx_id, open.half, order.how));
             let tx = open.signed.tx;
@@ -1660,6 +1676,7 @@ impl Bookkeeper {
     fn seal(&mut self, out: &mut Vec<Output>) -> GroupReport {
         let applied = self.ledger.journal().to_vec();
         let version = self.ledger.seal();
+        self.unsealed_settlements.clear();
         self.unsealed_ids.clear();
         for tx in &applied {
             self.last_sealed.insert(tx.tx().from, (tx.tx().from_nonce, tx.id));
