@@ -432,6 +432,8 @@ impl PaymentActor {
             bookkeeper_deposit: None,
             failover_timeout_pulses: 1,
             election_cycle_pulses: cfg.election_cycle_pulses,
+            election_pool_factor: 2,
+            bookkeeper_deposit_min: 0,
         };
         let verifier = Arc::new(scheme.clone());
         if (1..=cfg.clients).contains(&self.index) {

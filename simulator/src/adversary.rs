@@ -159,13 +159,19 @@ impl ByzantinePrimaries {
     /// and the censored payers.
     pub fn new(scenario: &Scenario, seed: u64, layout: Layout) -> Option<ByzantinePrimaries> {
         let a = &scenario.adversaries;
-        let none = [a.censoring_groups, a.forging_groups, a.equivocating_groups, a.colluding_backups];
+        let none = [
+            a.censoring_groups,
+            a.forging_groups,
+            a.equivocating_groups,
+            a.colluding_backups,
+            a.forging_candidates,
+        ];
         if none.iter().all(|f| *f == 0.0) {
             return None;
         }
         let mut rng = rng::stream(seed, Purpose::Adversary, 1);
         let (first_primary, leaves) = (layout.first_primary, layout.leaves);
-        let nodes = layout.first_backup() + leaves * layout.backups;
+        let nodes = layout.nodes();
         let mut order: Vec<usize> = (first_primary..layout.first_backup()).collect();
         // The run's stream: a deterministic choice of seats.
         rng::shuffle(&mut order, &mut rng);
@@ -183,7 +189,14 @@ impl ByzantinePrimaries {
         let censored = (0..nodes)
             .map(|i| i >= 1 && i < first_primary && rng::unit(&mut rng) < a.censored_payers)
             .collect();
-        let colluding = colluding_backups(a.colluding_backups, layout, &mut rng);
+        let mut colluding = colluding_backups(a.colluding_backups, layout, &mut rng);
+        colluding.resize(nodes, false);
+        // Standbys the adversary holds forge when seated as primary and collude as backups.
+        let candidates = crate::election::forging_standbys(scenario, seed, layout);
+        for (index, _) in candidates.iter().enumerate().filter(|(_, held)| **held) {
+            role[index] = Some(Misbehaviour::Forge);
+            colluding[index] = true;
+        }
         Some(ByzantinePrimaries {
             role,
             censored,
@@ -196,14 +209,15 @@ impl ByzantinePrimaries {
         })
     }
 
-    /// Leaf primaries that misbehave.
-    pub fn seats(&self) -> u64 {
-        self.role.iter().filter(|r| r.is_some()).count() as u64
+    /// Leaf primaries that misbehave (standbys the adversary holds not counted).
+    pub fn seats(&self, layout: &Layout) -> u64 {
+        self.role[..layout.first_backup().min(self.role.len())].iter().filter(|r| r.is_some()).count() as u64
     }
 
-    /// Backup seats the adversary holds.
-    pub fn colluding_seats(&self) -> u64 {
-        self.colluding.iter().filter(|c| **c).count() as u64
+    /// Backup seats the adversary holds (standbys it holds not counted).
+    pub fn colluding_seats(&self, layout: &Layout) -> u64 {
+        let backups = layout.first_backup()..layout.first_root_backup();
+        self.colluding[backups].iter().filter(|c| **c).count() as u64
     }
 
     /// Whether the chief's taking of `group`'s report of `pulse` took a forged one.
@@ -233,7 +247,7 @@ impl ByzantinePrimaries {
     pub fn tamper(&mut self, from: NodeIndex, msg: &mut Message, layout: &Layout) -> Option<Message> {
         if let Message::Attest { report, .. } = msg {
             // A colluding backup attests the forged report its group's (forging) primary sent.
-            layout.backup_group(from as usize)?;
+            layout.backup_group(from as usize).or(layout.standby_group(from as usize))?;
             let forged = self.forged.contains(&(report.entry.prefix, report.pulse));
             if self.colluding[from as usize] && forged {
                 report.entry.synopsis.hash.0[0] ^= 1;

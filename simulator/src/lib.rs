@@ -23,6 +23,7 @@
 pub mod adversary;
 pub mod checker;
 pub mod credit;
+pub mod election;
 pub mod faults;
 pub mod metrics;
 pub mod network;

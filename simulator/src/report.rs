@@ -269,6 +269,9 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
     if s.committees.root_backups > 0 {
         sections.push(root_committee_section(s));
     }
+    if let Some(elections) = &s.elections {
+        sections.push(elections_section(s, elections));
+    }
     if t.deferred_for_capacity > 0 {
         sections.push(Section {
             title: "Capacity (SPEC §6.5)".into(),
@@ -347,6 +350,60 @@ fn committees_section(s: &Summary) -> Section {
             ("seals orphaned by a failover (never taken)", count(c.orphaned_seals)),
             ("primary's work sent to a member not acting (an old view)", count(c.not_acting)),
         ])],
+    }
+}
+
+/// What the elections over candidate pools did (D-035).
+fn elections_section(s: &Summary, e: &crate::election::ElectionCounts) -> Section {
+    let c = &s.committees;
+    let per_term = Table {
+        header: ["term", "committees", "seats", "adversary seats", "adversary primaries"]
+            .map(String::from)
+            .to_vec(),
+        rows: e
+            .terms
+            .iter()
+            .map(|t| {
+                let share =
+                    |held: u64, of: u64| format!("{held} ({:.1}%)", 100.0 * held as f64 / of.max(1) as f64);
+                vec![
+                    t.term.to_string(),
+                    t.committees.to_string(),
+                    t.seats.to_string(),
+                    share(t.adversary_seats, t.seats),
+                    share(t.adversary_primaries, t.committees),
+                ]
+            })
+            .collect(),
+    };
+    Section {
+        title: "Elections over candidate pools (SPEC §6.3, D-035)".into(),
+        text: format!(
+            "Each leaf group has {} standby candidates besides its committee of {}. Every term the chief \
+             elects each committee from its pool: the clients' balance-weighted votes pick the \
+             election pool (the most-voted eligible candidates, election_pool_factor × the committee \
+             size), the beacon over the latest root seats it. A newly elected member takes the group's \
+             state from the acting primary while the committee before keeps the books; the new \
+             committee takes over once a majority of it holds the state. The adversary held {} of the \
+             standbys (seated as primary they forge, as backups they attest the forgeries).",
+            e.standbys,
+            1 + c.backups,
+            e.adversary_candidates
+        ),
+        tables: vec![
+            Table::pairs(&[
+                ("committees elected", count(e.committees_elected)),
+                ("committees that took over", count(e.committees_seated)),
+                ("pools too small to elect from", count(e.not_elected)),
+                ("members new to their committee (each took the state)", count(e.members_joined)),
+                ("elections that moved the primary's seat", count(e.primary_moves)),
+                (
+                    "pulses from election to takeover (mean / max)",
+                    format!("{:.2} / {}", e.handover_pulses_mean, e.handover_pulses_max),
+                ),
+            ]),
+            per_term,
+        ],
     }
 }
 

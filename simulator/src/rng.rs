@@ -21,6 +21,8 @@ pub enum Purpose {
     Swarm,
     /// The relationship graph of a credit run.
     Relations,
+    /// The clients' votes in the protocol simulation's elections (D-035).
+    Election,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
             Purpose::Adversary => b"adversary",
             Purpose::Swarm => b"swarm",
             Purpose::Relations => b"relations",
+            Purpose::Election => b"election",
         }
     }
 }

@@ -88,6 +88,8 @@ pub enum SignatureScheme {
 
 /// The most backups a committee may have in a scenario.
 pub const MAX_BACKUPS: usize = 16;
+/// The most standby candidates a leaf group may have.
+pub const MAX_STANDBYS: usize = 64;
 
 /// Protocol parameters, with SPEC §15 names and defaults.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -130,7 +132,34 @@ pub struct Parameters {
     /// election beacon; absent: one term for the whole run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub election_cycle_pulses: Option<u64>,
+    /// Standby candidates per leaf group besides its committee (SPEC §6.3, D-035): each term
+    /// the chief elects every leaf committee from its pool (committee + standbys) by the
+    /// clients' balance-weighted votes and the beacon; elected standbys join by state
+    /// transfer. Needs `backups > 0` and `election_cycle_pulses`. 0: committees are fixed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub standbys: usize,
+    /// `election_pool_factor` (SPEC §6.3): the election pool is the most-voted eligible
+    /// candidates, this many times the committee size.
+    #[serde(skip_serializing_if = "is_default_pool_factor")]
+    pub election_pool_factor: usize,
+    /// `bookkeeper_deposit_min` (SPEC §6.3): candidates with a smaller frozen deposit are not
+    /// eligible. Each candidate freezes `bookkeeper_deposit` (or this minimum if that is unset).
+    #[serde(skip_serializing_if = "is_default_deposit_min")]
+    pub bookkeeper_deposit_min: u64,
 }
+
+fn is_default_pool_factor(factor: &usize) -> bool {
+    *factor == DEFAULT_POOL_FACTOR
+}
+
+fn is_default_deposit_min(deposit: &u64) -> bool {
+    *deposit == DEFAULT_DEPOSIT_MIN
+}
+
+/// SPEC §15's `election_pool_factor`.
+const DEFAULT_POOL_FACTOR: usize = 2;
+/// SPEC §15's `bookkeeper_deposit_min`.
+const DEFAULT_DEPOSIT_MIN: u64 = 1000;
 
 impl Default for Parameters {
     fn default() -> Self {
@@ -149,6 +178,9 @@ impl Default for Parameters {
             root_backups: 0,
             failover_timeout_pulses: 2,
             election_cycle_pulses: None,
+            standbys: 0,
+            election_pool_factor: DEFAULT_POOL_FACTOR,
+            bookkeeper_deposit_min: DEFAULT_DEPOSIT_MIN,
         }
     }
 }
@@ -410,6 +442,24 @@ pub struct Adversaries {
     /// (SPEC §14, colluding committee): a colluding backup attests its forging primary's
     /// forged report instead of the one its replay built. Needs `parameters.backups > 0`.
     pub colluding_backups: f64,
+    /// Fraction of each leaf group's standbys the adversary holds (SPEC §14, colluding
+    /// committee through elections, D-035): seated as primary such a candidate forges its
+    /// reports, seated as backup it attests its group's forged reports. Needs
+    /// `parameters.standbys > 0`.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub forging_candidates: f64,
+    /// How many times the votes an honest candidate gets the adversary's candidates gather
+    /// (SPEC §14, ballot stuffing): 1 = none.
+    #[serde(skip_serializing_if = "is_one")]
+    pub ballot_stuffing: f64,
+}
+
+fn is_zero_f64(value: &f64) -> bool {
+    *value == 0.0
+}
+
+fn is_one(value: &f64) -> bool {
+    *value == 1.0
 }
 
 impl Default for Adversaries {
@@ -422,6 +472,8 @@ impl Default for Adversaries {
             forging_groups: 0.0,
             equivocating_groups: 0.0,
             colluding_backups: 0.0,
+            forging_candidates: 0.0,
+            ballot_stuffing: 1.0,
         }
     }
 }
@@ -849,6 +901,41 @@ mod validate {
         }
     }
 
+    /// Elections over pools (D-035) need committees to elect and terms to elect them in.
+    fn standby_parameters(p: &Parameters, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        positive(invalid, "parameters.election_pool_factor", p.election_pool_factor as u64)?;
+        if p.standbys == 0 {
+            return Ok(());
+        }
+        if p.backups == 0 || p.election_cycle_pulses.is_none() {
+            return Err(invalid(
+                "parameters.standbys",
+                "0 unless parameters.backups > 0 and parameters.election_cycle_pulses is set (standbys \
+                 stand for the leaf committees elected each term)",
+                p.standbys.to_string(),
+            ));
+        }
+        if p.standbys > MAX_STANDBYS {
+            return Err(invalid(
+                "parameters.standbys",
+                &format!("at most {MAX_STANDBYS}"),
+                p.standbys.to_string(),
+            ));
+        }
+        let deposit = p.bookkeeper_deposit.unwrap_or(p.bookkeeper_deposit_min);
+        if deposit < p.bookkeeper_deposit_min {
+            return Err(invalid(
+                "parameters.bookkeeper_deposit_min",
+                &format!(
+                    "at most parameters.bookkeeper_deposit ({deposit}): each candidate freezes that \
+                     much, so with a larger minimum no committee could ever be elected"
+                ),
+                p.bookkeeper_deposit_min.to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     fn parameters(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let p = &s.parameters;
         positive(invalid, "parameters.pulse_ms", p.pulse_ms)?;
@@ -881,6 +968,7 @@ mod validate {
                 p.root_backups.to_string(),
             ));
         }
+        standby_parameters(p, invalid)?;
         if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
             return Err(invalid(
                 "parameters.stratum_bits",
@@ -1092,6 +1180,21 @@ mod validate {
                 "adversaries.colluding_backups",
                 "0 unless parameters.backups > 0 (there are no backup seats to hold)",
                 a.colluding_backups.to_string(),
+            ));
+        }
+        probability(invalid, "adversaries.forging_candidates", a.forging_candidates)?;
+        if a.forging_candidates > 0.0 && s.parameters.standbys == 0 {
+            return Err(invalid(
+                "adversaries.forging_candidates",
+                "0 unless parameters.standbys > 0 (there are no standby candidates to hold)",
+                a.forging_candidates.to_string(),
+            ));
+        }
+        if !(1.0..=1000.0).contains(&a.ballot_stuffing) {
+            return Err(invalid(
+                "adversaries.ballot_stuffing",
+                "a factor in [1, 1000] on the adversary's candidates' votes",
+                a.ballot_stuffing.to_string(),
             ));
         }
         if a.censoring_groups + a.forging_groups + a.equivocating_groups > 1.0 {

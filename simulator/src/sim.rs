@@ -22,6 +22,7 @@ use thiserror::Error;
 
 use crate::adversary::{ByzantinePrimaries, DoubleSpenders};
 use crate::checker::{Checker, Seal};
+use crate::election::ElectionLog;
 use crate::faults;
 use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
@@ -151,6 +152,8 @@ pub struct Simulation {
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
     byzantine: Option<ByzantinePrimaries>,
+    /// Elections over candidate pools, when the groups have standbys (D-035).
+    elections: Option<Box<ElectionLog>>,
     /// Where the committee members are among the nodes.
     layout: Layout,
     /// Groups with a committee: seals not yet checked, waiting for the chief to take them.
@@ -196,6 +199,10 @@ impl Simulation {
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
         let layout = world.layout;
         let byzantine = ByzantinePrimaries::new(&scenario, seed, layout);
+        let elections = (layout.standbys > 0).then(|| {
+            let adversary = crate::election::forging_standbys(&scenario, seed, layout);
+            Box::new(ElectionLog::new(layout.standbys, adversary))
+        });
         let groups = world.roster.len();
         #[allow(unused_mut)] // mutated only with fault injection
         let mut nodes = world.into_nodes(&scenario, verifier);
@@ -251,6 +258,7 @@ impl Simulation {
             checker,
             double_spenders,
             byzantine,
+            elections,
             layout,
             tentative: BTreeMap::new(),
             acting_node: BTreeMap::new(),
@@ -824,6 +832,32 @@ impl Simulation {
                     },
                 )?;
             }
+            NodeEvent::Elected { pulse, term, group, seats } => {
+                let seats: Vec<usize> = seats.iter().map(|id| self.index(id) as usize).collect();
+                if let Some(log) = self.elections.as_mut() {
+                    log.elected(group, term, pulse, &seats);
+                }
+                let primary = seats.first().copied().unwrap_or(0) as u64;
+                self.trace.record(self.now_ms, "elected", &[pulse, term, primary], |l| {
+                    l.push_str(&format!(",\"pulse\":{pulse},\"term\":{term},\"seats\":{seats:?}"));
+                })?;
+            }
+            NodeEvent::NotElected { .. } => {
+                if let Some(log) = self.elections.as_mut() {
+                    log.not_elected();
+                }
+            }
+            NodeEvent::Seated { pulse, term, group, view, from, to, joined } => {
+                if let Some(log) = self.elections.as_mut() {
+                    log.seated(group, term, pulse, joined, from != to);
+                }
+                let (from, to) = (self.index(&from), self.index(&to));
+                self.trace.record(self.now_ms, "seated", &[pulse, term, u64::from(view), from, to], |l| {
+                    l.push_str(&format!(
+                        ",\"pulse\":{pulse},\"term\":{term},\"view\":{view},\"from\":{from},\"to\":{to},\"joined\":{joined}"
+                    ));
+                })?;
+            }
             NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
             NodeEvent::Resynced { group, pulse, from } => {
                 self.metrics.committees.resyncs += 1;
@@ -892,7 +926,7 @@ impl Simulation {
     /// chief builds them, against the chief's history (I7), whichever member acts.
     fn held_root(&self, index: NodeIndex) -> Option<reference::smt::RootSynopsis> {
         let root_member = self.layout.root_backups > 0
-            && (index == BOOKKEEPER || index as usize >= self.layout.first_root_backup());
+            && (index == BOOKKEEPER || self.layout.is_root_backup(index as usize));
         if root_member { None } else { self.nodes[index as usize].root() }
     }
 
@@ -998,7 +1032,7 @@ impl Simulation {
         metrics.committees.backups = self.layout.backups as u64;
         metrics.committees.root_backups = self.layout.root_backups as u64;
         if let Some(byzantine) = &self.byzantine {
-            metrics.committees.colluding_backup_seats = byzantine.colluding_seats();
+            metrics.committees.colluding_backup_seats = byzantine.colluding_seats(&self.layout);
             metrics.committees.forged_attestations = byzantine.forged_attestations;
         }
         Summary::build(crate::summary::Finished {
@@ -1021,7 +1055,7 @@ impl Simulation {
                     .double_spenders
                     .as_ref()
                     .map_or(0, |d| d.conflicts_applied),
-                byzantine_seats: self.byzantine.as_ref().map_or(0, ByzantinePrimaries::seats),
+                byzantine_seats: self.byzantine.as_ref().map_or(0, |b| b.seats(&self.layout)),
                 censored_submissions: self.byzantine.as_ref().map_or(0, |b| b.censored_submissions),
                 forged_reports: self.byzantine.as_ref().map_or(0, |b| b.forged_reports),
                 equivocating_reports: self.byzantine.as_ref().map_or(0, |b| b.equivocating_reports),
@@ -1029,6 +1063,7 @@ impl Simulation {
                 bad_proofs_detected: bad_proofs,
             },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
+            elections: self.elections.as_ref().map(|log| log.finish()),
         })
     }
 }
@@ -1126,6 +1161,8 @@ pub struct Layout {
     pub backups: usize,
     /// Backups of the root group: the chief's committee (D-033), nodes after the leaf backups.
     pub root_backups: usize,
+    /// Standby candidates per leaf group (D-035), nodes after the root backups, group by group.
+    pub standbys: usize,
 }
 
 impl Layout {
@@ -1137,6 +1174,27 @@ impl Layout {
     /// The first root backup node.
     pub fn first_root_backup(&self) -> usize {
         self.first_backup() + self.leaves * self.backups
+    }
+
+    /// The first standby node.
+    pub fn first_standby(&self) -> usize {
+        self.first_root_backup() + self.root_backups
+    }
+
+    /// Whether node `index` is a backup of the root group.
+    pub fn is_root_backup(&self, index: usize) -> bool {
+        (self.first_root_backup()..self.first_standby()).contains(&index)
+    }
+
+    /// The leaf group (0-based, prefix order) whose standby node `index` is, if it is one.
+    pub fn standby_group(&self, index: usize) -> Option<usize> {
+        let offset = index.checked_sub(self.first_standby())?;
+        (self.standbys > 0 && offset < self.leaves * self.standbys).then(|| offset / self.standbys)
+    }
+
+    /// Every node.
+    pub fn nodes(&self) -> usize {
+        self.first_standby() + self.leaves * self.standbys
     }
 
     /// The leaf group (0-based, prefix order) whose backup node `index` is, if it is one.
@@ -1156,7 +1214,7 @@ impl World {
         let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
             .expect("validated group parameters");
         let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
-        let members = leaves * (1 + params.backups) + params.root_backups;
+        let members = leaves * (1 + params.backups + params.standbys) + params.root_backups;
         signers.extend(more_signers(scenario, seed, signers.len() as u64, members as u64));
         let clients = scenario.nodes.clients as usize;
         let layout = Layout {
@@ -1164,6 +1222,7 @@ impl World {
             leaves,
             backups: params.backups,
             root_backups: params.root_backups,
+            standbys: params.standbys,
         };
         let primaries: Vec<Id> = std::iter::once(signers[0].id())
             .chain(signers[layout.first_primary..layout.first_backup()].iter().map(|s| s.id()))
@@ -1193,8 +1252,15 @@ impl World {
         let roster = if params.root_backups == 0 {
             roster
         } else {
-            let root_backups = signers[layout.first_root_backup()..].iter().map(|s| s.id()).collect();
+            let root_backups =
+                signers[layout.first_root_backup()..layout.first_standby()].iter().map(|s| s.id()).collect();
             roster.with_backups([(Prefix::ROOT, root_backups)]).expect("each root backup a fresh node")
+        };
+        let roster = if params.standbys == 0 {
+            roster
+        } else {
+            let pools = crate::election::pools(scenario, seed, &roster, &signers, layout);
+            roster.with_pools(pools).expect("each standby a fresh node of one leaf group")
         };
         World { signers, roster, genesis, layout }
     }
@@ -1210,6 +1276,8 @@ impl World {
             bookkeeper_deposit: params.bookkeeper_deposit,
             failover_timeout_pulses: params.failover_timeout_pulses,
             election_cycle_pulses: params.election_cycle_pulses,
+            election_pool_factor: params.election_pool_factor,
+            bookkeeper_deposit_min: params.bookkeeper_deposit_min,
         };
         let retained = params.versions_retained;
         let ledgers: Vec<_> =
@@ -1239,9 +1307,14 @@ impl World {
                         leaf_ledgers[group].clone().expect("one ledger per leaf group")
                     };
                     Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
-                } else if index >= layout.first_root_backup() {
+                } else if layout.is_root_backup(index) {
                     let (ledger, arbiter) = root_copy.clone();
                     Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
+                } else if let Some(group) = layout.standby_group(index) {
+                    // A standby holds the genesis share of its group until elected; then it
+                    // takes the group's state from the acting primary (D-035).
+                    let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");
+                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
                 } else {
                     let group = layout.backup_group(index).expect("every later node is a backup");
                     let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");

@@ -59,6 +59,9 @@ pub struct Summary {
     /// What the committees did (D-032).
     #[serde(default)]
     pub committees: CommitteeCounts,
+    /// What the elections over candidate pools did (D-035); absent without standbys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elections: Option<crate::election::ElectionCounts>,
     /// The bookkeeper's ledger.
     pub ledger: LedgerFacts,
     /// The effective scenario (after swarm expansion), as TOML.
@@ -273,6 +276,7 @@ pub(crate) struct Finished<'a> {
     pub duplicate_outcomes: u64,
     pub max_drift_ppm: i64,
     pub adversaries: AdversaryCounts,
+    pub elections: Option<crate::election::ElectionCounts>,
 }
 
 impl Summary {
@@ -357,6 +361,7 @@ impl Summary {
             },
             adversaries: f.adversaries,
             committees: metrics.committees.clone(),
+            elections: f.elections,
             ledger: LedgerFacts {
                 final_version: f.final_version,
                 groups: f.groups,

@@ -362,10 +362,37 @@ fn adversary_seat_percent(s: &Summary) -> f64 {
     crate::metrics::round2(100.0 * held as f64 / seats as f64)
 }
 
-/// The metrics a sweep's tables show: the headline ones, and the committees' when it runs them.
+/// The metrics of elections over candidate pools (D-035).
+const ELECTION_METRICS: [Metric; 4] = [
+    Metric { name: "elected adversary seats %", get: |s| elected_adversary_percent(s, false) },
+    Metric { name: "elected adversary primaries %", get: |s| elected_adversary_percent(s, true) },
+    Metric { name: "members joined", get: |s| s.elections.as_ref().map_or(0.0, |e| e.members_joined as f64) },
+    Metric { name: "handover pulses", get: |s| s.elections.as_ref().map_or(0.0, |e| e.handover_pulses_mean) },
+];
+
+/// Of the seats (or primary seats) the run's elections filled, the adversary's, in percent.
+fn elected_adversary_percent(s: &Summary, primaries: bool) -> f64 {
+    let Some(elections) = &s.elections else { return 0.0 };
+    let (held, seats) = elections.terms.iter().fold((0, 0), |(held, seats), t| {
+        if primaries {
+            (held + t.adversary_primaries, seats + t.committees)
+        } else {
+            (held + t.adversary_seats, seats + t.seats)
+        }
+    });
+    crate::metrics::round2(100.0 * held as f64 / seats.max(1) as f64)
+}
+
+/// The metrics a sweep's tables show: the headline ones, the committees' when it runs them,
+/// the elections' when it elects committees from pools.
 fn metrics_of(results: &[PointResult]) -> Vec<&'static Metric> {
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
-    METRICS.iter().chain(COMMITTEE_METRICS.iter().filter(|_| committees)).collect()
+    let elections = results.iter().any(|r| r.summary.elections.is_some());
+    METRICS
+        .iter()
+        .chain(COMMITTEE_METRICS.iter().filter(|_| committees))
+        .chain(ELECTION_METRICS.iter().filter(|_| elections))
+        .collect()
 }
 
 pub(crate) fn fmt_ci((mean, half): (f64, f64)) -> String {
@@ -426,9 +453,11 @@ fn figures(results: &[PointResult]) -> Vec<String> {
         }
     }
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
+    let elections = results.iter().any(|r| r.summary.elections.is_some());
     let plotted: Vec<&Metric> = [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
         .into_iter()
         .chain(COMMITTEE_METRICS[..5].iter().filter(|_| committees))
+        .chain(ELECTION_METRICS[..2].iter().filter(|_| elections))
         .collect();
     plotted
         .iter()

@@ -21,7 +21,7 @@ use crate::smt::{RootSynopsis, Version};
 
 use super::committee::{ChiefCommittees, ClosedPulse, Replication, RootCommittee, report_digest};
 use super::message::{ReplicaBatch, ReplicaCycle, StateSnapshot};
-use super::roster::{ViewEntry, Views};
+use super::roster::{Seating, ViewEntry, Views};
 use super::{
     Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SettleMsg, SharedVerifier, Timer,
     unexpected,
@@ -75,6 +75,14 @@ pub struct Bookkeeper {
     /// without the unsealed cycle must carry them out again — the arbiter counts them done.
     unsealed_settlements: Vec<(Hash32, Half, Tx, Settlement)>,
     chief: Option<Box<Arbiter>>,
+    /// A candidate without a seat (a standby, or a member the last election left out) gets no
+    /// `Settle`: it follows the root in the chief's pulses, as a client does (D-035).
+    heard_root: Option<RootSynopsis>,
+    /// The view and seating lists of the last pulse: the chief's as it sent them, any other
+    /// node's as it learnt them. The chief resends the same lists until they change, so a
+    /// node that holds them skips them (every node hears every pulse; comparing the lists
+    /// entry by entry cost more than the rest of the pulse).
+    announced: Announced,
     /// This version's capacity (SPEC §6.5), when the primary has a bounded deposit.
     capacity: Option<Capacity>,
     /// Submissions that did not fit this version's capacity, in arrival order: they wait for
@@ -134,6 +142,8 @@ impl Bookkeeper {
             settled: Vec::new(),
             unsealed_settlements: Vec::new(),
             chief: chief.map(Box::new),
+            heard_root: None,
+            announced: Announced::default(),
             capacity,
             deferred: VecDeque::new(),
             acting,
@@ -222,6 +232,18 @@ impl Bookkeeper {
                 hasher.update(&entry.view.to_le_bytes());
                 hasher.update(&entry.primary.0);
             }
+            if self.config.roster.has_pools() {
+                if let Some(heard) = &self.heard_root {
+                    hasher.update(&heard.version.to_le_bytes());
+                }
+                for seating in self.views.seatings() {
+                    hasher.update(&seating.term.to_le_bytes());
+                    hasher.update(&[u8::from(seating.in_effect)]);
+                    for id in &seating.seats {
+                        hasher.update(&id.0);
+                    }
+                }
+            }
             if let Some(replica) = &self.replica {
                 replica.fingerprint(&mut hasher);
             }
@@ -244,7 +266,12 @@ impl Bookkeeper {
 
     /// The newest organization root this node holds.
     pub(super) fn root(&self) -> Option<RootSynopsis> {
-        self.root.as_ref().map(|(root, _)| *root)
+        let settled = self.root.as_ref().map(|(root, _)| *root);
+        match (settled, self.heard_root) {
+            (Some(settled), Some(heard)) if heard.version > settled.version => Some(heard),
+            (None, heard) => heard,
+            (settled, _) => settled,
+        }
     }
 
     pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
@@ -323,11 +350,16 @@ impl Bookkeeper {
             Message::ViewChange { view, pulse } => self.on_view_change(from, *view, *pulse, out),
             // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
             // pulse and learns the groups' views from it.
-            Message::Pulse { pulse, views, .. }
+            Message::Pulse { pulse, views, seatings, root }
                 if self.views.is_chief_pulse(&self.config.roster, &from, views) =>
             {
                 self.heard_chief(Some(*pulse));
-                self.learn_views(views, out);
+                if !self.announced.holds(views, seatings) {
+                    self.learn_seatings(seatings, out);
+                    self.learn_views(views, out);
+                    self.announced = Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
+                }
+                self.hear_root(root);
                 Ok(())
             }
             _ => {
@@ -475,7 +507,7 @@ impl Bookkeeper {
         // on views, which backups replaying this input may not share (D-032).
         let roster = &self.config.roster;
         let payer_group = roster.group_of(&signed.tx.from);
-        if !roster.is_member(&payer_group, &from) {
+        if !roster.is_candidate(&payer_group, &from) {
             return Err(NodeError::NotFromBookkeeper {
                 bookkeeper: roster.primary(&payer_group),
                 kind: MessageKind::CreditHalf,
@@ -721,18 +753,28 @@ impl Bookkeeper {
         self.carry_out(&own_orders, out);
         self.announce(out);
         if self.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
+            self.elect_pools(out);
             self.seat_new_term(out);
         }
+        self.seat_elected(out);
         self.fail_over_silent_groups(out);
         self.send_settles(out);
         self.broadcast_pulse(out);
         report
     }
 
-    fn broadcast_pulse(&self, out: &mut Vec<Output>) {
+    fn broadcast_pulse(&mut self, out: &mut Vec<Output>) {
         let root = self.announced(self.root().expect("the chief holds its root"));
         let views = self.views.entries();
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views } });
+        if *self.announced.views != *views {
+            self.announced.views = views.into();
+        }
+        let seatings = self.views.seatings();
+        if *self.announced.seatings != *seatings {
+            self.announced.seatings = seatings.into();
+        }
+        let (views, seatings) = (Arc::clone(&self.announced.views), Arc::clone(&self.announced.seatings));
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views, seatings } });
     }
 
     /// Fail over every group with backups whose reports have not been taken for
@@ -755,7 +797,7 @@ impl Bookkeeper {
                 continue;
             }
             let (view, from) = self.views.acting(roster, &group);
-            let members: Vec<Id> = roster.committee(&group).collect();
+            let members = self.views.committee(roster, &group);
             let at = members.iter().position(|m| *m == from).unwrap_or(0);
             // The most advanced member holding the taken state, the first in committee order
             // after the acting one among equals: members behind it catch up by replay, and
@@ -785,6 +827,11 @@ impl Bookkeeper {
         false
     }
 
+    /// The committee of `group` as this node knows it.
+    pub(super) fn committee_of(&self, group: &Prefix) -> Vec<Id> {
+        self.views.committee(&self.config.roster, group)
+    }
+
     /// This node's view of `group`.
     pub(super) fn view_of(&self, group: &Prefix) -> (u32, Id) {
         self.views.acting(&self.config.roster, group)
@@ -805,8 +852,8 @@ impl Bookkeeper {
         let (pulse, cycle) = (self.pulse, self.config.election_cycle_pulses.unwrap_or(1).max(1));
         for (group, _) in roster.groups().skip(1) {
             let members: Vec<Id> = roster.committee(&group).collect();
-            if members.len() < 2 {
-                continue;
+            if members.len() < 2 || !roster.pool(&group).is_empty() {
+                continue; // a group with a pool is elected by `elect_pools`
             }
             let votes = members.iter().map(|m| (*m, 1)).collect();
             let params =
@@ -827,6 +874,127 @@ impl Bookkeeper {
             committees.begin_view(&mut self.views, ViewEntry { group, view, primary: to }, pulse);
             let term = pulse / cycle;
             out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
+        }
+    }
+
+    /// A new term in the groups elected from a pool (SPEC §6.3, D-035): each pool's candidates
+    /// stand with their votes and deposits, the most-voted eligible ones form the election
+    /// pool, the beacon over the latest root seats the committee. The elected committee takes
+    /// the group's state while the one before keeps the books ([`Self::seat_elected`]). A pool
+    /// without enough eligible candidates keeps its committee for another term.
+    fn elect_pools(&mut self, out: &mut Vec<Output>) {
+        use crate::consensus::election::{ElectionError, ElectionParams, elect_group};
+        let roster = Arc::clone(&self.config.roster);
+        let Some(arbiter) = self.chief.as_ref().filter(|_| roster.has_pools()) else { return };
+        let root_hash = arbiter.root().synopsis.hash;
+        let (pulse, cycle) = (self.pulse, self.config.election_cycle_pulses.unwrap_or(1).max(1));
+        let term = pulse / cycle;
+        // One seat per node per term across the tree (SPEC §6.3); pools are disjoint anyway.
+        let mut seated = BTreeSet::new();
+        for (group, _) in roster.groups().skip(1) {
+            let pool = roster.pool(&group);
+            if pool.is_empty() {
+                continue;
+            }
+            let votes = pool.iter().map(|c| (c.id, c.votes)).collect();
+            let params = ElectionParams {
+                backups: roster.backups(&group).len(),
+                pool_factor: self.config.election_pool_factor,
+                deposit_min: self.config.bookkeeper_deposit_min,
+                trust_min: 0.0,
+            };
+            match elect_group(group, &votes, &PoolStanding(pool), &params, &root_hash, &mut seated) {
+                Ok(committee) => {
+                    let seats: Vec<Id> = committee.seats().copied().collect();
+                    self.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
+                    out.push(Output::Event(NodeEvent::Elected { pulse, term, group, seats }));
+                }
+                Err(ElectionError::NotEnoughCandidates { eligible, .. }) => {
+                    out.push(Output::Event(NodeEvent::NotElected { pulse, term, group, eligible }));
+                }
+            }
+        }
+    }
+
+    /// Put each elected committee in effect once a majority of it holds the group's taken
+    /// state — attested at least the report the chief took, or acting as its primary — so that
+    /// it can co-sign the next report at once (D-035). Its first primary is the first seat
+    /// that holds the state; a new primary is a view change like a failover.
+    fn seat_elected(&mut self, out: &mut Vec<Output>) {
+        let blind = self.blind_failover();
+        let roster = Arc::clone(&self.config.roster);
+        if !roster.has_pools() {
+            return;
+        }
+        let Some(committees) = self.committees.as_mut() else { return };
+        let arbiter = self.chief.as_ref().expect("only the chief seats committees");
+        let pulse = self.pulse;
+        for (group, _) in roster.groups().skip(1) {
+            let Some(elected) = self.views.elected(&group) else { continue };
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let (view, from) = self.views.acting(&roster, &group);
+            let holds = |m: &&Id| blind || **m == from || committees.attested_pulse(&group, m) >= taken;
+            let holders = elected.seats.iter().filter(holds).count();
+            if 2 * holders <= elected.seats.len() {
+                continue;
+            }
+            let to = *elected.seats.iter().find(holds).expect("a majority holds the state");
+            let before = self.views.committee(&roster, &group);
+            let seating = self.views.seat(&group).expect("just seen");
+            let joined = seating.seats.iter().filter(|m| !before.contains(m)).count();
+            let view = if to == from {
+                view
+            } else {
+                let entry = ViewEntry { group, view: view + 1, primary: to };
+                committees.begin_view(&mut self.views, entry, pulse);
+                view + 1
+            };
+            let term = seating.term;
+            out.push(Output::Event(NodeEvent::Seated { pulse, term, group, view, from, to, joined }));
+        }
+    }
+
+    /// The root in a chief's pulse: a candidate without a seat follows it (D-035).
+    fn hear_root(&mut self, root: &RootSynopsis) {
+        let roster = &self.config.roster;
+        if self.chief.is_some() || !roster.has_pools() {
+            return;
+        }
+        // A member waiting for the group's state follows the pulses too.
+        let waiting = self.replica.as_ref().is_some_and(|r| r.diverged);
+        if self.views.is_member(roster, &self.group, &self.id) && !waiting {
+            return;
+        }
+        if self.root().is_none_or(|held| root.version > held.version) {
+            self.heard_root = Some(*root);
+        }
+    }
+
+    /// Seatings announced in the chief's pulse (D-035). A member elected to its group's next
+    /// committee takes the group's state from the acting primary; a member left out of the
+    /// committee in effect stops replaying, and would take the state again if re-elected.
+    fn learn_seatings(&mut self, seatings: &[Seating], out: &mut Vec<Output>) {
+        if self.chief.is_some() || seatings.is_empty() {
+            // The chief's seatings are its state, which root members rebuild by replay.
+            return;
+        }
+        let roster = Arc::clone(&self.config.roster);
+        let (group, id) = (self.group, self.id);
+        let seated =
+            |views: &Views| views.is_member(&roster, &group, &id) || views.is_learner(&roster, &group, &id);
+        let was_seated = seated(&self.views);
+        if !self.views.learn_seatings(seatings).iter().any(|s| s.group == group) || self.acting {
+            return;
+        }
+        let now_seated = seated(&self.views);
+        let Some(replica) = self.replica.as_mut() else { return };
+        if now_seated && !was_seated {
+            // Elected without a seat before: its state is a standby's, or a former member's.
+            replica.diverged = true;
+            let primary = self.views.acting(&roster, &group).1;
+            out.push(Output::Send { to: primary, msg: Message::StateRequest { group } });
+        } else if !now_seated {
+            replica.diverged = true;
         }
     }
 
@@ -858,7 +1026,9 @@ impl Bookkeeper {
     fn try_take(&mut self, group: &Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
         let committees = self.committees.as_mut().expect("only with committees");
         let Some(held) = committees.held.get(group) else { return Ok(()) };
-        if committees.attested(held) < self.config.roster.attestations_required(group) {
+        let roster = &self.config.roster;
+        let members = self.views.committee(roster, group);
+        if committees.attested(held, &members) < self.views.attestations_required(roster, group) {
             return Ok(());
         }
         let report = committees.held.remove(group).expect("just seen");
@@ -876,7 +1046,7 @@ impl Bookkeeper {
     ) -> Result<(), NodeError> {
         let group = report.entry.prefix;
         let roster = &self.config.roster;
-        if group == Prefix::ROOT || !roster.is_member(&group, &from) {
+        if group == Prefix::ROOT || !roster.is_candidate(&group, &from) {
             let bookkeeper = roster.primary(&group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
         }
@@ -971,14 +1141,25 @@ impl Bookkeeper {
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);
         }
+        let targets = self.replication_targets();
         let replica = self.replica.as_mut().expect("checked above");
-        for member in
-            self.config.roster.committee(&self.group).filter(|m| *m != self.id && !wanted.contains(m))
-        {
+        for member in targets.into_iter().filter(|m| *m != self.id && !wanted.contains(m)) {
             let cycles = replica.unacked(&member, super::committee::LOG_CYCLES);
             let batch = ReplicaBatch { group: self.group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
+    }
+
+    /// Who replays this primary's cycles: its committee and, while an elected committee takes
+    /// the group's state, that committee's new members (D-035).
+    fn replication_targets(&self) -> Vec<Id> {
+        let roster = &self.config.roster;
+        let mut targets = self.views.committee(roster, &self.group);
+        if let Some(elected) = self.views.elected(&self.group) {
+            targets
+                .extend(elected.seats.iter().filter(|m| !targets.contains(m)).copied().collect::<Vec<_>>());
+        }
+        targets
     }
 
     /// Send `members` this primary's state as of the seal that built `report`: they take it
@@ -1010,9 +1191,12 @@ impl Bookkeeper {
     /// A member asks for this primary's state.
     fn on_state_request(&mut self, from: Id, group: Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
         let roster = &self.config.roster;
-        if group != self.group || !roster.is_member(&group, &from) {
+        if group != self.group || !roster.is_candidate(&group, &from) {
             let bookkeeper = roster.primary(&group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::StateRequest });
+        }
+        if !self.views.is_member(roster, &group, &from) && !self.views.is_learner(roster, &group, &from) {
+            return Ok(()); // a candidate not seated (a late request from a former member)
         }
         if !self.acting && self.voted_for(&from) {
             // The candidate this member voted for is behind it: its state goes at once, as
@@ -1054,12 +1238,16 @@ impl Bookkeeper {
         let awaited =
             self.root_committee.as_ref().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
         let wanted = self.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
-        if snapshot.group != self.group || !roster.is_member(&self.group, &from) || snapshot.view < view {
+        if snapshot.group != self.group || !roster.is_candidate(&self.group, &from) || snapshot.view < view {
             let bookkeeper = roster.primary(&snapshot.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::State });
         }
-        if self.acting || !wanted {
-            return Ok(()); // not asked for (a duplicate, or already resynced)
+        // Not asked for: a duplicate, or a member already resynced — unless the acting primary
+        // sent it a state ahead of its own, counting it as holding that state from now on (a
+        // request it kept from an earlier view of its own, D-035).
+        let pushed = from == self.views.acting(roster, &self.group).1 && snapshot.report.pulse > self.pulse;
+        if self.acting || !(wanted || pushed) {
+            return Ok(());
         }
         let bad = NodeError::BadSnapshot { group: self.group };
         let state = &snapshot.state;
@@ -1109,6 +1297,9 @@ impl Bookkeeper {
         } else {
             state.views = std::mem::take(&mut self.views);
             state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
+            // The pulses it followed while waiting may be newer than the snapshot: ts never
+            // goes back (I7).
+            state.heard_root = self.heard_root.or(state.heard_root);
         }
         #[cfg(feature = "fault-injection")]
         {
@@ -1118,6 +1309,7 @@ impl Bookkeeper {
             replica.acked.clear();
             replica.current.clear();
             replica.state_wanted.clear();
+            replica.early = None;
             replica.diverged = false;
             replica.last_attest = Some(snapshot.report.clone());
         }
@@ -1161,6 +1353,10 @@ impl Bookkeeper {
 
     fn step_down(&mut self, view: u32, successor: Id, out: &mut Vec<Output>) {
         self.acting = false;
+        if let Some(replica) = self.replica.as_mut() {
+            // Members still waiting for its state ask the new primary on its next batch.
+            replica.state_wanted.clear();
+        }
         // What it applied since its last seal never reaches a root: the new primary carries
         // on from the sealed cycles (D-032). The submissions of the lost cycle go to it, so
         // that a handover does not cost their payers a retry (credit halves are resent by
@@ -1194,6 +1390,20 @@ impl Bookkeeper {
                 self.step_down(entry.view, entry.primary, out);
             }
         }
+        self.replay_early_batch(out);
+    }
+
+    /// Replay the batch that arrived before the pulse announcing its view, once this member
+    /// knows that view and its sender acts in it.
+    fn replay_early_batch(&mut self, out: &mut Vec<Output>) {
+        let Some(replica) = self.replica.as_mut() else { return };
+        let Some((from, batch)) = replica.early.take() else { return };
+        let (view, primary) = self.views.acting(&self.config.roster, &self.group);
+        if batch.view > view {
+            self.replica.as_mut().expect("just seen").early = Some((from, batch));
+        } else if batch.view == view && primary == from && !self.acting {
+            self.replay(from, &batch.cycles, out);
+        }
     }
 
     /// A batch of sealed cycles from a member acting as the group's primary.
@@ -1204,7 +1414,7 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
-        if batch.group != self.group || self.replica.is_none() || !roster.is_member(&self.group, &from) {
+        if batch.group != self.group || self.replica.is_none() || !roster.is_candidate(&self.group, &from) {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
         }
@@ -1222,6 +1432,12 @@ impl Bookkeeper {
         }
         let roster = &self.config.roster;
         let (view, primary) = self.views.acting(roster, &self.group);
+        if batch.view > view && self.root_committee.is_none() {
+            // Its view is not announced here yet: it waits for the chief's pulse (D-032).
+            let replica = self.replica.as_mut().expect("checked above");
+            replica.early = Some((from, batch.clone()));
+            return Ok(());
+        }
         if batch.view != view || primary != from {
             return Ok(());
         }
@@ -1748,6 +1964,36 @@ impl Bookkeeper {
             return forged;
         }
         root
+    }
+}
+
+/// The lists a chief's pulse carries, shared between the chief and every receiver.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Announced {
+    pub views: Arc<[ViewEntry]>,
+    pub seatings: Arc<[Seating]>,
+}
+
+impl Announced {
+    /// Whether these are the very lists held (the same allocation: learnt already).
+    pub fn holds(&self, views: &Arc<[ViewEntry]>, seatings: &Arc<[Seating]>) -> bool {
+        Arc::ptr_eq(&self.views, views) && Arc::ptr_eq(&self.seatings, seatings)
+    }
+}
+
+/// A pool's candidates as the organization's record lists them: each may keep the books with
+/// its frozen deposit; trust is the credit layer's and is not simulated here (D-035).
+struct PoolStanding<'a>(&'a [crate::node::roster::Candidate]);
+
+impl crate::consensus::election::Eligibility for PoolStanding<'_> {
+    fn may_bookkeep(&self, id: &Id) -> bool {
+        self.0.iter().any(|c| c.id == *id)
+    }
+    fn frozen_deposit(&self, id: &Id) -> u64 {
+        self.0.iter().find(|c| c.id == *id).map_or(0, |c| c.deposit)
+    }
+    fn trust(&self, _: &Id) -> f64 {
+        1.0
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Client {
     queue: VecDeque<Queued>,
     /// The group views announced by the chief (D-032).
     views: Views,
+    /// The view list of the last pulse learnt: the chief resends the same list until it
+    /// changes, and comparing it entry by entry at every client was most of a pulse's cost.
+    last_views: std::sync::Arc<[ViewEntry]>,
     signer: SharedSigner,
     verifier: SharedVerifier,
     #[cfg(feature = "fault-injection")]
@@ -74,6 +77,7 @@ impl Client {
             nonce: 0,
             queue: VecDeque::new(),
             views: Views::default(),
+            last_views: Default::default(),
             in_flight: None,
             root: None,
             pulse: 0,
@@ -200,7 +204,7 @@ impl Client {
                 }
             }
             Message::Rejected { tx_id, error } => self.on_rejected(now_ms, from, *tx_id, *error, out),
-            Message::Pulse { pulse, root, views } => self.on_pulse(from, *pulse, root, views, out),
+            Message::Pulse { pulse, root, views, .. } => self.on_pulse(from, *pulse, root, views, out),
             Message::Submit(_)
             | Message::CreditHalf(_)
             | Message::GroupSeal(_)
@@ -365,7 +369,7 @@ impl Client {
         from: Id,
         pulse: u64,
         root: &RootSynopsis,
-        views: &[ViewEntry],
+        views: &std::sync::Arc<[ViewEntry]>,
         out: &mut Vec<Output>,
     ) {
         if from != self.chief && !self.views.is_chief_pulse(&self.config.roster, &from, views) {
@@ -374,9 +378,12 @@ impl Client {
             return;
         }
         self.pulse = self.pulse.max(pulse);
-        if !self.views.learn(views).is_empty() {
-            // The chief failed over (D-033): follow its successor's pulses.
-            self.chief = self.views.acting(&self.config.roster, &Prefix::ROOT).1;
+        if !std::sync::Arc::ptr_eq(&self.last_views, views) {
+            self.last_views = std::sync::Arc::clone(views);
+            if !self.views.learn(views).is_empty() {
+                // The chief failed over (D-033): follow its successor's pulses.
+                self.chief = self.views.acting(&self.config.roster, &Prefix::ROOT).1;
+            }
         }
         // A reordered, older pulse must not move ts back (I7).
         if self.takes_root(root) {
@@ -385,12 +392,13 @@ impl Client {
     }
 
     /// A commit carries a proof, so any member of the client's committee may send it (a backup
-    /// that took over announces what its predecessor sealed); a refusal only the member
+    /// that took over announces what its predecessor sealed) — any candidate of its pool, when
+    /// the committee is elected from one (D-035); a refusal only the member
     /// acting as its group's primary, as far as the client knows (D-032).
     fn check_from_bookkeeper(&self, from: Id, kind: super::MessageKind) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         let accepted = match kind {
-            MessageKind::Committed => roster.is_member(&roster.group_of(&self.id), &from),
+            MessageKind::Committed => roster.is_candidate(&roster.group_of(&self.id), &from),
             _ => from == self.views.acting_for(roster, &self.id),
         };
         if accepted {

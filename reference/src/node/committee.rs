@@ -55,6 +55,10 @@ pub(super) struct Replication {
     pub diverged: bool,
     /// Acting primary: members that asked for its state; they get it at the next seal.
     pub state_wanted: std::collections::BTreeSet<Id>,
+    /// Backup: the latest batch from a member acting in a view this member has not learnt
+    /// of yet; it is replayed once the chief's pulse announces that view (a new primary's
+    /// first batch usually overtakes the pulse).
+    pub early: Option<(Id, super::message::ReplicaBatch)>,
 }
 
 impl Replication {
@@ -87,6 +91,13 @@ impl Replication {
         for id in &self.state_wanted {
             hasher.update(&id.0);
         }
+        if let Some((from, batch)) = &self.early {
+            hasher.update(&from.0);
+            hasher.update(&batch.view.to_le_bytes());
+            for cycle in &batch.cycles {
+                hasher.update(&cycle.report_digest.0);
+            }
+        }
     }
 }
 
@@ -102,9 +113,12 @@ pub(super) struct ChiefCommittees {
 }
 
 impl ChiefCommittees {
-    /// How many members attested exactly `report`.
-    pub fn attested(&self, report: &GroupReport) -> usize {
-        self.attests.get(&report.entry.prefix).map_or(0, |a| a.values().filter(|r| *r == report).count())
+    /// How many of `members` attested exactly `report` (a learner's or a former member's
+    /// attestation does not count, D-035).
+    pub fn attested(&self, report: &GroupReport, members: &[Id]) -> usize {
+        self.attests
+            .get(&report.entry.prefix)
+            .map_or(0, |a| a.iter().filter(|(id, r)| *r == report && members.contains(id)).count())
     }
 
     /// The latest pulse `member` of `group` attested (0: none).

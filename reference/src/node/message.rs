@@ -158,8 +158,12 @@ pub enum Message {
         pulse: u64,
         /// The ts and its root synopsis.
         root: RootSynopsis,
-        /// Groups whose acting primary is not the term's first (D-032).
-        views: Vec<ViewEntry>,
+        /// Groups whose acting primary is not the term's first (D-032). Shared: the chief
+        /// sends the same list until it changes, and a receiver that holds it skips it.
+        views: std::sync::Arc<[ViewEntry]>,
+        /// Committees elected from a pool, in effect or taking the state (D-035; empty
+        /// without pools).
+        seatings: std::sync::Arc<[super::roster::Seating]>,
     },
     /// Acting primary → its backups: sealed cycles to replay (D-032).
     Replicate(Box<ReplicaBatch>),
@@ -293,6 +297,11 @@ const HALF_BYTES: usize = 32 + 1 + 21;
 const ORDER_BYTES: usize = 32 + 1;
 /// A view entry: prefix + view + primary Id.
 const VIEW_BYTES: usize = 21 + 4 + 20;
+/// A seating: the group's index in the roster, the term, the in-effect flag with the seat
+/// count, then one byte per seat — the seat's index in the group's pool, which the roster
+/// (the organization's public record) lists. The list's own length rides in the views
+/// count's spare bits, so pulses without pools cost what they did before (D-035).
+const SEATING_BYTES: usize = 2 + 4 + 1;
 /// One tag byte in front of every message.
 const TAG_BYTES: usize = 1;
 
@@ -352,7 +361,12 @@ impl Message {
                         + snapshot.report.pending.len() * HALF_BYTES
                         + snapshot.state_bytes
                 }
-                Message::Pulse { views, .. } => 8 + ROOT_BYTES + 4 + views.len() * VIEW_BYTES,
+                Message::Pulse { views, seatings, .. } => {
+                    8 + ROOT_BYTES
+                        + 4
+                        + views.len() * VIEW_BYTES
+                        + seatings.iter().map(|s| SEATING_BYTES + s.seats.len()).sum::<usize>()
+                }
                 Message::CoSign { .. } => 8 + 4 + 32 + SIG_BYTES,
                 Message::ViewChange { .. } => 4 + 8 + SIG_BYTES,
             }

@@ -38,7 +38,7 @@ use crate::smt::{RootSynopsis, Version};
 pub use bookkeeper::Bookkeeper;
 pub use client::Client;
 pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
-pub use roster::{Genesis, Roster, RosterError, ViewEntry, Views};
+pub use roster::{Candidate, Genesis, Roster, RosterError, Seating, ViewEntry, Views};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts
 /// pulses so that a node never needs the pulse length to schedule a timer).
@@ -65,6 +65,12 @@ pub struct NodeConfig {
     /// committee for the new term by the election beacon over the latest root (D-032); the
     /// member seated first becomes the primary if it holds the taken state. `None`: one term.
     pub election_cycle_pulses: Option<u64>,
+    /// `election_pool_factor` (SPEC §6.3): a group elected from a pool seats its committee
+    /// among this many times the committee size most-voted eligible candidates (D-035).
+    pub election_pool_factor: usize,
+    /// `bookkeeper_deposit_min` (SPEC §6.3): a pool candidate with a smaller frozen deposit is
+    /// not eligible (D-035).
+    pub bookkeeper_deposit_min: u64,
 }
 
 /// How many pulses after its creation a credit half is still taken, and how long a group
@@ -233,6 +239,48 @@ pub enum NodeEvent {
         from: Id,
         /// The primary of the new term.
         to: Id,
+    },
+    /// The chief elected `group`'s committee for `term` from its pool (D-035); it takes over
+    /// once a majority of it holds the group's state.
+    Elected {
+        /// The pulse of the election.
+        pulse: u64,
+        /// The term.
+        term: u64,
+        /// The seats in beacon order.
+        seats: Vec<Id>,
+        /// The group.
+        group: Prefix,
+    },
+    /// A pool had fewer eligible candidates than seats: its committee stays for another term.
+    NotElected {
+        /// The pulse of the election.
+        pulse: u64,
+        /// The term.
+        term: u64,
+        /// The group.
+        group: Prefix,
+        /// Eligible candidates.
+        eligible: usize,
+    },
+    /// `group`'s committee elected for `term` keeps the books from `pulse` on, with `to` as
+    /// its primary in `view` (in place of `from`); `joined` of its members were not in the
+    /// committee before and took the group's state (D-035).
+    Seated {
+        /// The pulse it took effect.
+        pulse: u64,
+        /// The term it was elected for.
+        term: u64,
+        /// The group.
+        group: Prefix,
+        /// The group's view from now on.
+        view: u32,
+        /// The primary before.
+        from: Id,
+        /// The primary now.
+        to: Id,
+        /// Members new to the committee.
+        joined: usize,
     },
     /// This member took over as its group's primary in `view`, its state the group's as of the
     /// cycle sealed at `pulse` (later cycles another member sealed are not its history, D-032).
@@ -503,6 +551,15 @@ impl Node {
     pub fn view_of(&self, group: &Prefix) -> Option<(u32, Id)> {
         match self {
             Node::Bookkeeper(node) => Some(node.view_of(group)),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// The committee of `group` this node knows of (D-035): the elected committee in effect,
+    /// else the roster's; `None` for a client.
+    pub fn committee_of(&self, group: &Prefix) -> Option<Vec<Id>> {
+        match self {
+            Node::Bookkeeper(node) => Some(node.committee_of(group)),
             Node::Client(_) => None,
         }
     }

@@ -22,6 +22,21 @@ pub struct Roster {
     /// Groups' backups in failover order (SPEC §6.2, §6.4); a group not named has none. The
     /// root group's backups co-sign the chief's pulses and elect its successor (D-033).
     backups: BTreeMap<Prefix, Vec<Id>>,
+    /// Leaf groups whose committees are elected each term from a pool larger than the
+    /// committee: every candidate, committee members included, with its standing (D-035).
+    pools: BTreeMap<Prefix, Vec<Candidate>>,
+}
+
+/// A candidate for a leaf group's committee and its standing at the election (SPEC §6.3,
+/// D-035): the balance-weighted votes it received and its frozen deposit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Candidate {
+    /// The candidate node.
+    pub id: Id,
+    /// Votes it received, weighted by the voters' balances (SPEC §3.6).
+    pub votes: u64,
+    /// Its frozen deposit.
+    pub deposit: u64,
 }
 
 /// Why a roster could not be built.
@@ -48,12 +63,30 @@ pub enum RosterError {
     /// Backups were named for the root group: the chief's failover is not built (D-032).
     #[error("backups for the root group: the chief has no failover yet (D-032)")]
     RootBackups,
+    /// A pool was named for the root group or for a group without backups: elections over a
+    /// pool seat leaf committees (D-035).
+    #[error("a candidate pool for {0}, which is not a leaf group with backups (D-035)")]
+    PoolWithoutCommittee(Prefix),
+    /// A group's pool does not list one of its committee members.
+    #[error("the candidate pool of {group} does not list its committee member {member}")]
+    PoolMissesMember {
+        /// The group.
+        group: Prefix,
+        /// The member left out.
+        member: Id,
+    },
 }
 
 impl Roster {
     /// A roster with only the root group, kept by `chief`.
     pub fn single(chief: Id) -> Roster {
-        Roster { chief, leaves: BTreeMap::new(), leaf_bits: 0, backups: BTreeMap::new() }
+        Roster {
+            chief,
+            leaves: BTreeMap::new(),
+            leaf_bits: 0,
+            backups: BTreeMap::new(),
+            pools: BTreeMap::new(),
+        }
     }
 
     /// The roster of `tree`, cut to two levels: the groups at stratum 1 are the leaf groups and
@@ -82,7 +115,7 @@ impl Roster {
                 return Err(RosterError::TwoSeats(*primary));
             }
         }
-        Ok(Roster { chief, leaves, leaf_bits, backups: BTreeMap::new() })
+        Ok(Roster { chief, leaves, leaf_bits, backups: BTreeMap::new(), pools: BTreeMap::new() })
     }
 
     /// This roster with committees: each named group gets `backups` in failover order (SPEC
@@ -109,6 +142,57 @@ impl Roster {
         Ok(self)
     }
 
+    /// This roster with candidate pools: each named leaf group's committee is elected anew
+    /// every term from its pool (D-035). A pool lists the group's committee members and its
+    /// standbys — nodes that hold no seat until elected and then join by state transfer. One
+    /// seat or pool per node across the whole roster.
+    pub fn with_pools(
+        mut self,
+        pools: impl IntoIterator<Item = (Prefix, Vec<Candidate>)>,
+    ) -> Result<Roster, RosterError> {
+        let mut seen: std::collections::BTreeSet<Id> = self.groups().map(|(_, id)| id).collect();
+        seen.extend(self.backups.values().flatten().copied());
+        seen.extend(self.pools.values().flatten().map(|c| c.id));
+        for (group, candidates) in pools {
+            if group == Prefix::ROOT || self.backups(&group).is_empty() {
+                return Err(RosterError::PoolWithoutCommittee(group));
+            }
+            let listed: std::collections::BTreeSet<Id> = candidates.iter().map(|c| c.id).collect();
+            if let Some(member) = self.committee(&group).find(|m| !listed.contains(m)) {
+                return Err(RosterError::PoolMissesMember { group, member });
+            }
+            if listed.len() != candidates.len() {
+                let twice =
+                    candidates.iter().find(|c| candidates.iter().filter(|d| d.id == c.id).count() > 1);
+                return Err(RosterError::TwoSeats(twice.expect("a duplicate exists").id));
+            }
+            for candidate in &candidates {
+                if !self.is_member(&group, &candidate.id) && !seen.insert(candidate.id) {
+                    return Err(RosterError::TwoSeats(candidate.id));
+                }
+            }
+            self.pools.insert(group, candidates);
+        }
+        Ok(self)
+    }
+
+    /// The candidate pool of `group` (empty: its committee is not elected from a pool).
+    pub fn pool(&self, group: &Prefix) -> &[Candidate] {
+        self.pools.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any group's committee is elected from a pool (D-035).
+    pub fn has_pools(&self) -> bool {
+        !self.pools.is_empty()
+    }
+
+    /// Whether `id` may hold a seat in `group`'s committee in some term: a member of its
+    /// first committee or a candidate of its pool. Inputs that a replay repeats are checked
+    /// against this, which does not depend on views a member may not share (D-032, D-035).
+    pub fn is_candidate(&self, group: &Prefix, id: &Id) -> bool {
+        self.is_member(group, id) || self.pool(group).iter().any(|c| c.id == *id)
+    }
+
     /// The backups of `group`, in failover order (empty for a group without a committee).
     pub fn backups(&self, group: &Prefix) -> &[Id] {
         self.backups.get(group).map_or(&[], Vec::as_slice)
@@ -129,10 +213,11 @@ impl Roster {
         self.primary(group) == *id || self.backups(group).contains(id)
     }
 
-    /// The group in whose committee `id` holds a seat, if any.
+    /// The group in whose committee `id` holds a seat or whose pool lists it, if any.
     pub fn seat_of(&self, id: &Id) -> Option<Prefix> {
         self.group_kept_by(id)
             .or_else(|| self.backups.iter().find(|(_, ids)| ids.contains(id)).map(|(prefix, _)| *prefix))
+            .or_else(|| self.pools.iter().find(|(_, pool)| pool.iter().any(|c| c.id == *id)).map(|(p, _)| *p))
     }
 
     /// How many of `group`'s backups must attest a report before the chief takes it: with the
@@ -223,6 +308,26 @@ pub struct ViewEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Views {
     changed: BTreeMap<Prefix, ViewEntry>,
+    /// Committees elected from a pool that keep the books (D-035); a group not named keeps
+    /// its roster committee.
+    seated: BTreeMap<Prefix, Seating>,
+    /// Committees elected from a pool that are still taking the group's state while the
+    /// seated one keeps the books.
+    elected: BTreeMap<Prefix, Seating>,
+}
+
+/// A leaf committee the chief elected from its group's pool for a term (SPEC §6.3, D-035).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Seating {
+    /// The group.
+    pub group: Prefix,
+    /// The term it was elected for (`pulse / election_cycle_pulses`).
+    pub term: u64,
+    /// The seats in beacon order: the term's first primary, then the backups in failover order.
+    pub seats: Vec<Id>,
+    /// Whether it keeps the books; until a majority of it holds the group's state, the
+    /// committee before it does and its new members take the state from that one's primary.
+    pub in_effect: bool,
 }
 
 impl Views {
@@ -265,6 +370,88 @@ impl Views {
             }
         }
         taken
+    }
+
+    /// The committee of `group` as this node knows it: the seats of the elected committee in
+    /// effect, else the roster's.
+    pub fn committee(&self, roster: &Roster, group: &Prefix) -> Vec<Id> {
+        match self.seated.get(group) {
+            Some(seating) => seating.seats.clone(),
+            None => roster.committee(group).collect(),
+        }
+    }
+
+    /// Whether `id` holds a seat in `group`'s committee as this node knows it.
+    pub fn is_member(&self, roster: &Roster, group: &Prefix, id: &Id) -> bool {
+        match self.seated.get(group) {
+            Some(seating) => seating.seats.contains(id),
+            None => roster.is_member(group, id),
+        }
+    }
+
+    /// Whether `id` was elected to `group`'s next committee and holds no seat in the current
+    /// one: it takes the group's state from the acting primary and replays with the members.
+    pub fn is_learner(&self, roster: &Roster, group: &Prefix, id: &Id) -> bool {
+        self.elected.get(group).is_some_and(|s| s.seats.contains(id)) && !self.is_member(roster, group, id)
+    }
+
+    /// How many backups must attest a report of `group` before the chief takes it: with the
+    /// primary, a majority of the committee in effect (D-032).
+    pub fn attestations_required(&self, roster: &Roster, group: &Prefix) -> usize {
+        match self.seated.get(group) {
+            Some(seating) => seating.seats.len() / 2,
+            None => roster.attestations_required(group),
+        }
+    }
+
+    /// The committee elected for `group` that does not keep the books yet, if any.
+    pub fn elected(&self, group: &Prefix) -> Option<&Seating> {
+        self.elected.get(group)
+    }
+
+    /// The chief elected `seating` for its group's next term.
+    pub fn elect(&mut self, seating: Seating) {
+        let seating = Seating { in_effect: false, ..seating };
+        self.elected.insert(seating.group, seating);
+    }
+
+    /// The chief puts `group`'s elected committee in effect; returns it.
+    pub fn seat(&mut self, group: &Prefix) -> Option<Seating> {
+        let seating = Seating { in_effect: true, ..self.elected.remove(group)? };
+        self.seated.insert(*group, seating.clone());
+        Some(seating)
+    }
+
+    /// Take the announced seatings that are newer than the held ones; returns those taken.
+    pub fn learn_seatings(&mut self, entries: &[Seating]) -> Vec<Seating> {
+        if entries.iter().eq(self.seated.values().chain(self.elected.values())) {
+            return Vec::new(); // every pulse repeats the chief's whole list
+        }
+        let mut taken = Vec::new();
+        for entry in entries {
+            let seated_term = self.seated.get(&entry.group).map(|s| s.term);
+            if entry.in_effect {
+                if seated_term.is_none_or(|t| entry.term > t) {
+                    self.seated.insert(entry.group, entry.clone());
+                    if self.elected.get(&entry.group).is_some_and(|e| e.term <= entry.term) {
+                        self.elected.remove(&entry.group);
+                    }
+                    taken.push(entry.clone());
+                }
+                continue;
+            }
+            let elected_term = self.elected.get(&entry.group).map(|s| s.term);
+            if seated_term.is_none_or(|t| entry.term > t) && elected_term.is_none_or(|t| entry.term > t) {
+                self.elected.insert(entry.group, entry.clone());
+                taken.push(entry.clone());
+            }
+        }
+        taken
+    }
+
+    /// Every elected committee, in effect first, in prefix order (what the chief announces).
+    pub fn seatings(&self) -> Vec<Seating> {
+        self.seated.values().chain(self.elected.values()).cloned().collect()
     }
 
     /// Every view above 0, in prefix order (what the chief announces).

@@ -46,6 +46,8 @@ fn build(backups: usize, clients: usize) -> Net {
         bookkeeper_deposit: None,
         failover_timeout_pulses: 2,
         election_cycle_pulses: None,
+        election_pool_factor: 2,
+        bookkeeper_deposit_min: 0,
     };
     let verifier = Arc::new(scheme.clone());
     let (_, ledger) = genesis.ledgers.into_iter().next().unwrap();
@@ -328,7 +330,7 @@ fn root_committee_messages_from_outside_it_are_typed_errors() {
     }
     // A client never takes a pulse from a backup that claims no later view.
     let root = net.nodes[0].root().unwrap();
-    let fake = Message::Pulse { pulse: 99, root, views: Vec::new() };
+    let fake = Message::Pulse { pulse: 99, root, views: Default::default(), seatings: Default::default() };
     let backup = net.nodes[1].id();
     let mut out = Vec::new();
     net.nodes[3].handle_message(net.now_ms, backup, &fake, &mut out);

@@ -19,8 +19,8 @@ use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
 use reference::ledger::{Half, LedgerFaults};
 use reference::ledger::{LedgerError, Tx};
 use reference::node::{
-    Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg, Timer,
-    credit_horizon_pulses,
+    Candidate, Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg,
+    Timer, credit_horizon_pulses,
 };
 
 type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
@@ -56,6 +56,20 @@ fn build_with_deposit(clients: u64, grouped: bool, deposit: Option<u64>) -> Net 
 /// [`build`] with `backups` backups in every leaf group's committee (D-032), nodes after the
 /// primaries, group by group.
 fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize) -> Net {
+    build_elected(clients, grouped, deposit, backups, 0, None)
+}
+
+/// [`build_full`] with `standbys` more candidates per leaf group (nodes after the backups,
+/// group by group): every leaf committee is elected from its pool every `cycle` pulses
+/// (D-035).
+fn build_elected(
+    clients: u64,
+    grouped: bool,
+    deposit: Option<u64>,
+    backups: usize,
+    standbys: usize,
+    cycle: Option<u64>,
+) -> Net {
     let scheme = SimScheme::new(5);
     let signers: Vec<_> = (0..=clients).map(|i| scheme.signer(i)).collect();
     let org = scheme.signer(1_000);
@@ -76,6 +90,20 @@ fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize)
         .copied()
         .zip(backup_signers.chunks(backups.max(1)).map(|c| c.iter().map(|s| s.id()).collect::<Vec<_>>()));
     let roster = if grouped && backups > 0 { roster.with_backups(committees).unwrap() } else { roster };
+    let standby_signers: Vec<_> =
+        (0..(prefixes.len() * standbys) as u64).map(|i| scheme.signer(4_000 + i)).collect();
+    let roster = if standbys == 0 {
+        roster
+    } else {
+        let pools = prefixes.iter().enumerate().map(|(g, prefix)| {
+            let committee = roster.committee(prefix).collect::<Vec<_>>();
+            let extra = standby_signers[g * standbys..(g + 1) * standbys].iter().map(|s| s.id());
+            let candidates = committee.into_iter().chain(extra);
+            (*prefix, candidates.map(|id| Candidate { id, votes: 1, deposit: 1_000 }).collect())
+        });
+        let pools: Vec<_> = pools.collect();
+        roster.with_pools(pools).unwrap()
+    };
     let genesis = Genesis::split(&roster, org.id(), 1_000_000, &distribution, TIMEOUT_PULSES).unwrap();
     let config = NodeConfig {
         pulse_ms: PULSE_MS,
@@ -85,7 +113,9 @@ fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize)
         roster: Arc::new(roster),
         bookkeeper_deposit: deposit,
         failover_timeout_pulses: 2,
-        election_cycle_pulses: None,
+        election_cycle_pulses: cycle,
+        election_pool_factor: 2,
+        bookkeeper_deposit_min: 0,
     };
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
@@ -103,6 +133,10 @@ fn build_full(clients: u64, grouped: bool, deposit: Option<u64>, backups: usize)
         for (k, backup) in backup_signers.iter().enumerate() {
             let ledger = ledgers[k / backups].clone();
             nodes.push(Node::bookkeeper(backup.id(), ledger, verifier.clone(), config.clone()));
+        }
+        for (k, standby) in standby_signers.iter().enumerate() {
+            let ledger = ledgers[k / standbys].clone();
+            nodes.push(Node::bookkeeper(standby.id(), ledger, verifier.clone(), config.clone()));
         }
     }
     Net {
@@ -378,7 +412,7 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
     ));
 
     let root = net.nodes[0].root().unwrap();
-    let msg = Message::Pulse { pulse: 9, root, views: Vec::new() };
+    let msg = Message::Pulse { pulse: 9, root, views: Default::default(), seatings: Default::default() };
     assert!(matches!(bad_message_error(&mut net, 3, 2, &msg), NodeError::NotFromBookkeeper { .. }));
 
     let msg = resubmission(&net, 1, 2, 5, 1);
@@ -386,7 +420,7 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
         bad_message_error(&mut net, 1, 2, &msg),
         NodeError::UnexpectedMessage { role: "client", .. }
     ));
-    let msg = Message::Pulse { pulse: 1, root, views: Vec::new() };
+    let msg = Message::Pulse { pulse: 1, root, views: Default::default(), seatings: Default::default() };
     assert!(matches!(
         bad_message_error(&mut net, 1, 0, &msg),
         NodeError::UnexpectedMessage { role: "bookkeeper", .. }
@@ -436,7 +470,12 @@ fn an_older_pulse_never_moves_a_clients_ts_back() {
     net.pulse(1000);
     let new = net.nodes[2].root().unwrap();
     assert!(new.version > old.version);
-    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old, views: Vec::new() });
+    net.deliver(
+        1100,
+        0,
+        2,
+        &Message::Pulse { pulse: 0, root: old, views: Default::default(), seatings: Default::default() },
+    );
     assert_eq!(net.nodes[2].root().unwrap(), new);
 }
 
@@ -456,7 +495,12 @@ fn a_restart_without_state_keeps_the_stored_root_so_ts_never_goes_back() {
     let new = net.nodes[2].root().unwrap();
     let mut out = Vec::new();
     net.nodes[2].restart(1050, false, &mut out);
-    net.deliver(1100, 0, 2, &Message::Pulse { pulse: 0, root: old, views: Vec::new() });
+    net.deliver(
+        1100,
+        0,
+        2,
+        &Message::Pulse { pulse: 0, root: old, views: Default::default(), seatings: Default::default() },
+    );
     assert_eq!(net.nodes[2].root().unwrap(), new);
 }
 
@@ -1070,4 +1114,124 @@ fn a_backup_that_missed_batches_catches_up_from_its_last_attestation() {
     assert_eq!(latest(&net, lagging), latest(&net, payer[0]));
     let events = net.take_events();
     assert!(!events.iter().any(|(_, e)| matches!(e, NodeEvent::ReplicaDiverged { .. })), "{events:?}");
+}
+
+// ----- committees elected from a pool (SPEC §6.3, D-035) ------------------------------------
+
+/// Two clients in two leaf groups, committees of 3 (a primary and 2 backups) elected every 4
+/// pulses from a pool of 6 (3 standbys per group): nodes 0 chief, 1–2 clients, 3–4 primaries,
+/// 5–8 backups, 9–14 standbys.
+fn elected(faults: reference::node::NodeFaults) -> Net {
+    let mut net = build_elected(2, true, None, 2, 3, Some(4));
+    net.nodes[0].inject_faults(faults);
+    net
+}
+
+/// The node acting as the primary of client `client`'s group, as the chief knows it.
+fn acting_primary(net: &Net, client: usize) -> usize {
+    let group = Prefix::new(net.nodes[client].id(), 8);
+    let (_, primary) = net.nodes[0].view_of(&group).unwrap();
+    net.index(primary)
+}
+
+/// Run `pulses` pulses, client 1 paying client 2 `10` every other pulse of the first 24 (a
+/// cross-group payment takes two); returns the events and, after each pulse, the payments committed so
+/// far and client 2's balance at its group's acting primary — every committed payment must
+/// be in it, through every handover.
+fn pay_through_terms(net: &mut Net, pulses: u64) -> (Vec<(usize, NodeEvent)>, Vec<(u64, u64, u64)>) {
+    let mut events = Vec::new();
+    let mut balances = Vec::new();
+    for pulse in 0..pulses {
+        if pulse % 2 == 0 && pulse < 24 {
+            net.command(pulse * PULSE_MS + 10, 1, 2, 10, pulse);
+        }
+        net.pulse((pulse + 1) * PULSE_MS);
+        let payee = net.nodes[2].id();
+        let held = net.nodes[acting_primary(net, 2)].ledger().unwrap().account(&payee).unwrap().balance;
+        events.extend(net.take_events());
+        balances.push((pulse, committed_count(&events), held));
+    }
+    (events, balances)
+}
+
+fn committed_count(events: &[(usize, NodeEvent)]) -> u64 {
+    events.iter().filter(|(n, e)| *n == 1 && matches!(e, NodeEvent::Committed { .. })).count() as u64
+}
+
+/// The first pulse after which a committed payment is missing from the payee's books.
+fn lost_payment(balances: &[(u64, u64, u64)]) -> Option<(u64, u64, u64)> {
+    balances.iter().copied().find(|(_, committed, held)| *held < 1_000 + 10 * committed)
+}
+
+#[test]
+fn elected_committees_take_the_groups_state_and_keep_the_books_term_after_term() {
+    let mut net = elected(Default::default());
+    let (events, balances) = pay_through_terms(&mut net, 40);
+    let mut monitor = AtomicityMonitor::default();
+    check_root_and_halves(&events, &mut monitor);
+    let elections = events.iter().filter(|(_, e)| matches!(e, NodeEvent::Elected { .. })).count();
+    assert_eq!(elections, 2 * 10, "each group elected at pulses 4, 8, …, 40");
+    let seated: Vec<(u64, usize, bool)> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            NodeEvent::Seated { pulse, joined, from, to, .. } => Some((*pulse, *joined, from != to)),
+            _ => None,
+        })
+        .collect();
+    assert!(seated.len() >= 2 * 9, "every term's committee took over: {seated:?}");
+    assert!(seated.iter().any(|(_, joined, _)| *joined > 0), "standbys joined: {seated:?}");
+    assert!(seated.iter().any(|(_, _, moved)| *moved), "the primary's seat moved: {seated:?}");
+    // Joiners took the state; nobody diverged otherwise.
+    assert!(events.iter().any(|(n, e)| *n >= 9 && matches!(e, NodeEvent::Resynced { .. })));
+    // Every committed payment is in the acting primary's ledger after each pulse, through
+    // every handover; each payment commits.
+    let committed = committed_count(&events);
+    assert_eq!(committed, 12, "every payment committed");
+    assert_eq!(lost_payment(&balances), None, "{balances:?}");
+    // The committee in effect holds the acting primary's sealed root, member for member.
+    let group = Prefix::new(net.nodes[2].id(), 8);
+    let committee = net.nodes[0].committee_of(&group).unwrap();
+    let primary = acting_primary(&net, 2);
+    let root = |n: usize| {
+        let tree = net.nodes[n].ledger().unwrap().tree();
+        tree.root(tree.latest_version()).unwrap()
+    };
+    for member in committee.iter().map(|id| net.index(*id)) {
+        assert_eq!(root(member), root(acting_primary(&net, 2)), "member {member} (primary {primary})");
+    }
+}
+
+#[test]
+fn a_committee_seated_before_its_new_members_hold_the_state_loses_committed_payments() {
+    // Seating a committee at once, whatever its members hold, makes a standby with the
+    // genesis ledger primary: the payee's committed payments vanish from its group's books.
+    let faults = reference::node::NodeFaults { fail_over_blindly: true, ..Default::default() };
+    let mut net = elected(faults);
+    let (_, balances) = pay_through_terms(&mut net, 24);
+    assert!(lost_payment(&balances).is_some(), "{balances:?}");
+}
+
+#[test]
+fn pools_are_validated_into_typed_errors() {
+    use reference::node::RosterError;
+    let scheme = SimScheme::new(5);
+    let id = |i: u64| scheme.signer(i).id();
+    let group = Prefix::new(id(1), 8);
+    let roster = Roster::new(id(0), [(group, id(2))]).unwrap();
+    let standing = |i: u64| Candidate { id: id(i), votes: 1, deposit: 1 };
+    // No committee to elect: no backups yet.
+    let error = roster.clone().with_pools([(group, vec![standing(2), standing(9)])]).unwrap_err();
+    assert_eq!(error, RosterError::PoolWithoutCommittee(group));
+    let roster = roster.with_backups([(group, vec![id(3)])]).unwrap();
+    let error = roster.clone().with_pools([(Prefix::ROOT, vec![standing(0)])]).unwrap_err();
+    assert_eq!(error, RosterError::PoolWithoutCommittee(Prefix::ROOT));
+    let error = roster.clone().with_pools([(group, vec![standing(2), standing(9)])]).unwrap_err();
+    assert_eq!(error, RosterError::PoolMissesMember { group, member: id(3) });
+    let twice = vec![standing(2), standing(3), standing(9), standing(9)];
+    assert_eq!(roster.clone().with_pools([(group, twice)]).unwrap_err(), RosterError::TwoSeats(id(9)));
+    let chief_too = vec![standing(2), standing(3), standing(0)];
+    assert_eq!(roster.clone().with_pools([(group, chief_too)]).unwrap_err(), RosterError::TwoSeats(id(0)));
+    let roster = roster.with_pools([(group, vec![standing(2), standing(3), standing(9)])]).unwrap();
+    assert!(roster.is_candidate(&group, &id(9)) && !roster.is_member(&group, &id(9)));
+    assert_eq!(roster.seat_of(&id(9)), Some(group));
 }
