@@ -71,11 +71,12 @@ pub fn pools(
                 rng::shuffle(&mut order, &mut rng);
                 order.into_iter().take(seats).for_each(|k| votes[k] = votes[k].saturating_add(balance));
             }
-            let stuffing = scenario.adversaries.ballot_stuffing;
+            // Sybil ballots: each adversary candidate gains (stuffing − 1) times the votes an
+            // average candidate of the group got.
+            let mean = votes.iter().map(|v| *v as f64).sum::<f64>() / votes.len().max(1) as f64;
+            let extra = ((scenario.adversaries.ballot_stuffing - 1.0) * mean).min(u64::MAX as f64) as u64;
             let candidates = ids.iter().zip(votes).map(|(id, votes)| {
-                let stuffed = adversary[index_of[id]];
-                let votes =
-                    if stuffed { (votes as f64 * stuffing).min(u64::MAX as f64) as u64 } else { votes };
+                let votes = if adversary[index_of[id]] { votes.saturating_add(extra) } else { votes };
                 Candidate { id: *id, votes, deposit }
             });
             (group, candidates.collect())

@@ -448,8 +448,9 @@ pub struct Adversaries {
     /// `parameters.standbys > 0`.
     #[serde(skip_serializing_if = "is_zero_f64")]
     pub forging_candidates: f64,
-    /// How many times the votes an honest candidate gets the adversary's candidates gather
-    /// (SPEC §14, ballot stuffing): 1 = none.
+    /// Ballot stuffing (SPEC §14): each of the adversary's candidates gathers, on top of its
+    /// votes, sybil ballots worth `ballot_stuffing − 1` times the votes an average candidate of
+    /// its group got. 1 = none.
     #[serde(skip_serializing_if = "is_one")]
     pub ballot_stuffing: f64,
 }
@@ -710,7 +711,8 @@ impl Scenario {
             || a.censoring_groups > 0.0
             || a.forging_groups > 0.0
             || a.equivocating_groups > 0.0
-            || a.colluding_backups > 0.0;
+            || a.colluding_backups > 0.0
+            || a.forging_candidates > 0.0;
         if persistent {
             return None;
         }

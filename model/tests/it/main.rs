@@ -122,7 +122,7 @@ fn a_group_that_reverses_a_cleared_debit_is_caught_breaking_atomicity() {
 
 // ----- committees and failover (SPEC §6.4, D-032) ------------------------------------------
 
-const PINNED_FAILOVER: usize = 73_464;
+const PINNED_FAILOVER: usize = 77_784;
 
 #[test]
 fn a_payer_group_whose_primary_crashes_fails_over_to_its_backup_and_keeps_every_property() {
@@ -146,7 +146,7 @@ fn a_chief_that_fails_over_to_a_backup_without_the_taken_state_is_caught() {
     assert_eq!(chief.view_of(&group).map(|(view, _)| view), Some(1), "{path:?}");
 }
 
-const PINNED_FAILOVER_TERMS: usize = 53_352;
+const PINNED_FAILOVER_TERMS: usize = 58_184;
 
 #[test]
 fn across_a_term_boundary_the_seat_moves_by_the_beacon_and_every_property_holds() {

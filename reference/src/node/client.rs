@@ -44,8 +44,6 @@ pub struct Client {
     root: Option<RootSynopsis>,
     /// The acting chief, whose pulses the client follows (next to `root` for the same reason).
     chief: Id,
-    /// The primary of the client's group, which sends it commits and refusals.
-    bookkeeper: Id,
     pulse: u64,
     id: Id,
     /// The nonce of this payer's latest committed transfer, as far as the node knows.
@@ -69,7 +67,6 @@ impl Client {
         let id = signer.id();
         Client {
             chief: config.roster.chief(),
-            bookkeeper: config.roster.primary_for(&id),
             signer,
             verifier,
             config,
@@ -404,7 +401,8 @@ impl Client {
         if accepted {
             Ok(())
         } else {
-            Err(NodeError::NotFromBookkeeper { bookkeeper: self.bookkeeper, kind })
+            let bookkeeper = self.views.acting_for(roster, &self.id);
+            Err(NodeError::NotFromBookkeeper { bookkeeper, kind })
         }
     }
 }

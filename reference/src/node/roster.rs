@@ -308,11 +308,17 @@ pub struct ViewEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Views {
     changed: BTreeMap<Prefix, ViewEntry>,
-    /// Committees elected from a pool that keep the books (D-035); a group not named keeps
-    /// its roster committee.
+    /// Committees elected from pools (D-035); boxed, and only when there are any, so that a
+    /// client (which holds views inline, thousands per simulation) stays small.
+    seatings: Option<Box<Seatings>>,
+}
+
+/// The committees elected from pools that a node knows of.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Seatings {
+    /// Committees that keep the books; a group not named keeps its roster committee.
     seated: BTreeMap<Prefix, Seating>,
-    /// Committees elected from a pool that are still taking the group's state while the
-    /// seated one keeps the books.
+    /// Committees still taking the group's state while the seated one keeps the books.
     elected: BTreeMap<Prefix, Seating>,
 }
 
@@ -375,7 +381,7 @@ impl Views {
     /// The committee of `group` as this node knows it: the seats of the elected committee in
     /// effect, else the roster's.
     pub fn committee(&self, roster: &Roster, group: &Prefix) -> Vec<Id> {
-        match self.seated.get(group) {
+        match self.seated(group) {
             Some(seating) => seating.seats.clone(),
             None => roster.committee(group).collect(),
         }
@@ -383,7 +389,7 @@ impl Views {
 
     /// Whether `id` holds a seat in `group`'s committee as this node knows it.
     pub fn is_member(&self, roster: &Roster, group: &Prefix, id: &Id) -> bool {
-        match self.seated.get(group) {
+        match self.seated(group) {
             Some(seating) => seating.seats.contains(id),
             None => roster.is_member(group, id),
         }
@@ -392,13 +398,13 @@ impl Views {
     /// Whether `id` was elected to `group`'s next committee and holds no seat in the current
     /// one: it takes the group's state from the acting primary and replays with the members.
     pub fn is_learner(&self, roster: &Roster, group: &Prefix, id: &Id) -> bool {
-        self.elected.get(group).is_some_and(|s| s.seats.contains(id)) && !self.is_member(roster, group, id)
+        self.elected(group).is_some_and(|s| s.seats.contains(id)) && !self.is_member(roster, group, id)
     }
 
     /// How many backups must attest a report of `group` before the chief takes it: with the
     /// primary, a majority of the committee in effect (D-032).
     pub fn attestations_required(&self, roster: &Roster, group: &Prefix) -> usize {
-        match self.seated.get(group) {
+        match self.seated(group) {
             Some(seating) => seating.seats.len() / 2,
             None => roster.attestations_required(group),
         }
@@ -406,24 +412,56 @@ impl Views {
 
     /// The committee elected for `group` that does not keep the books yet, if any.
     pub fn elected(&self, group: &Prefix) -> Option<&Seating> {
-        self.elected.get(group)
+        self.seatings.as_ref()?.elected.get(group)
+    }
+
+    /// The elected committee of `group` in effect, if any.
+    fn seated(&self, group: &Prefix) -> Option<&Seating> {
+        self.seatings.as_ref()?.seated.get(group)
     }
 
     /// The chief elected `seating` for its group's next term.
     pub fn elect(&mut self, seating: Seating) {
         let seating = Seating { in_effect: false, ..seating };
-        self.elected.insert(seating.group, seating);
+        self.seatings.get_or_insert_default().elected.insert(seating.group, seating);
     }
 
     /// The chief puts `group`'s elected committee in effect; returns it.
     pub fn seat(&mut self, group: &Prefix) -> Option<Seating> {
-        let seating = Seating { in_effect: true, ..self.elected.remove(group)? };
-        self.seated.insert(*group, seating.clone());
+        let seatings = self.seatings.as_mut()?;
+        let seating = Seating { in_effect: true, ..seatings.elected.remove(group)? };
+        seatings.seated.insert(*group, seating.clone());
         Some(seating)
     }
 
     /// Take the announced seatings that are newer than the held ones; returns those taken.
     pub fn learn_seatings(&mut self, entries: &[Seating]) -> Vec<Seating> {
+        if entries.is_empty() {
+            return Vec::new();
+        }
+        self.seatings.get_or_insert_default().learn(entries)
+    }
+
+    /// Every elected committee, in effect first, in prefix order (what the chief announces).
+    pub fn seatings(&self) -> Vec<Seating> {
+        let Some(seatings) = &self.seatings else { return Vec::new() };
+        seatings.seated.values().chain(seatings.elected.values()).cloned().collect()
+    }
+
+    /// Every view above 0, in prefix order (what the chief announces).
+    pub fn entries(&self) -> Vec<ViewEntry> {
+        self.changed.values().copied().collect()
+    }
+
+    /// Whether every group is still in view 0.
+    pub fn is_initial(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+impl Seatings {
+    /// Take the announced entries newer than the held ones; returns those taken.
+    fn learn(&mut self, entries: &[Seating]) -> Vec<Seating> {
         if entries.iter().eq(self.seated.values().chain(self.elected.values())) {
             return Vec::new(); // every pulse repeats the chief's whole list
         }
@@ -447,21 +485,6 @@ impl Views {
             }
         }
         taken
-    }
-
-    /// Every elected committee, in effect first, in prefix order (what the chief announces).
-    pub fn seatings(&self) -> Vec<Seating> {
-        self.seated.values().chain(self.elected.values()).cloned().collect()
-    }
-
-    /// Every view above 0, in prefix order (what the chief announces).
-    pub fn entries(&self) -> Vec<ViewEntry> {
-        self.changed.values().copied().collect()
-    }
-
-    /// Whether every group is still in view 0.
-    pub fn is_initial(&self) -> bool {
-        self.changed.is_empty()
     }
 }
 

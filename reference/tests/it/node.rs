@@ -1138,7 +1138,10 @@ fn acting_primary(net: &Net, client: usize) -> usize {
 /// cross-group payment takes two); returns the events and, after each pulse, the payments committed so
 /// far and client 2's balance at its group's acting primary — every committed payment must
 /// be in it, through every handover.
-fn pay_through_terms(net: &mut Net, pulses: u64) -> (Vec<(usize, NodeEvent)>, Vec<(u64, u64, u64)>) {
+/// After a pulse: `(pulse, payments committed so far, the payee's balance at its primary)`.
+type Books = (u64, u64, u64);
+
+fn pay_through_terms(net: &mut Net, pulses: u64) -> (Vec<(usize, NodeEvent)>, Vec<Books>) {
     let mut events = Vec::new();
     let mut balances = Vec::new();
     for pulse in 0..pulses {
@@ -1159,7 +1162,7 @@ fn committed_count(events: &[(usize, NodeEvent)]) -> u64 {
 }
 
 /// The first pulse after which a committed payment is missing from the payee's books.
-fn lost_payment(balances: &[(u64, u64, u64)]) -> Option<(u64, u64, u64)> {
+fn lost_payment(balances: &[Books]) -> Option<Books> {
     balances.iter().copied().find(|(_, committed, held)| *held < 1_000 + 10 * committed)
 }
 
