@@ -8,13 +8,13 @@ cargo build --release -p simulator
 leither=target/release/leither
 out=reports/examples
 rm -rf "$out" && mkdir -p "$out"
-for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee committee-terms crashing-chief; do
+for scenario in quickstart partition-heal lossy-network crash-restart double-spend groups-1k chief-partition byzantine-bookkeepers capacity committee-failover colluding-committee committee-terms crashing-chief elected-committees; do
   "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
 done
 "$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"
 "$leither" sweep scenarios/lossy-network.toml --out "$out/lossy-network-sweep"
 rm -rf "$out/lossy-network-sweep/points"
-for scenario in colluding-committee committee-terms; do
+for scenario in colluding-committee committee-terms elected-committees; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
   rm -rf "$out/$scenario-sweep/points"
 done
