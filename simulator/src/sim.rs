@@ -89,13 +89,43 @@ pub const NODE_BYTES: usize = std::mem::size_of::<Node>()
 
 #[derive(Debug)]
 enum Event {
-    Deliver { to: NodeIndex, from: NodeIndex, msg: Rc<Message> },
-    Timer { node: NodeIndex, incarnation: u32, timer: Timer },
+    Deliver {
+        to: NodeIndex,
+        from: NodeIndex,
+        msg: Rc<Message>,
+    },
+    Timer {
+        node: NodeIndex,
+        incarnation: u32,
+        timer: Timer,
+    },
     Arrival,
-    Crash { node: NodeIndex },
-    Restart { node: NodeIndex, durable: bool },
-    PartitionStart { index: u32 },
-    PartitionHeal { index: u32 },
+    Crash {
+        node: NodeIndex,
+    },
+    Restart {
+        node: NodeIndex,
+        durable: bool,
+    },
+    /// The `fault`-th declared primary crash reaches leaf group `group` (0-based, prefix
+    /// order): the member acting as its primary then crashes — with terms and elections not
+    /// necessarily the group's first primary.
+    PrimaryCrash {
+        fault: u32,
+        group: u32,
+    },
+    /// ... and the member it crashed restarts.
+    PrimaryRestart {
+        fault: u32,
+        group: u32,
+        durable: bool,
+    },
+    PartitionStart {
+        index: u32,
+    },
+    PartitionHeal {
+        index: u32,
+    },
     ChurnTick,
     Sample,
 }
@@ -152,6 +182,8 @@ pub struct Simulation {
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
     byzantine: Option<ByzantinePrimaries>,
+    /// The member each declared primary crash crashed, by `(fault, group)`, for its restart.
+    crashed_primaries: BTreeMap<(u32, u32), NodeIndex>,
     /// Elections over candidate pools, when the groups have standbys (D-035).
     elections: Option<Box<ElectionLog>>,
     /// Where the committee members are among the nodes.
@@ -259,6 +291,7 @@ impl Simulation {
             double_spenders,
             byzantine,
             elections,
+            crashed_primaries: BTreeMap::new(),
             layout,
             tentative: BTreeMap::new(),
             acting_node: BTreeMap::new(),
@@ -363,10 +396,12 @@ impl Simulation {
             }
         }
         for (index, crash) in faults.primary_crashes.iter().enumerate() {
-            for node in self.crashing_primaries(index as u64, crash.groups) {
-                self.queue.push(crash.at_ms, Event::Crash { node });
+            let fault = index as u32;
+            for group in self.crashing_groups(index as u64, crash.groups) {
+                self.queue.push(crash.at_ms, Event::PrimaryCrash { fault, group });
                 if let Some(restart_ms) = crash.restart_at_ms {
-                    self.queue.push(restart_ms, Event::Restart { node, durable: crash.durable });
+                    self.queue
+                        .push(restart_ms, Event::PrimaryRestart { fault, group, durable: crash.durable });
                 }
             }
         }
@@ -378,16 +413,27 @@ impl Simulation {
         }
     }
 
-    /// The leaf primaries (node indices) of `fraction` of the leaf groups, drawn with the
-    /// fault stream of the `index`-th declared primary crash; at least one if `fraction > 0`.
-    fn crashing_primaries(&self, index: u64, fraction: f64) -> Vec<NodeIndex> {
+    /// `fraction` of the leaf groups (0-based, prefix order), drawn with the fault stream of
+    /// the `index`-th declared primary crash; at least one if `fraction > 0`.
+    fn crashing_groups(&self, index: u64, fraction: f64) -> Vec<u32> {
         let leaves = self.layout.leaves;
         let count =
             ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
         let mut rng = rng::stream(self.seed, Purpose::Faults, 1 + index);
         let mut order: Vec<usize> = (0..leaves).collect();
         rng::shuffle(&mut order, &mut rng);
-        order.into_iter().take(count).map(|g| (self.layout.first_primary + g) as NodeIndex).collect()
+        order.into_iter().take(count).map(|g| g as u32).collect()
+    }
+
+    /// Crash the member acting as leaf group `group`'s primary, as the acting chief knows it.
+    fn crash_primary(&mut self, fault: u32, group: u32) -> Result<(), SimError> {
+        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER) as usize;
+        let first = self.layout.first_primary + group as usize;
+        let acting = self.nodes[first].group().and_then(|prefix| self.nodes[chief].view_of(&prefix));
+        let node = acting.and_then(|(_, id)| self.index_of.get(&id).copied()).unwrap_or(first as NodeIndex);
+        self.crashed_primaries.insert((fault, group), node);
+        self.crash(node)?;
+        Ok(())
     }
 
     fn next_arrival_gap_ms(&mut self) -> u64 {
@@ -407,6 +453,13 @@ impl Simulation {
                 Ok(())
             }
             Event::Restart { node, durable } => self.restart(node, durable),
+            Event::PrimaryCrash { fault, group } => self.crash_primary(fault, group),
+            Event::PrimaryRestart { fault, group, durable } => {
+                match self.crashed_primaries.get(&(fault, group)).copied() {
+                    Some(node) => self.restart(node, durable),
+                    None => Ok(()),
+                }
+            }
             Event::PartitionStart { index } => self.partition(index, true),
             Event::PartitionHeal { index } => self.partition(index, false),
             Event::ChurnTick => self.churn_tick(),

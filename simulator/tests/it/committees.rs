@@ -253,3 +253,18 @@ fn standbys_need_committees_and_terms() {
         assert!(error.to_string().contains(key), "{key}: {error}");
     }
 }
+
+#[test]
+fn primary_crashes_hit_the_acting_primaries_after_elections_moved_the_seats() {
+    // Terms of 10 pulses: by 13.5 s the first election has moved most primary seats off the
+    // groups' first primaries; a declared primary crash still crashes each chosen group's
+    // acting primary, which is failed over before the next election.
+    let text = elected("[[faults.primary_crashes]]\ngroups = 0.25\nat_ms = 13500\n")
+        .replace("election_cycle_pulses = 5", "election_cycle_pulses = 10");
+    let s = summary_of(&text, None);
+    let crashed = (leaf_groups(&s) as f64 * 0.25).round() as u64;
+    assert_eq!(s.faults.crashes, crashed, "{:?}", s.faults);
+    assert_eq!(s.committees.failovers, crashed, "every crashed primary is failed over: {:?}", s.committees);
+    let t = &s.transfers;
+    assert_eq!(t.committed + t.refused, t.issued, "{t:?}");
+}
