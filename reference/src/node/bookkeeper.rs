@@ -1245,7 +1245,8 @@ impl Bookkeeper {
         // Not asked for: a duplicate, or a member already resynced — unless the acting primary
         // sent it a state ahead of its own, counting it as holding that state from now on (a
         // request it kept from an earlier view of its own, D-035).
-        let pushed = from == self.views.acting(roster, &self.group).1 && snapshot.report.pulse > self.pulse;
+        let acting = self.views.acting(roster, &self.group).1;
+        let pushed = from == acting && snapshot.report.pulse > self.pulse;
         if self.acting || !(wanted || pushed) {
             return Ok(());
         }
@@ -1262,9 +1263,14 @@ impl Bookkeeper {
                 return Err(bad);
             }
         } else if let Some((_, path)) = &self.root {
-            let held = state.ledger.tree().root(path.entry.version).map(|r| r.synopsis);
-            if held != Ok(path.entry.synopsis) {
-                return Err(bad);
+            let tree = state.ledger.tree();
+            match tree.root(path.entry.version) {
+                Ok(held) if held.synopsis == path.entry.synopsis => {}
+                // Pruned from the snapshot: this member's root is older than the versions the
+                // primary keeps — a member re-elected after terms away (D-035). The snapshot is
+                // far newer; it comes from the member the chief names acting.
+                Err(_) if tree.latest_version() > path.entry.version && from == acting => {}
+                _ => return Err(bad),
             }
         }
         self.adopt(from, snapshot, out);

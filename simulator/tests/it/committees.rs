@@ -268,3 +268,14 @@ fn primary_crashes_hit_the_acting_primaries_after_elections_moved_the_seats() {
     let t = &s.transfers;
     assert_eq!(t.committed + t.refused, t.issued, "{t:?}");
 }
+
+#[test]
+fn a_member_re_elected_after_its_versions_were_pruned_takes_the_state() {
+    // Bookkeepers keep 3 versions: a member left out for a term holds a root whose group
+    // version the primary no longer keeps; re-elected, it must still take the state, or its
+    // committee would never hold a majority and never take over.
+    let s = summary_of(&elected("").replace("backups = 2\n", "backups = 2\nversions_retained = 3\n"), None);
+    let e = s.elections.as_ref().unwrap();
+    assert!(e.committees_seated + leaf_groups(&s) >= e.committees_elected, "{e:?}");
+    assert!(e.handover_pulses_max <= 3, "{e:?}");
+}
