@@ -865,7 +865,7 @@ impl Bookkeeper {
             };
             let (view, from) = self.views.acting(roster, &group);
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let holds = |m: &Id| blind || *m == from || committees.attested_pulse(&group, m) >= taken;
+            let holds = |m: &Id| blind || committees.holds_taken(&group, m, &from, taken);
             let Some(to) = seats.seats().copied().find(holds) else { continue };
             if to == from {
                 continue;
@@ -933,7 +933,7 @@ impl Bookkeeper {
             let Some(elected) = self.views.elected(&group) else { continue };
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
             let (view, from) = self.views.acting(&roster, &group);
-            let holds = |m: &&Id| blind || **m == from || committees.attested_pulse(&group, m) >= taken;
+            let holds = |m: &&Id| blind || committees.holds_taken(&group, m, &from, taken);
             let holders = elected.seats.iter().filter(holds).count();
             if 2 * holders <= elected.seats.len() {
                 continue;
@@ -1027,8 +1027,8 @@ impl Bookkeeper {
         let committees = self.committees.as_mut().expect("only with committees");
         let Some(held) = committees.held.get(group) else { return Ok(()) };
         let roster = &self.config.roster;
-        let members = self.views.committee(roster, group);
-        if committees.attested(held, &members) < self.views.attestations_required(roster, group) {
+        let attested = committees.attested(held, |id| self.views.is_member(roster, group, id));
+        if attested < self.views.attestations_required(roster, group) {
             return Ok(());
         }
         let report = committees.held.remove(group).expect("just seen");

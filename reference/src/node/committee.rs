@@ -113,17 +113,25 @@ pub(super) struct ChiefCommittees {
 }
 
 impl ChiefCommittees {
-    /// How many of `members` attested exactly `report` (a learner's or a former member's
-    /// attestation does not count, D-035).
-    pub fn attested(&self, report: &GroupReport, members: &[Id]) -> usize {
+    /// How many members (those `is_member` accepts) attested exactly `report` (a learner's or
+    /// a former member's attestation does not count, D-035).
+    pub fn attested(&self, report: &GroupReport, is_member: impl Fn(&Id) -> bool) -> usize {
         self.attests
             .get(&report.entry.prefix)
-            .map_or(0, |a| a.iter().filter(|(id, r)| *r == report && members.contains(id)).count())
+            .map_or(0, |a| a.iter().filter(|(id, r)| *r == report && is_member(id)).count())
     }
 
     /// The latest pulse `member` of `group` attested (0: none).
     pub fn attested_pulse(&self, group: &Prefix, member: &Id) -> u64 {
         self.attests.get(group).and_then(|a| a.get(member)).map_or(0, |r| r.pulse)
+    }
+
+    /// Whether `member` of `group` holds the state of the report the chief took (`taken`):
+    /// it acts as the group's primary (`acting`), or its attestations reach that report. The
+    /// rule for handing the primary's seat to a member at a term boundary and for putting an
+    /// elected committee in effect (D-032, D-035).
+    pub fn holds_taken(&self, group: &Prefix, member: &Id, acting: &Id, taken: u64) -> bool {
+        member == acting || self.attested_pulse(group, member) >= taken
     }
 
     /// The chief moves `entry.group`'s primary seat to `entry.primary` at `pulse`: a new view
