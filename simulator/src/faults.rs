@@ -27,7 +27,13 @@ pub fn local_ms(virtual_ms: u64, drift_ppm: i64) -> u64 {
         return virtual_ms; // the common case skips a 128-bit division
     }
     let scaled = i128::from(virtual_ms) * i128::from(1_000_000 + drift_ppm) / 1_000_000;
-    scaled.max(0) as u64
+    saturate(scaled)
+}
+
+/// `value` clamped into `u64` (a fast clock near the end of time reads `u64::MAX`, not a
+/// wrapped small number).
+fn saturate(value: i128) -> u64 {
+    u64::try_from(value.max(0)).unwrap_or(u64::MAX)
 }
 
 /// The virtual time at which a node drifting by `drift_ppm` reads `local` on its clock
@@ -37,9 +43,9 @@ pub fn virtual_ms(local: u64, drift_ppm: i64) -> u64 {
     if drift_ppm == 0 {
         return local;
     }
-    let rate = i128::from(1_000_000 + drift_ppm);
+    let rate = i128::from(1_000_000 + drift_ppm).max(1);
     let scaled = (i128::from(local) * 1_000_000 + rate - 1) / rate;
-    scaled.max(0) as u64
+    saturate(scaled)
 }
 
 /// What swarm mode added to a scenario, one line per choice (printed at the top of the run
@@ -77,31 +83,29 @@ pub fn expand_swarm(scenario: &mut Scenario, seed: u64) -> Vec<String> {
         let heal_at_ms = at_ms + rng::between(&mut stream, 2, 20) * pulse_ms;
         let last = rng::between(&mut stream, 1, u64::from(clients) / 2) as u32;
         let side = NodeSet::try_from(format!("1-{last}")).expect("a valid range");
-        choices.push(format!("partition of clients 1-{last} from {at_ms} ms to {heal_at_ms} ms"));
-        scenario.faults.partitions.push(Partition {
-            at_ms,
-            heal_at_ms: Some(heal_at_ms),
-            side: Some(side),
-            prefix: None,
-        });
+        // A heal after the run is no heal: the scenario says so, as a valid scenario must.
+        let heal_at_ms = (heal_at_ms < duration_ms).then_some(heal_at_ms);
+        let until = heal_at_ms.map_or("the end".to_string(), |heal| format!("{heal} ms"));
+        choices.push(format!("partition of clients 1-{last} from {at_ms} ms to {until}"));
+        scenario.faults.partitions.push(Partition { at_ms, heal_at_ms, side: Some(side), prefix: None });
     }
     if coin(&mut stream) {
         let node = rng::between(&mut stream, 0, u64::from(clients)) as u32;
         let at_ms = rng::between(&mut stream, 0, duration_ms / 2);
         let restart_at_ms = at_ms + rng::between(&mut stream, 1, 10) * pulse_ms;
         let durable = coin(&mut stream);
-        choices.push(format!(
-            "crash of node {node} at {at_ms} ms, restart at {restart_at_ms} ms, durable = {durable}"
-        ));
+        let restart_at_ms = (restart_at_ms < duration_ms).then_some(restart_at_ms);
+        let restart = restart_at_ms.map_or("no restart".to_string(), |at| format!("restart at {at} ms"));
+        choices.push(format!("crash of node {node} at {at_ms} ms, {restart}, durable = {durable}"));
         let nodes = NodeSet::try_from(node.to_string()).expect("a valid node");
-        scenario.faults.crashes.push(Crash { nodes, at_ms, restart_at_ms: Some(restart_at_ms), durable });
+        scenario.faults.crashes.push(Crash { nodes, at_ms, restart_at_ms, durable });
     }
     if coin(&mut stream) && scenario.faults.churn.is_none() {
         let crashes_per_min = round3(rng::unit(&mut stream) * 10.0);
         let durable = coin(&mut stream);
         choices.push(format!("churn of {crashes_per_min} crashes/min, down 1–5 pulses, durable = {durable}"));
-        scenario.faults.churn =
-            Some(Churn { crashes_per_min, down_min_ms: pulse_ms, down_max_ms: 5 * pulse_ms, durable });
+        let (down_min_ms, down_max_ms) = (pulse_ms.min(duration_ms), (5 * pulse_ms).min(duration_ms));
+        scenario.faults.churn = Some(Churn { crashes_per_min, down_min_ms, down_max_ms, durable });
     }
     if choices.is_empty() {
         choices.push("no faults (every coin came up tails)".to_string());

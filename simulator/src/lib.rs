@@ -21,10 +21,13 @@
 //! ```
 
 pub mod adversary;
+pub mod arrivals;
+pub mod bounds;
 pub mod checker;
 pub mod credit;
 pub mod election;
 pub mod faults;
+pub mod memory;
 pub mod metrics;
 pub mod network;
 pub mod plot;

@@ -138,15 +138,17 @@ impl VirtualNetwork {
             route.dropped = true;
             return route;
         }
-        let mut arrival_ms = departure_ms + latency.sample(stream);
+        // Saturating: validation bounds every delay, but an unvalidated scenario must still
+        // not wrap a delivery into the past.
+        let mut arrival_ms = departure_ms.saturating_add(latency.sample(stream));
         if reorder_draw < config.reorder {
             route.reordered = true;
-            arrival_ms += rng::between(stream, 1, config.reorder_max_ms);
+            arrival_ms = arrival_ms.saturating_add(rng::between(stream, 1, config.reorder_max_ms.max(1)));
         }
         route.deliveries[0] = Some(arrival_ms);
         if dup_draw < config.duplicate {
             route.duplicated = true;
-            route.deliveries[1] = Some(departure_ms + latency.sample(stream));
+            route.deliveries[1] = Some(departure_ms.saturating_add(latency.sample(stream)));
         }
         route
     }
@@ -155,9 +157,10 @@ impl VirtualNetwork {
     fn depart(&mut self, now_ms: u64, from: NodeIndex, bytes: usize) -> u64 {
         let Some(bandwidth) = self.bandwidth[from as usize] else { return now_ms };
         let start_ms = self.uplink_free_ms[from as usize].max(now_ms);
-        let transmit_ms = (bytes as u64 * 1000).div_ceil(bandwidth);
-        self.uplink_free_ms[from as usize] = start_ms + transmit_ms;
-        start_ms + transmit_ms
+        let transmit_ms = (bytes as u64).saturating_mul(1000).div_ceil(bandwidth.max(1));
+        let done_ms = start_ms.saturating_add(transmit_ms);
+        self.uplink_free_ms[from as usize] = done_ms;
+        done_ms
     }
 
     fn latency_of<'a>(
@@ -198,13 +201,22 @@ impl Sampler {
     }
 
     fn table(of_z: impl Fn(f64) -> f64) -> Sampler {
-        let table = (0..QUANTILES)
-            .map(|i| {
-                let z = inverse_normal_cdf((i as f64 + 0.5) / QUANTILES as f64);
-                of_z(z).round().clamp(0.0, f64::from(u32::MAX)) as u32
-            })
-            .collect();
-        Sampler::Table(table)
+        Sampler::Table((0..QUANTILES).map(|i| quantile_ms(&of_z, i)).collect())
+    }
+
+    /// The largest delay `latency` ever draws, in ms, computed without building its table (what
+    /// validation bounds, and the delay bound of the timing-based checks).
+    pub fn largest_ms(latency: &Latency) -> u64 {
+        // A table is monotone in z, so its largest entry is its first or its last.
+        let ends = |of_z: &dyn Fn(f64) -> f64| {
+            u64::from(quantile_ms(&of_z, 0).max(quantile_ms(&of_z, QUANTILES - 1)))
+        };
+        match *latency {
+            Latency::Fixed { ms } => ms,
+            Latency::Uniform { min_ms, max_ms } => min_ms.max(max_ms),
+            Latency::Normal { mean_ms, stddev_ms } => ends(&|z| mean_ms + stddev_ms * z),
+            Latency::Lognormal { median_ms, sigma } => ends(&|z| median_ms * (sigma * z).exp()),
+        }
     }
 
     /// One draw.
@@ -212,10 +224,17 @@ impl Sampler {
     pub fn sample(&self, rng: &mut ChaCha8Rng) -> u64 {
         match self {
             Sampler::Fixed(ms) => *ms,
-            Sampler::Uniform(min, max) => rng::between(rng, *min, *max),
+            Sampler::Uniform(min, max) => rng::between(rng, *min, (*max).max(*min)),
             Sampler::Table(table) => u64::from(table[(rand::Rng::next_u64(rng) >> 48) as usize]),
         }
     }
+}
+
+/// Entry `i` of a quantile table: the delay at quantile `(i + ½) / 65536`, in whole ms
+/// (negative and NaN delays are 0; the largest is `u32::MAX`).
+fn quantile_ms(of_z: &impl Fn(f64) -> f64, i: usize) -> u32 {
+    let z = inverse_normal_cdf((i as f64 + 0.5) / QUANTILES as f64);
+    of_z(z).round().clamp(0.0, f64::from(u32::MAX)) as u32
 }
 
 /// The standard normal quantile function (Acklam's rational approximation, relative error

@@ -127,10 +127,12 @@ impl<E> TimingWheel<E> {
         self.in_wheel += 1;
     }
 
-    /// Move overflow events that now fall inside the window into their buckets.
+    /// Move overflow events that now fall inside the window into their buckets. The window is
+    /// measured as a distance from now (every pending event is at or after now), not as
+    /// `now + WHEEL_SLOTS`, which would wrap near `u64::MAX` and strand the events there.
     fn refill_from_overflow(&mut self) {
-        let horizon = self.now_ms + WHEEL_SLOTS as u64;
-        while self.overflow.peek().is_some_and(|Reverse(top)| top.time_ms < horizon) {
+        let now_ms = self.now_ms;
+        while self.overflow.peek().is_some_and(|Reverse(top)| top.time_ms - now_ms < WHEEL_SLOTS as u64) {
             let Some(Reverse(timed)) = self.overflow.pop() else { break };
             self.push_to_slot(timed.time_ms, timed.seq, timed.event);
         }
@@ -153,8 +155,11 @@ impl<E> TimingWheel<E> {
     fn advance(&mut self) {
         self.now_ms = if self.in_wheel == 0 {
             // Nothing in the window: jump straight to the earliest overflow event.
-            self.overflow.peek().map_or(self.now_ms + 1, |Reverse(top)| top.time_ms)
+            self.overflow.peek().map_or(self.now_ms.saturating_add(1), |Reverse(top)| top.time_ms)
         } else {
+            // Events in the window are within WHEEL_SLOTS of now, and none is in the bucket at
+            // now (it was empty), so now is below u64::MAX.
+            debug_assert!(self.now_ms < u64::MAX);
             self.now_ms + 1
         };
         self.refill_from_overflow();
@@ -174,7 +179,10 @@ impl<E> EventQueue<E> for TimingWheel<E> {
     }
 
     fn pop(&mut self) -> Option<Scheduled<E>> {
-        loop {
+        // A bound on the loop (TIGER_STYLE): each turn either returns, opens a bucket or
+        // advances now by at least 1 ms within the window (or jumps to the overflow's earliest
+        // event, which the next turn refills), so one pop takes at most a window of turns.
+        for _ in 0..WHEEL_SLOTS + 4 {
             if let Some(slotted) = self.draining.pop() {
                 self.in_wheel -= 1;
                 return Some(Scheduled { time_ms: self.now_ms, seq: slotted.seq, event: slotted.event });
@@ -187,6 +195,7 @@ impl<E> EventQueue<E> for TimingWheel<E> {
             }
             self.advance();
         }
+        panic!("the timing wheel made no progress in a window of turns (now {} ms)", self.now_ms);
     }
 
     fn len(&self) -> usize {
@@ -270,6 +279,64 @@ mod tests {
             let (wheel, heap) = run_both(&ops);
             prop_assert_eq!(wheel, heap);
         }
+    }
+
+    /// Interleave pushes at arbitrary times at or after now (up to `u64::MAX`) and pops; the
+    /// wheel must pop what the heap pops and never take more pops than events.
+    fn run_both_anywhere(ops: &[(bool, u64)]) -> (Popped, Popped) {
+        let mut wheel = TimingWheel::new();
+        let mut heap = HeapQueue::default();
+        let (mut out_wheel, mut out_heap) = (Vec::new(), Vec::new());
+        let mut now = 0u64;
+        for (i, (is_pop, delay)) in ops.iter().enumerate() {
+            if *is_pop {
+                let (a, b) = (wheel.pop(), heap.pop());
+                if let Some(a) = &a {
+                    now = a.time_ms;
+                }
+                out_wheel.extend(a.map(|s| (s.time_ms, s.seq, s.event)));
+                out_heap.extend(b.map(|s| (s.time_ms, s.seq, s.event)));
+            } else {
+                wheel.push(now.saturating_add(*delay), i as u32);
+                heap.push(now.saturating_add(*delay), i as u32);
+            }
+        }
+        let pending = wheel.len();
+        for _ in 0..pending {
+            out_wheel.extend(wheel.pop().map(|s| (s.time_ms, s.seq, s.event)));
+            out_heap.extend(heap.pop().map(|s| (s.time_ms, s.seq, s.event)));
+        }
+        assert!(wheel.pop().is_none() && wheel.is_empty(), "every event popped once");
+        (out_wheel, out_heap)
+    }
+
+    proptest! {
+        #[test]
+        fn events_at_any_u64_time_pop_in_heap_order_and_the_wheel_never_loops(
+            ops in proptest::collection::vec(
+                (any::<bool>(), prop_oneof![
+                    0u64..3,
+                    0u64..(3 * WHEEL_SLOTS as u64),
+                    any::<u64>(),
+                    (u64::MAX - 3 * WHEEL_SLOTS as u64)..=u64::MAX,
+                ]),
+                0..400,
+            )
+        ) {
+            let (wheel, heap) = run_both_anywhere(&ops);
+            prop_assert_eq!(wheel, heap);
+        }
+    }
+
+    #[test]
+    fn events_at_the_end_of_time_are_popped() {
+        let mut wheel = TimingWheel::new();
+        for time_ms in [u64::MAX, u64::MAX - 1, u64::MAX, 5, u64::MAX - WHEEL_SLOTS as u64] {
+            wheel.push(time_ms, time_ms);
+        }
+        let popped: Vec<u64> = std::iter::from_fn(|| wheel.pop()).map(|s| s.time_ms).collect();
+        let max = u64::MAX;
+        assert_eq!(popped, [5, max - WHEEL_SLOTS as u64, max - 1, max, max]);
     }
 
     #[test]

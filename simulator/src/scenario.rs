@@ -217,6 +217,33 @@ pub enum Latency {
     },
 }
 
+impl fmt::Display for Latency {
+    /// The latency as a scenario writes it (a TOML inline table), for error messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Latency::Fixed { ms } => write!(f, "{{ kind = \"fixed\", ms = {ms} }}"),
+            Latency::Uniform { min_ms, max_ms } => {
+                write!(f, "{{ kind = \"uniform\", min_ms = {min_ms}, max_ms = {max_ms} }}")
+            }
+            Latency::Normal { mean_ms, stddev_ms } => {
+                write!(f, "{{ kind = \"normal\", mean_ms = {mean_ms}, stddev_ms = {stddev_ms} }}")
+            }
+            Latency::Lognormal { median_ms, sigma } => {
+                write!(f, "{{ kind = \"lognormal\", median_ms = {median_ms}, sigma = {sigma} }}")
+            }
+        }
+    }
+}
+
+impl Network {
+    /// The longest one-way delay any link's latency distribution draws (without reordering or
+    /// slow uplinks): the delay bound the timing-based checks allow for (L3, D-036).
+    pub fn latency_max_ms(&self) -> u64 {
+        let links = self.links.iter().map(|l| crate::network::Sampler::largest_ms(&l.latency));
+        links.fold(crate::network::Sampler::largest_ms(&self.latency), u64::max)
+    }
+}
+
 /// The network between nodes.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -796,7 +823,7 @@ pub(crate) fn with_overrides<T>(
         return parse(text, file);
     }
     parse(text, file)?; // report errors of the file itself with their lines
-    let mut table: toml::Table = toml::from_str(text).expect("the text parsed as a scenario");
+    let mut table = strict_table(text, file)?;
     if drop_sweep {
         table.remove("sweep");
     }
@@ -831,18 +858,98 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     Ok(())
 }
 
+/// What a scenario file describes: the transfer protocol, or the credit model (`kind = "credit"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A protocol scenario (no top-level `kind`).
+    Protocol,
+    /// A credit scenario.
+    Credit,
+}
+
+/// What `kind` must say, in every message about it.
+pub(crate) const KIND_EXPECTED: &str = "\"credit\" (a credit scenario; a protocol scenario has no `kind`)";
+
+impl Kind {
+    /// Which kind of scenario `text` is: a syntax error, or a `kind` that is not `"credit"`, is
+    /// reported as such rather than as some unknown key of the other kind.
+    pub fn detect(text: &str, file: &Path) -> Result<Kind, ScenarioError> {
+        let table = strict_table(text, file)?;
+        match table.get("kind") {
+            None => Ok(Kind::Protocol),
+            Some(toml::Value::String(kind)) if kind == "credit" => Ok(Kind::Credit),
+            Some(other) => Err(ScenarioError::Invalid {
+                file: file.to_path_buf(),
+                key: "kind".into(),
+                expected: KIND_EXPECTED.into(),
+                got: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// The file as a TOML table, by the TOML rules: integers are 64-bit signed, so one above
+/// `i64::MAX` is an error here (with its line) even where the key is a `u64`.
+pub(crate) fn strict_table(text: &str, file: &Path) -> Result<toml::Table, ScenarioError> {
+    toml::from_str::<toml::Table>(text).map_err(|error| ScenarioError::Syntax {
+        file: file.to_path_buf(),
+        line: line_of(text, error.span()),
+        message: syntax_language(error.message()),
+    })
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> usize {
+    span.map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+}
+
+/// A TOML parser message, with the integer-range ones said in TOML's terms.
+fn syntax_language(message: &str) -> String {
+    if message.contains("value was too large") || message.contains(" as i128") {
+        return format!("an integer above {} (TOML integers are 64-bit signed)", i64::MAX);
+    }
+    message.to_string()
+}
+
+/// A serde message in the scenario's terms: TOML types and tables, never Rust types.
+pub(crate) fn scenario_language(message: &str) -> String {
+    let mut out = message.replace(" as i128", "");
+    for (named, said) in [
+        ("expected struct ", "expected a table"),
+        ("expected internally tagged enum ", "expected an inline table with `kind`"),
+    ] {
+        while let Some(start) = out.find(named) {
+            let rest = &out[start + named.len()..];
+            let name_len = rest.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(rest.len());
+            out.replace_range(start..start + named.len() + name_len, said);
+        }
+    }
+    for (rust, toml) in [
+        ("expected u64", "expected a non-negative integer"),
+        ("expected usize", "expected a non-negative integer"),
+        ("expected u32", "expected an integer in 0 ..= 4294967295"),
+        ("expected u8", "expected an integer in 0 ..= 255"),
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: map", "invalid type: table"),
+    ] {
+        out = out.replace(rust, toml);
+    }
+    out
+}
+
 /// Deserialize a TOML document into `T`, errors naming the file, the key path and the line.
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     text: &str,
     file: &Path,
 ) -> Result<T, ScenarioError> {
-    let line_of = |span: Option<std::ops::Range<usize>>| {
-        span.map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-    };
+    strict_table(text, file)?;
     let deserializer = toml::Deserializer::parse(text).map_err(|error| ScenarioError::Syntax {
         file: file.to_path_buf(),
-        line: line_of(error.span()),
-        message: error.message().to_string(),
+        line: line_of(text, error.span()),
+        message: syntax_language(error.message()),
     })?;
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let key = match error.path().to_string() {
@@ -852,366 +959,11 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
         let inner = error.into_inner();
         ScenarioError::Schema {
             file: file.to_path_buf(),
-            line: line_of(inner.span()),
+            line: line_of(text, inner.span()),
             key,
-            message: inner.message().to_string(),
+            message: scenario_language(inner.message()),
         }
     })
 }
 
-mod validate {
-    use super::*;
-
-    type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
-
-    pub(super) fn check(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        if s.name.trim().is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-        {
-            return Err(invalid(
-                "name",
-                "a non-empty name of letters, digits, `-` and `_`",
-                format!("{:?}", s.name),
-            ));
-        }
-        positive(invalid, "duration_ms", s.duration_ms)?;
-        if s.nodes.clients < 2 {
-            return Err(invalid("nodes.clients", "at least 2", s.nodes.clients.to_string()));
-        }
-        parameters(s, invalid)?;
-        network(s, invalid)?;
-        workload(s, invalid)?;
-        faults(s, invalid)?;
-        adversaries(s, invalid)?;
-        limits(s, invalid)?;
-        if let Some(sweep) = &s.sweep
-            && sweep.seeds.is_empty()
-        {
-            return Err(invalid("sweep.seeds", "at least one seed", "[]".into()));
-        }
-        Ok(())
-    }
-
-    fn positive(invalid: Invalid<'_>, key: &str, value: u64) -> Result<(), ScenarioError> {
-        if value == 0 { Err(invalid(key, "a positive integer", "0".into())) } else { Ok(()) }
-    }
-
-    fn probability(invalid: Invalid<'_>, key: &str, value: f64) -> Result<(), ScenarioError> {
-        if (0.0..=1.0).contains(&value) {
-            Ok(())
-        } else {
-            Err(invalid(key, "a probability in [0, 1]", value.to_string()))
-        }
-    }
-
-    /// Elections over pools (D-035) need committees to elect and terms to elect them in.
-    fn standby_parameters(p: &Parameters, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        positive(invalid, "parameters.election_pool_factor", p.election_pool_factor as u64)?;
-        if p.standbys == 0 {
-            return Ok(());
-        }
-        if p.backups == 0 || p.election_cycle_pulses.is_none() {
-            return Err(invalid(
-                "parameters.standbys",
-                "0 unless parameters.backups > 0 and parameters.election_cycle_pulses is set (standbys \
-                 stand for the leaf committees elected each term)",
-                p.standbys.to_string(),
-            ));
-        }
-        if p.standbys > MAX_STANDBYS {
-            return Err(invalid(
-                "parameters.standbys",
-                &format!("at most {MAX_STANDBYS}"),
-                p.standbys.to_string(),
-            ));
-        }
-        let deposit = p.bookkeeper_deposit.unwrap_or(p.bookkeeper_deposit_min);
-        if deposit < p.bookkeeper_deposit_min {
-            return Err(invalid(
-                "parameters.bookkeeper_deposit_min",
-                &format!(
-                    "at most parameters.bookkeeper_deposit ({deposit}): each candidate freezes that \
-                     much, so with a larger minimum no committee could ever be elected"
-                ),
-                p.bookkeeper_deposit_min.to_string(),
-            ));
-        }
-        Ok(())
-    }
-
-    fn parameters(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        let p = &s.parameters;
-        positive(invalid, "parameters.pulse_ms", p.pulse_ms)?;
-        positive(invalid, "parameters.transfer_timeout_pulses", p.transfer_timeout_pulses)?;
-        positive(invalid, "parameters.max_attempts", u64::from(p.max_attempts))?;
-        positive(invalid, "parameters.versions_retained", p.versions_retained)?;
-        positive(invalid, "parameters.group_min_accounts", p.group_min_accounts as u64)?;
-        positive(invalid, "parameters.heal_pulses_max", p.heal_pulses_max)?;
-        if let Some(deposit) = p.bookkeeper_deposit {
-            positive(invalid, "parameters.bookkeeper_deposit", deposit)?;
-        }
-        positive(invalid, "parameters.failover_timeout_pulses", p.failover_timeout_pulses)?;
-        if let Some(cycle) = p.election_cycle_pulses {
-            positive(invalid, "parameters.election_cycle_pulses", cycle)?;
-        }
-        if p.backups > MAX_BACKUPS {
-            return Err(invalid(
-                "parameters.backups",
-                &format!("at most {MAX_BACKUPS}"),
-                p.backups.to_string(),
-            ));
-        }
-        if p.root_backups == 1 || p.root_backups > MAX_BACKUPS {
-            return Err(invalid(
-                "parameters.root_backups",
-                &format!(
-                    "0, or 2 to {MAX_BACKUPS} (with 1 the view change needs both members, so a crashed \
-                     chief could never be replaced)"
-                ),
-                p.root_backups.to_string(),
-            ));
-        }
-        standby_parameters(p, invalid)?;
-        if p.stratum_bits == 0 || p.stratum_bits > 160 || 160 % p.stratum_bits != 0 {
-            return Err(invalid(
-                "parameters.stratum_bits",
-                "a divisor of 160 (the Id bits)",
-                p.stratum_bits.to_string(),
-            ));
-        }
-        if p.clock_drift_ppm > 100_000 {
-            return Err(invalid(
-                "parameters.clock_drift_ppm",
-                "at most 100000 (10%)",
-                p.clock_drift_ppm.to_string(),
-            ));
-        }
-        let distributed = u128::from(s.nodes.clients) * u128::from(s.nodes.initial_balance);
-        if distributed > u128::from(p.genesis_supply) {
-            return Err(invalid(
-                "parameters.genesis_supply",
-                &format!("at least nodes.clients × nodes.initial_balance = {distributed}"),
-                p.genesis_supply.to_string(),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(super) fn latency(invalid: Invalid<'_>, key: &str, latency: &Latency) -> Result<(), ScenarioError> {
-        let ok = match *latency {
-            Latency::Fixed { .. } => true,
-            Latency::Uniform { min_ms, max_ms } => min_ms <= max_ms,
-            Latency::Normal { mean_ms, stddev_ms } => mean_ms >= 0.0 && stddev_ms >= 0.0,
-            Latency::Lognormal { median_ms, sigma } => median_ms > 0.0 && sigma >= 0.0,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(invalid(
-                key,
-                "min_ms ≤ max_ms, mean_ms ≥ 0 and stddev_ms ≥ 0, or median_ms > 0 and sigma ≥ 0",
-                format!("{latency:?}"),
-            ))
-        }
-    }
-
-    fn nodes(s: &Scenario, invalid: Invalid<'_>, key: &str, set: &NodeSet) -> Result<(), ScenarioError> {
-        set.resolve(s.nodes.clients).map(|_| ()).map_err(|index| {
-            invalid(
-                key,
-                &format!("node indices in 0..={} (0 is the bookkeeper)", s.nodes.clients),
-                index.to_string(),
-            )
-        })
-    }
-
-    fn network(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        let n = &s.network;
-        latency(invalid, "network.latency", &n.latency)?;
-        probability(invalid, "network.drop", n.drop)?;
-        probability(invalid, "network.duplicate", n.duplicate)?;
-        probability(invalid, "network.reorder", n.reorder)?;
-        positive(invalid, "network.reorder_max_ms", n.reorder_max_ms)?;
-        for (i, link) in n.links.iter().enumerate() {
-            nodes(s, invalid, &format!("network.links[{i}].from"), &link.from)?;
-            nodes(s, invalid, &format!("network.links[{i}].to"), &link.to)?;
-            latency(invalid, &format!("network.links[{i}].latency"), &link.latency)?;
-        }
-        for (i, slow) in n.slow_links.iter().enumerate() {
-            nodes(s, invalid, &format!("network.slow_links[{i}].nodes"), &slow.nodes)?;
-            positive(
-                invalid,
-                &format!("network.slow_links[{i}].bandwidth_bytes_per_s"),
-                slow.bandwidth_bytes_per_s,
-            )?;
-        }
-        Ok(())
-    }
-
-    fn popularity(invalid: Invalid<'_>, key: &str, popularity: &Popularity) -> Result<(), ScenarioError> {
-        match *popularity {
-            Popularity::Zipf { exponent } if !(exponent > 0.0 && exponent.is_finite()) => {
-                Err(invalid(&format!("{key}.exponent"), "a positive number", exponent.to_string()))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn workload(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        let w = &s.workload;
-        if !(w.transfers_per_s >= 0.0 && w.transfers_per_s.is_finite()) {
-            return Err(invalid(
-                "workload.transfers_per_s",
-                "a non-negative number",
-                w.transfers_per_s.to_string(),
-            ));
-        }
-        popularity(invalid, "workload.payer", &w.payer)?;
-        popularity(invalid, "workload.payee", &w.payee)?;
-        match w.amount {
-            Amount::Fixed { value: 0 } => {
-                return Err(invalid("workload.amount.value", "a positive amount", "0".into()));
-            }
-            Amount::Uniform { min, max } if min == 0 || min > max => {
-                return Err(invalid("workload.amount", "1 ≤ min ≤ max", format!("min = {min}, max = {max}")));
-            }
-            _ => {}
-        }
-        if s.workload_stop_ms() < w.start_ms {
-            return Err(invalid(
-                "workload.stop_ms",
-                "a time after workload.start_ms",
-                s.workload_stop_ms().to_string(),
-            ));
-        }
-        Ok(())
-    }
-
-    fn faults(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        for (i, p) in s.faults.partitions.iter().enumerate() {
-            let key = format!("faults.partitions[{i}]");
-            match (&p.side, &p.prefix) {
-                (Some(side), None) => nodes(s, invalid, &format!("{key}.side"), side)?,
-                (None, Some(prefix))
-                    if !prefix.is_empty()
-                        && prefix.len() <= 160
-                        && prefix.chars().all(|c| c == '0' || c == '1') => {}
-                (None, Some(prefix)) => {
-                    return Err(invalid(
-                        &format!("{key}.prefix"),
-                        "1 to 160 bits written as 0s and 1s",
-                        format!("{prefix:?}"),
-                    ));
-                }
-                _ => {
-                    return Err(invalid(
-                        &key,
-                        "exactly one of `side` and `prefix`",
-                        "both or neither".into(),
-                    ));
-                }
-            }
-            if p.heal_at_ms.is_some_and(|heal| heal <= p.at_ms) {
-                return Err(invalid(
-                    &format!("{key}.heal_at_ms"),
-                    "a time after at_ms",
-                    format!("{:?}", p.heal_at_ms),
-                ));
-            }
-        }
-        for (i, c) in s.faults.crashes.iter().enumerate() {
-            let key = format!("faults.crashes[{i}]");
-            nodes(s, invalid, &format!("{key}.nodes"), &c.nodes)?;
-            if c.restart_at_ms.is_some_and(|restart| restart <= c.at_ms) {
-                return Err(invalid(
-                    &format!("{key}.restart_at_ms"),
-                    "a time after at_ms",
-                    format!("{:?}", c.restart_at_ms),
-                ));
-            }
-        }
-        for (i, c) in s.faults.primary_crashes.iter().enumerate() {
-            let key = format!("faults.primary_crashes[{i}]");
-            probability(invalid, &format!("{key}.groups"), c.groups)?;
-            if c.restart_at_ms.is_some_and(|restart| restart <= c.at_ms) {
-                return Err(invalid(
-                    &format!("{key}.restart_at_ms"),
-                    "a time after at_ms",
-                    format!("{:?}", c.restart_at_ms),
-                ));
-            }
-        }
-        if let Some(churn) = &s.faults.churn {
-            if !(churn.crashes_per_min >= 0.0 && churn.crashes_per_min.is_finite()) {
-                return Err(invalid(
-                    "faults.churn.crashes_per_min",
-                    "a non-negative number",
-                    churn.crashes_per_min.to_string(),
-                ));
-            }
-            if churn.down_min_ms > churn.down_max_ms {
-                return Err(invalid(
-                    "faults.churn.down_max_ms",
-                    "at least down_min_ms",
-                    churn.down_max_ms.to_string(),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn adversaries(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        let a = &s.adversaries;
-        if let Some(set) = &a.double_spenders {
-            nodes(s, invalid, "adversaries.double_spenders", set)?;
-            if set.resolve(s.nodes.clients).is_ok_and(|members| members.contains(&0)) {
-                return Err(invalid(
-                    "adversaries.double_spenders",
-                    "clients only (not node 0, the bookkeeper)",
-                    set.to_string(),
-                ));
-            }
-        }
-        probability(invalid, "adversaries.double_spend_probability", a.double_spend_probability)?;
-        probability(invalid, "adversaries.censoring_groups", a.censoring_groups)?;
-        probability(invalid, "adversaries.censored_payers", a.censored_payers)?;
-        probability(invalid, "adversaries.forging_groups", a.forging_groups)?;
-        probability(invalid, "adversaries.equivocating_groups", a.equivocating_groups)?;
-        probability(invalid, "adversaries.colluding_backups", a.colluding_backups)?;
-        if a.colluding_backups > 0.0 && s.parameters.backups == 0 {
-            return Err(invalid(
-                "adversaries.colluding_backups",
-                "0 unless parameters.backups > 0 (there are no backup seats to hold)",
-                a.colluding_backups.to_string(),
-            ));
-        }
-        probability(invalid, "adversaries.forging_candidates", a.forging_candidates)?;
-        if a.forging_candidates > 0.0 && s.parameters.standbys == 0 {
-            return Err(invalid(
-                "adversaries.forging_candidates",
-                "0 unless parameters.standbys > 0 (there are no standby candidates to hold)",
-                a.forging_candidates.to_string(),
-            ));
-        }
-        if !(1.0..=1000.0).contains(&a.ballot_stuffing) {
-            return Err(invalid(
-                "adversaries.ballot_stuffing",
-                "a factor in [1, 1000] on the adversary's candidates' votes",
-                a.ballot_stuffing.to_string(),
-            ));
-        }
-        if a.censoring_groups + a.forging_groups + a.equivocating_groups > 1.0 {
-            let got = format!("{} + {} + {}", a.censoring_groups, a.forging_groups, a.equivocating_groups);
-            return Err(invalid(
-                "adversaries.equivocating_groups",
-                "censoring_groups + forging_groups + equivocating_groups ≤ 1",
-                got,
-            ));
-        }
-        Ok(())
-    }
-
-    fn limits(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
-        positive(invalid, "limits.max_events", s.limits.max_events)?;
-        positive(invalid, "limits.max_queue", s.limits.max_queue)
-    }
-}
+pub(crate) mod validate;

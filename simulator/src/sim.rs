@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +21,7 @@ use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::adversary::{ByzantinePrimaries, DoubleSpenders};
+use crate::arrivals::Arrivals;
 use crate::checker::{Checker, Seal};
 use crate::election::ElectionLog;
 use crate::faults;
@@ -28,7 +29,7 @@ use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
-use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario};
+use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario, ScenarioError};
 use crate::summary::{RunResult, Summary};
 use crate::trace::Trace;
 
@@ -73,6 +74,11 @@ pub enum SimError {
     /// Writing the trace failed.
     #[error("writing the trace failed: {0}")]
     Io(#[from] io::Error),
+    /// The scenario cannot be run: it is invalid, or the group tree its seed makes has no room
+    /// for what it asks (leaf committees, primary crashes or Byzantine primaries without leaf
+    /// groups).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
 }
 
 /// Bytes one pending event occupies in the queue: the event plus its sequence number.
@@ -155,6 +161,10 @@ pub struct RunOptions {
     /// Deliberately broken client behaviour (tests of the checker only).
     #[cfg(feature = "fault-injection")]
     pub node_faults: Option<reference::node::NodeFaults>,
+    /// Run without validating the scenario (tests that show the engine survives values
+    /// validation would refuse).
+    #[cfg(feature = "fault-injection")]
+    pub skip_validation: bool,
 }
 
 /// One simulation run.
@@ -173,6 +183,10 @@ pub struct Simulation {
     network: VirtualNetwork,
     partition_sides: Vec<Vec<bool>>,
     workload_rng: ChaCha8Rng,
+    /// The transfer requests' arrival process (none at a rate of 0).
+    arrivals: Option<Arrivals>,
+    /// The churn crashes' arrival process (none without churn).
+    churn: Option<Arrivals>,
     payer_zipf: Option<Zipf>,
     payee_zipf: Option<Zipf>,
     churn_rng: ChaCha8Rng,
@@ -216,11 +230,20 @@ const FINISHED: u64 = u64::MAX;
 impl Simulation {
     /// Set up a run of `scenario` (already validated) with `seed`.
     pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Simulation, SimError> {
+        let file = options.source.clone().unwrap_or_else(|| PathBuf::from(format!("{}.toml", scenario.name)));
+        #[cfg(feature = "fault-injection")]
+        let validate = !options.skip_validation;
+        #[cfg(not(feature = "fault-injection"))]
+        let validate = true;
+        if validate {
+            scenario.validate(&file)?;
+        }
         let mut scenario = scenario.clone();
         scenario.seed = seed;
         let swarm_choices = faults::expand_swarm(&mut scenario, seed);
         let (signers, verifier) = signers(&scenario, seed);
         let world = World::build(&scenario, seed, signers);
+        leaf_groups_exist(&scenario, seed, &file, world.layout.leaves)?;
         let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
         let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone())
             .with_deposit(scenario.parameters.bookkeeper_deposit);
@@ -256,6 +279,10 @@ impl Simulation {
             None => Trace::hash_only(),
         };
         let clients = scenario.nodes.clients as usize;
+        let p = &scenario.parameters;
+        let heal_deadline_ms = scenario
+            .faults_stop_ms()
+            .map(|stop| stop.saturating_add(p.heal_pulses_max.saturating_mul(p.pulse_ms)));
         let zipf = |p: &Popularity| match *p {
             Popularity::Uniform => None,
             Popularity::Zipf { exponent } => Some(Zipf::new(clients, exponent)),
@@ -265,6 +292,8 @@ impl Simulation {
             partition_sides: partition_sides(&scenario, &ids),
             network: VirtualNetwork::new(&scenario, seed, ids.len()),
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
+            arrivals: None,
+            churn: None,
             payer_zipf: zipf(&scenario.workload.payer),
             payee_zipf: zipf(&scenario.workload.payee),
             churn_rng: rng::stream(seed, Purpose::Faults, 0),
@@ -277,9 +306,7 @@ impl Simulation {
             events: 0,
             duplicate_outcomes: 0,
             groups,
-            heal_deadline_ms: scenario
-                .faults_stop_ms()
-                .map(|stop| stop + scenario.parameters.heal_pulses_max * scenario.parameters.pulse_ms),
+            heal_deadline_ms,
             source: options.source,
             overrides: options.overrides,
             swarm_choices,
@@ -370,12 +397,15 @@ impl Simulation {
             self.apply_outputs(index as NodeIndex, &mut out)?;
             self.scratch = out;
         }
-        if self.scenario.workload.transfers_per_s > 0.0 {
-            let first = self.scenario.workload.start_ms + self.next_arrival_gap_ms();
-            self.queue.push(first, Event::Arrival);
+        let workload = &self.scenario.workload;
+        self.arrivals = Arrivals::new(workload.transfers_per_s, workload.start_ms, &mut self.workload_rng);
+        if let Some(first_ms) = self.arrivals.as_ref().map(Arrivals::next_ms)
+            && first_ms < self.scenario.workload_stop_ms()
+        {
+            self.queue.push(first_ms, Event::Arrival);
         }
         self.schedule_declared_faults();
-        self.queue.push(self.scenario.parameters.pulse_ms - 1, Event::Sample);
+        self.queue.push(self.scenario.parameters.pulse_ms.saturating_sub(1), Event::Sample);
         Ok(())
     }
 
@@ -405,11 +435,11 @@ impl Simulation {
                 }
             }
         }
-        if let Some(churn) = &faults.churn
-            && churn.crashes_per_min > 0.0
-        {
-            let gap = rng::exponential(&mut self.churn_rng, 60_000.0 / churn.crashes_per_min).round() as u64;
-            self.queue.push(gap, Event::ChurnTick);
+        if let Some(churn) = &faults.churn {
+            self.churn = Arrivals::new(churn.crashes_per_min / 60.0, 0, &mut self.churn_rng);
+            if let Some(first_ms) = self.churn.as_ref().map(Arrivals::next_ms) {
+                self.queue.push(first_ms, Event::ChurnTick);
+            }
         }
     }
 
@@ -434,11 +464,6 @@ impl Simulation {
         self.crashed_primaries.insert((fault, group), node);
         self.crash(node)?;
         Ok(())
-    }
-
-    fn next_arrival_gap_ms(&mut self) -> u64 {
-        let mean_ms = 1000.0 / self.scenario.workload.transfers_per_s;
-        rng::exponential(&mut self.workload_rng, mean_ms).round() as u64
     }
 
     // ----- events -------------------------------------------------------------------------
@@ -521,9 +546,11 @@ impl Simulation {
                 ));
             },
         )?;
-        let gap = self.next_arrival_gap_ms();
-        if self.now_ms + gap < self.scenario.workload_stop_ms() {
-            self.queue.push(self.now_ms + gap, Event::Arrival);
+        let next_ms = self.arrivals.as_mut().map(|a| a.advance(&mut self.workload_rng));
+        if let Some(next_ms) = next_ms
+            && next_ms < self.scenario.workload_stop_ms()
+        {
+            self.queue.push(next_ms, Event::Arrival);
         }
         if !self.status[payer as usize].up {
             self.finish_request(tag, Count::Lost, None);
@@ -597,11 +624,14 @@ impl Simulation {
         let clients = u64::from(self.scenario.nodes.clients);
         let node = rng::between(&mut self.churn_rng, 1, clients) as NodeIndex;
         let down_ms = rng::between(&mut self.churn_rng, churn.down_min_ms, churn.down_max_ms);
-        let gap = rng::exponential(&mut self.churn_rng, 60_000.0 / churn.crashes_per_min).round() as u64;
+        let next_ms = self.churn.as_mut().map(|c| c.advance(&mut self.churn_rng));
         if self.crash(node)? {
-            self.queue.push(self.now_ms + down_ms.max(1), Event::Restart { node, durable: churn.durable });
+            let restart_ms = self.now_ms.saturating_add(down_ms.max(1));
+            self.queue.push(restart_ms, Event::Restart { node, durable: churn.durable });
         }
-        self.queue.push(self.now_ms + gap.max(1), Event::ChurnTick);
+        if let Some(next_ms) = next_ms {
+            self.queue.push(next_ms, Event::ChurnTick);
+        }
         Ok(())
     }
 
@@ -611,7 +641,7 @@ impl Simulation {
             self.check_healed()?;
         }
         self.metrics.sample(self.now_ms, pulse_ms, self.network.partitions_in_force());
-        self.queue.push(self.now_ms + pulse_ms, Event::Sample);
+        self.queue.push(self.now_ms.saturating_add(pulse_ms), Event::Sample);
         Ok(())
     }
 
@@ -1121,6 +1151,23 @@ impl Simulation {
     }
 }
 
+/// Keys that need leaf groups, refused when the group tree of this seed has none.
+fn leaf_groups_exist(scenario: &Scenario, seed: u64, file: &Path, leaves: usize) -> Result<(), SimError> {
+    if leaves > 0 {
+        return Ok(());
+    }
+    let Some((key, got)) = crate::scenario::validate::leaf_only_keys(scenario).into_iter().next() else {
+        return Ok(());
+    };
+    let p = &scenario.parameters;
+    let expected = format!(
+        "none: seed {seed}'s group tree has no leaf group ({} clients, parameters.group_min_accounts = {}, \
+         stratum_bits = {}), so the chief keeps every account",
+        scenario.nodes.clients, p.group_min_accounts, p.stratum_bits
+    );
+    Err(ScenarioError::Invalid { file: file.to_path_buf(), key: key.into(), expected, got }.into())
+}
+
 /// The command that reruns this run: the file (or the scenario's name under `scenarios/`),
 /// the seed, and each override as a `--set`.
 fn replay_command(
@@ -1322,7 +1369,7 @@ impl World {
         let params = &scenario.parameters;
         let config = NodeConfig {
             pulse_ms: params.pulse_ms,
-            retry_ms: params.transfer_timeout_pulses * params.pulse_ms,
+            retry_ms: params.transfer_timeout_pulses.saturating_mul(params.pulse_ms),
             max_attempts: params.max_attempts,
             transfer_timeout_pulses: params.transfer_timeout_pulses,
             roster: Arc::new(self.roster),

@@ -276,7 +276,10 @@ impl Bookkeeper {
 
     pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         if self.chief.is_some() {
-            out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
+            out.push(Output::SetTimer {
+                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                timer: Timer::Pulse,
+            });
         }
     }
 
@@ -379,7 +382,10 @@ impl Bookkeeper {
             } else {
                 self.watch_chief(out);
             }
-            out.push(Output::SetTimer { at_ms: now_ms + self.config.pulse_ms, timer: Timer::Pulse });
+            out.push(Output::SetTimer {
+                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                timer: Timer::Pulse,
+            });
         }
     }
 

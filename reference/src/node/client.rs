@@ -247,7 +247,7 @@ impl Client {
         };
         out.push(Output::Send { to: in_flight.tx.to, msg });
         let timer = Timer::Retry { tx_id: in_flight.tx_id };
-        out.push(Output::SetTimer { at_ms: now_ms + self.config.retry_ms, timer });
+        out.push(Output::SetTimer { at_ms: now_ms.saturating_add(self.config.retry_ms), timer });
     }
 
     fn on_committed(

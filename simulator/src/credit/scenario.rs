@@ -10,6 +10,8 @@ use std::path::Path;
 use reference::credit::line::CreditParams;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::*;
+use crate::scenario::validate::{self, int_in};
 use crate::scenario::{self, Override, ScenarioError};
 
 /// A whole credit scenario.
@@ -382,7 +384,7 @@ impl CreditScenario {
     /// as an unknown key of a protocol scenario. Text that is not TOML is not: the protocol
     /// scenario parser reports its syntax error.
     pub fn is_credit(text: &str) -> bool {
-        toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("kind"))
+        scenario::strict_table(text, Path::new("")).is_ok_and(|t| t.contains_key("kind"))
     }
 
     /// Read, parse and validate the credit scenario at `path`.
@@ -432,7 +434,7 @@ impl CreditScenario {
 
     fn validate(&self, invalid: &dyn Fn(&str, &str, String) -> ScenarioError) -> Result<(), ScenarioError> {
         if self.kind != "credit" {
-            return Err(invalid("kind", "\"credit\"", format!("{:?}", self.kind)));
+            return Err(invalid("kind", scenario::KIND_EXPECTED, format!("{:?}", self.kind)));
         }
         if self.name.trim().is_empty()
             || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
@@ -460,10 +462,20 @@ impl CreditScenario {
                 Err(invalid(key, "non-negative weights with a positive sum", format!("{w:?}")))
             }
         };
-        positive("pulses", self.pulses)?;
+        int_in(invalid, "pulses", self.pulses, 1, CREDIT_PULSES_MAX, "")?;
         let p = &self.population;
         if p.honest < 2 {
             return Err(invalid("population.honest", "at least 2", p.honest.to_string()));
+        }
+        if self.identities() > CREDIT_IDENTITIES_MAX {
+            return Err(invalid(
+                "population.honest",
+                &format!(
+                    "at most {CREDIT_IDENTITIES_MAX} identities in all (population.honest and every \
+                     adversary count)"
+                ),
+                format!("{} identities", self.identities()),
+            ));
         }
         if p.pretrusted == 0 || p.pretrusted > p.honest {
             return Err(invalid(
@@ -472,10 +484,11 @@ impl CreditScenario {
                 p.pretrusted.to_string(),
             ));
         }
-        if p.relations_per_node == 0 || p.relations_per_node >= p.honest {
+        let relations_max = (p.honest - 1).min(RELATIONS_PER_NODE_MAX);
+        if p.relations_per_node == 0 || p.relations_per_node > relations_max {
             return Err(invalid(
                 "population.relations_per_node",
-                "1 ..= population.honest − 1",
+                &format!("1 ..= {relations_max} (population.honest − 1, at most {RELATIONS_PER_NODE_MAX})"),
                 p.relations_per_node.to_string(),
             ));
         }
@@ -498,7 +511,7 @@ impl CreditScenario {
         positive("credit.raise_period_pulses", c.raise_period_pulses)?;
         positive("credit.default_after_pulses", c.default_after_pulses)?;
         positive("credit.iou_settle_period", c.iou_settle_period)?;
-        positive("credit.max_hops", u64::from(c.max_hops))?;
+        int_in(invalid, "credit.max_hops", u64::from(c.max_hops), 1, u64::from(CREDIT_MAX_HOPS_MAX), "")?;
         for (key, coef) in
             [("credit.unit_coef_storage", c.unit_coef_storage), ("credit.unit_coef_cpu", c.unit_coef_cpu)]
         {
@@ -539,9 +552,18 @@ impl CreditScenario {
         positive("trust.update_period_pulses", t.update_period_pulses)?;
         let e = &self.election;
         if e.cycle_pulses > 0 {
-            positive("election.committees", u64::from(e.committees))?;
-            positive("election.pool_factor", u64::from(e.pool_factor))?;
-            positive("election.votes_per_voter", u64::from(e.votes_per_voter))?;
+            let most = u64::from(ELECTION_SIZE_MAX);
+            int_in(invalid, "election.committees", u64::from(e.committees), 1, most, "")?;
+            int_in(invalid, "election.pool_factor", u64::from(e.pool_factor), 1, POOL_FACTOR_MAX as u64, "")?;
+            int_in(invalid, "election.votes_per_voter", u64::from(e.votes_per_voter), 1, most, "")?;
+            int_in(
+                invalid,
+                "election.backups",
+                u64::from(e.backups),
+                0,
+                crate::scenario::MAX_BACKUPS as u64,
+                "",
+            )?;
         }
         if !(e.trust_min.is_finite() && e.trust_min >= 0.0) {
             return Err(invalid(
@@ -597,9 +619,7 @@ impl CreditScenario {
             }
         }
         if let Some(sweep) = &self.sweep {
-            if sweep.seeds.is_empty() {
-                return Err(invalid("sweep.seeds", "at least one seed", "[]".into()));
-            }
+            validate::sweep_shape(invalid, &sweep.seeds, &sweep.parameters)?;
             for (key, role) in [(&sweep.x, "sweep.x"), (&sweep.lines, "sweep.lines")] {
                 if let Some(key) = key
                     && !sweep.parameters.contains_key(key)

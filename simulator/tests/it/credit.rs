@@ -221,7 +221,7 @@ fn bad_credit_scenarios_are_refused_with_the_key_and_line() {
     assert!(CreditScenario::is_credit(&typo));
     assert_eq!(
         CreditScenario::parse(&typo, Path::new("bad.toml")).unwrap_err().to_string(),
-        "bad.toml: `kind`: expected \"credit\", got \"credti\""
+        "bad.toml: `kind`: expected \"credit\" (a credit scenario; a protocol scenario has no `kind`), got \"credti\""
     );
     let bad_set = simulator::scenario::Override::parse("population.honest=1").unwrap();
     let changed = CreditScenario::parse_with_overrides(BASE, Path::new("t.toml"), &[bad_set], "--set", false);

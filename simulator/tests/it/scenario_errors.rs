@@ -38,7 +38,7 @@ fn an_unknown_key_names_its_path_line_and_the_keys_expected() {
 fn a_wrong_type_names_the_type_expected() {
     assert_eq!(
         error("name = \"x\"\nduration_ms = \"long\"\n"),
-        "bad.toml:2: `duration_ms`: invalid type: string \"long\", expected u64"
+        "bad.toml:2: `duration_ms`: invalid type: string \"long\", expected a non-negative integer"
     );
 }
 
@@ -70,13 +70,13 @@ fn values_out_of_range_say_what_is_allowed() {
         ("[network]\ndrop = 1.5\n", "`network.drop`: expected a probability in [0, 1], got 1.5"),
         (
             "[[faults.crashes]]\nnodes = \"3-99\"\nat_ms = 5\n",
-            "`faults.crashes[0].nodes`: expected node indices in 0..=16 (0 is the bookkeeper), got 99",
+            "`faults.crashes[0].nodes`: expected node indices in 0..=16 (0 is the chief), got 99",
         ),
-        ("[nodes]\nclients = 1\n", "`nodes.clients`: expected at least 2, got 1"),
-        ("[parameters]\npulse_ms = 0\n", "`parameters.pulse_ms`: expected a positive integer, got 0"),
+        ("[nodes]\nclients = 1\n", "`nodes.clients`: expected 2 ..= 1000000, got 1"),
+        ("[parameters]\npulse_ms = 0\n", "`parameters.pulse_ms`: expected 10 ..= 3600000 ms, got 0"),
         (
             "[network]\nlatency = { kind = \"uniform\", min_ms = 9, max_ms = 3 }\n",
-            "`network.latency`: expected min_ms ≤ max_ms, mean_ms ≥ 0 and stddev_ms ≥ 0, or median_ms > 0 and sigma ≥ 0, got Uniform { min_ms: 9, max_ms: 3 }",
+            "`network.latency.min_ms`: expected at most max_ms (3), got 9",
         ),
         (
             "[workload]\namount = { kind = \"uniform\", min = 0, max = 3 }\n",
@@ -88,11 +88,11 @@ fn values_out_of_range_say_what_is_allowed() {
         ),
         (
             "[[faults.partitions]]\nat_ms = 5\n",
-            "`faults.partitions[0]`: expected exactly one of `side` and `prefix`, got both or neither",
+            "`faults.partitions[0]`: expected exactly one of `side` and `prefix`, got neither",
         ),
         (
             "[[faults.crashes]]\nnodes = \"1\"\nat_ms = 5\nrestart_at_ms = 5\n",
-            "`faults.crashes[0].restart_at_ms`: expected a time after at_ms, got Some(5)",
+            "`faults.crashes[0].restart_at_ms`: expected a time after at_ms (5 ms), got 5",
         ),
         (
             "[parameters]\ngenesis_supply = 10\n",
