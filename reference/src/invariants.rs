@@ -263,6 +263,29 @@ pub fn healed(held_ts: impl IntoIterator<Item = (usize, Version)>) -> Result<(),
     Ok(())
 }
 
+/// L3 (SPEC §13) over a network whose one-way delay is bounded (D-036): `heal_pulses_max` after
+/// the last fault stopped, every honest node holds at least `required` — the newest ts the chief
+/// released at least one delay bound ago, which every node must have received by now. When the
+/// bound is under a pulse this is [`healed`]'s "all one ts" at the end of a pulse; when it is
+/// longer, later pulses are in flight and nodes a ts or more apart are only waiting for them.
+pub fn healed_by(
+    held_ts: impl IntoIterator<Item = (usize, Version)>,
+    required: Version,
+) -> Result<(), Violation> {
+    for (node, ts) in held_ts {
+        if ts < required {
+            return violation(
+                Invariant::Heal,
+                format!(
+                    "node {node} holds ts {ts} but ts {required} was released longer ago than the \
+                     network's delay bound"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// I12 (SPEC §13, §2.3): every IOU is within its letter-of-credit cap — for a revoked line,
 /// within the cap it had when it was revoked (the default sets the cap to 0, the debt stays).
 pub fn credit_caps(book: &crate::credit::line::CreditBook) -> Result<(), Violation> {

@@ -27,6 +27,7 @@ pub mod checker;
 pub mod credit;
 pub mod election;
 pub mod faults;
+pub mod heal;
 pub mod memory;
 pub mod metrics;
 pub mod network;

@@ -25,6 +25,7 @@ use crate::arrivals::Arrivals;
 use crate::checker::{Checker, Seal};
 use crate::election::ElectionLog;
 use crate::faults;
+use crate::heal::HealCheck;
 use crate::metrics::{Count, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
@@ -222,6 +223,8 @@ pub struct Simulation {
     groups: usize,
     /// From when L3 is checked: `heal_pulses_max` after the last fault stopped, if all do.
     heal_deadline_ms: Option<u64>,
+    /// The chief's releases and the ts each node owes L3 (D-036).
+    heal: HealCheck,
 }
 
 /// Marks a request whose outcome is known.
@@ -307,6 +310,7 @@ impl Simulation {
             duplicate_outcomes: 0,
             groups,
             heal_deadline_ms,
+            heal: HealCheck::new(scenario.network.latency_max_ms()),
             source: options.source,
             overrides: options.overrides,
             swarm_choices,
@@ -645,8 +649,9 @@ impl Simulation {
         Ok(())
     }
 
-    /// L3: every node that is up holds the same ts. Checked at the end of each pulse once
-    /// `heal_pulses_max` pulses have passed since the last fault stopped.
+    /// L3: every node that is up holds the ts the chief released a delay bound or more ago
+    /// (D-036). Checked at the end of each pulse once `heal_pulses_max` pulses have passed since
+    /// the last fault stopped.
     fn check_healed(&mut self) -> Result<(), SimError> {
         let held = self
             .nodes
@@ -655,7 +660,7 @@ impl Simulation {
             .filter(|(i, _)| self.status[*i].up)
             .filter_map(|(i, node)| node.root().map(|root| (i, root.version)));
         self.checker.checks += 1;
-        reference::invariants::healed(held).map_err(|v| self.violation(v))
+        self.heal.check(self.now_ms, held).map_err(|v| self.violation(v))
     }
 
     // ----- driving a node -----------------------------------------------------------------
@@ -714,6 +719,9 @@ impl Simulation {
                     None => self.metrics.undeliverable += 1,
                 },
                 Output::Broadcast { msg } => {
+                    if let Message::Pulse { root, .. } = &msg {
+                        self.heal.released(self.now_ms, root.version);
+                    }
                     let (kind, bytes) = (msg.kind(), msg.wire_bytes());
                     let receivers = self.nodes.len() as u64 - 1;
                     self.metrics.messages(

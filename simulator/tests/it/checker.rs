@@ -244,6 +244,32 @@ fn nodes_that_never_catch_up_after_a_partition_break_heal_and_are_caught() {
     assert_eq!(*time_ms, 15_999, "at the end of the first pulse past the deadline");
 }
 
+/// L3 with a delay bound on both sides of a pulse (D-036): a ts is owed one bound after its
+/// release, so nodes waiting for a pulse in flight are not a violation, and a node that never
+/// catches up still is.
+#[test]
+fn heal_allows_for_the_delay_bound_on_both_sides_of_a_pulse_and_still_catches_a_stuck_node() {
+    let heal = |latency_ms: u64| {
+        format!(
+            "name = \"heal\"\nduration_ms = 40000\n[nodes]\nclients = 6\n[parameters]\nheal_pulses_max = 5\n\
+             [network]\nlatency = {{ kind = \"fixed\", ms = {latency_ms} }}\n\
+             [[faults.partitions]]\nat_ms = 5000\nheal_at_ms = 10000\nside = \"1-3\"\n"
+        )
+    };
+    for latency_ms in [1, 998, 999, 1000, 1001, 1999, 2500] {
+        let honest =
+            Simulation::new(&parse(&heal(latency_ms)), 1, RunOptions::default()).unwrap().run(|_| {});
+        let honest = honest.unwrap_or_else(|e| panic!("{latency_ms} ms: {e}"));
+        assert!(honest.summary.transfers.committed > 0, "{latency_ms} ms");
+        let stuck = reference::node::NodeFaults { stuck_root: true, ..Default::default() };
+        let options = RunOptions { node_faults: Some(stuck), ..RunOptions::default() };
+        let error = Simulation::new(&parse(&heal(latency_ms)), 1, options).unwrap().run(|_| {}).unwrap_err();
+        let SimError::Violation { code, time_ms, .. } = &error else { panic!("{error}") };
+        assert_eq!(*code, "L3", "{latency_ms} ms: {error}");
+        assert_eq!(*time_ms, 15_999, "{latency_ms} ms: at the end of the first pulse past the deadline");
+    }
+}
+
 /// One group, 20 transfers/s of 1–500: about 5,000 per pulse against the primary's deposit.
 const BOUNDED: &str = "name = \"bounded\"\nduration_ms = 30000\n[nodes]\nclients = 32\n\
                        [parameters]\nmax_attempts = 30\n[workload]\ntransfers_per_s = 20.0\nstop_ms = 20000\n\
