@@ -23,7 +23,10 @@
 pub mod adversary;
 pub mod arrivals;
 pub mod bounds;
+pub mod campaign;
 pub mod checker;
+pub mod cli;
+pub mod console;
 pub mod credit;
 pub mod election;
 pub mod faults;
@@ -41,3 +44,4 @@ pub mod sim;
 pub mod summary;
 pub mod sweep;
 pub mod trace;
+pub mod trace_filter;

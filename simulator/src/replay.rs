@@ -14,13 +14,46 @@ use crate::trace::TRACE_VERSION;
 
 /// The first line where a replay differs from the saved trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Difference {
-    /// 1-based line number.
-    pub line: usize,
-    /// The saved line (empty if the saved trace ended).
-    pub saved: String,
-    /// The replayed line.
-    pub replayed: String,
+pub enum Difference {
+    /// A line differs.
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// The saved line.
+        saved: String,
+        /// The replayed line.
+        replayed: String,
+    },
+    /// The saved trace ends (without its end line) where the replay goes on: it was cut short.
+    Truncated {
+        /// Lines the saved trace has.
+        saved_lines: usize,
+        /// The replay's next line.
+        replayed: String,
+    },
+    /// The replay ended before the saved trace did.
+    Longer {
+        /// Lines the replay wrote.
+        replayed_lines: usize,
+    },
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::Line { line, saved, replayed } => {
+                write!(f, "replay diverges at line {line}:\n  saved:  {saved}\n  replay: {replayed}")
+            }
+            Difference::Truncated { saved_lines, replayed } => write!(
+                f,
+                "the saved trace is truncated: it ends after line {saved_lines} without its end line, and \
+                 up to there the replay is identical; the replay goes on with:\n  {replayed}"
+            ),
+            Difference::Longer { replayed_lines } => {
+                write!(f, "the saved trace goes on after the replay's {replayed_lines} lines")
+            }
+        }
+    }
 }
 
 /// The outcome of a replay.
@@ -32,6 +65,8 @@ pub struct Replay {
     pub trace_hash: String,
     /// The first difference, if any.
     pub first_difference: Option<Difference>,
+    /// Why the replayed run stopped early, if it did (a saved violation reproduced).
+    pub stopped: Option<String>,
 }
 
 /// Why a trace could not be replayed.
@@ -73,10 +108,14 @@ struct Comparer {
 impl Comparer {
     fn compare_line(&mut self, replayed: String) -> std::io::Result<()> {
         self.lines += 1;
-        let saved = self.saved.next().transpose()?.unwrap_or_default();
-        if self.first_difference.is_none() && saved != replayed {
-            self.first_difference = Some(Difference { line: self.lines, saved, replayed });
+        if self.first_difference.is_some() {
+            return Ok(());
         }
+        self.first_difference = match self.saved.next().transpose()? {
+            Some(saved) if saved == replayed => None,
+            Some(saved) => Some(Difference::Line { line: self.lines, saved, replayed }),
+            None => Some(Difference::Truncated { saved_lines: self.lines - 1, replayed }),
+        };
         Ok(())
     }
 }
@@ -134,16 +173,19 @@ pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
         source: Some(path.to_path_buf()),
         ..RunOptions::default()
     };
-    let result = Simulation::new(&scenario, seed, options)?.run(|_| {})?;
+    let outcome = Simulation::new(&scenario, seed, options)?.run_to_outcome(|_| {});
+    let stopped = match outcome.stopped {
+        Some(SimError::Io(error)) => return Err(ReplayError::Io { path: path.to_path_buf(), error }),
+        other => other.map(|e| e.to_string()),
+    };
     let mut comparer = comparer.borrow_mut();
     if comparer.first_difference.is_none() && comparer.extra_saved_line {
-        let line = comparer.lines + 1;
-        comparer.first_difference =
-            Some(Difference { line, saved: "(more lines)".into(), replayed: "(the replay ended)".into() });
+        comparer.first_difference = Some(Difference::Longer { replayed_lines: comparer.lines });
     }
     Ok(Replay {
         lines: comparer.lines,
-        trace_hash: result.summary.trace_hash,
+        trace_hash: outcome.result.summary.trace_hash,
         first_difference: comparer.first_difference.take(),
+        stopped,
     })
 }

@@ -130,6 +130,11 @@ fn count(n: u64) -> String {
     n.to_string()
 }
 
+/// `1 group`, `2 groups`: a count and its noun, singular or plural.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// The sections of a run report.
 pub fn run_sections(s: &Summary) -> Vec<Section> {
     let t = &s.transfers;
@@ -317,7 +322,34 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             Section { title: "Swarm mode chose".into(), text: s.swarm.join("; "), tables: Vec::new() },
         );
     }
+    if !s.overrides.is_empty() {
+        let sets: Vec<String> = s.overrides.iter().map(|o| format!("--set {o}")).collect();
+        let text = format!("This run changed the scenario file: {}.", sets.join(" "));
+        sections.insert(1, Section { title: "Overrides".into(), text, tables: Vec::new() });
+    }
+    if let Some(stopped) = &s.stopped {
+        sections.insert(0, stopped_section(stopped));
+    }
     sections
+}
+
+/// Why a run stopped early: first in its report, since every figure after it is partial.
+fn stopped_section(stopped: &crate::summary::Stopped) -> Section {
+    let what = stopped
+        .invariant
+        .as_ref()
+        .map_or("a limit was hit".to_string(), |code| format!("invariant {code} broke"));
+    Section {
+        title: "Stopped early".into(),
+        text: format!(
+            "The run stopped at {} ms: {what}. Every figure below is up to then. {} The last events \
+             before the stop are in flight-recorder.jsonl (`leither trace`); replay with `{}`.",
+            stopped.at_ms,
+            stopped.reason.lines().next().unwrap_or(""),
+            stopped.replay
+        ),
+        tables: Vec::new(),
+    }
 }
 
 /// What the leaf groups' committees did (D-032).

@@ -31,8 +31,8 @@ use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
 use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario, ScenarioError};
-use crate::summary::{RunResult, Summary};
-use crate::trace::Trace;
+use crate::summary::{RunResult, Stopped, Summary};
+use crate::trace::{Ev, Trace};
 
 /// The chief's node index. Clients are nodes `1..=clients`; the primaries of the leaf groups
 /// (if the group tree has any, SPEC §6.1) follow them.
@@ -146,12 +146,26 @@ struct Status {
     drift_ppm: i64,
 }
 
+/// How a run ended: its results, and, if it stopped early, why and the events before.
+#[derive(Debug)]
+pub struct Outcome {
+    /// What was measured (up to the stop, if it stopped).
+    pub result: RunResult,
+    /// Why it stopped before the end, if it did.
+    pub stopped: Option<SimError>,
+    /// The flight recorder's last events before the stop, as trace lines (empty if the run
+    /// ended or the recorder was off).
+    pub flight_recording: Vec<String>,
+}
+
 /// Options of one run besides the scenario.
 #[derive(Default)]
 #[allow(missing_debug_implementations)] // holds a `dyn Write`
 pub struct RunOptions {
     /// Where to write trace lines, if anywhere.
     pub trace: Option<Box<dyn io::Write>>,
+    /// Keep the last events in memory, for a run that stops early (`Outcome`).
+    pub flight_recorder: bool,
     /// The scenario's file, for the replay command printed on a violation.
     pub source: Option<PathBuf>,
     /// Overrides applied to the file's scenario (`--set`, sweep points), for that command too.
@@ -278,9 +292,10 @@ impl Simulation {
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
             .collect();
         let trace = match options.trace {
-            Some(sink) => Trace::to_writer(sink, seed, &scenario.to_toml())?,
+            Some(sink) => Trace::to_writer(sink, seed, nodes.len() as u64, &scenario.to_toml())?,
             None => Trace::hash_only(),
         };
+        let trace = if options.flight_recorder { trace.with_flight_recorder() } else { trace };
         let clients = scenario.nodes.clients as usize;
         let p = &scenario.parameters;
         let heal_deadline_ms = scenario
@@ -344,7 +359,35 @@ impl Simulation {
     }
 
     /// Run to the end of the scenario. `progress` is called now and then with the virtual time.
-    pub fn run(mut self, mut progress: impl FnMut(u64)) -> Result<RunResult, SimError> {
+    pub fn run(self, progress: impl FnMut(u64)) -> Result<RunResult, SimError> {
+        let outcome = self.run_to_outcome(progress);
+        match outcome.stopped {
+            Some(error) => Err(error),
+            None => Ok(outcome.result),
+        }
+    }
+
+    /// Run to the end of the scenario, or until an invariant breaks or a limit is hit, and
+    /// return what was measured either way: a run that stopped early has the report of what
+    /// happened up to then (its summary says why it stopped) and, with the flight recorder on,
+    /// the last events before it.
+    pub fn run_to_outcome(mut self, mut progress: impl FnMut(u64)) -> Outcome {
+        let mut stopped = self.run_loop(&mut progress).err();
+        if let Err(error) = self.trace.finish() {
+            stopped.get_or_insert(SimError::Io(error));
+        }
+        let end_ms = if stopped.is_some() { self.now_ms + 1 } else { self.scenario.duration_ms };
+        let flight_recording = if stopped.is_some() { self.trace.flight_recording() } else { Vec::new() };
+        let record = stopped.as_ref().map(|error| self.stop_record(error));
+        self.now_ms = end_ms;
+        let overrides = self.overrides.iter().map(Override::to_string).collect();
+        let mut result = self.finish(end_ms);
+        result.summary.stopped = record;
+        result.summary.overrides = overrides;
+        Outcome { result, stopped, flight_recording }
+    }
+
+    fn run_loop(&mut self, progress: &mut impl FnMut(u64)) -> Result<(), SimError> {
         self.schedule_start()?;
         let duration_ms = self.scenario.duration_ms;
         while let Some(scheduled) = self.queue.pop() {
@@ -361,9 +404,16 @@ impl Simulation {
                 progress(self.now_ms);
             }
         }
-        self.now_ms = duration_ms;
-        self.trace.finish()?;
-        Ok(self.finish())
+        Ok(())
+    }
+
+    /// What the summary says of why a run stopped.
+    fn stop_record(&self, error: &SimError) -> Stopped {
+        let (invariant, replay) = match error {
+            SimError::Violation { code, replay, .. } => (Some(code.to_string()), replay.clone()),
+            _ => (None, replay_command(&self.scenario, self.seed, self.source.as_ref(), &self.overrides)),
+        };
+        Stopped { at_ms: self.now_ms, invariant, reason: error.to_string(), replay }
     }
 
     /// Start loading the node of the next delivery while this event is handled: deliveries
@@ -498,9 +548,7 @@ impl Simulation {
 
     fn deliver(&mut self, to: NodeIndex, from: NodeIndex, msg: &Message) -> Result<(), SimError> {
         let kind = msg.kind();
-        self.trace.record(self.now_ms, "deliver", &[u64::from(from), u64::from(to), kind as u64], |l| {
-            l.push_str(&format!(",\"from\":{from},\"to\":{to},\"msg\":\"{}\"", kind.name()));
-        })?;
+        self.trace.record(self.now_ms, Ev::Deliver, &[u64::from(from), u64::from(to), kind as u64])?;
         if !self.status[to as usize].up {
             self.metrics.delivered_to_down_node += 1;
             return Ok(());
@@ -524,12 +572,7 @@ impl Simulation {
             Timer::Pulse => 0,
             Timer::Retry { .. } => 1,
         };
-        self.trace.record(self.now_ms, "timer", &[u64::from(node), code], |l| {
-            l.push_str(&format!(
-                ",\"node\":{node},\"timer\":\"{}\"",
-                if code == 0 { "pulse" } else { "retry" }
-            ));
-        })?;
+        self.trace.record(self.now_ms, Ev::Timer, &[u64::from(node), code])?;
         self.with_node(node, |n, now, out| n.handle_timer(now, timer, out))
     }
 
@@ -540,16 +583,7 @@ impl Simulation {
         self.started_at_ms.push(self.now_ms);
         self.metrics.outstanding += 1;
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Issued] += 1;
-        self.trace.record(
-            self.now_ms,
-            "request",
-            &[tag, u64::from(payer), u64::from(payee), amount],
-            |l| {
-                l.push_str(&format!(
-                    ",\"tag\":{tag},\"payer\":{payer},\"payee\":{payee},\"amount\":{amount}"
-                ));
-            },
-        )?;
+        self.trace.record(self.now_ms, Ev::Request, &[tag, u64::from(payer), u64::from(payee), amount])?;
         let next_ms = self.arrivals.as_mut().map(|a| a.advance(&mut self.workload_rng));
         if let Some(next_ms) = next_ms
             && next_ms < self.scenario.workload_stop_ms()
@@ -591,8 +625,7 @@ impl Simulation {
         status.up = false;
         status.incarnation += 1; // timers set before the crash never fire
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Crashes] += 1;
-        self.trace
-            .record(self.now_ms, "crash", &[u64::from(node)], |l| l.push_str(&format!(",\"node\":{node}")))?;
+        self.trace.record(self.now_ms, Ev::Crash, &[u64::from(node)])?;
         Ok(true)
     }
 
@@ -602,17 +635,13 @@ impl Simulation {
         }
         self.status[node as usize].up = true;
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Restarts] += 1;
-        self.trace.record(self.now_ms, "restart", &[u64::from(node), u64::from(durable)], |l| {
-            l.push_str(&format!(",\"node\":{node},\"durable\":{durable}"));
-        })?;
+        self.trace.record(self.now_ms, Ev::Restart, &[u64::from(node), u64::from(durable)])?;
         self.with_node(node, |n, now, out| n.restart(now, durable, out))
     }
 
     fn partition(&mut self, index: u32, start: bool) -> Result<(), SimError> {
-        let kind = if start { "partition" } else { "heal" };
-        self.trace.record(self.now_ms, kind, &[u64::from(index)], |l| {
-            l.push_str(&format!(",\"partition\":{index}"))
-        })?;
+        let kind = if start { Ev::Partition } else { Ev::Heal };
+        self.trace.record(self.now_ms, kind, &[u64::from(index)])?;
         if start {
             self.network.partition(index as usize, self.partition_sides[index as usize].clone());
             self.metrics.partitions_started += 1;
@@ -705,14 +734,8 @@ impl Simulation {
                             self.send_one(from, to, second)?;
                         }
                         if let Some((payee, conflict)) = conflict {
-                            self.trace.record(
-                                self.now_ms,
-                                "double_spend",
-                                &[u64::from(from), u64::from(payee)],
-                                |l| {
-                                    l.push_str(&format!(",\"node\":{from},\"payee\":{payee}"));
-                                },
-                            )?;
+                            let words = [u64::from(from), u64::from(payee)];
+                            self.trace.record(self.now_ms, Ev::DoubleSpend, &words)?;
                             self.send_one(from, payee, conflict)?;
                         }
                     }
@@ -785,15 +808,8 @@ impl Simulation {
         acc.counts[Count::Duplicated] += u64::from(route.duplicated);
         acc.counts[Count::Reordered] += u64::from(route.reordered);
         if route.dropped || route.partitioned {
-            let reason = if route.dropped { "drop" } else { "partition" };
-            self.trace.record(
-                self.now_ms,
-                "lost",
-                &[u64::from(from), u64::from(to), u64::from(route.dropped)],
-                |l| {
-                    l.push_str(&format!(",\"from\":{from},\"to\":{to},\"reason\":\"{reason}\""));
-                },
-            )?;
+            let words = [u64::from(from), u64::from(to), u64::from(route.dropped)];
+            self.trace.record(self.now_ms, Ev::Lost, &words)?;
         }
         Ok(())
     }
@@ -805,12 +821,7 @@ impl Simulation {
         match event {
             NodeEvent::Sealed { pulse, group, version, applied, debits, credited, settled } => {
                 self.metrics.seals += 1;
-                self.trace.record(self.now_ms, "sealed", &[pulse, version, applied.len() as u64], |l| {
-                    l.push_str(&format!(
-                        ",\"pulse\":{pulse},\"version\":{version},\"txs\":{}",
-                        applied.len()
-                    ));
-                })?;
+                self.trace.record(self.now_ms, Ev::Sealed, &[pulse, version, applied.len() as u64])?;
                 if !applied.is_empty() {
                     self.metrics.versions += 1;
                 }
@@ -825,22 +836,16 @@ impl Simulation {
                 self.metrics.committees.chief_failovers += 1;
                 self.trace.record(
                     self.now_ms,
-                    "chief_failover",
+                    Ev::ChiefFailover,
                     &[pulse, u64::from(view), u64::from(node)],
-                    |l| {
-                        l.push_str(&format!(",\"pulse\":{pulse},\"view\":{view},\"to\":{node}"));
-                    },
                 )?;
             }
             NodeEvent::VotedViewChange { view, pulse } => {
                 self.metrics.committees.view_change_votes += 1;
                 self.trace.record(
                     self.now_ms,
-                    "view_change_vote",
+                    Ev::ViewChangeVote,
                     &[u64::from(view), pulse, u64::from(node)],
-                    |l| {
-                        l.push_str(&format!(",\"node\":{node},\"view\":{view},\"pulse\":{pulse}"));
-                    },
                 )?;
             }
             // Which seals are the group's history is decided when the chief takes a report, by
@@ -857,14 +862,12 @@ impl Simulation {
             NodeEvent::RootBuilt { pulse, root, clears_in_transit } => {
                 self.metrics.roots += 1;
                 self.metrics.roots_with_clears_in_transit += u64::from(clears_in_transit > 0);
-                self.trace.record(self.now_ms, "root", &[pulse, root.version], |l| {
-                    l.push_str(&format!(",\"pulse\":{pulse},\"ts\":{}", root.version));
-                })?;
+                self.trace.record(self.now_ms, Ev::Root, &[pulse, root.version])?;
                 self.checker.after_root(root).map_err(|v| self.violation(v))?;
             }
 
             NodeEvent::Committed { tag, version } => {
-                self.trace_outcome("committed", node, tag, version)?;
+                self.trace_outcome(Ev::Committed, node, tag, version)?;
                 let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
                 if issued_ms != FINISHED {
                     let latency_ms = self.now_ms - issued_ms;
@@ -882,46 +885,35 @@ impl Simulation {
             }
             NodeEvent::Refused { tag, error } => {
                 *self.metrics.refused_by_reason.entry(refusal_reason(&error)).or_default() += 1;
-                self.trace_outcome("refused", node, tag, 0)?;
+                self.trace_outcome(Ev::Refused, node, tag, 0)?;
                 self.finish_request(tag, Count::Refused, None);
             }
             NodeEvent::Abandoned { tag } => {
-                self.trace_outcome("abandoned", node, tag, 0)?;
+                self.trace_outcome(Ev::Abandoned, node, tag, 0)?;
                 self.finish_request(tag, Count::Abandoned, None);
             }
             NodeEvent::Lost { tags } => {
                 for tag in tags {
-                    self.trace_outcome("lost_request", node, tag, 0)?;
+                    self.trace_outcome(Ev::LostRequest, node, tag, 0)?;
                     self.finish_request(tag, Count::Lost, None);
                 }
             }
             NodeEvent::NonceResynced { tag, nonce } => {
                 self.metrics.nonce_resyncs += 1;
-                self.trace_outcome("resync", node, tag, nonce)?;
+                self.trace_outcome(Ev::Resync, node, tag, nonce)?;
             }
             NodeEvent::Credited { .. } => {}
             NodeEvent::Deferred { .. } => self.metrics.deferred_for_capacity += 1,
             NodeEvent::FailedOver { pulse, view, from, to, .. } => {
                 self.metrics.committees.failovers += 1;
                 let (from, to) = (self.index(&from), self.index(&to));
-                self.trace.record(self.now_ms, "failover", &[pulse, u64::from(view), from, to], |l| {
-                    l.push_str(&format!(",\"pulse\":{pulse},\"view\":{view},\"from\":{from},\"to\":{to}"));
-                })?;
+                self.trace.record(self.now_ms, Ev::Failover, &[pulse, u64::from(view), from, to])?;
             }
             NodeEvent::SteppedDown { .. } => self.metrics.committees.stepped_down += 1,
             NodeEvent::Reseated { pulse, term, view, from, to, .. } => {
                 self.metrics.committees.term_handovers += 1;
                 let (from, to) = (self.index(&from), self.index(&to));
-                self.trace.record(
-                    self.now_ms,
-                    "reseated",
-                    &[pulse, term, u64::from(view), from, to],
-                    |l| {
-                        l.push_str(&format!(
-                            ",\"pulse\":{pulse},\"term\":{term},\"view\":{view},\"from\":{from},\"to\":{to}"
-                        ));
-                    },
-                )?;
+                self.trace.record(self.now_ms, Ev::Reseated, &[pulse, term, u64::from(view), from, to])?;
             }
             NodeEvent::Elected { pulse, term, group, seats } => {
                 let seats: Vec<usize> = seats.iter().map(|id| self.index(id) as usize).collect();
@@ -929,8 +921,8 @@ impl Simulation {
                     log.elected(group, term, pulse, &seats);
                 }
                 let primary = seats.first().copied().unwrap_or(0) as u64;
-                self.trace.record(self.now_ms, "elected", &[pulse, term, primary], |l| {
-                    l.push_str(&format!(",\"pulse\":{pulse},\"term\":{term},\"seats\":{seats:?}"));
+                self.trace.record_with(self.now_ms, Ev::Elected, &[pulse, term, primary], || {
+                    format!(",\"seats\":{seats:?}")
                 })?;
             }
             NodeEvent::NotElected { .. } => {
@@ -943,11 +935,9 @@ impl Simulation {
                     log.seated(group, term, pulse, joined, from != to);
                 }
                 let (from, to) = (self.index(&from), self.index(&to));
-                self.trace.record(self.now_ms, "seated", &[pulse, term, u64::from(view), from, to], |l| {
-                    l.push_str(&format!(
-                        ",\"pulse\":{pulse},\"term\":{term},\"view\":{view},\"from\":{from},\"to\":{to},\"joined\":{joined}"
-                    ));
-                })?;
+                let words = [pulse, term, u64::from(view), from, to];
+                self.trace
+                    .record_with(self.now_ms, Ev::Seated, &words, || format!(",\"joined\":{joined}"))?;
             }
             NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
             NodeEvent::Resynced { group, pulse, from } => {
@@ -971,12 +961,12 @@ impl Simulation {
                 self.metrics.committees.not_acting +=
                     u64::from(matches!(error, reference::node::NodeError::NotActing { .. }));
                 let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
-                self.trace.record(self.now_ms, "bad_message", &[u64::from(node), u64::from(from)], |l| {
-                    l.push_str(&format!(
-                        ",\"node\":{node},\"from\":{from},\"error\":{:?}",
-                        error.to_string()
-                    ));
-                })?;
+                self.trace.record_with(
+                    self.now_ms,
+                    Ev::BadMessage,
+                    &[u64::from(node), u64::from(from)],
+                    || format!(",\"error\":{:?}", error.to_string()),
+                )?;
             }
         }
         Ok(())
@@ -1086,10 +1076,8 @@ impl Simulation {
         self.index_of.get(id).map_or(u64::MAX, |i| u64::from(*i))
     }
 
-    fn trace_outcome(&mut self, kind: &'static str, node: NodeIndex, tag: u64, value: u64) -> io::Result<()> {
-        self.trace.record(self.now_ms, kind, &[u64::from(node), tag, value], |l| {
-            l.push_str(&format!(",\"node\":{node},\"tag\":{tag},\"value\":{value}"));
-        })
+    fn trace_outcome(&mut self, kind: Ev, node: NodeIndex, tag: u64, value: u64) -> io::Result<()> {
+        self.trace.record(self.now_ms, kind, &[u64::from(node), tag, value])
     }
 
     /// Count the outcome of request `tag` once (with its latency if it committed); a second
@@ -1112,7 +1100,7 @@ impl Simulation {
         violation_error(violation, self.now_ms, self.seed, replay)
     }
 
-    fn finish(self) -> RunResult {
+    fn finish(self, end_ms: u64) -> RunResult {
         // The chief acting at the end: node 0 unless it failed over (D-033).
         let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER);
         let final_version =
@@ -1128,6 +1116,7 @@ impl Simulation {
         }
         Summary::build(crate::summary::Finished {
             scenario: &self.scenario,
+            end_ms,
             seed: self.seed,
             swarm_choices: self.swarm_choices,
             metrics,

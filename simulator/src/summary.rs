@@ -66,6 +66,25 @@ pub struct Summary {
     pub ledger: LedgerFacts,
     /// The effective scenario (after swarm expansion), as TOML.
     pub scenario: String,
+    /// The `--set` overrides the run was given, as `key=value` (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+    /// Why the run stopped before `duration_ms`, if it did: its figures are up to then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stopped {
+    /// The virtual time of the event after which it stopped.
+    pub at_ms: u64,
+    /// The SPEC code of the invariant that broke (absent for a limit or an I/O error).
+    pub invariant: Option<String>,
+    /// The error, as printed.
+    pub reason: String,
+    /// The command that replays the run.
+    pub replay: String,
 }
 
 /// Transfer outcomes.
@@ -263,6 +282,8 @@ pub struct RunResult {
 /// What the engine hands over at the end of a run.
 pub(crate) struct Finished<'a> {
     pub scenario: &'a Scenario,
+    /// Where the run ended: `duration_ms`, or just after the event it stopped at.
+    pub end_ms: u64,
     pub seed: u64,
     pub swarm_choices: Vec<String>,
     pub metrics: Metrics,
@@ -282,9 +303,9 @@ pub(crate) struct Finished<'a> {
 impl Summary {
     pub(crate) fn build(f: Finished<'_>) -> RunResult {
         let pulse_ms = f.scenario.parameters.pulse_ms;
-        let pulses = f.scenario.duration_ms.div_ceil(pulse_ms);
+        let pulses = f.end_ms.div_ceil(pulse_ms);
         let mut metrics = f.metrics;
-        metrics.at(f.scenario.duration_ms.saturating_sub(1), pulse_ms); // a row for every pulse
+        metrics.at(f.end_ms.saturating_sub(1), pulse_ms); // a row for every pulse
         let series: Vec<PulseRow> =
             metrics.pulses.iter_mut().enumerate().map(|(i, acc)| row(i as u64, acc)).collect();
         let totals: Counts = series.iter().map(|r| r.counts).sum();
@@ -303,7 +324,7 @@ impl Summary {
             seed: f.seed,
             commit: COMMIT.to_string(),
             swarm: f.swarm_choices,
-            virtual_ms: f.scenario.duration_ms,
+            virtual_ms: f.end_ms,
             pulses,
             nodes,
             events: f.events,
@@ -329,9 +350,7 @@ impl Summary {
             commit_latency_ms: latency,
             commit_latency_pulses: latency.scaled(pulse_ms as f64),
             commit_latency_from_start_ms: latency_from_start,
-            throughput_tx_per_s: round2(
-                totals[Count::Committed] as f64 * 1000.0 / f.scenario.duration_ms as f64,
-            ),
+            throughput_tx_per_s: round2(totals[Count::Committed] as f64 * 1000.0 / f.end_ms.max(1) as f64),
             messages: Messages {
                 total,
                 bytes,
@@ -372,6 +391,8 @@ impl Summary {
                 unsettled_halves: f.unsettled_halves,
             },
             scenario: f.scenario.to_toml(),
+            overrides: Vec::new(),
+            stopped: None,
         };
         RunResult { summary, series }
     }

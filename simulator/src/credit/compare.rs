@@ -19,9 +19,8 @@ use super::summary::CreditSummary;
 use crate::plot::{self, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
-use crate::sweep::{
-    PointFile, SweepError, cartesian, complete, fmt_ci, label, mean_ci, read_points, write_points,
-};
+use crate::sweep::points::{self, Expected};
+use crate::sweep::{PointFile, SweepError, SweepRecord, cartesian, fmt_ci, label, mean_ci, stats};
 
 /// One run of a credit sweep.
 #[derive(Clone, Debug)]
@@ -68,6 +67,9 @@ pub struct CreditPointResult {
     pub seed: u64,
     /// Its summary.
     pub summary: CreditSummary,
+    /// A digest of the rest of the file (`sweep::points::seal`).
+    #[serde(default)]
+    pub digest: String,
 }
 
 impl PointFile for CreditPointResult {
@@ -80,22 +82,34 @@ impl PointFile for CreditPointResult {
     fn index(&self) -> usize {
         self.index
     }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn assignments(&self) -> &[(String, String)] {
+        &self.assignments
+    }
+    fn ran_with(&self) -> (u64, &str) {
+        (self.summary.seed, &self.summary.commit)
+    }
+    fn digest(&self) -> &str {
+        &self.digest
+    }
+    fn set_digest(&mut self, digest: String) {
+        self.digest = digest;
+    }
 }
 
-/// What a shard directory records of its sweep besides the points (`credit-sweep.json`), so
-/// that `leither merge` can build the report: the sweep id, the scenario file and its text.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SweepRecord {
-    /// The sweep's id.
-    pub sweep_id: String,
-    /// The scenario file as named on the command line.
-    pub file: PathBuf,
-    /// Its text.
-    pub text: String,
-}
+impl CreditPlan {
+    /// What the sweep's directory records of it.
+    pub fn record(&self) -> SweepRecord {
+        SweepRecord::new("credit", &self.file, &self.text, self.points.len())
+    }
 
-/// The file a credit sweep's directory holds its [`SweepRecord`] in.
-pub const RECORD_FILE: &str = "credit-sweep.json";
+    /// Each point's planned seed and assignments, by index.
+    pub fn expected(&self) -> Expected<'_> {
+        self.points.iter().map(|p| (p.seed, p.assignments.as_slice())).collect()
+    }
+}
 
 /// Why a credit sweep could not run.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +167,7 @@ pub fn plan_text(text: &str, file: &Path) -> Result<CreditPlan, CreditSweepError
             });
         }
     }
-    let sweep_id = blake3::hash(text.as_bytes()).to_hex()[..16].to_string();
+    let sweep_id = points::sweep_id(text);
     Ok(CreditPlan { sweep_id, base, text: text.to_string(), file: file.to_path_buf(), points })
 }
 
@@ -162,41 +176,46 @@ fn display_value(value: &toml::Value) -> String {
     value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
 
-/// Run every point on `jobs` threads (0 = all cores); `progress` is called after each.
+/// Run every point on `threads` worker threads, writing each result into `dir` as it finishes;
+/// `progress` is called after each.
 pub fn run(
     plan: &CreditPlan,
     points: &[&CreditPoint],
-    jobs: usize,
+    threads: usize,
+    dir: &Path,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<CreditPointResult>, CreditSweepError> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool");
-    let total_points = plan.points.len();
-    pool.install(|| {
-        points
-            .par_iter()
-            .map(|point| {
-                let source = replay_source(&plan.file, &point.overrides);
-                let result =
-                    CreditSimulation::new(&point.scenario, point.seed, &source).run().map_err(|error| {
-                        CreditSweepError::Run {
-                            index: point.index,
-                            assignments: label(&point.assignments),
-                            seed: point.seed,
-                            error: Box::new(error),
-                        }
-                    })?;
-                progress();
-                Ok(CreditPointResult {
-                    sweep_id: plan.sweep_id.clone(),
-                    total_points,
-                    index: point.index,
-                    assignments: point.assignments.clone(),
-                    seed: point.seed,
-                    summary: result.summary,
-                })
-            })
-            .collect()
-    })
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().expect("a thread pool");
+    pool.install(|| points.par_iter().map(|point| run_point(plan, point, dir, progress)).collect())
+}
+
+fn run_point(
+    plan: &CreditPlan,
+    point: &CreditPoint,
+    dir: &Path,
+    progress: &(dyn Fn() + Sync),
+) -> Result<CreditPointResult, CreditSweepError> {
+    let source = replay_source(&plan.file, &point.overrides);
+    let result = CreditSimulation::new(&point.scenario, point.seed, &source).run().map_err(|error| {
+        CreditSweepError::Run {
+            index: point.index,
+            assignments: label(&point.assignments),
+            seed: point.seed,
+            error: Box::new(error),
+        }
+    })?;
+    let result = CreditPointResult {
+        sweep_id: plan.sweep_id.clone(),
+        total_points: plan.points.len(),
+        index: point.index,
+        assignments: point.assignments.clone(),
+        seed: point.seed,
+        summary: result.summary,
+        digest: String::new(),
+    };
+    points::write_point(dir, &result)?;
+    progress();
+    Ok(result)
 }
 
 /// `FILE --set k=v …`: what replays a point.
@@ -208,48 +227,18 @@ pub fn replay_source(file: &Path, overrides: &[Override]) -> String {
     out
 }
 
-/// Write a run's point results and the sweep record into `dir` (a shard, or the whole sweep
-/// before its report is built from them).
-pub fn write_shard(
-    dir: &Path,
-    plan: &CreditPlan,
-    results: &[CreditPointResult],
-) -> Result<(), CreditSweepError> {
-    write_points(dir, results)?;
-    let record =
-        SweepRecord { sweep_id: plan.sweep_id.clone(), file: plan.file.clone(), text: plan.text.clone() };
-    let path = dir.join(RECORD_FILE);
-    std::fs::write(&path, serde_json::to_string_pretty(&record).expect("a record serializes") + "\n")
-        .map_err(|error| CreditSweepError::Io { path, error })
-}
-
-/// Whether `dir` holds a credit sweep's results (its [`RECORD_FILE`]).
+/// Whether `dir` holds a credit sweep's results (its record says so).
 pub fn is_credit_sweep_dir(dir: &Path) -> bool {
-    dir.join(RECORD_FILE).is_file()
+    SweepRecord::read(dir).is_ok_and(|r| r.kind == "credit")
 }
 
-/// Merge the credit sweep results under `dirs` into the report a single-machine sweep writes.
+/// Merge the credit sweep results under `dirs` — each checked against the sweep its directory
+/// records — into the report a single-machine sweep writes.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CreditSweepError> {
-    let mut records = Vec::new();
-    for dir in dirs {
-        let path = dir.join(RECORD_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| CreditSweepError::Io { path: path.clone(), error })?;
-        let record: SweepRecord = serde_json::from_str(&text).map_err(|e| {
-            SweepError::Incomplete(format!("{}: not a credit sweep record: {e}", path.display()))
-        })?;
-        records.push(record);
-    }
-    let first = records.first().ok_or_else(|| SweepError::Incomplete("no directories".into()))?;
-    if let Some(other) = records.iter().find(|r| r.sweep_id != first.sweep_id) {
-        return Err(SweepError::Incomplete(format!(
-            "results of two sweeps ({} and {})",
-            first.sweep_id, other.sweep_id
-        ))
-        .into());
-    }
-    let plan = plan_text(&first.text, &first.file)?;
-    let results: Vec<CreditPointResult> = complete(read_points(dirs)?)?;
+    let record = SweepRecord::read_all(dirs)?;
+    let plan = plan_text(&record.text, &record.file)?;
+    let results: Vec<CreditPointResult> = points::read_points(dirs, &record, &plan.expected())?;
+    let results = points::complete(results, record.total_points)?;
     write_report(out, &plan, &results)
 }
 
@@ -337,13 +326,24 @@ fn ranked_table(combos: &[Combination<'_>], weights: &BTreeMap<String, f64>) -> 
     scored.sort_by(|a, b| {
         a.0.total_cmp(&b.0).then_with(|| label(a.2.assignments).cmp(&label(b.2.assignments)))
     });
-    let mut header = vec!["rank".to_string(), "configuration".to_string(), "objective".to_string()];
+    let mut header = ["rank", "configuration", "objective", "vs the best"].map(String::from).to_vec();
     header.extend(weights.keys().cloned());
+    let per_seed = |c: &Combination<'_>| -> Vec<(u64, f64)> {
+        c.members.iter().filter_map(|r| objective(weights, &r.summary).map(|v| (r.seed, v))).collect()
+    };
+    let best = scored.first().map(|(_, _, c)| per_seed(c)).unwrap_or_default();
     let rows = scored
         .iter()
         .enumerate()
         .map(|(i, (mean, half, c))| {
-            let mut row = vec![(i + 1).to_string(), label(c.assignments), fmt_ci((*mean, *half))];
+            let versus = match (i, stats::indistinguishable(&per_seed(c), &best)) {
+                (0, _) => "best",
+                (_, Some(true)) => "≈ best",
+                (_, Some(false)) => "worse",
+                (_, None) => "—",
+            };
+            let mut row =
+                vec![(i + 1).to_string(), label(c.assignments), fmt_ci((*mean, *half)), versus.into()];
             row.extend(weights.keys().map(|name| c.stat(&|s| s.metric(name)).map_or("—".into(), fmt_ci)));
             row
         })
@@ -464,7 +464,10 @@ fn sections(plan: &CreditPlan, results: &[CreditPointResult], combos: &[Combinat
             title: "Ranking against the objective".into(),
             text: format!(
                 "Objective (lower is better): {stated}, computed per run, then mean ± 95% CI over seeds. \
-                 Configurations lacking a named metric are left out."
+                 Configurations lacking a named metric are left out. \"≈ best\" marks a configuration that \
+                 cannot be told from the best at 95%: a paired t-test over the seeds both ran (the same \
+                 seeds draw the same population), the mean per-seed difference of the objective within its \
+                 confidence half-width of 0; \"worse\" one that can; \"—\" with fewer than two common seeds."
             ),
             tables: vec![ranked_table(combos, weights)],
         });

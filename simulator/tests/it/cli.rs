@@ -101,7 +101,7 @@ fn set_overrides_scenario_keys_and_bad_ones_are_refused() {
         &dir.display().to_string(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("5 clients in 1 groups (one bookkeeper each)"));
+    assert!(text(&out.stdout).contains("5 clients in 1 group (one bookkeeper each)"));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["nodes"], 6);

@@ -270,7 +270,8 @@ fn the_comparison_report_of_a_small_sybil_sweep() {
     let plan = compare::plan_text(&text, Path::new("scenarios/credit-sybil.toml")).unwrap();
     assert_eq!(plan.points.len(), 2 * 4 * 2, "attack edges × models × seeds");
     let all: Vec<_> = plan.points.iter().collect();
-    let results = compare::run(&plan, &all, 2, &|| {}).unwrap();
+    let dir = crate::support::temp_dir("credit-small-sweep");
+    let results = compare::run(&plan, &all, 2, &dir, &|| {}).unwrap();
     let markdown = compare::markdown(&plan, &results);
     // The ranking is sorted by the objective, best first.
     let ranked: Vec<f64> = markdown
@@ -331,13 +332,15 @@ fn credit_sweep_shards_merge_into_exactly_the_single_machine_report() {
     let base = crate::support::temp_dir("credit-shards");
     let single = base.join("single");
     let all: Vec<_> = plan.points.iter().collect();
-    compare::write_shard(&single, &plan, &compare::run(&plan, &all, 2, &|| {}).unwrap()).unwrap();
+    plan.record().write(&single).unwrap();
+    compare::run(&plan, &all, 2, &single, &|| {}).unwrap();
     compare::merge(std::slice::from_ref(&single), &single).unwrap();
     let mut shards = Vec::new();
     for i in 0..3 {
         let dir = base.join(format!("shard-{i}"));
         let points: Vec<_> = plan.points.iter().filter(|p| p.index % 3 == i).collect();
-        compare::write_shard(&dir, &plan, &compare::run(&plan, &points, 1, &|| {}).unwrap()).unwrap();
+        plan.record().write(&dir).unwrap();
+        compare::run(&plan, &points, 1, &dir, &|| {}).unwrap();
         shards.push(dir);
     }
     let merged = base.join("merged");

@@ -46,14 +46,15 @@ fn no_randomness_but_the_seeded_streams() {
 fn no_clock_in_simulation_logic() {
     // The CLI measures wall time for `timing.json`, outside every run.
     let needles = ["SystemTime", "Instant"];
-    assert_eq!(offenders(&needles, &["src/main.rs"]), Vec::<String>::new());
+    assert_eq!(offenders(&needles, &["src/main.rs", "src/cli/run.rs"]), Vec::<String>::new());
 }
 
 #[test]
 fn no_state_in_statics() {
     let needles =
         ["static mut", "thread_local!", "lazy_static", "OnceLock", "OnceCell", "LazyLock", "AtomicU"];
-    assert_eq!(offenders(&needles, &["src/main.rs"]), Vec::<String>::new());
+    // The sweep command counts finished points for its progress bar in a local atomic.
+    assert_eq!(offenders(&needles, &["src/main.rs", "src/cli/sweep.rs"]), Vec::<String>::new());
 }
 
 #[test]

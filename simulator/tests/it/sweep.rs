@@ -36,11 +36,15 @@ fn shards_partition_the_points() {
     seen.sort_unstable();
     assert_eq!(seen, (0..plan.points.len()).collect::<Vec<_>>());
     assert!(
-        sweep::parse_shard("3/3").is_err()
-            && sweep::parse_shard("1/0").is_err()
-            && sweep::parse_shard("x").is_err()
+        sweep::parse_shard("3/3", 12).is_err()
+            && sweep::parse_shard("1/0", 12).is_err()
+            && sweep::parse_shard("x", 12).is_err()
     );
-    assert_eq!(sweep::parse_shard("2/3").unwrap(), (2, 3));
+    assert_eq!(sweep::parse_shard("2/3", 12).unwrap(), (2, 3));
+    assert_eq!(
+        sweep::parse_shard("2/13", 12).unwrap_err().to_string(),
+        "--shard 2/13: the sweep has 12 points, so at most 12 shards (each gets at least one)"
+    );
 }
 
 #[test]
@@ -48,14 +52,16 @@ fn merged_shards_give_exactly_the_single_machine_report() {
     let plan = plan();
     let all: Vec<_> = plan.points.iter().collect();
     let single = temp_dir("sweep-single");
-    sweep::write_points(&single, &sweep::run(&plan, &all, 2, &|| {}).unwrap()).unwrap();
+    plan.record().write(&single).unwrap();
+    sweep::run(&plan, &all, 2, &single, &|| {}).unwrap();
     sweep::merge(std::slice::from_ref(&single), &single).unwrap();
 
     let mut shard_dirs = Vec::new();
     for i in 0..3 {
         let dir = temp_dir(&format!("sweep-shard-{i}"));
         let points: Vec<_> = plan.points.iter().filter(|p| p.index % 3 == i).collect();
-        sweep::write_points(&dir, &sweep::run(&plan, &points, 1, &|| {}).unwrap()).unwrap();
+        plan.record().write(&dir).unwrap();
+        sweep::run(&plan, &points, 1, &dir, &|| {}).unwrap();
         shard_dirs.push(dir);
     }
     let merged = temp_dir("sweep-merged");
