@@ -172,6 +172,34 @@ pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// A fault on the time axis, for the report's plots and fault table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultMark {
+    /// When.
+    pub at_ms: u64,
+    /// What.
+    pub kind: FaultKind,
+    /// The node (crash, restart) or the partition's index (start, heal).
+    pub id: u64,
+}
+
+/// The kinds of [`FaultMark`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A node crashed.
+    Crash,
+    /// A node restarted.
+    Restart,
+    /// A partition started.
+    PartitionStart,
+    /// A partition healed.
+    PartitionHeal,
+}
+
+/// Most fault marks a run keeps for its report (churn can crash nodes every few ms); the
+/// per-pulse counts in the series count them all.
+pub const FAULT_MARKS_MAX: usize = 2_000;
+
 /// The running measurements of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -217,6 +245,8 @@ pub struct Metrics {
     pub roots_with_clears_in_transit: u64,
     /// Refusals by reason.
     pub refused_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// The first [`FAULT_MARKS_MAX`] faults, in time order.
+    pub fault_marks: Vec<FaultMark>,
     /// `[start, end)` of the pulse last returned by [`Metrics::at`], which saves a division
     /// on nearly every call.
     cached: (u64, u64, usize),
@@ -237,6 +267,13 @@ impl Metrics {
             self.pulses.resize_with(index + 1, || PulseAcc { outstanding, ..PulseAcc::default() });
         }
         &mut self.pulses[index]
+    }
+
+    /// Remember a fault for the report (the first [`FAULT_MARKS_MAX`]).
+    pub fn mark(&mut self, at_ms: u64, kind: FaultKind, id: u64) {
+        if self.fault_marks.len() < FAULT_MARKS_MAX {
+            self.fault_marks.push(FaultMark { at_ms, kind, id });
+        }
     }
 
     /// Count `copies` messages of `kind`, `bytes` each.

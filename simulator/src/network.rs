@@ -207,9 +207,11 @@ impl Sampler {
     /// The largest delay `latency` ever draws, in ms, computed without building its table (what
     /// validation bounds, and the delay bound of the timing-based checks).
     pub fn largest_ms(latency: &Latency) -> u64 {
-        // A table is monotone in z, so its largest entry is its first or its last.
+        // A table is monotone in z, so its largest entry is its first or its last; unlike the
+        // table (whose entries stop at u32::MAX) this says how far the distribution reaches.
         let ends = |of_z: &dyn Fn(f64) -> f64| {
-            u64::from(quantile_ms(&of_z, 0).max(quantile_ms(&of_z, QUANTILES - 1)))
+            let at = |i: usize| of_z(inverse_normal_cdf((i as f64 + 0.5) / QUANTILES as f64)).round();
+            at(0).max(at(QUANTILES - 1)).max(0.0) as u64 // a float cast saturates; NaN is 0
         };
         match *latency {
             Latency::Fixed { ms } => ms,

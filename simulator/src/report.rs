@@ -5,30 +5,37 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use crate::metrics::Count;
-use crate::plot::{self, Line, Marker};
+use crate::metrics::{Count, FaultKind};
+use crate::plot::{self, Band, Chart, Line, MarkKind, Marker};
 use crate::summary::{PulseRow, RunResult, Summary};
 
 /// A table rendered the same way to Markdown and HTML.
 #[derive(Debug)]
 pub struct Table {
-    /// Column headers.
+    /// Column headers; none for a two-column list of what and value ([`Table::pairs`]).
     pub header: Vec<String>,
     /// Rows of cells.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    /// A two-column "what / value" table.
+    /// A two-column "what / value" list, without a header row.
     pub fn pairs(pairs: &[(&str, String)]) -> Table {
         Table {
-            header: vec!["".into(), "".into()],
+            header: Vec::new(),
             rows: pairs.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect(),
         }
     }
 
-    /// As a Markdown table.
+    /// As Markdown: a table, or a list for a table without a header.
     pub fn markdown(&self) -> String {
+        if self.header.is_empty() {
+            let mut out = String::new();
+            for row in &self.rows {
+                let _ = writeln!(out, "- {}: {}", row[0], row[1..].join(" "));
+            }
+            return out;
+        }
         let mut out = format!("| {} |\n|{}\n", self.header.join(" | "), "---|".repeat(self.header.len()));
         for row in &self.rows {
             let _ = writeln!(out, "| {} |", row.join(" | "));
@@ -36,23 +43,38 @@ impl Table {
         out
     }
 
-    /// As an HTML table.
+    /// As an HTML table (scrolling sideways when wider than the page); without a header, each
+    /// row's first cell heads the row.
     pub fn html(&self) -> String {
-        let mut out = String::from("<table>\n<tr>");
-        for h in &self.header {
-            let _ = write!(out, "<th>{}</th>", escape(h));
-        }
-        out.push_str("</tr>\n");
-        for row in &self.rows {
+        let mut out = String::from("<div class=\"table\"><table>\n");
+        if !self.header.is_empty() {
             out.push_str("<tr>");
-            for cell in row {
-                let _ = write!(out, "<td>{}</td>", escape(cell));
+            for h in &self.header {
+                let _ = write!(out, "<th>{}</th>", escape(h));
             }
             out.push_str("</tr>\n");
         }
-        out.push_str("</table>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for (i, cell) in row.iter().enumerate() {
+                if i == 0 && self.header.is_empty() {
+                    let _ = write!(out, "<th scope=\"row\">{}</th>", escape(cell));
+                } else if is_number(cell) {
+                    let _ = write!(out, "<td>{}</td>", escape(cell));
+                } else {
+                    let _ = write!(out, "<td class=\"text\">{}</td>", escape(cell));
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table></div>\n");
         out
     }
+}
+
+/// Whether a cell holds a figure (right-aligned) rather than text (left-aligned).
+fn is_number(cell: &str) -> bool {
+    cell.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '—')
 }
 
 /// Escape text for HTML.
@@ -102,8 +124,10 @@ pub fn html_with_appendix(
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\n<style>\
 body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}}\
-table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
-td:first-child{{text-align:left}}figure{{margin:1em 0}}</style></head><body>\n<h1>{0}</h1>\n",
+div.table{{overflow-x:auto;margin:0.5em 0 1.5em}}table{{border-collapse:collapse}}\
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}}\
+td:first-child,th:first-child{{text-align:left;white-space:normal;min-width:12em}}th{{background:#f4f4f4}}\
+th[scope=row]{{font-weight:normal;background:none}}td.text{{text-align:left;white-space:normal}}figure{{margin:1em 0}}</style></head><body>\n<h1>{0}</h1>\n",
         escape(title)
     );
     for s in sections {
@@ -138,14 +162,15 @@ pub fn plural(n: u64, noun: &str) -> String {
 /// The sections of a run report.
 pub fn run_sections(s: &Summary) -> Vec<Section> {
     let t = &s.transfers;
-    let lat = |p: &crate::metrics::Percentiles, unit: &str| {
+    // One column per unit, each with one number format: whole ms, pulses to 2 decimals.
+    let (ms, pulses, start) =
+        (&s.commit_latency_ms, &s.commit_latency_pulses, &s.commit_latency_from_start_ms);
+    let lat = |name: &str, get: fn(&crate::metrics::Percentiles) -> f64| {
         vec![
-            unit.to_string(),
-            p.p50.to_string(),
-            p.p90.to_string(),
-            p.p99.to_string(),
-            p.max.to_string(),
-            p.mean.to_string(),
+            name.to_string(),
+            format!("{:.0}", get(ms)),
+            format!("{:.2}", get(pulses)),
+            format!("{:.0}", get(start)),
         ]
     };
     let m = &s.messages;
@@ -161,7 +186,7 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
                 ("virtual time", format!("{} ms ({} pulses)", s.virtual_ms, s.pulses)),
                 ("nodes", count(s.nodes)),
                 ("events processed", count(s.events)),
-                ("invariant checks (all passed)", count(s.invariant_checks)),
+                (checks_label(s), count(s.invariant_checks)),
                 ("trace hash", s.trace_hash.clone()),
             ])],
         },
@@ -185,15 +210,19 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
             title: "Commit latency".into(),
             text:
                 "From the request to the payer holding a verified proof of its account in the version that \
-                   holds the transfer; the last row starts when the payer starts the transfer, after its \
+                   holds the transfer; the last column starts when the payer starts the transfer, after its \
                    earlier ones (SPEC §7.4 bounds that by 2 pulses)."
                     .into(),
             tables: vec![Table {
-                header: ["unit", "p50", "p90", "p99", "max", "mean"].map(String::from).to_vec(),
+                header: ["percentile", "ms", "pulses", "ms from the payer's start (L1)"]
+                    .map(String::from)
+                    .to_vec(),
                 rows: vec![
-                    lat(&s.commit_latency_ms, "ms"),
-                    lat(&s.commit_latency_pulses, "pulses"),
-                    lat(&s.commit_latency_from_start_ms, "ms from the payer's start (L1)"),
+                    lat("p50", |p| p.p50),
+                    lat("p90", |p| p.p90),
+                    lat("p99", |p| p.p99),
+                    lat("max", |p| p.max),
+                    lat("mean", |p| p.mean),
                 ],
             }],
         },
@@ -333,19 +362,23 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
     sections
 }
 
+/// The invariant checks' row: all passed, unless the last one failed.
+fn checks_label(s: &Summary) -> &'static str {
+    match &s.stopped {
+        Some(stopped) if stopped.invariant.is_some() => "invariant checks (the last one failed)",
+        _ => "invariant checks (all passed)",
+    }
+}
+
 /// Why a run stopped early: first in its report, since every figure after it is partial.
 fn stopped_section(stopped: &crate::summary::Stopped) -> Section {
-    let what = stopped
-        .invariant
-        .as_ref()
-        .map_or("a limit was hit".to_string(), |code| format!("invariant {code} broke"));
     Section {
         title: "Stopped early".into(),
         text: format!(
-            "The run stopped at {} ms: {what}. Every figure below is up to then. {} The last events \
-             before the stop are in flight-recorder.jsonl (`leither trace`); replay with `{}`.",
+            "{}. Every figure below counts what happened up to {} ms. The last events before the stop \
+             are in flight-recorder.jsonl (read it with `leither trace`); replay with `{}`.",
+            stopped.reason.lines().next().unwrap_or("").trim_end_matches('.'),
             stopped.at_ms,
-            stopped.reason.lines().next().unwrap_or(""),
             stopped.replay
         ),
         tables: Vec::new(),
@@ -461,29 +494,82 @@ fn root_committee_section(s: &Summary) -> Section {
     }
 }
 
-/// Fault markers on the time axis: crashes, restarts, partition starts and heals.
-fn markers(series: &[PulseRow]) -> Vec<Marker> {
-    let mut markers = Vec::new();
-    let mut in_force = 0;
-    for r in series {
-        if r.counts[Count::Crashes] > 0 {
-            markers.push(Marker { pulse: r.pulse, label: "crash" });
-        }
-        if r.counts[Count::Restarts] > 0 {
-            markers.push(Marker { pulse: r.pulse, label: "restart" });
-        }
-        if r.partitions > in_force {
-            markers.push(Marker { pulse: r.pulse, label: "partition" });
-        } else if r.partitions < in_force {
-            markers.push(Marker { pulse: r.pulse, label: "heal" });
-        }
-        in_force = r.partitions;
+/// A pulse length as an x axis' unit: `pulse (1 s)`, `pulse (250 ms)`.
+pub fn pulse_axis(pulse_ms: u64) -> String {
+    if pulse_ms % 1000 == 0 {
+        format!("pulse ({} s)", pulse_ms / 1000)
+    } else if pulse_ms > 1000 {
+        format!("pulse ({} s)", pulse_ms as f64 / 1000.0)
+    } else {
+        format!("pulse ({pulse_ms} ms)")
     }
-    markers
 }
 
-/// The run report's figures.
-pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
+/// Crashes and restarts as labelled markers, partitions as bands from start to heal (or to the
+/// end of the run), in pulses.
+fn fault_marks(result: &RunResult) -> (Vec<Marker>, Vec<Band>) {
+    let pulse = |at_ms: u64| at_ms as f64 / result.pulse_ms as f64;
+    let end = result.series.len() as f64;
+    let mut markers = Vec::new();
+    let mut bands: Vec<Band> = Vec::new();
+    let mut open: Vec<(u64, f64)> = Vec::new();
+    for m in &result.fault_marks {
+        match m.kind {
+            FaultKind::Crash | FaultKind::Restart => {
+                let kind = if m.kind == FaultKind::Crash { MarkKind::Crash } else { MarkKind::Restart };
+                markers.push(Marker { x: pulse(m.at_ms), kind, label: format!("n{}", m.id) });
+            }
+            FaultKind::PartitionStart => open.push((m.id, pulse(m.at_ms))),
+            FaultKind::PartitionHeal => {
+                if let Some(i) = open.iter().position(|(id, _)| *id == m.id) {
+                    let (id, from) = open.remove(i);
+                    bands.push(Band { from, to: pulse(m.at_ms), label: format!("partition {id}") });
+                }
+            }
+        }
+    }
+    bands.extend(open.into_iter().map(|(id, from)| Band { from, to: end, label: format!("partition {id}") }));
+    (markers, bands)
+}
+
+/// The faults on the time axis, as a table (the plots label only those with room).
+fn faults_table_section(result: &RunResult) -> Option<Section> {
+    const ROWS: usize = 60;
+    if result.fault_marks.is_empty() {
+        return None;
+    }
+    let what = |m: &crate::metrics::FaultMark| match m.kind {
+        FaultKind::Crash => format!("node {} crashed", m.id),
+        FaultKind::Restart => format!("node {} restarted", m.id),
+        FaultKind::PartitionStart => format!("partition {} started", m.id),
+        FaultKind::PartitionHeal => format!("partition {} healed", m.id),
+    };
+    let rows = result
+        .fault_marks
+        .iter()
+        .take(ROWS)
+        .map(|m| vec![m.at_ms.to_string(), (m.at_ms / result.pulse_ms).to_string(), what(m)])
+        .collect();
+    let total = result.summary.faults.crashes
+        + result.summary.faults.restarts
+        + result.summary.faults.partitions_started
+        + result.summary.faults.partitions_healed;
+    let more = total.saturating_sub(ROWS.min(result.fault_marks.len()) as u64);
+    let text = if more > 0 {
+        format!("The first {ROWS} of {total}; timeseries.csv counts every one per pulse.")
+    } else {
+        "Every node crash and restart and every partition, as the plots mark them.".into()
+    };
+    Some(Section {
+        title: "Faults on the time axis".into(),
+        text,
+        tables: vec![Table { header: ["time (ms)", "pulse", "what"].map(String::from).to_vec(), rows }],
+    })
+}
+
+/// The run report's figures, on one shared time axis.
+pub fn run_figures(result: &RunResult) -> Vec<String> {
+    let series = &result.series;
     let xy = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
         series.iter().map(|r| (r.pulse as f64, f(r))).collect()
     };
@@ -491,61 +577,52 @@ pub fn run_figures(series: &[PulseRow]) -> Vec<String> {
     let lat = |f: fn(&PulseRow) -> f64| -> Vec<(f64, f64)> {
         with_commits.iter().map(|r| (r.pulse as f64, f(r))).collect()
     };
-    let marks = markers(series);
+    let line = |label: &str, points| Line { label: label.into(), points, half_widths: Vec::new() };
+    let (markers, bands) = fault_marks(result);
+    let x_desc = pulse_axis(result.pulse_ms);
+    let x_range = Some((0.0, series.len().max(1) as f64));
+    let figure = |title: &str, y_desc: &str, lines: &[Line]| {
+        plot::chart(&Chart {
+            title,
+            x_desc: &x_desc,
+            y_desc,
+            lines,
+            markers: &markers,
+            bands: &bands,
+            x_range,
+            ..Chart::default()
+        })
+    };
     vec![
-        plot::lines(
-            "Commit latency per pulse (ms)",
-            "pulse",
+        figure(
+            "Commit latency per pulse",
             "ms",
             &[
-                Line { label: "p50".into(), points: lat(|r| r.latency_ms.p50), half_widths: Vec::new() },
-                Line { label: "p90".into(), points: lat(|r| r.latency_ms.p90), half_widths: Vec::new() },
-                Line { label: "p99".into(), points: lat(|r| r.latency_ms.p99), half_widths: Vec::new() },
+                line("p50", lat(|r| r.latency_ms.p50)),
+                line("p90", lat(|r| r.latency_ms.p90)),
+                line("p99", lat(|r| r.latency_ms.p99)),
             ],
-            &marks,
         ),
-        plot::lines(
-            "Throughput (transfers per pulse)",
-            "pulse",
-            "transfers",
+        figure(
+            "Throughput",
+            "transfers per pulse",
             &[
-                Line {
-                    label: "requested".into(),
-                    points: xy(|r| r.counts[Count::Issued] as f64),
-                    half_widths: Vec::new(),
-                },
-                Line {
-                    label: "committed".into(),
-                    points: xy(|r| r.counts[Count::Committed] as f64),
-                    half_widths: Vec::new(),
-                },
+                line("requested", xy(|r| r.counts[Count::Issued] as f64)),
+                line("committed", xy(|r| r.counts[Count::Committed] as f64)),
             ],
-            &marks,
         ),
-        plot::lines(
+        figure(
             "Queue depth (requests open at the end of each pulse)",
-            "pulse",
             "requests",
-            &[Line { label: "open".into(), points: xy(|r| r.outstanding as f64), half_widths: Vec::new() }],
-            &marks,
+            &[line("open", xy(|r| r.outstanding as f64))],
         ),
-        plot::lines(
-            "Messages per pulse",
-            "pulse",
-            "messages",
+        figure(
+            "Messages",
+            "messages per pulse",
             &[
-                Line {
-                    label: "sent".into(),
-                    points: xy(|r| r.counts[Count::Messages] as f64),
-                    half_widths: Vec::new(),
-                },
-                Line {
-                    label: "lost".into(),
-                    points: xy(|r| (r.counts[Count::Dropped] + r.counts[Count::Partitioned]) as f64),
-                    half_widths: Vec::new(),
-                },
+                line("sent", xy(|r| r.counts[Count::Messages] as f64)),
+                line("lost", xy(|r| (r.counts[Count::Dropped] + r.counts[Count::Partitioned]) as f64)),
             ],
-            &marks,
         ),
     ]
 }
@@ -569,20 +646,27 @@ pub fn series_csv(series: &[PulseRow]) -> String {
     out
 }
 
+/// The run report's sections: the summary's, then the faults on the time axis.
+fn report_sections(result: &RunResult) -> Vec<Section> {
+    let mut sections = run_sections(&result.summary);
+    sections.extend(faults_table_section(result));
+    sections
+}
+
 /// The run report as Markdown.
 pub fn run_markdown(result: &RunResult) -> String {
     let s = &result.summary;
     let title = format!("Leither simulation — {} (seed {})", s.scenario_name, s.seed);
     let footer = "Files: `summary.json` (every metric, the scenario, seed and commit), `timeseries.csv` \
                   (one row per pulse), `report.html` (this report with plots).\n";
-    markdown(&title, &run_sections(s), footer)
+    markdown(&title, &report_sections(result), footer)
 }
 
 /// The run report as HTML.
 pub fn run_html(result: &RunResult) -> String {
     let s = &result.summary;
     let title = format!("Leither simulation — {} (seed {})", s.scenario_name, s.seed);
-    html(&title, &run_sections(s), &run_figures(&result.series))
+    html(&title, &report_sections(result), &run_figures(result))
 }
 
 /// Write `summary.json`, `timeseries.csv`, `report.md` and `report.html` into `dir`.

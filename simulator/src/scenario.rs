@@ -541,9 +541,10 @@ pub struct Sweep {
     pub parameters: BTreeMap<String, Vec<toml::Value>>,
 }
 
-/// A set of nodes, written `"0"`, `"1-10,15"`, `"bookkeeper"`, `"clients"` or `"all"`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// A set of nodes, written `"0"`, `"1-10,15"`, `"bookkeeper"`, `"clients"` or `"all"` (or a
+/// bare node number, `3`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct NodeSet {
     text: String,
     ranges: Vec<(NodeIndex, NodeIndex)>,
@@ -589,6 +590,31 @@ fn parse_range(part: &str) -> Result<(NodeIndex, NodeIndex), String> {
         return Err(format!("range `{part}` is empty (start after end)"));
     }
     Ok((low, high))
+}
+
+impl<'de> Deserialize<'de> for NodeSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NodeSet, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NodeSet;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node set such as \"3\", \"1-10,15\", \"clients\" or \"all\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NodeSet, E> {
+                NodeSet::try_from(text.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, node: i64) -> Result<NodeSet, E> {
+                match u32::try_from(node) {
+                    Ok(node) => self.visit_str(&node.to_string()),
+                    Err(_) => Err(E::custom(format!("{node} is not a node (nodes are 0, 1, 2, …)"))),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, node: u64) -> Result<NodeSet, E> {
+                self.visit_i64(i64::try_from(node).unwrap_or(-1))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl From<NodeSet> for String {
@@ -941,11 +967,38 @@ pub(crate) fn scenario_language(message: &str) -> String {
 }
 
 /// Deserialize a TOML document into `T`, errors naming the file, the key path and the line.
-pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned + Serialize>(
     text: &str,
     file: &Path,
 ) -> Result<T, ScenarioError> {
-    strict_table(text, file)?;
+    let table = strict_table(text, file)?;
+    let value = deserialize_schema(text, file)?;
+    sections_are_tables(&table, &value, file)?;
+    Ok(value)
+}
+
+/// serde reads a struct from an array too (`nodes = [40]` as `clients = 40`): refuse a section
+/// that the schema writes as a table but the file gives as an array.
+fn sections_are_tables<T: Serialize>(
+    table: &toml::Table,
+    value: &T,
+    file: &Path,
+) -> Result<(), ScenarioError> {
+    let Ok(toml::Value::Table(schema)) = toml::Value::try_from(value) else { return Ok(()) };
+    for (key, given) in table {
+        if given.is_array() && schema.get(key).is_some_and(toml::Value::is_table) {
+            return Err(ScenarioError::Schema {
+                file: file.to_path_buf(),
+                line: 0,
+                key: key.clone(),
+                message: format!("invalid type: array, expected a table ([{key}])"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn deserialize_schema<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|error| ScenarioError::Syntax {
         file: file.to_path_buf(),
         line: line_of(text, error.span()),

@@ -26,7 +26,7 @@ use crate::checker::{Checker, Seal};
 use crate::election::ElectionLog;
 use crate::faults;
 use crate::heal::HealCheck;
-use crate::metrics::{Count, Metrics};
+use crate::metrics::{Count, FaultKind, Metrics};
 use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
@@ -625,6 +625,7 @@ impl Simulation {
         status.up = false;
         status.incarnation += 1; // timers set before the crash never fire
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Crashes] += 1;
+        self.metrics.mark(self.now_ms, FaultKind::Crash, u64::from(node));
         self.trace.record(self.now_ms, Ev::Crash, &[u64::from(node)])?;
         Ok(true)
     }
@@ -635,6 +636,7 @@ impl Simulation {
         }
         self.status[node as usize].up = true;
         self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Restarts] += 1;
+        self.metrics.mark(self.now_ms, FaultKind::Restart, u64::from(node));
         self.trace.record(self.now_ms, Ev::Restart, &[u64::from(node), u64::from(durable)])?;
         self.with_node(node, |n, now, out| n.restart(now, durable, out))
     }
@@ -642,6 +644,8 @@ impl Simulation {
     fn partition(&mut self, index: u32, start: bool) -> Result<(), SimError> {
         let kind = if start { Ev::Partition } else { Ev::Heal };
         self.trace.record(self.now_ms, kind, &[u64::from(index)])?;
+        let kind = if start { FaultKind::PartitionStart } else { FaultKind::PartitionHeal };
+        self.metrics.mark(self.now_ms, kind, u64::from(index));
         if start {
             self.network.partition(index as usize, self.partition_sides[index as usize].clone());
             self.metrics.partitions_started += 1;
@@ -1146,6 +1150,21 @@ impl Simulation {
             elections: self.elections.as_ref().map(|log| log.finish()),
         })
     }
+}
+
+/// Check, without building the run, that the group tree `seed` makes has the leaf groups the
+/// scenario's leaf-only keys need (what `leither validate` checks beyond the file's values).
+pub fn check_group_tree(scenario: &Scenario, seed: u64, file: &Path) -> Result<(), SimError> {
+    if crate::scenario::validate::leaf_only_keys(scenario).is_empty() {
+        return Ok(());
+    }
+    let (signers, _) = signers(scenario, seed);
+    let params = &scenario.parameters;
+    let accounts = signers[1..].iter().map(|s| s.id()).chain([organization_id(seed)]);
+    let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
+        .expect("validated group parameters");
+    let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
+    leaf_groups_exist(scenario, seed, file, leaves)
 }
 
 /// Keys that need leaf groups, refused when the group tree of this seed has none.

@@ -277,6 +277,10 @@ pub struct RunResult {
     pub summary: Summary,
     /// One row per pulse.
     pub series: Vec<PulseRow>,
+    /// The faults on the time axis (the first `metrics::FAULT_MARKS_MAX`).
+    pub fault_marks: Vec<crate::metrics::FaultMark>,
+    /// The pulse period, the unit of the series' time axis.
+    pub pulse_ms: u64,
 }
 
 /// What the engine hands over at the end of a run.
@@ -394,7 +398,7 @@ impl Summary {
             overrides: Vec::new(),
             stopped: None,
         };
-        RunResult { summary, series }
+        RunResult { summary, series, fault_marks: std::mem::take(&mut metrics.fault_marks), pulse_ms }
     }
 }
 

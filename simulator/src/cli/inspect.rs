@@ -25,6 +25,7 @@ fn validate_one(path: &Path) -> Result<String, Failure> {
         return Ok(format!("{}: ok (credit)", path.display()));
     }
     let s = Scenario::parse(&text, path)?;
+    crate::sim::check_group_tree(&s, s.seed, path)?;
     if s.sweep.is_some() {
         let points = sweep::count_points(&text, path)?;
         return Ok(format!("{}: ok ({points} sweep points)", path.display()));

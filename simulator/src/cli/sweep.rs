@@ -82,13 +82,13 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
     let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
     say!(
         console,
-        "sweep {}: {} of {} points into {}{}, {} worker threads",
+        "sweep {}: {} of {} points into {}{}, {}",
         plan.name,
         mine.len(),
         plan.points.len(),
         dir.display(),
         resumed(mine.len() - remaining.len()),
-        threads
+        crate::report::plural(threads as u64, "worker thread")
     );
     let bar = progress_bar(remaining.len() as u64, "points");
     let count = AtomicU64::new(0);
@@ -157,13 +157,13 @@ fn credit_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(), F
     let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
     say!(
         console,
-        "credit sweep {}: {} of {} runs into {}{}, {} worker threads",
+        "credit sweep {}: {} of {} runs into {}{}, {}",
         plan.base.name,
         mine.len(),
         plan.points.len(),
         dir.display(),
         resumed(mine.len() - remaining.len()),
-        threads
+        crate::report::plural(threads as u64, "worker thread")
     );
     let bar = progress_bar(remaining.len() as u64, "runs");
     let count = AtomicU64::new(0);

@@ -16,7 +16,7 @@ use super::report::opt;
 use super::scenario::CreditScenario;
 use super::sim::{CreditSimError, CreditSimulation};
 use super::summary::CreditSummary;
-use crate::plot::{self, Line};
+use crate::plot::{self, Chart, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
 use crate::sweep::points::{self, Expected};
@@ -249,6 +249,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CreditSweepError> {
 struct Metric {
     name: &'static str,
     heading: &'static str,
+    /// A probability or a fraction: its axis is held to [0, 1].
+    probability: bool,
 }
 
 impl Metric {
@@ -258,16 +260,20 @@ impl Metric {
 }
 
 const METRICS: [Metric; 10] = [
-    Metric { name: "defaulted_bill_fraction", heading: "defaulted bills" },
-    Metric { name: "value_lost_fraction", heading: "value lost ÷ credit" },
-    Metric { name: "settlement_failure_rate", heading: "settlement failures" },
-    Metric { name: "accepted_sybils_per_attack_edge", heading: "accepted sybils / attack edge" },
-    Metric { name: "credit_lost_per_attack_edge", heading: "credit lost / attack edge" },
-    Metric { name: "auc_honest_vs_sybil", heading: "AUC honest vs sybil" },
-    Metric { name: "auc_honest_vs_adversary", heading: "AUC honest vs adversary" },
-    Metric { name: "precision_at_honest", heading: "precision at honest count" },
-    Metric { name: "adversary_seat_fraction", heading: "adversarial seats" },
-    Metric { name: "mean_iterations", heading: "iterations per update" },
+    Metric { name: "defaulted_bill_fraction", heading: "defaulted bills", probability: true },
+    Metric { name: "value_lost_fraction", heading: "value lost ÷ credit", probability: true },
+    Metric { name: "settlement_failure_rate", heading: "settlement failures", probability: true },
+    Metric {
+        name: "accepted_sybils_per_attack_edge",
+        heading: "accepted sybils / attack edge",
+        probability: false,
+    },
+    Metric { name: "credit_lost_per_attack_edge", heading: "credit lost / attack edge", probability: false },
+    Metric { name: "auc_honest_vs_sybil", heading: "AUC honest vs sybil", probability: true },
+    Metric { name: "auc_honest_vs_adversary", heading: "AUC honest vs adversary", probability: true },
+    Metric { name: "precision_at_honest", heading: "precision at honest count", probability: true },
+    Metric { name: "adversary_seat_fraction", heading: "adversarial seats", probability: true },
+    Metric { name: "mean_iterations", heading: "iterations per update", probability: false },
 ];
 
 /// The results of one parameter combination.
@@ -422,13 +428,20 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
                 .collect();
             let shown =
                 if labels.len() > 6 { format!(", first 6 of {} lines", labels.len()) } else { String::new() };
-            plot::lines(
-                &format!("{} vs {x} (mean ± 95% CI over seeds{shown})", m.heading),
-                &x_desc,
-                m.heading,
-                &lines,
-                &[],
-            )
+            let title = format!("{} vs {x} (mean ± 95% CI over seeds{shown})", m.heading);
+            let x_log = categories.is_empty()
+                && plot::spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
+            let x_desc = if x_log { format!("{x_desc} (log scale)") } else { x_desc.clone() };
+            let y_range = m.probability.then_some((0.0, 1.0));
+            plot::chart(&Chart {
+                title: &title,
+                x_desc: &x_desc,
+                y_desc: m.heading,
+                lines: &lines,
+                x_log,
+                y_range,
+                ..Chart::default()
+            })
         })
         .collect()
 }
@@ -465,8 +478,8 @@ fn sections(plan: &CreditPlan, results: &[CreditPointResult], combos: &[Combinat
             text: format!(
                 "Objective (lower is better): {stated}, computed per run, then mean ± 95% CI over seeds. \
                  Configurations lacking a named metric are left out. \"≈ best\" marks a configuration that \
-                 cannot be told from the best at 95%: a paired t-test over the seeds both ran (the same \
-                 seeds draw the same population), the mean per-seed difference of the objective within its \
+                 cannot be told from the best at 95%: a paired t-test over the seeds both ran (a seed \
+                 draws the same population and requests wherever the configuration leaves them alone), the mean per-seed difference of the objective within its \
                  confidence half-width of 0; \"worse\" one that can; \"—\" with fewer than two common seeds."
             ),
             tables: vec![ranked_table(combos, weights)],

@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 
 use super::summary::{CreditRunResult, CreditSummary, UpdateRow};
-use crate::plot::{self, Line};
+use crate::plot::{self, Chart, Line};
 use crate::report::{self, Section, Table};
 
 const CLASS_NAMES: [&str; 6] = ["honest", "free riders", "whitewashers", "sybils", "malicious", "spies"];
@@ -122,46 +122,48 @@ fn sections(s: &CreditSummary) -> Vec<Section> {
     ]
 }
 
-fn figures(series: &[UpdateRow]) -> Vec<String> {
+fn figures(series: &[UpdateRow], pulses: u64) -> Vec<String> {
     let xy = |f: &dyn Fn(&UpdateRow) -> Option<f64>| -> Vec<(f64, f64)> {
         series.iter().filter_map(|r| f(r).map(|y| (r.pulse as f64, y))).collect()
     };
     let line = |label: &str, points| Line { label: label.into(), points, half_widths: Vec::new() };
+    // One step of the credit model per pulse; every chart spans the whole run.
+    let x_desc = "pulse (one step of the credit model)";
+    let x_range = Some((0.0, pulses as f64));
+    let figure = |title: &str, y_desc: &str, lines: &[Line], y_range: Option<(f64, f64)>| {
+        plot::chart(&Chart { title, x_desc, y_desc, lines, x_range, y_range, ..Chart::default() })
+    };
     vec![
-        plot::lines(
-            "trust ranking quality",
-            "pulse",
+        figure(
+            "Trust ranking quality",
             "AUC / precision",
             &[
                 line("AUC honest vs sybil", xy(&|r| r.auc_honest_vs_sybil)),
                 line("AUC honest vs adversary", xy(&|r| r.auc_honest_vs_adversary)),
                 line("precision at honest count", xy(&|r| Some(r.precision_at_honest))),
             ],
-            &[],
+            Some((0.0, 1.0)),
         ),
-        plot::lines(
-            "sybils accepted",
-            "pulse",
+        figure(
+            "Sybils accepted",
             "sybils",
             &[line("accepted by the cut", xy(&|r| Some(r.accepted_sybils)))],
-            &[],
+            None,
         ),
-        plot::lines(
-            "refusals and defaults (cumulative)",
-            "pulse",
+        figure(
+            "Refusals and defaults (cumulative)",
             "count",
             &[
                 line("requests refused", xy(&|r| Some(r.refused as f64))),
                 line("lines defaulted", xy(&|r| Some(r.defaulted as f64))),
             ],
-            &[],
+            None,
         ),
-        plot::lines(
-            "value lost to defaults (cumulative)",
-            "pulse",
+        figure(
+            "Value lost to defaults (cumulative)",
             "base units",
             &[line("value lost", xy(&|r| Some(r.value_lost as f64)))],
-            &[],
+            None,
         ),
     ]
 }
@@ -216,7 +218,7 @@ pub fn run_html(result: &CreditRunResult) -> String {
     report::html_with_appendix(
         &title(s),
         &sections(s),
-        &figures(&result.series),
+        &figures(&result.series, result.summary.pulses),
         Some(("Scenario as run", &scenario)),
     )
 }

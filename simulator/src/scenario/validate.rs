@@ -500,7 +500,8 @@ pub(crate) fn leaf_only_keys(s: &Scenario) -> Vec<(&'static str, String)> {
         keys.push(("parameters.backups", p.backups.to_string()));
     }
     if !s.faults.primary_crashes.is_empty() {
-        keys.push(("faults.primary_crashes", format!("{} entries", s.faults.primary_crashes.len())));
+        let n = s.faults.primary_crashes.len();
+        keys.push(("faults.primary_crashes", if n == 1 { "1 entry".into() } else { format!("{n} entries") }));
     }
     for (key, value) in [
         ("adversaries.censoring_groups", a.censoring_groups),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::stats::{fmt_ci, mean_ci};
 use super::{PointResult, SweepError, io_error, label};
-use crate::plot::{self, Line};
+use crate::plot::{self, Chart, Line};
 use crate::report::{self, Section, Table};
 use crate::summary::Summary;
 
@@ -153,7 +153,9 @@ fn figures(results: &[PointResult]) -> Vec<String> {
                     let mut points: Vec<(f64, f64)> =
                         by_x.into_iter().map(|(x, v)| (f64::from_bits(x), mean_ci(&v).0)).collect();
                     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    Line { label: rest.clone(), points, half_widths: Vec::new() }
+                    // A sweep of one key draws one line: of every point, not of a "base".
+                    let label = if labels.len() == 1 { "mean over seeds".to_string() } else { rest.clone() };
+                    Line { label, points, half_widths: Vec::new() }
                 })
                 .collect();
             // More than six lines are unreadable; the title says which were left out.
@@ -162,13 +164,20 @@ fn figures(results: &[PointResult]) -> Vec<String> {
             } else {
                 String::new()
             };
-            plot::lines(
-                &format!("{} vs {first} (mean over seeds{shown})", metric.name),
-                &first,
-                metric.name,
-                &lines,
-                &[],
-            )
+            let title = format!("{} vs {first} (mean over seeds{shown})", metric.name);
+            let x_log = category.is_empty()
+                && plot::spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
+            let x_desc = if x_log { format!("{first} (log scale)") } else { first.clone() };
+            let y_range = metric.name.ends_with('%').then_some((0.0, 100.0));
+            plot::chart(&Chart {
+                title: &title,
+                x_desc: &x_desc,
+                y_desc: metric.name,
+                lines: &lines,
+                x_log,
+                y_range,
+                ..Chart::default()
+            })
         })
         .collect()
 }
