@@ -496,7 +496,7 @@ fn root_committee_section(s: &Summary) -> Section {
 
 /// A pulse length as an x axis' unit: `pulse (1 s)`, `pulse (250 ms)`.
 pub fn pulse_axis(pulse_ms: u64) -> String {
-    if pulse_ms % 1000 == 0 {
+    if pulse_ms.is_multiple_of(1000) {
         format!("pulse ({} s)", pulse_ms / 1000)
     } else if pulse_ms > 1000 {
         format!("pulse ({} s)", pulse_ms as f64 / 1000.0)
