@@ -13,16 +13,16 @@ for scenario in quickstart partition-heal lossy-network crash-restart double-spe
 done
 "$leither" run scenarios/swarm.toml --seed 3 --out "$out/swarm-seed-3"
 "$leither" sweep scenarios/lossy-network.toml --out "$out/lossy-network-sweep"
-rm -rf "$out/lossy-network-sweep/points"
+rm -rf "$out/lossy-network-sweep/points" "$out/lossy-network-sweep/sweep-record.json"
 for scenario in colluding-committee committee-terms elected-committees; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
-  rm -rf "$out/$scenario-sweep/points"
+  rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/sweep-record.json"
 done
 # The credit model (issue 5): one run, and the designer's comparison sweeps.
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
 for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
-  rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/credit-sweep.json"
+  rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/sweep-record.json"
 done
 # Wall-clock timings differ from run to run; they stay out of the committed examples.
 find "$out" -name timing.json -delete

@@ -57,6 +57,16 @@ pub struct VirtualNetwork {
     uplink_free_ms: Vec<u64>,
     partitions: Vec<ActivePartition>,
     streams: Vec<ChaCha8Rng>,
+    /// Add delays with wrapping arithmetic, as the engine once did (tests of the engine's
+    /// property tests only).
+    #[cfg(feature = "fault-injection")]
+    pub wrap_delays: bool,
+}
+
+/// `a + b` ms, saturating — or wrapping, when a test broke the network on purpose.
+#[inline]
+fn later(wrap: bool, a: u64, b: u64) -> u64 {
+    if wrap { a.wrapping_add(b) } else { a.saturating_add(b) }
 }
 
 fn membership(set: &crate::scenario::NodeSet, clients: u32, nodes: usize) -> Vec<bool> {
@@ -99,6 +109,8 @@ impl VirtualNetwork {
             uplink_free_ms: vec![0; n],
             partitions: Vec::new(),
             streams: (0..n as u64).map(|i| rng::stream(seed, Purpose::Network, i)).collect(),
+            #[cfg(feature = "fault-injection")]
+            wrap_delays: false,
         }
     }
 
@@ -124,6 +136,10 @@ impl VirtualNetwork {
             route.partitioned = true;
             return route;
         }
+        #[cfg(feature = "fault-injection")]
+        let wrap = self.wrap_delays;
+        #[cfg(not(feature = "fault-injection"))]
+        let wrap = false;
         let departure_ms = self.depart(now_ms, from, bytes);
         route.queued_ms = departure_ms - now_ms;
         let latency = Self::latency_of(&self.latency, &self.overrides, from, to);
@@ -140,15 +156,15 @@ impl VirtualNetwork {
         }
         // Saturating: validation bounds every delay, but an unvalidated scenario must still
         // not wrap a delivery into the past.
-        let mut arrival_ms = departure_ms.saturating_add(latency.sample(stream));
+        let mut arrival_ms = later(wrap, departure_ms, latency.sample(stream));
         if reorder_draw < config.reorder {
             route.reordered = true;
-            arrival_ms = arrival_ms.saturating_add(rng::between(stream, 1, config.reorder_max_ms.max(1)));
+            arrival_ms = later(wrap, arrival_ms, rng::between(stream, 1, config.reorder_max_ms.max(1)));
         }
         route.deliveries[0] = Some(arrival_ms);
         if dup_draw < config.duplicate {
             route.duplicated = true;
-            route.deliveries[1] = Some(departure_ms.saturating_add(latency.sample(stream)));
+            route.deliveries[1] = Some(later(wrap, departure_ms, latency.sample(stream)));
         }
         route
     }

@@ -180,6 +180,9 @@ pub struct RunOptions {
     /// validation would refuse).
     #[cfg(feature = "fault-injection")]
     pub skip_validation: bool,
+    /// Add network delays with wrapping arithmetic (shows the engine's property test fails).
+    #[cfg(feature = "fault-injection")]
+    pub wrap_delays: bool,
 }
 
 /// One simulation run.
@@ -308,7 +311,15 @@ impl Simulation {
         Ok(Simulation {
             index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
             partition_sides: partition_sides(&scenario, &ids),
-            network: VirtualNetwork::new(&scenario, seed, ids.len()),
+            network: {
+                #[allow(unused_mut)] // set only with fault injection
+                let mut network = VirtualNetwork::new(&scenario, seed, ids.len());
+                #[cfg(feature = "fault-injection")]
+                {
+                    network.wrap_delays = options.wrap_delays;
+                }
+                network
+            },
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
             arrivals: None,
             churn: None,

@@ -14,7 +14,7 @@ use crate::trace_filter::{self, Filter};
 
 /// Check one scenario file without running it: every key, every sweep combination (counted
 /// before any is built).
-fn validate_one(path: &Path) -> Result<String, Failure> {
+pub fn validate_one(path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path).map_err(at_path(path))?;
     if Kind::detect(&text, path)? == Kind::Credit {
         let s = CreditScenario::parse(&text, path)?;

@@ -1,11 +1,13 @@
 //! One integration-test binary for the simulator.
 
+mod campaign;
 mod checker;
 mod cli;
 mod committees;
 mod credit;
 mod determinism;
 mod faults;
+mod hostile;
 mod hygiene;
 mod scenario_errors;
 mod snapshots;
