@@ -341,7 +341,8 @@ mod tests {
             x_range: Some((0.0, 20.0)),
             ..Chart::default()
         });
-        let texts: Vec<&str> = svg.split("</text>").filter_map(|t| t.rsplit('>').next()).map(str::trim).collect();
+        let texts: Vec<&str> =
+            svg.split("</text>").filter_map(|t| t.rsplit('>').next()).map(str::trim).collect();
         for text in ["n3", "crash (node)", "partition 0", "partition in force", "p50", "pulse (1 s)"] {
             assert!(texts.contains(&text), "{text} in {texts:?}");
         }

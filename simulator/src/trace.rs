@@ -244,9 +244,14 @@ impl Trace {
         if !self.writing() {
             return Ok(());
         }
+        self.keep(t_ms, ev, words, extra())
+    }
+
+    /// Write and record an event (kept out of line: most runs only hash).
+    #[inline(never)]
+    fn keep(&mut self, t_ms: u64, ev: Ev, words: &[u64], extra: String) -> io::Result<()> {
         let mut record = Record { t_ms, ev, words: [0; 5], extra: None };
         record.words[..words.len()].copy_from_slice(words);
-        let extra = extra();
         record.extra = (!extra.is_empty()).then(|| extra.into_boxed_str());
         if let Some(sink) = &mut self.sink {
             record.render(&mut self.line);

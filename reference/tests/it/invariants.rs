@@ -115,7 +115,7 @@ fn i3_rejects_a_transfer_with_a_forged_signature() {
 #[test]
 fn i9_l1_and_l3_predicates_hold_and_fail() {
     use reference::invariants::{
-        Invariant, commit_bound_ms, commit_within_bound, healed, one_chief_per_term,
+        Invariant, commit_bound_ms, commit_within_bound, healed, healed_by, one_chief_per_term,
     };
     let (a, b) = (Id::from_u64(1), Id::from_u64(2));
     assert!(one_chief_per_term(&[(1, a), (1, a), (2, b)]).is_ok());
@@ -128,6 +128,11 @@ fn i9_l1_and_l3_predicates_hold_and_fail() {
     let violation = healed([(0, 7), (1, 6)]).unwrap_err();
     assert_eq!((violation.invariant, violation.invariant.code()), (Invariant::Heal, "L3"));
     assert!(violation.detail.contains("node 1 holds ts 6"), "{violation}");
+    // With a delay bound (D-036): nodes may be ahead of what is owed, never behind it.
+    assert!(healed_by([(0, 7), (1, 8)], 7).is_ok());
+    let behind = healed_by([(0, 8), (3, 6)], 7).unwrap_err();
+    assert_eq!(behind.invariant, Invariant::Heal);
+    assert!(behind.detail.contains("node 3 holds ts 6 but ts 7 was released"), "{behind}");
 }
 
 #[test]

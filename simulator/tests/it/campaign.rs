@@ -25,7 +25,9 @@ fn a_violating_run_keeps_its_report_and_the_events_before_the_violation() {
     let stuck = reference::node::NodeFaults { stuck_root: true, ..Default::default() };
     let options = RunOptions { node_faults: Some(stuck), flight_recorder: true, ..RunOptions::default() };
     let outcome = Simulation::new(&parse(HEAL), 1, options).unwrap().run_to_outcome(|_| {});
-    let Some(SimError::Violation { code, time_ms, .. }) = &outcome.stopped else { panic!("{:?}", outcome.stopped) };
+    let Some(SimError::Violation { code, time_ms, .. }) = &outcome.stopped else {
+        panic!("{:?}", outcome.stopped)
+    };
     assert_eq!((*code, *time_ms), ("L3", 15_999));
     let summary = &outcome.result.summary;
     let stopped = summary.stopped.as_ref().expect("the summary says why it stopped");
@@ -41,9 +43,10 @@ fn a_violating_run_keeps_its_report_and_the_events_before_the_violation() {
     assert!(md.contains("## Stopped early") && md.contains("invariant checks (the last one failed)"), "{md}");
 
     // Without the fault, the same run passes and carries no flight recording.
-    let honest = Simulation::new(&parse(HEAL), 1, RunOptions { flight_recorder: true, ..RunOptions::default() })
-        .unwrap()
-        .run_to_outcome(|_| {});
+    let honest =
+        Simulation::new(&parse(HEAL), 1, RunOptions { flight_recorder: true, ..RunOptions::default() })
+            .unwrap()
+            .run_to_outcome(|_| {});
     assert!(honest.stopped.is_none() && honest.flight_recording.is_empty());
     assert!(honest.result.summary.stopped.is_none());
 }
@@ -59,7 +62,11 @@ fn a_campaign_runs_every_seed_then_summarises_and_fail_fast_stops_at_the_first()
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
     assert!(stdout.contains("campaign quickstart: 3 of 3 seeds run, 0 passed, 3 stopped early"), "{stdout}");
-    assert_eq!(stdout.matches("    replay with: cargo run --release -p simulator -- run ").count(), 3, "{stdout}");
+    assert_eq!(
+        stdout.matches("    replay with: cargo run --release -p simulator -- run ").count(),
+        3,
+        "{stdout}"
+    );
     assert!(text(&run.stderr).contains("error: 3 of 3 seeds stopped early"), "{}", text(&run.stderr));
     for seed in 1..=3 {
         for file in ["report.html", "summary.json", "flight-recorder.jsonl"] {
@@ -74,24 +81,52 @@ fn a_campaign_runs_every_seed_then_summarises_and_fail_fast_stops_at_the_first()
     assert!(md.contains("## Stopped early") && md.contains("| 2 | stopped at "), "{md}");
 
     let fast = temp_dir("campaign-fast").display().to_string();
-    let args = ["run", &quickstart, "--seeds", "1-3", "--set", "limits.max_events=3000", "--fail-fast", "--out", &fast];
+    let args = [
+        "run",
+        &quickstart,
+        "--seeds",
+        "1-3",
+        "--set",
+        "limits.max_events=3000",
+        "--fail-fast",
+        "--out",
+        &fast,
+    ];
     let stdout = text(&leither(&args).stdout);
-    assert!(stdout.contains("1 of 3 seeds run, 0 passed, 1 stopped early (2 not run: --fail-fast)"), "{stdout}");
+    assert!(
+        stdout.contains("1 of 3 seeds run, 0 passed, 1 stopped early (2 not run: --fail-fast)"),
+        "{stdout}"
+    );
 
     // A campaign that passes exits 0 with its summary.
     let ok = temp_dir("campaign-ok").display().to_string();
     let run = leither(&["run", &quickstart, "--seeds", "4,6", "--set", "duration_ms=5000", "--out", &ok]);
     assert!(run.status.success(), "{}", text(&run.stderr));
-    assert!(text(&run.stdout).contains("2 of 2 seeds run, 2 passed, 0 stopped early"), "{}", text(&run.stdout));
+    assert!(
+        text(&run.stdout).contains("2 of 2 seeds run, 2 passed, 0 stopped early"),
+        "{}",
+        text(&run.stdout)
+    );
 }
 
 #[test]
 fn a_flight_recording_reads_like_a_trace() {
     let dir = temp_dir("campaign-flight");
     let quickstart = scenarios_dir().join("quickstart.toml").display().to_string();
-    let run = leither(&["run", &quickstart, "--set", "limits.max_events=2000", "--out", &dir.display().to_string()]);
+    let run = leither(&[
+        "run",
+        &quickstart,
+        "--set",
+        "limits.max_events=2000",
+        "--out",
+        &dir.display().to_string(),
+    ]);
     assert_eq!(run.status.code(), Some(1));
-    assert!(text(&run.stderr).contains("events processed > 2000; raise limits.max_events"), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("events processed > 2000; raise limits.max_events"),
+        "{}",
+        text(&run.stderr)
+    );
     let recording = dir.join("flight-recorder.jsonl").display().to_string();
     let out = leither(&["trace", &recording, "--ev", "crash"]);
     assert_eq!(out.status.code(), Some(1), "quickstart has no crash: no match is an error");

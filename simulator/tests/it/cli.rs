@@ -188,7 +188,10 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_is_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "error: writing to standard output failed: No space left on device (os error 28)\n");
+    assert_eq!(
+        text(&out.stderr),
+        "error: writing to standard output failed: No space left on device (os error 28)\n"
+    );
 }
 
 #[test]
@@ -197,10 +200,16 @@ fn misused_arguments_are_refused_with_what_is_wrong() {
     std::fs::write(&file, "").unwrap();
     let cases: [(&[&str], &str); 6] = [
         (&["--out", &file.display().to_string()], "exists and is not a directory"),
-        (&["--seeds", "1-1000000000000"], "--seeds 1-1000000000000: 1000000000000 seeds; a campaign runs at most 1000000"),
+        (
+            &["--seeds", "1-1000000000000"],
+            "--seeds 1-1000000000000: 1000000000000 seeds; a campaign runs at most 1000000",
+        ),
         (&["--seeds", "3,1,3"], "--seeds 3,1,3: seed 3 is named twice"),
         (&["--seeds", "9-2"], "--seeds 9-2: the range 9-2 is empty (start after end)"),
-        (&["--set", "network.latency={kind=\"fixed\",ms=3600001}"], "`network.latency.ms`: expected at most 3600000 ms (one hour), got 3600001"),
+        (
+            &["--set", "network.latency={kind=\"fixed\",ms=3600001}"],
+            "`network.latency.ms`: expected at most 3600000 ms (one hour), got 3600001",
+        ),
         (&["--set", "parameters.pulse_ms=1"], "`parameters.pulse_ms`: expected 10 ..= 3600000 ms, got 1"),
     ];
     for (args, expected) in cases {
@@ -213,7 +222,14 @@ fn misused_arguments_are_refused_with_what_is_wrong() {
     }
     // A run the machine cannot hold is refused before it starts, with what it needs.
     let out = Command::new(env!("CARGO_BIN_EXE_leither"))
-        .args(["run", &quickstart(), "--set", "nodes.clients=200000", "--set", "parameters.genesis_supply=1000000000000000"])
+        .args([
+            "run",
+            &quickstart(),
+            "--set",
+            "nodes.clients=200000",
+            "--set",
+            "parameters.genesis_supply=1000000000000000",
+        ])
         .env("LEITHER_MEMORY_BYTES", "1000000000")
         .output()
         .unwrap();
@@ -233,26 +249,47 @@ fn a_run_with_overrides_gets_its_own_directory_and_says_so_in_its_report() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let base = work.join("out/quickstart");
-    let dirs: Vec<String> =
-        std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let dirs: Vec<String> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(dirs.len(), 1);
     assert!(dirs[0].starts_with("set-"), "{dirs:?}");
     let report = std::fs::read_to_string(base.join(&dirs[0]).join("seed-1/report.md")).unwrap();
-    assert!(report.contains("This run changed the scenario file: --set network.drop=0.05 --set duration_ms=5000."), "{report}");
-    assert!(text(&out.stdout).contains(&format!("reports under out/quickstart/{}", dirs[0])), "{}", text(&out.stdout));
+    assert!(
+        report
+            .contains("This run changed the scenario file: --set network.drop=0.05 --set duration_ms=5000."),
+        "{report}"
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("reports under out/quickstart/{}", dirs[0])),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
 fn trace_filters_that_cannot_match_are_refused_and_a_truncated_trace_is_called_truncated() {
     let dir = temp_dir("cli-trace-refusals");
-    let run = leither(&["run", &quickstart(), "--set", "duration_ms=8000", "--trace", "--out", &dir.display().to_string()]);
+    let run = leither(&[
+        "run",
+        &quickstart(),
+        "--set",
+        "duration_ms=8000",
+        "--trace",
+        "--out",
+        &dir.display().to_string(),
+    ]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let trace = dir.join("trace.jsonl");
     let path = trace.display().to_string();
     let cases: [(&[&str], &str); 5] = [
         (&["--ev", "bogus"], "--ev bogus: not an event kind; kinds: deliver, timer, request,"),
         (&["--node", "999"], "--node 999: the run had nodes 0..=32"),
-        (&["--from-ms", "5000", "--to-ms", "2000"], "--from-ms 5000 is not before --to-ms 2000: the window holds no time"),
+        (
+            &["--from-ms", "5000", "--to-ms", "2000"],
+            "--from-ms 5000 is not before --to-ms 2000: the window holds no time",
+        ),
         (&["--from-ms", "9000000"], "no event matched --from-ms 9000000: the trace holds"),
         (&["--limit", "0"], "--limit 0 prints nothing"),
     ];
@@ -273,7 +310,8 @@ fn trace_filters_that_cannot_match_are_refused_and_a_truncated_trace_is_called_t
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.starts_with("error: the saved trace is truncated: it ends after line 400 without its end line"),
+        stderr
+            .starts_with("error: the saved trace is truncated: it ends after line 400 without its end line"),
         "{stderr}"
     );
     let out = leither(&["trace", &cut.display().to_string(), "--limit", "100000"]);
@@ -303,7 +341,10 @@ fn sweeps_write_points_as_they_finish_resume_and_refuse_what_is_not_theirs() {
     std::fs::remove_file(dir.join("out/points/point-00001.json")).unwrap();
     std::fs::remove_file(dir.join("out/points/point-00004.json")).unwrap();
     let run = leither(&["sweep", &file, "--resume", "--out", &out]);
-    assert!(text(&run.stdout).contains("6 of 6 points into") && text(&run.stdout).contains("(4 already done, resumed)"));
+    assert!(
+        text(&run.stdout).contains("6 of 6 points into")
+            && text(&run.stdout).contains("(4 already done, resumed)")
+    );
     assert_eq!(std::fs::read(dir.join("out/sweep.md")).unwrap(), report);
 
     // An edited point file is refused by merge, naming it.
@@ -324,16 +365,28 @@ fn sweeps_write_points_as_they_finish_resume_and_refuse_what_is_not_theirs() {
     points::seal(&mut forged);
     std::fs::write(&point, serde_json::to_string_pretty(&forged).unwrap()).unwrap();
     let out_of = leither(&["merge", &out, "--out", &merged]);
-    assert!(text(&out_of.stderr).contains("point 2 has seed 3 in the plan; the file says 7"), "{}", text(&out_of.stderr));
+    assert!(
+        text(&out_of.stderr).contains("point 2 has seed 3 in the plan; the file says 7"),
+        "{}",
+        text(&out_of.stderr)
+    );
     std::fs::write(&point, original).unwrap();
     assert!(leither(&["merge", &out, "--out", &merged]).status.success());
 
     // More shards than points, and another sweep's directory for --resume.
     let shards = leither(&["sweep", &file, "--shard", "0/7"]);
-    assert!(text(&shards.stderr).contains("--shard 0/7: the sweep has 6 points, so at most 6 shards"), "{}", text(&shards.stderr));
+    assert!(
+        text(&shards.stderr).contains("--shard 0/7: the sweep has 6 points, so at most 6 shards"),
+        "{}",
+        text(&shards.stderr)
+    );
     std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap().replace("4000", "5000")).unwrap();
     let other = leither(&["sweep", &file, "--resume", "--out", &out]);
-    assert!(text(&other.stderr).contains("--resume: ") && text(&other.stderr).contains("use another --out"), "{}", text(&other.stderr));
+    assert!(
+        text(&other.stderr).contains("--resume: ") && text(&other.stderr).contains("use another --out"),
+        "{}",
+        text(&other.stderr)
+    );
 }
 
 #[test]

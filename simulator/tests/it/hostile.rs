@@ -20,7 +20,19 @@ fn corpus() -> Vec<PathBuf> {
 
 /// What no message may contain: Rust's types, `Debug` output and serde's type names.
 const RUST_WORDS: [&str; 14] = [
-    "Some(", "None", "struct ", "enum ", "u64", "u32", "u8", "usize", "f64", "i64", "i128", " { min_ms:", "Uniform {",
+    "Some(",
+    "None",
+    "struct ",
+    "enum ",
+    "u64",
+    "u32",
+    "u8",
+    "usize",
+    "f64",
+    "i64",
+    "i128",
+    " { min_ms:",
+    "Uniform {",
     "Lognormal {",
 ];
 
@@ -72,7 +84,8 @@ fn request_rates_are_issued_as_asked_from_10_to_20000_per_second() {
             duration_ms.max(1000)
         );
         let scenario = Scenario::parse(&text, Path::new("rate.toml")).unwrap();
-        let summary = Simulation::new(&scenario, 2, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
+        let summary =
+            Simulation::new(&scenario, 2, RunOptions::default()).unwrap().run(|_| {}).unwrap().summary;
         let expected = rate * scenario.workload_stop_ms() as f64 / 1000.0;
         let sigmas = (summary.transfers.issued as f64 - expected).abs() / expected.sqrt();
         assert!(sigmas < 5.0, "{rate}/s: {} issued, {expected} expected", summary.transfers.issued);
