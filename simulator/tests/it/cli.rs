@@ -395,3 +395,19 @@ fn the_bounds_table_in_the_scenario_docs_is_the_one_validation_enforces() {
     let table = simulator::bounds::markdown_table();
     assert!(readme.contains(&table), "scenarios/README.md must carry bounds::markdown_table():\n{table}");
 }
+
+#[test]
+fn run_refuses_a_scenario_whose_sweep_is_invalid() {
+    let dir = temp_dir("cli-run-bad-sweep");
+    let file = dir.join("s.toml");
+    std::fs::write(&file, "name = \"s\"\nduration_ms = 3000\n[sweep]\nseeds = [1]\n[sweep.parameters]\n\"network.drop\" = [0.1, 2.0]\n").unwrap();
+    let out = leither(&["run", &file.display().to_string(), "--out", &dir.join("o").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "[sweep.parameters network.drop=2.0]: `network.drop`: expected a probability in [0, 1], got 2"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
