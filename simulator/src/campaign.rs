@@ -164,9 +164,7 @@ impl Campaign {
         for run in &self.runs {
             let outcome = match &run.stopped {
                 None => "passed".to_string(),
-                Some(s) => {
-                    format!("stopped at {} ms: {}", s.at_ms, s.invariant.as_deref().unwrap_or("limit"))
-                }
+                Some(s) => format!("stopped: {}", stop_kind(s)),
             };
             let report = run.report.as_ref().map_or("—".to_string(), |d| format!("`{}`", d.display()));
             let _ = writeln!(out, "| {} | {outcome} | {} | {report} |", run.seed, run.headline);
@@ -180,6 +178,15 @@ impl Campaign {
         std::fs::write(dir.join("campaign.md"), self.markdown())?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("campaign.json"), json + "\n")
+    }
+}
+
+/// What stopped a run, in a word: the invariant's code, `limit` or `error`.
+fn stop_kind(stopped: &Stopped) -> &str {
+    match &stopped.invariant {
+        Some(code) => code,
+        None if stopped.reason.starts_with("limit exceeded") => "limit",
+        None => "error",
     }
 }
 

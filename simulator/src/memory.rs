@@ -90,8 +90,13 @@ pub fn protocol(s: &Scenario) -> Estimate {
     let copies = (p.backups + p.standbys + p.root_backups) as u64;
     let per_version = (s.workload.transfers_per_s * p.pulse_ms as f64 / 1000.0).ceil() as u64;
     let retained = per_version.saturating_mul(p.versions_retained).min(requests);
+    // Each link override and partition holds a flag per node; each crashed node two events.
+    let sets = (s.network.links.len() * 2 + s.faults.partitions.len()) as u64;
+    let crashed: u64 = s.faults.crashes.iter().map(|c| c.nodes.count(s.nodes.clients).unwrap_or(0)).sum();
+    let lists = sets.saturating_mul(nodes).saturating_add(crashed.saturating_mul(2 * 64));
     Estimate::of(vec![
         ("engine", 8 * MB),
+        ("fault and link lists", lists),
         ("nodes", nodes.saturating_mul(20 * KB)),
         ("requests", requests.saturating_mul(64)),
         ("pulses", pulses.saturating_mul(400)),

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Lines, Write};
+use std::iter::Peekable;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -98,7 +99,7 @@ pub enum ReplayError {
 }
 
 struct Comparer {
-    saved: Lines<BufReader<std::fs::File>>,
+    saved: Peekable<Lines<BufReader<std::fs::File>>>,
     pending: Vec<u8>,
     lines: usize,
     first_difference: Option<Difference>,
@@ -111,12 +112,28 @@ impl Comparer {
         if self.first_difference.is_some() {
             return Ok(());
         }
-        self.first_difference = match self.saved.next().transpose()? {
+        let saved = self.saved.next().transpose()?;
+        if self.lines == 1 {
+            // The header: `read_header` checked its format, version, seed and scenario, and
+            // the replay's own header may carry fields an older writer did not.
+            return Ok(());
+        }
+        let cut_short =
+            |saved: &str, rest: &mut Peekable<_>| replayed.starts_with(saved) && Self::at_end(rest);
+        self.first_difference = match saved {
             Some(saved) if saved == replayed => None,
+            // A last line that is the start of the replayed one: the file was cut mid-line.
+            Some(saved) if cut_short(&saved, &mut self.saved) => {
+                Some(Difference::Truncated { saved_lines: self.lines - 1, replayed })
+            }
             Some(saved) => Some(Difference::Line { line: self.lines, saved, replayed }),
             None => Some(Difference::Truncated { saved_lines: self.lines - 1, replayed }),
         };
         Ok(())
+    }
+
+    fn at_end(rest: &mut Peekable<Lines<BufReader<std::fs::File>>>) -> bool {
+        rest.peek().is_none()
     }
 }
 
@@ -160,7 +177,7 @@ pub fn read_header(path: &Path) -> Result<(u64, Scenario), ReplayError> {
 pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
     let (seed, scenario) = read_header(path)?;
     let io = |error| ReplayError::Io { path: path.to_path_buf(), error };
-    let saved = BufReader::new(std::fs::File::open(path).map_err(io)?).lines();
+    let saved = BufReader::new(std::fs::File::open(path).map_err(io)?).lines().peekable();
     let comparer = Rc::new(RefCell::new(Comparer {
         saved,
         pending: Vec::new(),
@@ -168,9 +185,11 @@ pub fn replay(path: &Path) -> Result<Replay, ReplayError> {
         first_difference: None,
         extra_saved_line: false,
     }));
+    // The header holds the scenario as run: swarm mode's choices already in it.
     let options = RunOptions {
         trace: Some(Box::new(SharedComparer(Rc::clone(&comparer)))),
         source: Some(path.to_path_buf()),
+        swarm_expanded: true,
         ..RunOptions::default()
     };
     let outcome = Simulation::new(&scenario, seed, options)?.run_to_outcome(|_| {});

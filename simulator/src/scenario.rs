@@ -624,23 +624,37 @@ impl From<NodeSet> for String {
 }
 
 impl NodeSet {
+    /// Its ranges of node indices, merged and sorted, given the number of clients; `Err` names
+    /// the first index out of range. As many ranges as the text wrote at most, whatever they
+    /// cover: `"1-1000000,1-1000000,…"` merges into one.
+    pub fn ranges(&self, clients: u32) -> Result<Vec<(NodeIndex, NodeIndex)>, NodeIndex> {
+        let mut ranges = match self.symbolic {
+            Some(Symbolic::Clients) => vec![(1, clients)],
+            Some(Symbolic::All) => vec![(0, clients)],
+            None => self.ranges.clone(),
+        };
+        if let Some(&(_, high)) = ranges.iter().find(|(_, high)| *high > clients) {
+            return Err(high);
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(NodeIndex, NodeIndex)> = Vec::with_capacity(ranges.len());
+        for (low, high) in ranges {
+            match merged.last_mut() {
+                Some(last) if low <= last.1.saturating_add(1) => last.1 = last.1.max(high),
+                _ => merged.push((low, high)),
+            }
+        }
+        Ok(merged)
+    }
+
+    /// How many nodes it holds, without listing them.
+    pub fn count(&self, clients: u32) -> Result<u64, NodeIndex> {
+        Ok(self.ranges(clients)?.iter().map(|(low, high)| u64::from(high - low) + 1).sum())
+    }
+
     /// The members, given the number of clients; `Err` names the first index out of range.
     pub fn resolve(&self, clients: u32) -> Result<Vec<NodeIndex>, NodeIndex> {
-        match self.symbolic {
-            Some(Symbolic::Clients) => return Ok((1..=clients).collect()),
-            Some(Symbolic::All) => return Ok((0..=clients).collect()),
-            None => {}
-        }
-        let mut members = Vec::new();
-        for &(low, high) in &self.ranges {
-            if high > clients {
-                return Err(high);
-            }
-            members.extend(low..=high);
-        }
-        members.sort_unstable();
-        members.dedup();
-        Ok(members)
+        Ok(self.ranges(clients)?.into_iter().flat_map(|(low, high)| low..=high).collect())
     }
 }
 

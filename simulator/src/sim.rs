@@ -166,6 +166,9 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn io::Write>>,
     /// Keep the last events in memory, for a run that stops early (`Outcome`).
     pub flight_recorder: bool,
+    /// The scenario is one a run recorded (a trace header): swarm mode's choices are in it
+    /// already and are not drawn again.
+    pub swarm_expanded: bool,
     /// The scenario's file, for the replay command printed on a violation.
     pub source: Option<PathBuf>,
     /// Overrides applied to the file's scenario (`--set`, sweep points), for that command too.
@@ -260,7 +263,8 @@ impl Simulation {
         }
         let mut scenario = scenario.clone();
         scenario.seed = seed;
-        let swarm_choices = faults::expand_swarm(&mut scenario, seed);
+        let swarm_choices =
+            if options.swarm_expanded { Vec::new() } else { faults::expand_swarm(&mut scenario, seed) };
         let (signers, verifier) = signers(&scenario, seed);
         let world = World::build(&scenario, seed, signers);
         leaf_groups_exist(&scenario, seed, &file, world.layout.leaves)?;
@@ -384,10 +388,11 @@ impl Simulation {
     /// the last events before it.
     pub fn run_to_outcome(mut self, mut progress: impl FnMut(u64)) -> Outcome {
         let mut stopped = self.run_loop(&mut progress).err();
+        // A run that reached its end but could not write its trace's end line ended all the same.
+        let end_ms = if stopped.is_some() { self.now_ms + 1 } else { self.scenario.duration_ms };
         if let Err(error) = self.trace.finish() {
             stopped.get_or_insert(SimError::Io(error));
         }
-        let end_ms = if stopped.is_some() { self.now_ms + 1 } else { self.scenario.duration_ms };
         let flight_recording = if stopped.is_some() { self.trace.flight_recording() } else { Vec::new() };
         let record = stopped.as_ref().map(|error| self.stop_record(error));
         self.now_ms = end_ms;

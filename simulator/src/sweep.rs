@@ -36,8 +36,6 @@ pub struct Point {
     pub overrides: Vec<Override>,
     /// The seed.
     pub seed: u64,
-    /// The scenario with the assignments applied.
-    pub scenario: Scenario,
 }
 
 /// A sweep, expanded.
@@ -53,9 +51,17 @@ pub struct Plan {
     pub text: String,
     /// Every point, in order.
     pub points: Vec<Point>,
+    /// The memory estimate of the largest point (what a worker thread needs).
+    pub largest: crate::memory::Estimate,
 }
 
 impl Plan {
+    /// The scenario of `point`: the file with its assignments. Built when the point runs (a
+    /// plan of 100,000 points holds no scenario, which could be large); planning validated it.
+    pub fn scenario(&self, point: &Point) -> Result<Scenario, SweepError> {
+        Ok(Scenario::parse_with_overrides(&self.text, &self.file, &point.overrides, "sweep point", true)?)
+    }
+
     /// What the sweep's directory records of it.
     pub fn record(&self) -> SweepRecord {
         SweepRecord::new("protocol", &self.file, &self.text, self.points.len())
@@ -174,55 +180,45 @@ pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
     let base = Scenario::parse(text, file)?;
     let sweep = base.sweep.clone().ok_or_else(|| SweepError::NoSweep(file.to_path_buf()))?;
     let mut points = Vec::new();
+    let mut largest = crate::memory::protocol(&base);
     for combination in cartesian(&sweep.parameters) {
         let overrides: Vec<Override> =
             combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
         let scenario = Scenario::parse_with_overrides(text, file, &overrides, "sweep point", true)?;
+        let estimate = crate::memory::protocol(&scenario);
+        if estimate.total_bytes() > largest.total_bytes() {
+            largest = estimate;
+        }
         let assignments: Vec<(String, String)> =
             combination.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         for seed in &sweep.seeds {
+            // A seed whose group tree cannot hold what the point asks is refused now, not
+            // when its worker reaches it.
+            crate::sim::check_group_tree(&scenario, *seed, file).map_err(|error| match error {
+                SimError::Scenario(e) => SweepError::Scenario(e),
+                other => SweepError::Run {
+                    index: points.len(),
+                    assignments: label(&assignments),
+                    seed: *seed,
+                    error: Box::new(other),
+                },
+            })?;
+            let (index, seed) = (points.len(), *seed);
             points.push(Point {
-                index: points.len(),
+                index,
                 assignments: assignments.clone(),
                 overrides: overrides.clone(),
-                seed: *seed,
-                scenario: scenario.clone(),
+                seed,
             });
         }
     }
     let sweep_id = points::sweep_id(text);
-    Ok(Plan { sweep_id, name: base.name, file: file.to_path_buf(), text: text.to_string(), points })
+    Ok(Plan { sweep_id, name: base.name, file: file.to_path_buf(), text: text.to_string(), points, largest })
 }
 
-/// Check every combination of the sweep of `text` without building its points (what
-/// `validate` does), and count the points.
+/// Check every point of the sweep of `text` (what `validate` and `run` do) and count them.
 pub fn count_points(text: &str, file: &Path) -> Result<usize, SweepError> {
-    let base = Scenario::parse(text, file)?;
-    let sweep = base.sweep.ok_or_else(|| SweepError::NoSweep(file.to_path_buf()))?;
-    let mut combinations = 0;
-    for combination in cartesian(&sweep.parameters) {
-        let overrides: Vec<Override> =
-            combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
-        Scenario::parse_with_overrides(text, file, &overrides, "sweep point", true)?;
-        combinations += 1;
-    }
-    Ok(combinations * sweep.seeds.len())
-}
-
-/// Check each swept value on its own, as an override of the file: what `run` checks of a
-/// `[sweep]` it does not run (whole combinations are checked when the sweep is planned).
-pub fn check_values(
-    text: &str,
-    file: &Path,
-    parameters: &BTreeMap<String, Vec<toml::Value>>,
-) -> Result<(), ScenarioError> {
-    for (key, values) in parameters {
-        for value in values {
-            let one = [Override { key: key.clone(), value: value.clone() }];
-            Scenario::parse_with_overrides(text, file, &one, "sweep.parameters", true)?;
-        }
-    }
-    Ok(())
+    Ok(plan_text(text, file)?.points.len())
 }
 
 /// Every combination of the parameter lists, keys in sorted order, last key varying fastest.
@@ -252,6 +248,9 @@ pub fn worker_threads(
     point_bytes: u64,
     available: Option<u64>,
 ) -> (usize, Option<String>) {
+    if points == 0 {
+        return (1, None); // nothing left to run (a resumed sweep that was done)
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut threads = if requested == 0 { cores } else { requested };
     let mut why = Vec::new();
@@ -306,12 +305,21 @@ fn run_point(
         seed: point.seed,
         error: Box::new(error),
     };
-    let outcome =
-        Simulation::new(&point.scenario, point.seed, options).map_err(setup_failed)?.run_to_outcome(|_| {});
+    let outcome = Simulation::new(&plan.scenario(point)?, point.seed, options)
+        .map_err(setup_failed)?
+        .run_to_outcome(|_| {});
     if !outcome.flight_recording.is_empty() {
         let path = dir.join("points").join(format!("point-{:05}-flight-recorder.jsonl", point.index));
         std::fs::create_dir_all(dir.join("points")).map_err(io_error(dir))?;
-        std::fs::write(&path, outcome.flight_recording.join("\n") + "\n").map_err(io_error(&path))?;
+        let s = &outcome.result.summary;
+        let stopped_at_ms = s.stopped.as_ref().map(|s| s.at_ms);
+        let text = crate::trace::flight_recording_file(
+            point.seed,
+            s.nodes,
+            stopped_at_ms,
+            &outcome.flight_recording,
+        );
+        std::fs::write(&path, text).map_err(io_error(&path))?;
     }
     let result = PointResult {
         sweep_id: plan.sweep_id.clone(),
@@ -370,6 +378,7 @@ impl PointFile for PointResult {
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), SweepError> {
     let record = SweepRecord::read_all(dirs)?;
     let plan = plan_text(&record.text, &record.file)?;
+    record.matches(plan.points.len())?;
     let results: Vec<PointResult> = points::read_points(dirs, &record, &plan.expected())?;
     let results = points::complete(results, record.total_points)?;
     write_report(out, &results)

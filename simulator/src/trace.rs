@@ -312,6 +312,28 @@ impl Trace {
     }
 }
 
+/// The format of a flight recording's first line.
+pub const FLIGHT_RECORDING_FORMAT: &str = "leither-flight-recorder";
+
+/// A flight recording as a file: a header line like a trace's (format, version, seed, the
+/// run's node count, where it stopped), then its events as trace lines. It has no end line.
+pub fn flight_recording_file(seed: u64, nodes: u64, stopped_at_ms: Option<u64>, lines: &[String]) -> String {
+    let header = serde_json::json!({
+        "format": FLIGHT_RECORDING_FORMAT,
+        "version": TRACE_VERSION,
+        "seed": seed,
+        "nodes": nodes,
+        "events": lines.len(),
+        "stopped_at_ms": stopped_at_ms,
+    });
+    let mut out = header.to_string() + "\n";
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The first eight bytes of an event kind's name as a word (kind names differ within them).
 #[inline]
 fn kind_word(kind: &str) -> u64 {

@@ -144,13 +144,19 @@ pub fn print(path: &Path, filter: &Filter, out: &mut impl Write) -> Result<Filte
     let reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
     let (mut printed, mut events, mut first_ms, mut last_ms) = (0u64, 0u64, None, 0u64);
     let mut complete = false;
-    for (number, line) in reader.lines().enumerate() {
+    let mut lines = reader.lines().enumerate().peekable();
+    while let Some((number, line)) = lines.next() {
         let line = line.map_err(io)?;
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|error| FilterError::BadLine {
-            path: path.to_path_buf(),
-            line: number + 1,
-            error,
-        })?;
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(value) => value,
+            // A last line cut mid-way: the trace was truncated there (said by the caller).
+            Err(_) if lines.peek().is_none() => break,
+            Err(error) => {
+                return Err(FilterError::BadLine { path: path.to_path_buf(), line: number + 1, error });
+            }
+        };
+        // A flight recording ends without an end line by design: it is whole as written.
+        complete |= value["format"] == crate::trace::FLIGHT_RECORDING_FORMAT;
         if let (Some(node), Some(nodes)) = (filter.node, value["nodes"].as_u64())
             && node >= nodes
         {

@@ -50,6 +50,9 @@ pub fn validate_command(paths: &[PathBuf], console: &Console) -> Result<(), Fail
 
 /// `leither replay TRACE`: run again from the trace's seed and scenario and compare.
 pub fn replay_command(path: &Path, console: &Console) -> Result<(), Failure> {
+    // A trace's header can ask for any run: refuse one the machine cannot hold, as `run` does.
+    let (_, scenario) = replay::read_header(path)?;
+    super::check_memory(&crate::memory::protocol(&scenario))?;
     let replay = replay::replay(path)?;
     match &replay.first_difference {
         None => {

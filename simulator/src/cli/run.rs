@@ -64,9 +64,10 @@ fn protocol_command(
 ) -> Result<(), Failure> {
     let path = args.scenario.as_path();
     let scenario = Scenario::parse_with_overrides(text, path, overrides, "--set", false)?;
-    if let Some(sweep) = &scenario.sweep {
-        // `run` does not run the sweep, but an invalid one is still an error in the file.
-        crate::sweep::check_values(text, path, &sweep.parameters)?;
+    if scenario.sweep.is_some() {
+        // `run` does not run the sweep, but an invalid one is still an error in the file: the
+        // same check as `validate` (every point, combinations of keys included).
+        crate::sweep::count_points(text, path)?;
     }
     check_memory(&crate::memory::protocol(&scenario))?;
     let seeds = seeds::pick(args.seed, args.seeds.as_deref(), scenario.seed)?;
@@ -142,7 +143,13 @@ fn run_one(
     let seed = run.seed;
     std::fs::create_dir_all(dir).map_err(at_path(dir))?;
     let started = Instant::now(); // wall time is reported, never fed into the run
-    let outcome = simulate(run, trace.then(|| dir.join("trace.jsonl")), Some(console))?;
+    let outcome = match simulate(run, trace.then(|| dir.join("trace.jsonl")), Some(console)) {
+        Ok(outcome) => outcome,
+        // A seed that cannot run (its group tree has no room for what the scenario asks) is a
+        // seed that stopped: the campaign goes on to the next.
+        Err(Setup::Refused(error)) => return cannot_run(run, &error, console),
+        Err(Setup::Failed(failure)) => return Err(failure),
+    };
     let wall_s = started.elapsed().as_secs_f64();
     let result = &outcome.result;
     report::write_run(dir, result).map_err(at_path(dir))?;
@@ -200,23 +207,11 @@ fn write_flight_recording(
         return Ok(());
     }
     let path = dir.join("flight-recorder.jsonl");
-    let header = serde_json::json!({
-        "format": "leither-flight-recorder",
-        "version": crate::trace::TRACE_VERSION,
-        "seed": run.seed,
-        "nodes": outcome.result.summary.nodes,
-        "events": outcome.flight_recording.len(),
-        "stopped_at_ms": outcome.result.summary.stopped.as_ref().map(|s| s.at_ms),
-    });
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(at_path(&path))?);
-    let mut write = || -> std::io::Result<()> {
-        writeln!(file, "{header}")?;
-        for line in &outcome.flight_recording {
-            writeln!(file, "{line}")?;
-        }
-        file.flush()
-    };
-    write().map_err(at_path(&path))?;
+    let s = &outcome.result.summary;
+    let stopped_at_ms = s.stopped.as_ref().map(|s| s.at_ms);
+    let text =
+        crate::trace::flight_recording_file(run.seed, s.nodes, stopped_at_ms, &outcome.flight_recording);
+    std::fs::write(&path, text).map_err(at_path(&path))?;
     say!(console, "  the last {} events before the stop: {}", outcome.flight_recording.len(), path.display());
     Ok(())
 }
@@ -224,7 +219,11 @@ fn write_flight_recording(
 /// Run again without a trace and fail unless the trace hash, the summary and every report
 /// file are the same.
 fn check_determinism(run: &Run<'_>, first: &Outcome, console: &Console) -> Result<(), Failure> {
-    let again = simulate(run, None, None)?;
+    let again = match simulate(run, None, None) {
+        Ok(again) => again,
+        Err(Setup::Refused(error)) => return Err(error.into()),
+        Err(Setup::Failed(failure)) => return Err(failure),
+    };
     let (a, b) = (&first.result, &again.result);
     let same_reports = report::run_markdown(a) == report::run_markdown(b)
         && report::run_html(a) == report::run_html(b)
@@ -250,8 +249,31 @@ fn check_determinism(run: &Run<'_>, first: &Outcome, console: &Console) -> Resul
     Ok(())
 }
 
+/// A seed the scenario cannot be run with: recorded as stopped, with no report.
+fn cannot_run(run: &Run<'_>, error: &crate::sim::SimError, console: &Console) -> Result<SeedRun, Failure> {
+    say!(console, "{} seed {}: cannot run: {error}", run.scenario.name, run.seed);
+    let sets: String = run.overrides.iter().map(|o| format!(" --set '{o}'")).collect();
+    let replay =
+        format!("cargo run --release -p simulator -- run {} --seed {}{sets}", run.path.display(), run.seed);
+    let stopped = crate::summary::Stopped { at_ms: 0, invariant: None, reason: error.to_string(), replay };
+    let headline = "not run".to_string();
+    Ok(SeedRun { seed: run.seed, report: None, headline, faults: Default::default(), stopped: Some(stopped) })
+}
+
+/// Why a run did not start: the scenario refused for this seed, or another failure.
+enum Setup {
+    Refused(crate::sim::SimError),
+    Failed(Failure),
+}
+
+impl<E: Into<Failure>> From<E> for Setup {
+    fn from(error: E) -> Setup {
+        Setup::Failed(error.into())
+    }
+}
+
 /// Set up and run; with a console, announce the run first.
-fn simulate(run: &Run<'_>, trace: Option<PathBuf>, console: Option<&Console>) -> Result<Outcome, Failure> {
+fn simulate(run: &Run<'_>, trace: Option<PathBuf>, console: Option<&Console>) -> Result<Outcome, Setup> {
     let Run { path, scenario, overrides, seed } = *run;
     let trace_sink: Option<Box<dyn Write>> = match &trace {
         Some(file) => {
@@ -268,7 +290,11 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, console: Option<&Console>) ->
         overrides: overrides.to_vec(),
         ..RunOptions::default()
     };
-    let sim = Simulation::new(scenario, seed, options)?;
+    let sim = match Simulation::new(scenario, seed, options) {
+        Ok(sim) => sim,
+        Err(error @ crate::sim::SimError::Scenario(_)) => return Err(Setup::Refused(error)),
+        Err(error) => return Err(Setup::Failed(error.into())),
+    };
     if let Some(console) = console {
         announce(scenario, seed, &sim, console)?;
     }
@@ -359,9 +385,15 @@ fn credit_run_one(
         Err(error) => {
             // A credit run that breaks an invariant stops without a report (D-036).
             say!(console, "{} seed {seed}: STOPPED: {error}", s.name);
+            let invariant = match &error {
+                credit::CreditSimError::Violation { violation, .. } => {
+                    Some(violation.invariant.code().to_string())
+                }
+                _ => None,
+            };
             let stopped = crate::summary::Stopped {
-                at_ms: 0,
-                invariant: None,
+                at_ms: 0, // credit runs count pulses, not ms: the reason says which pulse
+                invariant,
                 reason: error.to_string(),
                 replay: format!("cargo run --release -p simulator -- run {source} --seed {seed}"),
             };

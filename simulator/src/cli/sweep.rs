@@ -71,14 +71,15 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
     let shard = args.shard.as_deref().map(|s| sweep::parse_shard(s, plan.points.len())).transpose()?;
     let mine: Vec<&sweep::Point> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let largest =
-        plan.points.iter().map(|p| memory::protocol(&p.scenario)).max_by_key(memory::Estimate::total_bytes);
-    let largest = largest.expect("a sweep has a point");
+    let largest = plan.largest.clone();
     super::check_memory(&largest)?;
     let dir = sweep_dir(&plan.name, shard, args.out.as_deref());
-    let done: Vec<sweep::PointResult> = points::prepare(&dir, &plan.record(), &plan.expected(), args.resume)?;
+    let indices = mine.iter().map(|p| p.index).collect();
+    let done: Vec<sweep::PointResult> =
+        points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
+    let finished: std::collections::BTreeSet<usize> = done.iter().map(|d| d.index).collect();
     let remaining: Vec<&sweep::Point> =
-        mine.iter().copied().filter(|p| !done.iter().any(|d| d.index == p.index)).collect();
+        mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
     let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
     say!(
         console,
@@ -150,10 +151,12 @@ fn credit_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(), F
     let largest = largest.expect("a sweep has a point");
     super::check_memory(&largest)?;
     let dir = sweep_dir(&plan.base.name, shard, args.out.as_deref());
+    let indices = mine.iter().map(|p| p.index).collect();
     let done: Vec<credit::compare::CreditPointResult> =
-        points::prepare(&dir, &plan.record(), &plan.expected(), args.resume)?;
+        points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
+    let finished: std::collections::BTreeSet<usize> = done.iter().map(|d| d.index).collect();
     let remaining: Vec<&credit::compare::CreditPoint> =
-        mine.iter().copied().filter(|p| !done.iter().any(|d| d.index == p.index)).collect();
+        mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
     let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
     say!(
         console,

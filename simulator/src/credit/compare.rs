@@ -20,6 +20,7 @@ use crate::plot::{self, Chart, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
 use crate::sweep::points::{self, Expected};
+use crate::sweep::report::first_seen;
 use crate::sweep::{PointFile, SweepError, SweepRecord, cartesian, fmt_ci, label, mean_ci, stats};
 
 /// One run of a credit sweep.
@@ -237,6 +238,7 @@ pub fn is_credit_sweep_dir(dir: &Path) -> bool {
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CreditSweepError> {
     let record = SweepRecord::read_all(dirs)?;
     let plan = plan_text(&record.text, &record.file)?;
+    record.matches(plan.points.len())?;
     let results: Vec<CreditPointResult> = points::read_points(dirs, &record, &plan.expected())?;
     let results = points::complete(results, record.total_points)?;
     write_report(out, &plan, &results)
@@ -296,10 +298,14 @@ impl Combination<'_> {
 
 fn combinations(results: &[CreditPointResult]) -> Vec<Combination<'_>> {
     let mut out: Vec<Combination<'_>> = Vec::new();
+    let mut position: BTreeMap<&[(String, String)], usize> = BTreeMap::new();
     for r in results {
-        match out.iter_mut().find(|c| c.assignments == r.assignments.as_slice()) {
-            Some(c) => c.members.push(r),
-            None => out.push(Combination { assignments: &r.assignments, members: vec![r] }),
+        match position.get(r.assignments.as_slice()) {
+            Some(&i) => out[i].members.push(r),
+            None => {
+                position.insert(&r.assignments, out.len());
+                out.push(Combination { assignments: &r.assignments, members: vec![r] });
+            }
         }
     }
     out
@@ -386,23 +392,14 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
         }
         if parts.is_empty() { "all".to_string() } else { parts.join(", ") }
     };
-    let mut labels: Vec<String> = Vec::new();
-    for c in combos {
-        let l = line_label(c);
-        if !labels.contains(&l) {
-            labels.push(l);
-        }
-    }
-    let mut categories: Vec<String> = Vec::new();
-    for c in combos {
-        let v = c.value_of(&x).unwrap_or_default().to_string();
-        if v.parse::<f64>().is_err() && !categories.contains(&v) {
-            categories.push(v);
-        }
-    }
+    let labels = first_seen(combos.iter().map(line_label));
+    let values = combos.iter().map(|c| c.value_of(&x).unwrap_or_default().to_string());
+    let categories = first_seen(values.filter(|v| v.parse::<f64>().is_err()));
+    let position: BTreeMap<&str, usize> =
+        categories.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
     let x_of = |c: &Combination<'_>| -> f64 {
         let v = c.value_of(&x).unwrap_or_default();
-        v.parse().unwrap_or_else(|_| categories.iter().position(|k| k == v).unwrap_or(0) as f64)
+        v.parse().unwrap_or_else(|_| position.get(v).copied().unwrap_or(0) as f64)
     };
     let x_desc = if categories.is_empty() { x.clone() } else { format!("{x} ({})", categories.join(", ")) };
     METRICS

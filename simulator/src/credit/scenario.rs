@@ -550,6 +550,13 @@ impl CreditScenario {
             return Err(invalid("trust.alpha", "a value in (0, 1]", t.alpha.to_string()));
         }
         positive("trust.update_period_pulses", t.update_period_pulses)?;
+        if t.maxflow_capacities.len() > 64 {
+            return Err(invalid(
+                "trust.maxflow_capacities",
+                "at most 64 capacities (one per distance from the seeds)",
+                format!("{} capacities", t.maxflow_capacities.len()),
+            ));
+        }
         let e = &self.election;
         if e.cycle_pulses > 0 {
             let most = u64::from(ELECTION_SIZE_MAX);

@@ -272,7 +272,7 @@ pub(crate) fn latency(invalid: Invalid<'_>, key: &str, latency: &Latency) -> Res
 }
 
 fn nodes(s: &Scenario, invalid: Invalid<'_>, key: &str, set: &NodeSet) -> Result<(), ScenarioError> {
-    set.resolve(s.nodes.clients).map(|_| ()).map_err(|index| {
+    set.ranges(s.nodes.clients).map(|_| ()).map_err(|index| {
         invalid(key, &format!("node indices in 0..={} (0 is the chief)", s.nodes.clients), index.to_string())
     })
 }
@@ -424,7 +424,7 @@ fn adversaries(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> 
     let a = &s.adversaries;
     if let Some(set) = &a.double_spenders {
         nodes(s, invalid, "adversaries.double_spenders", set)?;
-        if set.resolve(s.nodes.clients).is_ok_and(|members| members.contains(&0)) {
+        if set.ranges(s.nodes.clients).is_ok_and(|ranges| ranges.first().is_some_and(|r| r.0 == 0)) {
             return Err(invalid(
                 "adversaries.double_spenders",
                 "clients only (not node 0, the chief)",

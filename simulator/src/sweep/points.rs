@@ -8,6 +8,7 @@
 //! assignments as the scenario text plans them, and the record's commit — so that an edited,
 //! foreign or stale point is refused by name instead of entering the report.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,17 @@ impl SweepRecord {
         let path = dir.join(RECORD_FILE);
         let json = serde_json::to_string_pretty(self).expect("a record serializes");
         std::fs::write(&path, json + "\n").map_err(super::io_error(&path))
+    }
+
+    /// Refuse a record whose point count is not the plan's (its text plans `points`).
+    pub fn matches(&self, points: usize) -> Result<(), SweepError> {
+        if self.total_points == points {
+            return Ok(());
+        }
+        Err(SweepError::Incomplete(format!(
+            "{RECORD_FILE} says the sweep has {} points, its scenario text plans {points}: the record was edited",
+            self.total_points
+        )))
     }
 
     /// The records of `dirs`, which must all be of one sweep at one commit.
@@ -235,39 +247,67 @@ pub fn read_points<P: PointFile>(
     Ok(results)
 }
 
-/// Make `dir` ready for a sweep described by `record`: with `resume`, keep the point files it
-/// holds of this sweep (each verified) and return them; without, remove any point files left
-/// there (of this sweep or another) and return none.
+/// The index of a file a sweep wrote into `points/` (`point-NNNNN.json`, its flight recording
+/// or a partial write), or `None` for any other file, which a sweep never touches.
+fn point_index(name: &str) -> Option<usize> {
+    let rest = name.strip_prefix("point-")?;
+    let digits = rest.split(['.', '-']).next()?;
+    let known = [".json", "-flight-recorder.jsonl", ".json.partial"];
+    (digits.len() >= 5 && known.contains(&&rest[digits.len()..])).then(|| digits.parse().ok()).flatten()
+}
+
+/// Remove the files a sweep wrote for the points `which` keeps (every point when `None`).
+fn remove_points(dir: &Path, which: Option<&BTreeSet<usize>>) -> Result<(), SweepError> {
+    let points_dir = dir.join("points");
+    if !points_dir.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(&points_dir).map_err(super::io_error(&points_dir))? {
+        let path = entry.map_err(super::io_error(&points_dir))?.path();
+        let index = path.file_name().and_then(|n| n.to_str()).and_then(point_index);
+        if index.is_some_and(|i| which.is_none_or(|w| w.contains(&i))) {
+            std::fs::remove_file(&path).map_err(super::io_error(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Make `dir` ready for the points `mine` of the sweep `record` describes. With `resume`, keep
+/// (and return, each verified) the points it holds of this sweep at this commit. Without, start
+/// over: remove the files of `mine` if the directory holds this sweep (another shard's points
+/// stay), or every point file of another sweep. A directory with a `points/` but no record is
+/// not a sweep's and is refused rather than touched.
 pub fn prepare<P: PointFile>(
     dir: &Path,
     record: &SweepRecord,
     plan: &Expected<'_>,
+    mine: &BTreeSet<usize>,
     resume: bool,
 ) -> Result<Vec<P>, SweepError> {
-    let existing = point_files(dir)?;
+    let theirs = if dir.join(RECORD_FILE).exists() { Some(SweepRecord::read(dir)?) } else { None };
+    if theirs.is_none() && dir.join("points").exists() {
+        return Err(SweepError::Incomplete(format!(
+            "{} holds a points/ directory but no {RECORD_FILE}: it is not a sweep's directory; use another --out",
+            dir.display()
+        )));
+    }
+    let same = theirs.as_ref().is_some_and(|t| t.sweep_id == record.sweep_id && t.commit == record.commit);
     if resume {
-        if !existing.is_empty() {
-            let theirs = SweepRecord::read(dir)?;
-            if theirs.sweep_id != record.sweep_id || theirs.commit != record.commit {
-                return Err(SweepError::Incomplete(format!(
-                    "--resume: {} holds sweep {} at commit {}, not sweep {} at commit {}: use another --out or run \
-                     without --resume to start over",
-                    dir.display(),
-                    theirs.sweep_id,
-                    theirs.commit,
-                    record.sweep_id,
-                    record.commit
-                )));
-            }
+        if let Some(theirs) = theirs.as_ref().filter(|_| !same) {
+            return Err(SweepError::Incomplete(format!(
+                "--resume: {} holds sweep {} at commit {}, not sweep {} at commit {}: use another --out or run \
+                 without --resume to start over",
+                dir.display(),
+                theirs.sweep_id,
+                theirs.commit,
+                record.sweep_id,
+                record.commit
+            )));
         }
         record.write(dir)?;
         return read_points(std::slice::from_ref(&dir.to_path_buf()), record, plan);
     }
-    let points_dir = dir.join("points");
-    if !existing.is_empty() || points_dir.exists() {
-        // Every file of an earlier run: its points, flight recordings and partial writes.
-        std::fs::remove_dir_all(&points_dir).map_err(super::io_error(&points_dir))?;
-    }
+    remove_points(dir, same.then_some(mine))?;
     record.write(dir)?;
     Ok(Vec::new())
 }
@@ -289,4 +329,20 @@ pub fn complete<P: PointFile>(mut results: Vec<P>, total: usize) -> Result<Vec<P
         )));
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::point_index;
+
+    #[test]
+    fn only_the_files_a_sweep_writes_are_point_files() {
+        assert_eq!(point_index("point-00012.json"), Some(12));
+        assert_eq!(point_index("point-00012-flight-recorder.jsonl"), Some(12));
+        assert_eq!(point_index("point-123456.json.partial"), Some(123_456));
+        for other in ["notes.txt", "point-1.json", "point-00012.json.bak", "point-0001x.json", "points.json"]
+        {
+            assert_eq!(point_index(other), None, "{other}");
+        }
+    }
 }

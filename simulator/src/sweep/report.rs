@@ -79,14 +79,24 @@ fn metrics_of(results: &[PointResult]) -> Vec<&'static Metric> {
 /// Points grouped by parameter combination, in sweep order.
 fn groups(results: &[PointResult]) -> Vec<(String, Vec<&PointResult>)> {
     let mut groups: Vec<(String, Vec<&PointResult>)> = Vec::new();
+    let mut position: BTreeMap<String, usize> = BTreeMap::new(); // linear in the points, not quadratic
     for r in results {
         let key = label(&r.assignments);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(r),
-            None => groups.push((key, vec![r])),
+        match position.get(&key) {
+            Some(&i) => groups[i].1.push(r),
+            None => {
+                position.insert(key.clone(), groups.len());
+                groups.push((key, vec![r]));
+            }
         }
     }
     groups
+}
+
+/// The distinct `items`, in the order they first appear.
+pub(crate) fn first_seen(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.into_iter().filter(|item| seen.insert(item.clone())).collect()
 }
 
 fn comparison_table(results: &[PointResult]) -> Table {
@@ -113,22 +123,18 @@ fn figures(results: &[PointResult]) -> Vec<String> {
     let Some(first) = results.first().and_then(|r| r.assignments.first()).map(|(k, _)| k.clone()) else {
         return Vec::new();
     };
-    let x_of = |r: &PointResult, values: &mut Vec<String>| -> f64 {
-        let v = r.assignments[0].1.clone();
-        v.parse().unwrap_or_else(|_| {
-            if !values.contains(&v) {
-                values.push(v.clone());
-            }
-            values.iter().position(|x| *x == v).expect("just pushed") as f64
-        })
+    // Non-numeric values of the first key are placed by their order of appearance.
+    let categories: BTreeMap<String, usize> =
+        first_seen(results.iter().map(|r| r.assignments[0].1.clone()).filter(|v| v.parse::<f64>().is_err()))
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (v, i))
+            .collect();
+    let x_of = |r: &PointResult| -> f64 {
+        let v = &r.assignments[0].1;
+        v.parse().unwrap_or_else(|_| categories.get(v).copied().unwrap_or(0) as f64)
     };
-    let mut labels: Vec<String> = Vec::new();
-    for r in results {
-        let rest = label(&r.assignments[1..]);
-        if !labels.contains(&rest) {
-            labels.push(rest);
-        }
-    }
+    let labels = first_seen(results.iter().map(|r| label(&r.assignments[1..])));
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
     let elections = results.iter().any(|r| r.summary.elections.is_some());
     let plotted: Vec<&Metric> = [&METRICS[1], &METRICS[2], &METRICS[3], &METRICS[5]]
@@ -139,16 +145,13 @@ fn figures(results: &[PointResult]) -> Vec<String> {
     plotted
         .iter()
         .map(|metric| {
-            let mut category = Vec::new();
             let lines: Vec<Line> = labels
                 .iter()
                 .take(6)
                 .map(|rest| {
                     let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
                     for r in results.iter().filter(|r| label(&r.assignments[1..]) == *rest) {
-                        by_x.entry(x_of(r, &mut category).to_bits())
-                            .or_default()
-                            .push((metric.get)(&r.summary));
+                        by_x.entry(x_of(r).to_bits()).or_default().push((metric.get)(&r.summary));
                     }
                     let mut points: Vec<(f64, f64)> =
                         by_x.into_iter().map(|(x, v)| (f64::from_bits(x), mean_ci(&v).0)).collect();
@@ -165,7 +168,7 @@ fn figures(results: &[PointResult]) -> Vec<String> {
                 String::new()
             };
             let title = format!("{} vs {first} (mean over seeds{shown})", metric.name);
-            let x_log = category.is_empty()
+            let x_log = categories.is_empty()
                 && plot::spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
             let x_desc = if x_log { format!("{first} (log scale)") } else { first.clone() };
             let y_range = metric.name.ends_with('%').then_some((0.0, 100.0));

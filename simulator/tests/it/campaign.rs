@@ -78,7 +78,7 @@ fn a_campaign_runs_every_seed_then_summarises_and_fail_fast_stops_at_the_first()
     assert_eq!(campaign["runs"].as_array().unwrap().len(), 3);
     assert!(campaign["runs"][0]["faults"]["messages dropped"].as_u64().unwrap() > 0, "{campaign}");
     let md = std::fs::read_to_string(dir.join("campaign.md")).unwrap();
-    assert!(md.contains("## Stopped early") && md.contains("| 2 | stopped at "), "{md}");
+    assert!(md.contains("## Stopped early") && md.contains("| 2 | stopped: limit |"), "{md}");
 
     let fast = temp_dir("campaign-fast").display().to_string();
     let args = [
@@ -133,4 +133,27 @@ fn a_flight_recording_reads_like_a_trace() {
     let out = leither(&["trace", &recording, "--ev", "request", "--limit", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 2);
+}
+
+#[test]
+fn a_seed_that_cannot_run_is_recorded_and_the_campaign_goes_on() {
+    use simulator::sim::check_group_tree;
+    // 40 clients, leaf groups of 3 accounts: some seeds' Ids put 3 in one prefix, some do not.
+    let scenario_text = "name = \"sparse\"\nduration_ms = 4000\n[nodes]\nclients = 40\n[parameters]\ngroup_min_accounts = 3\n\
+                backups = 1\n";
+    let scenario = parse(scenario_text);
+    let file = std::path::Path::new("sparse.toml");
+    let fits = |seed: u64| check_group_tree(&scenario, seed, file).is_ok();
+    let (good, bad) = ((1..200).find(|s| fits(*s)).unwrap(), (1..200).find(|s| !fits(*s)).unwrap());
+    let dir = temp_dir("campaign-sparse");
+    let path = dir.join("sparse.toml");
+    std::fs::write(&path, scenario_text).unwrap();
+    let seeds = format!("{bad},{good}");
+    let out = dir.join("out").display().to_string();
+    let run = leither(&["run", &path.display().to_string(), "--seeds", &seeds, "--out", &out]);
+    assert_eq!(run.status.code(), Some(1));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains(&format!("sparse seed {bad}: cannot run: ")), "{stdout}");
+    assert!(stdout.contains("2 of 2 seeds run, 1 passed, 1 stopped early"), "{stdout}");
+    assert!(dir.join(format!("out/seed-{good}/report.html")).exists(), "the next seed ran");
 }

@@ -405,9 +405,33 @@ fn run_refuses_a_scenario_whose_sweep_is_invalid() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains(
-            "[sweep.parameters network.drop=2.0]: `network.drop`: expected a probability in [0, 1], got 2"
+            "[sweep point network.drop=2.0]: `network.drop`: expected a probability in [0, 1], got 2"
         ),
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn a_trace_cut_mid_line_is_called_truncated_and_a_swarm_trace_replays() {
+    let dir = temp_dir("cli-cut-mid-line");
+    let swarm = scenarios_dir().join("swarm.toml").display().to_string();
+    let run = leither(&["run", &swarm, "--seed", "3", "--trace", "--out", &dir.display().to_string()]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let trace = dir.join("trace.jsonl");
+    // Swarm mode's choices are in the header's scenario: the replay does not draw them again.
+    let out = leither(&["replay", &trace.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&trace).unwrap();
+    let cut = dir.join("cut.jsonl");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap(); // mid-line, as a killed writer leaves it
+    let out = leither(&["replay", &cut.display().to_string()]);
+    assert!(
+        text(&out.stderr).starts_with("error: the saved trace is truncated: it ends after line "),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = leither(&["trace", &cut.display().to_string(), "--ev", "crash"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("has no end line: it was cut short"), "{}", text(&out.stderr));
 }

@@ -37,7 +37,7 @@ const RUST_WORDS: [&str; 14] = [
 ];
 
 /// The corpus files that are valid scenarios (they must run, not be refused).
-const VALID: [&str; 2] = ["crash-node-set-integer", "transfers-3e4"];
+const VALID: [&str; 3] = ["crash-node-set-integer", "crash-set-repeated", "transfers-3e4"];
 
 #[test]
 fn every_hostile_scenario_is_refused_in_the_scenarios_terms() {

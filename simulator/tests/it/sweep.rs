@@ -24,8 +24,9 @@ fn the_plan_is_the_cartesian_product_times_seeds() {
         .map(|p| format!("{}/{}/{}", p.assignments[0].1, p.assignments[1].1, p.seed))
         .collect();
     assert_eq!(labels[..4], ["0.0/2.0/1", "0.0/2.0/2", "0.0/6.0/1", "0.0/6.0/2"]);
-    assert_eq!(plan.points[11].scenario.network.drop, 0.1);
-    assert_eq!(plan.points[11].scenario.workload.transfers_per_s, 9.0);
+    let scenario = plan.scenario(&plan.points[11]).unwrap();
+    assert_eq!(scenario.network.drop, 0.1);
+    assert_eq!(scenario.workload.transfers_per_s, 9.0);
 }
 
 #[test]
@@ -76,4 +77,37 @@ fn merged_shards_give_exactly_the_single_machine_report() {
     // A missing shard is refused, naming what is missing.
     let error = sweep::merge(&shard_dirs[..2], &temp_dir("sweep-partial")).unwrap_err().to_string();
     assert!(error.starts_with("cannot merge: 4 of 12 points missing"), "{error}");
+}
+
+#[test]
+fn a_sweep_touches_only_its_own_files_and_shards_in_one_directory_keep_each_others_points() {
+    let plan = plan();
+    let dir = temp_dir("sweep-own-files");
+    // Not a sweep's directory: refused, nothing removed.
+    std::fs::create_dir_all(dir.join("points")).unwrap();
+    std::fs::write(dir.join("points/notes.txt"), "mine").unwrap();
+    let all: std::collections::BTreeSet<usize> = plan.points.iter().map(|p| p.index).collect();
+    let refused =
+        sweep::points::prepare::<sweep::PointResult>(&dir, &plan.record(), &plan.expected(), &all, false)
+            .unwrap_err();
+    assert!(refused.to_string().contains("is not a sweep's directory"), "{refused}");
+    assert!(dir.join("points/notes.txt").exists());
+    // Two shards into one directory: the second leaves the first's points alone.
+    std::fs::remove_dir_all(dir.join("points")).unwrap();
+    for i in 0..2 {
+        let mine: Vec<_> = plan.points.iter().filter(|p| p.index % 2 == i).collect();
+        let indices = mine.iter().map(|p| p.index).collect();
+        let done: Vec<sweep::PointResult> =
+            sweep::points::prepare(&dir, &plan.record(), &plan.expected(), &indices, false).unwrap();
+        assert!(done.is_empty());
+        sweep::run(&plan, &mine, 1, &dir, &|| {}).unwrap();
+    }
+    assert_eq!(std::fs::read_dir(dir.join("points")).unwrap().count(), 12);
+    sweep::merge(std::slice::from_ref(&dir), &dir).unwrap();
+    // A record whose point count was edited is refused.
+    let record_path = dir.join(sweep::points::RECORD_FILE);
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    std::fs::write(&record_path, record.replace("\"total_points\": 12", "\"total_points\": 0")).unwrap();
+    let error = sweep::merge(std::slice::from_ref(&dir), &temp_dir("sweep-own-files-out")).unwrap_err();
+    assert!(error.to_string().contains("says the sweep has 0 points, its scenario text plans 12"), "{error}");
 }
