@@ -3,14 +3,16 @@
 //!
 //! The estimate is a sum of terms, each a count the scenario fixes times a per-item cost
 //! measured on release builds (peak RSS, `/usr/bin/time -f %M`, 2026-12-03; see
-//! `docs/decisions.md` D-036): a node of the protocol simulation costs 6 KB idle (its state, its
-//! account in a ledger, its network stream, its checker slots) and up to ~20 KB with the event
-//! queue's buckets sized for its share of a pulse broadcast in flight (10,000 clients in 257
-//! groups for an hour: 267 MB; 100,000: 1.7 GiB); a request waiting at its payer 64 B
-//! (1.6 million queued: 100 MB); a pulse 400 B of series row, root history and checker state;
-//! a ledger copy of an account on a committee member 2 KB; a transfer in the retained versions
-//! 2 KB. The figures are rounded up, so the estimate errs high — by about 1.2× at 100,000
-//! clients — and a refusal says what would have to shrink.
+//! `docs/decisions.md` D-036): a client costs 6 KB idle (its state, its account in a ledger,
+//! its network stream, its checker slots) and up to ~20 KB with the event queue's buckets sized
+//! for its share of a pulse broadcast in flight (10,000 clients in 257 groups for an hour:
+//! 267 MB; 100,000: 1.7 GiB); a bookkeeper (the chief, a primary, a backup, a standby) about
+//! 140 KB — its group's ledger, replica batches and state snapshots (elected-committees, 1,657
+//! bookkeepers: 274 MB); a request waiting at its payer 64 B (1.6 million queued: 100 MB); a
+//! pulse 400 B of series row, root history and checker state; a ledger copy of an account on a
+//! committee member 2 KB; a transfer in the retained versions 2 KB; leaf groups as many as the
+//! Ids are expected to fill. Against measured peaks of the shipped scenarios the estimate errs
+//! high, by 1% to 26%, and a refusal says what would have to shrink.
 
 use std::fmt;
 
@@ -68,22 +70,60 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// Most leaf groups the group tree can have: one per prefix of `stratum_bits` bits, and no more
-/// than the accounts allow at `group_min_accounts` each.
-fn leaves_at_most(s: &Scenario) -> u64 {
+/// The leaf groups the group tree is expected to have: each of the `2^stratum_bits` prefixes
+/// holds a Poisson number of the accounts (Ids are uniform hashes), and is a leaf group with at
+/// least `group_min_accounts` of them. The seed decides the exact count; this is its mean,
+/// rounded up (groups-1k: 141 expected, 137 on seed 1).
+fn leaves_expected(s: &Scenario) -> u64 {
     let p = &s.parameters;
-    let prefixes = 1u64.checked_shl(p.stratum_bits as u32).unwrap_or(u64::MAX);
-    let by_accounts = (u64::from(s.nodes.clients) + 1) / (p.group_min_accounts as u64).max(1);
-    prefixes.min(by_accounts)
+    let accounts = f64::from(s.nodes.clients) + 1.0;
+    let min = p.group_min_accounts as u64;
+    let most = (accounts as u64) / min.max(1);
+    if most == 0 {
+        return 0;
+    }
+    let prefixes = 2f64.powi(p.stratum_bits.min(1000) as i32);
+    let expected = (prefixes * poisson_tail(accounts / prefixes, min)).ceil();
+    (expected as u64).min(most)
+}
+
+/// `P(X ≥ min)` for `X ~ Poisson(λ)`, with the terms in log space (no underflow at λ = 800, no
+/// cancellation at λ = 10⁻⁴⁰), in `O(min)` steps.
+fn poisson_tail(lambda: f64, min: u64) -> f64 {
+    if min == 0 || lambda <= 0.0 {
+        return if min == 0 { 1.0 } else { 0.0 };
+    }
+    let ln_lambda = lambda.ln();
+    if lambda >= min as f64 {
+        // Most of the mass is at or above min: one minus the few terms below it.
+        let (mut ln_p, mut below) = (-lambda, 0.0);
+        for k in 0..min {
+            below += ln_p.exp();
+            ln_p += ln_lambda - ((k + 1) as f64).ln();
+        }
+        return (1.0 - below).max(0.0);
+    }
+    // Little mass at or above min: the terms from min up, each smaller than the last.
+    let mut ln_p = -lambda;
+    for k in 0..min {
+        ln_p += ln_lambda - ((k + 1) as f64).ln();
+    }
+    let mut tail = 0.0;
+    for k in min..min + 200 {
+        tail += ln_p.exp();
+        ln_p += ln_lambda - ((k + 1) as f64).ln();
+    }
+    tail.min(1.0)
 }
 
 /// The estimate of a protocol run.
 pub fn protocol(s: &Scenario) -> Estimate {
     let p = &s.parameters;
     let clients = u64::from(s.nodes.clients);
-    let leaves = leaves_at_most(s);
+    let leaves = leaves_expected(s);
     let members = leaves.saturating_mul((1 + p.backups + p.standbys) as u64) + p.root_backups as u64;
-    let nodes = 1 + clients + members;
+    let bookkeepers = 1 + members; // the chief, the primaries and every committee member
+    let nodes = clients + bookkeepers;
     let active_s = s.workload_stop_ms().saturating_sub(s.workload.start_ms) as f64 / 1000.0;
     let requests = (s.workload.transfers_per_s * active_s).ceil() as u64;
     let pulses = s.duration_ms.div_ceil(p.pulse_ms.max(1));
@@ -97,7 +137,8 @@ pub fn protocol(s: &Scenario) -> Estimate {
     Estimate::of(vec![
         ("engine", 8 * MB),
         ("fault and link lists", lists),
-        ("nodes", nodes.saturating_mul(20 * KB)),
+        ("clients", clients.saturating_mul(20 * KB)),
+        ("bookkeepers", bookkeepers.saturating_mul(140 * KB)),
         ("requests", requests.saturating_mul(64)),
         ("pulses", pulses.saturating_mul(400)),
         ("committee ledger copies", clients.saturating_mul(copies).saturating_mul(2 * KB)),
@@ -177,6 +218,14 @@ mod tests {
         assert!(error.starts_with("this run would need about 12.1 TiB (requests 12.1 TiB"), "{error}");
         assert!(error.contains(" of memory, but the machine has 16.0 GiB available"), "{error}");
         assert!(check(&small, 16 << 30).is_ok());
+    }
+
+    #[test]
+    fn the_poisson_tail_at_both_ends() {
+        assert!((poisson_tail(3.91, 4) - 0.549).abs() < 0.002, "{}", poisson_tail(3.91, 4));
+        assert!(poisson_tail(781.0, 16) > 0.999_999);
+        assert!(poisson_tail(1e-30, 2) > 0.0 && poisson_tail(1e-30, 2) < 1e-59);
+        assert_eq!(poisson_tail(5.0, 0), 1.0);
     }
 
     #[test]

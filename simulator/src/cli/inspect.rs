@@ -18,19 +18,28 @@ pub fn validate_one(path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path).map_err(at_path(path))?;
     if Kind::detect(&text, path)? == Kind::Credit {
         let s = CreditScenario::parse(&text, path)?;
+        let memory = crate::memory::credit(&s);
         if s.sweep.is_some() {
             let plan = credit::compare::plan_text(&text, path)?;
-            return Ok(format!("{}: ok (credit, {} sweep runs)", path.display(), plan.points.len()));
+            return Ok(format!(
+                "{}: ok (credit, {} sweep runs; a run needs about {memory})",
+                path.display(),
+                plan.points.len()
+            ));
         }
-        return Ok(format!("{}: ok (credit)", path.display()));
+        return Ok(format!("{}: ok (credit; a run needs about {memory})", path.display()));
     }
     let s = Scenario::parse(&text, path)?;
     crate::sim::check_group_tree(&s, s.seed, path)?;
     if s.sweep.is_some() {
-        let points = sweep::count_points(&text, path)?;
-        return Ok(format!("{}: ok ({points} sweep points)", path.display()));
+        let plan = sweep::plan_text(&text, path)?;
+        let (points, memory) = (plan.points.len(), plan.largest);
+        return Ok(format!(
+            "{}: ok ({points} sweep points; the largest needs about {memory})",
+            path.display()
+        ));
     }
-    Ok(format!("{}: ok", path.display()))
+    Ok(format!("{}: ok (a run needs about {})", path.display(), crate::memory::protocol(&s)))
 }
 
 /// `leither validate FILE...`: each file ok or its error; an error if any is invalid.

@@ -235,7 +235,7 @@ fn misused_arguments_are_refused_with_what_is_wrong() {
         .unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("error: this run would need about 3.8 GiB (nodes 3.8 GiB"), "{stderr}");
+    assert!(stderr.starts_with("error: this run would need about 3.9 GiB (clients 3.8 GiB"), "{stderr}");
     assert!(stderr.contains("but the machine has 954 MiB available"), "{stderr}");
 }
 
