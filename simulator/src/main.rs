@@ -1,5 +1,8 @@
 //! `leither`: run scenarios, sweeps and seed campaigns; merge shards; replay and read traces.
 //! The commands themselves are `simulator::cli`; this file is the argument parser.
+// The doc comments below are the command line's help text (clap), not links: `[sweep]` is a
+// scenario table.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

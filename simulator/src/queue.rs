@@ -245,51 +245,9 @@ mod tests {
 
     type Popped = Vec<(u64, u64, u32)>;
 
-    /// Interleave pushes (delays from 0 to beyond the window) and pops on both queues.
+    /// Interleave pushes (at any time at or after now, up to `u64::MAX`) and pops on both
+    /// queues; then drain them, the wheel in no more pops than it holds events.
     fn run_both(ops: &[(bool, u64)]) -> (Popped, Popped) {
-        let mut wheel = TimingWheel::new();
-        let mut heap = HeapQueue::default();
-        let (mut out_wheel, mut out_heap) = (Vec::new(), Vec::new());
-        let mut now = 0;
-        for (i, (is_pop, delay)) in ops.iter().enumerate() {
-            if *is_pop {
-                let (a, b) = (wheel.pop(), heap.pop());
-                if let Some(a) = &a {
-                    now = a.time_ms;
-                }
-                out_wheel.extend(a.map(|s| (s.time_ms, s.seq, s.event)));
-                out_heap.extend(b.map(|s| (s.time_ms, s.seq, s.event)));
-            } else {
-                wheel.push(now + delay, i as u32);
-                heap.push(now + delay, i as u32);
-            }
-            assert_eq!(wheel.len(), heap.len());
-        }
-        while let Some(s) = wheel.pop() {
-            out_wheel.push((s.time_ms, s.seq, s.event));
-        }
-        while let Some(s) = heap.pop() {
-            out_heap.push((s.time_ms, s.seq, s.event));
-        }
-        (out_wheel, out_heap)
-    }
-
-    proptest! {
-        #[test]
-        fn wheel_pops_in_exactly_the_heap_order(
-            ops in proptest::collection::vec(
-                (any::<bool>(), prop_oneof![0u64..3, 0u64..50, 0u64..(3 * WHEEL_SLOTS as u64)]),
-                0..600,
-            )
-        ) {
-            let (wheel, heap) = run_both(&ops);
-            prop_assert_eq!(wheel, heap);
-        }
-    }
-
-    /// Interleave pushes at arbitrary times at or after now (up to `u64::MAX`) and pops; the
-    /// wheel must pop what the heap pops and never take more pops than events.
-    fn run_both_anywhere(ops: &[(bool, u64)]) -> (Popped, Popped) {
         let mut wheel = TimingWheel::new();
         let mut heap = HeapQueue::default();
         let (mut out_wheel, mut out_heap) = (Vec::new(), Vec::new());
@@ -306,14 +264,27 @@ mod tests {
                 wheel.push(now.saturating_add(*delay), i as u32);
                 heap.push(now.saturating_add(*delay), i as u32);
             }
+            assert_eq!(wheel.len(), heap.len());
         }
-        let pending = wheel.len();
-        for _ in 0..pending {
+        for _ in 0..wheel.len() {
             out_wheel.extend(wheel.pop().map(|s| (s.time_ms, s.seq, s.event)));
             out_heap.extend(heap.pop().map(|s| (s.time_ms, s.seq, s.event)));
         }
         assert!(wheel.pop().is_none() && wheel.is_empty(), "every event popped once");
         (out_wheel, out_heap)
+    }
+
+    proptest! {
+        #[test]
+        fn wheel_pops_in_exactly_the_heap_order(
+            ops in proptest::collection::vec(
+                (any::<bool>(), prop_oneof![0u64..3, 0u64..50, 0u64..(3 * WHEEL_SLOTS as u64)]),
+                0..600,
+            )
+        ) {
+            let (wheel, heap) = run_both(&ops);
+            prop_assert_eq!(wheel, heap);
+        }
     }
 
     proptest! {
@@ -329,7 +300,7 @@ mod tests {
                 0..400,
             )
         ) {
-            let (wheel, heap) = run_both_anywhere(&ops);
+            let (wheel, heap) = run_both(&ops);
             prop_assert_eq!(wheel, heap);
         }
     }

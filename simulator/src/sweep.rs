@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+
 use thiserror::Error;
 
 pub use points::{PointFile, SweepRecord};
@@ -74,24 +74,16 @@ impl Plan {
     }
 }
 
-/// The result of one point, as written to `points/point-NNNNN.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PointResult {
-    /// The sweep it belongs to.
-    pub sweep_id: String,
-    /// Total points of the sweep.
-    pub total_points: usize,
-    /// The point's index.
-    pub index: usize,
-    /// Its assignments.
-    pub assignments: Vec<(String, String)>,
-    /// Its seed.
-    pub seed: u64,
-    /// Its summary (with `stopped` set if the run broke an invariant or hit a limit).
-    pub summary: Summary,
-    /// A digest of the rest of the file (`points::seal`).
-    #[serde(default)]
-    pub digest: String,
+/// The result of one point of a protocol sweep, as written to `points/point-NNNNN.json`.
+pub type PointResult = points::PointResult<Summary>;
+
+impl points::RunSummary for Summary {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn commit(&self) -> &str {
+        &self.commit
+    }
 }
 
 /// Why a sweep could not run or merge.
@@ -344,33 +336,6 @@ pub(crate) fn label(assignments: &[(String, String)]) -> String {
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
     move |error| SweepError::Io { path: path.to_path_buf(), error }
-}
-
-impl PointFile for PointResult {
-    fn sweep_id(&self) -> &str {
-        &self.sweep_id
-    }
-    fn total_points(&self) -> usize {
-        self.total_points
-    }
-    fn index(&self) -> usize {
-        self.index
-    }
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn assignments(&self) -> &[(String, String)] {
-        &self.assignments
-    }
-    fn ran_with(&self) -> (u64, &str) {
-        (self.summary.seed, &self.summary.commit)
-    }
-    fn digest(&self) -> &str {
-        &self.digest
-    }
-    fn set_digest(&mut self, digest: String) {
-        self.digest = digest;
-    }
 }
 
 /// Merge the point results under `dirs` — each checked against the sweep its directory records

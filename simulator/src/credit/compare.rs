@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::report::opt;
 use super::scenario::CreditScenario;
@@ -21,7 +20,7 @@ use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
 use crate::sweep::points::{self, Expected};
 use crate::sweep::report::first_seen;
-use crate::sweep::{PointFile, SweepError, SweepRecord, cartesian, fmt_ci, label, mean_ci, stats};
+use crate::sweep::{SweepError, SweepRecord, cartesian, fmt_ci, label, mean_ci, stats};
 
 /// One run of a credit sweep.
 #[derive(Clone, Debug)]
@@ -53,50 +52,15 @@ pub struct CreditPlan {
     pub points: Vec<CreditPoint>,
 }
 
-/// The result of one point.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct CreditPointResult {
-    /// The sweep it belongs to.
-    pub sweep_id: String,
-    /// Total points of the sweep.
-    pub total_points: usize,
-    /// The point's index.
-    pub index: usize,
-    /// Its assignments.
-    pub assignments: Vec<(String, String)>,
-    /// Its seed.
-    pub seed: u64,
-    /// Its summary.
-    pub summary: CreditSummary,
-    /// A digest of the rest of the file (`sweep::points::seal`).
-    #[serde(default)]
-    pub digest: String,
-}
+/// The result of one point of a credit sweep.
+pub type CreditPointResult = points::PointResult<CreditSummary>;
 
-impl PointFile for CreditPointResult {
-    fn sweep_id(&self) -> &str {
-        &self.sweep_id
-    }
-    fn total_points(&self) -> usize {
-        self.total_points
-    }
-    fn index(&self) -> usize {
-        self.index
-    }
+impl points::RunSummary for CreditSummary {
     fn seed(&self) -> u64 {
         self.seed
     }
-    fn assignments(&self) -> &[(String, String)] {
-        &self.assignments
-    }
-    fn ran_with(&self) -> (u64, &str) {
-        (self.summary.seed, &self.summary.commit)
-    }
-    fn digest(&self) -> &str {
-        &self.digest
-    }
-    fn set_digest(&mut self, digest: String) {
-        self.digest = digest;
+    fn commit(&self) -> &str {
+        &self.commit
     }
 }
 

@@ -122,8 +122,37 @@ impl SweepRecord {
     }
 }
 
-/// A sweep point's result as a point file holds it: protocol sweeps' `PointResult`, credit
-/// sweeps' `credit::compare::CreditPointResult`.
+/// The result of one sweep point, as `points/point-NNNNN.json` holds it: a protocol run's
+/// `Summary` (`sweep::PointResult`) or a credit run's (`credit::compare::CreditPointResult`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PointResult<S> {
+    /// The sweep it belongs to.
+    pub sweep_id: String,
+    /// Total points of the sweep.
+    pub total_points: usize,
+    /// The point's index.
+    pub index: usize,
+    /// Its assignments.
+    pub assignments: Vec<(String, String)>,
+    /// Its seed.
+    pub seed: u64,
+    /// Its run's summary (a protocol run's with `stopped` set if it broke an invariant or hit a
+    /// limit).
+    pub summary: S,
+    /// A digest of the rest of the file ([`seal`]).
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// What a point file needs of its run's summary: the seed and the commit it ran with.
+pub trait RunSummary {
+    /// The seed.
+    fn seed(&self) -> u64;
+    /// The commit of the simulator.
+    fn commit(&self) -> &str;
+}
+
+/// A point file as `merge` and `--resume` read it.
 pub trait PointFile: Serialize + serde::de::DeserializeOwned + PartialEq + Clone {
     /// The sweep it belongs to.
     fn sweep_id(&self) -> &str;
@@ -141,6 +170,36 @@ pub trait PointFile: Serialize + serde::de::DeserializeOwned + PartialEq + Clone
     fn digest(&self) -> &str;
     /// Set its digest.
     fn set_digest(&mut self, digest: String);
+}
+
+impl<S> PointFile for PointResult<S>
+where
+    S: RunSummary + Serialize + serde::de::DeserializeOwned + PartialEq + Clone,
+{
+    fn sweep_id(&self) -> &str {
+        &self.sweep_id
+    }
+    fn total_points(&self) -> usize {
+        self.total_points
+    }
+    fn index(&self) -> usize {
+        self.index
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn assignments(&self) -> &[(String, String)] {
+        &self.assignments
+    }
+    fn ran_with(&self) -> (u64, &str) {
+        (self.summary.seed(), self.summary.commit())
+    }
+    fn digest(&self) -> &str {
+        &self.digest
+    }
+    fn set_digest(&mut self, digest: String) {
+        self.digest = digest;
+    }
 }
 
 fn digest_of<P: PointFile>(point: &P) -> String {
