@@ -81,6 +81,25 @@ mod tests {
         }
     }
 
+    /// The test above is able to fail: the process the simulator once had — each gap rounded to
+    /// whole ms — issues 2.4 times the rate asked at 5,000/s, hundreds of sigmas off.
+    #[test]
+    fn rounded_gaps_are_caught_issuing_too_many() {
+        let (rate_per_s, window_ms) = (5_000.0, 40_000);
+        let mut rng = stream(1, Purpose::Workload, 0);
+        let (mut at_ms, mut count) = (0u64, 0u64);
+        loop {
+            at_ms += rng::exponential(&mut rng, 1000.0 / rate_per_s).round() as u64;
+            if at_ms >= window_ms {
+                break;
+            }
+            count += 1;
+        }
+        let expected = rate_per_s * window_ms as f64 / 1000.0;
+        let sigmas = (count as f64 - expected).abs() / expected.sqrt();
+        assert!(count as f64 > 2.0 * expected && sigmas > 5.0, "{count} rounded arrivals, {expected} asked");
+    }
+
     #[test]
     fn several_arrivals_share_a_millisecond_at_high_rates_and_none_goes_back_in_time() {
         let mut rng = stream(3, Purpose::Workload, 0);

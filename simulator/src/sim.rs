@@ -1174,17 +1174,22 @@ pub fn check_group_tree(scenario: &Scenario, seed: u64, file: &Path) -> Result<(
     if crate::scenario::validate::leaf_only_keys(scenario).is_empty() {
         return Ok(());
     }
+    leaf_groups_exist(scenario, seed, file, leaf_groups(scenario, seed))
+}
+
+/// The leaf groups of the group tree `seed` makes for `scenario`'s clients. It depends only on
+/// the clients, the signature scheme, `stratum_bits`, `group_min_accounts` and the seed.
+pub fn leaf_groups(scenario: &Scenario, seed: u64) -> usize {
     let (signers, _) = signers(scenario, seed);
     let params = &scenario.parameters;
     let accounts = signers[1..].iter().map(|s| s.id()).chain([organization_id(seed)]);
     let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
         .expect("validated group parameters");
-    let leaves = tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count();
-    leaf_groups_exist(scenario, seed, file, leaves)
+    tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count()
 }
 
 /// Keys that need leaf groups, refused when the group tree of this seed has none.
-fn leaf_groups_exist(scenario: &Scenario, seed: u64, file: &Path, leaves: usize) -> Result<(), SimError> {
+pub fn leaf_groups_exist(scenario: &Scenario, seed: u64, file: &Path, leaves: usize) -> Result<(), SimError> {
     if leaves > 0 {
         return Ok(());
     }

@@ -173,6 +173,8 @@ pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
     let sweep = base.sweep.clone().ok_or_else(|| SweepError::NoSweep(file.to_path_buf()))?;
     let mut points = Vec::new();
     let mut largest = crate::memory::protocol(&base);
+    // Trees by what they depend on: a sweep that does not vary the clients builds each once.
+    let mut trees: BTreeMap<(u32, bool, usize, usize, u64), usize> = BTreeMap::new();
     for combination in cartesian(&sweep.parameters) {
         let overrides: Vec<Override> =
             combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
@@ -186,7 +188,16 @@ pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
         for seed in &sweep.seeds {
             // A seed whose group tree cannot hold what the point asks is refused now, not
             // when its worker reaches it.
-            crate::sim::check_group_tree(&scenario, *seed, file).map_err(|error| match error {
+            let p = &scenario.parameters;
+            let ed25519 = scenario.nodes.signatures == crate::scenario::SignatureScheme::Ed25519;
+            let key = (scenario.nodes.clients, ed25519, p.stratum_bits, p.group_min_accounts, *seed);
+            let needs_leaves = !crate::scenario::validate::leaf_only_keys(&scenario).is_empty();
+            let leaves = if needs_leaves {
+                *trees.entry(key).or_insert_with(|| crate::sim::leaf_groups(&scenario, *seed))
+            } else {
+                1
+            };
+            crate::sim::leaf_groups_exist(&scenario, *seed, file, leaves).map_err(|error| match error {
                 SimError::Scenario(e) => SweepError::Scenario(e),
                 other => SweepError::Run {
                     index: points.len(),

@@ -96,8 +96,11 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
     let progress = || bar.set_position(count.fetch_add(1, Ordering::Relaxed) + 1);
     let results = sweep::run(&plan, &remaining, threads, &dir, &progress)?;
     bar.finish_and_clear();
-    let stopped: Vec<&sweep::PointResult> =
-        done.iter().chain(&results).filter(|r| r.summary.stopped.is_some()).collect();
+    let stopped: Vec<&sweep::PointResult> = done
+        .iter()
+        .chain(&results)
+        .filter(|r| indices.contains(&r.index) && r.summary.stopped.is_some())
+        .collect();
     finish_sweep(&dir, shard, console, || {
         sweep::merge(std::slice::from_ref(&dir), &dir).map_err(Failure::from)
     })?;
