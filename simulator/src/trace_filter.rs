@@ -56,6 +56,9 @@ pub enum FilterError {
         /// The last node of the run.
         last: u64,
     },
+    /// The file holds no event at all.
+    #[error("{0}: holds no events: not a leither trace or flight recording, or an empty one")]
+    Empty(PathBuf),
     /// Nothing matched.
     #[error("no event matched {filters}: the trace holds {events} events from {first_ms} ms to {last_ms} ms")]
     NoMatch {
@@ -178,6 +181,9 @@ pub fn print(path: &Path, filter: &Filter, out: &mut impl Write) -> Result<Filte
         }
     }
     out.flush().map_err(Printed::from)?;
+    if events == 0 {
+        return Err(FilterError::Empty(path.to_path_buf()));
+    }
     if printed == 0 {
         let filters = filter.describe();
         return Err(FilterError::NoMatch { filters, events, first_ms: first_ms.unwrap_or(0), last_ms });

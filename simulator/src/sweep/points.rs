@@ -61,7 +61,16 @@ impl SweepRecord {
 
     /// Read `dir`'s record, refusing one whose text does not hash to its id (edited).
     pub fn read(dir: &Path) -> Result<SweepRecord, SweepError> {
+        if !dir.is_dir() {
+            return Err(SweepError::Incomplete(format!("{}: not a directory", dir.display())));
+        }
         let path = dir.join(RECORD_FILE);
+        if !path.exists() {
+            return Err(SweepError::Incomplete(format!(
+                "{}: not a sweep's directory (it has no {RECORD_FILE})",
+                dir.display()
+            )));
+        }
         let text = std::fs::read_to_string(&path).map_err(super::io_error(&path))?;
         let record: SweepRecord = serde_json::from_str(&text)
             .map_err(|e| SweepError::Incomplete(format!("{}: not a sweep record: {e}", path.display())))?;
