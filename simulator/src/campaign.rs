@@ -181,13 +181,9 @@ impl Campaign {
     }
 }
 
-/// What stopped a run, in a word: the invariant's code, `limit` or `error`.
+/// What stopped a run, in a word: the invariant's code, or its kind.
 fn stop_kind(stopped: &Stopped) -> &str {
-    match &stopped.invariant {
-        Some(code) => code,
-        None if stopped.reason.starts_with("limit exceeded") => "limit",
-        None => "error",
-    }
+    stopped.invariant.as_deref().unwrap_or(stopped.kind.name())
 }
 
 fn first_line(text: &str) -> &str {

@@ -29,6 +29,16 @@ pub enum MarkKind {
     Restart,
 }
 
+impl MarkKind {
+    /// Its line's and label's colour.
+    fn color(self) -> RGBColor {
+        match self {
+            MarkKind::Crash => CRASH,
+            MarkKind::Restart => RESTART,
+        }
+    }
+}
+
 /// A fault marked on the time axis: a dashed vertical line with a short label.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marker {
@@ -204,14 +214,9 @@ fn draw<'a>(svg: &'a mut String, c: &Chart<'_>) -> Result<(), Box<dyn std::error
             BAND.mix(0.13).filled(),
         )))?;
     }
-    let band_labels: Vec<Marker> = c
-        .bands
-        .iter()
-        .map(|b| Marker { x: (b.from + b.to) / 2.0, kind: MarkKind::Crash, label: b.label.clone() })
-        .collect();
     for m in c.markers {
         let x = scale_x(log, m.x);
-        let color = if m.kind == MarkKind::Crash { CRASH } else { RESTART };
+        let color = m.kind.color();
         let dashes =
             DashedLineSeries::new(vec![(x, y_min), (x, y_max)], 4, 3, color.mix(0.8).stroke_width(1));
         chart.draw_series(dashes)?;
@@ -229,33 +234,32 @@ fn draw<'a>(svg: &'a mut String, c: &Chart<'_>) -> Result<(), Box<dyn std::error
         chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
     }
     let pixel = |x: f64| chart.backend_coord(&(scale_x(log, x), y_max));
-    // On the root area: `backend_coord` gives pixels of the whole image.
-    label_markers(&root, &band_labels, BAND, &pixel)?;
-    label_markers(&root, c.markers, CRASH, &pixel)?;
+    // Bands are labelled at their middle, markers at their line, all in one set of rows so that
+    // no label runs into another; on the root area, as `backend_coord` gives pixels of the image.
+    let labels = c.bands.iter().map(|b| ((b.from + b.to) / 2.0, b.label.as_str(), BAND));
+    let labels = labels.chain(c.markers.iter().map(|m| (m.x, m.label.as_str(), m.kind.color())));
+    draw_labels(&root, labels.collect(), &pixel)?;
     draw_legend(&legend_area, c)?;
     root.present()?;
     Ok(())
 }
 
-/// Each marker's label above the plot, where it does not run into the one before it (two rows;
-/// the report's fault table lists them all). Crash labels in `crash_color`, restarts green.
-fn label_markers<DB: DrawingBackend>(
+/// Labels `(x, text, colour)` above the plot, each where it does not run into the one before it
+/// (two rows; one that fits in neither is left out — the report's fault table lists them all).
+fn draw_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    markers: &[Marker],
-    crash_color: RGBColor,
+    mut labels: Vec<(f64, &str, RGBColor)>,
     pixel: &dyn Fn(f64) -> (i32, i32),
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     const GAP_PX: i32 = 46;
     let mut row_end = [i32::MIN / 2, i32::MIN / 2];
-    let mut sorted: Vec<&Marker> = markers.iter().collect();
-    sorted.sort_by(|a, b| a.x.total_cmp(&b.x));
-    for m in sorted {
-        let (x, top) = pixel(m.x);
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (x, text, color) in labels {
+        let (x, top) = pixel(x);
         let Some(row) = (0..2).find(|r| x >= row_end[*r] + GAP_PX) else { continue };
         row_end[row] = x;
-        let color = if m.kind == MarkKind::Crash { crash_color } else { RESTART };
         let style = ("sans-serif", 10).into_font().color(&color).pos(Pos::new(HPos::Center, VPos::Bottom));
-        area.draw(&Text::new(m.label.clone(), (x, top - 2 - 11 * row as i32), style))?;
+        area.draw(&Text::new(text.to_string(), (x, top - 2 - 11 * row as i32), style))?;
     }
     Ok(())
 }
@@ -282,9 +286,8 @@ fn draw_legend<DB: DrawingBackend>(
             fit(&line.label),
         )?;
     }
-    for (kind, color, name) in
-        [(MarkKind::Crash, CRASH, "crash (node)"), (MarkKind::Restart, RESTART, "restart (node)")]
-    {
+    for (kind, name) in [(MarkKind::Crash, "crash (node)"), (MarkKind::Restart, "restart (node)")] {
+        let color = kind.color();
         if c.markers.iter().any(|m| m.kind == kind) {
             let dash =
                 |y| area.draw(&PathElement::new(vec![(8, y), (12, y), (16, y)], color.stroke_width(1)));

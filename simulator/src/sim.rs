@@ -31,7 +31,7 @@ use crate::network::{self, Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
 use crate::rng::{self, Purpose, Zipf};
 use crate::scenario::{Amount, NodeIndex, Override, Popularity, Scenario, ScenarioError};
-use crate::summary::{RunResult, Stopped, Summary};
+use crate::summary::{RunResult, StopKind, Stopped, Summary};
 use crate::trace::{Ev, Trace};
 
 /// The chief's node index. Clients are nodes `1..=clients`; the primaries of the leaf groups
@@ -425,11 +425,15 @@ impl Simulation {
 
     /// What the summary says of why a run stopped.
     fn stop_record(&self, error: &SimError) -> Stopped {
-        let (invariant, replay) = match error {
-            SimError::Violation { code, replay, .. } => (Some(code.to_string()), replay.clone()),
-            _ => (None, replay_command(&self.scenario, self.seed, self.source.as_ref(), &self.overrides)),
+        let replay = || replay_command(&self.scenario, self.seed, self.source.as_ref(), &self.overrides);
+        let (kind, invariant, replay) = match error {
+            SimError::Violation { code, replay, .. } => {
+                (StopKind::Invariant, Some(code.to_string()), replay.clone())
+            }
+            SimError::Limit { .. } => (StopKind::Limit, None, replay()),
+            _ => (StopKind::Error, None, replay()),
         };
-        Stopped { at_ms: self.now_ms, invariant, reason: error.to_string(), replay }
+        Stopped { kind, at_ms: self.now_ms, invariant, reason: error.to_string(), replay }
     }
 
     /// Start loading the node of the next delivery while this event is handled: deliveries
@@ -1207,7 +1211,7 @@ pub fn leaf_groups_exist(scenario: &Scenario, seed: u64, file: &Path, leaves: us
 
 /// The command that reruns this run: the file (or the scenario's name under `scenarios/`),
 /// the seed, and each override as a `--set`.
-fn replay_command(
+pub(crate) fn replay_command(
     scenario: &Scenario,
     seed: u64,
     source: Option<&PathBuf>,

@@ -77,6 +77,8 @@ pub struct Summary {
 /// Why a run stopped early.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Stopped {
+    /// What stopped it.
+    pub kind: StopKind,
     /// The virtual time of the event after which it stopped.
     pub at_ms: u64,
     /// The SPEC code of the invariant that broke (absent for a limit or an I/O error).
@@ -85,6 +87,32 @@ pub struct Stopped {
     pub reason: String,
     /// The command that replays the run.
     pub replay: String,
+}
+
+/// What stopped a run early.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// An invariant broke.
+    Invariant,
+    /// A bound of `[limits]` was exceeded.
+    Limit,
+    /// Writing the trace failed.
+    Error,
+    /// The scenario cannot be run with this seed (it never started).
+    NotRun,
+}
+
+impl StopKind {
+    /// Its name in a campaign's table.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopKind::Invariant => "invariant",
+            StopKind::Limit => "limit",
+            StopKind::Error => "error",
+            StopKind::NotRun => "not run",
+        }
+    }
 }
 
 /// Transfer outcomes.

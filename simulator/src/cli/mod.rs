@@ -38,6 +38,14 @@ pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
+/// Run `f` and measure its wall time in seconds: the CLI's one clock, for `timing.json` and the
+/// printed rate only — never fed into a run, never in a report.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = std::time::Instant::now();
+    let value = f();
+    (value, started.elapsed().as_secs_f64())
+}
+
 /// Refuse the memory a run needs if the machine does not have it.
 pub fn check_memory(estimate: &crate::memory::Estimate) -> Result<(), Failure> {
     match crate::memory::available_bytes() {

@@ -5,9 +5,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use super::{Failure, at_path, check_memory, outdir, progress_bar, seeds};
+use super::{Failure, at_path, check_memory, outdir, progress_bar, seeds, timed};
 use crate::campaign::{Campaign, SeedRun};
 use crate::console::Console;
 use crate::credit::{self, CreditScenario, CreditSimulation};
@@ -78,18 +77,37 @@ fn protocol_command(
     }
     note_slow_network(&scenario, console)?;
     let mut campaign = Campaign::new(&scenario.name, path, sets, seeds.len() as u64);
-    for &seed in &seeds {
+    let trace = args.trace || scenario.output.trace;
+    each_seed(&mut campaign, &seeds, args.fail_fast, |seed| {
         let dir = seed_dir(&base, args.out.is_some(), seeds.len() > 1, seed);
-        let run = Run { path, scenario: &scenario, overrides, seed };
-        let record =
-            run_one(&run, &dir, args.trace || scenario.output.trace, args.check_determinism, console)?;
+        run_one(
+            &Run { path, scenario: &scenario, overrides, seed },
+            &dir,
+            trace,
+            args.check_determinism,
+            console,
+        )
+    })?;
+    finish(&campaign, &base, console)
+}
+
+/// Run `one` for each seed into `campaign`; with `fail_fast`, stop after the first seed that
+/// stopped early.
+fn each_seed(
+    campaign: &mut Campaign,
+    seeds: &[u64],
+    fail_fast: bool,
+    mut one: impl FnMut(u64) -> Result<SeedRun, Failure>,
+) -> Result<(), Failure> {
+    for &seed in seeds {
+        let record = one(seed)?;
         let stopped = record.stopped.is_some();
         campaign.runs.push(record);
-        if stopped && args.fail_fast {
+        if stopped && fail_fast {
             break;
         }
     }
-    finish(&campaign, &base, console)
+    Ok(())
 }
 
 /// A latency that can exceed a pulse is tolerated (D-036) — but the user should know.
@@ -142,15 +160,14 @@ fn run_one(
 ) -> Result<SeedRun, Failure> {
     let seed = run.seed;
     std::fs::create_dir_all(dir).map_err(at_path(dir))?;
-    let started = Instant::now(); // wall time is reported, never fed into the run
-    let outcome = match simulate(run, trace.then(|| dir.join("trace.jsonl")), Some(console)) {
+    let (outcome, wall_s) = timed(|| simulate(run, trace.then(|| dir.join("trace.jsonl")), Some(console)));
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         // A seed that cannot run (its group tree has no room for what the scenario asks) is a
         // seed that stopped: the campaign goes on to the next.
         Err(Setup::Refused(error)) => return cannot_run(run, &error, console),
         Err(Setup::Failed(failure)) => return Err(failure),
     };
-    let wall_s = started.elapsed().as_secs_f64();
     let result = &outcome.result;
     report::write_run(dir, result).map_err(at_path(dir))?;
     if check {
@@ -252,10 +269,11 @@ fn check_determinism(run: &Run<'_>, first: &Outcome, console: &Console) -> Resul
 /// A seed the scenario cannot be run with: recorded as stopped, with no report.
 fn cannot_run(run: &Run<'_>, error: &crate::sim::SimError, console: &Console) -> Result<SeedRun, Failure> {
     say!(console, "{} seed {}: cannot run: {error}", run.scenario.name, run.seed);
-    let sets: String = run.overrides.iter().map(|o| format!(" --set '{o}'")).collect();
-    let replay =
-        format!("cargo run --release -p simulator -- run {} --seed {}{sets}", run.path.display(), run.seed);
-    let stopped = crate::summary::Stopped { at_ms: 0, invariant: None, reason: error.to_string(), replay };
+    let source = run.path.to_path_buf();
+    let replay = crate::sim::replay_command(run.scenario, run.seed, Some(&source), run.overrides);
+    let kind = crate::summary::StopKind::NotRun;
+    let stopped =
+        crate::summary::Stopped { kind, at_ms: 0, invariant: None, reason: error.to_string(), replay };
     let headline = "not run".to_string();
     Ok(SeedRun { seed: run.seed, report: None, headline, faults: Default::default(), stopped: Some(stopped) })
 }
@@ -342,15 +360,10 @@ fn credit_command(
     let sets: Vec<String> = overrides.iter().map(Override::to_string).collect();
     let mut campaign = Campaign::new(&scenario.name, path, sets, seeds.len() as u64);
     let run = CreditRun { path, scenario: &scenario, overrides };
-    for &seed in &seeds {
+    each_seed(&mut campaign, &seeds, args.fail_fast, |seed| {
         let dir = seed_dir(&base, args.out.is_some(), seeds.len() > 1, seed);
-        let record = credit_run_one(&run, seed, &dir, args.check_determinism, console)?;
-        let stopped = record.stopped.is_some();
-        campaign.runs.push(record);
-        if stopped && args.fail_fast {
-            break;
-        }
-    }
+        credit_run_one(&run, seed, &dir, args.check_determinism, console)
+    })?;
     finish(&campaign, &base, console)
 }
 
@@ -379,19 +392,21 @@ fn credit_run_one(
         s.pulses
     );
     let source = credit::compare::replay_source(run.path, run.overrides);
-    let started = Instant::now(); // wall time is reported, never fed into the run
-    let result = match CreditSimulation::new(s, seed, &source).run() {
+    let (result, wall_s) = timed(|| CreditSimulation::new(s, seed, &source).run());
+    let result = match result {
         Ok(result) => result,
         Err(error) => {
             // A credit run that breaks an invariant stops without a report (D-036).
             say!(console, "{} seed {seed}: STOPPED: {error}", s.name);
-            let invariant = match &error {
+            use crate::summary::StopKind;
+            let (kind, invariant) = match &error {
                 credit::CreditSimError::Violation { violation, .. } => {
-                    Some(violation.invariant.code().to_string())
+                    (StopKind::Invariant, Some(violation.invariant.code().to_string()))
                 }
-                _ => None,
+                _ => (StopKind::Error, None),
             };
             let stopped = crate::summary::Stopped {
+                kind,
                 at_ms: 0, // credit runs count pulses, not ms: the reason says which pulse
                 invariant,
                 reason: error.to_string(),
@@ -407,7 +422,6 @@ fn credit_run_one(
             });
         }
     };
-    let wall_s = started.elapsed().as_secs_f64();
     if check {
         let again = CreditSimulation::new(s, seed, &source).run()?;
         let same = again == result && credit::report::run_html(&again) == credit::report::run_html(&result);
