@@ -7,6 +7,7 @@ mod committees;
 mod credit;
 mod determinism;
 mod faults;
+mod goldens;
 mod hostile;
 mod hygiene;
 mod scenario_errors;
