@@ -1,0 +1,201 @@
+//! The chief (SPEC §6.2, §7.3; D-023): it closes each pulse — its own group sealed, the
+//! arbiter's matching and root, the groups' `Settle`s, the pulse broadcast — and takes the
+//! groups' reports, attested by a majority of their committees where they have backups (D-032).
+
+use std::sync::Arc;
+
+use crate::consensus::settlement::{GroupReport, ReportError};
+use crate::id::{Id, Prefix};
+
+use super::Bookkeeper;
+use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
+
+impl Bookkeeper {
+    /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out
+    /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
+    /// send every other group its `Settle`. Returns the chief's own report.
+    pub(super) fn close_chief_pulse(&mut self, out: &mut Vec<Output>) -> GroupReport {
+        self.pulse += 1;
+        let pulse = self.pulse;
+        let report = self.seal(out);
+        let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
+        arbiter.report(report.clone()).expect("the chief's own report is always newer");
+        let outcome = arbiter.close_pulse(pulse);
+        let root = arbiter.root();
+        let path = arbiter.path(&Prefix::ROOT).expect("the root group is always in the root");
+        let own_orders = arbiter.orders_for(&Prefix::ROOT);
+        if let Some(new_root) = outcome.new_root {
+            let clears_in_transit = outcome.clears_in_transit;
+            out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
+        }
+        self.root = Some((root, path));
+        self.carry_out(&own_orders, out);
+        self.announce(out);
+        if self.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
+            self.elect_pools(out);
+            self.seat_new_term(out);
+        }
+        self.seat_elected(out);
+        self.fail_over_silent_groups(out);
+        self.send_settles(out);
+        self.broadcast_pulse(out);
+        report
+    }
+
+    pub(super) fn send_settles(&self, out: &mut Vec<Output>) {
+        let arbiter = self.chief.as_ref().expect("only the chief settles");
+        let root = self.announced(arbiter.root());
+        for (group, _) in self.config.roster.groups().skip(1) {
+            let Some(path) = arbiter.path(&group) else { continue };
+            let orders = arbiter.orders_for(&group);
+            let (view, primary) = self.views.acting(&self.config.roster, &group);
+            let settle = SettleMsg { pulse: self.pulse, root, path, orders, view };
+            out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
+        }
+    }
+
+    pub(super) fn broadcast_pulse(&mut self, out: &mut Vec<Output>) {
+        let root = self.announced(self.root().expect("the chief holds its root"));
+        let views = self.views.entries();
+        if *self.announced.views != *views {
+            self.announced.views = views.into();
+        }
+        let seatings = self.views.seatings();
+        if *self.announced.seatings != *seatings {
+            self.announced.seatings = seatings.into();
+        }
+        let (views, seatings) = (Arc::clone(&self.announced.views), Arc::clone(&self.announced.seatings));
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views, seatings } });
+    }
+
+    pub(super) fn on_group_seal(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        if self.chief.is_none() {
+            return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
+        }
+        let group = report.entry.prefix;
+        // Fencing (D-032): only the member acting in the group's current view reports.
+        let (_, primary) = self.views.acting(&self.config.roster, &group);
+        if from != primary || group == Prefix::ROOT {
+            return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
+        }
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut unattested = self.config.roster.backups(&group).is_empty();
+        #[cfg(feature = "fault-injection")]
+        {
+            unattested |= self.faults.take_unattested_reports;
+        }
+        if unattested {
+            return self.take_report(report.clone(), out);
+        }
+        self.hold_report(report, out)
+    }
+
+    /// Hold the acting primary's `report` until a majority of its committee attested it.
+    pub(super) fn hold_report(
+        &mut self,
+        report: &GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let arbiter = self.chief.as_ref().expect("only the chief holds reports");
+        let committees = self.committees.as_mut().expect("a roster with backups has committees");
+        let taken = arbiter.held_report(&group);
+        let held = committees.held.get(&group).or(taken);
+        if let Some(held) = held.filter(|h| h.pulse == report.pulse && *h != report) {
+            return Err(NodeError::Equivocation { group, pulse: held.pulse });
+        }
+        if held.is_some_and(|h| h.pulse >= report.pulse) || taken.is_some_and(|t| t.pulse >= report.pulse) {
+            return Ok(()); // stale or duplicated
+        }
+        let mismatch = committees.attests.get(&group).and_then(|attests| {
+            attests.iter().find(|(_, a)| a.pulse == report.pulse && *a != report).map(|(id, _)| *id)
+        });
+        committees.held.insert(group, report.clone());
+        self.try_take(&group, out)?;
+        match mismatch {
+            Some(member) => Err(NodeError::AttestMismatch { group, pulse: report.pulse, member }),
+            None => Ok(()),
+        }
+    }
+
+    /// An attestation: at the chief, a member's co-signature of its group's report; at the
+    /// acting primary, a backup's acknowledgement of the cycles it replayed.
+    pub(super) fn on_attest(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        view: u32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let roster = &self.config.roster;
+        if group == Prefix::ROOT || !roster.is_candidate(&group, &from) {
+            let bookkeeper = roster.primary(&group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
+        }
+        if self.chief.is_none() {
+            if let Some(replica) = self.replica.as_mut().filter(|_| self.acting && group == self.group) {
+                let acked = replica.acked.entry(from).or_default();
+                *acked = (*acked).max(report.pulse);
+            }
+            return Ok(());
+        }
+        if view != self.views.acting(roster, &group).0 {
+            // Replayed in another view — a backup that had not yet learnt of a failover
+            // replaying the deposed primary's cycles: not the group's history (D-032; taken for
+            // it, such an attestation made a successor of a member of another history, I4).
+            return Ok(());
+        }
+        let Some(committees) = self.committees.as_mut() else { return Ok(()) };
+        let attests = committees.attests.entry(group).or_default();
+        if attests.get(&from).is_some_and(|held| held.pulse >= report.pulse) {
+            return Ok(()); // stale or duplicated
+        }
+        attests.insert(from, report.clone());
+        let mismatch = committees.held.get(&group).is_some_and(|h| h.pulse == report.pulse && h != report);
+        self.try_take(&group, out)?;
+        if mismatch {
+            return Err(NodeError::AttestMismatch { group, pulse: report.pulse, member: from });
+        }
+        Ok(())
+    }
+
+    /// Take the held report of `group` if enough members attested it.
+    pub(super) fn try_take(&mut self, group: &Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let committees = self.committees.as_mut().expect("only with committees");
+        let Some(held) = committees.held.get(group) else { return Ok(()) };
+        let roster = &self.config.roster;
+        let attested = committees.attested(held, |id| self.views.is_member(roster, group, id));
+        if attested < self.views.attestations_required(roster, group) {
+            return Ok(());
+        }
+        let report = committees.held.remove(group).expect("just seen");
+        self.take_report(report, out)
+    }
+
+    /// Give `report` to the arbiter.
+    pub(super) fn take_report(
+        &mut self,
+        report: GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let arbiter = self.chief.as_mut().expect("only the chief takes reports");
+        let (group, pulse) = (report.entry.prefix, report.pulse);
+        match arbiter.report(report) {
+            Ok(()) if self.committees.is_some() => {
+                out.push(Output::Event(NodeEvent::ReportAttested { group, pulse }));
+                Ok(())
+            }
+            // Two different reports for one pulse: evidence against the group's primary
+            // (SPEC §8.4); the first stays.
+            Err(ReportError::Equivocation { group, pulse }) => Err(NodeError::Equivocation { group, pulse }),
+            // A stale report (reordered or duplicated) is expected on a lossy network: ignore it.
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! A group's primary bookkeeper (SPEC §6.2, §7.3; D-023). It keeps the ledger of its group's
+//! accounts: a transfer between two of them applies at once; a transfer to another group is
+//! applied as a debit half here and a credit half at the payee's group. On every `Settle` from
+//! the chief it carries out the chief's orders (clear or reverse halves), tells parties whose
+//! transfer a root now covers, seals, and reports its synopsis and pending halves upward. The
+//! root group's primary — the chief — does the same on its own pulse timer and also runs the
+//! [`Arbiter`] that matches halves and builds the root.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::consensus::capacity::Capacity;
+use crate::consensus::root::GroupPath;
+use crate::consensus::settlement::Arbiter;
+use crate::crypto::Hash32;
+use crate::id::{Id, Prefix};
+use crate::ledger::{Applied, Half, Ledger, LedgerError, Settlement, SignedTx, Tx};
+use crate::smt::{RootSynopsis, Version};
+
+mod books;
+mod chief;
+mod faults;
+mod leaf_committee;
+mod root_committee;
+mod state_transfer;
+mod terms;
+
+use super::committee::{ChiefCommittees, Replication, RootCommittee};
+use super::roster::{Seating, ViewEntry, Views};
+use super::{Message, NodeConfig, NodeError, NodeEvent, Output, SharedVerifier, Timer, unexpected};
+
+/// A half applied here and not yet settled.
+#[derive(Clone, Copy, Debug)]
+struct OpenHalf {
+    half: Half,
+    signed: SignedTx,
+    counterpart: Prefix,
+    /// The version that sealed it (`None` while in the unsealed cycle).
+    sealed_in: Option<Version>,
+}
+
+/// A party to tell, once a root covers `version`, that transfer `tx_id` is committed.
+#[derive(Clone, Copy, Debug)]
+struct Notice {
+    version: Version,
+    tx_id: Hash32,
+    party: Id,
+}
+
+/// The bookkeeper's state.
+#[derive(Clone)]
+pub struct Bookkeeper {
+    id: Id,
+    group: Prefix,
+    ledger: Ledger,
+    verifier: SharedVerifier,
+    config: NodeConfig,
+    pulse: u64,
+    /// The newest root received (the chief's own for the chief) and this group's path in it.
+    root: Option<(RootSynopsis, GroupPath)>,
+    /// Each payer's latest sealed transfer `(nonce, id)`, so that a retried submission of a
+    /// transfer already committed is answered with its commit again instead of a nonce error.
+    last_sealed: FxHashMap<Id, (u64, Hash32)>,
+    /// Ids of the transfers applied in the current cycle; they are announced after the seal.
+    unsealed_ids: FxHashSet<Hash32>,
+    /// Cross-group halves applied here and not settled, by transfer id.
+    open: BTreeMap<Hash32, OpenHalf>,
+    /// Settled or refused credit halves → the transfer's `created_pulse`, so that a duplicated
+    /// credit half is not applied again; forgotten once older than the credit horizon.
+    closed_credits: BTreeMap<Hash32, u64>,
+    notices: Vec<Notice>,
+    /// This cycle's credits and settlements, for the `Sealed` event.
+    credited: Vec<Applied>,
+    settled: Vec<(Hash32, Half, Settlement)>,
+    /// Settlements carried out since the last seal, with their transfers. Only the chief has
+    /// any between calls: it carries out its own group's orders after sealing, so a restart
+    /// without the unsealed cycle must carry them out again — the arbiter counts them done.
+    unsealed_settlements: Vec<(Hash32, Half, Tx, Settlement)>,
+    chief: Option<Box<Arbiter>>,
+    /// A candidate without a seat (a standby, or a member the last election left out) gets no
+    /// `Settle`: it follows the root in the chief's pulses, as a client does (D-035).
+    heard_root: Option<RootSynopsis>,
+    /// The view and seating lists of the last pulse: the chief's as it sent them, any other
+    /// node's as it learnt them. The chief resends the same lists until they change, so a
+    /// node that holds them skips them (every node hears every pulse; comparing the lists
+    /// entry by entry cost more than the rest of the pulse).
+    announced: Announced,
+    /// This version's capacity (SPEC §6.5), when the primary has a bounded deposit.
+    capacity: Option<Capacity>,
+    /// Submissions that did not fit this version's capacity, in arrival order: they wait for
+    /// the next version (D-031).
+    deferred: VecDeque<SignedTx>,
+    /// Whether this member acts as its group's primary; a backup replays instead (D-032).
+    acting: bool,
+    /// The group views this node knows of (authoritative at the chief).
+    views: Views,
+    /// Replication within the committee, when the group has backups (D-032).
+    replica: Option<Box<Replication>>,
+    /// The chief's attestations and failover bookkeeping, when the roster runs committees.
+    committees: Option<Box<ChiefCommittees>>,
+    /// Co-signing of the chief's pulses and its election, when the root group has backups
+    /// (D-033).
+    root_committee: Option<Box<RootCommittee>>,
+    /// True only while a backup replays a cycle, whose outputs are dropped: work that only
+    /// builds outputs (commit proofs) is skipped. Never true between calls.
+    replaying: bool,
+    #[cfg(feature = "fault-injection")]
+    faults: super::NodeFaults,
+}
+
+impl Bookkeeper {
+    pub(super) fn new(
+        id: Id,
+        ledger: Ledger,
+        verifier: SharedVerifier,
+        config: NodeConfig,
+        chief: Option<Arbiter>,
+    ) -> Bookkeeper {
+        let roster = &config.roster;
+        let group =
+            if chief.is_some() { Prefix::ROOT } else { roster.seat_of(&id).unwrap_or(roster.group_of(&id)) };
+        let root = chief.as_ref().and_then(|a| a.path(&group).map(|p| (a.root(), p)));
+        let capacity = config.bookkeeper_deposit.map(Capacity::new);
+        // A root committee member is built with an arbiter like the chief: it replays the
+        // chief's cycles through the same code (D-033).
+        let acting = roster.primary(&group) == id;
+        let replica = (!roster.backups(&group).is_empty()).then(Box::default);
+        let committees = (chief.is_some() && roster.has_committees()).then(Box::default);
+        let root_committee = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
+        Bookkeeper {
+            id,
+            group,
+            ledger,
+            verifier,
+            config,
+            pulse: 0,
+            root,
+            last_sealed: FxHashMap::default(),
+            unsealed_ids: FxHashSet::default(),
+            open: BTreeMap::new(),
+            closed_credits: BTreeMap::new(),
+            notices: Vec::new(),
+            credited: Vec::new(),
+            settled: Vec::new(),
+            unsealed_settlements: Vec::new(),
+            chief: chief.map(Box::new),
+            heard_root: None,
+            announced: Announced::default(),
+            capacity,
+            deferred: VecDeque::new(),
+            acting,
+            views: Views::default(),
+            replica,
+            committees,
+            root_committee,
+            replaying: false,
+            #[cfg(feature = "fault-injection")]
+            faults: super::NodeFaults::default(),
+        }
+    }
+
+    pub(super) fn id(&self) -> Id {
+        self.id
+    }
+
+    pub(super) fn pulse(&self) -> u64 {
+        self.pulse
+    }
+
+    pub(super) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The group this bookkeeper keeps.
+    pub(super) fn group(&self) -> Prefix {
+        self.group
+    }
+
+    /// The chief's arbiter, if this is the chief.
+    pub(super) fn arbiter(&self) -> Option<&Arbiter> {
+        self.chief.as_deref()
+    }
+
+    /// The committee of `group` as this node knows it.
+    pub(super) fn committee_of(&self, group: &Prefix) -> Vec<Id> {
+        self.views.committee(&self.config.roster, group)
+    }
+
+    /// This node's view of `group`.
+    pub(super) fn view_of(&self, group: &Prefix) -> (u32, Id) {
+        self.views.acting(&self.config.roster, group)
+    }
+
+    /// The newest organization root this node holds.
+    pub(super) fn root(&self) -> Option<RootSynopsis> {
+        let settled = self.root.as_ref().map(|(root, _)| *root);
+        match (settled, self.heard_root) {
+            (Some(settled), Some(heard)) if heard.version > settled.version => Some(heard),
+            (None, heard) => heard,
+            (settled, _) => settled,
+        }
+    }
+
+    /// The latest sealed version of this group's ledger.
+    fn sealed_root(&self) -> RootSynopsis {
+        let tree = self.ledger.tree();
+        // The latest sealed version is always held: pruning keeps at least one version.
+        tree.root(tree.latest_version()).expect("the latest version is held")
+    }
+
+    /// Everything that determines what the bookkeeper does next.
+    pub(super) fn fingerprint(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        let sealed = self.sealed_root();
+        hasher.update(&sealed.version.to_le_bytes());
+        hasher.update(&sealed.synopsis.hash.0);
+        hasher.update(&self.pulse.to_le_bytes());
+        if let Some((root, _)) = &self.root {
+            hasher.update(&root.version.to_le_bytes());
+            hasher.update(&root.synopsis.hash.0);
+        }
+        for applied in self.ledger.journal() {
+            hasher.update(&applied.id.0);
+        }
+        let mut last_sealed: Vec<_> = self.last_sealed.iter().collect();
+        last_sealed.sort_unstable();
+        for (payer, (nonce, id)) in last_sealed {
+            hasher.update(&payer.0);
+            hasher.update(&nonce.to_le_bytes());
+            hasher.update(&id.0);
+        }
+        for (id, open) in &self.open {
+            hasher.update(&id.0);
+            hasher.update(&[open.half as u8, u8::from(open.sealed_in.is_some())]);
+        }
+        for id in self.closed_credits.keys() {
+            hasher.update(&id.0);
+        }
+        for notice in &self.notices {
+            hasher.update(&notice.tx_id.0);
+            hasher.update(&notice.party.0);
+        }
+        for (tx_id, half, _, how) in &self.unsealed_settlements {
+            hasher.update(&tx_id.0);
+            hasher.update(&[*half as u8, *how as u8]);
+        }
+        if let Some(arbiter) = &self.chief {
+            hasher.update(&arbiter.fingerprint().0);
+        }
+        // Only a bounded primary has this state; unbounded ones keep their old fingerprint.
+        if let Some(capacity) = &self.capacity {
+            hasher.update(&capacity.used().to_le_bytes());
+            for signed in &self.deferred {
+                hasher.update(&signed.tx.id().0);
+            }
+        }
+        // Likewise only a roster with committees has views, replication and attestations.
+        if self.config.roster.has_committees() {
+            hasher.update(&[u8::from(self.acting)]);
+            for entry in self.views.entries() {
+                hasher.update(&entry.view.to_le_bytes());
+                hasher.update(&entry.primary.0);
+            }
+            if self.config.roster.has_pools() {
+                if let Some(heard) = &self.heard_root {
+                    hasher.update(&heard.version.to_le_bytes());
+                }
+                for seating in self.views.seatings() {
+                    hasher.update(&seating.term.to_le_bytes());
+                    hasher.update(&[u8::from(seating.in_effect)]);
+                    for id in &seating.seats {
+                        hasher.update(&id.0);
+                    }
+                }
+            }
+            if let Some(replica) = &self.replica {
+                replica.fingerprint(&mut hasher);
+            }
+            if let Some(committees) = &self.committees {
+                committees.fingerprint(&mut hasher);
+            }
+            if let Some(root_committee) = &self.root_committee {
+                root_committee.fingerprint(&mut hasher);
+            }
+        }
+        Hash32(*hasher.finalize().as_bytes())
+    }
+
+    pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        if self.chief.is_some() {
+            out.push(Output::SetTimer {
+                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                timer: Timer::Pulse,
+            });
+        }
+    }
+
+    /// Sealed versions are durable (SPEC §5.2: data becomes read-only at the pulse); the
+    /// unsealed cycle survives only a durable restart (D-011). Halves applied in a lost cycle
+    /// are forgotten with it: the chief never saw them, so no order names them.
+    pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
+        if !durable {
+            self.drop_unsealed();
+        }
+        self.start(now_ms, out);
+    }
+
+    /// Forget the unsealed cycle: what was applied since the last seal and what waits.
+    fn drop_unsealed(&mut self) {
+        self.ledger.discard_unsealed();
+        self.unsealed_ids.clear();
+        self.open.retain(|_, open| open.sealed_in.is_some());
+        self.credited.clear();
+        // The chief's own orders of the last pulse: its arbiter counts them carried out.
+        self.settled.clear();
+        for (tx_id, half, tx, how) in self.unsealed_settlements.clone() {
+            if self.ledger.settle(half, &tx, how).is_ok() {
+                self.settled.push((tx_id, half, how));
+            }
+        }
+        // The waiting submissions were never applied; their payers retry.
+        self.deferred.clear();
+        if let Some(capacity) = &mut self.capacity {
+            *capacity = Capacity::new(capacity.deposit());
+        }
+        if let Some(replica) = &mut self.replica {
+            replica.current.clear();
+        }
+    }
+
+    pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
+        let result = match msg {
+            Message::Submit(_) | Message::CreditHalf(_) if !self.acting => Err(self.not_acting()),
+            Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Attest { .. }
+                if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) =>
+            {
+                // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
+                let root_committee = self.root_committee.as_mut().expect("just checked");
+                root_committee.buffered.push((from, msg.clone()));
+                Ok(())
+            }
+            Message::Submit(signed) => {
+                self.record(from, msg);
+                self.on_submit(signed, out);
+                Ok(())
+            }
+            Message::CreditHalf(signed) => {
+                self.record(from, msg);
+                self.on_credit_half(from, signed)
+            }
+            Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
+            Message::GroupSeal(_) | Message::Attest { .. } if self.is_root_backup() => Err(self.not_acting()),
+            Message::GroupSeal(report) => {
+                self.record_at_chief(from, msg);
+                self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
+            }
+            Message::Attest { report, view } => {
+                self.record_at_chief(from, msg);
+                self.in_cycle(out, |node, out| node.on_attest(from, report, *view, out))
+            }
+            Message::Replicate(batch) => self.on_replicate(from, batch, out),
+            Message::StateRequest { group } => self.on_state_request(from, *group, out),
+            Message::State(snapshot) => self.on_state(from, snapshot, out),
+            Message::CoSign { pulse, view, digest } => self.on_cosign(from, *pulse, *view, *digest, out),
+            Message::ViewChange { view, pulse } => self.on_view_change(from, *view, *pulse, out),
+            // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
+            // pulse and learns the groups' views from it.
+            Message::Pulse { pulse, views, seatings, root }
+                if self.views.is_chief_pulse(&self.config.roster, &from, views) =>
+            {
+                self.heard_chief(Some(*pulse));
+                if !self.announced.holds(views, seatings) {
+                    self.learn_seatings(seatings, out);
+                    self.learn_views(views, out);
+                    self.announced = Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
+                }
+                self.hear_root(root);
+                Ok(())
+            }
+            _ => {
+                out.push(unexpected("bookkeeper", from, msg));
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+        }
+    }
+
+    pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
+        if timer == Timer::Pulse && self.chief.is_some() {
+            if self.acting {
+                self.on_chief_timer(out);
+            } else {
+                self.watch_chief(out);
+            }
+            out.push(Output::SetTimer {
+                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                timer: Timer::Pulse,
+            });
+        }
+    }
+
+    /// This node's view of its own group.
+    fn own_view(&self) -> u32 {
+        self.views.acting(&self.config.roster, &self.group).0
+    }
+
+    fn not_acting(&self) -> NodeError {
+        NodeError::NotActing { group: self.group, view: self.own_view() }
+    }
+
+    /// The member acting as chief, as far as this node knows.
+    fn acting_chief(&self) -> Id {
+        self.views.acting(&self.config.roster, &Prefix::ROOT).1
+    }
+}
+
+/// The lists a chief's pulse carries, shared between the chief and every receiver.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Announced {
+    pub views: Arc<[ViewEntry]>,
+    pub seatings: Arc<[Seating]>,
+}
+
+impl Announced {
+    /// Whether these are the very lists held (the same allocation: learnt already).
+    pub fn holds(&self, views: &Arc<[ViewEntry]>, seatings: &Arc<[Seating]>) -> bool {
+        Arc::ptr_eq(&self.views, views) && Arc::ptr_eq(&self.seatings, seatings)
+    }
+}
+
+fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {
+    Output::Send { to: signed.tx.from, msg: Message::Rejected { tx_id, error } }
+}
+
+impl std::fmt::Debug for Bookkeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bookkeeper")
+            .field("id", &self.id)
+            .field("group", &self.group)
+            .field("pulse", &self.pulse)
+            .finish_non_exhaustive()
+    }
+}

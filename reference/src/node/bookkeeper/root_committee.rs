@@ -1,0 +1,386 @@
+//! The root committee (SPEC §5.2, §6.4; D-033): the acting chief's closed pulse waits for a
+//! majority's co-signatures before it is released; root backups replay the chief's cycles,
+//! co-sign them, watch for a silent chief and elect its successor by view-change votes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::consensus::settlement::GroupReport;
+use crate::crypto::Hash32;
+use crate::id::{Id, Prefix};
+
+use super::Bookkeeper;
+use crate::node::committee::ClosedPulse;
+use crate::node::message::{ReplicaBatch, ReplicaCycle};
+use crate::node::roster::ViewEntry;
+use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
+
+impl Bookkeeper {
+    /// The acting chief's pulse timer. Without a root committee the pulse closes and goes out at
+    /// once. With one, the closed cycle goes to the root backups first, and its outputs wait
+    /// until a majority of the committee co-signed it (SPEC §5.2, D-033); while they wait the
+    /// chief starts no new pulse and repeats the cycle to the backups that did not co-sign.
+    pub(super) fn on_chief_timer(&mut self, out: &mut Vec<Output>) {
+        let Some(root_committee) = self.root_committee.as_mut() else {
+            self.close_chief_pulse(out);
+            return;
+        };
+        if root_committee.pending.is_some() {
+            root_committee.stalled_ticks += 1;
+            self.send_root_batches(out);
+            return;
+        }
+        let before_pulse = self.pulse;
+        let mut held = std::mem::take(&mut root_committee.cycle_events);
+        let report = self.close_chief_pulse(&mut held);
+        let digest = self.root_cycle_digest();
+        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let inputs = std::mem::take(&mut replica.current);
+        let pulse = self.pulse;
+        replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
+        replica.last_attest = Some(report.clone());
+        let wanted = std::mem::take(&mut replica.state_wanted);
+        let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        let root_committee = self.root_committee.as_mut().expect("checked above");
+        root_committee.pending = Some(closed);
+        root_committee.stalled_ticks = 0;
+        if !wanted.is_empty() {
+            let view = self.own_view();
+            self.send_state(view, &report, &wanted, out);
+        }
+        #[cfg(feature = "fault-injection")]
+        if self.faults.release_uncosigned {
+            self.release(out);
+        }
+        self.send_root_batches(out);
+    }
+
+    /// Send each root backup the chief's cycles it has not co-signed.
+    pub(super) fn send_root_batches(&self, out: &mut Vec<Output>) {
+        let replica = self.replica.as_ref().expect("a root committee replicates");
+        let view = self.own_view();
+        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
+            let cycles = replica.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
+            out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+        }
+    }
+
+    /// What a replay of the chief's cycle must rebuild: the pulse, the root, the arbiter's
+    /// whole state, the chief's own ledger and the groups' views.
+    pub(super) fn root_cycle_digest(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.pulse.to_le_bytes());
+        if let Some(arbiter) = &self.chief {
+            hasher.update(&arbiter.fingerprint().0);
+        }
+        hasher.update(&self.sealed_root().synopsis.hash.0);
+        for entry in self.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
+            hasher.update(&entry.group.bits().0);
+            hasher.update(&entry.view.to_le_bytes());
+            hasher.update(&entry.primary.0);
+        }
+        Hash32(*hasher.finalize().as_bytes())
+    }
+
+    /// A root backup's co-signature of the acting chief's cycle for `pulse`.
+    pub(super) fn on_cosign(
+        &mut self,
+        from: Id,
+        pulse: u64,
+        view: u32,
+        digest: Hash32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let roster = &self.config.roster;
+        if self.root_committee.is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.id {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::CoSign });
+        }
+        if !self.acting || view != self.own_view() {
+            return Ok(()); // late: this member no longer acts in that view
+        }
+        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let acked = replica.acked.entry(from).or_default();
+        *acked = (*acked).max(pulse);
+        if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
+            // Behind: the next window goes at once rather than at the next pulse period, so
+            // that a member catching up is not taken for a silent chief's victim.
+            let cycles = replica.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
+            out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
+        }
+        let required = roster.attestations_required(&Prefix::ROOT);
+        let root_committee = self.root_committee.as_mut().expect("checked above");
+        let Some(pending) = root_committee.pending.as_mut().filter(|p| p.pulse == pulse) else {
+            return Ok(()); // an earlier cycle, already released
+        };
+        if pending.digest != digest {
+            return Err(NodeError::AttestMismatch { group: Prefix::ROOT, pulse, member: from });
+        }
+        pending.cosigners.insert(from);
+        if pending.cosigners.len() >= required {
+            self.release(out);
+        }
+        Ok(())
+    }
+
+    /// The acting chief sends what its co-signed cycle released.
+    pub(super) fn release(&mut self, out: &mut Vec<Output>) {
+        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        let Some(closed) = root_committee.pending.take() else { return };
+        let buffered = std::mem::take(&mut root_committee.buffered);
+        out.extend(closed.outputs);
+        for (from, msg) in buffered {
+            self.handle_message(from, &msg, out);
+        }
+    }
+
+    /// Run one of the chief's cycles through the chief's own handlers and close its pulse; the
+    /// rebuilt report if the cycle's digest matches. What the pulse would release is kept, for
+    /// this member to release if it takes over before hearing the chief do so (D-033).
+    pub(super) fn replay_root_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
+        let mut held = Vec::new();
+        let mut ignored = Vec::new();
+        for (from, msg) in &cycle.inputs {
+            // As at the acting chief, the events of reports and attestations are the cycle's.
+            let _ = match msg {
+                Message::Submit(signed) => {
+                    self.on_submit(signed, &mut ignored);
+                    Ok(())
+                }
+                Message::CreditHalf(signed) => self.on_credit_half(*from, signed),
+                Message::GroupSeal(report) => self.on_group_seal(*from, report, &mut held),
+                Message::Attest { report, view } => self.on_attest(*from, report, *view, &mut held),
+                _ => Ok(()),
+            };
+            ignored.clear();
+        }
+        let report = self.close_chief_pulse(&mut held);
+        let digest = self.root_cycle_digest();
+        if digest != cycle.report_digest || self.pulse != cycle.pulse {
+            return None;
+        }
+        let closed = ClosedPulse { pulse: self.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        self.root_committee.as_mut().expect("a root cycle is replayed in the root committee").replayed =
+            Some(closed);
+        Some(report)
+    }
+
+    /// Whether this member of the root committee is not the acting chief.
+    pub(super) fn is_root_backup(&self) -> bool {
+        self.root_committee.is_some() && !self.acting
+    }
+
+    /// The acting chief with a committee keeps the reports and attestations it handles for
+    /// its backups' replay.
+    pub(super) fn record_at_chief(&mut self, from: Id, msg: &Message) {
+        if self.root_committee.is_some() {
+            self.record(from, msg);
+        }
+    }
+
+    /// Run `handle`; at an acting chief with a committee its outputs (events of taken reports)
+    /// are the cycle's and go out when the cycle is co-signed, as a replay rebuilds them.
+    pub(super) fn in_cycle(
+        &mut self,
+        out: &mut Vec<Output>,
+        handle: impl FnOnce(&mut Self, &mut Vec<Output>) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        if self.root_committee.is_none() {
+            return handle(self, out);
+        }
+        let mut held = Vec::new();
+        let result = handle(self, &mut held);
+        self.root_committee.as_mut().expect("checked above").cycle_events.extend(held);
+        result
+    }
+
+    /// A root member heard the acting chief make progress: a pulse broadcast (`Some(pulse)`)
+    /// or a new cycle to replay. A chief that repeats a cycle nobody co-signs is not heard.
+    pub(super) fn heard_chief(&mut self, pulse: Option<u64>) {
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.silent_ticks = 0;
+            if let Some(pulse) = pulse {
+                root_committee.heard_pulse = root_committee.heard_pulse.max(pulse);
+            }
+        }
+    }
+
+    /// A root backup's watchdog, every pulse period: after `failover_timeout_pulses` periods
+    /// without progress from the acting chief it votes for the next view (SPEC §6.4).
+    pub(super) fn watch_chief(&mut self, out: &mut Vec<Output>) {
+        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        root_committee.silent_ticks += 1;
+        if let Some((_, voter)) = root_committee.awaiting_state {
+            out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+        }
+        if root_committee.silent_ticks <= self.config.failover_timeout_pulses {
+            return;
+        }
+        let view = root_committee.voted.max(self.own_view()).saturating_add(1);
+        self.vote(view, out);
+    }
+
+    /// Vote for root view `view`: from now on this member replays and co-signs nothing of an
+    /// earlier view.
+    pub(super) fn vote(&mut self, view: u32, out: &mut Vec<Output>) {
+        let (id, pulse) = (self.id, self.pulse);
+        let root_committee = self.root_committee.as_mut().expect("only root members vote");
+        root_committee.voted = view;
+        root_committee.silent_ticks = 0;
+        root_committee.awaiting_state = None;
+        root_committee.votes.entry(view).or_default().insert(id, pulse);
+        out.push(Output::Event(NodeEvent::VotedViewChange { view, pulse }));
+        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
+            out.push(Output::Send { to: member, msg: Message::ViewChange { view, pulse } });
+        }
+        self.try_lead(view, out);
+    }
+
+    /// Another root member's vote. A backup joins a vote for a later view than its own (so
+    /// that the members converge on one view); the acting chief does not vote against itself
+    /// — it learns of its successor from the successor's pulse.
+    pub(super) fn on_view_change(
+        &mut self,
+        from: Id,
+        view: u32,
+        pulse: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let current = self.own_view();
+        let Some(root_committee) = self.root_committee.as_mut().filter(|_| from != self.id) else {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
+        };
+        if !self.config.roster.is_member(&Prefix::ROOT, &from) {
+            let bookkeeper = self.acting_chief();
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
+        }
+        if view <= current {
+            return Ok(());
+        }
+        if self.acting {
+            // A chief whose pulse waits in vain for co-signatures gives way to a vote: without
+            // it, a crashed member and one out of step could hold a committee of four forever.
+            if root_committee.pending.is_none()
+                || root_committee.stalled_ticks <= self.config.failover_timeout_pulses
+            {
+                return Ok(());
+            }
+            root_committee.votes.entry(view).or_default().insert(from, pulse);
+            self.abdicate(out);
+            self.vote(view, out);
+            return Ok(());
+        }
+        root_committee.votes.entry(view).or_default().insert(from, pulse);
+        if view > root_committee.voted {
+            self.vote(view, out);
+        } else {
+            self.try_lead(view, out);
+        }
+        Ok(())
+    }
+
+    /// Whether this root member's latest vote went to the view that names `candidate`.
+    pub(super) fn voted_for(&self, candidate: &Id) -> bool {
+        self.root_committee.as_ref().is_some_and(|r| {
+            r.voted > self.own_view()
+                && self.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
+        })
+    }
+
+    /// The stalled chief stops acting. Its state is its closed cycle's (later inputs wait in
+    /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
+    /// like any member, offering that cycle.
+    pub(super) fn abdicate(&mut self, out: &mut Vec<Output>) {
+        let view = self.own_view();
+        self.acting = false;
+        let root_committee = self.root_committee.as_mut().expect("only a root member");
+        // Its closed cycle is now one it would release if it led again.
+        root_committee.replayed = root_committee.pending.take();
+        root_committee.cycle_events.clear();
+        root_committee.buffered.clear();
+        out.push(Output::Event(NodeEvent::SteppedDown { group: Prefix::ROOT, view }));
+    }
+
+    /// The member `view` names takes over once a majority of the committee voted for it —
+    /// first taking the state of the most advanced voter if it is behind, so that it holds
+    /// every pulse a majority co-signed (any co-signing majority meets the voting one).
+    pub(super) fn try_lead(&mut self, view: u32, out: &mut Vec<Output>) {
+        let roster = &self.config.roster;
+        if self.acting || roster.named_by_view(&Prefix::ROOT, view) != self.id {
+            return;
+        }
+        if self.replica.as_ref().is_some_and(|r| r.diverged) {
+            return; // out of step: the next view names another member
+        }
+        let quorum = roster.view_change_quorum(&Prefix::ROOT);
+        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let Some(votes) = root_committee.votes.get(&view).filter(|v| v.len() >= quorum) else { return };
+        if root_committee.awaiting_state.is_some() {
+            return;
+        }
+        let ahead = votes.iter().filter(|(_, pulse)| **pulse > self.pulse).max_by_key(|(_, pulse)| **pulse);
+        if let Some((voter, _)) = ahead {
+            root_committee.awaiting_state = Some((view, *voter));
+            out.push(Output::Send { to: *voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+            return;
+        }
+        self.lead(view, out);
+    }
+
+    /// Act as the chief in root view `view`: announce it, and release the last cycle if this
+    /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
+    pub(super) fn lead(&mut self, view: u32, out: &mut Vec<Output>) {
+        self.acting = true;
+        self.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.id }]);
+        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
+        root_committee.votes.retain(|v, _| *v > view);
+        root_committee.voted = root_committee.voted.max(view);
+        root_committee.awaiting_state = None;
+        root_committee.silent_ticks = 0;
+        root_committee.cycle_events.clear();
+        let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
+        if let Some(replica) = self.replica.as_mut() {
+            // The voters' states are known from their votes: send each what it lacks.
+            replica.acked = voters.into_iter().filter(|(id, _)| *id != self.id).collect();
+            replica.current.clear();
+            replica.diverged = false;
+        }
+        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.pulse }));
+        self.broadcast_pulse(out);
+        let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
+        out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
+        self.send_root_batches(out);
+    }
+
+    /// The chief's pulse named a later root view: its old votes are moot, and a deposed chief
+    /// steps down — its unreleased cycle was never the organization's — and asks for the new
+    /// chief's state.
+    pub(super) fn enter_root_view(&mut self, entry: ViewEntry, out: &mut Vec<Output>) {
+        if entry.primary == self.id {
+            return;
+        }
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.votes.retain(|v, _| *v > entry.view);
+            if root_committee.awaiting_state.is_some_and(|(view, _)| view <= entry.view) {
+                root_committee.awaiting_state = None;
+            }
+            root_committee.silent_ticks = 0;
+        }
+        if !self.acting {
+            return;
+        }
+        if let Some(root_committee) = self.root_committee.as_mut() {
+            root_committee.pending = None;
+            root_committee.cycle_events.clear();
+        }
+        self.step_down(entry.view, entry.primary, out);
+        if let Some(replica) = self.replica.as_mut() {
+            replica.diverged = true;
+        }
+        out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });
+    }
+}
