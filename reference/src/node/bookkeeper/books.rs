@@ -3,7 +3,7 @@
 //! transfer across groups, the chief's settle orders carried out, the notices to parties whose
 //! transfer a root now covers, and the seal that builds the group's report.
 
-use crate::consensus::capacity::CapacityError;
+use crate::consensus::capacity::{Capacity, CapacityError};
 use crate::consensus::root::{AccountProof, GroupEntry, GroupPath};
 use crate::consensus::settlement::{GroupReport, Order, PendingHalf};
 use crate::crypto::Hash32;
@@ -11,10 +11,10 @@ use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, LedgerError, Settlement, SignedTx};
 use crate::smt::{RootSynopsis, Version};
 
-use super::{Bookkeeper, Notice, OpenHalf, reject};
+use super::{Books, Notice, OpenHalf, reject};
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
-impl Bookkeeper {
+impl Books {
     pub(super) fn on_submit(&mut self, signed: &SignedTx, out: &mut Vec<Output>) {
         let tx_id = signed.tx.id();
         if self.unsealed_ids.contains(&tx_id) || self.open.contains_key(&tx_id) {
@@ -318,5 +318,54 @@ impl Bookkeeper {
                 self.deferred.push_back(signed);
             }
         }
+    }
+
+    /// The newest organization root this node holds.
+    pub(super) fn root(&self) -> Option<RootSynopsis> {
+        let settled = self.root.as_ref().map(|(root, _)| *root);
+        match (settled, self.heard_root) {
+            (Some(settled), Some(heard)) if heard.version > settled.version => Some(heard),
+            (None, heard) => heard,
+            (settled, _) => settled,
+        }
+    }
+    /// The latest sealed version of this group's ledger.
+    pub(super) fn sealed_root(&self) -> RootSynopsis {
+        let tree = self.ledger.tree();
+        // The latest sealed version is always held: pruning keeps at least one version.
+        tree.root(tree.latest_version()).expect("the latest version is held")
+    }
+    /// Forget the unsealed cycle: what was applied since the last seal and what waits.
+    pub(super) fn drop_unsealed(&mut self) {
+        self.ledger.discard_unsealed();
+        self.unsealed_ids.clear();
+        self.open.retain(|_, open| open.sealed_in.is_some());
+        self.credited.clear();
+        // The chief's own orders of the last pulse: its arbiter counts them carried out.
+        self.settled.clear();
+        for (tx_id, half, tx, how) in self.unsealed_settlements.clone() {
+            if self.ledger.settle(half, &tx, how).is_ok() {
+                self.settled.push((tx_id, half, how));
+            }
+        }
+        // The waiting submissions were never applied; their payers retry.
+        self.deferred.clear();
+        if let Some(capacity) = &mut self.capacity {
+            *capacity = Capacity::new(capacity.deposit());
+        }
+        if let Some(replica) = &mut self.replica {
+            replica.current.clear();
+        }
+    }
+    /// This node's view of its own group.
+    pub(super) fn own_view(&self) -> u32 {
+        self.views.acting(&self.config.roster, &self.group).0
+    }
+    pub(super) fn not_acting(&self) -> NodeError {
+        NodeError::NotActing { group: self.group, view: self.own_view() }
+    }
+    /// The member acting as chief, as far as this node knows.
+    pub(super) fn acting_chief(&self) -> Id {
+        self.views.acting(&self.config.roster, &Prefix::ROOT).1
     }
 }

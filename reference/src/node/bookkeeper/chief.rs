@@ -15,9 +15,9 @@ impl Bookkeeper {
     /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
     /// send every other group its `Settle`. Returns the chief's own report.
     pub(super) fn close_chief_pulse(&mut self, out: &mut Vec<Output>) -> GroupReport {
-        self.pulse += 1;
-        let pulse = self.pulse;
-        let report = self.seal(out);
+        self.books.pulse += 1;
+        let pulse = self.books.pulse;
+        let report = self.books.seal(out);
         let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
         arbiter.report(report.clone()).expect("the chief's own report is always newer");
         let outcome = arbiter.close_pulse(pulse);
@@ -28,10 +28,10 @@ impl Bookkeeper {
             let clears_in_transit = outcome.clears_in_transit;
             out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
         }
-        self.root = Some((root, path));
-        self.carry_out(&own_orders, out);
-        self.announce(out);
-        if self.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
+        self.books.root = Some((root, path));
+        self.books.carry_out(&own_orders, out);
+        self.books.announce(out);
+        if self.books.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
             self.elect_pools(out);
             self.seat_new_term(out);
         }
@@ -44,28 +44,31 @@ impl Bookkeeper {
 
     pub(super) fn send_settles(&self, out: &mut Vec<Output>) {
         let arbiter = self.chief.as_ref().expect("only the chief settles");
-        let root = self.announced(arbiter.root());
-        for (group, _) in self.config.roster.groups().skip(1) {
+        let root = self.books.announced(arbiter.root());
+        for (group, _) in self.books.config.roster.groups().skip(1) {
             let Some(path) = arbiter.path(&group) else { continue };
             let orders = arbiter.orders_for(&group);
-            let (view, primary) = self.views.acting(&self.config.roster, &group);
-            let settle = SettleMsg { pulse: self.pulse, root, path, orders, view };
+            let (view, primary) = self.books.views.acting(&self.books.config.roster, &group);
+            let settle = SettleMsg { pulse: self.books.pulse, root, path, orders, view };
             out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
         }
     }
 
     pub(super) fn broadcast_pulse(&mut self, out: &mut Vec<Output>) {
-        let root = self.announced(self.root().expect("the chief holds its root"));
-        let views = self.views.entries();
-        if *self.announced.views != *views {
-            self.announced.views = views.into();
+        let root = self.books.announced(self.books.root().expect("the chief holds its root"));
+        let views = self.books.views.entries();
+        if *self.books.announced.views != *views {
+            self.books.announced.views = views.into();
         }
-        let seatings = self.views.seatings();
-        if *self.announced.seatings != *seatings {
-            self.announced.seatings = seatings.into();
+        let seatings = self.books.views.seatings();
+        if *self.books.announced.seatings != *seatings {
+            self.books.announced.seatings = seatings.into();
         }
-        let (views, seatings) = (Arc::clone(&self.announced.views), Arc::clone(&self.announced.seatings));
-        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views, seatings } });
+        let (views, seatings) =
+            (Arc::clone(&self.books.announced.views), Arc::clone(&self.books.announced.seatings));
+        out.push(Output::Broadcast {
+            msg: Message::Pulse { pulse: self.books.pulse, root, views, seatings },
+        });
     }
 
     pub(super) fn on_group_seal(
@@ -79,15 +82,15 @@ impl Bookkeeper {
         }
         let group = report.entry.prefix;
         // Fencing (D-032): only the member acting in the group's current view reports.
-        let (_, primary) = self.views.acting(&self.config.roster, &group);
+        let (_, primary) = self.books.views.acting(&self.books.config.roster, &group);
         if from != primary || group == Prefix::ROOT {
             return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
         }
         #[allow(unused_mut)] // changed only with fault injection
-        let mut unattested = self.config.roster.backups(&group).is_empty();
+        let mut unattested = self.books.config.roster.backups(&group).is_empty();
         #[cfg(feature = "fault-injection")]
         {
-            unattested |= self.faults.take_unattested_reports;
+            unattested |= self.books.faults.take_unattested_reports;
         }
         if unattested {
             return self.take_report(report.clone(), out);
@@ -133,19 +136,21 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let group = report.entry.prefix;
-        let roster = &self.config.roster;
+        let roster = &self.books.config.roster;
         if group == Prefix::ROOT || !roster.is_candidate(&group, &from) {
             let bookkeeper = roster.primary(&group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
         }
         if self.chief.is_none() {
-            if let Some(replica) = self.replica.as_mut().filter(|_| self.acting && group == self.group) {
+            if let Some(replica) =
+                self.books.replica.as_mut().filter(|_| self.books.acting && group == self.books.group)
+            {
                 let acked = replica.acked.entry(from).or_default();
                 *acked = (*acked).max(report.pulse);
             }
             return Ok(());
         }
-        if view != self.views.acting(roster, &group).0 {
+        if view != self.books.views.acting(roster, &group).0 {
             // Replayed in another view — a backup that had not yet learnt of a failover
             // replaying the deposed primary's cycles: not the group's history (D-032; taken for
             // it, such an attestation made a successor of a member of another history, I4).
@@ -169,9 +174,9 @@ impl Bookkeeper {
     pub(super) fn try_take(&mut self, group: &Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
         let committees = self.committees.as_mut().expect("only with committees");
         let Some(held) = committees.held.get(group) else { return Ok(()) };
-        let roster = &self.config.roster;
-        let attested = committees.attested(held, |id| self.views.is_member(roster, group, id));
-        if attested < self.views.attestations_required(roster, group) {
+        let roster = &self.books.config.roster;
+        let attested = committees.attested(held, |id| self.books.views.is_member(roster, group, id));
+        if attested < self.books.views.attestations_required(roster, group) {
             return Ok(());
         }
         let report = committees.held.remove(group).expect("just seen");

@@ -3,33 +3,37 @@
 
 use crate::smt::RootSynopsis;
 
-use super::Bookkeeper;
+use super::{Bookkeeper, Books};
 
 impl Bookkeeper {
     #[cfg(feature = "fault-injection")]
     pub(in crate::node) fn inject_faults(&mut self, faults: crate::node::NodeFaults) {
-        self.faults = faults;
+        self.books.faults = faults;
     }
 
     #[cfg(feature = "fault-injection")]
     pub(in crate::node) fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {
-        self.ledger.inject_faults(faults);
+        self.books.ledger.inject_faults(faults);
     }
 
     /// Whether the test-only `fail_over_blindly` fault is on.
     pub(super) fn blind_failover(&self) -> bool {
         #[cfg(feature = "fault-injection")]
-        if self.faults.fail_over_blindly {
+        if self.books.faults.fail_over_blindly {
             return true;
         }
         false
     }
+}
 
+impl Books {
     /// The group synopsis as reported: the true one, unless a test made this bookkeeper
     /// forge it (a forged summary, SPEC §14).
     pub(super) fn forged(&self, synopsis: crate::smt::Synopsis) -> crate::smt::Synopsis {
         #[cfg(feature = "fault-injection")]
-        if self.chief.is_none() && self.faults.forge_root_from_pulse.is_some_and(|from| self.pulse >= from) {
+        if self.group != crate::id::Prefix::ROOT
+            && self.faults.forge_root_from_pulse.is_some_and(|from| self.pulse >= from)
+        {
             let mut forged = synopsis;
             forged.hash.0[0] ^= 1;
             return forged;

@@ -7,20 +7,13 @@ use std::sync::Arc;
 use crate::consensus::settlement::GroupReport;
 use crate::id::{Id, Prefix};
 
-use super::Bookkeeper;
+use super::{Bookkeeper, Books};
 use crate::node::committee::report_digest;
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
 impl Bookkeeper {
-    /// The acting primary keeps every input for its backups' replay.
-    pub(super) fn record(&mut self, from: Id, msg: &Message) {
-        if let Some(replica) = self.replica.as_mut().filter(|_| self.acting) {
-            replica.current.push((from, msg.clone()));
-        }
-    }
-
     /// A `Settle` from the network. A backup takes it as the order to take over when it names
     /// a view in which the chief made this member the primary.
     pub(super) fn on_direct_settle(
@@ -30,22 +23,23 @@ impl Bookkeeper {
         msg: &Message,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let (view, primary) = self.views.acting(&self.config.roster, &self.group);
-        let from_chief =
-            self.config.roster.is_member(&Prefix::ROOT, &from) && settle.path.entry.prefix == self.group;
+        let (view, primary) = self.books.views.acting(&self.books.config.roster, &self.books.group);
+        let from_chief = self.books.config.roster.is_member(&Prefix::ROOT, &from)
+            && settle.path.entry.prefix == self.books.group;
         if from_chief && settle.view < view {
             return Ok(()); // a delayed `Settle` of an earlier view
         }
-        let named = settle.view > view || (settle.view == view && primary == self.id && !self.acting);
-        if from_chief && named && self.replica.is_some() {
+        let named =
+            settle.view > view || (settle.view == view && primary == self.books.id && !self.books.acting);
+        if from_chief && named && self.books.replica.is_some() {
             self.take_over(settle.view, out);
         }
-        if !self.acting {
-            return Err(self.not_acting());
+        if !self.books.acting {
+            return Err(self.books.not_acting());
         }
-        let before_pulse = self.pulse;
-        self.record(from, msg);
-        let Some(report) = self.on_settle(from, settle, out)? else { return Ok(()) };
+        let before_pulse = self.books.pulse;
+        self.books.record(from, msg);
+        let Some(report) = self.books.on_settle(from, settle, out)? else { return Ok(()) };
         out.push(Output::Send { to: from, msg: Message::GroupSeal(Box::new(report.clone())) });
         self.replicate(before_pulse, &report, out);
         Ok(())
@@ -53,7 +47,7 @@ impl Bookkeeper {
 
     /// Close the cycle just sealed and send every other member the cycles it has not attested.
     pub(super) fn replicate(&mut self, before_pulse: u64, report: &GroupReport, out: &mut Vec<Output>) {
-        let Some(replica) = self.replica.as_mut() else { return };
+        let Some(replica) = self.books.replica.as_mut() else { return };
         let inputs = std::mem::take(&mut replica.current);
         let pulse = report.pulse;
         replica.push(Arc::new(ReplicaCycle {
@@ -62,16 +56,16 @@ impl Bookkeeper {
             inputs,
             report_digest: report_digest(report),
         }));
-        let view = self.views.acting(&self.config.roster, &self.group).0;
+        let view = self.books.views.acting(&self.books.config.roster, &self.books.group).0;
         let wanted = std::mem::take(&mut replica.state_wanted);
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);
         }
         let targets = self.replication_targets();
-        let replica = self.replica.as_mut().expect("checked above");
-        for member in targets.into_iter().filter(|m| *m != self.id && !wanted.contains(m)) {
+        let replica = self.books.replica.as_mut().expect("checked above");
+        for member in targets.into_iter().filter(|m| *m != self.books.id && !wanted.contains(m)) {
             let cycles = replica.unacked(&member, crate::node::committee::LOG_CYCLES);
-            let batch = ReplicaBatch { group: self.group, view, cycles };
+            let batch = ReplicaBatch { group: self.books.group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
     }
@@ -79,9 +73,9 @@ impl Bookkeeper {
     /// Who replays this primary's cycles: its committee and, while an elected committee takes
     /// the group's state, that committee's new members (D-035).
     pub(super) fn replication_targets(&self) -> Vec<Id> {
-        let roster = &self.config.roster;
-        let mut targets = self.views.committee(roster, &self.group);
-        if let Some(elected) = self.views.elected(&self.group) {
+        let roster = &self.books.config.roster;
+        let mut targets = self.books.views.committee(roster, &self.books.group);
+        if let Some(elected) = self.books.views.elected(&self.books.group) {
             targets
                 .extend(elected.seats.iter().filter(|m| !targets.contains(m)).copied().collect::<Vec<_>>());
         }
@@ -95,8 +89,11 @@ impl Bookkeeper {
         batch: &ReplicaBatch,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let roster = &self.config.roster;
-        if batch.group != self.group || self.replica.is_none() || !roster.is_candidate(&self.group, &from) {
+        let roster = &self.books.config.roster;
+        if batch.group != self.books.group
+            || self.books.replica.is_none()
+            || !roster.is_candidate(&self.books.group, &from)
+        {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
         }
@@ -106,17 +103,17 @@ impl Bookkeeper {
         // In the root committee a member that voted for the batch's view takes it from the
         // member it names: that member's pulse announcing it may be lost, and the new chief
         // releases no other until a majority co-signs (D-033).
-        let (view, _) = self.views.acting(roster, &self.group);
+        let (view, _) = self.books.views.acting(roster, &self.books.group);
         let voted_for_batch = self.root_committee.as_ref().is_some_and(|r| r.voted == batch.view);
         if voted_for_batch && batch.view > view && roster.named_by_view(&Prefix::ROOT, batch.view) == from {
             let entry = ViewEntry { group: Prefix::ROOT, view: batch.view, primary: from };
             self.learn_views(&[entry], out);
         }
-        let roster = &self.config.roster;
-        let (view, primary) = self.views.acting(roster, &self.group);
+        let roster = &self.books.config.roster;
+        let (view, primary) = self.books.views.acting(roster, &self.books.group);
         if batch.view > view && self.root_committee.is_none() {
             // Its view is not announced here yet: it waits for the chief's pulse (D-032).
-            let replica = self.replica.as_mut().expect("checked above");
+            let replica = self.books.replica.as_mut().expect("checked above");
             replica.early = Some((from, batch.clone()));
             return Ok(());
         }
@@ -134,32 +131,32 @@ impl Bookkeeper {
     /// Replay the batch that arrived before the pulse announcing its view, once this member
     /// knows that view and its sender acts in it.
     pub(super) fn replay_early_batch(&mut self, out: &mut Vec<Output>) {
-        let Some(replica) = self.replica.as_mut() else { return };
+        let Some(replica) = self.books.replica.as_mut() else { return };
         let Some((from, batch)) = replica.early.take() else { return };
-        let (view, primary) = self.views.acting(&self.config.roster, &self.group);
+        let (view, primary) = self.books.views.acting(&self.books.config.roster, &self.books.group);
         if batch.view > view {
-            self.replica.as_mut().expect("just seen").early = Some((from, batch));
-        } else if batch.view == view && primary == from && !self.acting {
+            self.books.replica.as_mut().expect("just seen").early = Some((from, batch));
+        } else if batch.view == view && primary == from && !self.books.acting {
             self.replay(from, &batch.cycles, out);
         }
     }
 
     /// Replay the cycles that follow this backup's state, attesting each rebuilt report.
     pub(super) fn replay(&mut self, from: Id, cycles: &[Arc<ReplicaCycle>], out: &mut Vec<Output>) {
-        let chief = self.acting_chief();
+        let chief = self.books.acting_chief();
         let mut attested_any = false;
         for cycle in cycles {
-            if self.replica.as_ref().is_none_or(|r| r.diverged) {
+            if self.books.replica.as_ref().is_none_or(|r| r.diverged) {
                 // Still out of step: ask again (the request or the state may have been lost).
-                out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.group } });
+                out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.books.group } });
                 return;
             }
-            if cycle.pulse <= self.pulse {
+            if cycle.pulse <= self.books.pulse {
                 continue;
             }
-            if cycle.before_pulse != self.pulse {
+            if cycle.before_pulse != self.books.pulse {
                 // Before our state: a gap to wait out. Behind it: we sealed a different cycle.
-                if cycle.before_pulse < self.pulse {
+                if cycle.before_pulse < self.books.pulse {
                     self.diverge(from, cycle.pulse, out);
                 }
                 break;
@@ -173,12 +170,16 @@ impl Bookkeeper {
                 self.diverge(from, cycle.pulse, out);
                 break;
             };
-            let replica = self.replica.as_mut().expect("checked above");
+            let replica = self.books.replica.as_mut().expect("checked above");
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
-            out.push(Output::Event(NodeEvent::Replayed { group: self.group, pulse: cycle.pulse, from }));
+            out.push(Output::Event(NodeEvent::Replayed {
+                group: self.books.group,
+                pulse: cycle.pulse,
+                from,
+            }));
             if self.root_committee.is_none() {
-                let view = self.own_view();
+                let view = self.books.own_view();
                 out.push(Output::Send { to: chief, msg: Message::Attest { report: Box::new(report), view } });
             }
             self.acknowledge(from, out);
@@ -197,19 +198,19 @@ impl Bookkeeper {
     pub(super) fn replay_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
         let mut ignored = Vec::new();
         let mut report = None;
-        self.replaying = true;
+        self.books.replaying = true;
         for (from, msg) in &cycle.inputs {
             match msg {
-                Message::Submit(signed) => self.on_submit(signed, &mut ignored),
+                Message::Submit(signed) => self.books.on_submit(signed, &mut ignored),
                 Message::CreditHalf(signed) => {
                     #[cfg(feature = "fault-injection")]
-                    if self.faults.replay_skips_credit_halves {
+                    if self.books.faults.replay_skips_credit_halves {
                         continue;
                     }
-                    let _ = self.on_credit_half(*from, signed);
+                    let _ = self.books.on_credit_half(*from, signed);
                 }
                 Message::Settle(settle) => {
-                    if let Ok(Some(built)) = self.on_settle(*from, settle, &mut ignored) {
+                    if let Ok(Some(built)) = self.books.on_settle(*from, settle, &mut ignored) {
                         report = Some(built);
                     }
                 }
@@ -217,7 +218,7 @@ impl Bookkeeper {
             }
             ignored.clear();
         }
-        self.replaying = false;
+        self.books.replaying = false;
         report.filter(|r| report_digest(r) == cycle.report_digest && r.pulse == cycle.pulse)
     }
 
@@ -228,33 +229,37 @@ impl Bookkeeper {
             // The state is a closed cycle's (a backup's replay, or a chief that gave way); its
             // digest is at hand unless this member never replayed since it last acted.
             let digest = match &root_committee.replayed {
-                Some(closed) if closed.pulse == self.pulse => closed.digest,
+                Some(closed) if closed.pulse == self.books.pulse => closed.digest,
                 _ => self.root_cycle_digest(),
             };
-            let (pulse, view) = (self.pulse, self.own_view());
+            let (pulse, view) = (self.books.pulse, self.books.own_view());
             out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
             return;
         }
-        if let Some(last) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
-            let view = self.own_view();
+        if let Some(last) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+            let view = self.books.own_view();
             out.push(Output::Send { to, msg: Message::Attest { report: Box::new(last), view } });
         }
     }
 
     /// Our state is not the primary's `from`: stop replaying and ask for its state.
     pub(super) fn diverge(&mut self, from: Id, pulse: u64, out: &mut Vec<Output>) {
-        if let Some(replica) = self.replica.as_mut() {
+        if let Some(replica) = self.books.replica.as_mut() {
             replica.diverged = true;
         }
-        out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.group, pulse }));
-        out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.group } });
+        out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.books.group, pulse }));
+        out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.books.group } });
     }
 
     pub(super) fn take_over(&mut self, view: u32, out: &mut Vec<Output>) {
-        self.acting = true;
-        out.push(Output::Event(NodeEvent::TookOver { group: self.group, view, pulse: self.pulse }));
-        self.views.learn(&[ViewEntry { group: self.group, view, primary: self.id }]);
-        if let Some(replica) = self.replica.as_mut() {
+        self.books.acting = true;
+        out.push(Output::Event(NodeEvent::TookOver {
+            group: self.books.group,
+            view,
+            pulse: self.books.pulse,
+        }));
+        self.books.views.learn(&[ViewEntry { group: self.books.group, view, primary: self.books.id }]);
+        if let Some(replica) = self.books.replica.as_mut() {
             replica.acked.clear();
             replica.current.clear();
             // Its own history is the group's from now on.
@@ -263,8 +268,8 @@ impl Bookkeeper {
     }
 
     pub(super) fn step_down(&mut self, view: u32, successor: Id, out: &mut Vec<Output>) {
-        self.acting = false;
-        if let Some(replica) = self.replica.as_mut() {
+        self.books.acting = false;
+        if let Some(replica) = self.books.replica.as_mut() {
             // Members still waiting for its state ask the new primary on its next batch.
             replica.state_wanted.clear();
         }
@@ -272,15 +277,15 @@ impl Bookkeeper {
         // on from the sealed cycles (D-032). The submissions of the lost cycle go to it, so
         // that a handover does not cost their payers a retry (credit halves are resent by
         // their senders at their next seal).
-        let submissions: Vec<Message> = self.replica.as_ref().map_or_else(Vec::new, |r| {
+        let submissions: Vec<Message> = self.books.replica.as_ref().map_or_else(Vec::new, |r| {
             r.current
                 .iter()
                 .filter(|(_, m)| matches!(m, Message::Submit(_)))
                 .map(|(_, m)| m.clone())
                 .collect()
         });
-        self.drop_unsealed();
-        out.push(Output::Event(NodeEvent::SteppedDown { group: self.group, view }));
+        self.books.drop_unsealed();
+        out.push(Output::Event(NodeEvent::SteppedDown { group: self.books.group, view }));
         out.extend(submissions.into_iter().map(|msg| Output::Send { to: successor, msg }));
     }
 
@@ -291,16 +296,25 @@ impl Bookkeeper {
             // A root member takes only the root group's view from a pulse: the leaf groups'
             // views are the chief's state, which the members rebuild by replay (D-033).
             let root: Vec<ViewEntry> = views.iter().filter(|e| e.group == Prefix::ROOT).copied().collect();
-            for entry in self.views.learn(&root) {
+            for entry in self.books.views.learn(&root) {
                 self.enter_root_view(entry, out);
             }
             return;
         }
-        for entry in self.views.learn(views) {
-            if entry.group == self.group && entry.primary != self.id && self.acting {
+        for entry in self.books.views.learn(views) {
+            if entry.group == self.books.group && entry.primary != self.books.id && self.books.acting {
                 self.step_down(entry.view, entry.primary, out);
             }
         }
         self.replay_early_batch(out);
+    }
+}
+
+impl Books {
+    /// The acting primary keeps every input for its backups' replay.
+    pub(super) fn record(&mut self, from: Id, msg: &Message) {
+        if let Some(replica) = self.replica.as_mut().filter(|_| self.acting) {
+            replica.current.push((from, msg.clone()));
+        }
     }
 }

@@ -29,7 +29,7 @@ mod terms;
 
 use super::committee::{ChiefCommittees, Replication, RootCommittee};
 use super::roster::{Seating, ViewEntry, Views};
-use super::{Message, NodeConfig, NodeError, NodeEvent, Output, SharedVerifier, Timer, unexpected};
+use super::{Message, NodeConfig, NodeEvent, Output, SharedVerifier, Timer, unexpected};
 
 /// A half applied here and not yet settled.
 #[derive(Clone, Copy, Debug)]
@@ -49,9 +49,10 @@ struct Notice {
     party: Id,
 }
 
-/// The bookkeeper's state.
+/// The books of one group and what every member of its committee knows: the state that
+/// every role reads and the transfer flow changes.
 #[derive(Clone)]
-pub struct Bookkeeper {
+pub(super) struct Books {
     id: Id,
     group: Prefix,
     ledger: Ledger,
@@ -78,7 +79,6 @@ pub struct Bookkeeper {
     /// any between calls: it carries out its own group's orders after sealing, so a restart
     /// without the unsealed cycle must carry them out again — the arbiter counts them done.
     unsealed_settlements: Vec<(Hash32, Half, Tx, Settlement)>,
-    chief: Option<Box<Arbiter>>,
     /// A candidate without a seat (a standby, or a member the last election left out) gets no
     /// `Settle`: it follows the root in the chief's pulses, as a client does (D-035).
     heard_root: Option<RootSynopsis>,
@@ -98,16 +98,23 @@ pub struct Bookkeeper {
     views: Views,
     /// Replication within the committee, when the group has backups (D-032).
     replica: Option<Box<Replication>>,
-    /// The chief's attestations and failover bookkeeping, when the roster runs committees.
-    committees: Option<Box<ChiefCommittees>>,
-    /// Co-signing of the chief's pulses and its election, when the root group has backups
-    /// (D-033).
-    root_committee: Option<Box<RootCommittee>>,
     /// True only while a backup replays a cycle, whose outputs are dropped: work that only
     /// builds outputs (commit proofs) is skipped. Never true between calls.
     replaying: bool,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
+}
+/// A bookkeeper: the books of its group and what its role adds.
+#[derive(Clone)]
+pub struct Bookkeeper {
+    /// The group's books and what every member knows.
+    books: Books,
+    chief: Option<Box<Arbiter>>,
+    /// The chief's attestations and failover bookkeeping, when the roster runs committees.
+    committees: Option<Box<ChiefCommittees>>,
+    /// Co-signing of the chief's pulses and its election, when the root group has backups
+    /// (D-033).
+    root_committee: Option<Box<RootCommittee>>,
 }
 
 impl Bookkeeper {
@@ -129,7 +136,7 @@ impl Bookkeeper {
         let replica = (!roster.backups(&group).is_empty()).then(Box::default);
         let committees = (chief.is_some() && roster.has_committees()).then(Box::default);
         let root_committee = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
-        Bookkeeper {
+        let books = Books {
             id,
             group,
             ledger,
@@ -145,7 +152,6 @@ impl Bookkeeper {
             credited: Vec::new(),
             settled: Vec::new(),
             unsealed_settlements: Vec::new(),
-            chief: chief.map(Box::new),
             heard_root: None,
             announced: Announced::default(),
             capacity,
@@ -153,29 +159,33 @@ impl Bookkeeper {
             acting,
             views: Views::default(),
             replica,
-            committees,
-            root_committee,
             replaying: false,
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
-        }
+        };
+        Bookkeeper { books, chief: chief.map(Box::new), committees, root_committee }
+    }
+
+    /// The newest organization root this node holds.
+    pub(super) fn root(&self) -> Option<RootSynopsis> {
+        self.books.root()
     }
 
     pub(super) fn id(&self) -> Id {
-        self.id
+        self.books.id
     }
 
     pub(super) fn pulse(&self) -> u64 {
-        self.pulse
+        self.books.pulse
     }
 
     pub(super) fn ledger(&self) -> &Ledger {
-        &self.ledger
+        &self.books.ledger
     }
 
     /// The group this bookkeeper keeps.
     pub(super) fn group(&self) -> Prefix {
-        self.group
+        self.books.group
     }
 
     /// The chief's arbiter, if this is the chief.
@@ -185,64 +195,47 @@ impl Bookkeeper {
 
     /// The committee of `group` as this node knows it.
     pub(super) fn committee_of(&self, group: &Prefix) -> Vec<Id> {
-        self.views.committee(&self.config.roster, group)
+        self.books.views.committee(&self.books.config.roster, group)
     }
 
     /// This node's view of `group`.
     pub(super) fn view_of(&self, group: &Prefix) -> (u32, Id) {
-        self.views.acting(&self.config.roster, group)
-    }
-
-    /// The newest organization root this node holds.
-    pub(super) fn root(&self) -> Option<RootSynopsis> {
-        let settled = self.root.as_ref().map(|(root, _)| *root);
-        match (settled, self.heard_root) {
-            (Some(settled), Some(heard)) if heard.version > settled.version => Some(heard),
-            (None, heard) => heard,
-            (settled, _) => settled,
-        }
-    }
-
-    /// The latest sealed version of this group's ledger.
-    fn sealed_root(&self) -> RootSynopsis {
-        let tree = self.ledger.tree();
-        // The latest sealed version is always held: pruning keeps at least one version.
-        tree.root(tree.latest_version()).expect("the latest version is held")
+        self.books.views.acting(&self.books.config.roster, group)
     }
 
     /// Everything that determines what the bookkeeper does next.
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
-        let sealed = self.sealed_root();
+        let sealed = self.books.sealed_root();
         hasher.update(&sealed.version.to_le_bytes());
         hasher.update(&sealed.synopsis.hash.0);
-        hasher.update(&self.pulse.to_le_bytes());
-        if let Some((root, _)) = &self.root {
+        hasher.update(&self.books.pulse.to_le_bytes());
+        if let Some((root, _)) = &self.books.root {
             hasher.update(&root.version.to_le_bytes());
             hasher.update(&root.synopsis.hash.0);
         }
-        for applied in self.ledger.journal() {
+        for applied in self.books.ledger.journal() {
             hasher.update(&applied.id.0);
         }
-        let mut last_sealed: Vec<_> = self.last_sealed.iter().collect();
+        let mut last_sealed: Vec<_> = self.books.last_sealed.iter().collect();
         last_sealed.sort_unstable();
         for (payer, (nonce, id)) in last_sealed {
             hasher.update(&payer.0);
             hasher.update(&nonce.to_le_bytes());
             hasher.update(&id.0);
         }
-        for (id, open) in &self.open {
+        for (id, open) in &self.books.open {
             hasher.update(&id.0);
             hasher.update(&[open.half as u8, u8::from(open.sealed_in.is_some())]);
         }
-        for id in self.closed_credits.keys() {
+        for id in self.books.closed_credits.keys() {
             hasher.update(&id.0);
         }
-        for notice in &self.notices {
+        for notice in &self.books.notices {
             hasher.update(&notice.tx_id.0);
             hasher.update(&notice.party.0);
         }
-        for (tx_id, half, _, how) in &self.unsealed_settlements {
+        for (tx_id, half, _, how) in &self.books.unsealed_settlements {
             hasher.update(&tx_id.0);
             hasher.update(&[*half as u8, *how as u8]);
         }
@@ -250,24 +243,24 @@ impl Bookkeeper {
             hasher.update(&arbiter.fingerprint().0);
         }
         // Only a bounded primary has this state; unbounded ones keep their old fingerprint.
-        if let Some(capacity) = &self.capacity {
+        if let Some(capacity) = &self.books.capacity {
             hasher.update(&capacity.used().to_le_bytes());
-            for signed in &self.deferred {
+            for signed in &self.books.deferred {
                 hasher.update(&signed.tx.id().0);
             }
         }
         // Likewise only a roster with committees has views, replication and attestations.
-        if self.config.roster.has_committees() {
-            hasher.update(&[u8::from(self.acting)]);
-            for entry in self.views.entries() {
+        if self.books.config.roster.has_committees() {
+            hasher.update(&[u8::from(self.books.acting)]);
+            for entry in self.books.views.entries() {
                 hasher.update(&entry.view.to_le_bytes());
                 hasher.update(&entry.primary.0);
             }
-            if self.config.roster.has_pools() {
-                if let Some(heard) = &self.heard_root {
+            if self.books.config.roster.has_pools() {
+                if let Some(heard) = &self.books.heard_root {
                     hasher.update(&heard.version.to_le_bytes());
                 }
-                for seating in self.views.seatings() {
+                for seating in self.books.views.seatings() {
                     hasher.update(&seating.term.to_le_bytes());
                     hasher.update(&[u8::from(seating.in_effect)]);
                     for id in &seating.seats {
@@ -275,7 +268,7 @@ impl Bookkeeper {
                     }
                 }
             }
-            if let Some(replica) = &self.replica {
+            if let Some(replica) = &self.books.replica {
                 replica.fingerprint(&mut hasher);
             }
             if let Some(committees) = &self.committees {
@@ -291,7 +284,7 @@ impl Bookkeeper {
     pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         if self.chief.is_some() {
             out.push(Output::SetTimer {
-                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                at_ms: now_ms.saturating_add(self.books.config.pulse_ms),
                 timer: Timer::Pulse,
             });
         }
@@ -302,37 +295,14 @@ impl Bookkeeper {
     /// are forgotten with it: the chief never saw them, so no order names them.
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
         if !durable {
-            self.drop_unsealed();
+            self.books.drop_unsealed();
         }
         self.start(now_ms, out);
     }
 
-    /// Forget the unsealed cycle: what was applied since the last seal and what waits.
-    fn drop_unsealed(&mut self) {
-        self.ledger.discard_unsealed();
-        self.unsealed_ids.clear();
-        self.open.retain(|_, open| open.sealed_in.is_some());
-        self.credited.clear();
-        // The chief's own orders of the last pulse: its arbiter counts them carried out.
-        self.settled.clear();
-        for (tx_id, half, tx, how) in self.unsealed_settlements.clone() {
-            if self.ledger.settle(half, &tx, how).is_ok() {
-                self.settled.push((tx_id, half, how));
-            }
-        }
-        // The waiting submissions were never applied; their payers retry.
-        self.deferred.clear();
-        if let Some(capacity) = &mut self.capacity {
-            *capacity = Capacity::new(capacity.deposit());
-        }
-        if let Some(replica) = &mut self.replica {
-            replica.current.clear();
-        }
-    }
-
     pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
         let result = match msg {
-            Message::Submit(_) | Message::CreditHalf(_) if !self.acting => Err(self.not_acting()),
+            Message::Submit(_) | Message::CreditHalf(_) if !self.books.acting => Err(self.books.not_acting()),
             Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Attest { .. }
                 if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) =>
             {
@@ -342,16 +312,18 @@ impl Bookkeeper {
                 Ok(())
             }
             Message::Submit(signed) => {
-                self.record(from, msg);
-                self.on_submit(signed, out);
+                self.books.record(from, msg);
+                self.books.on_submit(signed, out);
                 Ok(())
             }
             Message::CreditHalf(signed) => {
-                self.record(from, msg);
-                self.on_credit_half(from, signed)
+                self.books.record(from, msg);
+                self.books.on_credit_half(from, signed)
             }
             Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
-            Message::GroupSeal(_) | Message::Attest { .. } if self.is_root_backup() => Err(self.not_acting()),
+            Message::GroupSeal(_) | Message::Attest { .. } if self.is_root_backup() => {
+                Err(self.books.not_acting())
+            }
             Message::GroupSeal(report) => {
                 self.record_at_chief(from, msg);
                 self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
@@ -368,13 +340,14 @@ impl Bookkeeper {
             // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
             // pulse and learns the groups' views from it.
             Message::Pulse { pulse, views, seatings, root }
-                if self.views.is_chief_pulse(&self.config.roster, &from, views) =>
+                if self.books.views.is_chief_pulse(&self.books.config.roster, &from, views) =>
             {
                 self.heard_chief(Some(*pulse));
-                if !self.announced.holds(views, seatings) {
+                if !self.books.announced.holds(views, seatings) {
                     self.learn_seatings(seatings, out);
                     self.learn_views(views, out);
-                    self.announced = Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
+                    self.books.announced =
+                        Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
                 }
                 self.hear_root(root);
                 Ok(())
@@ -391,30 +364,16 @@ impl Bookkeeper {
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
         if timer == Timer::Pulse && self.chief.is_some() {
-            if self.acting {
+            if self.books.acting {
                 self.on_chief_timer(out);
             } else {
                 self.watch_chief(out);
             }
             out.push(Output::SetTimer {
-                at_ms: now_ms.saturating_add(self.config.pulse_ms),
+                at_ms: now_ms.saturating_add(self.books.config.pulse_ms),
                 timer: Timer::Pulse,
             });
         }
-    }
-
-    /// This node's view of its own group.
-    fn own_view(&self) -> u32 {
-        self.views.acting(&self.config.roster, &self.group).0
-    }
-
-    fn not_acting(&self) -> NodeError {
-        NodeError::NotActing { group: self.group, view: self.own_view() }
-    }
-
-    /// The member acting as chief, as far as this node knows.
-    fn acting_chief(&self) -> Id {
-        self.views.acting(&self.config.roster, &Prefix::ROOT).1
     }
 }
 
@@ -439,9 +398,9 @@ fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {
 impl std::fmt::Debug for Bookkeeper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bookkeeper")
-            .field("id", &self.id)
-            .field("group", &self.group)
-            .field("pulse", &self.pulse)
+            .field("id", &self.books.id)
+            .field("group", &self.books.group)
+            .field("pulse", &self.books.pulse)
             .finish_non_exhaustive()
     }
 }

@@ -30,13 +30,13 @@ impl Bookkeeper {
             self.send_root_batches(out);
             return;
         }
-        let before_pulse = self.pulse;
+        let before_pulse = self.books.pulse;
         let mut held = std::mem::take(&mut root_committee.cycle_events);
         let report = self.close_chief_pulse(&mut held);
         let digest = self.root_cycle_digest();
-        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let replica = self.books.replica.as_mut().expect("a root committee replicates");
         let inputs = std::mem::take(&mut replica.current);
-        let pulse = self.pulse;
+        let pulse = self.books.pulse;
         replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
         replica.last_attest = Some(report.clone());
         let wanted = std::mem::take(&mut replica.state_wanted);
@@ -45,11 +45,11 @@ impl Bookkeeper {
         root_committee.pending = Some(closed);
         root_committee.stalled_ticks = 0;
         if !wanted.is_empty() {
-            let view = self.own_view();
+            let view = self.books.own_view();
             self.send_state(view, &report, &wanted, out);
         }
         #[cfg(feature = "fault-injection")]
-        if self.faults.release_uncosigned {
+        if self.books.faults.release_uncosigned {
             self.release(out);
         }
         self.send_root_batches(out);
@@ -57,9 +57,9 @@ impl Bookkeeper {
 
     /// Send each root backup the chief's cycles it has not co-signed.
     pub(super) fn send_root_batches(&self, out: &mut Vec<Output>) {
-        let replica = self.replica.as_ref().expect("a root committee replicates");
-        let view = self.own_view();
-        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
+        let replica = self.books.replica.as_ref().expect("a root committee replicates");
+        let view = self.books.own_view();
+        for member in self.books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.books.id) {
             let cycles = replica.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
             let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
@@ -70,12 +70,12 @@ impl Bookkeeper {
     /// whole state, the chief's own ledger and the groups' views.
     pub(super) fn root_cycle_digest(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
-        hasher.update(&self.pulse.to_le_bytes());
+        hasher.update(&self.books.pulse.to_le_bytes());
         if let Some(arbiter) = &self.chief {
             hasher.update(&arbiter.fingerprint().0);
         }
-        hasher.update(&self.sealed_root().synopsis.hash.0);
-        for entry in self.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
+        hasher.update(&self.books.sealed_root().synopsis.hash.0);
+        for entry in self.books.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
             hasher.update(&entry.group.bits().0);
             hasher.update(&entry.view.to_le_bytes());
             hasher.update(&entry.primary.0);
@@ -92,15 +92,15 @@ impl Bookkeeper {
         digest: Hash32,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let roster = &self.config.roster;
-        if self.root_committee.is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.id {
-            let bookkeeper = self.acting_chief();
+        let roster = &self.books.config.roster;
+        if self.root_committee.is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.books.id {
+            let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::CoSign });
         }
-        if !self.acting || view != self.own_view() {
+        if !self.books.acting || view != self.books.own_view() {
             return Ok(()); // late: this member no longer acts in that view
         }
-        let replica = self.replica.as_mut().expect("a root committee replicates");
+        let replica = self.books.replica.as_mut().expect("a root committee replicates");
         let acked = replica.acked.entry(from).or_default();
         *acked = (*acked).max(pulse);
         if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
@@ -146,10 +146,10 @@ impl Bookkeeper {
             // As at the acting chief, the events of reports and attestations are the cycle's.
             let _ = match msg {
                 Message::Submit(signed) => {
-                    self.on_submit(signed, &mut ignored);
+                    self.books.on_submit(signed, &mut ignored);
                     Ok(())
                 }
-                Message::CreditHalf(signed) => self.on_credit_half(*from, signed),
+                Message::CreditHalf(signed) => self.books.on_credit_half(*from, signed),
                 Message::GroupSeal(report) => self.on_group_seal(*from, report, &mut held),
                 Message::Attest { report, view } => self.on_attest(*from, report, *view, &mut held),
                 _ => Ok(()),
@@ -158,10 +158,11 @@ impl Bookkeeper {
         }
         let report = self.close_chief_pulse(&mut held);
         let digest = self.root_cycle_digest();
-        if digest != cycle.report_digest || self.pulse != cycle.pulse {
+        if digest != cycle.report_digest || self.books.pulse != cycle.pulse {
             return None;
         }
-        let closed = ClosedPulse { pulse: self.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        let closed =
+            ClosedPulse { pulse: self.books.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
         self.root_committee.as_mut().expect("a root cycle is replayed in the root committee").replayed =
             Some(closed);
         Some(report)
@@ -169,14 +170,14 @@ impl Bookkeeper {
 
     /// Whether this member of the root committee is not the acting chief.
     pub(super) fn is_root_backup(&self) -> bool {
-        self.root_committee.is_some() && !self.acting
+        self.root_committee.is_some() && !self.books.acting
     }
 
     /// The acting chief with a committee keeps the reports and attestations it handles for
     /// its backups' replay.
     pub(super) fn record_at_chief(&mut self, from: Id, msg: &Message) {
         if self.root_committee.is_some() {
-            self.record(from, msg);
+            self.books.record(from, msg);
         }
     }
 
@@ -215,24 +216,24 @@ impl Bookkeeper {
         if let Some((_, voter)) = root_committee.awaiting_state {
             out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
         }
-        if root_committee.silent_ticks <= self.config.failover_timeout_pulses {
+        if root_committee.silent_ticks <= self.books.config.failover_timeout_pulses {
             return;
         }
-        let view = root_committee.voted.max(self.own_view()).saturating_add(1);
+        let view = root_committee.voted.max(self.books.own_view()).saturating_add(1);
         self.vote(view, out);
     }
 
     /// Vote for root view `view`: from now on this member replays and co-signs nothing of an
     /// earlier view.
     pub(super) fn vote(&mut self, view: u32, out: &mut Vec<Output>) {
-        let (id, pulse) = (self.id, self.pulse);
+        let (id, pulse) = (self.books.id, self.books.pulse);
         let root_committee = self.root_committee.as_mut().expect("only root members vote");
         root_committee.voted = view;
         root_committee.silent_ticks = 0;
         root_committee.awaiting_state = None;
         root_committee.votes.entry(view).or_default().insert(id, pulse);
         out.push(Output::Event(NodeEvent::VotedViewChange { view, pulse }));
-        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
+        for member in self.books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
             out.push(Output::Send { to: member, msg: Message::ViewChange { view, pulse } });
         }
         self.try_lead(view, out);
@@ -248,23 +249,23 @@ impl Bookkeeper {
         pulse: u64,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let current = self.own_view();
-        let Some(root_committee) = self.root_committee.as_mut().filter(|_| from != self.id) else {
-            let bookkeeper = self.acting_chief();
+        let current = self.books.own_view();
+        let Some(root_committee) = self.root_committee.as_mut().filter(|_| from != self.books.id) else {
+            let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
         };
-        if !self.config.roster.is_member(&Prefix::ROOT, &from) {
-            let bookkeeper = self.acting_chief();
+        if !self.books.config.roster.is_member(&Prefix::ROOT, &from) {
+            let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
         }
         if view <= current {
             return Ok(());
         }
-        if self.acting {
+        if self.books.acting {
             // A chief whose pulse waits in vain for co-signatures gives way to a vote: without
             // it, a crashed member and one out of step could hold a committee of four forever.
             if root_committee.pending.is_none()
-                || root_committee.stalled_ticks <= self.config.failover_timeout_pulses
+                || root_committee.stalled_ticks <= self.books.config.failover_timeout_pulses
             {
                 return Ok(());
             }
@@ -285,8 +286,8 @@ impl Bookkeeper {
     /// Whether this root member's latest vote went to the view that names `candidate`.
     pub(super) fn voted_for(&self, candidate: &Id) -> bool {
         self.root_committee.as_ref().is_some_and(|r| {
-            r.voted > self.own_view()
-                && self.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
+            r.voted > self.books.own_view()
+                && self.books.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
         })
     }
 
@@ -294,8 +295,8 @@ impl Bookkeeper {
     /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
     /// like any member, offering that cycle.
     pub(super) fn abdicate(&mut self, out: &mut Vec<Output>) {
-        let view = self.own_view();
-        self.acting = false;
+        let view = self.books.own_view();
+        self.books.acting = false;
         let root_committee = self.root_committee.as_mut().expect("only a root member");
         // Its closed cycle is now one it would release if it led again.
         root_committee.replayed = root_committee.pending.take();
@@ -308,11 +309,11 @@ impl Bookkeeper {
     /// first taking the state of the most advanced voter if it is behind, so that it holds
     /// every pulse a majority co-signed (any co-signing majority meets the voting one).
     pub(super) fn try_lead(&mut self, view: u32, out: &mut Vec<Output>) {
-        let roster = &self.config.roster;
-        if self.acting || roster.named_by_view(&Prefix::ROOT, view) != self.id {
+        let roster = &self.books.config.roster;
+        if self.books.acting || roster.named_by_view(&Prefix::ROOT, view) != self.books.id {
             return;
         }
-        if self.replica.as_ref().is_some_and(|r| r.diverged) {
+        if self.books.replica.as_ref().is_some_and(|r| r.diverged) {
             return; // out of step: the next view names another member
         }
         let quorum = roster.view_change_quorum(&Prefix::ROOT);
@@ -321,7 +322,8 @@ impl Bookkeeper {
         if root_committee.awaiting_state.is_some() {
             return;
         }
-        let ahead = votes.iter().filter(|(_, pulse)| **pulse > self.pulse).max_by_key(|(_, pulse)| **pulse);
+        let ahead =
+            votes.iter().filter(|(_, pulse)| **pulse > self.books.pulse).max_by_key(|(_, pulse)| **pulse);
         if let Some((voter, _)) = ahead {
             root_committee.awaiting_state = Some((view, *voter));
             out.push(Output::Send { to: *voter, msg: Message::StateRequest { group: Prefix::ROOT } });
@@ -333,8 +335,8 @@ impl Bookkeeper {
     /// Act as the chief in root view `view`: announce it, and release the last cycle if this
     /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
     pub(super) fn lead(&mut self, view: u32, out: &mut Vec<Output>) {
-        self.acting = true;
-        self.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.id }]);
+        self.books.acting = true;
+        self.books.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.books.id }]);
         let root_committee = self.root_committee.as_mut().expect("only root members lead");
         let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
         root_committee.votes.retain(|v, _| *v > view);
@@ -343,13 +345,13 @@ impl Bookkeeper {
         root_committee.silent_ticks = 0;
         root_committee.cycle_events.clear();
         let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
-        if let Some(replica) = self.replica.as_mut() {
+        if let Some(replica) = self.books.replica.as_mut() {
             // The voters' states are known from their votes: send each what it lacks.
-            replica.acked = voters.into_iter().filter(|(id, _)| *id != self.id).collect();
+            replica.acked = voters.into_iter().filter(|(id, _)| *id != self.books.id).collect();
             replica.current.clear();
             replica.diverged = false;
         }
-        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.pulse }));
+        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.books.pulse }));
         self.broadcast_pulse(out);
         let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
         out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
@@ -360,7 +362,7 @@ impl Bookkeeper {
     /// steps down — its unreleased cycle was never the organization's — and asks for the new
     /// chief's state.
     pub(super) fn enter_root_view(&mut self, entry: ViewEntry, out: &mut Vec<Output>) {
-        if entry.primary == self.id {
+        if entry.primary == self.books.id {
             return;
         }
         if let Some(root_committee) = self.root_committee.as_mut() {
@@ -370,7 +372,7 @@ impl Bookkeeper {
             }
             root_committee.silent_ticks = 0;
         }
-        if !self.acting {
+        if !self.books.acting {
             return;
         }
         if let Some(root_committee) = self.root_committee.as_mut() {
@@ -378,7 +380,7 @@ impl Bookkeeper {
             root_committee.cycle_events.clear();
         }
         self.step_down(entry.view, entry.primary, out);
-        if let Some(replica) = self.replica.as_mut() {
+        if let Some(replica) = self.books.replica.as_mut() {
             replica.diverged = true;
         }
         out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });

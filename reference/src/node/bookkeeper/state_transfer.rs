@@ -22,36 +22,38 @@ impl Bookkeeper {
         group: Prefix,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let roster = &self.config.roster;
-        if group != self.group || !roster.is_candidate(&group, &from) {
+        let roster = &self.books.config.roster;
+        if group != self.books.group || !roster.is_candidate(&group, &from) {
             let bookkeeper = roster.primary(&group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::StateRequest });
         }
-        if !self.views.is_member(roster, &group, &from) && !self.views.is_learner(roster, &group, &from) {
+        if !self.books.views.is_member(roster, &group, &from)
+            && !self.books.views.is_learner(roster, &group, &from)
+        {
             return Ok(()); // a candidate not seated (a late request from a former member)
         }
-        if !self.acting && self.voted_for(&from) {
+        if !self.books.acting && self.voted_for(&from) {
             // The candidate this member voted for is behind it: its state goes at once, as
             // of its latest replayed cycle (D-033).
-            if let Some(report) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
-                let view = self.own_view();
+            if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+                let view = self.books.own_view();
                 self.send_state(view, &report, &BTreeSet::from([from]), out);
             }
             return Ok(());
         }
-        if !self.acting {
-            return Err(self.not_acting());
+        if !self.books.acting {
+            return Err(self.books.not_acting());
         }
         if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) {
             // While its cycle waits, the chief's state is the closed one: it goes at once —
             // the release may wait for this very member's co-signature (D-033).
-            if let Some(report) = self.replica.as_ref().and_then(|r| r.last_attest.clone()) {
-                let view = self.own_view();
+            if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+                let view = self.books.own_view();
                 self.send_state(view, &report, &BTreeSet::from([from]), out);
                 return Ok(());
             }
         }
-        if let Some(replica) = self.replica.as_mut() {
+        if let Some(replica) = self.books.replica.as_mut() {
             replica.state_wanted.insert(from);
         }
         Ok(())
@@ -68,8 +70,9 @@ impl Bookkeeper {
     ) {
         let state_bytes = self.state_bytes();
         let state = Arc::new(self.clone());
-        let snapshot = StateSnapshot { group: self.group, view, report: report.clone(), state_bytes, state };
-        let replica = self.replica.as_mut().expect("only a committee member sends state");
+        let snapshot =
+            StateSnapshot { group: self.books.group, view, report: report.clone(), state_bytes, state };
+        let replica = self.books.replica.as_mut().expect("only a committee member sends state");
         for member in members {
             replica.acked.insert(*member, report.pulse);
             out.push(Output::Send { to: *member, msg: Message::State(Box::new(snapshot.clone())) });
@@ -81,12 +84,12 @@ impl Bookkeeper {
     pub(super) fn state_bytes(&self) -> usize {
         const LEAF_BYTES: usize = 20 + 40;
         const SIGNED_TX_BYTES: usize = crate::ledger::TX_BODY_BYTES + 2 * (32 + 64);
-        let tree = self.ledger.tree();
+        let tree = self.books.ledger.tree();
         let accounts = tree.len(tree.latest_version()).unwrap_or(0) as usize;
         accounts * LEAF_BYTES
-            + (self.open.len() + self.deferred.len()) * (SIGNED_TX_BYTES + 8)
-            + self.closed_credits.len() * (32 + 8)
-            + self.last_sealed.len() * (20 + 8 + 32)
+            + (self.books.open.len() + self.books.deferred.len()) * (SIGNED_TX_BYTES + 8)
+            + self.books.closed_credits.len() * (32 + 8)
+            + self.books.last_sealed.len() * (20 + 8 + 32)
     }
 
     /// The acting primary's state: take it if it holds the group's entry of the root this
@@ -97,37 +100,40 @@ impl Bookkeeper {
         snapshot: &StateSnapshot,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let roster = &self.config.roster;
-        let (view, _) = self.views.acting(roster, &self.group);
+        let roster = &self.books.config.roster;
+        let (view, _) = self.books.views.acting(roster, &self.books.group);
         let awaited =
             self.root_committee.as_ref().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
-        let wanted = self.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
-        if snapshot.group != self.group || !roster.is_candidate(&self.group, &from) || snapshot.view < view {
+        let wanted = self.books.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
+        if snapshot.group != self.books.group
+            || !roster.is_candidate(&self.books.group, &from)
+            || snapshot.view < view
+        {
             let bookkeeper = roster.primary(&snapshot.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::State });
         }
         // Not asked for: a duplicate, or a member already resynced — unless the acting primary
         // sent it a state ahead of its own, counting it as holding that state from now on (a
         // request it kept from an earlier view of its own, D-035).
-        let acting = self.views.acting(roster, &self.group).1;
-        let pushed = from == acting && snapshot.report.pulse > self.pulse;
-        if self.acting || !(wanted || pushed) {
+        let acting = self.books.views.acting(roster, &self.books.group).1;
+        let pushed = from == acting && snapshot.report.pulse > self.books.pulse;
+        if self.books.acting || !(wanted || pushed) {
             return Ok(());
         }
-        let bad = NodeError::BadSnapshot { group: self.group };
+        let bad = NodeError::BadSnapshot { group: self.books.group };
         let state = &snapshot.state;
-        if state.group != self.group || state.pulse != snapshot.report.pulse {
+        if state.books.group != self.books.group || state.books.pulse != snapshot.report.pulse {
             return Err(bad);
         }
         if self.root_committee.is_some() {
             // A root member's own root may be one no majority co-signed (a deposed chief's
             // last cycle): it cannot judge the snapshot by it. It takes the state of the
             // acting chief, or of the voter it asked as a candidate (D-033).
-            if !awaited && from != self.acting_chief() {
+            if !awaited && from != self.books.acting_chief() {
                 return Err(bad);
             }
-        } else if let Some((_, path)) = &self.root {
-            let tree = state.ledger.tree();
+        } else if let Some((_, path)) = &self.books.root {
+            let tree = state.books.ledger.tree();
             match tree.root(path.entry.version) {
                 Ok(held) if held.synopsis == path.entry.synopsis => {}
                 // Pruned from the snapshot: this member's root is older than the versions the
@@ -144,14 +150,14 @@ impl Bookkeeper {
     /// Become a copy of the primary's state, as this member (id, views, faults kept).
     pub(super) fn adopt(&mut self, from: Id, snapshot: &StateSnapshot, out: &mut Vec<Output>) {
         let mut state = (*snapshot.state).clone();
-        state.id = self.id;
-        state.acting = false;
+        state.books.id = self.books.id;
+        state.books.acting = false;
         if let Some(mine) = self.root_committee.take() {
             // The chief's views of the leaf groups are part of its state; the root view and
             // this member's votes are its own. It would release the sender's last cycle.
             let own_root: Vec<ViewEntry> =
-                self.views.entries().into_iter().filter(|e| e.group == Prefix::ROOT).collect();
-            state.views.learn(&own_root);
+                self.books.views.entries().into_iter().filter(|e| e.group == Prefix::ROOT).collect();
+            state.books.views.learn(&own_root);
             let theirs = state.root_committee.take().unwrap_or_default();
             let mut replayed = theirs.pending.or(theirs.replayed);
             if let Some(closed) = replayed.as_mut() {
@@ -165,17 +171,21 @@ impl Bookkeeper {
                 ..*mine
             }));
         } else {
-            state.views = std::mem::take(&mut self.views);
-            state.views.learn(&[ViewEntry { group: self.group, view: snapshot.view, primary: from }]);
+            state.books.views = std::mem::take(&mut self.books.views);
+            state.books.views.learn(&[ViewEntry {
+                group: self.books.group,
+                view: snapshot.view,
+                primary: from,
+            }]);
             // The pulses it followed while waiting may be newer than the snapshot: ts never
             // goes back (I7).
-            state.heard_root = self.heard_root.or(state.heard_root);
+            state.books.heard_root = self.books.heard_root.or(state.books.heard_root);
         }
         #[cfg(feature = "fault-injection")]
         {
-            state.faults = self.faults;
+            state.books.faults = self.books.faults;
         }
-        if let Some(replica) = state.replica.as_mut() {
+        if let Some(replica) = state.books.replica.as_mut() {
             replica.acked.clear();
             replica.current.clear();
             replica.state_wanted.clear();
@@ -185,11 +195,11 @@ impl Bookkeeper {
         }
         *self = state;
         let report = Box::new(snapshot.report.clone());
-        out.push(Output::Event(NodeEvent::Resynced { group: self.group, pulse: report.pulse, from }));
+        out.push(Output::Event(NodeEvent::Resynced { group: self.books.group, pulse: report.pulse, from }));
         let Some(root_committee) = self.root_committee.as_mut() else {
-            let view = self.own_view();
+            let view = self.books.own_view();
             out.push(Output::Send {
-                to: self.acting_chief(),
+                to: self.books.acting_chief(),
                 msg: Message::Attest { report: report.clone(), view },
             });
             out.push(Output::Send { to: from, msg: Message::Attest { report, view } });

@@ -21,19 +21,19 @@ impl Bookkeeper {
         let blind = self.blind_failover();
         let Some(committees) = self.committees.as_mut() else { return };
         let arbiter = self.chief.as_ref().expect("only the chief fails groups over");
-        let roster = &self.config.roster;
-        let pulse = self.pulse;
+        let roster = &self.books.config.roster;
+        let pulse = self.books.pulse;
         for (group, _) in roster.groups().skip(1) {
             if roster.backups(&group).is_empty() {
                 continue;
             }
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
             let since = committees.view_since.get(&group).copied().unwrap_or(0);
-            if pulse.saturating_sub(taken.max(since)) <= self.config.failover_timeout_pulses {
+            if pulse.saturating_sub(taken.max(since)) <= self.books.config.failover_timeout_pulses {
                 continue;
             }
-            let (view, from) = self.views.acting(roster, &group);
-            let members = self.views.committee(roster, &group);
+            let (view, from) = self.books.views.acting(roster, &group);
+            let members = self.books.views.committee(roster, &group);
             let at = members.iter().position(|m| *m == from).unwrap_or(0);
             // The most advanced member holding the taken state, the first in committee order
             // after the acting one among equals: members behind it catch up by replay, and
@@ -49,7 +49,7 @@ impl Bookkeeper {
                 .map(|(_, m)| m);
             let Some(to) = next else { continue };
             let view = view + 1;
-            committees.begin_view(&mut self.views, ViewEntry { group, view, primary: to }, pulse);
+            committees.begin_view(&mut self.books.views, ViewEntry { group, view, primary: to }, pulse);
             out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
         }
     }
@@ -64,9 +64,9 @@ impl Bookkeeper {
         let blind = self.blind_failover();
         let Some(committees) = self.committees.as_mut() else { return };
         let arbiter = self.chief.as_ref().expect("only the chief seats terms");
-        let roster = &self.config.roster;
+        let roster = &self.books.config.roster;
         let root_hash = arbiter.root().synopsis.hash;
-        let (pulse, cycle) = (self.pulse, self.config.election_cycle_pulses.unwrap_or(1).max(1));
+        let (pulse, cycle) = (self.books.pulse, self.books.config.election_cycle_pulses.unwrap_or(1).max(1));
         for (group, _) in roster.groups().skip(1) {
             let members: Vec<Id> = roster.committee(&group).collect();
             if members.len() < 2 || !roster.pool(&group).is_empty() {
@@ -80,7 +80,7 @@ impl Bookkeeper {
             else {
                 continue;
             };
-            let (view, from) = self.views.acting(roster, &group);
+            let (view, from) = self.books.views.acting(roster, &group);
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
             let holds = |m: &Id| blind || committees.holds_taken(&group, m, &from, taken);
             let Some(to) = seats.seats().copied().find(holds) else { continue };
@@ -88,7 +88,7 @@ impl Bookkeeper {
                 continue;
             }
             let view = view + 1;
-            committees.begin_view(&mut self.views, ViewEntry { group, view, primary: to }, pulse);
+            committees.begin_view(&mut self.books.views, ViewEntry { group, view, primary: to }, pulse);
             let term = pulse / cycle;
             out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
         }
@@ -101,10 +101,10 @@ impl Bookkeeper {
     /// without enough eligible candidates keeps its committee for another term.
     pub(super) fn elect_pools(&mut self, out: &mut Vec<Output>) {
         use crate::consensus::election::{ElectionError, ElectionParams, elect_group};
-        let roster = Arc::clone(&self.config.roster);
+        let roster = Arc::clone(&self.books.config.roster);
         let Some(arbiter) = self.chief.as_ref().filter(|_| roster.has_pools()) else { return };
         let root_hash = arbiter.root().synopsis.hash;
-        let (pulse, cycle) = (self.pulse, self.config.election_cycle_pulses.unwrap_or(1).max(1));
+        let (pulse, cycle) = (self.books.pulse, self.books.config.election_cycle_pulses.unwrap_or(1).max(1));
         let term = pulse / cycle;
         // One seat per node per term across the tree (SPEC §6.3); pools are disjoint anyway.
         let mut seated = BTreeSet::new();
@@ -116,14 +116,14 @@ impl Bookkeeper {
             let votes = pool.iter().map(|c| (c.id, c.votes)).collect();
             let params = ElectionParams {
                 backups: roster.backups(&group).len(),
-                pool_factor: self.config.election_pool_factor,
-                deposit_min: self.config.bookkeeper_deposit_min,
+                pool_factor: self.books.config.election_pool_factor,
+                deposit_min: self.books.config.bookkeeper_deposit_min,
                 trust_min: 0.0,
             };
             match elect_group(group, &votes, &PoolStanding(pool), &params, &root_hash, &mut seated) {
                 Ok(committee) => {
                     let seats: Vec<Id> = committee.seats().copied().collect();
-                    self.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
+                    self.books.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
                     out.push(Output::Event(NodeEvent::Elected { pulse, term, group, seats }));
                 }
                 Err(ElectionError::NotEnoughCandidates { eligible, .. }) => {
@@ -139,31 +139,31 @@ impl Bookkeeper {
     /// that holds the state; a new primary is a view change like a failover.
     pub(super) fn seat_elected(&mut self, out: &mut Vec<Output>) {
         let blind = self.blind_failover();
-        let roster = Arc::clone(&self.config.roster);
+        let roster = Arc::clone(&self.books.config.roster);
         if !roster.has_pools() {
             return;
         }
         let Some(committees) = self.committees.as_mut() else { return };
         let arbiter = self.chief.as_ref().expect("only the chief seats committees");
-        let pulse = self.pulse;
+        let pulse = self.books.pulse;
         for (group, _) in roster.groups().skip(1) {
-            let Some(elected) = self.views.elected(&group) else { continue };
+            let Some(elected) = self.books.views.elected(&group) else { continue };
             let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let (view, from) = self.views.acting(&roster, &group);
+            let (view, from) = self.books.views.acting(&roster, &group);
             let holds = |m: &&Id| blind || committees.holds_taken(&group, m, &from, taken);
             let holders = elected.seats.iter().filter(holds).count();
             if 2 * holders <= elected.seats.len() {
                 continue;
             }
             let to = *elected.seats.iter().find(holds).expect("a majority holds the state");
-            let before = self.views.committee(&roster, &group);
-            let seating = self.views.seat(&group).expect("just seen");
+            let before = self.books.views.committee(&roster, &group);
+            let seating = self.books.views.seat(&group).expect("just seen");
             let joined = seating.seats.iter().filter(|m| !before.contains(m)).count();
             let view = if to == from {
                 view
             } else {
                 let entry = ViewEntry { group, view: view + 1, primary: to };
-                committees.begin_view(&mut self.views, entry, pulse);
+                committees.begin_view(&mut self.books.views, entry, pulse);
                 view + 1
             };
             let term = seating.term;
@@ -179,20 +179,20 @@ impl Bookkeeper {
             // The chief's seatings are its state, which root members rebuild by replay.
             return;
         }
-        let roster = Arc::clone(&self.config.roster);
-        let (group, id) = (self.group, self.id);
+        let roster = Arc::clone(&self.books.config.roster);
+        let (group, id) = (self.books.group, self.books.id);
         let seated =
             |views: &Views| views.is_member(&roster, &group, &id) || views.is_learner(&roster, &group, &id);
-        let was_seated = seated(&self.views);
-        if !self.views.learn_seatings(seatings).iter().any(|s| s.group == group) || self.acting {
+        let was_seated = seated(&self.books.views);
+        if !self.books.views.learn_seatings(seatings).iter().any(|s| s.group == group) || self.books.acting {
             return;
         }
-        let now_seated = seated(&self.views);
-        let Some(replica) = self.replica.as_mut() else { return };
+        let now_seated = seated(&self.books.views);
+        let Some(replica) = self.books.replica.as_mut() else { return };
         if now_seated && !was_seated {
             // Elected without a seat before: its state is a standby's, or a former member's.
             replica.diverged = true;
-            let primary = self.views.acting(&roster, &group).1;
+            let primary = self.books.views.acting(&roster, &group).1;
             out.push(Output::Send { to: primary, msg: Message::StateRequest { group } });
         } else if !now_seated {
             replica.diverged = true;
@@ -201,17 +201,17 @@ impl Bookkeeper {
 
     /// The root in a chief's pulse: a candidate without a seat follows it (D-035).
     pub(super) fn hear_root(&mut self, root: &RootSynopsis) {
-        let roster = &self.config.roster;
+        let roster = &self.books.config.roster;
         if self.chief.is_some() || !roster.has_pools() {
             return;
         }
         // A member waiting for the group's state follows the pulses too.
-        let waiting = self.replica.as_ref().is_some_and(|r| r.diverged);
-        if self.views.is_member(roster, &self.group, &self.id) && !waiting {
+        let waiting = self.books.replica.as_ref().is_some_and(|r| r.diverged);
+        if self.books.views.is_member(roster, &self.books.group, &self.books.id) && !waiting {
             return;
         }
-        if self.root().is_none_or(|held| root.version > held.version) {
-            self.heard_root = Some(*root);
+        if self.books.root().is_none_or(|held| root.version > held.version) {
+            self.books.heard_root = Some(*root);
         }
     }
 }
