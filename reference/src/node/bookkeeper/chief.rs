@@ -7,18 +7,116 @@ use std::sync::Arc;
 use crate::consensus::settlement::{GroupReport, ReportError};
 use crate::id::{Id, Prefix};
 
-use super::Bookkeeper;
+use super::{Bookkeeper, Books, Role, Root};
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
 impl Bookkeeper {
+    pub(super) fn on_group_seal(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let Role::Root(root) = &mut self.role else {
+            return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
+        };
+        root.on_group_seal(&mut self.books, from, report, out)
+    }
+
+    /// An attestation: at the chief, a member's co-signature of its group's report; at the
+    /// acting primary, a backup's acknowledgement of the cycles it replayed.
+    pub(super) fn on_attest(
+        &mut self,
+        from: Id,
+        report: &GroupReport,
+        view: u32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        self.books.check_attester(from, report)?;
+        let group = report.entry.prefix;
+        let Role::Root(root) = &mut self.role else {
+            let books = &mut self.books;
+            if let Some(replica) = books.replica.as_mut().filter(|_| books.acting && group == books.group) {
+                let acked = replica.acked.entry(from).or_default();
+                *acked = (*acked).max(report.pulse);
+            }
+            return Ok(());
+        };
+        root.on_attest(&mut self.books, from, report, view, out)
+    }
+}
+
+impl Root {
+    /// A group primary's report of its seal.
+    pub(super) fn on_group_seal(
+        &mut self,
+        books: &mut Books,
+        from: Id,
+        report: &GroupReport,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        // Fencing (D-032): only the member acting in the group's current view reports.
+        let (_, primary) = books.views.acting(&books.config.roster, &group);
+        if from != primary || group == Prefix::ROOT {
+            return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
+        }
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut unattested = books.config.roster.backups(&group).is_empty();
+        #[cfg(feature = "fault-injection")]
+        {
+            unattested |= books.faults.take_unattested_reports;
+        }
+        if unattested {
+            return self.take_report(books, report.clone(), out);
+        }
+        self.hold_report(books, report, out)
+    }
+
+    /// A member's attestation of its group's report (the sender checked by the caller).
+    pub(super) fn on_attest(
+        &mut self,
+        books: &mut Books,
+        from: Id,
+        report: &GroupReport,
+        view: u32,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let roster = &books.config.roster;
+        if view != books.views.acting(roster, &group).0 {
+            // Replayed in another view — a backup that had not yet learnt of a failover
+            // replaying the deposed primary's cycles: not the group's history (D-032; taken for
+            // it, such an attestation made a successor of a member of another history, I4).
+            return Ok(());
+        }
+        if !roster.has_committees() {
+            return Ok(());
+        }
+        let committees = &mut self.committees;
+        let attests = committees.attests.entry(group).or_default();
+        if attests.get(&from).is_some_and(|held| held.pulse >= report.pulse) {
+            return Ok(()); // stale or duplicated
+        }
+        attests.insert(from, report.clone());
+        let mismatch = committees.held.get(&group).is_some_and(|h| h.pulse == report.pulse && h != report);
+        self.try_take(books, &group, out)?;
+        if mismatch {
+            return Err(NodeError::AttestMismatch { group, pulse: report.pulse, member: from });
+        }
+        Ok(())
+    }
+}
+
+impl Root {
     /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out
     /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
     /// send every other group its `Settle`. Returns the chief's own report.
-    pub(super) fn close_chief_pulse(&mut self, out: &mut Vec<Output>) -> GroupReport {
-        self.books.pulse += 1;
-        let pulse = self.books.pulse;
-        let report = self.books.seal(out);
-        let arbiter = self.chief.as_mut().expect("only the chief has a pulse timer");
+    pub(super) fn close_chief_pulse(&mut self, books: &mut Books, out: &mut Vec<Output>) -> GroupReport {
+        books.pulse += 1;
+        let pulse = books.pulse;
+        let report = books.seal(out);
+        let arbiter = &mut self.arbiter;
         arbiter.report(report.clone()).expect("the chief's own report is always newer");
         let outcome = arbiter.close_pulse(pulse);
         let root = arbiter.root();
@@ -28,85 +126,42 @@ impl Bookkeeper {
             let clears_in_transit = outcome.clears_in_transit;
             out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
         }
-        self.books.root = Some((root, path));
-        self.books.carry_out(&own_orders, out);
-        self.books.announce(out);
-        if self.books.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
-            self.elect_pools(out);
-            self.seat_new_term(out);
+        books.root = Some((root, path));
+        books.carry_out(&own_orders, out);
+        books.announce(out);
+        if books.config.election_cycle_pulses.is_some_and(|cycle| pulse.is_multiple_of(cycle.max(1))) {
+            self.elect_pools(books, out);
+            self.seat_new_term(books, out);
         }
-        self.seat_elected(out);
-        self.fail_over_silent_groups(out);
-        self.send_settles(out);
-        self.broadcast_pulse(out);
+        self.seat_elected(books, out);
+        self.fail_over_silent_groups(books, out);
+        self.send_settles(books, out);
+        books.broadcast_pulse(out);
         report
     }
 
-    pub(super) fn send_settles(&self, out: &mut Vec<Output>) {
-        let arbiter = self.chief.as_ref().expect("only the chief settles");
-        let root = self.books.announced(arbiter.root());
-        for (group, _) in self.books.config.roster.groups().skip(1) {
+    pub(super) fn send_settles(&self, books: &Books, out: &mut Vec<Output>) {
+        let arbiter = &self.arbiter;
+        let root = books.announced(arbiter.root());
+        for (group, _) in books.config.roster.groups().skip(1) {
             let Some(path) = arbiter.path(&group) else { continue };
             let orders = arbiter.orders_for(&group);
-            let (view, primary) = self.books.views.acting(&self.books.config.roster, &group);
-            let settle = SettleMsg { pulse: self.books.pulse, root, path, orders, view };
+            let (view, primary) = books.views.acting(&books.config.roster, &group);
+            let settle = SettleMsg { pulse: books.pulse, root, path, orders, view };
             out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
         }
-    }
-
-    pub(super) fn broadcast_pulse(&mut self, out: &mut Vec<Output>) {
-        let root = self.books.announced(self.books.root().expect("the chief holds its root"));
-        let views = self.books.views.entries();
-        if *self.books.announced.views != *views {
-            self.books.announced.views = views.into();
-        }
-        let seatings = self.books.views.seatings();
-        if *self.books.announced.seatings != *seatings {
-            self.books.announced.seatings = seatings.into();
-        }
-        let (views, seatings) =
-            (Arc::clone(&self.books.announced.views), Arc::clone(&self.books.announced.seatings));
-        out.push(Output::Broadcast {
-            msg: Message::Pulse { pulse: self.books.pulse, root, views, seatings },
-        });
-    }
-
-    pub(super) fn on_group_seal(
-        &mut self,
-        from: Id,
-        report: &GroupReport,
-        out: &mut Vec<Output>,
-    ) -> Result<(), NodeError> {
-        if self.chief.is_none() {
-            return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
-        }
-        let group = report.entry.prefix;
-        // Fencing (D-032): only the member acting in the group's current view reports.
-        let (_, primary) = self.books.views.acting(&self.books.config.roster, &group);
-        if from != primary || group == Prefix::ROOT {
-            return Err(NodeError::NotFromBookkeeper { bookkeeper: primary, kind: MessageKind::GroupSeal });
-        }
-        #[allow(unused_mut)] // changed only with fault injection
-        let mut unattested = self.books.config.roster.backups(&group).is_empty();
-        #[cfg(feature = "fault-injection")]
-        {
-            unattested |= self.books.faults.take_unattested_reports;
-        }
-        if unattested {
-            return self.take_report(report.clone(), out);
-        }
-        self.hold_report(report, out)
     }
 
     /// Hold the acting primary's `report` until a majority of its committee attested it.
     pub(super) fn hold_report(
         &mut self,
+        books: &mut Books,
         report: &GroupReport,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let group = report.entry.prefix;
-        let arbiter = self.chief.as_ref().expect("only the chief holds reports");
-        let committees = self.committees.as_mut().expect("a roster with backups has committees");
+        let arbiter = &self.arbiter;
+        let committees = &mut self.committees;
         let taken = arbiter.held_report(&group);
         let held = committees.held.get(&group).or(taken);
         if let Some(held) = held.filter(|h| h.pulse == report.pulse && *h != report) {
@@ -119,80 +174,42 @@ impl Bookkeeper {
             attests.iter().find(|(_, a)| a.pulse == report.pulse && *a != report).map(|(id, _)| *id)
         });
         committees.held.insert(group, report.clone());
-        self.try_take(&group, out)?;
+        self.try_take(books, &group, out)?;
         match mismatch {
             Some(member) => Err(NodeError::AttestMismatch { group, pulse: report.pulse, member }),
             None => Ok(()),
         }
     }
 
-    /// An attestation: at the chief, a member's co-signature of its group's report; at the
-    /// acting primary, a backup's acknowledgement of the cycles it replayed.
-    pub(super) fn on_attest(
+    /// Take the held report of `group` if enough members attested it.
+    pub(super) fn try_take(
         &mut self,
-        from: Id,
-        report: &GroupReport,
-        view: u32,
+        books: &mut Books,
+        group: &Prefix,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let group = report.entry.prefix;
-        let roster = &self.books.config.roster;
-        if group == Prefix::ROOT || !roster.is_candidate(&group, &from) {
-            let bookkeeper = roster.primary(&group);
-            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
-        }
-        if self.chief.is_none() {
-            if let Some(replica) =
-                self.books.replica.as_mut().filter(|_| self.books.acting && group == self.books.group)
-            {
-                let acked = replica.acked.entry(from).or_default();
-                *acked = (*acked).max(report.pulse);
-            }
-            return Ok(());
-        }
-        if view != self.books.views.acting(roster, &group).0 {
-            // Replayed in another view — a backup that had not yet learnt of a failover
-            // replaying the deposed primary's cycles: not the group's history (D-032; taken for
-            // it, such an attestation made a successor of a member of another history, I4).
-            return Ok(());
-        }
-        let Some(committees) = self.committees.as_mut() else { return Ok(()) };
-        let attests = committees.attests.entry(group).or_default();
-        if attests.get(&from).is_some_and(|held| held.pulse >= report.pulse) {
-            return Ok(()); // stale or duplicated
-        }
-        attests.insert(from, report.clone());
-        let mismatch = committees.held.get(&group).is_some_and(|h| h.pulse == report.pulse && h != report);
-        self.try_take(&group, out)?;
-        if mismatch {
-            return Err(NodeError::AttestMismatch { group, pulse: report.pulse, member: from });
-        }
-        Ok(())
-    }
-
-    /// Take the held report of `group` if enough members attested it.
-    pub(super) fn try_take(&mut self, group: &Prefix, out: &mut Vec<Output>) -> Result<(), NodeError> {
-        let committees = self.committees.as_mut().expect("only with committees");
+        let committees = &mut self.committees;
         let Some(held) = committees.held.get(group) else { return Ok(()) };
-        let roster = &self.books.config.roster;
-        let attested = committees.attested(held, |id| self.books.views.is_member(roster, group, id));
-        if attested < self.books.views.attestations_required(roster, group) {
+        let roster = &books.config.roster;
+        let attested = committees.attested(held, |id| books.views.is_member(roster, group, id));
+        if attested < books.views.attestations_required(roster, group) {
             return Ok(());
         }
         let report = committees.held.remove(group).expect("just seen");
-        self.take_report(report, out)
+        self.take_report(books, report, out)
     }
 
     /// Give `report` to the arbiter.
     pub(super) fn take_report(
         &mut self,
+        books: &mut Books,
         report: GroupReport,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        let arbiter = self.chief.as_mut().expect("only the chief takes reports");
+        let arbiter = &mut self.arbiter;
         let (group, pulse) = (report.entry.prefix, report.pulse);
         match arbiter.report(report) {
-            Ok(()) if self.committees.is_some() => {
+            Ok(()) if books.config.roster.has_committees() => {
                 out.push(Output::Event(NodeEvent::ReportAttested { group, pulse }));
                 Ok(())
             }
@@ -202,5 +219,33 @@ impl Bookkeeper {
             // A stale report (reordered or duplicated) is expected on a lossy network: ignore it.
             _ => Ok(()),
         }
+    }
+}
+
+impl Books {
+    /// Only a candidate of a leaf group's committee attests its reports.
+    pub(super) fn check_attester(&self, from: Id, report: &GroupReport) -> Result<(), NodeError> {
+        let group = report.entry.prefix;
+        let roster = &self.config.roster;
+        if group == Prefix::ROOT || !roster.is_candidate(&group, &from) {
+            let bookkeeper = roster.primary(&group);
+            return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Attest });
+        }
+        Ok(())
+    }
+
+    /// The chief's pulse broadcast: the pulse, the root and the views and seatings in effect.
+    pub(super) fn broadcast_pulse(&mut self, out: &mut Vec<Output>) {
+        let root = self.announced(self.root().expect("the chief holds its root"));
+        let views = self.views.entries();
+        if *self.announced.views != *views {
+            self.announced.views = views.into();
+        }
+        let seatings = self.views.seatings();
+        if *self.announced.seatings != *seatings {
+            self.announced.seatings = seatings.into();
+        }
+        let (views, seatings) = (Arc::clone(&self.announced.views), Arc::clone(&self.announced.seatings));
+        out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views, seatings } });
     }
 }

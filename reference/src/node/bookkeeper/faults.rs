@@ -15,18 +15,18 @@ impl Bookkeeper {
     pub(in crate::node) fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {
         self.books.ledger.inject_faults(faults);
     }
+}
 
+impl Books {
     /// Whether the test-only `fail_over_blindly` fault is on.
     pub(super) fn blind_failover(&self) -> bool {
         #[cfg(feature = "fault-injection")]
-        if self.books.faults.fail_over_blindly {
+        if self.faults.fail_over_blindly {
             return true;
         }
         false
     }
-}
 
-impl Books {
     /// The group synopsis as reported: the true one, unless a test made this bookkeeper
     /// forge it (a forged summary, SPEC §14).
     pub(super) fn forged(&self, synopsis: crate::smt::Synopsis) -> crate::smt::Synopsis {

@@ -104,14 +104,14 @@ impl Bookkeeper {
         // member it names: that member's pulse announcing it may be lost, and the new chief
         // releases no other until a majority co-signs (D-033).
         let (view, _) = self.books.views.acting(roster, &self.books.group);
-        let voted_for_batch = self.root_committee.as_ref().is_some_and(|r| r.voted == batch.view);
+        let voted_for_batch = self.role.cosigning().is_some_and(|r| r.voted == batch.view);
         if voted_for_batch && batch.view > view && roster.named_by_view(&Prefix::ROOT, batch.view) == from {
             let entry = ViewEntry { group: Prefix::ROOT, view: batch.view, primary: from };
             self.learn_views(&[entry], out);
         }
         let roster = &self.books.config.roster;
         let (view, primary) = self.books.views.acting(roster, &self.books.group);
-        if batch.view > view && self.root_committee.is_none() {
+        if batch.view > view && self.role.cosigning().is_none() {
             // Its view is not announced here yet: it waits for the chief's pulse (D-032).
             let replica = self.books.replica.as_mut().expect("checked above");
             replica.early = Some((from, batch.clone()));
@@ -121,7 +121,7 @@ impl Bookkeeper {
             return Ok(());
         }
         // A root member that voted for a later view replays nothing of this one (D-033).
-        if self.root_committee.as_ref().is_some_and(|r| r.voted > view) {
+        if self.role.cosigning().is_some_and(|r| r.voted > view) {
             return Ok(());
         }
         self.replay(from, &batch.cycles, out);
@@ -161,10 +161,9 @@ impl Bookkeeper {
                 }
                 break;
             }
-            let rebuilt = if self.root_committee.is_some() {
-                self.replay_root_cycle(cycle)
-            } else {
-                self.replay_cycle(cycle)
+            let rebuilt = match self.role.root_mut() {
+                Some(root) if root.cosigning.is_some() => root.replay_cycle(&mut self.books, cycle),
+                _ => self.replay_cycle(cycle),
             };
             let Some(report) = rebuilt else {
                 self.diverge(from, cycle.pulse, out);
@@ -178,7 +177,7 @@ impl Bookkeeper {
                 pulse: cycle.pulse,
                 from,
             }));
-            if self.root_committee.is_none() {
+            if self.role.cosigning().is_none() {
                 let view = self.books.own_view();
                 out.push(Output::Send { to: chief, msg: Message::Attest { report: Box::new(report), view } });
             }
@@ -225,12 +224,14 @@ impl Bookkeeper {
     /// Tell the acting primary `to` the latest cycle this member rebuilt: an `Attest` of its
     /// report, or, in the root committee, a `CoSign` of the chief's cycle.
     pub(super) fn acknowledge(&self, to: Id, out: &mut Vec<Output>) {
-        if let Some(root_committee) = &self.root_committee {
+        if let Some(root) = self.role.root()
+            && let Some(root_committee) = root.cosigning.as_deref()
+        {
             // The state is a closed cycle's (a backup's replay, or a chief that gave way); its
             // digest is at hand unless this member never replayed since it last acted.
             let digest = match &root_committee.replayed {
                 Some(closed) if closed.pulse == self.books.pulse => closed.digest,
-                _ => self.root_cycle_digest(),
+                _ => root.cycle_digest(&self.books),
             };
             let (pulse, view) = (self.books.pulse, self.books.own_view());
             out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
@@ -292,7 +293,7 @@ impl Bookkeeper {
     /// Views announced by the chief; a primary that learns of a later view of its own group
     /// steps down.
     pub(super) fn learn_views(&mut self, views: &[ViewEntry], out: &mut Vec<Output>) {
-        if self.chief.is_some() {
+        if self.role.is_root() {
             // A root member takes only the root group's view from a pulse: the leaf groups'
             // views are the chief's state, which the members rebuild by replay (D-033).
             let root: Vec<ViewEntry> = views.iter().filter(|e| e.group == Prefix::ROOT).copied().collect();

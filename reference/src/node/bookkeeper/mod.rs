@@ -109,12 +109,63 @@ pub(super) struct Books {
 pub struct Bookkeeper {
     /// The group's books and what every member knows.
     books: Books,
-    chief: Option<Box<Arbiter>>,
-    /// The chief's attestations and failover bookkeeping, when the roster runs committees.
-    committees: Option<Box<ChiefCommittees>>,
+    /// What its role adds.
+    role: Role,
+}
+
+/// What a bookkeeper does beside keeping its group's books. A handler that belongs to one role
+/// takes that role's state, so it cannot be called where the role does not exist.
+#[derive(Clone, Debug)]
+enum Role {
+    /// A leaf group's primary, one of its backups, or a standby of its pool (D-032, D-035).
+    Leaf,
+    /// A member of the root committee: the chief while it acts, a root backup otherwise. Both
+    /// hold the arbiter: a backup replays the chief's cycles through the same code (D-033).
+    Root(Box<Root>),
+}
+
+impl Role {
+    /// The root member's state, if this is one.
+    fn root(&self) -> Option<&Root> {
+        match self {
+            Role::Root(root) => Some(root),
+            Role::Leaf => None,
+        }
+    }
+
+    /// The root member's state, if this is one.
+    fn root_mut(&mut self) -> Option<&mut Root> {
+        match self {
+            Role::Root(root) => Some(root),
+            Role::Leaf => None,
+        }
+    }
+
+    /// The co-signing state, if this is a member of a root committee with backups.
+    fn cosigning(&self) -> Option<&RootCommittee> {
+        self.root().and_then(|root| root.cosigning.as_deref())
+    }
+
+    /// The co-signing state, if this is a member of a root committee with backups.
+    fn cosigning_mut(&mut self) -> Option<&mut RootCommittee> {
+        self.root_mut().and_then(|root| root.cosigning.as_deref_mut())
+    }
+
+    fn is_root(&self) -> bool {
+        matches!(self, Role::Root(_))
+    }
+}
+
+/// A root committee member's own state.
+#[derive(Clone, Debug)]
+struct Root {
+    /// Matches halves, builds the root and issues the groups' orders (SPEC §7.3).
+    arbiter: Arbiter,
+    /// Attestations and failover bookkeeping: empty unless the roster runs committees.
+    committees: ChiefCommittees,
     /// Co-signing of the chief's pulses and its election, when the root group has backups
     /// (D-033).
-    root_committee: Option<Box<RootCommittee>>,
+    cosigning: Option<Box<RootCommittee>>,
 }
 
 impl Bookkeeper {
@@ -134,8 +185,11 @@ impl Bookkeeper {
         // chief's cycles through the same code (D-033).
         let acting = roster.primary(&group) == id;
         let replica = (!roster.backups(&group).is_empty()).then(Box::default);
-        let committees = (chief.is_some() && roster.has_committees()).then(Box::default);
-        let root_committee = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
+        assert!(
+            chief.is_some() || group != Prefix::ROOT,
+            "a root committee member is built with the arbiter"
+        );
+        let cosigning = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
         let books = Books {
             id,
             group,
@@ -163,7 +217,13 @@ impl Bookkeeper {
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         };
-        Bookkeeper { books, chief: chief.map(Box::new), committees, root_committee }
+        let role = match chief {
+            Some(arbiter) => {
+                Role::Root(Box::new(Root { arbiter, committees: ChiefCommittees::default(), cosigning }))
+            }
+            None => Role::Leaf,
+        };
+        Bookkeeper { books, role }
     }
 
     /// The newest organization root this node holds.
@@ -190,7 +250,10 @@ impl Bookkeeper {
 
     /// The chief's arbiter, if this is the chief.
     pub(super) fn arbiter(&self) -> Option<&Arbiter> {
-        self.chief.as_deref()
+        match &self.role {
+            Role::Root(root) => Some(&root.arbiter),
+            Role::Leaf => None,
+        }
     }
 
     /// The committee of `group` as this node knows it.
@@ -239,7 +302,7 @@ impl Bookkeeper {
             hasher.update(&tx_id.0);
             hasher.update(&[*half as u8, *how as u8]);
         }
-        if let Some(arbiter) = &self.chief {
+        if let Some(arbiter) = self.arbiter() {
             hasher.update(&arbiter.fingerprint().0);
         }
         // Only a bounded primary has this state; unbounded ones keep their old fingerprint.
@@ -271,18 +334,18 @@ impl Bookkeeper {
             if let Some(replica) = &self.books.replica {
                 replica.fingerprint(&mut hasher);
             }
-            if let Some(committees) = &self.committees {
-                committees.fingerprint(&mut hasher);
-            }
-            if let Some(root_committee) = &self.root_committee {
-                root_committee.fingerprint(&mut hasher);
+            if let Role::Root(root) = &self.role {
+                root.committees.fingerprint(&mut hasher);
+                if let Some(cosigning) = &root.cosigning {
+                    cosigning.fingerprint(&mut hasher);
+                }
             }
         }
         Hash32(*hasher.finalize().as_bytes())
     }
 
     pub(super) fn start(&mut self, now_ms: u64, out: &mut Vec<Output>) {
-        if self.chief.is_some() {
+        if matches!(self.role, Role::Root(_)) {
             out.push(Output::SetTimer {
                 at_ms: now_ms.saturating_add(self.books.config.pulse_ms),
                 timer: Timer::Pulse,
@@ -304,10 +367,10 @@ impl Bookkeeper {
         let result = match msg {
             Message::Submit(_) | Message::CreditHalf(_) if !self.books.acting => Err(self.books.not_acting()),
             Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Attest { .. }
-                if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) =>
+                if self.role.cosigning().is_some_and(|r| r.pending.is_some()) =>
             {
                 // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
-                let root_committee = self.root_committee.as_mut().expect("just checked");
+                let root_committee = self.role.cosigning_mut().expect("just checked");
                 root_committee.buffered.push((from, msg.clone()));
                 Ok(())
             }
@@ -363,9 +426,12 @@ impl Bookkeeper {
     }
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
-        if timer == Timer::Pulse && self.chief.is_some() {
+        if timer == Timer::Pulse
+            && let Role::Root(root) = &mut self.role
+        {
             if self.books.acting {
-                self.on_chief_timer(out);
+                let tick = root.on_pulse_timer(&mut self.books, out);
+                self.after_pulse_timer(tick, out);
             } else {
                 self.watch_chief(out);
             }

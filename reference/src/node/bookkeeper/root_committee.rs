@@ -9,78 +9,127 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
-use super::Bookkeeper;
+use super::{Bookkeeper, Books, Root};
 use crate::node::committee::ClosedPulse;
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
 
-impl Bookkeeper {
+impl Root {
     /// The acting chief's pulse timer. Without a root committee the pulse closes and goes out at
     /// once. With one, the closed cycle goes to the root backups first, and its outputs wait
     /// until a majority of the committee co-signed it (SPEC §5.2, D-033); while they wait the
     /// chief starts no new pulse and repeats the cycle to the backups that did not co-sign.
-    pub(super) fn on_chief_timer(&mut self, out: &mut Vec<Output>) {
-        let Some(root_committee) = self.root_committee.as_mut() else {
-            self.close_chief_pulse(out);
-            return;
+    pub(super) fn on_pulse_timer(&mut self, books: &mut Books, out: &mut Vec<Output>) -> ChiefTick {
+        let Some(root_committee) = self.cosigning.as_deref_mut() else {
+            self.close_chief_pulse(books, out);
+            return ChiefTick::Released;
         };
         if root_committee.pending.is_some() {
             root_committee.stalled_ticks += 1;
-            self.send_root_batches(out);
-            return;
+            return ChiefTick::Waiting;
         }
-        let before_pulse = self.books.pulse;
+        let before_pulse = books.pulse;
         let mut held = std::mem::take(&mut root_committee.cycle_events);
-        let report = self.close_chief_pulse(&mut held);
-        let digest = self.root_cycle_digest();
-        let replica = self.books.replica.as_mut().expect("a root committee replicates");
+        let report = self.close_chief_pulse(books, &mut held);
+        let digest = self.cycle_digest(books);
+        let replica = books.replica.as_mut().expect("a root committee replicates");
         let inputs = std::mem::take(&mut replica.current);
-        let pulse = self.books.pulse;
+        let pulse = books.pulse;
         replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
         replica.last_attest = Some(report.clone());
-        let wanted = std::mem::take(&mut replica.state_wanted);
+        let state_wanted = std::mem::take(&mut replica.state_wanted);
         let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
-        let root_committee = self.root_committee.as_mut().expect("checked above");
+        let root_committee = self.cosigning.as_deref_mut().expect("checked above");
         root_committee.pending = Some(closed);
         root_committee.stalled_ticks = 0;
-        if !wanted.is_empty() {
-            let view = self.books.own_view();
-            self.send_state(view, &report, &wanted, out);
-        }
-        #[cfg(feature = "fault-injection")]
-        if self.books.faults.release_uncosigned {
-            self.release(out);
-        }
-        self.send_root_batches(out);
+        ChiefTick::Closed { report, state_wanted }
     }
 
-    /// Send each root backup the chief's cycles it has not co-signed.
-    pub(super) fn send_root_batches(&self, out: &mut Vec<Output>) {
-        let replica = self.books.replica.as_ref().expect("a root committee replicates");
-        let view = self.books.own_view();
-        for member in self.books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.books.id) {
-            let cycles = replica.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
-            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
-            out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+    /// Run one of the chief's cycles through the chief's own handlers and close its pulse; the
+    /// rebuilt report if the cycle's digest matches. What the pulse would release is kept, for
+    /// this member to release if it takes over before hearing the chief do so (D-033).
+    pub(super) fn replay_cycle(&mut self, books: &mut Books, cycle: &ReplicaCycle) -> Option<GroupReport> {
+        let mut held = Vec::new();
+        let mut ignored = Vec::new();
+        for (from, msg) in &cycle.inputs {
+            // As at the acting chief, the events of reports and attestations are the cycle's.
+            let _ = match msg {
+                Message::Submit(signed) => {
+                    books.on_submit(signed, &mut ignored);
+                    Ok(())
+                }
+                Message::CreditHalf(signed) => books.on_credit_half(*from, signed),
+                Message::GroupSeal(report) => self.on_group_seal(books, *from, report, &mut held),
+                Message::Attest { report, view } => books
+                    .check_attester(*from, report)
+                    .and_then(|()| self.on_attest(books, *from, report, *view, &mut held)),
+                _ => Ok(()),
+            };
+            ignored.clear();
         }
+        let report = self.close_chief_pulse(books, &mut held);
+        let digest = self.cycle_digest(books);
+        if digest != cycle.report_digest || books.pulse != cycle.pulse {
+            return None;
+        }
+        let closed = ClosedPulse { pulse: books.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        if let Some(cosigning) = self.cosigning.as_deref_mut() {
+            cosigning.replayed = Some(closed);
+        }
+        Some(report)
     }
 
     /// What a replay of the chief's cycle must rebuild: the pulse, the root, the arbiter's
     /// whole state, the chief's own ledger and the groups' views.
-    pub(super) fn root_cycle_digest(&self) -> Hash32 {
+    pub(super) fn cycle_digest(&self, books: &Books) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
-        hasher.update(&self.books.pulse.to_le_bytes());
-        if let Some(arbiter) = &self.chief {
-            hasher.update(&arbiter.fingerprint().0);
-        }
-        hasher.update(&self.books.sealed_root().synopsis.hash.0);
-        for entry in self.books.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
+        hasher.update(&books.pulse.to_le_bytes());
+        hasher.update(&self.arbiter.fingerprint().0);
+        hasher.update(&books.sealed_root().synopsis.hash.0);
+        for entry in books.views.entries().iter().filter(|e| e.group != Prefix::ROOT) {
             hasher.update(&entry.group.bits().0);
             hasher.update(&entry.view.to_le_bytes());
             hasher.update(&entry.primary.0);
         }
         Hash32(*hasher.finalize().as_bytes())
+    }
+}
+
+/// What the acting chief's pulse timer did, for the steps that follow it.
+pub(super) enum ChiefTick {
+    /// The pulse closed and went out at once (no root committee).
+    Released,
+    /// The closed pulse still waits for co-signatures.
+    Waiting,
+    /// A pulse closed and waits for co-signatures; `state_wanted` asked for the chief's state.
+    Closed {
+        /// The chief's own report of the pulse.
+        report: GroupReport,
+        /// Members that asked for the chief's state.
+        state_wanted: BTreeSet<Id>,
+    },
+}
+
+impl Bookkeeper {
+    /// What follows the acting chief's pulse timer: the state for members that asked for it,
+    /// and the cycles each root backup has not co-signed.
+    pub(super) fn after_pulse_timer(&mut self, tick: ChiefTick, out: &mut Vec<Output>) {
+        let ChiefTick::Closed { report, state_wanted } = tick else {
+            if matches!(tick, ChiefTick::Waiting) {
+                self.books.send_root_batches(out);
+            }
+            return;
+        };
+        if !state_wanted.is_empty() {
+            let view = self.books.own_view();
+            self.send_state(view, &report, &state_wanted, out);
+        }
+        #[cfg(feature = "fault-injection")]
+        if self.books.faults.release_uncosigned {
+            self.release(out);
+        }
+        self.books.send_root_batches(out);
     }
 
     /// A root backup's co-signature of the acting chief's cycle for `pulse`.
@@ -93,7 +142,8 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let roster = &self.books.config.roster;
-        if self.root_committee.is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.books.id {
+        if self.role.cosigning().is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.books.id
+        {
             let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::CoSign });
         }
@@ -111,7 +161,7 @@ impl Bookkeeper {
             out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
         }
         let required = roster.attestations_required(&Prefix::ROOT);
-        let root_committee = self.root_committee.as_mut().expect("checked above");
+        let root_committee = self.role.cosigning_mut().expect("checked above");
         let Some(pending) = root_committee.pending.as_mut().filter(|p| p.pulse == pulse) else {
             return Ok(()); // an earlier cycle, already released
         };
@@ -127,7 +177,7 @@ impl Bookkeeper {
 
     /// The acting chief sends what its co-signed cycle released.
     pub(super) fn release(&mut self, out: &mut Vec<Output>) {
-        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        let Some(root_committee) = self.role.cosigning_mut() else { return };
         let Some(closed) = root_committee.pending.take() else { return };
         let buffered = std::mem::take(&mut root_committee.buffered);
         out.extend(closed.outputs);
@@ -136,47 +186,15 @@ impl Bookkeeper {
         }
     }
 
-    /// Run one of the chief's cycles through the chief's own handlers and close its pulse; the
-    /// rebuilt report if the cycle's digest matches. What the pulse would release is kept, for
-    /// this member to release if it takes over before hearing the chief do so (D-033).
-    pub(super) fn replay_root_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
-        let mut held = Vec::new();
-        let mut ignored = Vec::new();
-        for (from, msg) in &cycle.inputs {
-            // As at the acting chief, the events of reports and attestations are the cycle's.
-            let _ = match msg {
-                Message::Submit(signed) => {
-                    self.books.on_submit(signed, &mut ignored);
-                    Ok(())
-                }
-                Message::CreditHalf(signed) => self.books.on_credit_half(*from, signed),
-                Message::GroupSeal(report) => self.on_group_seal(*from, report, &mut held),
-                Message::Attest { report, view } => self.on_attest(*from, report, *view, &mut held),
-                _ => Ok(()),
-            };
-            ignored.clear();
-        }
-        let report = self.close_chief_pulse(&mut held);
-        let digest = self.root_cycle_digest();
-        if digest != cycle.report_digest || self.books.pulse != cycle.pulse {
-            return None;
-        }
-        let closed =
-            ClosedPulse { pulse: self.books.pulse, digest, outputs: held, cosigners: BTreeSet::new() };
-        self.root_committee.as_mut().expect("a root cycle is replayed in the root committee").replayed =
-            Some(closed);
-        Some(report)
-    }
-
     /// Whether this member of the root committee is not the acting chief.
     pub(super) fn is_root_backup(&self) -> bool {
-        self.root_committee.is_some() && !self.books.acting
+        self.role.cosigning().is_some() && !self.books.acting
     }
 
     /// The acting chief with a committee keeps the reports and attestations it handles for
     /// its backups' replay.
     pub(super) fn record_at_chief(&mut self, from: Id, msg: &Message) {
-        if self.root_committee.is_some() {
+        if self.role.cosigning().is_some() {
             self.books.record(from, msg);
         }
     }
@@ -188,19 +206,19 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
         handle: impl FnOnce(&mut Self, &mut Vec<Output>) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        if self.root_committee.is_none() {
+        if self.role.cosigning().is_none() {
             return handle(self, out);
         }
         let mut held = Vec::new();
         let result = handle(self, &mut held);
-        self.root_committee.as_mut().expect("checked above").cycle_events.extend(held);
+        self.role.cosigning_mut().expect("checked above").cycle_events.extend(held);
         result
     }
 
     /// A root member heard the acting chief make progress: a pulse broadcast (`Some(pulse)`)
     /// or a new cycle to replay. A chief that repeats a cycle nobody co-signs is not heard.
     pub(super) fn heard_chief(&mut self, pulse: Option<u64>) {
-        if let Some(root_committee) = self.root_committee.as_mut() {
+        if let Some(root_committee) = self.role.cosigning_mut() {
             root_committee.silent_ticks = 0;
             if let Some(pulse) = pulse {
                 root_committee.heard_pulse = root_committee.heard_pulse.max(pulse);
@@ -211,7 +229,7 @@ impl Bookkeeper {
     /// A root backup's watchdog, every pulse period: after `failover_timeout_pulses` periods
     /// without progress from the acting chief it votes for the next view (SPEC §6.4).
     pub(super) fn watch_chief(&mut self, out: &mut Vec<Output>) {
-        let Some(root_committee) = self.root_committee.as_mut() else { return };
+        let Some(root_committee) = self.role.cosigning_mut() else { return };
         root_committee.silent_ticks += 1;
         if let Some((_, voter)) = root_committee.awaiting_state {
             out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
@@ -227,7 +245,7 @@ impl Bookkeeper {
     /// earlier view.
     pub(super) fn vote(&mut self, view: u32, out: &mut Vec<Output>) {
         let (id, pulse) = (self.books.id, self.books.pulse);
-        let root_committee = self.root_committee.as_mut().expect("only root members vote");
+        let root_committee = self.role.cosigning_mut().expect("only root members vote");
         root_committee.voted = view;
         root_committee.silent_ticks = 0;
         root_committee.awaiting_state = None;
@@ -250,7 +268,7 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let current = self.books.own_view();
-        let Some(root_committee) = self.root_committee.as_mut().filter(|_| from != self.books.id) else {
+        let Some(root_committee) = self.role.cosigning_mut().filter(|_| from != self.books.id) else {
             let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::ViewChange });
         };
@@ -285,7 +303,7 @@ impl Bookkeeper {
 
     /// Whether this root member's latest vote went to the view that names `candidate`.
     pub(super) fn voted_for(&self, candidate: &Id) -> bool {
-        self.root_committee.as_ref().is_some_and(|r| {
+        self.role.cosigning().is_some_and(|r| {
             r.voted > self.books.own_view()
                 && self.books.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
         })
@@ -297,7 +315,7 @@ impl Bookkeeper {
     pub(super) fn abdicate(&mut self, out: &mut Vec<Output>) {
         let view = self.books.own_view();
         self.books.acting = false;
-        let root_committee = self.root_committee.as_mut().expect("only a root member");
+        let root_committee = self.role.cosigning_mut().expect("only a root member");
         // Its closed cycle is now one it would release if it led again.
         root_committee.replayed = root_committee.pending.take();
         root_committee.cycle_events.clear();
@@ -317,7 +335,7 @@ impl Bookkeeper {
             return; // out of step: the next view names another member
         }
         let quorum = roster.view_change_quorum(&Prefix::ROOT);
-        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let root_committee = self.role.cosigning_mut().expect("only root members lead");
         let Some(votes) = root_committee.votes.get(&view).filter(|v| v.len() >= quorum) else { return };
         if root_committee.awaiting_state.is_some() {
             return;
@@ -337,7 +355,7 @@ impl Bookkeeper {
     pub(super) fn lead(&mut self, view: u32, out: &mut Vec<Output>) {
         self.books.acting = true;
         self.books.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.books.id }]);
-        let root_committee = self.root_committee.as_mut().expect("only root members lead");
+        let root_committee = self.role.cosigning_mut().expect("only root members lead");
         let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
         root_committee.votes.retain(|v, _| *v > view);
         root_committee.voted = root_committee.voted.max(view);
@@ -352,10 +370,10 @@ impl Bookkeeper {
             replica.diverged = false;
         }
         out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.books.pulse }));
-        self.broadcast_pulse(out);
+        self.books.broadcast_pulse(out);
         let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
         out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
-        self.send_root_batches(out);
+        self.books.send_root_batches(out);
     }
 
     /// The chief's pulse named a later root view: its old votes are moot, and a deposed chief
@@ -365,7 +383,7 @@ impl Bookkeeper {
         if entry.primary == self.books.id {
             return;
         }
-        if let Some(root_committee) = self.root_committee.as_mut() {
+        if let Some(root_committee) = self.role.cosigning_mut() {
             root_committee.votes.retain(|v, _| *v > entry.view);
             if root_committee.awaiting_state.is_some_and(|(view, _)| view <= entry.view) {
                 root_committee.awaiting_state = None;
@@ -375,7 +393,7 @@ impl Bookkeeper {
         if !self.books.acting {
             return;
         }
-        if let Some(root_committee) = self.root_committee.as_mut() {
+        if let Some(root_committee) = self.role.cosigning_mut() {
             root_committee.pending = None;
             root_committee.cycle_events.clear();
         }
@@ -384,5 +402,18 @@ impl Bookkeeper {
             replica.diverged = true;
         }
         out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });
+    }
+}
+
+impl Books {
+    /// Send each root backup the chief's cycles it has not co-signed.
+    pub(super) fn send_root_batches(&self, out: &mut Vec<Output>) {
+        let replica = self.replica.as_ref().expect("a root committee replicates");
+        let view = self.own_view();
+        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
+            let cycles = replica.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
+            out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+        }
     }
 }

@@ -44,7 +44,7 @@ impl Bookkeeper {
         if !self.books.acting {
             return Err(self.books.not_acting());
         }
-        if self.root_committee.as_ref().is_some_and(|r| r.pending.is_some()) {
+        if self.role.cosigning().is_some_and(|r| r.pending.is_some()) {
             // While its cycle waits, the chief's state is the closed one: it goes at once —
             // the release may wait for this very member's co-signature (D-033).
             if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
@@ -102,8 +102,7 @@ impl Bookkeeper {
     ) -> Result<(), NodeError> {
         let roster = &self.books.config.roster;
         let (view, _) = self.books.views.acting(roster, &self.books.group);
-        let awaited =
-            self.root_committee.as_ref().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
+        let awaited = self.role.cosigning().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
         let wanted = self.books.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
         if snapshot.group != self.books.group
             || !roster.is_candidate(&self.books.group, &from)
@@ -125,7 +124,7 @@ impl Bookkeeper {
         if state.books.group != self.books.group || state.books.pulse != snapshot.report.pulse {
             return Err(bad);
         }
-        if self.root_committee.is_some() {
+        if self.role.cosigning().is_some() {
             // A root member's own root may be one no majority co-signed (a deposed chief's
             // last cycle): it cannot judge the snapshot by it. It takes the state of the
             // acting chief, or of the voter it asked as a candidate (D-033).
@@ -152,24 +151,26 @@ impl Bookkeeper {
         let mut state = (*snapshot.state).clone();
         state.books.id = self.books.id;
         state.books.acting = false;
-        if let Some(mine) = self.root_committee.take() {
+        if let Some(mine) = self.role.cosigning_mut().map(std::mem::take) {
             // The chief's views of the leaf groups are part of its state; the root view and
             // this member's votes are its own. It would release the sender's last cycle.
             let own_root: Vec<ViewEntry> =
                 self.books.views.entries().into_iter().filter(|e| e.group == Prefix::ROOT).collect();
             state.books.views.learn(&own_root);
-            let theirs = state.root_committee.take().unwrap_or_default();
+            let theirs = state.role.cosigning_mut().map(std::mem::take).unwrap_or_default();
             let mut replayed = theirs.pending.or(theirs.replayed);
             if let Some(closed) = replayed.as_mut() {
                 closed.cosigners.clear();
             }
-            state.root_committee = Some(Box::new(RootCommittee {
-                replayed,
-                cycle_events: Vec::new(),
-                buffered: Vec::new(),
-                stalled_ticks: 0,
-                ..*mine
-            }));
+            if let Some(root) = state.role.root_mut() {
+                root.cosigning = Some(Box::new(RootCommittee {
+                    replayed,
+                    cycle_events: Vec::new(),
+                    buffered: Vec::new(),
+                    stalled_ticks: 0,
+                    ..mine
+                }));
+            }
         } else {
             state.books.views = std::mem::take(&mut self.books.views);
             state.books.views.learn(&[ViewEntry {
@@ -196,7 +197,7 @@ impl Bookkeeper {
         *self = state;
         let report = Box::new(snapshot.report.clone());
         out.push(Output::Event(NodeEvent::Resynced { group: self.books.group, pulse: report.pulse, from }));
-        let Some(root_committee) = self.root_committee.as_mut() else {
+        let Some(root_committee) = self.role.cosigning_mut() else {
             let view = self.books.own_view();
             out.push(Output::Send {
                 to: self.books.acting_chief(),

@@ -8,174 +8,16 @@ use std::sync::Arc;
 use crate::id::Id;
 use crate::smt::RootSynopsis;
 
-use super::Bookkeeper;
+use super::{Bookkeeper, Books, Root};
 use crate::node::roster::{Seating, ViewEntry, Views};
 use crate::node::{Message, NodeEvent, Output};
 
 impl Bookkeeper {
-    /// Fail over every group with backups whose reports have not been taken for
-    /// `failover_timeout_pulses` pulses (SPEC §6.4, D-032): the next member, in committee order
-    /// after the acting one, whose attestations reach the taken report acts from the next view.
-    /// A member that never attested qualifies only while the taken report is the genesis one.
-    pub(super) fn fail_over_silent_groups(&mut self, out: &mut Vec<Output>) {
-        let blind = self.blind_failover();
-        let Some(committees) = self.committees.as_mut() else { return };
-        let arbiter = self.chief.as_ref().expect("only the chief fails groups over");
-        let roster = &self.books.config.roster;
-        let pulse = self.books.pulse;
-        for (group, _) in roster.groups().skip(1) {
-            if roster.backups(&group).is_empty() {
-                continue;
-            }
-            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let since = committees.view_since.get(&group).copied().unwrap_or(0);
-            if pulse.saturating_sub(taken.max(since)) <= self.books.config.failover_timeout_pulses {
-                continue;
-            }
-            let (view, from) = self.books.views.acting(roster, &group);
-            let members = self.books.views.committee(roster, &group);
-            let at = members.iter().position(|m| *m == from).unwrap_or(0);
-            // The most advanced member holding the taken state, the first in committee order
-            // after the acting one among equals: members behind it catch up by replay, and
-            // fewer are ahead of it (whose cycles the chief never took) to resync.
-            let candidates = (1..members.len()).map(|k| members[(at + k) % members.len()]);
-            let next = candidates
-                .map(|m| (committees.attested_pulse(&group, &m), m))
-                .filter(|(attested, _)| *attested >= taken || blind)
-                .fold(None, |best: Option<(u64, Id)>, (attested, m)| match best {
-                    Some((b, _)) if b >= attested => best,
-                    _ => Some((attested, m)),
-                })
-                .map(|(_, m)| m);
-            let Some(to) = next else { continue };
-            let view = view + 1;
-            committees.begin_view(&mut self.books.views, ViewEntry { group, view, primary: to }, pulse);
-            out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
-        }
-    }
-
-    /// A new term: seat every leaf committee by the election beacon over the latest root (SPEC
-    /// §6.3, `consensus::election::elect_group` with the committee as the pool), so that no
-    /// member keeps the primary's seat by choice. The member seated first takes it if it holds
-    /// the taken state (attested at least the taken report); else the first that does, in the
-    /// seated order; the acting member always does (D-032).
-    pub(super) fn seat_new_term(&mut self, out: &mut Vec<Output>) {
-        use crate::consensus::election::{ElectionParams, elect_group};
-        let blind = self.blind_failover();
-        let Some(committees) = self.committees.as_mut() else { return };
-        let arbiter = self.chief.as_ref().expect("only the chief seats terms");
-        let roster = &self.books.config.roster;
-        let root_hash = arbiter.root().synopsis.hash;
-        let (pulse, cycle) = (self.books.pulse, self.books.config.election_cycle_pulses.unwrap_or(1).max(1));
-        for (group, _) in roster.groups().skip(1) {
-            let members: Vec<Id> = roster.committee(&group).collect();
-            if members.len() < 2 || !roster.pool(&group).is_empty() {
-                continue; // a group with a pool is elected by `elect_pools`
-            }
-            let votes = members.iter().map(|m| (*m, 1)).collect();
-            let params =
-                ElectionParams { backups: members.len() - 1, pool_factor: 1, deposit_min: 0, trust_min: 0.0 };
-            let mut seated = BTreeSet::new();
-            let Ok(seats) = elect_group(group, &votes, &CommitteeMembers, &params, &root_hash, &mut seated)
-            else {
-                continue;
-            };
-            let (view, from) = self.books.views.acting(roster, &group);
-            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let holds = |m: &Id| blind || committees.holds_taken(&group, m, &from, taken);
-            let Some(to) = seats.seats().copied().find(holds) else { continue };
-            if to == from {
-                continue;
-            }
-            let view = view + 1;
-            committees.begin_view(&mut self.books.views, ViewEntry { group, view, primary: to }, pulse);
-            let term = pulse / cycle;
-            out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
-        }
-    }
-
-    /// A new term in the groups elected from a pool (SPEC §6.3, D-035): each pool's candidates
-    /// stand with their votes and deposits, the most-voted eligible ones form the election
-    /// pool, the beacon over the latest root seats the committee. The elected committee takes
-    /// the group's state while the one before keeps the books ([`Self::seat_elected`]). A pool
-    /// without enough eligible candidates keeps its committee for another term.
-    pub(super) fn elect_pools(&mut self, out: &mut Vec<Output>) {
-        use crate::consensus::election::{ElectionError, ElectionParams, elect_group};
-        let roster = Arc::clone(&self.books.config.roster);
-        let Some(arbiter) = self.chief.as_ref().filter(|_| roster.has_pools()) else { return };
-        let root_hash = arbiter.root().synopsis.hash;
-        let (pulse, cycle) = (self.books.pulse, self.books.config.election_cycle_pulses.unwrap_or(1).max(1));
-        let term = pulse / cycle;
-        // One seat per node per term across the tree (SPEC §6.3); pools are disjoint anyway.
-        let mut seated = BTreeSet::new();
-        for (group, _) in roster.groups().skip(1) {
-            let pool = roster.pool(&group);
-            if pool.is_empty() {
-                continue;
-            }
-            let votes = pool.iter().map(|c| (c.id, c.votes)).collect();
-            let params = ElectionParams {
-                backups: roster.backups(&group).len(),
-                pool_factor: self.books.config.election_pool_factor,
-                deposit_min: self.books.config.bookkeeper_deposit_min,
-                trust_min: 0.0,
-            };
-            match elect_group(group, &votes, &PoolStanding(pool), &params, &root_hash, &mut seated) {
-                Ok(committee) => {
-                    let seats: Vec<Id> = committee.seats().copied().collect();
-                    self.books.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
-                    out.push(Output::Event(NodeEvent::Elected { pulse, term, group, seats }));
-                }
-                Err(ElectionError::NotEnoughCandidates { eligible, .. }) => {
-                    out.push(Output::Event(NodeEvent::NotElected { pulse, term, group, eligible }));
-                }
-            }
-        }
-    }
-
-    /// Put each elected committee in effect once a majority of it holds the group's taken
-    /// state — attested at least the report the chief took, or acting as its primary — so that
-    /// it can co-sign the next report at once (D-035). Its first primary is the first seat
-    /// that holds the state; a new primary is a view change like a failover.
-    pub(super) fn seat_elected(&mut self, out: &mut Vec<Output>) {
-        let blind = self.blind_failover();
-        let roster = Arc::clone(&self.books.config.roster);
-        if !roster.has_pools() {
-            return;
-        }
-        let Some(committees) = self.committees.as_mut() else { return };
-        let arbiter = self.chief.as_ref().expect("only the chief seats committees");
-        let pulse = self.books.pulse;
-        for (group, _) in roster.groups().skip(1) {
-            let Some(elected) = self.books.views.elected(&group) else { continue };
-            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
-            let (view, from) = self.books.views.acting(&roster, &group);
-            let holds = |m: &&Id| blind || committees.holds_taken(&group, m, &from, taken);
-            let holders = elected.seats.iter().filter(holds).count();
-            if 2 * holders <= elected.seats.len() {
-                continue;
-            }
-            let to = *elected.seats.iter().find(holds).expect("a majority holds the state");
-            let before = self.books.views.committee(&roster, &group);
-            let seating = self.books.views.seat(&group).expect("just seen");
-            let joined = seating.seats.iter().filter(|m| !before.contains(m)).count();
-            let view = if to == from {
-                view
-            } else {
-                let entry = ViewEntry { group, view: view + 1, primary: to };
-                committees.begin_view(&mut self.books.views, entry, pulse);
-                view + 1
-            };
-            let term = seating.term;
-            out.push(Output::Event(NodeEvent::Seated { pulse, term, group, view, from, to, joined }));
-        }
-    }
-
     /// Seatings announced in the chief's pulse (D-035). A member elected to its group's next
     /// committee takes the group's state from the acting primary; a member left out of the
     /// committee in effect stops replaying, and would take the state again if re-elected.
     pub(super) fn learn_seatings(&mut self, seatings: &[Seating], out: &mut Vec<Output>) {
-        if self.chief.is_some() || seatings.is_empty() {
+        if self.role.is_root() || seatings.is_empty() {
             // The chief's seatings are its state, which root members rebuild by replay.
             return;
         }
@@ -202,7 +44,7 @@ impl Bookkeeper {
     /// The root in a chief's pulse: a candidate without a seat follows it (D-035).
     pub(super) fn hear_root(&mut self, root: &RootSynopsis) {
         let roster = &self.books.config.roster;
-        if self.chief.is_some() || !roster.has_pools() {
+        if self.role.is_root() || !roster.has_pools() {
             return;
         }
         // A member waiting for the group's state follows the pulses too.
@@ -212,6 +54,178 @@ impl Bookkeeper {
         }
         if self.books.root().is_none_or(|held| root.version > held.version) {
             self.books.heard_root = Some(*root);
+        }
+    }
+}
+
+impl Root {
+    /// Fail over every group with backups whose reports have not been taken for
+    /// `failover_timeout_pulses` pulses (SPEC §6.4, D-032): the next member, in committee order
+    /// after the acting one, whose attestations reach the taken report acts from the next view.
+    /// A member that never attested qualifies only while the taken report is the genesis one.
+    pub(super) fn fail_over_silent_groups(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        let blind = books.blind_failover();
+        if !books.config.roster.has_committees() {
+            return;
+        }
+        let committees = &mut self.committees;
+        let arbiter = &self.arbiter;
+        let roster = &books.config.roster;
+        let pulse = books.pulse;
+        for (group, _) in roster.groups().skip(1) {
+            if roster.backups(&group).is_empty() {
+                continue;
+            }
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let since = committees.view_since.get(&group).copied().unwrap_or(0);
+            if pulse.saturating_sub(taken.max(since)) <= books.config.failover_timeout_pulses {
+                continue;
+            }
+            let (view, from) = books.views.acting(roster, &group);
+            let members = books.views.committee(roster, &group);
+            let at = members.iter().position(|m| *m == from).unwrap_or(0);
+            // The most advanced member holding the taken state, the first in committee order
+            // after the acting one among equals: members behind it catch up by replay, and
+            // fewer are ahead of it (whose cycles the chief never took) to resync.
+            let candidates = (1..members.len()).map(|k| members[(at + k) % members.len()]);
+            let next = candidates
+                .map(|m| (committees.attested_pulse(&group, &m), m))
+                .filter(|(attested, _)| *attested >= taken || blind)
+                .fold(None, |best: Option<(u64, Id)>, (attested, m)| match best {
+                    Some((b, _)) if b >= attested => best,
+                    _ => Some((attested, m)),
+                })
+                .map(|(_, m)| m);
+            let Some(to) = next else { continue };
+            let view = view + 1;
+            committees.begin_view(&mut books.views, ViewEntry { group, view, primary: to }, pulse);
+            out.push(Output::Event(NodeEvent::FailedOver { pulse, group, view, from, to }));
+        }
+    }
+
+    /// A new term: seat every leaf committee by the election beacon over the latest root (SPEC
+    /// §6.3, `consensus::election::elect_group` with the committee as the pool), so that no
+    /// member keeps the primary's seat by choice. The member seated first takes it if it holds
+    /// the taken state (attested at least the taken report); else the first that does, in the
+    /// seated order; the acting member always does (D-032).
+    pub(super) fn seat_new_term(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        use crate::consensus::election::{ElectionParams, elect_group};
+        let blind = books.blind_failover();
+        if !books.config.roster.has_committees() {
+            return;
+        }
+        let committees = &mut self.committees;
+        let arbiter = &self.arbiter;
+        let roster = &books.config.roster;
+        let root_hash = arbiter.root().synopsis.hash;
+        let (pulse, cycle) = (books.pulse, books.config.election_cycle_pulses.unwrap_or(1).max(1));
+        for (group, _) in roster.groups().skip(1) {
+            let members: Vec<Id> = roster.committee(&group).collect();
+            if members.len() < 2 || !roster.pool(&group).is_empty() {
+                continue; // a group with a pool is elected by `elect_pools`
+            }
+            let votes = members.iter().map(|m| (*m, 1)).collect();
+            let params =
+                ElectionParams { backups: members.len() - 1, pool_factor: 1, deposit_min: 0, trust_min: 0.0 };
+            let mut seated = BTreeSet::new();
+            let Ok(seats) = elect_group(group, &votes, &CommitteeMembers, &params, &root_hash, &mut seated)
+            else {
+                continue;
+            };
+            let (view, from) = books.views.acting(roster, &group);
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let holds = |m: &Id| blind || committees.holds_taken(&group, m, &from, taken);
+            let Some(to) = seats.seats().copied().find(holds) else { continue };
+            if to == from {
+                continue;
+            }
+            let view = view + 1;
+            committees.begin_view(&mut books.views, ViewEntry { group, view, primary: to }, pulse);
+            let term = pulse / cycle;
+            out.push(Output::Event(NodeEvent::Reseated { pulse, term, group, view, from, to }));
+        }
+    }
+
+    /// A new term in the groups elected from a pool (SPEC §6.3, D-035): each pool's candidates
+    /// stand with their votes and deposits, the most-voted eligible ones form the election
+    /// pool, the beacon over the latest root seats the committee. The elected committee takes
+    /// the group's state while the one before keeps the books ([`Self::seat_elected`]). A pool
+    /// without enough eligible candidates keeps its committee for another term.
+    pub(super) fn elect_pools(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        use crate::consensus::election::{ElectionError, ElectionParams, elect_group};
+        let roster = Arc::clone(&books.config.roster);
+        if !roster.has_pools() {
+            return;
+        }
+        let arbiter = &self.arbiter;
+        let root_hash = arbiter.root().synopsis.hash;
+        let (pulse, cycle) = (books.pulse, books.config.election_cycle_pulses.unwrap_or(1).max(1));
+        let term = pulse / cycle;
+        // One seat per node per term across the tree (SPEC §6.3); pools are disjoint anyway.
+        let mut seated = BTreeSet::new();
+        for (group, _) in roster.groups().skip(1) {
+            let pool = roster.pool(&group);
+            if pool.is_empty() {
+                continue;
+            }
+            let votes = pool.iter().map(|c| (c.id, c.votes)).collect();
+            let params = ElectionParams {
+                backups: roster.backups(&group).len(),
+                pool_factor: books.config.election_pool_factor,
+                deposit_min: books.config.bookkeeper_deposit_min,
+                trust_min: 0.0,
+            };
+            match elect_group(group, &votes, &PoolStanding(pool), &params, &root_hash, &mut seated) {
+                Ok(committee) => {
+                    let seats: Vec<Id> = committee.seats().copied().collect();
+                    books.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
+                    out.push(Output::Event(NodeEvent::Elected { pulse, term, group, seats }));
+                }
+                Err(ElectionError::NotEnoughCandidates { eligible, .. }) => {
+                    out.push(Output::Event(NodeEvent::NotElected { pulse, term, group, eligible }));
+                }
+            }
+        }
+    }
+
+    /// Put each elected committee in effect once a majority of it holds the group's taken
+    /// state — attested at least the report the chief took, or acting as its primary — so that
+    /// it can co-sign the next report at once (D-035). Its first primary is the first seat
+    /// that holds the state; a new primary is a view change like a failover.
+    pub(super) fn seat_elected(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        let blind = books.blind_failover();
+        let roster = Arc::clone(&books.config.roster);
+        if !roster.has_pools() {
+            return;
+        }
+        if !books.config.roster.has_committees() {
+            return;
+        }
+        let committees = &mut self.committees;
+        let arbiter = &self.arbiter;
+        let pulse = books.pulse;
+        for (group, _) in roster.groups().skip(1) {
+            let Some(elected) = books.views.elected(&group) else { continue };
+            let taken = arbiter.held_report(&group).map_or(0, |r| r.pulse);
+            let (view, from) = books.views.acting(&roster, &group);
+            let holds = |m: &&Id| blind || committees.holds_taken(&group, m, &from, taken);
+            let holders = elected.seats.iter().filter(holds).count();
+            if 2 * holders <= elected.seats.len() {
+                continue;
+            }
+            let to = *elected.seats.iter().find(holds).expect("a majority holds the state");
+            let before = books.views.committee(&roster, &group);
+            let seating = books.views.seat(&group).expect("just seen");
+            let joined = seating.seats.iter().filter(|m| !before.contains(m)).count();
+            let view = if to == from {
+                view
+            } else {
+                let entry = ViewEntry { group, view: view + 1, primary: to };
+                committees.begin_view(&mut books.views, entry, pulse);
+                view + 1
+            };
+            let term = seating.term;
+            out.push(Output::Event(NodeEvent::Seated { pulse, term, group, view, from, to, joined }));
         }
     }
 }
