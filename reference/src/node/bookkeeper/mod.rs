@@ -29,7 +29,15 @@ mod terms;
 
 use super::committee::{ChiefCommittees, Replication, RootCommittee};
 use super::roster::{Seating, ViewEntry, Views};
-use super::{Message, NodeConfig, NodeEvent, Output, SharedVerifier, Timer, unexpected};
+use super::{Message, NodeConfig, NodeError, NodeEvent, Output, SharedVerifier, Timer};
+
+/// What the guard pass decided about a message.
+enum Admitted {
+    /// Handle it now.
+    Now,
+    /// It waits for the acting chief's closed cycle (D-033).
+    Buffered,
+}
 
 /// A half applied here and not yet settled.
 #[derive(Clone, Copy, Debug)]
@@ -363,17 +371,47 @@ impl Bookkeeper {
         self.start(now_ms, out);
     }
 
+    /// A message from `from`: one guard pass, then exactly one handler per message kind.
     pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
-        let result = match msg {
-            Message::Submit(_) | Message::CreditHalf(_) if !self.books.acting => Err(self.books.not_acting()),
-            Message::Submit(_) | Message::CreditHalf(_) | Message::GroupSeal(_) | Message::Attest { .. }
-                if self.role.cosigning().is_some_and(|r| r.pending.is_some()) =>
-            {
-                // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
-                let root_committee = self.role.cosigning_mut().expect("just checked");
-                root_committee.buffered.push((from, msg.clone()));
-                Ok(())
-            }
+        let result = match self.admit(from, msg) {
+            Ok(Admitted::Now) => self.dispatch(from, msg, out),
+            Ok(Admitted::Buffered) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+        }
+    }
+
+    /// The guard pass: whether `msg` is handled now, waits for the acting chief's closed cycle,
+    /// or is refused before any handler sees it.
+    fn admit(&mut self, from: Id, msg: &Message) -> Result<Admitted, NodeError> {
+        let transfer = matches!(msg, Message::Submit(_) | Message::CreditHalf(_));
+        if transfer && !self.books.acting {
+            return Err(self.books.not_acting());
+        }
+        let for_the_chief = matches!(msg, Message::GroupSeal(_) | Message::Attest { .. });
+        if (transfer || for_the_chief)
+            && let Some(cosigning) = self.role.cosigning_mut().filter(|c| c.pending.is_some())
+        {
+            // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
+            cosigning.buffered.push((from, msg.clone()));
+            return Ok(Admitted::Buffered);
+        }
+        if for_the_chief && self.is_root_backup() {
+            return Err(self.books.not_acting());
+        }
+        if let Message::Pulse { views, .. } = msg
+            && !self.books.views.is_chief_pulse(&self.books.config.roster, &from, views)
+        {
+            return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: msg.kind() });
+        }
+        Ok(Admitted::Now)
+    }
+
+    /// One handler per message kind.
+    fn dispatch(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        match msg {
             Message::Submit(signed) => {
                 self.books.record(from, msg);
                 self.books.on_submit(signed, out);
@@ -384,9 +422,6 @@ impl Bookkeeper {
                 self.books.on_credit_half(from, signed)
             }
             Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
-            Message::GroupSeal(_) | Message::Attest { .. } if self.is_root_backup() => {
-                Err(self.books.not_acting())
-            }
             Message::GroupSeal(report) => {
                 self.record_at_chief(from, msg);
                 self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
@@ -400,29 +435,33 @@ impl Bookkeeper {
             Message::State(snapshot) => self.on_state(from, snapshot, out),
             Message::CoSign { pulse, view, digest } => self.on_cosign(from, *pulse, *view, *digest, out),
             Message::ViewChange { view, pulse } => self.on_view_change(from, *view, *pulse, out),
-            // Every node hears the chief's pulse broadcast; a bookkeeper follows `Settle` for the
-            // pulse and learns the groups' views from it.
-            Message::Pulse { pulse, views, seatings, root }
-                if self.books.views.is_chief_pulse(&self.books.config.roster, &from, views) =>
-            {
-                self.heard_chief(Some(*pulse));
-                if !self.books.announced.holds(views, seatings) {
-                    self.learn_seatings(seatings, out);
-                    self.learn_views(views, out);
-                    self.books.announced =
-                        Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
-                }
-                self.hear_root(root);
+            Message::Pulse { pulse, views, seatings, root } => {
+                self.on_pulse(from, *pulse, (views, seatings), root, out);
                 Ok(())
             }
-            _ => {
-                out.push(unexpected("bookkeeper", from, msg));
-                Ok(())
+            Message::Propose { .. } | Message::Committed { .. } | Message::Rejected { .. } => {
+                Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: msg.kind() })
             }
-        };
-        if let Err(error) = result {
-            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
         }
+    }
+
+    /// The chief's pulse broadcast, which every node hears: a bookkeeper follows `Settle` for
+    /// the pulse and learns the groups' views and seatings from it.
+    fn on_pulse(
+        &mut self,
+        _from: Id,
+        pulse: u64,
+        (views, seatings): (&Arc<[ViewEntry]>, &Arc<[Seating]>),
+        root: &RootSynopsis,
+        out: &mut Vec<Output>,
+    ) {
+        self.heard_chief(Some(pulse));
+        if !self.books.announced.holds(views, seatings) {
+            self.learn_seatings(seatings, out);
+            self.learn_views(views, out);
+            self.books.announced = Announced { views: Arc::clone(views), seatings: Arc::clone(seatings) };
+        }
+        self.hear_root(root);
     }
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
@@ -433,7 +472,9 @@ impl Bookkeeper {
                 let tick = root.on_pulse_timer(&mut self.books, out);
                 self.after_pulse_timer(tick, out);
             } else {
-                self.watch_chief(out);
+                if let Some(cosigning) = root.cosigning.as_deref_mut() {
+                    cosigning.watch_chief(&mut self.books, out);
+                }
             }
             out.push(Output::SetTimer {
                 at_ms: now_ms.saturating_add(self.books.config.pulse_ms),

@@ -10,7 +10,7 @@ use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
 use super::{Bookkeeper, Books, Root};
-use crate::node::committee::ClosedPulse;
+use crate::node::committee::{ClosedPulse, RootCommittee};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
@@ -142,46 +142,26 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let roster = &self.books.config.roster;
-        if self.role.cosigning().is_none() || !roster.is_member(&Prefix::ROOT, &from) || from == self.books.id
-        {
+        let other_member = roster.is_member(&Prefix::ROOT, &from) && from != self.books.id;
+        let Some(root_committee) = self.role.cosigning_mut().filter(|_| other_member) else {
             let bookkeeper = self.books.acting_chief();
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::CoSign });
-        }
-        if !self.books.acting || view != self.books.own_view() {
-            return Ok(()); // late: this member no longer acts in that view
-        }
-        let replica = self.books.replica.as_mut().expect("a root committee replicates");
-        let acked = replica.acked.entry(from).or_default();
-        *acked = (*acked).max(pulse);
-        if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
-            // Behind: the next window goes at once rather than at the next pulse period, so
-            // that a member catching up is not taken for a silent chief's victim.
-            let cycles = replica.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
-            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
-            out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
-        }
-        let required = roster.attestations_required(&Prefix::ROOT);
-        let root_committee = self.role.cosigning_mut().expect("checked above");
-        let Some(pending) = root_committee.pending.as_mut().filter(|p| p.pulse == pulse) else {
-            return Ok(()); // an earlier cycle, already released
         };
-        if pending.digest != digest {
-            return Err(NodeError::AttestMismatch { group: Prefix::ROOT, pulse, member: from });
-        }
-        pending.cosigners.insert(from);
-        if pending.cosigners.len() >= required {
-            self.release(out);
-        }
+        let released = root_committee.on_cosign(&mut self.books, from, (pulse, view, digest), out)?;
+        self.handle_released(released, out);
         Ok(())
     }
 
     /// The acting chief sends what its co-signed cycle released.
     pub(super) fn release(&mut self, out: &mut Vec<Output>) {
         let Some(root_committee) = self.role.cosigning_mut() else { return };
-        let Some(closed) = root_committee.pending.take() else { return };
-        let buffered = std::mem::take(&mut root_committee.buffered);
-        out.extend(closed.outputs);
-        for (from, msg) in buffered {
+        let released = root_committee.release(out);
+        self.handle_released(released, out);
+    }
+
+    /// The inputs that waited for a released cycle are handled now, in arrival order (D-033).
+    fn handle_released(&mut self, released: Vec<(Id, Message)>, out: &mut Vec<Output>) {
+        for (from, msg) in released {
             self.handle_message(from, &msg, out);
         }
     }
@@ -211,7 +191,9 @@ impl Bookkeeper {
         }
         let mut held = Vec::new();
         let result = handle(self, &mut held);
-        self.role.cosigning_mut().expect("checked above").cycle_events.extend(held);
+        if let Some(cosigning) = self.role.cosigning_mut() {
+            cosigning.cycle_events.append(&mut held);
+        }
         result
     }
 
@@ -224,37 +206,6 @@ impl Bookkeeper {
                 root_committee.heard_pulse = root_committee.heard_pulse.max(pulse);
             }
         }
-    }
-
-    /// A root backup's watchdog, every pulse period: after `failover_timeout_pulses` periods
-    /// without progress from the acting chief it votes for the next view (SPEC §6.4).
-    pub(super) fn watch_chief(&mut self, out: &mut Vec<Output>) {
-        let Some(root_committee) = self.role.cosigning_mut() else { return };
-        root_committee.silent_ticks += 1;
-        if let Some((_, voter)) = root_committee.awaiting_state {
-            out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
-        }
-        if root_committee.silent_ticks <= self.books.config.failover_timeout_pulses {
-            return;
-        }
-        let view = root_committee.voted.max(self.books.own_view()).saturating_add(1);
-        self.vote(view, out);
-    }
-
-    /// Vote for root view `view`: from now on this member replays and co-signs nothing of an
-    /// earlier view.
-    pub(super) fn vote(&mut self, view: u32, out: &mut Vec<Output>) {
-        let (id, pulse) = (self.books.id, self.books.pulse);
-        let root_committee = self.role.cosigning_mut().expect("only root members vote");
-        root_committee.voted = view;
-        root_committee.silent_ticks = 0;
-        root_committee.awaiting_state = None;
-        root_committee.votes.entry(view).or_default().insert(id, pulse);
-        out.push(Output::Event(NodeEvent::VotedViewChange { view, pulse }));
-        for member in self.books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
-            out.push(Output::Send { to: member, msg: Message::ViewChange { view, pulse } });
-        }
-        self.try_lead(view, out);
     }
 
     /// Another root member's vote. A backup joins a vote for a later view than its own (so
@@ -288,92 +239,17 @@ impl Bookkeeper {
                 return Ok(());
             }
             root_committee.votes.entry(view).or_default().insert(from, pulse);
-            self.abdicate(out);
-            self.vote(view, out);
+            root_committee.abdicate(&mut self.books, out);
+            root_committee.vote(&mut self.books, view, out);
             return Ok(());
         }
         root_committee.votes.entry(view).or_default().insert(from, pulse);
         if view > root_committee.voted {
-            self.vote(view, out);
+            root_committee.vote(&mut self.books, view, out);
         } else {
-            self.try_lead(view, out);
+            root_committee.try_lead(&mut self.books, view, out);
         }
         Ok(())
-    }
-
-    /// Whether this root member's latest vote went to the view that names `candidate`.
-    pub(super) fn voted_for(&self, candidate: &Id) -> bool {
-        self.role.cosigning().is_some_and(|r| {
-            r.voted > self.books.own_view()
-                && self.books.config.roster.named_by_view(&Prefix::ROOT, r.voted) == *candidate
-        })
-    }
-
-    /// The stalled chief stops acting. Its state is its closed cycle's (later inputs wait in
-    /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
-    /// like any member, offering that cycle.
-    pub(super) fn abdicate(&mut self, out: &mut Vec<Output>) {
-        let view = self.books.own_view();
-        self.books.acting = false;
-        let root_committee = self.role.cosigning_mut().expect("only a root member");
-        // Its closed cycle is now one it would release if it led again.
-        root_committee.replayed = root_committee.pending.take();
-        root_committee.cycle_events.clear();
-        root_committee.buffered.clear();
-        out.push(Output::Event(NodeEvent::SteppedDown { group: Prefix::ROOT, view }));
-    }
-
-    /// The member `view` names takes over once a majority of the committee voted for it —
-    /// first taking the state of the most advanced voter if it is behind, so that it holds
-    /// every pulse a majority co-signed (any co-signing majority meets the voting one).
-    pub(super) fn try_lead(&mut self, view: u32, out: &mut Vec<Output>) {
-        let roster = &self.books.config.roster;
-        if self.books.acting || roster.named_by_view(&Prefix::ROOT, view) != self.books.id {
-            return;
-        }
-        if self.books.replica.as_ref().is_some_and(|r| r.diverged) {
-            return; // out of step: the next view names another member
-        }
-        let quorum = roster.view_change_quorum(&Prefix::ROOT);
-        let root_committee = self.role.cosigning_mut().expect("only root members lead");
-        let Some(votes) = root_committee.votes.get(&view).filter(|v| v.len() >= quorum) else { return };
-        if root_committee.awaiting_state.is_some() {
-            return;
-        }
-        let ahead =
-            votes.iter().filter(|(_, pulse)| **pulse > self.books.pulse).max_by_key(|(_, pulse)| **pulse);
-        if let Some((voter, _)) = ahead {
-            root_committee.awaiting_state = Some((view, *voter));
-            out.push(Output::Send { to: *voter, msg: Message::StateRequest { group: Prefix::ROOT } });
-            return;
-        }
-        self.lead(view, out);
-    }
-
-    /// Act as the chief in root view `view`: announce it, and release the last cycle if this
-    /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
-    pub(super) fn lead(&mut self, view: u32, out: &mut Vec<Output>) {
-        self.books.acting = true;
-        self.books.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: self.books.id }]);
-        let root_committee = self.role.cosigning_mut().expect("only root members lead");
-        let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
-        root_committee.votes.retain(|v, _| *v > view);
-        root_committee.voted = root_committee.voted.max(view);
-        root_committee.awaiting_state = None;
-        root_committee.silent_ticks = 0;
-        root_committee.cycle_events.clear();
-        let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
-        if let Some(replica) = self.books.replica.as_mut() {
-            // The voters' states are known from their votes: send each what it lacks.
-            replica.acked = voters.into_iter().filter(|(id, _)| *id != self.books.id).collect();
-            replica.current.clear();
-            replica.diverged = false;
-        }
-        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: self.books.pulse }));
-        self.books.broadcast_pulse(out);
-        let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
-        out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
-        self.books.send_root_batches(out);
     }
 
     /// The chief's pulse named a later root view: its old votes are moot, and a deposed chief
@@ -402,6 +278,154 @@ impl Bookkeeper {
             replica.diverged = true;
         }
         out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });
+    }
+}
+
+impl RootCommittee {
+    /// The acting chief counts a backup's co-signature `(pulse, view, digest)`; a majority
+    /// releases the closed cycle, and the inputs that waited for it are returned.
+    pub(super) fn on_cosign(
+        &mut self,
+        books: &mut Books,
+        from: Id,
+        (pulse, view, digest): (u64, u32, Hash32),
+        out: &mut Vec<Output>,
+    ) -> Result<Vec<(Id, Message)>, NodeError> {
+        if !books.acting || view != books.own_view() {
+            return Ok(Vec::new()); // late: this member no longer acts in that view
+        }
+        let replica = books.replica.as_mut().expect("a root committee replicates");
+        let acked = replica.acked.entry(from).or_default();
+        *acked = (*acked).max(pulse);
+        if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
+            // Behind: the next window goes at once rather than at the next pulse period, so
+            // that a member catching up is not taken for a silent chief's victim.
+            let cycles = replica.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
+            let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
+            out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
+        }
+        let required = books.config.roster.attestations_required(&Prefix::ROOT);
+        let Some(pending) = self.pending.as_mut().filter(|p| p.pulse == pulse) else {
+            return Ok(Vec::new()); // an earlier cycle, already released
+        };
+        if pending.digest != digest {
+            return Err(NodeError::AttestMismatch { group: Prefix::ROOT, pulse, member: from });
+        }
+        pending.cosigners.insert(from);
+        if pending.cosigners.len() < required {
+            return Ok(Vec::new());
+        }
+        Ok(self.release(out))
+    }
+
+    /// Send what the closed cycle released; the inputs that waited for it are returned.
+    pub(super) fn release(&mut self, out: &mut Vec<Output>) -> Vec<(Id, Message)> {
+        let Some(closed) = self.pending.take() else { return Vec::new() };
+        out.extend(closed.outputs);
+        std::mem::take(&mut self.buffered)
+    }
+
+    /// A root backup's watchdog, every pulse period: after `failover_timeout_pulses` periods
+    /// without progress from the acting chief it votes for the next view (SPEC §6.4).
+    pub(super) fn watch_chief(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        let root_committee = self;
+        root_committee.silent_ticks += 1;
+        if let Some((_, voter)) = root_committee.awaiting_state {
+            out.push(Output::Send { to: voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+        }
+        if root_committee.silent_ticks <= books.config.failover_timeout_pulses {
+            return;
+        }
+        let view = root_committee.voted.max(books.own_view()).saturating_add(1);
+        root_committee.vote(books, view, out);
+    }
+
+    /// Vote for root view `view`: from now on this member replays and co-signs nothing of an
+    /// earlier view.
+    pub(super) fn vote(&mut self, books: &mut Books, view: u32, out: &mut Vec<Output>) {
+        let (id, pulse) = (books.id, books.pulse);
+        let root_committee = &mut *self;
+        root_committee.voted = view;
+        root_committee.silent_ticks = 0;
+        root_committee.awaiting_state = None;
+        root_committee.votes.entry(view).or_default().insert(id, pulse);
+        out.push(Output::Event(NodeEvent::VotedViewChange { view, pulse }));
+        for member in books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != id) {
+            out.push(Output::Send { to: member, msg: Message::ViewChange { view, pulse } });
+        }
+        self.try_lead(books, view, out);
+    }
+
+    /// Whether this root member's latest vote went to the view that names `candidate`.
+    pub(super) fn voted_for(&self, books: &Books, candidate: &Id) -> bool {
+        self.voted > books.own_view()
+            && books.config.roster.named_by_view(&Prefix::ROOT, self.voted) == *candidate
+    }
+
+    /// The stalled chief stops acting. Its state is its closed cycle's (later inputs wait in
+    /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
+    /// like any member, offering that cycle.
+    pub(super) fn abdicate(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        let view = books.own_view();
+        books.acting = false;
+        let root_committee = self;
+        // Its closed cycle is now one it would release if it led again.
+        root_committee.replayed = root_committee.pending.take();
+        root_committee.cycle_events.clear();
+        root_committee.buffered.clear();
+        out.push(Output::Event(NodeEvent::SteppedDown { group: Prefix::ROOT, view }));
+    }
+
+    /// The member `view` names takes over once a majority of the committee voted for it —
+    /// first taking the state of the most advanced voter if it is behind, so that it holds
+    /// every pulse a majority co-signed (any co-signing majority meets the voting one).
+    pub(super) fn try_lead(&mut self, books: &mut Books, view: u32, out: &mut Vec<Output>) {
+        let roster = &books.config.roster;
+        if books.acting || roster.named_by_view(&Prefix::ROOT, view) != books.id {
+            return;
+        }
+        if books.replica.as_ref().is_some_and(|r| r.diverged) {
+            return; // out of step: the next view names another member
+        }
+        let quorum = roster.view_change_quorum(&Prefix::ROOT);
+        let root_committee = &mut *self;
+        let Some(votes) = root_committee.votes.get(&view).filter(|v| v.len() >= quorum) else { return };
+        if root_committee.awaiting_state.is_some() {
+            return;
+        }
+        let ahead = votes.iter().filter(|(_, pulse)| **pulse > books.pulse).max_by_key(|(_, pulse)| **pulse);
+        if let Some((voter, _)) = ahead {
+            root_committee.awaiting_state = Some((view, *voter));
+            out.push(Output::Send { to: *voter, msg: Message::StateRequest { group: Prefix::ROOT } });
+            return;
+        }
+        self.lead(books, view, out);
+    }
+
+    /// Act as the chief in root view `view`: announce it, and release the last cycle if this
+    /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
+    pub(super) fn lead(&mut self, books: &mut Books, view: u32, out: &mut Vec<Output>) {
+        books.acting = true;
+        books.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: books.id }]);
+        let root_committee = &mut *self;
+        let voters = root_committee.votes.get(&view).cloned().unwrap_or_default();
+        root_committee.votes.retain(|v, _| *v > view);
+        root_committee.voted = root_committee.voted.max(view);
+        root_committee.awaiting_state = None;
+        root_committee.silent_ticks = 0;
+        root_committee.cycle_events.clear();
+        let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
+        if let Some(replica) = books.replica.as_mut() {
+            // The voters' states are known from their votes: send each what it lacks.
+            replica.acked = voters.into_iter().filter(|(id, _)| *id != books.id).collect();
+            replica.current.clear();
+            replica.diverged = false;
+        }
+        out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: books.pulse }));
+        books.broadcast_pulse(out);
+        let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
+        out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
+        books.send_root_batches(out);
     }
 }
 

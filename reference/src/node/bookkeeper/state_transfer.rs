@@ -32,7 +32,7 @@ impl Bookkeeper {
         {
             return Ok(()); // a candidate not seated (a late request from a former member)
         }
-        if !self.books.acting && self.voted_for(&from) {
+        if !self.books.acting && self.role.cosigning().is_some_and(|c| c.voted_for(&self.books, &from)) {
             // The candidate this member voted for is behind it: its state goes at once, as
             // of its latest replayed cycle (D-033).
             if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
@@ -207,7 +207,7 @@ impl Bookkeeper {
             return;
         };
         match root_committee.awaiting_state.take() {
-            Some((view, _)) => self.lead(view, out),
+            Some((view, _)) => root_committee.lead(&mut self.books, view, out),
             None => self.acknowledge(from, out),
         }
     }
