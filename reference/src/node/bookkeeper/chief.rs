@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::consensus::settlement::{GroupReport, ReportError};
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books, Role, Root};
+use super::{Bookkeeper, Books, Chief, Role};
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
 impl Bookkeeper {
@@ -20,7 +20,7 @@ impl Bookkeeper {
         let Role::Root(root) = &mut self.role else {
             return Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: MessageKind::GroupSeal });
         };
-        root.on_group_seal(&mut self.books, from, report, out)
+        root.chief.on_group_seal(&mut self.books, from, report, out)
     }
 
     /// An attestation: at the chief, a member's co-signature of its group's report; at the
@@ -42,11 +42,11 @@ impl Bookkeeper {
             }
             return Ok(());
         };
-        root.on_attest(&mut self.books, from, report, view, out)
+        root.chief.on_attest(&mut self.books, from, report, view, out)
     }
 }
 
-impl Root {
+impl Chief {
     /// A group primary's report of its seal.
     pub(super) fn on_group_seal(
         &mut self,
@@ -108,7 +108,7 @@ impl Root {
     }
 }
 
-impl Root {
+impl Chief {
     /// The chief's pulse: seal its own group and report to itself, close the pulse, carry out
     /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
     /// send every other group its `Settle`. Returns the chief's own report.

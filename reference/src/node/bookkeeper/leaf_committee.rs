@@ -47,7 +47,12 @@ impl Bookkeeper {
 
     /// Close the cycle just sealed and send every other member the cycles it has not attested.
     pub(super) fn replicate(&mut self, before_pulse: u64, report: &GroupReport, out: &mut Vec<Output>) {
-        let Some(replica) = self.books.replica.as_mut() else { return };
+        if self.books.replica.is_none() {
+            return; // a group of one
+        }
+        let targets = self.replication_targets();
+        let books = &mut self.books;
+        let Some(replica) = books.replica.as_mut() else { return };
         let inputs = std::mem::take(&mut replica.current);
         let pulse = report.pulse;
         replica.push(Arc::new(ReplicaCycle {
@@ -56,16 +61,21 @@ impl Bookkeeper {
             inputs,
             report_digest: report_digest(report),
         }));
-        let view = self.books.views.acting(&self.books.config.roster, &self.books.group).0;
+        let view = books.views.acting(&books.config.roster, &books.group).0;
         let wanted = std::mem::take(&mut replica.state_wanted);
+        // Members that asked for the state get it instead of the cycles; the others' batches do
+        // not depend on what sending the state changes.
+        let batches: Vec<(Id, Vec<Arc<ReplicaCycle>>)> = targets
+            .into_iter()
+            .filter(|m| *m != books.id && !wanted.contains(m))
+            .map(|member| (member, replica.unacked(&member, crate::node::committee::LOG_CYCLES)))
+            .collect();
+        let group = books.group;
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);
         }
-        let targets = self.replication_targets();
-        let replica = self.books.replica.as_mut().expect("checked above");
-        for member in targets.into_iter().filter(|m| *m != self.books.id && !wanted.contains(m)) {
-            let cycles = replica.unacked(&member, crate::node::committee::LOG_CYCLES);
-            let batch = ReplicaBatch { group: self.books.group, view, cycles };
+        for (member, cycles) in batches {
+            let batch = ReplicaBatch { group, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }
     }
@@ -90,10 +100,8 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let roster = &self.books.config.roster;
-        if batch.group != self.books.group
-            || self.books.replica.is_none()
-            || !roster.is_candidate(&self.books.group, &from)
-        {
+        let has_log = self.books.replica.is_some();
+        if batch.group != self.books.group || !has_log || !roster.is_candidate(&self.books.group, &from) {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
         }
@@ -113,8 +121,9 @@ impl Bookkeeper {
         let (view, primary) = self.books.views.acting(roster, &self.books.group);
         if batch.view > view && self.role.cosigning().is_none() {
             // Its view is not announced here yet: it waits for the chief's pulse (D-032).
-            let replica = self.books.replica.as_mut().expect("checked above");
-            replica.early = Some((from, batch.clone()));
+            if let Some(replica) = self.books.replica.as_mut() {
+                replica.early = Some((from, batch.clone()));
+            }
             return Ok(());
         }
         if batch.view != view || primary != from {
@@ -131,12 +140,11 @@ impl Bookkeeper {
     /// Replay the batch that arrived before the pulse announcing its view, once this member
     /// knows that view and its sender acts in it.
     pub(super) fn replay_early_batch(&mut self, out: &mut Vec<Output>) {
-        let Some(replica) = self.books.replica.as_mut() else { return };
-        let Some((from, batch)) = replica.early.take() else { return };
         let (view, primary) = self.books.views.acting(&self.books.config.roster, &self.books.group);
-        if batch.view > view {
-            self.books.replica.as_mut().expect("just seen").early = Some((from, batch));
-        } else if batch.view == view && primary == from && !self.books.acting {
+        let Some(replica) = self.books.replica.as_mut() else { return };
+        // A batch of a view still unknown here waits on.
+        let Some((from, batch)) = replica.early.take_if(|(_, batch)| batch.view <= view) else { return };
+        if batch.view == view && primary == from && !self.books.acting {
             self.replay(from, &batch.cycles, out);
         }
     }
@@ -169,7 +177,8 @@ impl Bookkeeper {
                 self.diverge(from, cycle.pulse, out);
                 break;
             };
-            let replica = self.books.replica.as_mut().expect("checked above");
+            // Checked at the top of the loop: a member out of step does not get here.
+            let Some(replica) = self.books.replica.as_mut() else { break };
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
             out.push(Output::Event(NodeEvent::Replayed {
@@ -231,7 +240,7 @@ impl Bookkeeper {
             // digest is at hand unless this member never replayed since it last acted.
             let digest = match &root_committee.replayed {
                 Some(closed) if closed.pulse == self.books.pulse => closed.digest,
-                _ => root.cycle_digest(&self.books),
+                _ => root.chief.cycle_digest(&self.books),
             };
             let (pulse, view) = (self.books.pulse, self.books.own_view());
             out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });

@@ -132,6 +132,15 @@ enum Role {
     Root(Box<Root>),
 }
 
+/// The chief's state (SPEC §6.2, §7.3): the arbiter and the committees' attestations.
+#[derive(Clone, Debug)]
+struct Chief {
+    /// Matches halves, builds the root and issues the groups' orders (SPEC §7.3).
+    arbiter: Arbiter,
+    /// Attestations and failover bookkeeping: empty unless the roster runs committees.
+    committees: ChiefCommittees,
+}
+
 impl Role {
     /// The root member's state, if this is one.
     fn root(&self) -> Option<&Root> {
@@ -164,13 +173,12 @@ impl Role {
     }
 }
 
-/// A root committee member's own state.
+/// A root committee member's own state: the chief's, which a root backup rebuilds by replay,
+/// and its part in co-signing.
 #[derive(Clone, Debug)]
 struct Root {
-    /// Matches halves, builds the root and issues the groups' orders (SPEC §7.3).
-    arbiter: Arbiter,
-    /// Attestations and failover bookkeeping: empty unless the roster runs committees.
-    committees: ChiefCommittees,
+    /// The chief's state.
+    chief: Chief,
     /// Co-signing of the chief's pulses and its election, when the root group has backups
     /// (D-033).
     cosigning: Option<Box<RootCommittee>>,
@@ -226,9 +234,10 @@ impl Bookkeeper {
             faults: super::NodeFaults::default(),
         };
         let role = match chief {
-            Some(arbiter) => {
-                Role::Root(Box::new(Root { arbiter, committees: ChiefCommittees::default(), cosigning }))
-            }
+            Some(arbiter) => Role::Root(Box::new(Root {
+                chief: Chief { arbiter, committees: ChiefCommittees::default() },
+                cosigning,
+            })),
             None => Role::Leaf,
         };
         Bookkeeper { books, role }
@@ -259,7 +268,7 @@ impl Bookkeeper {
     /// The chief's arbiter, if this is the chief.
     pub(super) fn arbiter(&self) -> Option<&Arbiter> {
         match &self.role {
-            Role::Root(root) => Some(&root.arbiter),
+            Role::Root(root) => Some(&root.chief.arbiter),
             Role::Leaf => None,
         }
     }
@@ -343,7 +352,7 @@ impl Bookkeeper {
                 replica.fingerprint(&mut hasher);
             }
             if let Role::Root(root) = &self.role {
-                root.committees.fingerprint(&mut hasher);
+                root.chief.committees.fingerprint(&mut hasher);
                 if let Some(cosigning) = &root.cosigning {
                     cosigning.fingerprint(&mut hasher);
                 }

@@ -9,7 +9,7 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books, Root};
+use super::{Bookkeeper, Books, Chief, Root};
 use crate::node::committee::{ClosedPulse, RootCommittee};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
@@ -22,7 +22,7 @@ impl Root {
     /// chief starts no new pulse and repeats the cycle to the backups that did not co-sign.
     pub(super) fn on_pulse_timer(&mut self, books: &mut Books, out: &mut Vec<Output>) -> ChiefTick {
         let Some(root_committee) = self.cosigning.as_deref_mut() else {
-            self.close_chief_pulse(books, out);
+            self.chief.close_chief_pulse(books, out);
             return ChiefTick::Released;
         };
         if root_committee.pending.is_some() {
@@ -31,8 +31,8 @@ impl Root {
         }
         let before_pulse = books.pulse;
         let mut held = std::mem::take(&mut root_committee.cycle_events);
-        let report = self.close_chief_pulse(books, &mut held);
-        let digest = self.cycle_digest(books);
+        let report = self.chief.close_chief_pulse(books, &mut held);
+        let digest = self.chief.cycle_digest(books);
         let replica = books.replica.as_mut().expect("a root committee replicates");
         let inputs = std::mem::take(&mut replica.current);
         let pulse = books.pulse;
@@ -40,7 +40,6 @@ impl Root {
         replica.last_attest = Some(report.clone());
         let state_wanted = std::mem::take(&mut replica.state_wanted);
         let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
-        let root_committee = self.cosigning.as_deref_mut().expect("checked above");
         root_committee.pending = Some(closed);
         root_committee.stalled_ticks = 0;
         ChiefTick::Closed { report, state_wanted }
@@ -60,16 +59,16 @@ impl Root {
                     Ok(())
                 }
                 Message::CreditHalf(signed) => books.on_credit_half(*from, signed),
-                Message::GroupSeal(report) => self.on_group_seal(books, *from, report, &mut held),
+                Message::GroupSeal(report) => self.chief.on_group_seal(books, *from, report, &mut held),
                 Message::Attest { report, view } => books
                     .check_attester(*from, report)
-                    .and_then(|()| self.on_attest(books, *from, report, *view, &mut held)),
+                    .and_then(|()| self.chief.on_attest(books, *from, report, *view, &mut held)),
                 _ => Ok(()),
             };
             ignored.clear();
         }
-        let report = self.close_chief_pulse(books, &mut held);
-        let digest = self.cycle_digest(books);
+        let report = self.chief.close_chief_pulse(books, &mut held);
+        let digest = self.chief.cycle_digest(books);
         if digest != cycle.report_digest || books.pulse != cycle.pulse {
             return None;
         }
@@ -79,7 +78,9 @@ impl Root {
         }
         Some(report)
     }
+}
 
+impl Chief {
     /// What a replay of the chief's cycle must rebuild: the pulse, the root, the arbiter's
     /// whole state, the chief's own ledger and the groups' views.
     pub(super) fn cycle_digest(&self, books: &Books) -> Hash32 {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::id::Id;
 use crate::smt::RootSynopsis;
 
-use super::{Bookkeeper, Books, Root};
+use super::{Bookkeeper, Books, Chief};
 use crate::node::roster::{Seating, ViewEntry, Views};
 use crate::node::{Message, NodeEvent, Output};
 
@@ -58,7 +58,7 @@ impl Bookkeeper {
     }
 }
 
-impl Root {
+impl Chief {
     /// Fail over every group with backups whose reports have not been taken for
     /// `failover_timeout_pulses` pulses (SPEC §6.4, D-032): the next member, in committee order
     /// after the acting one, whose attestations reach the taken report acts from the next view.
