@@ -36,6 +36,7 @@ impl Books {
     /// A retried submission of a committed transfer: send the commit again, with the newest
     /// root, if the transfer was not reversed since.
     pub(super) fn recommit(&self, tx_id: Hash32, signed: &SignedTx, out: &mut Vec<Output>) {
+        debug_assert_eq!(self.last_sealed.get(&signed.tx.from), Some(&(signed.tx.from_nonce, tx_id)));
         let Some((root, path)) = self.root.as_ref().filter(|_| !self.replaying) else { return };
         let party = signed.tx.from;
         if let Some(msg) = self.commit_message(tx_id, party, root, path) {
@@ -76,6 +77,7 @@ impl Books {
     /// Apply a submission: a whole transfer within the group, or the debit half of one to
     /// another group (whose credit half goes to the payee's primary).
     pub(super) fn apply_submission(&mut self, signed: &SignedTx, tx_id: Hash32, out: &mut Vec<Output>) {
+        debug_assert_eq!(signed.tx.id(), tx_id);
         let counterpart = self.config.roster.group_of(&signed.tx.to);
         if counterpart == self.group {
             match self.ledger.apply(signed, &*self.verifier) {
@@ -92,8 +94,11 @@ impl Books {
                 self.unsealed_ids.insert(applied.id);
                 self.use_capacity(signed.tx.amount);
                 let open = OpenHalf { half: Half::Debit, signed: *signed, counterpart, sealed_in: None };
-                self.open.insert(tx_id, open);
+                let earlier = self.open.insert(tx_id, open);
+                assert!(earlier.is_none(), "a debit half is applied once (on_submit skips one under way)");
                 let (_, to) = self.views.acting(&self.config.roster, &counterpart);
+                // Paired with the payee's group's check of the payer's group (`on_credit_half`).
+                debug_assert_ne!(counterpart, self.group, "a credit half goes to another group");
                 out.push(Output::Send { to, msg: Message::CreditHalf(Box::new(*signed)) });
             }
             Err(error) => out.push(reject(signed, tx_id, error)),
@@ -101,10 +106,13 @@ impl Books {
     }
 
     pub(super) fn use_capacity(&mut self, amount: u64) {
-        if let Some(capacity) = &mut self.capacity {
-            // Checked before applying, except under the test-only `skip_capacity` fault.
-            let _ = capacity.reserve(amount);
+        let Some(capacity) = &mut self.capacity else { return };
+        let reserved = capacity.reserve(amount);
+        #[cfg(feature = "fault-injection")]
+        if self.faults.skip_capacity {
+            return; // the test-only fault applies past the capacity: I11 must catch it
         }
+        assert!(reserved.is_ok(), "a submission is applied only within the version's capacity: {reserved:?}");
     }
 
     pub(super) fn on_credit_half(&mut self, from: Id, signed: &SignedTx) -> Result<(), NodeError> {
@@ -130,6 +138,7 @@ impl Books {
         }
         self.ledger.apply_credit(signed, &*self.verifier).map_err(NodeError::BadCredit)?;
         let counterpart = self.config.roster.group_of(&signed.tx.from);
+        debug_assert!(!self.open.contains_key(&tx_id), "a duplicate was returned above");
         self.open
             .insert(tx_id, OpenHalf { half: Half::Credit, signed: *signed, counterpart, sealed_in: None });
         self.credited.push(Applied { id: tx_id, signed: *signed });
@@ -168,7 +177,9 @@ impl Books {
         }
         self.carry_out(&settle.orders, out);
         self.announce(out);
-        Ok(Some(self.seal(out)))
+        let report = self.seal(out);
+        assert_eq!(report.pulse, settle.pulse, "the report is of the pulse the chief settled");
+        Ok(Some(report))
     }
 
     /// Clear or reverse the halves the chief ordered.
@@ -181,11 +192,13 @@ impl Books {
             if self.faults.reverse_cleared_debits && open.half == Half::Debit {
                 order.how = Settlement::Reverse;
             }
-            if self.ledger.settle(open.half, &open.signed.tx, order.how).is_err() {
-                continue; // cannot happen for a half applied here; never panic on it
-            }
+            // Only `how` is the chief's word, and either settlement of a half applied here fits
+            // the ledger: it holds the half's amount pending.
+            let settled = self.ledger.settle(open.half, &open.signed.tx, order.how);
+            assert!(settled.is_ok(), "an open half settles: {settled:?}");
             self.unsealed_settlements.push((order.tx_id, open.half, open.signed.tx, order.how));
-            self.open.remove(&order.tx_id);
+            let removed = self.open.remove(&order.tx_id);
+            debug_assert!(removed.is_some(), "the order names an open half (looked up above)");
             self.settled.push((order.tx_id, open.half, order.how));
             let tx = open.signed.tx;
             if open.half == Half::Credit {
@@ -283,6 +296,11 @@ impl Books {
         let synopsis = self.sealed_root().synopsis;
         let entry = GroupEntry { prefix: self.group, version, synopsis: self.forged(synopsis) };
         let report = GroupReport { pulse: self.pulse, entry, pending };
+        // What the chief checks on receipt (`Chief::on_group_seal`, the arbiter): this group's
+        // latest version, every open half in it, nothing left unsealed.
+        assert!(self.ledger.journal().is_empty() && self.unsealed_ids.is_empty(), "the cycle is sealed");
+        assert_eq!(version, self.ledger.tree().latest_version(), "the report is of the latest version");
+        debug_assert!(self.open.values().all(|open| open.sealed_in.is_some()), "every open half is sealed");
         // After the report: what was waiting goes into the next version.
         self.resume_deferred(out);
         report
@@ -344,9 +362,10 @@ impl Books {
         // The chief's own orders of the last pulse: its arbiter counts them carried out.
         self.settled.clear();
         for (tx_id, half, tx, how) in self.unsealed_settlements.clone() {
-            if self.ledger.settle(half, &tx, how).is_ok() {
-                self.settled.push((tx_id, half, how));
-            }
+            // Carried out on the sealed version before; it is that version again.
+            let settled = self.ledger.settle(half, &tx, how);
+            assert!(settled.is_ok(), "a settlement of the sealed version settles again: {settled:?}");
+            self.settled.push((tx_id, half, how));
         }
         // The waiting submissions were never applied; their payers retry.
         self.deferred.clear();

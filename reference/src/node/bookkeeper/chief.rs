@@ -113,6 +113,7 @@ impl Chief {
     /// its own group's orders at once (as a leaf primary does on `Settle`), tell parties, and
     /// send every other group its `Settle`. Returns the chief's own report.
     pub(super) fn close_chief_pulse(&mut self, books: &mut Books, out: &mut Vec<Output>) -> GroupReport {
+        assert_eq!(books.group, Prefix::ROOT, "the chief keeps the root group's books");
         books.pulse += 1;
         let pulse = books.pulse;
         let report = books.seal(out);
@@ -137,6 +138,10 @@ impl Chief {
         self.fail_over_silent_groups(books, out);
         self.send_settles(books, out);
         books.broadcast_pulse(out);
+        debug_assert_eq!(
+            books.root.as_ref().map(|(root, _)| root.version),
+            Some(self.arbiter.root().version)
+        );
         report
     }
 
@@ -147,6 +152,9 @@ impl Chief {
             let Some(path) = arbiter.path(&group) else { continue };
             let orders = arbiter.orders_for(&group);
             let (view, primary) = books.views.acting(&books.config.roster, &group);
+            // Paired with the receiver's checks (`Books::on_settle`): its own group's path, which
+            // leads to the root sent (unless a test forges the root).
+            debug_assert_eq!(path.entry.prefix, group);
             let settle = SettleMsg { pulse: books.pulse, root, path, orders, view };
             out.push(Output::Send { to: primary, msg: Message::Settle(Box::new(settle)) });
         }
@@ -175,6 +183,10 @@ impl Chief {
         });
         committees.held.insert(group, report.clone());
         self.try_take(books, &group, out)?;
+        debug_assert!(
+            self.committees.held.get(&group).is_none_or(|h| h.pulse == report.pulse),
+            "the newest report is held, or taken"
+        );
         match mismatch {
             Some(member) => Err(NodeError::AttestMismatch { group, pulse: report.pulse, member }),
             None => Ok(()),

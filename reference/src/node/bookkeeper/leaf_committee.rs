@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::consensus::settlement::GroupReport;
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books};
+use super::{Bookkeeper, Books, refused};
 use crate::node::committee::report_digest;
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
@@ -61,6 +61,7 @@ impl Bookkeeper {
             inputs,
             report_digest: report_digest(report),
         }));
+        debug_assert_eq!(replica.log.back().map(|c| c.pulse), Some(pulse), "the sealed cycle is logged");
         let view = books.views.acting(&books.config.roster, &books.group).0;
         let wanted = std::mem::take(&mut replica.state_wanted);
         // Members that asked for the state get it instead of the cycles; the others' batches do
@@ -177,6 +178,7 @@ impl Bookkeeper {
                 self.diverge(from, cycle.pulse, out);
                 break;
             };
+            assert_eq!(self.books.pulse, cycle.pulse, "a replay that matched reached the cycle's pulse");
             // Checked at the top of the loop: a member out of step does not get here.
             let Some(replica) = self.books.replica.as_mut() else { break };
             replica.push(cycle.clone());
@@ -215,13 +217,13 @@ impl Bookkeeper {
                     if self.books.faults.replay_skips_credit_halves {
                         continue;
                     }
-                    let _ = self.books.on_credit_half(*from, signed);
+                    let result = self.books.on_credit_half(*from, signed);
+                    refused(&mut ignored, *from, result);
                 }
-                Message::Settle(settle) => {
-                    if let Ok(Some(built)) = self.books.on_settle(*from, settle, &mut ignored) {
-                        report = Some(built);
-                    }
-                }
+                Message::Settle(settle) => match self.books.on_settle(*from, settle, &mut ignored) {
+                    Ok(built) => report = built.or(report),
+                    Err(error) => refused(&mut ignored, *from, Err(error)),
+                },
                 _ => {}
             }
             ignored.clear();
@@ -275,9 +277,15 @@ impl Bookkeeper {
             // Its own history is the group's from now on.
             replica.diverged = false;
         }
+        debug_assert_eq!(
+            self.books.views.acting(&self.books.config.roster, &self.books.group),
+            (view, self.books.id)
+        );
     }
 
     pub(super) fn step_down(&mut self, view: u32, successor: Id, out: &mut Vec<Output>) {
+        assert!(self.books.acting, "only the acting primary steps down");
+        assert_ne!(successor, self.books.id, "a member steps down for another");
         self.books.acting = false;
         if let Some(replica) = self.books.replica.as_mut() {
             // Members still waiting for its state ask the new primary on its next batch.
@@ -295,6 +303,7 @@ impl Bookkeeper {
                 .collect()
         });
         self.books.drop_unsealed();
+        debug_assert!(self.books.ledger.journal().is_empty(), "the unsealed cycle is dropped");
         out.push(Output::Event(NodeEvent::SteppedDown { group: self.books.group, view }));
         out.extend(submissions.into_iter().map(|msg| Output::Send { to: successor, msg }));
     }

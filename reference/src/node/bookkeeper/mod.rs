@@ -507,6 +507,14 @@ impl Announced {
     }
 }
 
+/// A replay refuses what the primary refused when the input arrived: the refusal goes with the
+/// replay's other outputs, which are dropped (the primary reported it).
+fn refused(out: &mut Vec<Output>, from: Id, result: Result<(), NodeError>) {
+    if let Err(error) = result {
+        out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+    }
+}
+
 fn reject(signed: &SignedTx, tx_id: Hash32, error: LedgerError) -> Output {
     Output::Send { to: signed.tx.from, msg: Message::Rejected { tx_id, error } }
 }

@@ -9,7 +9,7 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books, Chief, Root};
+use super::{Bookkeeper, Books, Chief, Root, refused};
 use crate::node::committee::{ClosedPulse, RootCommittee};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
@@ -40,6 +40,7 @@ impl Root {
         replica.last_attest = Some(report.clone());
         let state_wanted = std::mem::take(&mut replica.state_wanted);
         let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
+        assert!(root_committee.pending.is_none(), "one closed pulse waits at a time");
         root_committee.pending = Some(closed);
         root_committee.stalled_ticks = 0;
         ChiefTick::Closed { report, state_wanted }
@@ -53,7 +54,7 @@ impl Root {
         let mut ignored = Vec::new();
         for (from, msg) in &cycle.inputs {
             // As at the acting chief, the events of reports and attestations are the cycle's.
-            let _ = match msg {
+            let result = match msg {
                 Message::Submit(signed) => {
                     books.on_submit(signed, &mut ignored);
                     Ok(())
@@ -65,6 +66,7 @@ impl Root {
                     .and_then(|()| self.chief.on_attest(books, *from, report, *view, &mut held)),
                 _ => Ok(()),
             };
+            refused(&mut ignored, *from, result);
             ignored.clear();
         }
         let report = self.chief.close_chief_pulse(books, &mut held);
@@ -346,6 +348,7 @@ impl RootCommittee {
     pub(super) fn vote(&mut self, books: &mut Books, view: u32, out: &mut Vec<Output>) {
         let (id, pulse) = (books.id, books.pulse);
         let root_committee = &mut *self;
+        assert!(view > books.own_view(), "a member votes only for a later view");
         root_committee.voted = view;
         root_committee.silent_ticks = 0;
         root_committee.awaiting_state = None;
@@ -367,6 +370,7 @@ impl RootCommittee {
     /// the buffer, and are dropped: their senders repeat them to the successor), so it votes
     /// like any member, offering that cycle.
     pub(super) fn abdicate(&mut self, books: &mut Books, out: &mut Vec<Output>) {
+        assert!(books.acting, "only the acting chief abdicates");
         let view = books.own_view();
         books.acting = false;
         let root_committee = self;
@@ -406,6 +410,11 @@ impl RootCommittee {
     /// Act as the chief in root view `view`: announce it, and release the last cycle if this
     /// member did not hear the old chief release it (a duplicate `Settle` is ignored).
     pub(super) fn lead(&mut self, books: &mut Books, view: u32, out: &mut Vec<Output>) {
+        assert_eq!(
+            books.config.roster.named_by_view(&Prefix::ROOT, view),
+            books.id,
+            "the view names this member"
+        );
         books.acting = true;
         books.views.learn(&[ViewEntry { group: Prefix::ROOT, view, primary: books.id }]);
         let root_committee = &mut *self;

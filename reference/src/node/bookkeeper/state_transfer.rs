@@ -194,7 +194,10 @@ impl Bookkeeper {
             replica.diverged = false;
             replica.last_attest = Some(snapshot.report.clone());
         }
+        let id = self.books.id;
         *self = state;
+        assert!(self.books.id == id && !self.books.acting, "the state adopted is this member's, not acting");
+        assert_eq!(self.books.pulse, snapshot.report.pulse, "the state is that of the snapshot's seal");
         let report = Box::new(snapshot.report.clone());
         out.push(Output::Event(NodeEvent::Resynced { group: self.books.group, pulse: report.pulse, from }));
         let Some(root_committee) = self.role.cosigning_mut() else {
