@@ -56,7 +56,7 @@ pub struct StateSnapshot {
     /// The encoded size of the state (accounts, open halves, remembered credits, waiting
     /// submissions), which the simulator charges.
     pub state_bytes: usize,
-    pub(super) state: Arc<super::Bookkeeper>,
+    pub(super) state: Arc<super::bookkeeper::Snapshot>,
 }
 
 impl StateSnapshot {

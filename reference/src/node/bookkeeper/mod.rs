@@ -24,8 +24,11 @@ mod chief;
 mod faults;
 mod leaf_committee;
 mod root_committee;
+mod snapshot;
 mod state_transfer;
 mod terms;
+
+pub(in crate::node) use snapshot::Snapshot;
 
 use super::committee::{ChiefCommittees, Replication, RootCommittee};
 use super::roster::{Seating, ViewEntry, Views};

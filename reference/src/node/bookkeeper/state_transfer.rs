@@ -9,9 +9,7 @@ use crate::consensus::settlement::GroupReport;
 use crate::id::{Id, Prefix};
 
 use super::Bookkeeper;
-use crate::node::committee::RootCommittee;
 use crate::node::message::StateSnapshot;
-use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
 
 impl Bookkeeper {
@@ -69,7 +67,7 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) {
         let state_bytes = self.state_bytes();
-        let state = Arc::new(self.clone());
+        let state = Arc::new(self.books.snapshot(&self.role));
         let snapshot =
             StateSnapshot { group: self.books.group, view, report: report.clone(), state_bytes, state };
         let replica = self.books.replica.as_mut().expect("only a committee member sends state");
@@ -121,9 +119,7 @@ impl Bookkeeper {
         }
         let bad = NodeError::BadSnapshot { group: self.books.group };
         let state = &snapshot.state;
-        if state.books.group != self.books.group || state.books.pulse != snapshot.report.pulse {
-            return Err(bad);
-        }
+        state.check(self.books.group, &snapshot.report)?;
         if self.role.cosigning().is_some() {
             // A root member's own root may be one no majority co-signed (a deposed chief's
             // last cycle): it cannot judge the snapshot by it. It takes the state of the
@@ -132,7 +128,7 @@ impl Bookkeeper {
                 return Err(bad);
             }
         } else if let Some((_, path)) = &self.books.root {
-            let tree = state.books.ledger.tree();
+            let tree = state.ledger().tree();
             match tree.root(path.entry.version) {
                 Ok(held) if held.synopsis == path.entry.synopsis => {}
                 // Pruned from the snapshot: this member's root is older than the versions the
@@ -146,58 +142,10 @@ impl Bookkeeper {
         Ok(())
     }
 
-    /// Become a copy of the primary's state, as this member (id, views, faults kept).
+    /// Become a copy of the primary's state, as this member, and tell it (and the chief) which
+    /// cycle this member now holds.
     pub(super) fn adopt(&mut self, from: Id, snapshot: &StateSnapshot, out: &mut Vec<Output>) {
-        let mut state = (*snapshot.state).clone();
-        state.books.id = self.books.id;
-        state.books.acting = false;
-        if let Some(mine) = self.role.cosigning_mut().map(std::mem::take) {
-            // The chief's views of the leaf groups are part of its state; the root view and
-            // this member's votes are its own. It would release the sender's last cycle.
-            let own_root: Vec<ViewEntry> =
-                self.books.views.entries().into_iter().filter(|e| e.group == Prefix::ROOT).collect();
-            state.books.views.learn(&own_root);
-            let theirs = state.role.cosigning_mut().map(std::mem::take).unwrap_or_default();
-            let mut replayed = theirs.pending.or(theirs.replayed);
-            if let Some(closed) = replayed.as_mut() {
-                closed.cosigners.clear();
-            }
-            if let Some(root) = state.role.root_mut() {
-                root.cosigning = Some(Box::new(RootCommittee {
-                    replayed,
-                    cycle_events: Vec::new(),
-                    buffered: Vec::new(),
-                    stalled_ticks: 0,
-                    ..mine
-                }));
-            }
-        } else {
-            state.books.views = std::mem::take(&mut self.books.views);
-            state.books.views.learn(&[ViewEntry {
-                group: self.books.group,
-                view: snapshot.view,
-                primary: from,
-            }]);
-            // The pulses it followed while waiting may be newer than the snapshot: ts never
-            // goes back (I7).
-            state.books.heard_root = self.books.heard_root.or(state.books.heard_root);
-        }
-        #[cfg(feature = "fault-injection")]
-        {
-            state.books.faults = self.books.faults;
-        }
-        if let Some(replica) = state.books.replica.as_mut() {
-            replica.acked.clear();
-            replica.current.clear();
-            replica.state_wanted.clear();
-            replica.early = None;
-            replica.diverged = false;
-            replica.last_attest = Some(snapshot.report.clone());
-        }
-        let id = self.books.id;
-        *self = state;
-        assert!(self.books.id == id && !self.books.acting, "the state adopted is this member's, not acting");
-        assert_eq!(self.books.pulse, snapshot.report.pulse, "the state is that of the snapshot's seal");
+        self.adopt_snapshot(from, snapshot.view, &snapshot.report, &snapshot.state);
         let report = Box::new(snapshot.report.clone());
         out.push(Output::Event(NodeEvent::Resynced { group: self.books.group, pulse: report.pulse, from }));
         let Some(root_committee) = self.role.cosigning_mut() else {
