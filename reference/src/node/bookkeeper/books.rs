@@ -388,3 +388,75 @@ impl Books {
         self.views.acting(&self.config.roster, &Prefix::ROOT).1
     }
 }
+
+/// The parts of a bookkeeper's fingerprint its books hold.
+impl Books {
+    /// The sealed version, the pulse, the root held, the unsealed cycle, the payers' last
+    /// sealed transfers, the open halves, remembered credits, notices and settlements.
+    pub(super) fn hash_books(&self, hasher: &mut blake3::Hasher) {
+        let sealed = self.sealed_root();
+        hasher.update(&sealed.version.to_le_bytes());
+        hasher.update(&sealed.synopsis.hash.0);
+        hasher.update(&self.pulse.to_le_bytes());
+        if let Some((root, _)) = &self.root {
+            hasher.update(&root.version.to_le_bytes());
+            hasher.update(&root.synopsis.hash.0);
+        }
+        for applied in self.ledger.journal() {
+            hasher.update(&applied.id.0);
+        }
+        let mut last_sealed: Vec<_> = self.last_sealed.iter().collect();
+        last_sealed.sort_unstable();
+        for (payer, (nonce, id)) in last_sealed {
+            hasher.update(&payer.0);
+            hasher.update(&nonce.to_le_bytes());
+            hasher.update(&id.0);
+        }
+        for (id, open) in &self.open {
+            hasher.update(&id.0);
+            hasher.update(&[open.half as u8, u8::from(open.sealed_in.is_some())]);
+        }
+        for id in self.closed_credits.keys() {
+            hasher.update(&id.0);
+        }
+        for notice in &self.notices {
+            hasher.update(&notice.tx_id.0);
+            hasher.update(&notice.party.0);
+        }
+        for (tx_id, half, _, how) in &self.unsealed_settlements {
+            hasher.update(&tx_id.0);
+            hasher.update(&[*half as u8, *how as u8]);
+        }
+    }
+
+    /// Only a bounded primary has this state; unbounded ones keep their old fingerprint.
+    pub(super) fn hash_capacity(&self, hasher: &mut blake3::Hasher) {
+        if let Some(capacity) = &self.capacity {
+            hasher.update(&capacity.used().to_le_bytes());
+            for signed in &self.deferred {
+                hasher.update(&signed.tx.id().0);
+            }
+        }
+    }
+
+    /// Whether it acts, the views, and with pools the root followed and the seatings.
+    pub(super) fn hash_views(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&[u8::from(self.acting)]);
+        for entry in self.views.entries() {
+            hasher.update(&entry.view.to_le_bytes());
+            hasher.update(&entry.primary.0);
+        }
+        if self.config.roster.has_pools() {
+            if let Some(heard) = &self.heard_root {
+                hasher.update(&heard.version.to_le_bytes());
+            }
+            for seating in self.views.seatings() {
+                hasher.update(&seating.term.to_le_bytes());
+                hasher.update(&[u8::from(seating.in_effect)]);
+                for id in &seating.seats {
+                    hasher.update(&id.0);
+                }
+            }
+        }
+    }
+}

@@ -289,68 +289,15 @@ impl Bookkeeper {
     /// Everything that determines what the bookkeeper does next.
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
-        let sealed = self.books.sealed_root();
-        hasher.update(&sealed.version.to_le_bytes());
-        hasher.update(&sealed.synopsis.hash.0);
-        hasher.update(&self.books.pulse.to_le_bytes());
-        if let Some((root, _)) = &self.books.root {
-            hasher.update(&root.version.to_le_bytes());
-            hasher.update(&root.synopsis.hash.0);
-        }
-        for applied in self.books.ledger.journal() {
-            hasher.update(&applied.id.0);
-        }
-        let mut last_sealed: Vec<_> = self.books.last_sealed.iter().collect();
-        last_sealed.sort_unstable();
-        for (payer, (nonce, id)) in last_sealed {
-            hasher.update(&payer.0);
-            hasher.update(&nonce.to_le_bytes());
-            hasher.update(&id.0);
-        }
-        for (id, open) in &self.books.open {
-            hasher.update(&id.0);
-            hasher.update(&[open.half as u8, u8::from(open.sealed_in.is_some())]);
-        }
-        for id in self.books.closed_credits.keys() {
-            hasher.update(&id.0);
-        }
-        for notice in &self.books.notices {
-            hasher.update(&notice.tx_id.0);
-            hasher.update(&notice.party.0);
-        }
-        for (tx_id, half, _, how) in &self.books.unsealed_settlements {
-            hasher.update(&tx_id.0);
-            hasher.update(&[*half as u8, *how as u8]);
-        }
+        self.books.hash_books(&mut hasher);
         if let Some(arbiter) = self.arbiter() {
             hasher.update(&arbiter.fingerprint().0);
         }
-        // Only a bounded primary has this state; unbounded ones keep their old fingerprint.
-        if let Some(capacity) = &self.books.capacity {
-            hasher.update(&capacity.used().to_le_bytes());
-            for signed in &self.books.deferred {
-                hasher.update(&signed.tx.id().0);
-            }
-        }
-        // Likewise only a roster with committees has views, replication and attestations.
+        self.books.hash_capacity(&mut hasher);
+        // Only a roster with committees has views, replication and attestations; the others
+        // keep the fingerprint they had before committees existed.
         if self.books.config.roster.has_committees() {
-            hasher.update(&[u8::from(self.books.acting)]);
-            for entry in self.books.views.entries() {
-                hasher.update(&entry.view.to_le_bytes());
-                hasher.update(&entry.primary.0);
-            }
-            if self.books.config.roster.has_pools() {
-                if let Some(heard) = &self.books.heard_root {
-                    hasher.update(&heard.version.to_le_bytes());
-                }
-                for seating in self.books.views.seatings() {
-                    hasher.update(&seating.term.to_le_bytes());
-                    hasher.update(&[u8::from(seating.in_effect)]);
-                    for id in &seating.seats {
-                        hasher.update(&id.0);
-                    }
-                }
-            }
+            self.books.hash_views(&mut hasher);
             if let Some(replica) = &self.books.replica {
                 replica.fingerprint(&mut hasher);
             }
