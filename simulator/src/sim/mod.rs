@@ -31,10 +31,10 @@ mod observe;
 mod schedule;
 mod world;
 
+use crate::checker::seal_history::SealHistory;
 pub use errors::SimError;
 pub(crate) use errors::replay_command;
 use errors::violation_error;
-use observe::OwnedSeal;
 pub use world::{Layout, check_group_tree, leaf_groups, leaf_groups_exist};
 use world::{World, partition_sides, signers};
 
@@ -183,16 +183,8 @@ pub struct Simulation {
     elections: Option<Box<ElectionLog>>,
     /// Where the committee members are among the nodes.
     layout: Layout,
-    /// Groups with a committee: seals not yet checked, waiting for the chief to take them.
-    tentative: BTreeMap<Prefix, Vec<OwnedSeal>>,
-    /// Groups with a committee that failed over: the member acting now.
-    acting_node: BTreeMap<Prefix, NodeIndex>,
-    /// Groups with a committee: for each member, whose seal each cycle its state holds is
-    /// (its own, or the one it replayed), from the last taken pulse on — so that a failover's
-    /// successor decides which tentative seals are history (D-032).
-    histories: BTreeMap<Prefix, BTreeMap<NodeIndex, BTreeMap<u64, NodeIndex>>>,
-    /// The latest pulse of the chief's own seal and of a root seen (root committees only).
-    root_seen: (u64, u64),
+    /// Which seals are the groups' history, fed by node events (D-032, D-033).
+    history: SealHistory,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -314,10 +306,7 @@ impl Simulation {
             elections,
             crashed_primaries: BTreeMap::new(),
             layout,
-            tentative: BTreeMap::new(),
-            acting_node: BTreeMap::new(),
-            histories: BTreeMap::new(),
-            root_seen: (0, 0),
+            history: SealHistory::new(layout.backups > 0, layout.root_backups > 0),
             trace,
             scenario,
         })
@@ -594,7 +583,7 @@ impl Simulation {
 
     fn finish(self, end_ms: u64) -> RunResult {
         // The chief acting at the end: node 0 unless it failed over (D-033).
-        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER);
+        let chief = self.history.acting(&Prefix::ROOT).unwrap_or(BOOKKEEPER);
         let final_version =
             self.nodes[chief as usize].arbiter().expect("a root member has an arbiter").version();
         let unsettled_halves = self.checker.unsettled_halves() as u64;

@@ -2,83 +2,90 @@
 //! through the seal history of groups with committees), transfer outcomes, committees,
 //! elections and bad messages.
 
-use crate::checker::Seal;
+use crate::checker::seal_history::{OwnedSeal, RootEvent};
 use crate::metrics::Count;
 use crate::scenario::NodeIndex;
 use crate::trace::Ev;
+use reference::node::NodeError;
 use reference::node::NodeEvent;
 use reference::{Id, Prefix};
-use std::collections::BTreeMap;
 use std::io;
 
 use super::*;
 
-/// A group's seal as the simulator holds it until its invariants are checked.
-#[derive(Debug)]
-pub(super) struct OwnedSeal {
-    pub(super) node: NodeIndex,
-    pub(super) pulse: u64,
-    pub(super) group: Prefix,
-    pub(super) applied: Vec<reference::ledger::Applied>,
-    pub(super) debits: Vec<reference::crypto::Hash32>,
-    pub(super) credited: Vec<reference::ledger::Applied>,
-    pub(super) settled:
-        Vec<(reference::crypto::Hash32, reference::ledger::Half, reference::ledger::Settlement)>,
-}
-
 impl Simulation {
+    /// A node's event, to the observer of its family.
     pub(super) fn node_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
-        if self.layout.root_backups > 0 && self.released_twice(&event) {
-            return Ok(());
-        }
         match event {
             NodeEvent::Sealed { pulse, group, version, applied, debits, credited, settled } => {
-                self.metrics.seals += 1;
-                self.trace.record(self.now_ms, Ev::Sealed, &[pulse, version, applied.len() as u64])?;
-                if !applied.is_empty() {
-                    self.metrics.versions += 1;
-                }
-                if let Some(double_spenders) = &mut self.double_spenders {
-                    double_spenders.observe_sealed(&applied);
+                if group == Prefix::ROOT && self.history.released_twice(RootEvent::Seal(pulse)) {
+                    return Ok(());
                 }
                 let seal = OwnedSeal { node, pulse, group, applied, debits, credited, settled };
-                self.observe_seal(seal)?;
-            }
-            NodeEvent::TookOver { group, pulse, view } if group == Prefix::ROOT => {
-                self.acting_node.insert(group, node);
-                self.metrics.committees.chief_failovers += 1;
-                self.trace.record(
-                    self.now_ms,
-                    Ev::ChiefFailover,
-                    &[pulse, u64::from(view), u64::from(node)],
-                )?;
-            }
-            NodeEvent::VotedViewChange { view, pulse } => {
-                self.metrics.committees.view_change_votes += 1;
-                self.trace.record(
-                    self.now_ms,
-                    Ev::ViewChangeVote,
-                    &[u64::from(view), pulse, u64::from(node)],
-                )?;
-            }
-            // Which seals are the group's history is decided when the chief takes a report, by
-            // the history of the member that sent it (D-032).
-            NodeEvent::TookOver { group, .. } => {
-                self.acting_node.insert(group, node);
-            }
-            NodeEvent::Replayed { group, pulse, from } => {
-                let from = self.index_of.get(&from).copied().unwrap_or(node);
-                let members = self.histories.entry(group).or_default();
-                let sealer = members.get(&from).and_then(|h| h.get(&pulse)).copied().unwrap_or(from);
-                members.entry(node).or_default().insert(pulse, sealer);
+                self.on_sealed(version, seal)
             }
             NodeEvent::RootBuilt { pulse, root, clears_in_transit } => {
-                self.metrics.roots += 1;
-                self.metrics.roots_with_clears_in_transit += u64::from(clears_in_transit > 0);
-                self.trace.record(self.now_ms, Ev::Root, &[pulse, root.version])?;
-                self.checker.after_root(root).map_err(|v| self.violation(v))?;
+                if self.history.released_twice(RootEvent::Root(pulse)) {
+                    return Ok(());
+                }
+                self.on_root(pulse, root, clears_in_transit)
             }
+            NodeEvent::Started { .. }
+            | NodeEvent::Committed { .. }
+            | NodeEvent::Refused { .. }
+            | NodeEvent::Abandoned { .. }
+            | NodeEvent::Lost { .. }
+            | NodeEvent::NonceResynced { .. }
+            | NodeEvent::Credited { .. }
+            | NodeEvent::Deferred { .. } => self.on_transfer_event(node, event),
+            NodeEvent::Elected { .. } | NodeEvent::NotElected { .. } | NodeEvent::Seated { .. } => {
+                self.on_election_event(event)
+            }
+            NodeEvent::BadMessage { from, error } => self.on_bad_message(node, from, &error),
+            NodeEvent::TookOver { .. }
+            | NodeEvent::VotedViewChange { .. }
+            | NodeEvent::Replayed { .. }
+            | NodeEvent::FailedOver { .. }
+            | NodeEvent::SteppedDown { .. }
+            | NodeEvent::Reseated { .. }
+            | NodeEvent::ReplicaDiverged { .. }
+            | NodeEvent::Resynced { .. }
+            | NodeEvent::ReportAttested { .. } => self.on_committee_event(node, event),
+        }
+    }
 
+    /// A group's seal: counted, traced, and checked now or once it is history.
+    fn on_sealed(&mut self, version: u64, seal: OwnedSeal) -> Result<(), SimError> {
+        self.metrics.seals += 1;
+        self.trace.record(self.now_ms, Ev::Sealed, &[seal.pulse, version, seal.applied.len() as u64])?;
+        if !seal.applied.is_empty() {
+            self.metrics.versions += 1;
+        }
+        if let Some(double_spenders) = &mut self.double_spenders {
+            double_spenders.observe_sealed(&seal.applied);
+        }
+        match self.history.sealed(seal) {
+            Some(seal) => self.check_seal(&seal),
+            None => Ok(()),
+        }
+    }
+
+    /// The chief built a root: counted, traced, checked (I1 at the root, I6, I7).
+    fn on_root(
+        &mut self,
+        pulse: u64,
+        root: reference::smt::RootSynopsis,
+        clears_in_transit: usize,
+    ) -> Result<(), SimError> {
+        self.metrics.roots += 1;
+        self.metrics.roots_with_clears_in_transit += u64::from(clears_in_transit > 0);
+        self.trace.record(self.now_ms, Ev::Root, &[pulse, root.version])?;
+        self.checker.after_root(root).map_err(|v| self.violation(v))
+    }
+
+    /// A transfer's progress at its payer (or payee): outcomes, latencies, resyncs.
+    fn on_transfer_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
+        match event {
             NodeEvent::Committed { tag, version } => {
                 self.trace_outcome(Ev::Committed, node, tag, version)?;
                 let issued_ms = self.issued_at_ms.get(tag as usize).copied().unwrap_or(FINISHED);
@@ -115,8 +122,32 @@ impl Simulation {
                 self.metrics.nonce_resyncs += 1;
                 self.trace_outcome(Ev::Resync, node, tag, nonce)?;
             }
-            NodeEvent::Credited { .. } => {}
             NodeEvent::Deferred { .. } => self.metrics.deferred_for_capacity += 1,
+            _ => {} // `Credited`: the payee's side, not a request's outcome
+        }
+        Ok(())
+    }
+
+    /// Committees: takeovers, votes, replays, failovers, handovers, resyncs, attestations.
+    fn on_committee_event(&mut self, node: NodeIndex, event: NodeEvent) -> Result<(), SimError> {
+        match event {
+            NodeEvent::TookOver { group, pulse, view } => {
+                self.history.took_over(group, node);
+                if group == Prefix::ROOT {
+                    self.metrics.committees.chief_failovers += 1;
+                    let words = [pulse, u64::from(view), u64::from(node)];
+                    self.trace.record(self.now_ms, Ev::ChiefFailover, &words)?;
+                }
+            }
+            NodeEvent::VotedViewChange { view, pulse } => {
+                self.metrics.committees.view_change_votes += 1;
+                let words = [u64::from(view), pulse, u64::from(node)];
+                self.trace.record(self.now_ms, Ev::ViewChangeVote, &words)?;
+            }
+            NodeEvent::Replayed { group, pulse, from } => {
+                let from = self.index_of.get(&from).copied().unwrap_or(node);
+                self.history.replayed(group, node, pulse, from);
+            }
             NodeEvent::FailedOver { pulse, view, from, to, .. } => {
                 self.metrics.committees.failovers += 1;
                 let (from, to) = (self.index(&from), self.index(&to));
@@ -128,6 +159,28 @@ impl Simulation {
                 let (from, to) = (self.index(&from), self.index(&to));
                 self.trace.record(self.now_ms, Ev::Reseated, &[pulse, term, u64::from(view), from, to])?;
             }
+            NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
+            NodeEvent::Resynced { group, pulse, from } => {
+                self.metrics.committees.resyncs += 1;
+                if let Some(&from) = self.index_of.get(&from) {
+                    let orphaned = self.history.resynced(group, node, pulse, from);
+                    self.metrics.committees.orphaned_seals += orphaned;
+                }
+            }
+            NodeEvent::ReportAttested { group, pulse } => {
+                self.metrics.committees.reports_attested += 1;
+                self.check_taken_seals(group, pulse)?;
+                let forged = self.byzantine.as_ref().is_some_and(|b| b.was_forged(group, pulse));
+                self.metrics.committees.forged_reports_taken += u64::from(forged);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Elections over candidate pools (D-035).
+    fn on_election_event(&mut self, event: NodeEvent) -> Result<(), SimError> {
+        match event {
             NodeEvent::Elected { pulse, term, group, seats } => {
                 let seats: Vec<usize> = seats.iter().map(|id| self.index(id) as usize).collect();
                 if let Some(log) = self.elections.as_mut() {
@@ -152,67 +205,24 @@ impl Simulation {
                 self.trace
                     .record_with(self.now_ms, Ev::Seated, &words, || format!(",\"joined\":{joined}"))?;
             }
-            NodeEvent::ReplicaDiverged { .. } => self.metrics.committees.replica_divergences += 1,
-            NodeEvent::Resynced { group, pulse, from } => {
-                self.metrics.committees.resyncs += 1;
-                self.resynced(node, group, pulse, from);
-            }
-            NodeEvent::ReportAttested { group, pulse } => {
-                self.metrics.committees.reports_attested += 1;
-                self.check_taken_seals(group, pulse)?;
-                let forged = self.byzantine.as_ref().is_some_and(|b| b.was_forged(group, pulse));
-                self.metrics.committees.forged_reports_taken += u64::from(forged);
-            }
-            NodeEvent::BadMessage { from, error } => {
-                self.metrics.bad_messages += 1;
-                self.metrics.bad_proofs +=
-                    u64::from(matches!(error, reference::node::NodeError::BadProof(_)));
-                self.metrics.equivocations_detected +=
-                    u64::from(matches!(error, reference::node::NodeError::Equivocation { .. }));
-                self.metrics.committees.attest_mismatches +=
-                    u64::from(matches!(error, reference::node::NodeError::AttestMismatch { .. }));
-                self.metrics.committees.not_acting +=
-                    u64::from(matches!(error, reference::node::NodeError::NotActing { .. }));
-                let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
-                self.trace.record_with(
-                    self.now_ms,
-                    Ev::BadMessage,
-                    &[u64::from(node), u64::from(from)],
-                    || format!(",\"error\":{:?}", error.to_string()),
-                )?;
-            }
+            _ => {}
         }
         Ok(())
     }
 
-    /// Check a seal's invariants — at once for a group without backups; for a group with a
-    /// committee once the chief took its report, because until then a failover may orphan it
-    /// (D-032). A seal by a member no longer acting is an orphan.
-    pub(super) fn observe_seal(&mut self, seal: OwnedSeal) -> Result<(), SimError> {
-        if self.layout.backups == 0 || seal.group == Prefix::ROOT {
-            return self.check_seal(&seal);
-        }
-        let history = self.histories.entry(seal.group).or_default().entry(seal.node).or_default();
-        history.insert(seal.pulse, seal.node);
-        self.tentative.entry(seal.group).or_default().push(seal);
+    /// A node refused a peer's message.
+    fn on_bad_message(&mut self, node: NodeIndex, from: Id, error: &NodeError) -> Result<(), SimError> {
+        self.metrics.bad_messages += 1;
+        self.metrics.bad_proofs += u64::from(matches!(error, NodeError::BadProof(_)));
+        self.metrics.equivocations_detected += u64::from(matches!(error, NodeError::Equivocation { .. }));
+        self.metrics.committees.attest_mismatches +=
+            u64::from(matches!(error, NodeError::AttestMismatch { .. }));
+        self.metrics.committees.not_acting += u64::from(matches!(error, NodeError::NotActing { .. }));
+        let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
+        self.trace.record_with(self.now_ms, Ev::BadMessage, &[u64::from(node), u64::from(from)], || {
+            format!(",\"error\":{:?}", error.to_string())
+        })?;
         Ok(())
-    }
-
-    /// Member `node` took `from`'s state as of `pulse`: its history is `from`'s up to it, and
-    /// its own seals after it were of another history.
-    pub(super) fn resynced(&mut self, node: NodeIndex, group: Prefix, pulse: u64, from: Id) {
-        let Some(&from) = self.index_of.get(&from) else { return };
-        let members = self.histories.entry(group).or_default();
-        let copied: BTreeMap<u64, NodeIndex> = members
-            .get(&from)
-            .map(|h| h.range(..=pulse).map(|(p, s)| (*p, *s)).collect())
-            .unwrap_or_default();
-        members.insert(node, copied);
-        if let Some(pending) = self.tentative.get_mut(&group) {
-            let before = pending.len();
-            pending.retain(|s| s.node != node || s.pulse <= pulse);
-            self.metrics.committees.orphaned_seals += (before - pending.len()) as u64;
-        }
     }
 
     /// The root node `index` holds, for I6 and I7 — none for a member of a root committee: it
@@ -224,63 +234,21 @@ impl Simulation {
         if root_member { None } else { self.nodes[index as usize].root() }
     }
 
-    /// Whether `event` is the chief's seal or root of a pulse already seen: a new chief
-    /// releases the last cycle it replayed unless it heard the old chief do so, and if only
-    /// its copy of the old chief's broadcast was lost, that cycle's events come twice (D-033).
-    pub(super) fn released_twice(&mut self, event: &NodeEvent) -> bool {
-        let (seen, pulse) = match event {
-            NodeEvent::Sealed { pulse, group, .. } if *group == Prefix::ROOT => {
-                (&mut self.root_seen.0, *pulse)
-            }
-            NodeEvent::RootBuilt { pulse, .. } => (&mut self.root_seen.1, *pulse),
-            _ => return false,
+    /// The chief took `group`'s report of `pulse`: check the seals that are its history.
+    fn check_taken_seals(&mut self, group: Prefix, pulse: u64) -> Result<(), SimError> {
+        let (nodes, index_of) = (&self.nodes, &self.index_of);
+        let chief = self.history.acting(&Prefix::ROOT).unwrap_or(BOOKKEEPER);
+        let view0_primary = || {
+            let primary = nodes[chief as usize].view_of(&group).map(|(_, id)| id);
+            primary.and_then(|id| index_of.get(&id).copied()).unwrap_or(NodeIndex::MAX)
         };
-        let twice = pulse <= *seen;
-        *seen = (*seen).max(pulse);
-        twice
-    }
-
-    /// The chief took `group`'s report of `pulse` from its acting member: the seals up to it
-    /// that the member's state is made of are history, the other seals up to it orphans — a
-    /// deposed primary's cycles, unless a later successor replayed them before the failover
-    /// (then they are history again, which dropping them at the failover got wrong).
-    pub(super) fn check_taken_seals(&mut self, group: Prefix, pulse: u64) -> Result<(), SimError> {
-        let Some(pending) = self.tentative.get_mut(&group) else { return Ok(()) };
-        let (mut taken, rest): (Vec<OwnedSeal>, Vec<OwnedSeal>) =
-            std::mem::take(pending).into_iter().partition(|s| s.pulse <= pulse);
-        *pending = rest;
-        let acting = match self.acting_node.get(&group) {
-            Some(node) => *node,
-            None => self.layout_primary(&group),
-        };
-        let members = self.histories.entry(group).or_default();
-        let history = members.get(&acting).cloned().unwrap_or_default();
-        for member in members.values_mut() {
-            *member = member.split_off(&(pulse + 1));
-        }
-        taken.sort_by_key(|s| s.pulse);
-        let before = taken.len();
-        taken.retain(|s| history.get(&s.pulse) == Some(&s.node));
-        self.metrics.committees.orphaned_seals += (before - taken.len()) as u64;
+        let (taken, orphaned) = self.history.taken(group, pulse, view0_primary);
+        self.metrics.committees.orphaned_seals += orphaned;
         taken.iter().try_for_each(|seal| self.check_seal(seal))
     }
 
-    /// The node of `group`'s primary in view 0.
-    pub(super) fn layout_primary(&self, group: &Prefix) -> NodeIndex {
-        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER);
-        let primary = self.nodes[chief as usize].view_of(group).map(|(_, id)| id);
-        primary.and_then(|id| self.index_of.get(&id).copied()).unwrap_or(NodeIndex::MAX)
-    }
-
-    pub(super) fn check_seal(&mut self, seal: &OwnedSeal) -> Result<(), SimError> {
-        let seal = Seal {
-            group: seal.group,
-            applied: &seal.applied,
-            debits: &seal.debits,
-            credited: &seal.credited,
-            settled: &seal.settled,
-        };
-        let result = self.checker.after_seal(&seal);
+    fn check_seal(&mut self, seal: &OwnedSeal) -> Result<(), SimError> {
+        let result = self.checker.after_seal(&seal.as_seal());
         result.map_err(|v| self.violation(v))
     }
 

@@ -84,7 +84,7 @@ impl Simulation {
 
     /// Crash the member acting as leaf group `group`'s primary, as the acting chief knows it.
     pub(super) fn crash_primary(&mut self, fault: u32, group: u32) -> Result<(), SimError> {
-        let chief = self.acting_node.get(&Prefix::ROOT).copied().unwrap_or(BOOKKEEPER) as usize;
+        let chief = self.history.acting(&Prefix::ROOT).unwrap_or(BOOKKEEPER) as usize;
         let first = self.layout.first_primary + group as usize;
         let acting = self.nodes[first].group().and_then(|prefix| self.nodes[chief].view_of(&prefix));
         let node = acting.and_then(|(_, id)| self.index_of.get(&id).copied()).unwrap_or(first as NodeIndex);

@@ -1,5 +1,7 @@
 //! Invariant checking after every event, with the predicates of `reference::invariants`.
 
+pub mod seal_history;
+
 use reference::crypto::Hash32;
 use reference::invariants::{
     self, AtomicityMonitor, DoubleSpendMonitor, HalfStep, ImmutabilityMonitor, Invariant, Violation,
