@@ -161,141 +161,16 @@ pub fn plural(n: u64, noun: &str) -> String {
 
 /// The sections of a run report.
 pub fn run_sections(s: &Summary) -> Vec<Section> {
-    let t = &s.transfers;
-    // One column per unit, each with one number format: whole ms, pulses to 2 decimals.
-    let (ms, pulses, start) =
-        (&s.commit_latency_ms, &s.commit_latency_pulses, &s.commit_latency_from_start_ms);
-    let lat = |name: &str, get: fn(&crate::metrics::Percentiles) -> f64| {
-        vec![
-            name.to_string(),
-            format!("{:.0}", get(ms)),
-            format!("{:.2}", get(pulses)),
-            format!("{:.0}", get(start)),
-        ]
-    };
-    let m = &s.messages;
-    let f = &s.faults;
     let mut sections = vec![
-        Section {
-            title: "Run".into(),
-            text: String::new(),
-            tables: vec![Table::pairs(&[
-                ("scenario", s.scenario_name.clone()),
-                ("seed", s.seed.to_string()),
-                ("commit", s.commit.clone()),
-                ("virtual time", format!("{} ms ({} pulses)", s.virtual_ms, s.pulses)),
-                ("nodes", count(s.nodes)),
-                ("events processed", count(s.events)),
-                (checks_label(s), count(s.invariant_checks)),
-                ("trace hash", s.trace_hash.clone()),
-            ])],
-        },
-        Section {
-            title: "Transfers".into(),
-            text: String::new(),
-            tables: vec![Table::pairs(&[
-                ("requested", count(t.issued)),
-                ("committed", count(t.committed)),
-                ("refused", count(t.refused)),
-                ("refused by reason", reasons(&t.refused_by_reason)),
-                ("abandoned by the payer", count(t.abandoned)),
-                ("lost to crashes", count(t.lost)),
-                ("open at the end", count(t.outstanding)),
-                ("nonce resyncs", count(t.nonce_resyncs)),
-                ("committed within 2 pulses (L1)", count(t.committed_within_2_pulses)),
-                ("throughput (committed tx/s)", s.throughput_tx_per_s.to_string()),
-            ])],
-        },
-        Section {
-            title: "Commit latency".into(),
-            text:
-                "From the request to the payer holding a verified proof of its account in the version that \
-                   holds the transfer; the last column starts when the payer starts the transfer, after its \
-                   earlier ones (SPEC §7.4 bounds that by 2 pulses)."
-                    .into(),
-            tables: vec![Table {
-                header: ["percentile", "ms", "pulses", "ms from the payer's start (L1)"]
-                    .map(String::from)
-                    .to_vec(),
-                rows: vec![
-                    lat("p50", |p| p.p50),
-                    lat("p90", |p| p.p90),
-                    lat("p99", |p| p.p99),
-                    lat("max", |p| p.max),
-                    lat("mean", |p| p.mean),
-                ],
-            }],
-        },
-        Section {
-            title: "Messages".into(),
-            text: String::new(),
-            tables: vec![
-                Table::pairs(&[
-                    ("sent", count(m.total)),
-                    ("bytes", count(m.bytes)),
-                    ("per node per pulse", m.per_node_per_pulse.to_string()),
-                    ("per committed transfer", m.per_committed_tx.to_string()),
-                    ("bytes per node per pulse", m.bytes_per_node_per_pulse.to_string()),
-                    ("ignored as invalid", count(m.bad)),
-                    ("arrived at a crashed node", count(m.delivered_to_down_node)),
-                ]),
-                Table {
-                    header: vec!["kind".into(), "sent".into()],
-                    rows: m.by_kind.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect(),
-                },
-            ],
-        },
-        Section {
-            title: "Faults".into(),
-            text: String::new(),
-            tables: vec![Table::pairs(&[
-                ("messages dropped", count(f.dropped)),
-                ("messages lost to partitions", count(f.partitioned)),
-                ("messages duplicated", count(f.duplicated)),
-                ("messages reordered", count(f.reordered)),
-                (
-                    "partitions started / healed",
-                    format!("{} / {}", f.partitions_started, f.partitions_healed),
-                ),
-                ("crashes / restarts", format!("{} / {}", f.crashes, f.restarts)),
-                ("slow-link wait (ms, total)", count(f.slow_link_wait_ms)),
-                ("timers lost to crashes", count(f.stale_timers)),
-                ("largest clock drift (ppm)", f.max_clock_drift_ppm.to_string()),
-            ])],
-        },
-        Section {
-            title: "Ledger".into(),
-            text: "Each group's primary seals its group's ledger at every pulse; the chief builds the \
-                   root over the groups' synopses (a new ts when one changed). A clear seen at one side \
-                   only is held in the root's clearing entry (D-023)."
-                .into(),
-            tables: vec![Table::pairs(&[
-                ("groups (root included)", count(s.ledger.groups)),
-                ("final ts", count(s.ledger.final_version)),
-                ("roots built", count(s.ledger.roots)),
-                ("roots with a clear in transit", count(s.ledger.roots_with_clears_in_transit)),
-                ("group seals", count(s.ledger.seals)),
-                ("group seals that advanced the group's version", count(s.ledger.versions)),
-                ("halves unsettled at the end (I4)", count(s.ledger.unsettled_halves)),
-            ])],
-        },
+        run_section(s),
+        transfers_section(s),
+        latency_section(s),
+        messages_section(s),
+        faults_section(s),
+        ledger_section(s),
     ];
-    let a = &s.adversaries;
-    if a.double_spenders > 0 {
-        sections.push(Section {
-            title: "Adversaries".into(),
-            text: "Double-spending payers sign a second transfer with the nonce of each one they propose; \
-                   an honest bookkeeper applies at most one per (payer, nonce), checked by I5."
-                .into(),
-            tables: vec![Table::pairs(&[
-                ("double-spending payers", count(a.double_spenders)),
-                ("conflicting transfers signed", count(a.double_spend_attempts)),
-                (
-                    "conflicting transfers applied instead of the original",
-                    count(a.conflicting_transfers_applied),
-                ),
-            ])],
-        });
+    if s.adversaries.double_spenders > 0 {
+        sections.push(adversaries_section(s));
     }
     if s.committees.backups > 0 {
         sections.push(committees_section(s));
@@ -306,44 +181,11 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
     if let Some(elections) = &s.elections {
         sections.push(elections_section(s, elections));
     }
-    if t.deferred_for_capacity > 0 {
-        sections.push(Section {
-            title: "Capacity (SPEC §6.5)".into(),
-            text: "Each group primary processes per version at most what its frozen deposit covers; \
-                   a submission beyond that waits for the next version (first come, first served) \
-                   and one beyond the whole deposit is refused (beyond_capacity). I11 was checked on \
-                   every seal."
-                .into(),
-            tables: vec![Table::pairs(&[
-                ("submissions deferred to a later version", count(t.deferred_for_capacity)),
-                (
-                    "refused beyond the whole deposit",
-                    count(*t.refused_by_reason.get("beyond_capacity").unwrap_or(&0)),
-                ),
-            ])],
-        });
+    if s.transfers.deferred_for_capacity > 0 {
+        sections.push(capacity_section(s));
     }
-    if a.byzantine_seats > 0 {
-        sections.push(Section {
-            title: "Byzantine bookkeepers".into(),
-            text: "Censoring leaf primaries drop the submissions of censored payers; forging ones report a \
-                   forged synopsis to the chief, so their clients' commit proofs fail to verify (detected) \
-                   and those clients never see a commit; equivocating ones send the chief a second, \
-                   different report for each pulse, which the chief detects and refuses (it keeps the \
-                   first to arrive)."
-                .into(),
-            tables: vec![Table::pairs(&[
-                (
-                    "leaf-group seats held",
-                    format!("{} of {}", a.byzantine_seats, s.ledger.groups.saturating_sub(1)),
-                ),
-                ("submissions censored", count(a.censored_submissions)),
-                ("forged group reports", count(a.forged_reports)),
-                ("commit proofs that failed to verify", count(a.bad_proofs_detected)),
-                ("conflicting second reports sent (equivocation)", count(a.equivocating_reports)),
-                ("equivocations detected by the chief", count(a.equivocations_detected)),
-            ])],
-        });
+    if s.adversaries.byzantine_seats > 0 {
+        sections.push(byzantine_section(s));
     }
     if !s.swarm.is_empty() {
         sections.insert(
@@ -360,6 +202,204 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
         sections.insert(0, stopped_section(stopped));
     }
     sections
+}
+
+/// What ran: scenario, seed, commit, time, nodes, checks.
+fn run_section(s: &Summary) -> Section {
+    Section {
+        title: "Run".into(),
+        text: String::new(),
+        tables: vec![Table::pairs(&[
+            ("scenario", s.scenario_name.clone()),
+            ("seed", s.seed.to_string()),
+            ("commit", s.commit.clone()),
+            ("virtual time", format!("{} ms ({} pulses)", s.virtual_ms, s.pulses)),
+            ("nodes", count(s.nodes)),
+            ("events processed", count(s.events)),
+            (checks_label(s), count(s.invariant_checks)),
+            ("trace hash", s.trace_hash.clone()),
+        ])],
+    }
+}
+
+/// What became of the requests.
+fn transfers_section(s: &Summary) -> Section {
+    let t = &s.transfers;
+    Section {
+        title: "Transfers".into(),
+        text: String::new(),
+        tables: vec![Table::pairs(&[
+            ("requested", count(t.issued)),
+            ("committed", count(t.committed)),
+            ("refused", count(t.refused)),
+            ("refused by reason", reasons(&t.refused_by_reason)),
+            ("abandoned by the payer", count(t.abandoned)),
+            ("lost to crashes", count(t.lost)),
+            ("open at the end", count(t.outstanding)),
+            ("nonce resyncs", count(t.nonce_resyncs)),
+            ("committed within 2 pulses (L1)", count(t.committed_within_2_pulses)),
+            ("throughput (committed tx/s)", s.throughput_tx_per_s.to_string()),
+        ])],
+    }
+}
+
+/// Commit latency percentiles, in ms and pulses.
+fn latency_section(s: &Summary) -> Section {
+    // One column per unit, each with one number format: whole ms, pulses to 2 decimals.
+    let (ms, pulses, start) =
+        (&s.commit_latency_ms, &s.commit_latency_pulses, &s.commit_latency_from_start_ms);
+    let lat = |name: &str, get: fn(&crate::metrics::Percentiles) -> f64| {
+        vec![
+            name.to_string(),
+            format!("{:.0}", get(ms)),
+            format!("{:.2}", get(pulses)),
+            format!("{:.0}", get(start)),
+        ]
+    };
+    Section {
+        title: "Commit latency".into(),
+        text: "From the request to the payer holding a verified proof of its account in the version that \
+               holds the transfer; the last column starts when the payer starts the transfer, after its \
+               earlier ones (SPEC §7.4 bounds that by 2 pulses)."
+            .into(),
+        tables: vec![Table {
+            header: ["percentile", "ms", "pulses", "ms from the payer's start (L1)"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![
+                lat("p50", |p| p.p50),
+                lat("p90", |p| p.p90),
+                lat("p99", |p| p.p99),
+                lat("max", |p| p.max),
+                lat("mean", |p| p.mean),
+            ],
+        }],
+    }
+}
+
+/// Messages sent, their bytes and kinds.
+fn messages_section(s: &Summary) -> Section {
+    let m = &s.messages;
+    Section {
+        title: "Messages".into(),
+        text: String::new(),
+        tables: vec![
+            Table::pairs(&[
+                ("sent", count(m.total)),
+                ("bytes", count(m.bytes)),
+                ("per node per pulse", m.per_node_per_pulse.to_string()),
+                ("per committed transfer", m.per_committed_tx.to_string()),
+                ("bytes per node per pulse", m.bytes_per_node_per_pulse.to_string()),
+                ("ignored as invalid", count(m.bad)),
+                ("arrived at a crashed node", count(m.delivered_to_down_node)),
+            ]),
+            Table {
+                header: vec!["kind".into(), "sent".into()],
+                rows: m.by_kind.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect(),
+            },
+        ],
+    }
+}
+
+/// What the network and the fault schedule did.
+fn faults_section(s: &Summary) -> Section {
+    let f = &s.faults;
+    Section {
+        title: "Faults".into(),
+        text: String::new(),
+        tables: vec![Table::pairs(&[
+            ("messages dropped", count(f.dropped)),
+            ("messages lost to partitions", count(f.partitioned)),
+            ("messages duplicated", count(f.duplicated)),
+            ("messages reordered", count(f.reordered)),
+            ("partitions started / healed", format!("{} / {}", f.partitions_started, f.partitions_healed)),
+            ("crashes / restarts", format!("{} / {}", f.crashes, f.restarts)),
+            ("slow-link wait (ms, total)", count(f.slow_link_wait_ms)),
+            ("timers lost to crashes", count(f.stale_timers)),
+            ("largest clock drift (ppm)", f.max_clock_drift_ppm.to_string()),
+        ])],
+    }
+}
+
+/// Seals, roots and versions.
+fn ledger_section(s: &Summary) -> Section {
+    Section {
+        title: "Ledger".into(),
+        text: "Each group's primary seals its group's ledger at every pulse; the chief builds the \
+               root over the groups' synopses (a new ts when one changed). A clear seen at one side \
+               only is held in the root's clearing entry (D-023)."
+            .into(),
+        tables: vec![Table::pairs(&[
+            ("groups (root included)", count(s.ledger.groups)),
+            ("final ts", count(s.ledger.final_version)),
+            ("roots built", count(s.ledger.roots)),
+            ("roots with a clear in transit", count(s.ledger.roots_with_clears_in_transit)),
+            ("group seals", count(s.ledger.seals)),
+            ("group seals that advanced the group's version", count(s.ledger.versions)),
+            ("halves unsettled at the end (I4)", count(s.ledger.unsettled_halves)),
+        ])],
+    }
+}
+
+/// Double spenders and what they achieved.
+fn adversaries_section(s: &Summary) -> Section {
+    let a = &s.adversaries;
+    Section {
+        title: "Adversaries".into(),
+        text: "Double-spending payers sign a second transfer with the nonce of each one they propose; \
+           an honest bookkeeper applies at most one per (payer, nonce), checked by I5."
+            .into(),
+        tables: vec![Table::pairs(&[
+            ("double-spending payers", count(a.double_spenders)),
+            ("conflicting transfers signed", count(a.double_spend_attempts)),
+            ("conflicting transfers applied instead of the original", count(a.conflicting_transfers_applied)),
+        ])],
+    }
+}
+
+/// Submissions deferred or refused for capacity (SPEC §6.5).
+fn capacity_section(s: &Summary) -> Section {
+    let t = &s.transfers;
+    Section {
+        title: "Capacity (SPEC §6.5)".into(),
+        text: "Each group primary processes per version at most what its frozen deposit covers; \
+           a submission beyond that waits for the next version (first come, first served) \
+           and one beyond the whole deposit is refused (beyond_capacity). I11 was checked on \
+           every seal."
+            .into(),
+        tables: vec![Table::pairs(&[
+            ("submissions deferred to a later version", count(t.deferred_for_capacity)),
+            (
+                "refused beyond the whole deposit",
+                count(*t.refused_by_reason.get("beyond_capacity").unwrap_or(&0)),
+            ),
+        ])],
+    }
+}
+
+/// Byzantine leaf primaries and what was detected.
+fn byzantine_section(s: &Summary) -> Section {
+    let a = &s.adversaries;
+    Section {
+        title: "Byzantine bookkeepers".into(),
+        text: "Censoring leaf primaries drop the submissions of censored payers; forging ones report a \
+           forged synopsis to the chief, so their clients' commit proofs fail to verify (detected) \
+           and those clients never see a commit; equivocating ones send the chief a second, \
+           different report for each pulse, which the chief detects and refuses (it keeps the \
+           first to arrive)."
+            .into(),
+        tables: vec![Table::pairs(&[
+            (
+                "leaf-group seats held",
+                format!("{} of {}", a.byzantine_seats, s.ledger.groups.saturating_sub(1)),
+            ),
+            ("submissions censored", count(a.censored_submissions)),
+            ("forged group reports", count(a.forged_reports)),
+            ("commit proofs that failed to verify", count(a.bad_proofs_detected)),
+            ("conflicting second reports sent (equivocation)", count(a.equivocating_reports)),
+            ("equivocations detected by the chief", count(a.equivocations_detected)),
+        ])],
+    }
 }
 
 /// The invariant checks' row: all passed, unless the last one failed.

@@ -349,7 +349,6 @@ impl Summary {
         let latency_from_start = Percentiles::of(&mut from_start);
         let nodes = f.nodes;
         let node_pulses = (nodes * pulses).max(1) as f64;
-        let (total, bytes) = (totals[Count::Messages], totals[Count::Bytes]);
         let summary = Summary {
             format: SUMMARY_FORMAT.to_string(),
             scenario_name: f.scenario.name.clone(),
@@ -362,54 +361,13 @@ impl Summary {
             events: f.events,
             invariant_checks: f.checks,
             trace_hash: f.trace_hash,
-            transfers: Transfers {
-                issued: totals[Count::Issued],
-                committed: totals[Count::Committed],
-                refused: totals[Count::Refused],
-                abandoned: totals[Count::Abandoned],
-                lost: totals[Count::Lost],
-                outstanding: metrics.outstanding,
-                nonce_resyncs: metrics.nonce_resyncs,
-                deferred_for_capacity: metrics.deferred_for_capacity,
-                duplicate_outcomes: f.duplicate_outcomes,
-                refused_by_reason: metrics
-                    .refused_by_reason
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
-                committed_within_2_pulses: within_2_pulses,
-            },
+            transfers: transfers(&totals, &metrics, f.duplicate_outcomes, within_2_pulses),
             commit_latency_ms: latency,
             commit_latency_pulses: latency.scaled(pulse_ms as f64),
             commit_latency_from_start_ms: latency_from_start,
             throughput_tx_per_s: round2(totals[Count::Committed] as f64 * 1000.0 / f.end_ms.max(1) as f64),
-            messages: Messages {
-                total,
-                bytes,
-                per_node_per_pulse: round2(total as f64 / node_pulses),
-                per_committed_tx: round2(total as f64 / totals[Count::Committed].max(1) as f64),
-                bytes_per_node_per_pulse: round2(bytes as f64 / node_pulses),
-                by_kind: MessageKind::ALL
-                    .iter()
-                    .map(|k| (k.name().to_string(), metrics.by_kind[*k as usize]))
-                    .collect(),
-                bad: metrics.bad_messages,
-                undeliverable: metrics.undeliverable,
-                delivered_to_down_node: metrics.delivered_to_down_node,
-            },
-            faults: FaultCounts {
-                dropped: totals[Count::Dropped],
-                partitioned: totals[Count::Partitioned],
-                duplicated: totals[Count::Duplicated],
-                reordered: totals[Count::Reordered],
-                crashes: totals[Count::Crashes],
-                restarts: totals[Count::Restarts],
-                partitions_started: metrics.partitions_started,
-                partitions_healed: metrics.partitions_healed,
-                slow_link_wait_ms: metrics.slow_link_wait_ms,
-                stale_timers: metrics.stale_timers,
-                max_clock_drift_ppm: f.max_drift_ppm,
-            },
+            messages: messages(&totals, &metrics, node_pulses),
+            faults: fault_counts(&totals, &metrics, f.max_drift_ppm),
             adversaries: f.adversaries,
             committees: metrics.committees.clone(),
             elections: f.elections,
@@ -427,6 +385,59 @@ impl Summary {
             stopped: None,
         };
         RunResult { summary, series, fault_marks: std::mem::take(&mut metrics.fault_marks), pulse_ms }
+    }
+}
+
+/// What became of the requests.
+fn transfers(totals: &Counts, metrics: &Metrics, duplicate_outcomes: u64, within_2_pulses: u64) -> Transfers {
+    Transfers {
+        issued: totals[Count::Issued],
+        committed: totals[Count::Committed],
+        refused: totals[Count::Refused],
+        abandoned: totals[Count::Abandoned],
+        lost: totals[Count::Lost],
+        outstanding: metrics.outstanding,
+        nonce_resyncs: metrics.nonce_resyncs,
+        deferred_for_capacity: metrics.deferred_for_capacity,
+        duplicate_outcomes,
+        refused_by_reason: metrics.refused_by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        committed_within_2_pulses: within_2_pulses,
+    }
+}
+
+/// Messages sent, per node and pulse and per committed transfer.
+fn messages(totals: &Counts, metrics: &Metrics, node_pulses: f64) -> Messages {
+    let (total, bytes) = (totals[Count::Messages], totals[Count::Bytes]);
+    Messages {
+        total,
+        bytes,
+        per_node_per_pulse: round2(total as f64 / node_pulses),
+        per_committed_tx: round2(total as f64 / totals[Count::Committed].max(1) as f64),
+        bytes_per_node_per_pulse: round2(bytes as f64 / node_pulses),
+        by_kind: MessageKind::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), metrics.by_kind[*k as usize]))
+            .collect(),
+        bad: metrics.bad_messages,
+        undeliverable: metrics.undeliverable,
+        delivered_to_down_node: metrics.delivered_to_down_node,
+    }
+}
+
+/// What the network and the fault schedule did.
+fn fault_counts(totals: &Counts, metrics: &Metrics, max_clock_drift_ppm: i64) -> FaultCounts {
+    FaultCounts {
+        dropped: totals[Count::Dropped],
+        partitioned: totals[Count::Partitioned],
+        duplicated: totals[Count::Duplicated],
+        reordered: totals[Count::Reordered],
+        crashes: totals[Count::Crashes],
+        restarts: totals[Count::Restarts],
+        partitions_started: metrics.partitions_started,
+        partitions_healed: metrics.partitions_healed,
+        slow_link_wait_ms: metrics.slow_link_wait_ms,
+        stale_timers: metrics.stale_timers,
+        max_clock_drift_ppm,
     }
 }
 

@@ -17,7 +17,45 @@ pub fn opt(value: Option<f64>) -> String {
 }
 
 fn sections(s: &CreditSummary) -> Vec<Section> {
-    let run = Table::pairs(&[
+    let (run, service, trust, seats) = (run_table(s), service_table(s), trust_table(s), seats_table(s));
+    let section = |title: &str, text: &str, tables: Vec<Table>| Section {
+        title: title.into(),
+        text: text.into(),
+        tables,
+    };
+    vec![
+        section("Run", "", vec![run]),
+        section(
+            "Service on credit (SPEC §2.2–§2.6)",
+            "A request is refused when neither the direct line nor any path of lines can carry it.",
+            vec![service],
+        ),
+        section(
+            "Defaults (SPEC §2.5)",
+            "Value lost is what was owed on a line when it defaulted.",
+            defaults_tables(s),
+        ),
+        section(
+            "Trust ranking (SPEC §2.7)",
+            "Measured at every trust update over the active identities; the cut accepts as many \
+             identities as there are honest members, ties shared as a random tie-break would.",
+            vec![trust],
+        ),
+        section("Bookkeeper seats (SPEC §6.3)", "", vec![seats]),
+        section(
+            "Invariants",
+            &format!(
+                "{} checks of I1 and I2 (each sealed settlement version) and I12 (every pulse) passed.",
+                s.invariant_checks
+            ),
+            vec![],
+        ),
+    ]
+}
+
+/// What ran.
+fn run_table(s: &CreditSummary) -> Table {
+    Table::pairs(&[
         ("scenario", s.scenario_name.clone()),
         ("seed", s.seed.to_string()),
         ("commit", s.commit.clone()),
@@ -28,9 +66,13 @@ fn sections(s: &CreditSummary) -> Vec<Section> {
         ("identities taken by rejoining whitewashers", s.identities.rejoined.to_string()),
         ("relations formed (signed invitation and acceptance)", s.identities.relations.to_string()),
         ("letters of credit granted", s.identities.lines_granted.to_string()),
-    ]);
+    ])
+}
+
+/// Requests served and refused.
+fn service_table(s: &CreditSummary) -> Table {
     let v = &s.service;
-    let service = Table::pairs(&[
+    Table::pairs(&[
         ("requests", v.requests.to_string()),
         ("served on a direct line", v.served_direct.to_string()),
         ("served through intermediaries", v.served_routed.to_string()),
@@ -42,9 +84,43 @@ fn sections(s: &CreditSummary) -> Vec<Section> {
         ("value served (base units)", v.value_served.to_string()),
         ("credit extended (base units, every hop)", v.credit_extended.to_string()),
         ("mean cap of live lines at the end", format!("{:.1}", v.mean_live_cap)),
-    ]);
+    ])
+}
+
+/// The trust ranking's quality.
+fn trust_table(s: &CreditSummary) -> Table {
+    let t = &s.trust;
+    Table::pairs(&[
+        ("updates", t.updates.to_string()),
+        ("mean iterations per update", format!("{:.1}", t.mean_iterations)),
+        ("largest final L1 change", format!("{:.2e}", t.max_residual)),
+        ("AUC honest vs sybil (mean over updates)", opt(t.auc_honest_vs_sybil)),
+        ("AUC honest vs sybil (last update)", opt(t.auc_honest_vs_sybil_final)),
+        ("AUC honest vs every adversary", opt(t.auc_honest_vs_adversary)),
+        ("precision of the cut at the honest count", format!("{:.4}", t.precision_at_honest)),
+        ("sybils accepted by that cut", format!("{:.2}", t.accepted_sybils)),
+        ("accepted sybils per attack edge", opt(t.accepted_sybils_per_attack_edge)),
+        ("credit lost per attack edge (base units)", opt(t.credit_lost_per_attack_edge)),
+    ])
+}
+
+/// Bookkeeper seats by term.
+fn seats_table(s: &CreditSummary) -> Table {
+    let e = &s.seats;
+    Table::pairs(&[
+        ("terms", e.terms.to_string()),
+        ("failed elections (seats left empty)", e.failed_elections.to_string()),
+        ("seats per term", e.seats_per_term.to_string()),
+        ("adversarial seat fraction (mean)", format!("{:.4}", e.adversary_seat_fraction)),
+        ("adversarial seat fraction (worst term)", format!("{:.4}", e.adversary_seat_fraction_max)),
+        ("sybil seat fraction (mean)", format!("{:.4}", e.sybil_seat_fraction)),
+    ])
+}
+
+/// Defaults, in all and by borrower class.
+fn defaults_tables(s: &CreditSummary) -> Vec<Table> {
     let d = &s.defaults;
-    let defaults = Table::pairs(&[
+    let totals = Table::pairs(&[
         ("bills (lines that carried an IOU)", d.bills.to_string()),
         ("defaulted", d.defaulted.to_string()),
         ("defaulted bill fraction", format!("{:.4}", d.defaulted_bill_fraction)),
@@ -65,61 +141,7 @@ fn sections(s: &CreditSummary) -> Vec<Section> {
             })
             .collect(),
     };
-    let t = &s.trust;
-    let trust = Table::pairs(&[
-        ("updates", t.updates.to_string()),
-        ("mean iterations per update", format!("{:.1}", t.mean_iterations)),
-        ("largest final L1 change", format!("{:.2e}", t.max_residual)),
-        ("AUC honest vs sybil (mean over updates)", opt(t.auc_honest_vs_sybil)),
-        ("AUC honest vs sybil (last update)", opt(t.auc_honest_vs_sybil_final)),
-        ("AUC honest vs every adversary", opt(t.auc_honest_vs_adversary)),
-        ("precision of the cut at the honest count", format!("{:.4}", t.precision_at_honest)),
-        ("sybils accepted by that cut", format!("{:.2}", t.accepted_sybils)),
-        ("accepted sybils per attack edge", opt(t.accepted_sybils_per_attack_edge)),
-        ("credit lost per attack edge (base units)", opt(t.credit_lost_per_attack_edge)),
-    ]);
-    let e = &s.seats;
-    let seats = Table::pairs(&[
-        ("terms", e.terms.to_string()),
-        ("failed elections (seats left empty)", e.failed_elections.to_string()),
-        ("seats per term", e.seats_per_term.to_string()),
-        ("adversarial seat fraction (mean)", format!("{:.4}", e.adversary_seat_fraction)),
-        ("adversarial seat fraction (worst term)", format!("{:.4}", e.adversary_seat_fraction_max)),
-        ("sybil seat fraction (mean)", format!("{:.4}", e.sybil_seat_fraction)),
-    ]);
-    let section = |title: &str, text: &str, tables: Vec<Table>| Section {
-        title: title.into(),
-        text: text.into(),
-        tables,
-    };
-    vec![
-        section("Run", "", vec![run]),
-        section(
-            "Service on credit (SPEC §2.2–§2.6)",
-            "A request is refused when neither the direct line nor any path of lines can carry it.",
-            vec![service],
-        ),
-        section(
-            "Defaults (SPEC §2.5)",
-            "Value lost is what was owed on a line when it defaulted.",
-            vec![defaults, by_class],
-        ),
-        section(
-            "Trust ranking (SPEC §2.7)",
-            "Measured at every trust update over the active identities; the cut accepts as many \
-             identities as there are honest members, ties shared as a random tie-break would.",
-            vec![trust],
-        ),
-        section("Bookkeeper seats (SPEC §6.3)", "", vec![seats]),
-        section(
-            "Invariants",
-            &format!(
-                "{} checks of I1 and I2 (each sealed settlement version) and I12 (every pulse) passed.",
-                s.invariant_checks
-            ),
-            vec![],
-        ),
-    ]
+    vec![totals, by_class]
 }
 
 fn figures(series: &[UpdateRow], pulses: u64) -> Vec<String> {

@@ -432,7 +432,19 @@ impl CreditScenario {
             .sum()
     }
 
-    fn validate(&self, invalid: &dyn Fn(&str, &str, String) -> ScenarioError) -> Result<(), ScenarioError> {
+    fn validate(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        self.validate_header(invalid)?;
+        self.validate_population(invalid)?;
+        self.validate_credit(invalid)?;
+        self.validate_workload(invalid)?;
+        self.validate_trust(invalid)?;
+        self.validate_election(invalid)?;
+        self.validate_adversaries(invalid)?;
+        self.validate_objective_and_sweep(invalid)
+    }
+
+    /// The kind, the name and the length of the run.
+    fn validate_header(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         if self.kind != "credit" {
             return Err(invalid("kind", scenario::KIND_EXPECTED, format!("{:?}", self.kind)));
         }
@@ -445,24 +457,12 @@ impl CreditScenario {
                 format!("{:?}", self.name),
             ));
         }
-        let positive = |key: &str, v: u64| {
-            if v == 0 { Err(invalid(key, "a positive integer", "0".into())) } else { Ok(()) }
-        };
-        let probability = |key: &str, v: f64| {
-            if (0.0..=1.0).contains(&v) {
-                Ok(())
-            } else {
-                Err(invalid(key, "a probability in [0, 1]", v.to_string()))
-            }
-        };
-        let weights = |key: &str, w: &[f64]| {
-            if w.iter().all(|x| x.is_finite() && *x >= 0.0) && w.iter().sum::<f64>() > 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(key, "non-negative weights with a positive sum", format!("{w:?}")))
-            }
-        };
         int_in(invalid, "pulses", self.pulses, 1, CREDIT_PULSES_MAX, "")?;
+        Ok(())
+    }
+
+    /// `[population]`: sizes, relations, balances.
+    fn validate_population(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let p = &self.population;
         if p.honest < 2 {
             return Err(invalid("population.honest", "at least 2", p.honest.to_string()));
@@ -492,7 +492,7 @@ impl CreditScenario {
                 p.relations_per_node.to_string(),
             ));
         }
-        weights("population.closeness_weights", &p.closeness_weights)?;
+        weights(invalid, "population.closeness_weights", &p.closeness_weights)?;
         if u128::from(self.identities()) * u128::from(p.initial_balance) > u128::from(u64::MAX / 2) {
             return Err(invalid(
                 "population.initial_balance",
@@ -507,10 +507,15 @@ impl CreditScenario {
                 p.deposit.to_string(),
             ));
         }
+        Ok(())
+    }
+
+    /// `[credit]`: periods, hops, unit coefficients.
+    fn validate_credit(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let c = &self.credit;
-        positive("credit.raise_period_pulses", c.raise_period_pulses)?;
-        positive("credit.default_after_pulses", c.default_after_pulses)?;
-        positive("credit.iou_settle_period", c.iou_settle_period)?;
+        positive(invalid, "credit.raise_period_pulses", c.raise_period_pulses)?;
+        positive(invalid, "credit.default_after_pulses", c.default_after_pulses)?;
+        positive(invalid, "credit.iou_settle_period", c.iou_settle_period)?;
         int_in(invalid, "credit.max_hops", u64::from(c.max_hops), 1, u64::from(CREDIT_MAX_HOPS_MAX), "")?;
         for (key, coef) in
             [("credit.unit_coef_storage", c.unit_coef_storage), ("credit.unit_coef_cpu", c.unit_coef_cpu)]
@@ -520,6 +525,11 @@ impl CreditScenario {
                 return Err(invalid(key, "a coefficient in [0.001, 1000]", coef.to_string()));
             }
         }
+        Ok(())
+    }
+
+    /// `[workload]`: rate, amounts, mix.
+    fn validate_workload(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let w = &self.workload;
         if !(w.requests_per_pulse.is_finite() && (0.0..=10_000.0).contains(&w.requests_per_pulse)) {
             return Err(invalid(
@@ -528,7 +538,7 @@ impl CreditScenario {
                 w.requests_per_pulse.to_string(),
             ));
         }
-        positive("workload.amount_min", w.amount_min)?;
+        positive(invalid, "workload.amount_min", w.amount_min)?;
         if w.amount_max < w.amount_min {
             return Err(invalid(
                 "workload.amount_max",
@@ -536,8 +546,8 @@ impl CreditScenario {
                 w.amount_max.to_string(),
             ));
         }
-        weights("workload.unit_mix", &w.unit_mix)?;
-        probability("workload.neighbour_fraction", w.neighbour_fraction)?;
+        weights(invalid, "workload.unit_mix", &w.unit_mix)?;
+        probability(invalid, "workload.neighbour_fraction", w.neighbour_fraction)?;
         if !(w.adversary_demand.is_finite() && (0.0..=100.0).contains(&w.adversary_demand)) {
             return Err(invalid(
                 "workload.adversary_demand",
@@ -545,11 +555,16 @@ impl CreditScenario {
                 w.adversary_demand.to_string(),
             ));
         }
+        Ok(())
+    }
+
+    /// `[trust]`: the models' parameters.
+    fn validate_trust(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let t = &self.trust;
         if !(t.alpha > 0.0 && t.alpha <= 1.0) {
             return Err(invalid("trust.alpha", "a value in (0, 1]", t.alpha.to_string()));
         }
-        positive("trust.update_period_pulses", t.update_period_pulses)?;
+        positive(invalid, "trust.update_period_pulses", t.update_period_pulses)?;
         if t.maxflow_capacities.len() > 64 {
             return Err(invalid(
                 "trust.maxflow_capacities",
@@ -557,6 +572,11 @@ impl CreditScenario {
                 format!("{} capacities", t.maxflow_capacities.len()),
             ));
         }
+        Ok(())
+    }
+
+    /// `[election]`: committees, pools, votes, trust floor.
+    fn validate_election(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         let e = &self.election;
         if e.cycle_pulses > 0 {
             let most = u64::from(ELECTION_SIZE_MAX);
@@ -579,7 +599,12 @@ impl CreditScenario {
                 e.trust_min.to_string(),
             ));
         }
-        let a = &self.adversaries;
+        Ok(())
+    }
+
+    /// `[adversaries]`: sybils and their edges, whitewashers, camouflage.
+    fn validate_adversaries(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+        let (a, p) = (&self.adversaries, &self.population);
         if a.sybils == 0 && a.attack_edges > 0 {
             return Err(invalid(
                 "adversaries.attack_edges",
@@ -615,7 +640,12 @@ impl CreditScenario {
                 a.whitewash_relations.to_string(),
             ));
         }
-        probability("adversaries.camouflage", a.camouflage)?;
+        probability(invalid, "adversaries.camouflage", a.camouflage)?;
+        Ok(())
+    }
+
+    /// `[objective]` metrics and the `[sweep]` shape.
+    fn validate_objective_and_sweep(&self, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         for key in self.objective.keys() {
             if !OBJECTIVE_METRICS.contains(&key.as_str()) {
                 return Err(invalid(
@@ -636,5 +666,28 @@ impl CreditScenario {
             }
         }
         Ok(())
+    }
+}
+
+/// How a check reports an invalid value: key, what was expected, what was found.
+type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
+
+fn positive(invalid: Invalid<'_>, key: &str, v: u64) -> Result<(), ScenarioError> {
+    if v == 0 { Err(invalid(key, "a positive integer", "0".into())) } else { Ok(()) }
+}
+
+fn probability(invalid: Invalid<'_>, key: &str, v: f64) -> Result<(), ScenarioError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(invalid(key, "a probability in [0, 1]", v.to_string()))
+    }
+}
+
+fn weights(invalid: Invalid<'_>, key: &str, w: &[f64]) -> Result<(), ScenarioError> {
+    if w.iter().all(|x| x.is_finite() && *x >= 0.0) && w.iter().sum::<f64>() > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, "non-negative weights with a positive sum", format!("{w:?}")))
     }
 }

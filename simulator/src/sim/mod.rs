@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 
-use reference::node::{Message, Node, Output, Timer};
+use reference::node::{Message, Node, Output, SharedVerifier, Timer};
 use reference::{Id, Prefix};
 use rustc_hash::FxHashMap;
 
@@ -204,29 +204,14 @@ const FINISHED: u64 = u64::MAX;
 
 impl Simulation {
     /// Set up a run of `scenario` (already validated) with `seed`.
-    pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Simulation, SimError> {
+    pub fn new(scenario: &Scenario, seed: u64, mut options: RunOptions) -> Result<Simulation, SimError> {
         let file = options.source.clone().unwrap_or_else(|| PathBuf::from(format!("{}.toml", scenario.name)));
-        #[cfg(feature = "fault-injection")]
-        let validate = !options.skip_validation;
-        #[cfg(not(feature = "fault-injection"))]
-        let validate = true;
-        if validate {
-            scenario.validate(&file)?;
-        }
-        let mut scenario = scenario.clone();
-        scenario.seed = seed;
-        let swarm_choices =
-            if options.swarm_expanded { Vec::new() } else { faults::expand_swarm(&mut scenario, seed) };
+        let (scenario, swarm_choices) = prepared(scenario, seed, &options, &file)?;
         let (signers, verifier) = signers(&scenario, seed);
         let world = World::build(&scenario, seed, signers);
         leaf_groups_exist(&scenario, seed, &file, world.layout.leaves)?;
         let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
-        let mut checker = Checker::new(ids.len(), scenario.parameters.genesis_supply, verifier.clone())
-            .with_deposit(scenario.parameters.bookkeeper_deposit);
-        checker.after_root(world.genesis.arbiter.root()).map_err(|v| {
-            let replay = replay_command(&scenario, seed, options.source.as_ref(), &options.overrides);
-            violation_error(v, 0, seed, replay)
-        })?;
+        let checker = genesis_checked(&scenario, seed, &options, &world, verifier.clone())?;
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
         let layout = world.layout;
         let byzantine = ByzantinePrimaries::new(&scenario, seed, layout);
@@ -235,22 +220,13 @@ impl Simulation {
             Box::new(ElectionLog::new(layout.standbys, adversary))
         });
         let groups = world.roster.len();
-        #[allow(unused_mut)] // mutated only with fault injection
-        let mut nodes = world.into_nodes(&scenario, verifier);
-        #[cfg(feature = "fault-injection")]
-        for node in &mut nodes {
-            if let Some(faults) = options.node_faults {
-                node.inject_faults(faults);
-            }
-            if let Some(faults) = options.ledger_faults {
-                node.inject_ledger_faults(faults);
-            }
-        }
+        let nodes = started_nodes(world, &scenario, verifier, &options);
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
             .into_iter()
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
             .collect();
-        let trace = match options.trace {
+        let network = network(&scenario, seed, ids.len(), &options);
+        let trace = match options.trace.take() {
             Some(sink) => Trace::to_writer(sink, seed, nodes.len() as u64, &scenario.to_toml())?,
             None => Trace::hash_only(),
         };
@@ -267,15 +243,7 @@ impl Simulation {
         Ok(Simulation {
             index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
             partition_sides: partition_sides(&scenario, &ids),
-            network: {
-                #[allow(unused_mut)] // set only with fault injection
-                let mut network = VirtualNetwork::new(&scenario, seed, ids.len());
-                #[cfg(feature = "fault-injection")]
-                {
-                    network.wrap_delays = options.wrap_delays;
-                }
-                network
-            },
+            network,
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
             arrivals: None,
             churn: None,
@@ -627,6 +595,79 @@ impl Simulation {
             elections: self.elections.as_ref().map(|log| log.finish()),
         })
     }
+}
+
+/// The scenario as this run runs it: validated (unless a test skips it), with its seed, and
+/// swarm mode's choices drawn unless the scenario comes from a trace that holds them.
+fn prepared(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+    file: &Path,
+) -> Result<(Scenario, Vec<String>), SimError> {
+    #[cfg(feature = "fault-injection")]
+    let validate = !options.skip_validation;
+    #[cfg(not(feature = "fault-injection"))]
+    let validate = true;
+    if validate {
+        scenario.validate(file)?;
+    }
+    let mut scenario = scenario.clone();
+    scenario.seed = seed;
+    let swarm_choices =
+        if options.swarm_expanded { Vec::new() } else { faults::expand_swarm(&mut scenario, seed) };
+    Ok((scenario, swarm_choices))
+}
+
+/// The checker, with the genesis root checked.
+fn genesis_checked(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+    world: &World,
+    verifier: SharedVerifier,
+) -> Result<Checker, SimError> {
+    let mut checker = Checker::new(world.signers.len(), scenario.parameters.genesis_supply, verifier)
+        .with_deposit(scenario.parameters.bookkeeper_deposit);
+    checker.after_root(world.genesis.arbiter.root()).map_err(|v| {
+        let replay = replay_command(scenario, seed, options.source.as_ref(), &options.overrides);
+        violation_error(v, 0, seed, replay)
+    })?;
+    Ok(checker)
+}
+
+/// The world's nodes, with the test-only faults a run asks for.
+#[allow(unused_variables)] // `options` is read only with fault injection
+fn started_nodes(
+    world: World,
+    scenario: &Scenario,
+    verifier: SharedVerifier,
+    options: &RunOptions,
+) -> Vec<Node> {
+    #[allow(unused_mut)] // mutated only with fault injection
+    let mut nodes = world.into_nodes(scenario, verifier);
+    #[cfg(feature = "fault-injection")]
+    for node in &mut nodes {
+        if let Some(faults) = options.node_faults {
+            node.inject_faults(faults);
+        }
+        if let Some(faults) = options.ledger_faults {
+            node.inject_ledger_faults(faults);
+        }
+    }
+    nodes
+}
+
+/// The virtual network between `nodes` nodes.
+#[allow(unused_variables)] // `options` is read only with fault injection
+fn network(scenario: &Scenario, seed: u64, nodes: usize, options: &RunOptions) -> VirtualNetwork {
+    #[allow(unused_mut)] // set only with fault injection
+    let mut network = VirtualNetwork::new(scenario, seed, nodes);
+    #[cfg(feature = "fault-injection")]
+    {
+        network.wrap_delays = options.wrap_delays;
+    }
+    network
 }
 
 /// Hint the CPU to load the cache lines of `value` (at most its first 192 bytes).
