@@ -398,43 +398,68 @@ fn credit_run_one(
         Err(error) => {
             // A credit run that breaks an invariant stops without a report (D-036).
             say!(console, "{} seed {seed}: STOPPED: {error}", s.name);
-            use crate::summary::StopKind;
-            let (kind, invariant) = match &error {
-                credit::CreditSimError::Violation { violation, .. } => {
-                    (StopKind::Invariant, Some(violation.invariant.code().to_string()))
-                }
-                _ => (StopKind::Error, None),
-            };
-            let stopped = crate::summary::Stopped {
-                kind,
-                at_ms: 0, // credit runs count pulses, not ms: the reason says which pulse
-                invariant,
-                reason: error.to_string(),
-                replay: format!("cargo run --release -p simulator -- run {source} --seed {seed}"),
-            };
-            let headline = "stopped".to_string();
-            return Ok(SeedRun {
-                seed,
-                report: None,
-                headline,
-                faults: Default::default(),
-                stopped: Some(stopped),
-            });
+            return Ok(credit_stopped(seed, &source, &error));
         }
     };
     if check {
-        let again = CreditSimulation::new(s, seed, &source).run()?;
-        let same = again == result && credit::report::run_html(&again) == credit::report::run_html(&result);
-        if !same {
-            return Err(format!(
-                "NOT deterministic: credit scenario {} seed {seed} gave two different results",
-                s.name
-            )
-            .into());
-        }
+        check_credit_determinism(s, seed, &source, &result)?;
         say!(console, "determinism: seed {seed} ran twice with identical summaries and reports");
     }
     credit::report::write_run(dir, &result).map_err(at_path(dir))?;
+    write_credit_timing(dir, wall_s, &result)?;
+    credit_seed_run(seed, dir, wall_s, &result, console)
+}
+
+/// A credit run that stopped: recorded in the campaign, without a report.
+fn credit_stopped(seed: u64, source: &str, error: &credit::CreditSimError) -> SeedRun {
+    use crate::summary::StopKind;
+    let (kind, invariant) = match error {
+        credit::CreditSimError::Violation { violation, .. } => {
+            (StopKind::Invariant, Some(violation.invariant.code().to_string()))
+        }
+        _ => (StopKind::Error, None),
+    };
+    let stopped = crate::summary::Stopped {
+        kind,
+        at_ms: 0, // credit runs count pulses, not ms: the reason says which pulse
+        invariant,
+        reason: error.to_string(),
+        replay: format!("cargo run --release -p simulator -- run {source} --seed {seed}"),
+    };
+    SeedRun {
+        seed,
+        report: None,
+        headline: "stopped".to_string(),
+        faults: Default::default(),
+        stopped: Some(stopped),
+    }
+}
+
+/// Run the seed again and compare its results and report.
+fn check_credit_determinism(
+    s: &CreditScenario,
+    seed: u64,
+    source: &str,
+    result: &credit::summary::CreditRunResult,
+) -> Result<(), Failure> {
+    let again = CreditSimulation::new(s, seed, source).run()?;
+    let same = again == *result && credit::report::run_html(&again) == credit::report::run_html(result);
+    if !same {
+        return Err(format!(
+            "NOT deterministic: credit scenario {} seed {seed} gave two different results",
+            s.name
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The run's wall-clock figures, kept out of the deterministic files.
+fn write_credit_timing(
+    dir: &Path,
+    wall_s: f64,
+    result: &credit::summary::CreditRunResult,
+) -> Result<(), Failure> {
     let timing = serde_json::json!({
         "wall_s": wall_s,
         "trust_updates": result.summary.trust.updates,
@@ -443,6 +468,17 @@ fn credit_run_one(
     let timing_file = dir.join("timing.json");
     std::fs::write(&timing_file, serde_json::to_string_pretty(&timing)? + "\n")
         .map_err(at_path(&timing_file))?;
+    Ok(())
+}
+
+/// The seed's line in the campaign, and what the console says of it.
+fn credit_seed_run(
+    seed: u64,
+    dir: &Path,
+    wall_s: f64,
+    result: &credit::summary::CreditRunResult,
+    console: &Console,
+) -> Result<SeedRun, Failure> {
     let r = &result.summary;
     let headline = format!(
         "{} requests, {:.2}% refused, {} defaults, value lost {:.2}% of credit",

@@ -840,15 +840,6 @@ impl CreditSimulation {
     fn finish(self) -> CreditRunResult {
         let c = &self.counters;
         let s = &self.scenario;
-        let served = c.served_direct + c.served_routed;
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-        let live: Vec<u64> =
-            self.book.lines().values().filter(|l| l.revoked_cap.is_none()).map(|l| l.cap).collect();
-        let edges = s.adversaries.attack_edges;
-        let per_edge = |x: f64| (edges > 0).then(|| x / f64::from(edges));
-        let accepted_sybils = mean(&self.trust.accepted_sybils).unwrap_or(0.0);
-        let value_lost = c.value_lost();
         let summary = CreditSummary {
             format: CREDIT_SUMMARY_FORMAT.into(),
             scenario_name: s.name.clone(),
@@ -862,47 +853,15 @@ impl CreditSimulation {
                 relations: c.relations,
                 lines_granted: c.lines_granted,
             },
-            service: Service {
-                requests: c.requests,
-                served_direct: c.served_direct,
-                served_routed: c.served_routed,
-                refused_over_cap: c.over_cap,
-                refused_revoked: c.revoked,
-                refused_no_route: c.no_route,
-                settlement_failure_rate: ratio(c.refused() as f64, c.requests as f64),
-                mean_hops: ratio(c.hops as f64, served as f64),
-                value_served: c.value_served,
-                credit_extended: c.credit_extended,
-                mean_live_cap: ratio(live.iter().sum::<u64>() as f64, live.len() as f64),
-            },
-            defaults: Defaults {
-                bills: self.ever_borrowed.len() as u64,
-                defaulted: c.defaulted,
-                defaulted_bill_fraction: ratio(c.defaulted as f64, self.ever_borrowed.len() as f64),
-                value_lost,
-                value_lost_fraction: ratio(value_lost as f64, c.credit_extended as f64),
-                value_lost_by_class: c.value_lost_by_class,
-                defaulted_by_class: c.defaulted_by_class,
-            },
+            service: self.service(),
+            defaults: self.defaults(),
             settlement: Settlement {
                 transfers: c.transfers,
                 value_settled: c.value_settled,
                 refused: c.settle_refused,
                 versions: c.versions,
             },
-            trust: TrustQuality {
-                model: s.trust.model.name().into(),
-                updates: self.trust.updates,
-                mean_iterations: ratio(self.trust.iterations as f64, self.trust.updates as f64),
-                max_residual: self.trust.max_residual,
-                auc_honest_vs_sybil: mean(&self.trust.auc_sybil),
-                auc_honest_vs_sybil_final: self.trust.auc_sybil.last().copied(),
-                auc_honest_vs_adversary: mean(&self.trust.auc_adversary),
-                precision_at_honest: mean(&self.trust.precision).unwrap_or(0.0),
-                accepted_sybils,
-                accepted_sybils_per_attack_edge: per_edge(accepted_sybils),
-                credit_lost_per_attack_edge: per_edge(c.value_lost_by_class[Class::Sybil as usize] as f64),
-            },
+            trust: self.trust_quality(),
             seats: Seats {
                 terms: self.seats.terms,
                 failed_elections: self.seats.failed,
@@ -921,6 +880,73 @@ impl CreditSimulation {
         };
         CreditRunResult { summary, series: self.series }
     }
+
+    /// Requests served and refused, and the lines they used.
+    fn service(&self) -> Service {
+        let c = &self.counters;
+        let served = c.served_direct + c.served_routed;
+        let live: Vec<u64> =
+            self.book.lines().values().filter(|l| l.revoked_cap.is_none()).map(|l| l.cap).collect();
+        Service {
+            requests: c.requests,
+            served_direct: c.served_direct,
+            served_routed: c.served_routed,
+            refused_over_cap: c.over_cap,
+            refused_revoked: c.revoked,
+            refused_no_route: c.no_route,
+            settlement_failure_rate: ratio(c.refused() as f64, c.requests as f64),
+            mean_hops: ratio(c.hops as f64, served as f64),
+            value_served: c.value_served,
+            credit_extended: c.credit_extended,
+            mean_live_cap: ratio(live.iter().sum::<u64>() as f64, live.len() as f64),
+        }
+    }
+
+    /// IOUs defaulted and the value lost.
+    fn defaults(&self) -> Defaults {
+        let c = &self.counters;
+        let value_lost = c.value_lost();
+        Defaults {
+            bills: self.ever_borrowed.len() as u64,
+            defaulted: c.defaulted,
+            defaulted_bill_fraction: ratio(c.defaulted as f64, self.ever_borrowed.len() as f64),
+            value_lost,
+            value_lost_fraction: ratio(value_lost as f64, c.credit_extended as f64),
+            value_lost_by_class: c.value_lost_by_class,
+            defaulted_by_class: c.defaulted_by_class,
+        }
+    }
+
+    /// The trust ranking's quality over the updates, and the sybils' gain per attack edge.
+    fn trust_quality(&self) -> TrustQuality {
+        let (c, s) = (&self.counters, &self.scenario);
+        let edges = s.adversaries.attack_edges;
+        let per_edge = |x: f64| (edges > 0).then(|| x / f64::from(edges));
+        let accepted_sybils = mean(&self.trust.accepted_sybils).unwrap_or(0.0);
+        TrustQuality {
+            model: s.trust.model.name().into(),
+            updates: self.trust.updates,
+            mean_iterations: ratio(self.trust.iterations as f64, self.trust.updates as f64),
+            max_residual: self.trust.max_residual,
+            auc_honest_vs_sybil: mean(&self.trust.auc_sybil),
+            auc_honest_vs_sybil_final: self.trust.auc_sybil.last().copied(),
+            auc_honest_vs_adversary: mean(&self.trust.auc_adversary),
+            precision_at_honest: mean(&self.trust.precision).unwrap_or(0.0),
+            accepted_sybils,
+            accepted_sybils_per_attack_edge: per_edge(accepted_sybils),
+            credit_lost_per_attack_edge: per_edge(c.value_lost_by_class[Class::Sybil as usize] as f64),
+        }
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// The mean, `None` of nothing.
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 impl std::fmt::Debug for CreditSimulation {
