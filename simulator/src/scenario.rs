@@ -732,9 +732,7 @@ fn location(file: &Path, line: usize) -> String {
 impl Scenario {
     /// Read, parse and validate the scenario at `path`.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
-        Scenario::parse(&text, path)
+        Scenario::parse(&read(path)?, path)
     }
 
     /// Parse and validate scenario `text`; `file` names it in errors.
@@ -751,13 +749,7 @@ impl Scenario {
 
     /// Check every value against what the simulator can run.
     pub fn validate(&self, file: &Path) -> Result<(), ScenarioError> {
-        let invalid = |key: &str, expected: &str, got: String| ScenarioError::Invalid {
-            file: file.to_path_buf(),
-            key: key.to_string(),
-            expected: expected.to_string(),
-            got,
-        };
-        validate::check(self, &invalid)
+        validate::check(self, &invalid_in(file))
     }
 
     /// When every fault of the scenario has stopped, if they all do: the last partition heal,
@@ -1034,3 +1026,19 @@ fn deserialize_schema<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -
 }
 
 pub(crate) mod validate;
+
+/// A scenario file's text, or an error naming the file. Both scenario kinds read through it.
+pub(crate) fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })
+}
+
+/// How both scenario kinds' checks report an invalid value of `file`: the key, what was
+/// expected, what was found.
+pub(crate) fn invalid_in(file: &Path) -> impl Fn(&str, &str, String) -> ScenarioError + '_ {
+    move |key: &str, expected: &str, got: String| ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        expected: expected.to_string(),
+        got,
+    }
+}

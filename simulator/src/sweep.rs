@@ -38,13 +38,30 @@ pub struct Point {
     pub seed: u64,
 }
 
-/// A sweep, expanded.
+/// A sweep's scenario kind: how a point's scenario is built, and what the sweep's record calls
+/// the kind. Protocol and credit sweeps share [`Plan`] and [`Point`] through it.
+pub trait SweepScenario: Sized {
+    /// What the sweep record names the kind (`protocol`, `credit`).
+    const KIND: &'static str;
+    /// The scenario of `text` (`file` names it in errors) with `overrides` applied and its
+    /// `[sweep]` dropped, validated.
+    fn of_point(text: &str, file: &Path, overrides: &[Override]) -> Result<Self, ScenarioError>;
+}
+
+impl SweepScenario for Scenario {
+    const KIND: &'static str = "protocol";
+    fn of_point(text: &str, file: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with_overrides(text, file, overrides, "sweep point", true)
+    }
+}
+
+/// A sweep, expanded (of either scenario kind).
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub struct Plan<S = Scenario> {
     /// Identifies the sweep: a hash of the scenario text, so that merge refuses to mix sweeps.
     pub sweep_id: String,
-    /// The scenario's name.
-    pub name: String,
+    /// The scenario as written (with its `[sweep]`).
+    pub base: S,
     /// The scenario's file.
     pub file: PathBuf,
     /// The scenario file's text.
@@ -55,16 +72,16 @@ pub struct Plan {
     pub largest: crate::memory::Estimate,
 }
 
-impl Plan {
+impl<S: SweepScenario> Plan<S> {
     /// The scenario of `point`: the file with its assignments. Built when the point runs (a
     /// plan of 100,000 points holds no scenario, which could be large); planning validated it.
-    pub fn scenario(&self, point: &Point) -> Result<Scenario, SweepError> {
-        Ok(Scenario::parse_with_overrides(&self.text, &self.file, &point.overrides, "sweep point", true)?)
+    pub fn scenario(&self, point: &Point) -> Result<S, ScenarioError> {
+        S::of_point(&self.text, &self.file, &point.overrides)
     }
 
     /// What the sweep's directory records of it.
     pub fn record(&self) -> SweepRecord {
-        SweepRecord::new("protocol", &self.file, &self.text, self.points.len())
+        SweepRecord::new(S::KIND, &self.file, &self.text, self.points.len())
     }
 
     /// Each point's planned seed and assignments, by index (what point files are checked
@@ -216,7 +233,7 @@ pub fn plan_text(text: &str, file: &Path) -> Result<Plan, SweepError> {
         }
     }
     let sweep_id = points::sweep_id(text);
-    Ok(Plan { sweep_id, name: base.name, file: file.to_path_buf(), text: text.to_string(), points, largest })
+    Ok(Plan { sweep_id, base, file: file.to_path_buf(), text: text.to_string(), points, largest })
 }
 
 /// Check every point of the sweep of `text` (what `validate` and `run` do) and count them.

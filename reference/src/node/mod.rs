@@ -192,6 +192,10 @@ impl Node {
     /// A member of a leaf group's committee keeping `ledger` (its group's accounts): the
     /// group's primary, or — named a backup in the roster — a backup that replays its primary's
     /// sealed cycles, attests them and takes over when the chief fails the group over (D-032).
+    ///
+    /// # Panics
+    /// If `id` sits in the root group: a root committee member holds the arbiter, so it is
+    /// built with [`Node::chief`] (D-037).
     pub fn bookkeeper(id: Id, ledger: Ledger, verifier: SharedVerifier, config: NodeConfig) -> Node {
         Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, None)))
     }

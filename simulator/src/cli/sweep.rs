@@ -73,7 +73,7 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
     let largest = plan.largest.clone();
     super::check_memory(&largest)?;
-    let dir = sweep_dir(&plan.name, shard, args.out.as_deref());
+    let dir = sweep_dir(&plan.base.name, shard, args.out.as_deref());
     let indices = mine.iter().map(|p| p.index).collect();
     let done: Vec<sweep::PointResult> =
         points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
@@ -84,7 +84,7 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
     say!(
         console,
         "sweep {}: {} of {} points into {}{}, {}",
-        plan.name,
+        plan.base.name,
         mine.len(),
         plan.points.len(),
         dir.display(),
@@ -147,18 +147,16 @@ fn credit_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(), F
     }
     let plan = credit::compare::plan_text(text, path)?;
     let shard = args.shard.as_deref().map(|s| sweep::parse_shard(s, plan.points.len())).transpose()?;
-    let mine: Vec<&credit::compare::CreditPoint> =
+    let mine: Vec<&sweep::Point> =
         plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let largest =
-        plan.points.iter().map(|p| memory::credit(&p.scenario)).max_by_key(memory::Estimate::total_bytes);
-    let largest = largest.expect("a sweep has a point");
+    let largest = plan.largest.clone();
     super::check_memory(&largest)?;
     let dir = sweep_dir(&plan.base.name, shard, args.out.as_deref());
     let indices = mine.iter().map(|p| p.index).collect();
     let done: Vec<credit::compare::CreditPointResult> =
         points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
     let finished: std::collections::BTreeSet<usize> = done.iter().map(|d| d.index).collect();
-    let remaining: Vec<&credit::compare::CreditPoint> =
+    let remaining: Vec<&sweep::Point> =
         mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
     let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
     say!(

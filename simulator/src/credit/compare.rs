@@ -18,38 +18,20 @@ use super::summary::CreditSummary;
 use crate::plot::{self, Chart, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
-use crate::sweep::points::{self, Expected};
+use crate::sweep::points;
 use crate::sweep::report::first_seen;
-use crate::sweep::{SweepError, SweepRecord, cartesian, fmt_ci, label, mean_ci, stats};
+use crate::sweep::{
+    Plan, Point, SweepError, SweepRecord, SweepScenario, cartesian, fmt_ci, label, mean_ci, stats,
+};
 
-/// One run of a credit sweep.
-#[derive(Clone, Debug)]
-pub struct CreditPoint {
-    /// Position in the sweep.
-    pub index: usize,
-    /// `key = value` of each swept parameter.
-    pub assignments: Vec<(String, String)>,
-    /// The same as overrides (for the replay command).
-    pub overrides: Vec<Override>,
-    /// The seed.
-    pub seed: u64,
-    /// The scenario with the assignments applied.
-    pub scenario: CreditScenario,
-}
+/// A credit sweep, expanded: the protocol sweeps' plan over credit scenarios.
+pub type CreditPlan = Plan<CreditScenario>;
 
-/// A credit sweep, expanded.
-#[derive(Clone, Debug)]
-pub struct CreditPlan {
-    /// A hash of the scenario text.
-    pub sweep_id: String,
-    /// The scenario as written (with its `[sweep]` and `[objective]`).
-    pub base: CreditScenario,
-    /// The scenario file's text, embedded in the report.
-    pub text: String,
-    /// The file.
-    pub file: PathBuf,
-    /// Every point, in order.
-    pub points: Vec<CreditPoint>,
+impl SweepScenario for CreditScenario {
+    const KIND: &'static str = "credit";
+    fn of_point(text: &str, file: &Path, overrides: &[Override]) -> Result<CreditScenario, ScenarioError> {
+        CreditScenario::parse_with_overrides(text, file, overrides, "sweep point", true)
+    }
 }
 
 /// The result of one point of a credit sweep.
@@ -61,18 +43,6 @@ impl points::RunSummary for CreditSummary {
     }
     fn commit(&self) -> &str {
         &self.commit
-    }
-}
-
-impl CreditPlan {
-    /// What the sweep's directory records of it.
-    pub fn record(&self) -> SweepRecord {
-        SweepRecord::new("credit", &self.file, &self.text, self.points.len())
-    }
-
-    /// Each point's planned seed and assignments, by index.
-    pub fn expected(&self) -> Expected<'_> {
-        self.points.iter().map(|p| (p.seed, p.assignments.as_slice())).collect()
     }
 }
 
@@ -116,24 +86,25 @@ pub fn plan_text(text: &str, file: &Path) -> Result<CreditPlan, CreditSweepError
     let base = CreditScenario::parse(text, file)?;
     let sweep = base.sweep.clone().ok_or_else(|| CreditSweepError::NoSweep(file.to_path_buf()))?;
     let mut points = Vec::new();
+    let mut largest: Option<crate::memory::Estimate> = None;
     for combination in cartesian(&sweep.parameters) {
         let overrides: Vec<Override> =
             combination.iter().map(|(k, v)| Override { key: k.to_string(), value: (*v).clone() }).collect();
         let scenario = CreditScenario::parse_with_overrides(text, file, &overrides, "sweep point", true)?;
+        let estimate = crate::memory::credit(&scenario);
+        if largest.as_ref().is_none_or(|l| estimate.total_bytes() > l.total_bytes()) {
+            largest = Some(estimate);
+        }
         let assignments: Vec<(String, String)> =
             combination.iter().map(|(k, v)| (k.to_string(), display_value(v))).collect();
         for seed in &sweep.seeds {
-            points.push(CreditPoint {
-                index: points.len(),
-                assignments: assignments.clone(),
-                overrides: overrides.clone(),
-                seed: *seed,
-                scenario: scenario.clone(),
-            });
+            let (assignments, overrides) = (assignments.clone(), overrides.clone());
+            points.push(Point { index: points.len(), assignments, overrides, seed: *seed });
         }
     }
+    let largest = largest.ok_or_else(|| CreditSweepError::NoSweep(file.to_path_buf()))?;
     let sweep_id = points::sweep_id(text);
-    Ok(CreditPlan { sweep_id, base, text: text.to_string(), file: file.to_path_buf(), points })
+    Ok(Plan { sweep_id, base, file: file.to_path_buf(), text: text.to_string(), points, largest })
 }
 
 /// A swept value as a label: strings without their quotes.
@@ -145,7 +116,7 @@ fn display_value(value: &toml::Value) -> String {
 /// `progress` is called after each.
 pub fn run(
     plan: &CreditPlan,
-    points: &[&CreditPoint],
+    points: &[&Point],
     threads: usize,
     dir: &Path,
     progress: &(dyn Fn() + Sync),
@@ -156,12 +127,13 @@ pub fn run(
 
 fn run_point(
     plan: &CreditPlan,
-    point: &CreditPoint,
+    point: &Point,
     dir: &Path,
     progress: &(dyn Fn() + Sync),
 ) -> Result<CreditPointResult, CreditSweepError> {
     let source = replay_source(&plan.file, &point.overrides);
-    let result = CreditSimulation::new(&point.scenario, point.seed, &source).run().map_err(|error| {
+    let scenario = plan.scenario(point)?;
+    let result = CreditSimulation::new(&scenario, point.seed, &source).run().map_err(|error| {
         CreditSweepError::Run {
             index: point.index,
             assignments: label(&point.assignments),
@@ -194,7 +166,7 @@ pub fn replay_source(file: &Path, overrides: &[Override]) -> String {
 
 /// Whether `dir` holds a credit sweep's results (its record says so).
 pub fn is_credit_sweep_dir(dir: &Path) -> bool {
-    SweepRecord::read(dir).is_ok_and(|r| r.kind == "credit")
+    SweepRecord::read(dir).is_ok_and(|r| r.kind == <CreditScenario as SweepScenario>::KIND)
 }
 
 /// Merge the credit sweep results under `dirs` — each checked against the sweep its directory

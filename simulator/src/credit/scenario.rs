@@ -11,7 +11,7 @@ use reference::credit::line::CreditParams;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::*;
-use crate::scenario::validate::{self, int_in};
+use crate::scenario::validate::{self, Invalid, int_in};
 use crate::scenario::{self, Override, ScenarioError};
 
 /// A whole credit scenario.
@@ -389,21 +389,13 @@ impl CreditScenario {
 
     /// Read, parse and validate the credit scenario at `path`.
     pub fn load(path: &Path) -> Result<CreditScenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
-        CreditScenario::parse(&text, path)
+        CreditScenario::parse(&scenario::read(path)?, path)
     }
 
     /// Parse and validate `text` (`file` names it in errors).
     pub fn parse(text: &str, file: &Path) -> Result<CreditScenario, ScenarioError> {
         let s: CreditScenario = scenario::deserialize(text, file)?;
-        let invalid = |key: &str, expected: &str, got: String| ScenarioError::Invalid {
-            file: file.to_path_buf(),
-            key: key.to_string(),
-            expected: expected.to_string(),
-            got,
-        };
-        s.validate(&invalid)?;
+        s.validate(&scenario::invalid_in(file))?;
         Ok(s)
     }
 
@@ -668,9 +660,6 @@ impl CreditScenario {
         Ok(())
     }
 }
-
-/// How a check reports an invalid value: key, what was expected, what was found.
-type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
 
 fn positive(invalid: Invalid<'_>, key: &str, v: u64) -> Result<(), ScenarioError> {
     if v == 0 { Err(invalid(key, "a positive integer", "0".into())) } else { Ok(()) }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::bounds::*;
 
-pub(super) type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
+pub(crate) type Invalid<'a> = &'a dyn Fn(&str, &str, String) -> ScenarioError;
 
 pub(super) fn check(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
     if s.name.trim().is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
