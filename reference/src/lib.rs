@@ -44,8 +44,8 @@
 //! ## A cross-group transfer, by hand
 //!
 //! The same protocol, as the simulator drives it: a roster of two leaf groups under the chief,
-//! a payer in one and a payee in the other, and every message delivered at once by a loop of a
-//! dozen lines. The payer proposes, the payee co-signs and submits, the payer's primary applies
+//! a payer in one and a payee in the other, and every message delivered at once by a loop of
+//! twenty lines. The payer proposes, the payee co-signs and submits, the payer's primary applies
 //! the debit half and sends the credit half to the payee's primary (SPEC §7.3); each of the
 //! chief's pulses seals the groups, matches the halves, orders them cleared and builds the
 //! root; the parties receive proofs of their accounts under it, which anyone can check.
