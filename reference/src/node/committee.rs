@@ -185,6 +185,8 @@ pub(super) struct ClosedPulse {
 /// successor (SPEC §5.2, §6.4; D-033).
 #[derive(Clone, Debug, Default)]
 pub(super) struct RootCommittee {
+    /// The root group's replication log: the chief's closed cycles, which its backups replay.
+    pub log: Replication,
     /// Events of the chief's handling of reports and attestations in the current cycle; they
     /// are released with the cycle.
     pub cycle_events: Vec<super::Output>,

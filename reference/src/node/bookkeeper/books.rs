@@ -372,9 +372,6 @@ impl Books {
         if let Some(capacity) = &mut self.capacity {
             *capacity = Capacity::new(capacity.deposit());
         }
-        if let Some(replica) = &mut self.replica {
-            replica.current.clear();
-        }
     }
     /// This node's view of its own group.
     pub(super) fn own_view(&self) -> u32 {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::consensus::settlement::GroupReport;
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books, refused};
-use crate::node::committee::report_digest;
+use super::{Bookkeeper, refused};
+use crate::node::committee::{Replication, report_digest};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
@@ -31,14 +31,14 @@ impl Bookkeeper {
         }
         let named =
             settle.view > view || (settle.view == view && primary == self.books.id && !self.books.acting);
-        if from_chief && named && self.books.replica.is_some() {
+        if from_chief && named && self.log().is_some() {
             self.take_over(settle.view, out);
         }
         if !self.books.acting {
             return Err(self.books.not_acting());
         }
         let before_pulse = self.books.pulse;
-        self.books.record(from, msg);
+        self.record(from, msg);
         let Some(report) = self.books.on_settle(from, settle, out)? else { return Ok(()) };
         out.push(Output::Send { to: from, msg: Message::GroupSeal(Box::new(report.clone())) });
         self.replicate(before_pulse, &report, out);
@@ -47,12 +47,12 @@ impl Bookkeeper {
 
     /// Close the cycle just sealed and send every other member the cycles it has not attested.
     pub(super) fn replicate(&mut self, before_pulse: u64, report: &GroupReport, out: &mut Vec<Output>) {
-        if self.books.replica.is_none() {
-            return; // a group of one
-        }
         let targets = self.replication_targets();
-        let books = &mut self.books;
-        let Some(replica) = books.replica.as_mut() else { return };
+        let (id, group) = (self.books.id, self.books.group);
+        let view = self.books.views.acting(&self.books.config.roster, &group).0;
+        let Some(replica) = self.log_mut() else {
+            return; // a group of one
+        };
         let inputs = std::mem::take(&mut replica.current);
         let pulse = report.pulse;
         replica.push(Arc::new(ReplicaCycle {
@@ -62,16 +62,14 @@ impl Bookkeeper {
             report_digest: report_digest(report),
         }));
         debug_assert_eq!(replica.log.back().map(|c| c.pulse), Some(pulse), "the sealed cycle is logged");
-        let view = books.views.acting(&books.config.roster, &books.group).0;
         let wanted = std::mem::take(&mut replica.state_wanted);
         // Members that asked for the state get it instead of the cycles; the others' batches do
         // not depend on what sending the state changes.
         let batches: Vec<(Id, Vec<Arc<ReplicaCycle>>)> = targets
             .into_iter()
-            .filter(|m| *m != books.id && !wanted.contains(m))
+            .filter(|m| *m != id && !wanted.contains(m))
             .map(|member| (member, replica.unacked(&member, crate::node::committee::LOG_CYCLES)))
             .collect();
-        let group = books.group;
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);
         }
@@ -101,7 +99,7 @@ impl Bookkeeper {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let roster = &self.books.config.roster;
-        let has_log = self.books.replica.is_some();
+        let has_log = self.log().is_some();
         if batch.group != self.books.group || !has_log || !roster.is_candidate(&self.books.group, &from) {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
@@ -122,7 +120,7 @@ impl Bookkeeper {
         let (view, primary) = self.books.views.acting(roster, &self.books.group);
         if batch.view > view && self.role.cosigning().is_none() {
             // Its view is not announced here yet: it waits for the chief's pulse (D-032).
-            if let Some(replica) = self.books.replica.as_mut() {
+            if let Some(replica) = self.log_mut() {
                 replica.early = Some((from, batch.clone()));
             }
             return Ok(());
@@ -142,7 +140,7 @@ impl Bookkeeper {
     /// knows that view and its sender acts in it.
     pub(super) fn replay_early_batch(&mut self, out: &mut Vec<Output>) {
         let (view, primary) = self.books.views.acting(&self.books.config.roster, &self.books.group);
-        let Some(replica) = self.books.replica.as_mut() else { return };
+        let Some(replica) = self.log_mut() else { return };
         // A batch of a view still unknown here waits on.
         let Some((from, batch)) = replica.early.take_if(|(_, batch)| batch.view <= view) else { return };
         if batch.view == view && primary == from && !self.books.acting {
@@ -155,7 +153,7 @@ impl Bookkeeper {
         let chief = self.books.acting_chief();
         let mut attested_any = false;
         for cycle in cycles {
-            if self.books.replica.as_ref().is_none_or(|r| r.diverged) {
+            if self.log().is_none_or(|r| r.diverged) {
                 // Still out of step: ask again (the request or the state may have been lost).
                 out.push(Output::Send { to: from, msg: Message::StateRequest { group: self.books.group } });
                 return;
@@ -180,7 +178,7 @@ impl Bookkeeper {
             };
             assert_eq!(self.books.pulse, cycle.pulse, "a replay that matched reached the cycle's pulse");
             // Checked at the top of the loop: a member out of step does not get here.
-            let Some(replica) = self.books.replica.as_mut() else { break };
+            let Some(replica) = self.log_mut() else { break };
             replica.push(cycle.clone());
             replica.last_attest = Some(report.clone());
             out.push(Output::Event(NodeEvent::Replayed {
@@ -248,7 +246,7 @@ impl Bookkeeper {
             out.push(Output::Send { to, msg: Message::CoSign { pulse, view, digest } });
             return;
         }
-        if let Some(last) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+        if let Some(last) = self.log().and_then(|r| r.last_attest.clone()) {
             let view = self.books.own_view();
             out.push(Output::Send { to, msg: Message::Attest { report: Box::new(last), view } });
         }
@@ -256,7 +254,7 @@ impl Bookkeeper {
 
     /// Our state is not the primary's `from`: stop replaying and ask for its state.
     pub(super) fn diverge(&mut self, from: Id, pulse: u64, out: &mut Vec<Output>) {
-        if let Some(replica) = self.books.replica.as_mut() {
+        if let Some(replica) = self.log_mut() {
             replica.diverged = true;
         }
         out.push(Output::Event(NodeEvent::ReplicaDiverged { group: self.books.group, pulse }));
@@ -271,7 +269,7 @@ impl Bookkeeper {
             pulse: self.books.pulse,
         }));
         self.books.views.learn(&[ViewEntry { group: self.books.group, view, primary: self.books.id }]);
-        if let Some(replica) = self.books.replica.as_mut() {
+        if let Some(replica) = self.log_mut() {
             replica.acked.clear();
             replica.current.clear();
             // Its own history is the group's from now on.
@@ -287,7 +285,7 @@ impl Bookkeeper {
         assert!(self.books.acting, "only the acting primary steps down");
         assert_ne!(successor, self.books.id, "a member steps down for another");
         self.books.acting = false;
-        if let Some(replica) = self.books.replica.as_mut() {
+        if let Some(replica) = self.log_mut() {
             // Members still waiting for its state ask the new primary on its next batch.
             replica.state_wanted.clear();
         }
@@ -295,14 +293,14 @@ impl Bookkeeper {
         // on from the sealed cycles (D-032). The submissions of the lost cycle go to it, so
         // that a handover does not cost their payers a retry (credit halves are resent by
         // their senders at their next seal).
-        let submissions: Vec<Message> = self.books.replica.as_ref().map_or_else(Vec::new, |r| {
+        let submissions: Vec<Message> = self.log().map_or_else(Vec::new, |r| {
             r.current
                 .iter()
                 .filter(|(_, m)| matches!(m, Message::Submit(_)))
                 .map(|(_, m)| m.clone())
                 .collect()
         });
-        self.books.drop_unsealed();
+        self.drop_unsealed();
         debug_assert!(self.books.ledger.journal().is_empty(), "the unsealed cycle is dropped");
         out.push(Output::Event(NodeEvent::SteppedDown { group: self.books.group, view }));
         out.extend(submissions.into_iter().map(|msg| Output::Send { to: successor, msg }));
@@ -329,11 +327,37 @@ impl Bookkeeper {
     }
 }
 
-impl Books {
+impl Bookkeeper {
+    /// This committee member's replication log: a leaf member's is in its books, a root
+    /// member's in its co-signing state; a group of one has none.
+    pub(super) fn log(&self) -> Option<&Replication> {
+        match self.role.cosigning() {
+            Some(root_committee) => Some(&root_committee.log),
+            None => self.books.replica.as_deref(),
+        }
+    }
+
+    /// This committee member's replication log, to change.
+    pub(super) fn log_mut(&mut self) -> Option<&mut Replication> {
+        match self.role.cosigning_mut() {
+            Some(root_committee) => Some(&mut root_committee.log),
+            None => self.books.replica.as_deref_mut(),
+        }
+    }
+
     /// The acting primary keeps every input for its backups' replay.
     pub(super) fn record(&mut self, from: Id, msg: &Message) {
-        if let Some(replica) = self.replica.as_mut().filter(|_| self.acting) {
+        let acting = self.books.acting;
+        if let Some(replica) = self.log_mut().filter(|_| acting) {
             replica.current.push((from, msg.clone()));
+        }
+    }
+
+    /// Forget the unsealed cycle, and the inputs logged for it.
+    pub(super) fn drop_unsealed(&mut self) {
+        self.books.drop_unsealed();
+        if let Some(replica) = self.log_mut() {
+            replica.current.clear();
         }
     }
 }

@@ -107,7 +107,8 @@ pub(super) struct Books {
     acting: bool,
     /// The group views this node knows of (authoritative at the chief).
     views: Views,
-    /// Replication within the committee, when the group has backups (D-032).
+    /// A leaf committee member's replication log, when the group has backups (D-032). A
+    /// root member's is its co-signing state's: [`Bookkeeper::log`] finds either.
     replica: Option<Box<Replication>>,
     /// True only while a backup replays a cycle, whose outputs are dropped: work that only
     /// builds outputs (commit proofs) is skipped. Never true between calls.
@@ -203,12 +204,15 @@ impl Bookkeeper {
         // A root committee member is built with an arbiter like the chief: it replays the
         // chief's cycles through the same code (D-033).
         let acting = roster.primary(&group) == id;
-        let replica = (!roster.backups(&group).is_empty()).then(Box::default);
         assert!(
             chief.is_some() || group != Prefix::ROOT,
             "a root committee member is built with the arbiter"
         );
-        let cosigning = (group == Prefix::ROOT && !roster.backups(&group).is_empty()).then(Box::default);
+        // A committee's log: a leaf member's in its books, a root member's in its co-signing
+        // state (which exists exactly where the root group has backups).
+        let has_backups = !roster.backups(&group).is_empty();
+        let replica = (group != Prefix::ROOT && has_backups).then(Box::default);
+        let cosigning = (group == Prefix::ROOT && has_backups).then(Box::default);
         let books = Books {
             id,
             group,
@@ -298,7 +302,7 @@ impl Bookkeeper {
         // keep the fingerprint they had before committees existed.
         if self.books.config.roster.has_committees() {
             self.books.hash_views(&mut hasher);
-            if let Some(replica) = &self.books.replica {
+            if let Some(replica) = self.log() {
                 replica.fingerprint(&mut hasher);
             }
             if let Role::Root(root) = &self.role {
@@ -325,7 +329,7 @@ impl Bookkeeper {
     /// are forgotten with it: the chief never saw them, so no order names them.
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
         if !durable {
-            self.books.drop_unsealed();
+            self.drop_unsealed();
         }
         self.start(now_ms, out);
     }
@@ -372,12 +376,12 @@ impl Bookkeeper {
     fn dispatch(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) -> Result<(), NodeError> {
         match msg {
             Message::Submit(signed) => {
-                self.books.record(from, msg);
+                self.record(from, msg);
                 self.books.on_submit(signed, out);
                 Ok(())
             }
             Message::CreditHalf(signed) => {
-                self.books.record(from, msg);
+                self.record(from, msg);
                 self.books.on_credit_half(from, signed)
             }
             Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),

@@ -9,7 +9,7 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
-use super::{Bookkeeper, Books, Chief, Root, refused};
+use super::{Bookkeeper, Books, Chief, Role, Root, refused};
 use crate::node::committee::{ClosedPulse, RootCommittee};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
@@ -33,17 +33,24 @@ impl Root {
         let mut held = std::mem::take(&mut root_committee.cycle_events);
         let report = self.chief.close_chief_pulse(books, &mut held);
         let digest = self.chief.cycle_digest(books);
-        let replica = books.replica.as_mut().expect("a root committee replicates");
-        let inputs = std::mem::take(&mut replica.current);
+        let log = &mut root_committee.log;
+        let inputs = std::mem::take(&mut log.current);
         let pulse = books.pulse;
-        replica.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
-        replica.last_attest = Some(report.clone());
-        let state_wanted = std::mem::take(&mut replica.state_wanted);
+        log.push(Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest: digest }));
+        log.last_attest = Some(report.clone());
+        let state_wanted = std::mem::take(&mut log.state_wanted);
         let closed = ClosedPulse { pulse, digest, outputs: held, cosigners: BTreeSet::new() };
         assert!(root_committee.pending.is_none(), "one closed pulse waits at a time");
         root_committee.pending = Some(closed);
         root_committee.stalled_ticks = 0;
         ChiefTick::Closed { report, state_wanted }
+    }
+
+    /// Send each root backup the chief's cycles it has not co-signed.
+    fn send_root_batches(&self, books: &Books, out: &mut Vec<Output>) {
+        if let Some(root_committee) = self.cosigning.as_deref() {
+            root_committee.send_batches(books, out);
+        }
     }
 
     /// Run one of the chief's cycles through the chief's own handlers and close its pulse; the
@@ -119,8 +126,10 @@ impl Bookkeeper {
     /// and the cycles each root backup has not co-signed.
     pub(super) fn after_pulse_timer(&mut self, tick: ChiefTick, out: &mut Vec<Output>) {
         let ChiefTick::Closed { report, state_wanted } = tick else {
-            if matches!(tick, ChiefTick::Waiting) {
-                self.books.send_root_batches(out);
+            if matches!(tick, ChiefTick::Waiting)
+                && let Role::Root(root) = &self.role
+            {
+                root.send_root_batches(&self.books, out);
             }
             return;
         };
@@ -132,7 +141,9 @@ impl Bookkeeper {
         if self.books.faults.release_uncosigned {
             self.release(out);
         }
-        self.books.send_root_batches(out);
+        if let Role::Root(root) = &self.role {
+            root.send_root_batches(&self.books, out);
+        }
     }
 
     /// A root backup's co-signature of the acting chief's cycle for `pulse`.
@@ -180,7 +191,7 @@ impl Bookkeeper {
     /// its backups' replay.
     pub(super) fn record_at_chief(&mut self, from: Id, msg: &Message) {
         if self.role.cosigning().is_some() {
-            self.books.record(from, msg);
+            self.record(from, msg);
         }
     }
 
@@ -279,7 +290,7 @@ impl Bookkeeper {
             root_committee.cycle_events.clear();
         }
         self.step_down(entry.view, entry.primary, out);
-        if let Some(replica) = self.books.replica.as_mut() {
+        if let Some(replica) = self.log_mut() {
             replica.diverged = true;
         }
         out.push(Output::Send { to: entry.primary, msg: Message::StateRequest { group: Prefix::ROOT } });
@@ -299,13 +310,13 @@ impl RootCommittee {
         if !books.acting || view != books.own_view() {
             return Ok(Vec::new()); // late: this member no longer acts in that view
         }
-        let replica = books.replica.as_mut().expect("a root committee replicates");
-        let acked = replica.acked.entry(from).or_default();
+        let log = &mut self.log;
+        let acked = log.acked.entry(from).or_default();
         *acked = (*acked).max(pulse);
-        if replica.log.back().is_some_and(|latest| latest.pulse > pulse) {
+        if log.log.back().is_some_and(|latest| latest.pulse > pulse) {
             // Behind: the next window goes at once rather than at the next pulse period, so
             // that a member catching up is not taken for a silent chief's victim.
-            let cycles = replica.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
+            let cycles = log.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
             let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
         }
@@ -391,7 +402,7 @@ impl RootCommittee {
         if books.acting || roster.named_by_view(&Prefix::ROOT, view) != books.id {
             return;
         }
-        if books.replica.as_ref().is_some_and(|r| r.diverged) {
+        if self.log.diverged {
             return; // out of step: the next view names another member
         }
         let quorum = roster.view_change_quorum(&Prefix::ROOT);
@@ -427,27 +438,24 @@ impl RootCommittee {
         root_committee.silent_ticks = 0;
         root_committee.cycle_events.clear();
         let unreleased = root_committee.replayed.take().filter(|c| c.pulse > root_committee.heard_pulse);
-        if let Some(replica) = books.replica.as_mut() {
-            // The voters' states are known from their votes: send each what it lacks.
-            replica.acked = voters.into_iter().filter(|(id, _)| *id != books.id).collect();
-            replica.current.clear();
-            replica.diverged = false;
-        }
+        // The voters' states are known from their votes: send each what it lacks.
+        root_committee.log.acked = voters.into_iter().filter(|(id, _)| *id != books.id).collect();
+        root_committee.log.current.clear();
+        root_committee.log.diverged = false;
         out.push(Output::Event(NodeEvent::TookOver { group: Prefix::ROOT, view, pulse: books.pulse }));
         books.broadcast_pulse(out);
         let is_pulse = |o: &Output| matches!(o, Output::Broadcast { msg: Message::Pulse { .. } });
         out.extend(unreleased.into_iter().flat_map(|c| c.outputs).filter(|o| !is_pulse(o)));
-        books.send_root_batches(out);
+        self.send_batches(books, out);
     }
 }
 
-impl Books {
+impl RootCommittee {
     /// Send each root backup the chief's cycles it has not co-signed.
-    pub(super) fn send_root_batches(&self, out: &mut Vec<Output>) {
-        let replica = self.replica.as_ref().expect("a root committee replicates");
-        let view = self.own_view();
-        for member in self.config.roster.committee(&Prefix::ROOT).filter(|m| *m != self.id) {
-            let cycles = replica.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
+    fn send_batches(&self, books: &Books, out: &mut Vec<Output>) {
+        let view = books.own_view();
+        for member in books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != books.id) {
+            let cycles = self.log.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
             let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
         }

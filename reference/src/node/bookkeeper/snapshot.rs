@@ -73,9 +73,22 @@ impl Books {
             capacity: self.capacity,
             deferred: self.deferred.iter().copied().collect(),
             views: self.views.clone(),
-            replica: self.replica.as_deref().cloned(),
-            root_role: role.root().cloned(),
+            replica: match role.cosigning() {
+                Some(root_committee) => Some(root_committee.log.clone()),
+                None => self.replica.as_deref().cloned(),
+            },
+            root_role: role.root().cloned().map(Root::without_log),
         }
+    }
+}
+
+impl Root {
+    /// The role state a snapshot carries: the log goes once, as the snapshot's own.
+    fn without_log(mut self) -> Root {
+        if let Some(root_committee) = self.cosigning.as_deref_mut() {
+            root_committee.log = Replication::default();
+        }
+        self
     }
 }
 
@@ -116,6 +129,7 @@ impl Bookkeeper {
                     closed.cosigners.clear();
                 }
                 let cosigning = RootCommittee {
+                    log: books.replica.take().map(|log| *log).unwrap_or_default(),
                     replayed,
                     cycle_events: Vec::new(),
                     buffered: Vec::new(),
@@ -134,7 +148,8 @@ impl Bookkeeper {
                 root_role.map_or(Role::Leaf, |root| Role::Root(Box::new(root)))
             }
         };
-        if let Some(replica) = books.replica.as_mut() {
+        *self = Bookkeeper { books, role };
+        if let Some(replica) = self.log_mut() {
             replica.acked.clear();
             replica.current.clear();
             replica.state_wanted.clear();
@@ -142,7 +157,6 @@ impl Bookkeeper {
             replica.diverged = false;
             replica.last_attest = Some(report.clone());
         }
-        *self = Bookkeeper { books, role };
         assert!(!self.books.acting, "a member that adopts a state does not act");
         assert_eq!(self.books.pulse, report.pulse, "the state is that of the snapshot's seal");
     }

@@ -33,7 +33,7 @@ impl Bookkeeper {
         if !self.books.acting && self.role.cosigning().is_some_and(|c| c.voted_for(&self.books, &from)) {
             // The candidate this member voted for is behind it: its state goes at once, as
             // of its latest replayed cycle (D-033).
-            if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+            if let Some(report) = self.log().and_then(|r| r.last_attest.clone()) {
                 let view = self.books.own_view();
                 self.send_state(view, &report, &BTreeSet::from([from]), out);
             }
@@ -45,13 +45,13 @@ impl Bookkeeper {
         if self.role.cosigning().is_some_and(|r| r.pending.is_some()) {
             // While its cycle waits, the chief's state is the closed one: it goes at once —
             // the release may wait for this very member's co-signature (D-033).
-            if let Some(report) = self.books.replica.as_ref().and_then(|r| r.last_attest.clone()) {
+            if let Some(report) = self.log().and_then(|r| r.last_attest.clone()) {
                 let view = self.books.own_view();
                 self.send_state(view, &report, &BTreeSet::from([from]), out);
                 return Ok(());
             }
         }
-        if let Some(replica) = self.books.replica.as_mut() {
+        if let Some(replica) = self.log_mut() {
             replica.state_wanted.insert(from);
         }
         Ok(())
@@ -70,10 +70,14 @@ impl Bookkeeper {
         let state = Arc::new(self.books.snapshot(&self.role));
         let snapshot =
             StateSnapshot { group: self.books.group, view, report: report.clone(), state_bytes, state };
-        let replica = self.books.replica.as_mut().expect("only a committee member sends state");
         for member in members {
-            replica.acked.insert(*member, report.pulse);
             out.push(Output::Send { to: *member, msg: Message::State(Box::new(snapshot.clone())) });
+        }
+        // What the members hold now; a group of one keeps no log, and nobody to serve.
+        if let Some(replica) = self.log_mut() {
+            for member in members {
+                replica.acked.insert(*member, report.pulse);
+            }
         }
     }
 
@@ -101,7 +105,7 @@ impl Bookkeeper {
         let roster = &self.books.config.roster;
         let (view, _) = self.books.views.acting(roster, &self.books.group);
         let awaited = self.role.cosigning().is_some_and(|r| r.awaiting_state.is_some_and(|(_, v)| v == from));
-        let wanted = self.books.replica.as_ref().is_some_and(|r| r.diverged) || awaited;
+        let wanted = self.log().is_some_and(|r| r.diverged) || awaited;
         if snapshot.group != self.books.group
             || !roster.is_candidate(&self.books.group, &from)
             || snapshot.view < view

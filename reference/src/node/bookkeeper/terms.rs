@@ -30,11 +30,11 @@ impl Bookkeeper {
             return;
         }
         let now_seated = seated(&self.books.views);
-        let Some(replica) = self.books.replica.as_mut() else { return };
+        let primary = self.books.views.acting(&roster, &group).1;
+        let Some(replica) = self.log_mut() else { return };
         if now_seated && !was_seated {
             // Elected without a seat before: its state is a standby's, or a former member's.
             replica.diverged = true;
-            let primary = self.books.views.acting(&roster, &group).1;
             out.push(Output::Send { to: primary, msg: Message::StateRequest { group } });
         } else if !now_seated {
             replica.diverged = true;
@@ -48,7 +48,7 @@ impl Bookkeeper {
             return;
         }
         // A member waiting for the group's state follows the pulses too.
-        let waiting = self.books.replica.as_ref().is_some_and(|r| r.diverged);
+        let waiting = self.log().is_some_and(|r| r.diverged);
         if self.books.views.is_member(roster, &self.books.group, &self.books.id) && !waiting {
             return;
         }
