@@ -61,7 +61,7 @@ pub struct StateSnapshot {
 
 impl StateSnapshot {
     fn key(&self) -> (Prefix, u32, u64, Hash32) {
-        (self.group, self.view, self.report.pulse, super::committee::report_digest(&self.report))
+        (self.group, self.view, self.report.pulse, super::bookkeeper::report_digest(&self.report))
     }
 }
 

@@ -20,7 +20,6 @@
 
 mod bookkeeper;
 mod client;
-mod committee;
 mod event;
 mod message;
 mod roster;

@@ -2,11 +2,13 @@
 //! arbiter's matching and root, the groups' `Settle`s, the pulse broadcast — and takes the
 //! groups' reports, attested by a majority of their committees where they have backups (D-032).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::consensus::settlement::{GroupReport, ReportError};
 use crate::id::{Id, Prefix};
 
+use super::replication::report_digest;
 use super::{Bookkeeper, Books, Chief, Role};
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
@@ -259,5 +261,71 @@ impl Books {
         }
         let (views, seatings) = (Arc::clone(&self.announced.views), Arc::clone(&self.announced.seatings));
         out.push(Output::Broadcast { msg: Message::Pulse { pulse: self.pulse, root, views, seatings } });
+    }
+}
+
+/// The chief's view of the committees: attestations and reports waiting for them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ChiefCommittees {
+    /// Per group: each member's latest attested report.
+    pub(super) attests: BTreeMap<Prefix, BTreeMap<Id, GroupReport>>,
+    /// Per group: the acting primary's latest report, not yet attested by a majority.
+    pub(super) held: BTreeMap<Prefix, GroupReport>,
+    /// Per group: the pulse its current view began (a new primary gets a full timeout).
+    pub(super) view_since: BTreeMap<Prefix, u64>,
+}
+
+impl ChiefCommittees {
+    /// How many members (those `is_member` accepts) attested exactly `report` (a learner's or
+    /// a former member's attestation does not count, D-035).
+    pub(super) fn attested(&self, report: &GroupReport, is_member: impl Fn(&Id) -> bool) -> usize {
+        self.attests
+            .get(&report.entry.prefix)
+            .map_or(0, |a| a.iter().filter(|(id, r)| *r == report && is_member(id)).count())
+    }
+
+    /// The latest pulse `member` of `group` attested (0: none).
+    pub(super) fn attested_pulse(&self, group: &Prefix, member: &Id) -> u64 {
+        self.attests.get(group).and_then(|a| a.get(member)).map_or(0, |r| r.pulse)
+    }
+
+    /// Whether `member` of `group` holds the state of the report the chief took (`taken`):
+    /// it acts as the group's primary (`acting`), or its attestations reach that report. The
+    /// rule for handing the primary's seat to a member at a term boundary and for putting an
+    /// elected committee in effect (D-032, D-035).
+    pub(super) fn holds_taken(&self, group: &Prefix, member: &Id, acting: &Id, taken: u64) -> bool {
+        member == acting || self.attested_pulse(group, member) >= taken
+    }
+
+    /// The chief moves `entry.group`'s primary seat to `entry.primary` at `pulse`: a new view
+    /// in `views` (which the chief announces), a full timeout for the new primary, and the old
+    /// primary's unattested report dropped.
+    pub(super) fn begin_view(
+        &mut self,
+        views: &mut crate::node::roster::Views,
+        entry: crate::node::roster::ViewEntry,
+        pulse: u64,
+    ) {
+        views.learn(&[entry]);
+        self.view_since.insert(entry.group, pulse);
+        self.held.remove(&entry.group);
+    }
+
+    /// Digest of the state that decides what the chief does next.
+    pub(super) fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        for (group, attests) in &self.attests {
+            hasher.update(&group.bits().0);
+            for (id, report) in attests {
+                hasher.update(&id.0);
+                hasher.update(&report_digest(report).0);
+            }
+        }
+        for report in self.held.values() {
+            hasher.update(&report_digest(report).0);
+        }
+        for (group, since) in &self.view_since {
+            hasher.update(&group.bits().0);
+            hasher.update(&since.to_le_bytes());
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::consensus::settlement::GroupReport;
 use crate::id::{Id, Prefix};
 
+use super::replication::{LOG_CYCLES, Replication, report_digest};
 use super::{Bookkeeper, refused};
-use crate::node::committee::{Replication, report_digest};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
@@ -68,7 +68,7 @@ impl Bookkeeper {
         let batches: Vec<(Id, Vec<Arc<ReplicaCycle>>)> = targets
             .into_iter()
             .filter(|m| *m != id && !wanted.contains(m))
-            .map(|member| (member, replica.unacked(&member, crate::node::committee::LOG_CYCLES)))
+            .map(|member| (member, replica.unacked(&member, LOG_CYCLES)))
             .collect();
         if !wanted.is_empty() {
             self.send_state(view, report, &wanted, out);

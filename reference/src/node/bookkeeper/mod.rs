@@ -23,6 +23,7 @@ mod books;
 mod chief;
 mod faults;
 mod leaf_committee;
+mod replication;
 mod root_committee;
 mod snapshot;
 mod state_transfer;
@@ -30,9 +31,12 @@ mod terms;
 
 pub(in crate::node) use snapshot::Snapshot;
 
-use super::committee::{ChiefCommittees, Replication, RootCommittee};
 use super::roster::{Seating, ViewEntry, Views};
 use super::{Message, NodeConfig, NodeError, NodeEvent, Output, SharedVerifier, Timer};
+use chief::ChiefCommittees;
+use replication::Replication;
+pub(in crate::node) use replication::report_digest;
+use root_committee::RootCommittee;
 
 /// What the guard pass decided about a message.
 enum Admitted {

@@ -2,15 +2,15 @@
 //! majority's co-signatures before it is released; root backups replay the chief's cycles,
 //! co-sign them, watch for a silent chief and elect its successor by view-change votes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
+use super::replication::{ROOT_BATCH_CYCLES, Replication};
 use super::{Bookkeeper, Books, Chief, Role, Root, refused};
-use crate::node::committee::{ClosedPulse, RootCommittee};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
@@ -316,7 +316,7 @@ impl RootCommittee {
         if log.log.back().is_some_and(|latest| latest.pulse > pulse) {
             // Behind: the next window goes at once rather than at the next pulse period, so
             // that a member catching up is not taken for a silent chief's victim.
-            let cycles = log.unacked(&from, crate::node::committee::ROOT_BATCH_CYCLES);
+            let cycles = log.unacked(&from, ROOT_BATCH_CYCLES);
             let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: from, msg: Message::Replicate(Box::new(batch)) });
         }
@@ -455,9 +455,84 @@ impl RootCommittee {
     fn send_batches(&self, books: &Books, out: &mut Vec<Output>) {
         let view = books.own_view();
         for member in books.config.roster.committee(&Prefix::ROOT).filter(|m| *m != books.id) {
-            let cycles = self.log.unacked(&member, crate::node::committee::ROOT_BATCH_CYCLES);
+            let cycles = self.log.unacked(&member, ROOT_BATCH_CYCLES);
             let batch = ReplicaBatch { group: Prefix::ROOT, view, cycles };
             out.push(Output::Send { to: member, msg: Message::Replicate(Box::new(batch)) });
+        }
+    }
+}
+
+/// A closed chief cycle and what it releases once co-signed: the pulse's events, `Settle`s,
+/// commit notices and `Pulse` broadcast (D-033).
+#[derive(Clone, Debug)]
+pub(super) struct ClosedPulse {
+    /// The pulse closed.
+    pub(super) pulse: u64,
+    /// The digest a replay of the cycle must rebuild.
+    pub(super) digest: Hash32,
+    /// What the chief sends and reports once a majority co-signed.
+    pub(super) outputs: Vec<Output>,
+    /// Acting chief: the backups whose replay reproduced `digest`.
+    pub(super) cosigners: BTreeSet<Id>,
+}
+
+/// A root committee member's part in co-signing the chief's pulses and electing its
+/// successor (SPEC §5.2, §6.4; D-033).
+#[derive(Clone, Debug, Default)]
+pub(super) struct RootCommittee {
+    /// The root group's replication log: the chief's closed cycles, which its backups replay.
+    pub(super) log: Replication,
+    /// Events of the chief's handling of reports and attestations in the current cycle; they
+    /// are released with the cycle.
+    pub(super) cycle_events: Vec<Output>,
+    /// Acting chief: the closed cycle waiting for co-signatures.
+    pub(super) pending: Option<ClosedPulse>,
+    /// Backup: the latest cycle its replay closed, with what it would release — a new chief
+    /// releases it on taking over unless it heard the old chief release it.
+    pub(super) replayed: Option<ClosedPulse>,
+    /// The latest pulse this member heard the acting chief broadcast.
+    pub(super) heard_pulse: u64,
+    /// Watchdog ticks (one per pulse period) since it last heard the acting chief.
+    pub(super) silent_ticks: u64,
+    /// The latest root view this member voted for (0: none). It replays and co-signs nothing
+    /// of an earlier view afterwards, which is what fences the old chief.
+    pub(super) voted: u32,
+    /// Votes per root view above the current one: voter → the pulse its state holds.
+    pub(super) votes: BTreeMap<u32, BTreeMap<Id, u64>>,
+    /// A candidate with a quorum, waiting for the state of the most advanced voter.
+    pub(super) awaiting_state: Option<(u32, Id)>,
+    /// Acting chief: pulse periods its closed cycle has waited for co-signatures.
+    pub(super) stalled_ticks: u64,
+    /// Acting chief: inputs that arrived while its closed cycle waits for co-signatures; it
+    /// handles them once the cycle is released, so that until then its state is exactly the
+    /// closed one (what a member asking for its state, or a candidate, gets).
+    pub(super) buffered: Vec<(Id, Message)>,
+}
+
+impl RootCommittee {
+    /// Digest of the state that decides what the member does next.
+    pub(super) fn fingerprint(&self, hasher: &mut blake3::Hasher) {
+        for closed in self.pending.iter().chain(&self.replayed) {
+            hasher.update(&closed.pulse.to_le_bytes());
+            hasher.update(&closed.digest.0);
+            hasher.update(&(closed.cosigners.len() as u64).to_le_bytes());
+        }
+        hasher.update(&(self.cycle_events.len() as u64).to_le_bytes());
+        hasher.update(&self.heard_pulse.to_le_bytes());
+        hasher.update(&self.silent_ticks.to_le_bytes());
+        hasher.update(&self.voted.to_le_bytes());
+        hasher.update(&self.stalled_ticks.to_le_bytes());
+        hasher.update(&(self.buffered.len() as u64).to_le_bytes());
+        for (view, votes) in &self.votes {
+            hasher.update(&view.to_le_bytes());
+            for (id, pulse) in votes {
+                hasher.update(&id.0);
+                hasher.update(&pulse.to_le_bytes());
+            }
+        }
+        if let Some((view, from)) = &self.awaiting_state {
+            hasher.update(&view.to_le_bytes());
+            hasher.update(&from.0);
         }
     }
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use super::replication::Replication;
+use super::root_committee::RootCommittee;
 use crate::consensus::capacity::Capacity;
 use crate::consensus::root::GroupPath;
 use crate::consensus::settlement::GroupReport;
@@ -12,7 +14,6 @@ use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 use crate::ledger::{Applied, Half, Ledger, Settlement, SignedTx, Tx};
 use crate::node::NodeError;
-use crate::node::committee::{Replication, RootCommittee};
 use crate::node::roster::{ViewEntry, Views};
 use crate::smt::RootSynopsis;
 
