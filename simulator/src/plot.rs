@@ -6,6 +6,7 @@
 //! partitions as shaded bands; takes a fixed x range so that a report's charts line up; draws a
 //! log x axis when the values span decades; and holds probability axes to [0, 1].
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -130,6 +131,48 @@ pub fn chart(chart: &Chart<'_>) -> String {
     svg
 }
 
+/// The most lines a sweep figure draws: more are unreadable, and its title says how many were
+/// left out.
+pub const MAX_LINES: usize = 6;
+
+/// One figure of a sweep's report: a metric against the swept key `x_key`.
+#[derive(Debug)]
+pub struct MetricFigure<'a> {
+    /// The metric's name, the y axis.
+    pub metric: &'a str,
+    /// The swept key on the x axis.
+    pub x_key: &'a str,
+    /// The x axis' description (the key, and its categories if they are not numbers).
+    pub x_desc: &'a str,
+    /// How the points are averaged, for the title ("mean over seeds").
+    pub averaged: &'a str,
+    /// How many lines there were before the first [`MAX_LINES`] were taken, and what a line is.
+    pub lines_total: (usize, &'a str),
+    /// Whether the x values are categories (then never a log axis).
+    pub categorical: bool,
+    /// A fixed y range (probabilities, percentages).
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// The figure's chart as an SVG document string, with a log x axis where the values call for one.
+pub fn metric_figure(figure: &MetricFigure<'_>, lines: &[Line]) -> String {
+    let (total, noun) = figure.lines_total;
+    let shown =
+        if total > MAX_LINES { format!(", first {MAX_LINES} of {total} {noun}") } else { String::new() };
+    let title = format!("{} vs {} ({}{shown})", figure.metric, figure.x_key, figure.averaged);
+    let x_log = !figure.categorical && spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
+    let x_desc = if x_log { format!("{} (log scale)", figure.x_desc) } else { figure.x_desc.to_string() };
+    chart(&Chart {
+        title: &title,
+        x_desc: &x_desc,
+        y_desc: figure.metric,
+        lines,
+        x_log,
+        y_range: figure.y_range,
+        ..Chart::default()
+    })
+}
+
 /// x as drawn: its log10 on a log axis.
 fn scale_x(log: bool, x: f64) -> f64 {
     if log { x.log10() } else { x }
@@ -221,6 +264,25 @@ fn draw<'a>(svg: &'a mut String, c: &Chart<'_>) -> Result<(), Box<dyn std::error
             DashedLineSeries::new(vec![(x, y_min), (x, y_max)], 4, 3, color.mix(0.8).stroke_width(1));
         chart.draw_series(dashes)?;
     }
+    draw_lines(&mut chart, c, log, (y_min, y_max))?;
+    let pixel = |x: f64| chart.backend_coord(&(scale_x(log, x), y_max));
+    // Bands are labelled at their middle, markers at their line, all in one set of rows so that
+    // no label runs into another; on the root area, as `backend_coord` gives pixels of the image.
+    let labels = c.bands.iter().map(|b| ((b.from + b.to) / 2.0, b.label.as_str(), BAND));
+    let labels = labels.chain(c.markers.iter().map(|m| (m.x, m.label.as_str(), m.kind.color())));
+    draw_labels(&root, labels.collect(), &pixel)?;
+    draw_legend(&legend_area, c)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The chart's lines, each with its confidence bars.
+fn draw_lines<'a>(
+    chart: &mut ChartContext<'_, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    c: &Chart<'_>,
+    log: bool,
+    (y_min, y_max): (f64, f64),
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
     for (i, line) in c.lines.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let points: Vec<(f64, f64)> = line.points.iter().map(|&(x, y)| (scale_x(log, x), y)).collect();
@@ -233,14 +295,6 @@ fn draw<'a>(svg: &'a mut String, c: &Chart<'_>) -> Result<(), Box<dyn std::error
         chart.draw_series(bars)?;
         chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
     }
-    let pixel = |x: f64| chart.backend_coord(&(scale_x(log, x), y_max));
-    // Bands are labelled at their middle, markers at their line, all in one set of rows so that
-    // no label runs into another; on the root area, as `backend_coord` gives pixels of the image.
-    let labels = c.bands.iter().map(|b| ((b.from + b.to) / 2.0, b.label.as_str(), BAND));
-    let labels = labels.chain(c.markers.iter().map(|m| (m.x, m.label.as_str(), m.kind.color())));
-    draw_labels(&root, labels.collect(), &pixel)?;
-    draw_legend(&legend_area, c)?;
-    root.present()?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! it), each point written as it finishes, resumable; shard directories merged into the report
 //! a single machine gives.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,7 +12,8 @@ use crate::credit;
 use crate::memory;
 use crate::say;
 use crate::scenario::Kind;
-use crate::sweep::{self, SweepRecord, points};
+use crate::sweep::points::PointFile;
+use crate::sweep::{self, Plan, SweepRecord, SweepScenario, points};
 
 /// `leither sweep`'s arguments.
 #[derive(Debug, Default)]
@@ -63,46 +65,24 @@ fn threads(args: &SweepArgs, points: usize, point_bytes: u64, console: &Console)
 }
 
 fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(), Failure> {
-    let path = args.scenario.as_path();
-    if let Some(shard) = &args.shard {
-        sweep::parse_shard(shard, usize::MAX)?; // its form, before the plan says how many shards fit
-    }
-    let plan = sweep::plan_text(text, path)?;
-    let shard = args.shard.as_deref().map(|s| sweep::parse_shard(s, plan.points.len())).transpose()?;
-    let mine: Vec<&sweep::Point> =
-        plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let largest = plan.largest.clone();
-    super::check_memory(&largest)?;
-    let dir = sweep_dir(&plan.base.name, shard, args.out.as_deref());
-    let indices = mine.iter().map(|p| p.index).collect();
-    let done: Vec<sweep::PointResult> =
-        points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
-    let finished: std::collections::BTreeSet<usize> = done.iter().map(|d| d.index).collect();
-    let remaining: Vec<&sweep::Point> =
-        mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
-    let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
-    say!(
-        console,
-        "sweep {}: {} of {} points into {}{}, {}",
-        plan.base.name,
-        mine.len(),
-        plan.points.len(),
-        dir.display(),
-        resumed(mine.len() - remaining.len()),
-        crate::report::plural(threads as u64, "worker thread")
-    );
-    let bar = progress_bar(remaining.len() as u64, "points");
+    shard_form(args)?;
+    let plan = sweep::plan_text(text, args.scenario.as_path())?;
+    let started: Started<'_, sweep::PointResult> =
+        start(args, &plan, &plan.base.name, ("sweep", "points"), console)?;
+    let bar = progress_bar(started.remaining.len() as u64, "points");
     let count = AtomicU64::new(0);
     let progress = || bar.set_position(count.fetch_add(1, Ordering::Relaxed) + 1);
-    let results = sweep::run(&plan, &remaining, threads, &dir, &progress)?;
+    let results = sweep::run(&plan, &started.remaining, started.threads, &started.dir, &progress)?;
     bar.finish_and_clear();
-    let stopped: Vec<&sweep::PointResult> = done
+    let dir = &started.dir;
+    let stopped: Vec<&sweep::PointResult> = started
+        .done
         .iter()
         .chain(&results)
-        .filter(|r| indices.contains(&r.index) && r.summary.stopped.is_some())
+        .filter(|r| started.indices.contains(&r.index) && r.summary.stopped.is_some())
         .collect();
-    finish_sweep(&dir, shard, console, || {
-        sweep::merge(std::slice::from_ref(&dir), &dir).map_err(Failure::from)
+    finish_sweep(dir, started.shard, console, || {
+        sweep::merge(std::slice::from_ref(dir), dir).map_err(Failure::from)
     })?;
     if !stopped.is_empty() {
         for r in &stopped {
@@ -110,9 +90,60 @@ fn protocol_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(),
             say!(console, "  point {} (seed {}): {}", r.index, r.seed, s.reason.lines().next().unwrap_or(""));
             say!(console, "    replay with: {}", s.replay);
         }
-        return Err(format!("{} of {} points stopped early", stopped.len(), mine.len()).into());
+        return Err(format!("{} of {} points stopped early", stopped.len(), started.mine.len()).into());
     }
     Ok(())
+}
+
+/// `--shard`'s form, checked before the plan says how many shards fit.
+fn shard_form(args: &SweepArgs) -> Result<(), Failure> {
+    if let Some(shard) = &args.shard {
+        sweep::parse_shard(shard, usize::MAX)?;
+    }
+    Ok(())
+}
+
+/// Where a sweep of either kind stands before its points run: this shard's points, its
+/// directory (prepared, or resumed with the points it holds), what is left and the workers.
+struct Started<'p, R> {
+    shard: Option<(usize, usize)>,
+    mine: Vec<&'p sweep::Point>,
+    dir: PathBuf,
+    indices: BTreeSet<usize>,
+    done: Vec<R>,
+    remaining: Vec<&'p sweep::Point>,
+    threads: usize,
+}
+
+/// Start a sweep of `plan` (a `kind` of sweep of `noun`, for the console line).
+fn start<'p, S: SweepScenario, R: PointFile>(
+    args: &SweepArgs,
+    plan: &'p Plan<S>,
+    name: &str,
+    (kind, noun): (&str, &str),
+    console: &Console,
+) -> Result<Started<'p, R>, Failure> {
+    let shard = args.shard.as_deref().map(|s| sweep::parse_shard(s, plan.points.len())).transpose()?;
+    let mine: Vec<&sweep::Point> =
+        plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
+    super::check_memory(&plan.largest)?;
+    let dir = sweep_dir(name, shard, args.out.as_deref());
+    let indices: BTreeSet<usize> = mine.iter().map(|p| p.index).collect();
+    let done: Vec<R> = points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
+    let finished: BTreeSet<usize> = done.iter().map(PointFile::index).collect();
+    let remaining: Vec<&sweep::Point> =
+        mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
+    let threads = threads(args, remaining.len(), plan.largest.total_bytes(), console)?;
+    say!(
+        console,
+        "{kind} {name}: {} of {} {noun} into {}{}, {}",
+        mine.len(),
+        plan.points.len(),
+        dir.display(),
+        resumed(mine.len() - remaining.len()),
+        crate::report::plural(threads as u64, "worker thread")
+    );
+    Ok(Started { shard, mine, dir, indices, done, remaining, threads })
 }
 
 fn resumed(kept: usize) -> String {
@@ -141,41 +172,18 @@ fn finish_sweep(
 }
 
 fn credit_sweep(args: &SweepArgs, text: &str, console: &Console) -> Result<(), Failure> {
-    let path = args.scenario.as_path();
-    if let Some(shard) = &args.shard {
-        sweep::parse_shard(shard, usize::MAX)?;
-    }
-    let plan = credit::compare::plan_text(text, path)?;
-    let shard = args.shard.as_deref().map(|s| sweep::parse_shard(s, plan.points.len())).transpose()?;
-    let mine: Vec<&sweep::Point> =
-        plan.points.iter().filter(|p| shard.is_none_or(|(i, n)| p.index % n == i)).collect();
-    let largest = plan.largest.clone();
-    super::check_memory(&largest)?;
-    let dir = sweep_dir(&plan.base.name, shard, args.out.as_deref());
-    let indices = mine.iter().map(|p| p.index).collect();
-    let done: Vec<credit::compare::CreditPointResult> =
-        points::prepare(&dir, &plan.record(), &plan.expected(), &indices, args.resume)?;
-    let finished: std::collections::BTreeSet<usize> = done.iter().map(|d| d.index).collect();
-    let remaining: Vec<&sweep::Point> =
-        mine.iter().copied().filter(|p| !finished.contains(&p.index)).collect();
-    let threads = threads(args, remaining.len(), largest.total_bytes(), console)?;
-    say!(
-        console,
-        "credit sweep {}: {} of {} runs into {}{}, {}",
-        plan.base.name,
-        mine.len(),
-        plan.points.len(),
-        dir.display(),
-        resumed(mine.len() - remaining.len()),
-        crate::report::plural(threads as u64, "worker thread")
-    );
-    let bar = progress_bar(remaining.len() as u64, "runs");
+    shard_form(args)?;
+    let plan = credit::compare::plan_text(text, args.scenario.as_path())?;
+    let started: Started<'_, credit::compare::CreditPointResult> =
+        start(args, &plan, &plan.base.name, ("credit sweep", "runs"), console)?;
+    let bar = progress_bar(started.remaining.len() as u64, "runs");
     let count = AtomicU64::new(0);
     let progress = || bar.set_position(count.fetch_add(1, Ordering::Relaxed) + 1);
-    credit::compare::run(&plan, &remaining, threads, &dir, &progress)?;
+    credit::compare::run(&plan, &started.remaining, started.threads, &started.dir, &progress)?;
     bar.finish_and_clear();
-    finish_sweep(&dir, shard, console, || {
-        credit::compare::merge(std::slice::from_ref(&dir), &dir).map_err(Failure::from)
+    let dir = &started.dir;
+    finish_sweep(dir, started.shard, console, || {
+        credit::compare::merge(std::slice::from_ref(dir), dir).map_err(Failure::from)
     })
 }
 

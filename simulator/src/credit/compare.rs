@@ -15,7 +15,7 @@ use super::report::opt;
 use super::scenario::CreditScenario;
 use super::sim::{CreditSimError, CreditSimulation};
 use super::summary::CreditSummary;
-use crate::plot::{self, Chart, Line};
+use crate::plot::{self, Line};
 use crate::report::{self, Section, Table};
 use crate::scenario::{Override, ScenarioError};
 use crate::sweep::points;
@@ -344,7 +344,7 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
         .map(|m| {
             let lines: Vec<Line> = labels
                 .iter()
-                .take(6)
+                .take(plot::MAX_LINES)
                 .map(|l| {
                     let mut points: Vec<(f64, f64, f64)> = combos
                         .iter()
@@ -359,22 +359,16 @@ fn figures(base: &CreditScenario, results: &[CreditPointResult], combos: &[Combi
                     }
                 })
                 .collect();
-            let shown =
-                if labels.len() > 6 { format!(", first 6 of {} lines", labels.len()) } else { String::new() };
-            let title = format!("{} vs {x} (mean ± 95% CI over seeds{shown})", m.heading);
-            let x_log = categories.is_empty()
-                && plot::spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
-            let x_desc = if x_log { format!("{x_desc} (log scale)") } else { x_desc.clone() };
-            let y_range = m.probability.then_some((0.0, 1.0));
-            plot::chart(&Chart {
-                title: &title,
+            let figure = plot::MetricFigure {
+                metric: m.heading,
+                x_key: &x,
                 x_desc: &x_desc,
-                y_desc: m.heading,
-                lines: &lines,
-                x_log,
-                y_range,
-                ..Chart::default()
-            })
+                averaged: "mean ± 95% CI over seeds",
+                lines_total: (labels.len(), "lines"),
+                categorical: !categories.is_empty(),
+                y_range: m.probability.then_some((0.0, 1.0)),
+            };
+            plot::metric_figure(&figure, &lines)
         })
         .collect()
 }

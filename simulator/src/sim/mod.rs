@@ -199,6 +199,37 @@ pub struct Simulation {
     heal: HealCheck,
 }
 
+/// The sampler of a popularity over `clients`; none for a uniform choice.
+fn zipf(popularity: Popularity, clients: usize) -> Option<Zipf> {
+    match popularity {
+        Popularity::Uniform => None,
+        Popularity::Zipf { exponent } => Some(Zipf::new(clients, exponent)),
+    }
+}
+
+/// The elections' log, where the pools have standbys.
+fn election_log(scenario: &Scenario, seed: u64, layout: Layout) -> Option<Box<ElectionLog>> {
+    (layout.standbys > 0).then(|| {
+        let adversary = crate::election::forging_standbys(scenario, seed, layout);
+        Box::new(ElectionLog::new(layout.standbys, adversary))
+    })
+}
+
+/// The run's trace: written to the options' sink, or only hashed.
+fn trace(scenario: &Scenario, seed: u64, nodes: usize, options: &mut RunOptions) -> Result<Trace, SimError> {
+    let trace = match options.trace.take() {
+        Some(sink) => Trace::to_writer(sink, seed, nodes as u64, &scenario.to_toml())?,
+        None => Trace::hash_only(),
+    };
+    Ok(if options.flight_recorder { trace.with_flight_recorder() } else { trace })
+}
+
+/// When every group must be back in step: the last fault's end plus the healing allowance.
+fn heal_deadline_ms(scenario: &Scenario) -> Option<u64> {
+    let p = &scenario.parameters;
+    scenario.faults_stop_ms().map(|stop| stop.saturating_add(p.heal_pulses_max.saturating_mul(p.pulse_ms)))
+}
+
 /// Marks a request whose outcome is known.
 const FINISHED: u64 = u64::MAX;
 
@@ -215,10 +246,7 @@ impl Simulation {
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
         let layout = world.layout;
         let byzantine = ByzantinePrimaries::new(&scenario, seed, layout);
-        let elections = (layout.standbys > 0).then(|| {
-            let adversary = crate::election::forging_standbys(&scenario, seed, layout);
-            Box::new(ElectionLog::new(layout.standbys, adversary))
-        });
+        let elections = election_log(&scenario, seed, layout);
         let groups = world.roster.len();
         let nodes = started_nodes(world, &scenario, verifier, &options);
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
@@ -226,20 +254,8 @@ impl Simulation {
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
             .collect();
         let network = network(&scenario, seed, ids.len(), &options);
-        let trace = match options.trace.take() {
-            Some(sink) => Trace::to_writer(sink, seed, nodes.len() as u64, &scenario.to_toml())?,
-            None => Trace::hash_only(),
-        };
-        let trace = if options.flight_recorder { trace.with_flight_recorder() } else { trace };
+        let trace = trace(&scenario, seed, nodes.len(), &mut options)?;
         let clients = scenario.nodes.clients as usize;
-        let p = &scenario.parameters;
-        let heal_deadline_ms = scenario
-            .faults_stop_ms()
-            .map(|stop| stop.saturating_add(p.heal_pulses_max.saturating_mul(p.pulse_ms)));
-        let zipf = |p: &Popularity| match *p {
-            Popularity::Uniform => None,
-            Popularity::Zipf { exponent } => Some(Zipf::new(clients, exponent)),
-        };
         Ok(Simulation {
             index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
             partition_sides: partition_sides(&scenario, &ids),
@@ -247,8 +263,8 @@ impl Simulation {
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
             arrivals: None,
             churn: None,
-            payer_zipf: zipf(&scenario.workload.payer),
-            payee_zipf: zipf(&scenario.workload.payee),
+            payer_zipf: zipf(scenario.workload.payer, clients),
+            payee_zipf: zipf(scenario.workload.payee, clients),
             churn_rng: rng::stream(seed, Purpose::Faults, 0),
             queue: TimingWheel::new(),
             issued_at_ms: Vec::new(),
@@ -259,7 +275,7 @@ impl Simulation {
             events: 0,
             duplicate_outcomes: 0,
             groups,
-            heal_deadline_ms,
+            heal_deadline_ms: heal_deadline_ms(&scenario),
             heal: HealCheck::new(scenario.network.latency_max_ms()),
             source: options.source,
             overrides: options.overrides,

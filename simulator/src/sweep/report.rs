@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::stats::{fmt_ci, mean_ci};
 use super::{PointResult, SweepError, io_error, label};
-use crate::plot::{self, Chart, Line};
+use crate::plot::{self, Line};
 use crate::report::{self, Section, Table};
 use crate::summary::Summary;
 
@@ -147,7 +147,7 @@ fn figures(results: &[PointResult]) -> Vec<String> {
         .map(|metric| {
             let lines: Vec<Line> = labels
                 .iter()
-                .take(6)
+                .take(plot::MAX_LINES)
                 .map(|rest| {
                     let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
                     for r in results.iter().filter(|r| label(&r.assignments[1..]) == *rest) {
@@ -161,26 +161,16 @@ fn figures(results: &[PointResult]) -> Vec<String> {
                     Line { label, points, half_widths: Vec::new() }
                 })
                 .collect();
-            // More than six lines are unreadable; the title says which were left out.
-            let shown = if labels.len() > 6 {
-                format!(", first 6 of {} combinations", labels.len())
-            } else {
-                String::new()
+            let figure = plot::MetricFigure {
+                metric: metric.name,
+                x_key: &first,
+                x_desc: &first,
+                averaged: "mean over seeds",
+                lines_total: (labels.len(), "combinations"),
+                categorical: !categories.is_empty(),
+                y_range: metric.name.ends_with('%').then_some((0.0, 100.0)),
             };
-            let title = format!("{} vs {first} (mean over seeds{shown})", metric.name);
-            let x_log = categories.is_empty()
-                && plot::spans_decades(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)));
-            let x_desc = if x_log { format!("{first} (log scale)") } else { first.clone() };
-            let y_range = metric.name.ends_with('%').then_some((0.0, 100.0));
-            plot::chart(&Chart {
-                title: &title,
-                x_desc: &x_desc,
-                y_desc: metric.name,
-                lines: &lines,
-                x_log,
-                y_range,
-                ..Chart::default()
-            })
+            plot::metric_figure(&figure, &lines)
         })
         .collect()
 }
