@@ -175,5 +175,6 @@ pub mod ledger;
 pub mod node;
 pub mod org;
 pub mod smt;
+pub mod wire;
 
 pub use id::{Id, Prefix};

@@ -20,3 +20,4 @@ mod smt_proofs;
 mod snapshots;
 mod support;
 mod trust;
+mod wire;
