@@ -47,6 +47,10 @@ enum Cmd {
         /// Run each seed twice and fail unless trace hashes and reports are identical.
         #[arg(long)]
         check_determinism: bool,
+        /// Encode, decode and compare every message before the network carries it (the
+        /// receivers get the decoded copy); stop at the first that does not survive.
+        #[arg(long)]
+        wire_check: bool,
     },
     /// Run a scenario's [sweep]: parameter combinations × seeds, in parallel.
     Sweep {
@@ -109,8 +113,9 @@ enum Cmd {
 
 fn dispatch(command: Cmd, console: &Console) -> Result<(), Failure> {
     match command {
-        Cmd::Run { scenario, seed, seeds, fail_fast, out, set, trace, check_determinism } => {
-            let args = RunArgs { scenario, seed, seeds, out, set, trace, check_determinism, fail_fast };
+        Cmd::Run { scenario, seed, seeds, fail_fast, out, set, trace, check_determinism, wire_check } => {
+            let args =
+                RunArgs { scenario, seed, seeds, out, set, trace, check_determinism, fail_fast, wire_check };
             cli::run::command(&args, console)
         }
         Cmd::Sweep { scenario, jobs, shard, out, resume } => {

@@ -72,6 +72,9 @@ pub struct Summary {
     /// Why the run stopped before `duration_ms`, if it did: its figures are up to then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stopped>,
+    /// What `--wire-check` saw (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_check: Option<crate::sim::WireCheckCounts>,
 }
 
 /// Why a run stopped early.
@@ -330,6 +333,7 @@ pub(crate) struct Finished<'a> {
     pub max_drift_ppm: i64,
     pub adversaries: AdversaryCounts,
     pub elections: Option<crate::election::ElectionCounts>,
+    pub wire_check: Option<crate::sim::WireCheckCounts>,
 }
 
 impl Summary {
@@ -383,6 +387,7 @@ impl Summary {
             scenario: f.scenario.to_toml(),
             overrides: Vec::new(),
             stopped: None,
+            wire_check: f.wire_check,
         };
         RunResult { summary, series, fault_marks: std::mem::take(&mut metrics.fault_marks), pulse_ms }
     }

@@ -435,10 +435,15 @@ pub mod faults {
         pub lenient_bools: bool,
         /// Lengths are not checked against the bytes left (allocation follows the claim).
         pub unchecked_lengths: bool,
+        /// The encoder writes an attestation's view one higher (what a `--wire-check` run
+        /// must catch).
+        pub shifted_attest_views: bool,
     }
 
     thread_local! {
-        static FAULTS: Cell<WireFaults> = const { Cell::new(WireFaults { lenient_bools: false, unchecked_lengths: false }) };
+        static FAULTS: Cell<WireFaults> = const {
+            Cell::new(WireFaults { lenient_bools: false, unchecked_lengths: false, shifted_attest_views: false })
+        };
     }
 
     /// Break this thread's decoder so.
@@ -446,7 +451,7 @@ pub mod faults {
         FAULTS.with(|f| f.set(faults));
     }
 
-    pub(super) fn get() -> WireFaults {
+    pub(in crate::wire) fn get() -> WireFaults {
         FAULTS.with(Cell::get)
     }
 }

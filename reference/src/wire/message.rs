@@ -59,6 +59,11 @@ impl Encode for Message {
             Message::Replicate(batch) => batch.encode(w),
             Message::Attest { report, view } => {
                 report.encode(w);
+                #[cfg(feature = "fault-injection")]
+                if super::codec::faults::get().shifted_attest_views {
+                    view.wrapping_add(1).encode(w);
+                    return;
+                }
                 view.encode(w);
             }
             Message::StateRequest { group } => group.encode(w),

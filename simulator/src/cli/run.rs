@@ -34,6 +34,8 @@ pub struct RunArgs {
     pub check_determinism: bool,
     /// `--fail-fast`.
     pub fail_fast: bool,
+    /// `--wire-check`.
+    pub wire_check: bool,
 }
 
 /// Run a scenario for its seeds.
@@ -81,7 +83,7 @@ fn protocol_command(
     each_seed(&mut campaign, &seeds, args.fail_fast, |seed| {
         let dir = seed_dir(&base, args.out.is_some(), seeds.len() > 1, seed);
         run_one(
-            &Run { path, scenario: &scenario, overrides, seed },
+            &Run { path, scenario: &scenario, overrides, seed, wire_check: args.wire_check },
             &dir,
             trace,
             args.check_determinism,
@@ -149,6 +151,7 @@ struct Run<'a> {
     scenario: &'a Scenario,
     overrides: &'a [Override],
     seed: u64,
+    wire_check: bool,
 }
 
 fn run_one(
@@ -206,6 +209,16 @@ fn run_one(
             say!(console, "  up to then: {headline}, {} events", s.events);
             write_flight_recording(dir, run, &outcome, console)?;
         }
+    }
+    if let Some(wire) = &s.wire_check {
+        say!(
+            console,
+            "  wire check: {} messages ({} bytes, largest frame {}) encoded, decoded and equal; {} state snapshots not on the wire yet",
+            wire.messages,
+            wire.bytes,
+            wire.largest_frame_bytes,
+            wire.not_on_the_wire
+        );
     }
     say!(console, "  wall {:.2} s, {:.0} events/s", wall_s, s.events as f64 / wall_s.max(1e-9));
     say!(console, "  report written to {}", dir.join("report.html").display());
@@ -292,7 +305,7 @@ impl<E: Into<Failure>> From<E> for Setup {
 
 /// Set up and run; with a console, announce the run first.
 fn simulate(run: &Run<'_>, trace: Option<PathBuf>, console: Option<&Console>) -> Result<Outcome, Setup> {
-    let Run { path, scenario, overrides, seed } = *run;
+    let Run { path, scenario, overrides, seed, wire_check } = *run;
     let trace_sink: Option<Box<dyn Write>> = match &trace {
         Some(file) => {
             Some(Box::new(std::io::BufWriter::new(std::fs::File::create(file).map_err(at_path(file))?)))
@@ -304,6 +317,7 @@ fn simulate(run: &Run<'_>, trace: Option<PathBuf>, console: Option<&Console>) ->
     let options = RunOptions {
         trace: trace_sink,
         flight_recorder: true,
+        wire_check,
         source: Some(path.to_path_buf()),
         overrides: overrides.to_vec(),
         ..RunOptions::default()
@@ -350,6 +364,11 @@ fn credit_command(
     if args.trace {
         return Err(
             "--trace: credit runs have no event trace; their per-update series is timeseries.csv".into()
+        );
+    }
+    if args.wire_check {
+        return Err(
+            "--wire-check: credit runs send no messages (they step their books pulse by pulse)".into()
         );
     }
     let path = args.scenario.as_path();

@@ -46,6 +46,18 @@ pub enum SimError {
     /// Writing the trace failed.
     #[error("writing the trace failed: {0}")]
     Io(#[from] io::Error),
+    /// Under `--wire-check`, a message did not survive encoding and decoding (D-038).
+    #[error("wire check failed at {time_ms} ms (seed {seed}): a {kind} message {what}")]
+    Wire {
+        /// The message's kind.
+        kind: &'static str,
+        /// What went wrong.
+        what: String,
+        /// Virtual time.
+        time_ms: u64,
+        /// The run's seed.
+        seed: u64,
+    },
     /// The scenario cannot be run: it is invalid, or the group tree its seed makes has no room
     /// for what it asks (leaf committees, primary crashes or Byzantine primaries without leaf
     /// groups).
@@ -62,6 +74,7 @@ impl Simulation {
                 (StopKind::Invariant, Some(code.to_string()), replay.clone())
             }
             SimError::Limit { .. } => (StopKind::Limit, None, replay()),
+            SimError::Wire { .. } => (StopKind::Error, None, format!("{} --wire-check", replay())),
             _ => (StopKind::Error, None, replay()),
         };
         Stopped { kind, at_ms: self.now_ms, invariant, reason: error.to_string(), replay }

@@ -29,12 +29,14 @@ use crate::trace::{Ev, Trace};
 mod errors;
 mod observe;
 mod schedule;
+mod wire_check;
 mod world;
 
 use crate::checker::seal_history::SealHistory;
 pub use errors::SimError;
 pub(crate) use errors::replay_command;
 use errors::violation_error;
+pub use wire_check::{WireCheckCounts, WireFailure};
 pub use world::{Layout, check_group_tree, leaf_groups, leaf_groups_exist};
 use world::{World, partition_sides, signers};
 
@@ -126,6 +128,8 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn io::Write>>,
     /// Keep the last events in memory, for a run that stops early (`Outcome`).
     pub flight_recorder: bool,
+    /// Encode, decode and compare every message before the network carries it (D-038).
+    pub wire_check: bool,
     /// The scenario is one a run recorded (a trace header): swarm mode's choices are in it
     /// already and are not drawn again.
     pub swarm_expanded: bool,
@@ -185,6 +189,8 @@ pub struct Simulation {
     layout: Layout,
     /// Which seals are the groups' history, fed by node events (D-032, D-033).
     history: SealHistory,
+    /// `--wire-check`'s counts, when it is on.
+    wire_check: Option<WireCheckCounts>,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -291,6 +297,7 @@ impl Simulation {
             crashed_primaries: BTreeMap::new(),
             layout,
             history: SealHistory::new(layout.backups > 0, layout.root_backups > 0),
+            wire_check: options.wire_check.then(WireCheckCounts::default),
             trace,
             scenario,
         })
@@ -466,6 +473,17 @@ impl Simulation {
             .map_err(|v| self.violation(v))
     }
 
+    /// `msg` as the wire carries it, under `--wire-check`; as it is, otherwise.
+    fn over_the_wire(&mut self, msg: Message) -> Result<Message, SimError> {
+        let Some(check) = self.wire_check.as_mut() else { return Ok(msg) };
+        check.carry(msg).map_err(|failure| SimError::Wire {
+            kind: failure.kind.name(),
+            what: failure.what,
+            time_ms: self.now_ms,
+            seed: self.seed,
+        })
+    }
+
     fn apply_outputs(&mut self, from: NodeIndex, out: &mut Vec<Output>) -> Result<(), SimError> {
         for output in out.drain(..) {
             match output {
@@ -491,6 +509,7 @@ impl Simulation {
                     if let Message::Pulse { root, .. } = &msg {
                         self.heal.released(self.now_ms, root.version);
                     }
+                    let msg = self.over_the_wire(msg)?;
                     let (kind, bytes) = (msg.kind(), msg.wire_bytes());
                     let receivers = self.nodes.len() as u64 - 1;
                     self.metrics.messages(
@@ -521,6 +540,7 @@ impl Simulation {
 
     /// Count one message and hand it to the network.
     fn send_one(&mut self, from: NodeIndex, to: NodeIndex, msg: Message) -> Result<(), SimError> {
+        let msg = self.over_the_wire(msg)?;
         let (kind, bytes) = (msg.kind(), msg.wire_bytes());
         self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
         self.send(from, to, &Rc::new(msg), bytes)
@@ -591,6 +611,7 @@ impl Simulation {
             final_version,
             groups: self.groups as u64,
             nodes: self.nodes.len() as u64,
+            wire_check: self.wire_check,
             unsettled_halves,
             duplicate_outcomes: self.duplicate_outcomes,
             adversaries: crate::summary::AdversaryCounts {

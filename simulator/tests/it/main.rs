@@ -14,3 +14,4 @@ mod scenario_errors;
 mod snapshots;
 mod support;
 mod sweep;
+mod wire;
