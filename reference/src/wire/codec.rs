@@ -86,12 +86,26 @@ pub enum Problem {
 #[derive(Debug, Default)]
 pub struct Writer {
     bytes: Vec<u8>,
+    #[cfg(feature = "fault-injection")]
+    faults: WireFaults,
 }
 
 impl Writer {
     /// An empty writer.
     pub fn new() -> Writer {
         Writer::default()
+    }
+
+    /// A writer broken so (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn with_faults(faults: WireFaults) -> Writer {
+        Writer { bytes: Vec::new(), faults }
+    }
+
+    /// How this writer is broken (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&self) -> WireFaults {
+        self.faults
     }
 
     /// The bytes written.
@@ -160,12 +174,25 @@ impl Writer {
 pub struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    #[cfg(feature = "fault-injection")]
+    faults: WireFaults,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `bytes`.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes, at: 0 }
+        Reader {
+            bytes,
+            at: 0,
+            #[cfg(feature = "fault-injection")]
+            faults: WireFaults::default(),
+        }
+    }
+
+    /// A reader broken so (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn with_faults(bytes: &'a [u8], faults: WireFaults) -> Reader<'a> {
+        Reader { bytes, at: 0, faults }
     }
 
     /// Where the reader is.
@@ -236,7 +263,7 @@ impl<'a> Reader<'a> {
             0 => Ok(false),
             1 => Ok(true),
             #[cfg(feature = "fault-injection")]
-            _ if faults::get().lenient_bools => Ok(true),
+            _ if self.faults.lenient_bools => Ok(true),
             other => Err(DecodeError { at, field, problem: Problem::Bool(other) }),
         }
     }
@@ -249,7 +276,7 @@ impl<'a> Reader<'a> {
         let len = self.u32(field)?;
         let left = self.remaining();
         #[cfg(feature = "fault-injection")]
-        if faults::get().unchecked_lengths {
+        if self.faults.unchecked_lengths {
             return Ok(len as usize);
         }
         if (len as usize).saturating_mul(min_bytes) > left {
@@ -422,36 +449,15 @@ impl<T: Decode> Decode for std::sync::Arc<T> {
     }
 }
 
-/// Test-only ways to break the decoder, to show that the checks catch them. Per thread, so
-/// that one test's fault does not reach the tests running beside it.
+/// Test-only ways to break the codec, to show that the checks catch them. Passed to
+/// `wire::encode_faulty` / `wire::decode_faulty` (never global state).
 #[cfg(feature = "fault-injection")]
-pub mod faults {
-    use std::cell::Cell;
-
-    /// Which checks the decoder skips.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    pub struct WireFaults {
-        /// Any non-zero byte reads as `true` (a second encoding of `true`).
-        pub lenient_bools: bool,
-        /// Lengths are not checked against the bytes left (allocation follows the claim).
-        pub unchecked_lengths: bool,
-        /// The encoder writes an attestation's view one higher (what a `--wire-check` run
-        /// must catch).
-        pub shifted_attest_views: bool,
-    }
-
-    thread_local! {
-        static FAULTS: Cell<WireFaults> = const {
-            Cell::new(WireFaults { lenient_bools: false, unchecked_lengths: false, shifted_attest_views: false })
-        };
-    }
-
-    /// Break this thread's decoder so.
-    pub fn set(faults: WireFaults) {
-        FAULTS.with(|f| f.set(faults));
-    }
-
-    pub(in crate::wire) fn get() -> WireFaults {
-        FAULTS.with(Cell::get)
-    }
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireFaults {
+    /// Any non-zero byte reads as `true` (a second encoding of `true`).
+    pub lenient_bools: bool,
+    /// Lengths are not checked against the bytes left (allocation follows the claim).
+    pub unchecked_lengths: bool,
+    /// The encoder writes an attestation's view one higher (what `--wire-check` must catch).
+    pub shifted_attest_views: bool,
 }

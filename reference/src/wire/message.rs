@@ -60,7 +60,7 @@ impl Encode for Message {
             Message::Attest { report, view } => {
                 report.encode(w);
                 #[cfg(feature = "fault-injection")]
-                if super::codec::faults::get().shifted_attest_views {
+                if w.faults().shifted_attest_views {
                     view.wrapping_add(1).encode(w);
                     return;
                 }

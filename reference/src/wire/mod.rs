@@ -26,7 +26,7 @@ mod message;
 mod types;
 
 #[cfg(feature = "fault-injection")]
-pub use codec::faults;
+pub use codec::WireFaults;
 pub use codec::{Decode, DecodeError, Encode, MAX_FRAME_BYTES, Problem, Reader, Writer};
 
 use crate::node::{Message, MessageKind};
@@ -54,10 +54,20 @@ pub enum EncodeError {
 
 /// The frame that carries `msg`.
 pub fn encode(msg: &Message) -> Result<Vec<u8>, EncodeError> {
+    encode_into(msg, Writer::new())
+}
+
+/// [`encode`] with a broken encoder (tests of the checks only).
+#[cfg(feature = "fault-injection")]
+pub fn encode_faulty(msg: &Message, faults: WireFaults) -> Result<Vec<u8>, EncodeError> {
+    encode_into(msg, Writer::with_faults(faults))
+}
+
+fn encode_into(msg: &Message, mut w: Writer) -> Result<Vec<u8>, EncodeError> {
+    assert!(w.is_empty(), "a frame starts with its version");
     if msg.kind() == MessageKind::State {
         return Err(EncodeError::NotOnTheWire(MessageKind::State));
     }
-    let mut w = Writer::new();
     w.u8(WIRE_VERSION);
     msg.encode(&mut w);
     let len = w.len();
@@ -69,9 +79,19 @@ pub fn encode(msg: &Message) -> Result<Vec<u8>, EncodeError> {
 
 /// The message `frame` carries, or why it carries none.
 pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
-    let mut r = Reader::new(frame);
-    if frame.len() > MAX_FRAME_BYTES {
-        let problem = Problem::FrameTooLarge { len: frame.len(), max: MAX_FRAME_BYTES };
+    decode_from(Reader::new(frame), frame.len())
+}
+
+/// [`decode`] with a broken decoder (tests of the checks only).
+#[cfg(feature = "fault-injection")]
+pub fn decode_faulty(frame: &[u8], faults: WireFaults) -> Result<Message, DecodeError> {
+    decode_from(Reader::with_faults(frame, faults), frame.len())
+}
+
+fn decode_from(mut r: Reader<'_>, len: usize) -> Result<Message, DecodeError> {
+    assert_eq!(r.position(), 0, "a frame is read from its start");
+    if len > MAX_FRAME_BYTES {
+        let problem = Problem::FrameTooLarge { len, max: MAX_FRAME_BYTES };
         return Err(r.error("frame", problem));
     }
     let version = r.u8("version")?;

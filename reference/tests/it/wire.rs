@@ -241,8 +241,11 @@ fn frame(msg: &Message) -> Vec<u8> {
 
 /// What a decoder made of `bytes`: the message re-encodes to exactly `bytes`, or an error that
 /// lies inside the frame.
-fn check_canonical_or_refused(bytes: &[u8]) -> Result<(), TestCaseError> {
-    match wire::decode(bytes) {
+fn check_canonical_or_refused(
+    bytes: &[u8],
+    decode: impl Fn(&[u8]) -> Result<Message, DecodeError>,
+) -> Result<(), TestCaseError> {
+    match decode(bytes) {
         Ok(msg) => prop_assert_eq!(frame(&msg), bytes, "an accepted frame re-encodes to itself"),
         Err(error) => prop_assert!(error.at <= bytes.len(), "the error's byte {} is in the frame", error.at),
     }
@@ -284,14 +287,14 @@ proptest! {
         if let Some((at, value)) = insert {
             bytes.insert(at.index(bytes.len() + 1), value);
         }
-        check_canonical_or_refused(&bytes)?;
+        check_canonical_or_refused(&bytes, wire::decode)?;
     }
 
     #[test]
     fn arbitrary_bytes_are_canonical_or_refused(tag in 0u8..16, body in vec(any::<u8>(), 0..600)) {
         let mut bytes = vec![WIRE_VERSION, tag];
         bytes.extend(body);
-        check_canonical_or_refused(&bytes)?;
+        check_canonical_or_refused(&bytes, wire::decode)?;
     }
 }
 
@@ -483,17 +486,10 @@ fn the_golden_file_shows_one_encoded_message_per_kind() {
     );
 }
 
-/// The checks above can fail: with a decoder broken on purpose they catch it.
-mod broken_decoders {
+/// The checks above can fail: with a codec broken on purpose they catch it.
+mod broken_codecs {
     use super::*;
-    use reference::wire::faults::{self, WireFaults};
-
-    fn with_faults<T>(broken: WireFaults, run: impl FnOnce() -> T) -> T {
-        faults::set(broken);
-        let result = run();
-        faults::set(WireFaults::default());
-        result
-    }
+    use reference::wire::WireFaults;
 
     #[test]
     fn a_decoder_that_reads_any_non_zero_byte_as_true_is_not_canonical() {
@@ -506,11 +502,13 @@ mod broken_decoders {
         };
         let mut bytes = frame(&msg);
         *bytes.last_mut().expect("in_effect") = 2;
-        assert!(check_canonical_or_refused(&bytes).is_ok(), "the real decoder refuses it");
-        let caught = with_faults(WireFaults { lenient_bools: true, ..WireFaults::default() }, || {
-            check_canonical_or_refused(&bytes)
-        });
-        assert!(caught.is_err(), "the canonical check catches the second encoding of true");
+        assert!(check_canonical_or_refused(&bytes, wire::decode).is_ok(), "the real decoder refuses it");
+        let lenient = WireFaults { lenient_bools: true, ..WireFaults::default() };
+        let broken = |b: &[u8]| wire::decode_faulty(b, lenient);
+        assert!(
+            check_canonical_or_refused(&bytes, broken).is_err(),
+            "the canonical check catches the second encoding of true"
+        );
     }
 
     #[test]
@@ -522,8 +520,8 @@ mod broken_decoders {
         // as running out of bytes.
         bytes.extend_from_slice(&100_000u32.to_le_bytes());
         assert!(matches!(refused(&bytes).problem, Problem::Length { .. }));
-        let broken =
-            with_faults(WireFaults { unchecked_lengths: true, ..WireFaults::default() }, || refused(&bytes));
+        let trusting = WireFaults { unchecked_lengths: true, ..WireFaults::default() };
+        let broken = wire::decode_faulty(&bytes, trusting).expect_err("still refused, but late");
         assert!(matches!(broken.problem, Problem::Truncated { .. }), "it allocated first: {broken}");
     }
 }

@@ -219,6 +219,16 @@ fn run_one(
             wire.largest_frame_bytes,
             wire.not_on_the_wire
         );
+        for (kind, k) in &wire.by_kind {
+            let ratio = k.frame_bytes as f64 / k.estimated_bytes.max(1) as f64;
+            say!(
+                console,
+                "    {kind}: {} messages, {} bytes on the wire, {} estimated ({ratio:.2}×)",
+                k.messages,
+                k.frame_bytes,
+                k.estimated_bytes
+            );
+        }
     }
     say!(console, "  wall {:.2} s, {:.0} events/s", wall_s, s.events as f64 / wall_s.max(1e-9));
     say!(console, "  report written to {}", dir.join("report.html").display());

@@ -36,7 +36,7 @@ use crate::checker::seal_history::SealHistory;
 pub use errors::SimError;
 pub(crate) use errors::replay_command;
 use errors::violation_error;
-pub use wire_check::{WireCheckCounts, WireFailure};
+pub use wire_check::{Encoder, KindBytes, WireCheckCounts, WireFailure};
 pub use world::{Layout, check_group_tree, leaf_groups, leaf_groups_exist};
 use world::{World, partition_sides, signers};
 
@@ -130,6 +130,8 @@ pub struct RunOptions {
     pub flight_recorder: bool,
     /// Encode, decode and compare every message before the network carries it (D-038).
     pub wire_check: bool,
+    /// The encoder `wire_check` uses (a broken one in tests of the check).
+    pub wire_encoder: Encoder,
     /// The scenario is one a run recorded (a trace header): swarm mode's choices are in it
     /// already and are not drawn again.
     pub swarm_expanded: bool,
@@ -191,6 +193,9 @@ pub struct Simulation {
     history: SealHistory,
     /// `--wire-check`'s counts, when it is on.
     wire_check: Option<WireCheckCounts>,
+    wire_encoder: Encoder,
+    /// The first messages each node received, when a caller keeps the world (`keep_world`).
+    received: Option<Box<Received>>,
     metrics: Metrics,
     trace: Trace,
     scratch: Vec<Output>,
@@ -234,6 +239,37 @@ fn trace(scenario: &Scenario, seed: u64, nodes: usize, options: &mut RunOptions)
 fn heal_deadline_ms(scenario: &Scenario) -> Option<u64> {
     let p = &scenario.parameters;
     scenario.faults_stop_ms().map(|stop| stop.saturating_add(p.heal_pulses_max.saturating_mul(p.pulse_ms)))
+}
+
+/// The first messages each node received (`run_keeping_world`).
+#[derive(Debug)]
+struct Received {
+    keep: usize,
+    by_node: Vec<Vec<(Id, Message)>>,
+}
+
+impl Received {
+    fn keep(&mut self, to: NodeIndex, from: Id, msg: &Message) {
+        let kept = &mut self.by_node[to as usize];
+        if kept.len() < self.keep {
+            kept.push((from, msg.clone()));
+        }
+    }
+}
+
+/// A world as a run left it (`Simulation::run_keeping_world`).
+#[derive(Debug)]
+pub struct KeptWorld {
+    /// Every node, by index.
+    pub nodes: Vec<Node>,
+    /// Their Ids.
+    pub ids: Vec<Id>,
+    /// Where each role's nodes are.
+    pub layout: Layout,
+    /// The virtual time the run ended at.
+    pub now_ms: u64,
+    /// The first messages each node received, with their senders.
+    pub received: Vec<Vec<(Id, Message)>>,
 }
 
 /// Marks a request whose outcome is known.
@@ -298,6 +334,8 @@ impl Simulation {
             layout,
             history: SealHistory::new(layout.backups > 0, layout.root_backups > 0),
             wire_check: options.wire_check.then(WireCheckCounts::default),
+            wire_encoder: options.wire_encoder,
+            received: None,
             trace,
             scenario,
         })
@@ -341,6 +379,16 @@ impl Simulation {
         result.summary.stopped = record;
         result.summary.overrides = overrides;
         Outcome { result, stopped, flight_recording }
+    }
+
+    /// Run to the end and hand back the world as the run left it, with the first `keep`
+    /// messages each node received: nodes with honest state, and what they are sent, for
+    /// fuzzing `handle_message` (see [`crate::harness`]).
+    pub fn run_keeping_world(mut self, keep: usize) -> Result<KeptWorld, SimError> {
+        self.received = Some(Box::new(Received { keep, by_node: vec![Vec::new(); self.nodes.len()] }));
+        self.run_loop(&mut |_| {})?;
+        let received = self.received.take().map_or_else(Vec::new, |r| r.by_node);
+        Ok(KeptWorld { nodes: self.nodes, ids: self.ids, layout: self.layout, now_ms: self.now_ms, received })
     }
 
     fn run_loop(&mut self, progress: &mut impl FnMut(u64)) -> Result<(), SimError> {
@@ -428,6 +476,9 @@ impl Simulation {
             return Ok(());
         }
         let from_id = self.ids[from as usize];
+        if let Some(received) = self.received.as_deref_mut() {
+            received.keep(to, from_id, msg);
+        }
         self.with_node(to, |node, now, out| node.handle_message(now, from_id, msg, out))
     }
 
@@ -476,7 +527,7 @@ impl Simulation {
     /// `msg` as the wire carries it, under `--wire-check`; as it is, otherwise.
     fn over_the_wire(&mut self, msg: Message) -> Result<Message, SimError> {
         let Some(check) = self.wire_check.as_mut() else { return Ok(msg) };
-        check.carry(msg).map_err(|failure| SimError::Wire {
+        check.carry(msg, &self.wire_encoder).map_err(|failure| SimError::Wire {
             kind: failure.kind.name(),
             what: failure.what,
             time_ms: self.now_ms,

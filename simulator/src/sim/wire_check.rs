@@ -3,6 +3,8 @@
 //! shows that what it simulated is exactly what the wire carries. A checked run's trace is the
 //! unchecked run's: the check changes nothing it does not also catch.
 
+use std::collections::BTreeMap;
+
 use reference::node::{Message, MessageKind};
 use reference::wire::{self, EncodeError};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,43 @@ pub struct WireCheckCounts {
     pub largest_frame_bytes: u64,
     /// State snapshots, which have no wire encoding yet (D-038): carried unchecked.
     pub not_on_the_wire: u64,
+    /// Per message kind: how many, their frames' bytes, and what `Message::wire_bytes` (the
+    /// size the simulator charges links) estimated for them.
+    pub by_kind: BTreeMap<String, KindBytes>,
+}
+
+/// One message kind's frames under `--wire-check`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KindBytes {
+    /// Messages.
+    pub messages: u64,
+    /// Their frames' bytes.
+    pub frame_bytes: u64,
+    /// Their estimated sizes (`Message::wire_bytes`).
+    pub estimated_bytes: u64,
+}
+
+/// The encoder a checked run uses: the real one, or (tests only) one broken on purpose.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Encoder {
+    #[cfg(feature = "fault-injection")]
+    faults: Option<reference::wire::WireFaults>,
+}
+
+impl Encoder {
+    /// An encoder broken so (tests of the check only).
+    #[cfg(feature = "fault-injection")]
+    pub fn broken(faults: reference::wire::WireFaults) -> Encoder {
+        Encoder { faults: Some(faults) }
+    }
+
+    fn encode(&self, msg: &Message) -> Result<Vec<u8>, EncodeError> {
+        #[cfg(feature = "fault-injection")]
+        if let Some(faults) = self.faults {
+            return wire::encode_faulty(msg, faults);
+        }
+        wire::encode(msg)
+    }
 }
 
 /// Why a message did not survive the wire.
@@ -31,10 +70,10 @@ pub struct WireFailure {
 
 impl WireCheckCounts {
     /// `msg` as the wire carries it: encoded, decoded, compared and re-encoded.
-    pub fn carry(&mut self, msg: Message) -> Result<Message, WireFailure> {
+    pub fn carry(&mut self, msg: Message, encoder: &Encoder) -> Result<Message, WireFailure> {
         let kind = msg.kind();
         let fail = |what: String| WireFailure { kind, what };
-        let frame = match wire::encode(&msg) {
+        let frame = match encoder.encode(&msg) {
             Ok(frame) => frame,
             Err(EncodeError::NotOnTheWire(_)) => {
                 self.not_on_the_wire += 1;
@@ -51,6 +90,10 @@ impl WireCheckCounts {
         }
         self.messages += 1;
         self.bytes += frame.len() as u64;
+        let of_kind = self.by_kind.entry(kind.name().to_string()).or_default();
+        of_kind.messages += 1;
+        of_kind.frame_bytes += frame.len() as u64;
+        of_kind.estimated_bytes += back.wire_bytes() as u64;
         self.largest_frame_bytes = self.largest_frame_bytes.max(frame.len() as u64);
         Ok(back)
     }

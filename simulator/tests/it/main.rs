@@ -7,6 +7,7 @@ mod committees;
 mod credit;
 mod determinism;
 mod faults;
+mod fuzz_corpus;
 mod goldens;
 mod hostile;
 mod hygiene;

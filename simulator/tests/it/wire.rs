@@ -27,10 +27,11 @@ fn a_wire_checked_run_is_the_unchecked_run_event_for_event() {
 
 #[test]
 fn a_run_whose_encoder_changes_a_message_stops_at_it() {
-    use reference::wire::faults::{self, WireFaults};
-    faults::set(WireFaults { shifted_attest_views: true, ..WireFaults::default() });
-    let result = checked("committee-failover", 1);
-    faults::set(WireFaults::default());
+    use reference::wire::WireFaults;
+    use simulator::sim::Encoder;
+    let broken = Encoder::broken(WireFaults { shifted_attest_views: true, ..WireFaults::default() });
+    let options = RunOptions { wire_check: true, wire_encoder: broken, ..RunOptions::default() };
+    let result = Simulation::new(&shipped("committee-failover"), 1, options).expect("setup").run(|_| {});
     match result {
         Err(SimError::Wire { kind, what, .. }) => {
             assert_eq!(kind, "attest");
