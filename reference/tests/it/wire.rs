@@ -111,6 +111,8 @@ fn signed() -> impl Strategy<Value = SignedTx> {
     )
 }
 
+/// Accounts over the whole range of every field (`support::account` keeps them small, for
+/// the tree's no-op updates).
 fn account() -> impl Strategy<Value = Account> {
     (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
         |(balance, frozen, nonce, pending_out, pending_in)| Account {
@@ -351,6 +353,11 @@ fn values_with_a_second_encoding_are_refused() {
     long.extend_from_slice(&[0; 20]);
     long.push(161);
     assert_eq!(refused(&long).problem, Problem::NotAllowed("a prefix longer than an Id"));
+    assert_eq!(refused(&true_written_as_2()).problem, Problem::Bool(2));
+}
+
+/// A pulse whose last byte, a seating's `in_effect`, is 2: a second encoding of `true`.
+fn true_written_as_2() -> Vec<u8> {
     let seat = Seating { group: Prefix::ROOT, term: 1, seats: vec![], in_effect: true };
     let msg = Message::Pulse {
         pulse: 1,
@@ -360,7 +367,7 @@ fn values_with_a_second_encoding_are_refused() {
     };
     let mut bytes = frame(&msg);
     *bytes.last_mut().expect("in_effect") = 2;
-    assert_eq!(refused(&bytes).problem, Problem::Bool(2));
+    bytes
 }
 
 #[test]
@@ -493,15 +500,7 @@ mod broken_codecs {
 
     #[test]
     fn a_decoder_that_reads_any_non_zero_byte_as_true_is_not_canonical() {
-        let seat = Seating { group: Prefix::ROOT, term: 1, seats: vec![], in_effect: true };
-        let msg = Message::Pulse {
-            pulse: 1,
-            root: RootSynopsis { version: 1, synopsis: Synopsis::empty() },
-            views: Arc::from(Vec::new()),
-            seatings: Arc::from(vec![seat]),
-        };
-        let mut bytes = frame(&msg);
-        *bytes.last_mut().expect("in_effect") = 2;
+        let bytes = true_written_as_2();
         assert!(check_canonical_or_refused(&bytes, wire::decode).is_ok(), "the real decoder refuses it");
         let lenient = WireFaults { lenient_bools: true, ..WireFaults::default() };
         let broken = |b: &[u8]| wire::decode_faulty(b, lenient);
