@@ -51,6 +51,18 @@ impl Account {
             chunk.copy_from_slice(&field.to_le_bytes());
         }
     }
+
+    /// The account [`Account::encode`] wrote (the wire reads it back with this).
+    pub(crate) fn decode(bytes: &[u8; ACCOUNT_BYTES]) -> Account {
+        let field = |i: usize| u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        Account {
+            balance: field(0),
+            frozen: field(1),
+            nonce: field(2),
+            pending_out: field(3),
+            pending_in: field(4),
+        }
+    }
 }
 
 /// Encoded length of an [`Account`].

@@ -24,9 +24,17 @@ record!(SettleMsg {
 record!(ReplicaCycle { before_pulse: u64, pulse: u64, inputs: Vec<(Id, Message)>, report_digest: Hash32 });
 record!(ReplicaBatch { group: Prefix, view: u32, cycles: Vec<Arc<ReplicaCycle>> });
 
-/// The message's tag: its kind's place in [`MessageKind::ALL`].
+/// The message's tag: its kind's place in [`MessageKind::ALL`], which lists the kinds in
+/// declaration order (asserted by `wire_tags_are_the_kinds_in_order`).
 pub(crate) fn tag(kind: MessageKind) -> u8 {
-    MessageKind::ALL.iter().position(|k| *k == kind).expect("every kind is in ALL") as u8
+    kind as u8
+}
+
+#[test]
+fn wire_tags_are_the_kinds_in_order() {
+    for (i, kind) in MessageKind::ALL.iter().enumerate() {
+        assert_eq!(usize::from(tag(*kind)), i, "{kind:?}");
+    }
 }
 
 impl Encode for Message {
@@ -100,7 +108,7 @@ fn kind(r: &mut Reader<'_>, field: &'static str) -> Result<MessageKind, DecodeEr
 fn decode_body(r: &mut Reader<'_>, kind: MessageKind) -> Result<Message, DecodeError> {
     Ok(match kind {
         MessageKind::Propose => Message::Propose {
-            tx: Tx::decode(r, "Propose.tx")?,
+            tx: <Tx as Decode>::decode(r, "Propose.tx")?,
             payer_key: PublicKey::decode(r, "Propose.payer_key")?,
             payer_sig: Signature::decode(r, "Propose.payer_sig")?,
         },

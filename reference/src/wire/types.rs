@@ -7,8 +7,9 @@ use crate::consensus::root::{AccountProof, GroupEntry, GroupPath, GroupStep};
 use crate::consensus::settlement::{GroupReport, Order, PendingHalf};
 use crate::crypto::{Hash32, PublicKey, Signature, SignatureError};
 use crate::id::{ID_BITS, Id, Prefix};
-use crate::ledger::{Half, LedgerError, Party, Settlement, SignedTx, Tx};
+use crate::ledger::{Half, LedgerError, Party, Settlement, SignedTx, TX_BODY_BYTES, Tx};
 use crate::node::{Seating, ViewEntry};
+use crate::smt::account::{ACCOUNT_BYTES, SUMMARY_BYTES};
 use crate::smt::{Account, Proof, ProofStep, RootSynopsis, Summary, Synopsis, Terminal};
 
 /// Types that are a fixed array of bytes.
@@ -28,6 +29,38 @@ macro_rules! bytes {
     )*};
 }
 bytes!(Id: crate::id::ID_BYTES, Hash32: 32, PublicKey: 32, Signature: 64);
+
+/// Types that already have one fixed-size encoding — a transfer's body (what its id hashes and
+/// its parties sign), a summary and an account (what the tree hashes): the wire carries those
+/// very bytes, so there is one definition of each.
+macro_rules! fixed {
+    ($($ty:ident: $n:expr, $encode:expr, $decode:expr;)*) => {$(
+        impl Encode for $ty {
+            fn encode(&self, w: &mut Writer) {
+                w.bytes(&($encode)(self));
+            }
+        }
+        impl Decode for $ty {
+            const MIN_BYTES: usize = $n;
+            fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+                r.array::<{ $n }>(field).map(|bytes| ($decode)(&bytes))
+            }
+        }
+    )*};
+}
+fixed! {
+    Tx: TX_BODY_BYTES, Tx::encode, Tx::decode;
+    Summary: SUMMARY_BYTES, |s: &Summary| {
+        let mut bytes = [0u8; SUMMARY_BYTES];
+        s.encode(&mut bytes);
+        bytes
+    }, Summary::decode;
+    Account: ACCOUNT_BYTES, |a: &Account| {
+        let mut bytes = [0u8; ACCOUNT_BYTES];
+        a.encode(&mut bytes);
+        bytes
+    }, Account::decode;
+}
 
 /// Enums without fields, as a one-byte tag.
 macro_rules! unit_enum {
@@ -83,7 +116,6 @@ impl Decode for Prefix {
     }
 }
 
-record!(Tx { from: Id, to: Id, amount: u64, from_nonce: u64, created_pulse: u64 });
 record!(SignedTx {
     tx: Tx,
     payer_key: PublicKey,
@@ -91,7 +123,6 @@ record!(SignedTx {
     payer_sig: Signature,
     payee_sig: Signature,
 });
-record!(Summary { balance: u128, frozen: u128, pending_out: u128, pending_in: u128, accounts: u64 });
 record!(Synopsis { hash: Hash32, summary: Summary });
 record!(RootSynopsis { version: u64, synopsis: Synopsis });
 record!(GroupEntry { prefix: Prefix, version: u64, synopsis: Synopsis });
@@ -100,7 +131,6 @@ record!(GroupReport { pulse: u64, entry: GroupEntry, pending: Vec<PendingHalf> }
 record!(Order { tx_id: Hash32, how: Settlement });
 record!(GroupStep { sibling_left: bool, sibling: Synopsis });
 record!(GroupPath { entry: GroupEntry, steps: Vec<GroupStep> });
-record!(Account { balance: u64, frozen: u64, nonce: u64, pending_out: u64, pending_in: u64 });
 record!(ProofStep { bit: u8, sibling_hash: Hash32, sibling_summary: Summary });
 record!(Proof { version: u64, key: Id, steps: Vec<ProofStep>, terminal: Terminal });
 record!(AccountProof { account: Proof, path: GroupPath });
@@ -125,9 +155,10 @@ impl Decode for Terminal {
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
         match r.u8(field)? {
             0 => Ok(Terminal::Empty),
-            1 => {
-                Ok(Terminal::Leaf { id: Id::decode(r, "Terminal.id")?, account: Account::decode(r, field)? })
-            }
+            1 => Ok(Terminal::Leaf {
+                id: Id::decode(r, "Terminal.id")?,
+                account: <Account as Decode>::decode(r, field)?,
+            }),
             other => Err(r.error_before(1, field, Problem::Tag(other))),
         }
     }
