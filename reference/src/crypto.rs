@@ -39,6 +39,8 @@ pub enum Domain {
     Invite = 0x13,
     /// An invitation's acceptance (SPEC §2.1, D-029).
     Acceptance = 0x14,
+    /// A signed envelope around a message between nodes (D-039).
+    Envelope = 0x15,
     /// Synthetic values (test and benchmark Ids); never part of a protocol message.
     Synthetic = 0x7F,
 }

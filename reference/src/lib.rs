@@ -55,7 +55,9 @@
 //! use std::sync::Arc;
 //!
 //! use reference::crypto::{SimScheme, Signer};
-//! use reference::node::{Command, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, Timer};
+//! use reference::node::{
+//!     Command, Envelope, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, Timer, To,
+//! };
 //! use reference::{Id, Prefix};
 //!
 //! // Who is who: the chief, the organization (it holds the genesis supply), a payer, and a
@@ -65,8 +67,8 @@
 //! let group_of = |id: Id| Prefix::new(id, 1);
 //! let payee = (3..).map(|i| scheme.signer(i));
 //! let payee = payee.into_iter().find(|s| group_of(s.id()) != group_of(payer.id())).unwrap();
-//! let primaries = [scheme.signer(100).id(), scheme.signer(101).id()];
-//! let leaves = [(group_of(payer.id()), primaries[0]), (group_of(payee.id()), primaries[1])];
+//! let primaries = [scheme.signer(100), scheme.signer(101)];
+//! let leaves = [(group_of(payer.id()), primaries[0].id()), (group_of(payee.id()), primaries[1].id())];
 //! let roster = Roster::new(chief.id(), leaves).unwrap();
 //!
 //! // Genesis: each group's ledger, and the chief's arbiter over the groups' first entries.
@@ -87,11 +89,12 @@
 //! let verifier = Arc::new(scheme.clone());
 //! let mut ledgers = genesis.ledgers.into_iter();
 //! let (_, root_ledger) = ledgers.next().unwrap(); // the root group's own accounts
-//! let chief_node = Node::chief(chief.id(), root_ledger, genesis.arbiter, verifier.clone(), config.clone());
+//! let chief_node = Node::chief(Arc::new(chief), root_ledger, genesis.arbiter, verifier.clone(), config.clone());
 //! let mut nodes = vec![chief_node];
 //! for (group, ledger) in ledgers {
 //!     let primary = config.roster.primary(&group);
-//!     nodes.push(Node::bookkeeper(primary, ledger, verifier.clone(), config.clone()));
+//!     let signer = primaries.iter().find(|s| s.id() == primary).unwrap().clone();
+//!     nodes.push(Node::bookkeeper(Arc::new(signer), ledger, verifier.clone(), config.clone()));
 //! }
 //! for party in [&payer, &payee] {
 //!     nodes.push(Node::client(Arc::new(party.clone()), verifier.clone(), config.clone()));
@@ -110,19 +113,22 @@
 //!     let mut queue: VecDeque<(usize, Output)> = outputs.into_iter().map(|o| (from, o)).collect();
 //!     while let Some((sender, output)) = queue.pop_front() {
 //!         let sender_id = nodes[sender].id();
-//!         let receivers: Vec<(usize, Message)> = match &output {
+//!         // Every message leaves its node sealed: signed for its addressee (D-039).
+//!         let receivers: Vec<(usize, Envelope)> = match &output {
 //!             Output::Send { to, msg } => {
+//!                 let envelope = nodes[sender].seal(now_ms, To::Node(*to), msg.clone());
 //!                 let at = nodes.iter().position(|n| n.id() == *to);
-//!                 at.map(|i| (i, msg.clone())).into_iter().collect()
+//!                 at.map(|i| (i, envelope)).into_iter().collect()
 //!             }
 //!             Output::Broadcast { msg } => {
-//!                 (0..nodes.len()).filter(|i| *i != sender).map(|i| (i, msg.clone())).collect()
+//!                 let envelope = nodes[sender].seal(now_ms, To::Everyone, msg.clone());
+//!                 (0..nodes.len()).filter(|i| *i != sender).map(|i| (i, envelope.clone())).collect()
 //!             }
 //!             Output::SetTimer { .. } | Output::Event(_) => Vec::new(),
 //!         };
-//!         for (to, msg) in receivers {
+//!         for (to, envelope) in receivers {
 //!             let mut out = Vec::new();
-//!             nodes[to].handle_message(now_ms, sender_id, &msg, &mut out);
+//!             nodes[to].handle_message(now_ms, &envelope, &mut out);
 //!             queue.extend(out.into_iter().map(|o| (to, o)));
 //!         }
 //!         seen.push((sender_id, output));

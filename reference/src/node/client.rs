@@ -11,9 +11,10 @@ use crate::smt::{Account, RootSynopsis};
 
 use super::roster::{ViewEntry, Views};
 
+use super::envelope::Link;
 use super::{
-    Command, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
-    Timer, unexpected,
+    Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
+    Timer, To, unexpected,
 };
 
 /// A transfer the user asked for and the node has not started.
@@ -56,7 +57,8 @@ pub struct Client {
     /// The view list of the last pulse learnt: the chief resends the same list until it
     /// changes, and comparing it entry by entry at every client was most of a pulse's cost.
     last_views: std::sync::Arc<[ViewEntry]>,
-    signer: SharedSigner,
+    /// Its key and what it remembers of bookkeepers' envelopes (D-039).
+    link: Link,
     verifier: SharedVerifier,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
@@ -67,7 +69,7 @@ impl Client {
         let id = signer.id();
         Client {
             chief: config.roster.chief(),
-            signer,
+            link: Link::new(signer),
             verifier,
             config,
             id,
@@ -115,6 +117,12 @@ impl Client {
     }
 
     /// Everything that determines what the client does next.
+    /// Switch envelope checks off (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_envelope_faults(&mut self, faults: super::EnvelopeFaults) {
+        self.link.inject_faults(faults);
+    }
+
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
         hasher.update(&self.id.0);
@@ -138,6 +146,7 @@ impl Client {
             hasher.update(&entry.view.to_le_bytes());
             hasher.update(&entry.primary.0);
         }
+        self.link.fingerprint(&mut hasher);
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -188,7 +197,21 @@ impl Client {
         self.propose(now_ms, InFlight { attempts: in_flight.attempts + 1, ..in_flight }, out);
     }
 
-    pub(super) fn handle_message(&mut self, now_ms: u64, from: Id, msg: &Message, out: &mut Vec<Output>) {
+    /// `msg` sealed for `to` at local time `now_ms` (D-039).
+    pub(super) fn seal(&mut self, now_ms: u64, to: To, msg: Message) -> Envelope {
+        self.link.seal(now_ms, to, msg)
+    }
+
+    /// An envelope arrived: the envelope checks (D-039), then the message.
+    pub(super) fn handle_message(&mut self, now_ms: u64, envelope: &Envelope, out: &mut Vec<Output>) {
+        let (msg, roster) = (&envelope.msg, &self.config.roster);
+        let from = match self.link.open(envelope, roster, self.verifier.as_ref()) {
+            Ok(from) => from,
+            Err(error) => {
+                out.push(Output::Event(NodeEvent::BadMessage { from: envelope.from(), error }));
+                return;
+            }
+        };
         match msg {
             Message::Propose { tx, payer_key, payer_sig } => {
                 if let Err(error) = self.co_sign(tx, payer_key, payer_sig, out) {
@@ -234,7 +257,7 @@ impl Client {
     ) {
         let tx = Tx { from: self.id, to, amount, from_nonce: nonce, created_pulse: self.pulse };
         let tx_id = tx.id();
-        let payer_sig = self.signer.sign(&tx_id.0);
+        let payer_sig = self.link.signer().sign(&tx_id.0);
         self.propose(now_ms, InFlight { tx, tx_id, payer_sig, tag, attempts: 1 }, out);
     }
 
@@ -242,7 +265,7 @@ impl Client {
         self.in_flight = Some(in_flight);
         let msg = Message::Propose {
             tx: in_flight.tx,
-            payer_key: self.signer.public_key(),
+            payer_key: self.link.signer().public_key(),
             payer_sig: in_flight.payer_sig,
         };
         out.push(Output::Send { to: in_flight.tx.to, msg });
@@ -346,9 +369,9 @@ impl Client {
         let mut signed = SignedTx {
             tx: *tx,
             payer_key: *payer_key,
-            payee_key: self.signer.public_key(),
+            payee_key: self.link.signer().public_key(),
             payer_sig: *payer_sig,
-            payee_sig: self.signer.sign(&tx_id.0),
+            payee_sig: self.link.signer().sign(&tx_id.0),
         };
         #[cfg(feature = "fault-injection")]
         if self.faults.forge_payee_signature {

@@ -307,6 +307,38 @@ pub enum NodeError {
         /// The receiver's view of it.
         view: u32,
     },
+    /// An envelope's signature does not verify under the key it names (D-039): forged, or
+    /// changed on the way.
+    #[error("the {kind:?} envelope's signature does not verify under its sender's key")]
+    BadSignature {
+        /// The message kind.
+        kind: MessageKind,
+    },
+    /// An envelope arrived again, or is older than the sender's messages this node still
+    /// remembers (D-039): a replay, or a duplicate the network made.
+    #[error("{kind:?} envelope {seq} was already received from this sender, or is too old")]
+    Replayed {
+        /// The message kind.
+        kind: MessageKind,
+        /// The envelope's sequence number.
+        seq: u64,
+    },
+    /// An envelope is addressed to another node, or to everyone though its kind is not a
+    /// broadcast (D-039).
+    #[error("the {kind:?} envelope is addressed to {to}, not to this node")]
+    Misaddressed {
+        /// The message kind.
+        kind: MessageKind,
+        /// The addressee it names.
+        to: super::To,
+    },
+    /// A sender that holds no seat and no candidacy in the roster sent a message only
+    /// bookkeepers send (D-039).
+    #[error("{kind:?} comes from a node the roster does not list as a bookkeeper")]
+    NotABookkeeper {
+        /// The message kind.
+        kind: MessageKind,
+    },
     /// A message claims to come from the bookkeeper but does not.
     #[error("only the bookkeeper {bookkeeper} may send {kind:?}")]
     NotFromBookkeeper {

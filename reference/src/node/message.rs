@@ -9,7 +9,7 @@ use crate::ledger::{LedgerError, SignedTx, Tx};
 use crate::smt::RootSynopsis;
 
 use super::roster::ViewEntry;
-use crate::id::{Id, Prefix};
+use crate::id::Prefix;
 
 /// The chief's message to a group's primary at each pulse (SPEC §5.2, §7.3 steps 4–6; D-023).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,8 +35,8 @@ pub struct ReplicaCycle {
     pub before_pulse: u64,
     /// The pulse of the `Settle` that sealed the cycle.
     pub pulse: u64,
-    /// The inputs and who sent them.
-    pub inputs: Vec<(Id, Message)>,
+    /// The inputs, as their senders signed them (D-039).
+    pub inputs: Vec<super::Envelope>,
     /// The digest of the report the primary built at the seal (what a faithful replay
     /// reproduces).
     pub report_digest: Hash32,
@@ -278,33 +278,6 @@ impl MessageKind {
     }
 }
 
-/// Bytes of an encoded transfer body, key and signature (SPEC §7.1, §1.2).
-const TX_BYTES: usize = crate::ledger::TX_BODY_BYTES;
-const KEY_BYTES: usize = 32;
-const SIG_BYTES: usize = 64;
-/// Version + hash + the four u128 sums of a summary.
-const ROOT_BYTES: usize = 8 + 32 + 64;
-/// Bit index + sibling hash + sibling summary.
-const PROOF_STEP_BYTES: usize = 1 + 32 + 64;
-/// Id + the five u64 account fields.
-const LEAF_BYTES: usize = 20 + 40;
-/// A group entry: prefix (21) + version + synopsis.
-const ENTRY_BYTES: usize = 21 + 8 + 32 + 64;
-/// A group path step: side + sibling hash and summary.
-const GROUP_STEP_BYTES: usize = 1 + 32 + 64;
-/// A pending half or an order: transfer id + kind (+ counterpart prefix for a half).
-const HALF_BYTES: usize = 32 + 1 + 21;
-const ORDER_BYTES: usize = 32 + 1;
-/// A view entry: prefix + view + primary Id.
-const VIEW_BYTES: usize = 21 + 4 + 20;
-/// A seating: the group's index in the roster, the term, the in-effect flag with the seat
-/// count, then one byte per seat — the seat's index in the group's pool, which the roster
-/// (the organization's public record) lists. The list's own length rides in the views
-/// count's spare bits, so pulses without pools cost what they did before (D-035).
-const SEATING_BYTES: usize = 2 + 4 + 1;
-/// One tag byte in front of every message.
-const TAG_BYTES: usize = 1;
-
 impl Message {
     /// The message's kind.
     pub fn kind(&self) -> MessageKind {
@@ -326,53 +299,14 @@ impl Message {
         }
     }
 
-    /// The size of the message in a compact binary encoding, which the simulator charges
-    /// against link bandwidth and reports as bytes sent.
+    /// The length of the message's frame without an envelope: the version byte and its
+    /// encoding (D-038) — for a state snapshot, whose body is not on the wire yet, its
+    /// header's and the body's estimated size.
     pub fn wire_bytes(&self) -> usize {
-        TAG_BYTES
-            + match self {
-                Message::Propose { .. } => TX_BYTES + KEY_BYTES + SIG_BYTES,
-                Message::Submit(_) | Message::CreditHalf(_) => TX_BYTES + 2 * (KEY_BYTES + SIG_BYTES),
-                Message::GroupSeal(report) => 8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES,
-                Message::Attest { report, .. } => 8 + ENTRY_BYTES + 4 + report.pending.len() * HALF_BYTES + 4,
-                Message::Settle(settle) => {
-                    8 + ROOT_BYTES + path_bytes(&settle.path) + 4 + settle.orders.len() * ORDER_BYTES + 4
-                }
-                Message::Replicate(batch) => {
-                    let cycle_bytes = |c: &ReplicaCycle| {
-                        8 + 8 + 32 + 4 + c.inputs.iter().map(|(_, m)| 20 + m.wire_bytes()).sum::<usize>()
-                    };
-                    21 + 4 + 4 + batch.cycles.iter().map(|c| cycle_bytes(c)).sum::<usize>()
-                }
-                Message::Committed { proof, .. } => {
-                    32 + ROOT_BYTES
-                        + 8
-                        + 20
-                        + proof.account.steps.len() * PROOF_STEP_BYTES
-                        + LEAF_BYTES
-                        + path_bytes(&proof.path)
-                }
-                Message::Rejected { .. } => 32 + 1 + 16,
-                Message::StateRequest { .. } => 21,
-                Message::State(snapshot) => {
-                    21 + 4
-                        + 8
-                        + ENTRY_BYTES
-                        + snapshot.report.pending.len() * HALF_BYTES
-                        + snapshot.state_bytes
-                }
-                Message::Pulse { views, seatings, .. } => {
-                    8 + ROOT_BYTES
-                        + 4
-                        + views.len() * VIEW_BYTES
-                        + seatings.iter().map(|s| SEATING_BYTES + s.seats.len()).sum::<usize>()
-                }
-                Message::CoSign { .. } => 8 + 4 + 32 + SIG_BYTES,
-                Message::ViewChange { .. } => 4 + 8 + SIG_BYTES,
-            }
+        let body = match self {
+            Message::State(snapshot) => snapshot.state_bytes,
+            _ => 0,
+        };
+        1 + crate::wire::encoded_len(self) + body
     }
-}
-
-fn path_bytes(path: &GroupPath) -> usize {
-    ENTRY_BYTES + 1 + path.steps.len() * GROUP_STEP_BYTES
 }

@@ -20,6 +20,7 @@
 
 mod bookkeeper;
 mod client;
+mod envelope;
 mod event;
 mod message;
 mod roster;
@@ -34,6 +35,9 @@ use crate::smt::RootSynopsis;
 
 pub use bookkeeper::Bookkeeper;
 pub use client::Client;
+#[cfg(feature = "fault-injection")]
+pub use envelope::EnvelopeFaults;
+pub use envelope::{Envelope, To};
 pub use event::{NodeError, NodeEvent};
 pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
 pub use roster::{Candidate, Genesis, Roster, RosterError, Seating, ViewEntry, Views};
@@ -195,20 +199,25 @@ impl Node {
     /// # Panics
     /// If `id` sits in the root group: a root committee member holds the arbiter, so it is
     /// built with [`Node::chief`] (D-037).
-    pub fn bookkeeper(id: Id, ledger: Ledger, verifier: SharedVerifier, config: NodeConfig) -> Node {
-        Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, None)))
+    pub fn bookkeeper(
+        signer: SharedSigner,
+        ledger: Ledger,
+        verifier: SharedVerifier,
+        config: NodeConfig,
+    ) -> Node {
+        Node::Bookkeeper(Box::new(Bookkeeper::new(signer, ledger, verifier, config, None)))
     }
 
     /// The chief: the root group's primary, keeping `ledger` (the root group's own accounts)
     /// and arbitrating with `arbiter` (built over every group's genesis entry).
     pub fn chief(
-        id: Id,
+        signer: SharedSigner,
         ledger: Ledger,
         arbiter: Arbiter,
         verifier: SharedVerifier,
         config: NodeConfig,
     ) -> Node {
-        Node::Bookkeeper(Box::new(Bookkeeper::new(id, ledger, verifier, config, Some(arbiter))))
+        Node::Bookkeeper(Box::new(Bookkeeper::new(signer, ledger, verifier, config, Some(arbiter))))
     }
 
     /// A client signing with `signer`.
@@ -310,6 +319,15 @@ impl Node {
         }
     }
 
+    /// Switch envelope checks off (tests only): shows each is what stops an attack.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_envelope_faults(&mut self, faults: EnvelopeFaults) {
+        match self {
+            Node::Bookkeeper(node) => node.inject_envelope_faults(faults),
+            Node::Client(node) => node.inject_envelope_faults(faults),
+        }
+    }
+
     /// Break a bookkeeper's ledger (tests only).
     #[cfg(feature = "fault-injection")]
     pub fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {
@@ -338,11 +356,23 @@ impl Node {
         }
     }
 
-    /// A message from `from` arrived.
-    pub fn handle_message(&mut self, now_ms: u64, from: Id, msg: &Message, out: &mut Vec<Output>) {
+    /// Seal `msg` for `to` at local time `now_ms`: what a driver does with every
+    /// [`Output::Send`] (`To::Node`) and [`Output::Broadcast`] (`To::Everyone`) before it
+    /// leaves the node (D-039).
+    pub fn seal(&mut self, now_ms: u64, to: To, msg: Message) -> Envelope {
         match self {
-            Node::Bookkeeper(node) => node.handle_message(from, msg, out),
-            Node::Client(node) => node.handle_message(now_ms, from, msg, out),
+            Node::Bookkeeper(node) => node.seal(now_ms, to, msg),
+            Node::Client(node) => node.seal(now_ms, to, msg),
+        }
+    }
+
+    /// An envelope arrived. It is checked first — addressee, sender, replay fence, signature
+    /// (D-039) — and the message handled only if it passes; a refusal is a
+    /// [`NodeEvent::BadMessage`] and changes nothing else.
+    pub fn handle_message(&mut self, now_ms: u64, envelope: &Envelope, out: &mut Vec<Output>) {
+        match self {
+            Node::Bookkeeper(node) => node.handle_message(envelope, out),
+            Node::Client(node) => node.handle_message(now_ms, envelope, out),
         }
     }
 

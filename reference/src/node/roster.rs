@@ -25,6 +25,8 @@ pub struct Roster {
     /// Leaf groups whose committees are elected each term from a pool larger than the
     /// committee: every candidate, committee members included, with its standing (D-035).
     pools: BTreeMap<Prefix, Vec<Candidate>>,
+    /// Every node the above names: who may send what only bookkeepers send (D-039).
+    bookkeepers: std::collections::BTreeSet<Id>,
 }
 
 /// A candidate for a leaf group's committee and its standing at the election (SPEC §6.3,
@@ -86,6 +88,7 @@ impl Roster {
             leaf_bits: 0,
             backups: BTreeMap::new(),
             pools: BTreeMap::new(),
+            bookkeepers: std::collections::BTreeSet::from([chief]),
         }
     }
 
@@ -115,7 +118,14 @@ impl Roster {
                 return Err(RosterError::TwoSeats(*primary));
             }
         }
-        Ok(Roster { chief, leaves, leaf_bits, backups: BTreeMap::new(), pools: BTreeMap::new() })
+        Ok(Roster {
+            chief,
+            leaves,
+            leaf_bits,
+            backups: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            bookkeepers: seen,
+        })
     }
 
     /// This roster with committees: each named group gets `backups` in failover order (SPEC
@@ -139,6 +149,7 @@ impl Roster {
             self.backups.entry(group).or_default().extend(ids);
         }
         self.backups.retain(|_, ids| !ids.is_empty());
+        self.bookkeepers.extend(seen);
         Ok(self)
     }
 
@@ -171,6 +182,7 @@ impl Roster {
                     return Err(RosterError::TwoSeats(candidate.id));
                 }
             }
+            self.bookkeepers.extend(candidates.iter().map(|c| c.id));
             self.pools.insert(group, candidates);
         }
         Ok(self)
@@ -191,6 +203,12 @@ impl Roster {
     /// against this, which does not depend on views a member may not share (D-032, D-035).
     pub fn is_candidate(&self, group: &Prefix, id: &Id) -> bool {
         self.is_member(group, id) || self.pool(group).iter().any(|c| c.id == *id)
+    }
+
+    /// Whether the roster names `id` anywhere — chief, primary, backup or pool candidate: a
+    /// node that may send what only bookkeepers send (D-039).
+    pub fn holds_books(&self, id: &Id) -> bool {
+        self.bookkeepers.contains(id)
     }
 
     /// The backups of `group`, in failover order (empty for a group without a committee).

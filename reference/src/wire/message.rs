@@ -11,7 +11,7 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::{Id, Prefix};
 use crate::ledger::{LedgerError, SignedTx, Tx};
-use crate::node::{Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, ViewEntry};
+use crate::node::{Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry};
 use crate::smt::RootSynopsis;
 
 record!(SettleMsg {
@@ -21,7 +21,7 @@ record!(SettleMsg {
     orders: Vec<crate::consensus::settlement::Order>,
     view: u32,
 });
-record!(ReplicaCycle { before_pulse: u64, pulse: u64, inputs: Vec<(Id, Message)>, report_digest: Hash32 });
+record!(ReplicaCycle { before_pulse: u64, pulse: u64, inputs: Vec<Envelope>, report_digest: Hash32 });
 record!(ReplicaBatch { group: Prefix, view: u32, cycles: Vec<Arc<ReplicaCycle>> });
 
 /// The message's tag: its kind's place in [`MessageKind::ALL`], which lists the kinds in
@@ -75,9 +75,16 @@ impl Encode for Message {
                 view.encode(w);
             }
             Message::StateRequest { group } => group.encode(w),
-            // Not on the wire yet: `wire::encode` refuses it, and a decoder refuses the tag,
-            // so a cycle that held one (no primary records one) would not decode.
-            Message::State(_) => {}
+            // Only the header is encoded — what an envelope's signature covers (D-039); the
+            // body is not on the wire yet: `wire::encode` refuses the message and a decoder
+            // refuses the tag, so a cycle that held one (no primary records one) would not
+            // decode.
+            Message::State(snapshot) => {
+                snapshot.group.encode(w);
+                snapshot.view.encode(w);
+                snapshot.report.encode(w);
+                (snapshot.state_bytes as u64).encode(w);
+            }
             Message::CoSign { pulse, view, digest } => {
                 pulse.encode(w);
                 view.encode(w);
@@ -171,24 +178,65 @@ fn recorded(kind: MessageKind) -> bool {
     )
 }
 
-impl Encode for (Id, Message) {
+impl Encode for To {
     fn encode(&self, w: &mut Writer) {
-        self.0.encode(w);
-        self.1.encode(w);
+        match self {
+            To::Node(id) => {
+                w.u8(0);
+                id.encode(w);
+            }
+            To::Everyone => w.u8(1),
+        }
     }
 }
 
-impl Decode for (Id, Message) {
-    const MIN_BYTES: usize = Id::MIN_BYTES + Message::MIN_BYTES;
-    fn decode(r: &mut Reader<'_>, _field: &'static str) -> Result<Self, DecodeError> {
-        let from = Id::decode(r, "ReplicaCycle.inputs.from")?;
-        let kind = kind(r, "ReplicaCycle.inputs")?;
-        if !recorded(kind) {
-            let not_recorded = Problem::NotAllowed(
-                "a cycle records only submissions, credit halves, settle orders, reports and attestations",
-            );
-            return Err(r.error_before(1, "ReplicaCycle.inputs", not_recorded));
+impl Decode for To {
+    const MIN_BYTES: usize = 1;
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        match r.u8(field)? {
+            0 => Ok(To::Node(Id::decode(r, field)?)),
+            1 => Ok(To::Everyone),
+            tag => Err(r.error_before(1, field, Problem::Tag(tag))),
         }
-        Ok((from, decode_body(r, kind)?))
     }
+}
+
+/// An envelope without the frame's version byte: sender, addressee, sequence number, the
+/// message and the signature (D-039). Inside a cycle, the message is one a cycle records.
+impl Encode for Envelope {
+    fn encode(&self, w: &mut Writer) {
+        self.sender.encode(w);
+        self.to.encode(w);
+        self.seq.encode(w);
+        self.msg.encode(w);
+        self.sig.encode(w);
+    }
+}
+
+impl Decode for Envelope {
+    const MIN_BYTES: usize = PublicKey::MIN_BYTES + To::MIN_BYTES + 8 + Message::MIN_BYTES + Signature::MIN_BYTES;
+    fn decode(r: &mut Reader<'_>, _field: &'static str) -> Result<Self, DecodeError> {
+        decode_envelope(r, false)
+    }
+}
+
+/// The envelope at `r`; `top`: the frame's own (any kind but a snapshot), else one a cycle
+/// recorded.
+pub(super) fn decode_envelope(r: &mut Reader<'_>, top: bool) -> Result<Envelope, DecodeError> {
+    let start = r.position();
+    let sender = PublicKey::decode(r, "Envelope.sender")?;
+    let to = To::decode(r, "Envelope.to")?;
+    let seq = u64::decode(r, "Envelope.seq")?;
+    let kind = kind(r, "Envelope.msg")?;
+    if !top && !recorded(kind) {
+        let not_recorded = Problem::NotAllowed(
+            "a cycle records only submissions, credit halves, settle orders, reports and attestations",
+        );
+        return Err(r.error_before(1, "ReplicaCycle.inputs", not_recorded));
+    }
+    let msg = decode_body(r, kind)?;
+    let sig = Signature::decode(r, "Envelope.sig")?;
+    // The frame's version byte (or, nested, the byte it would take) and what was read.
+    let frame_bytes = 1 + r.position() - start;
+    Ok(Envelope::assemble(sender, to, seq, msg, sig, frame_bytes))
 }

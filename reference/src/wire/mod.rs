@@ -1,6 +1,10 @@
 //! The wire (D-038): one canonical, versioned binary encoding of every message a node sends.
 //!
-//! A frame is a version byte ([`WIRE_VERSION`]), the message's one-byte tag and its fields.
+//! A frame is a version byte ([`WIRE_VERSION`]) and a signed envelope (D-039): the sender's
+//! key, the addressee, a sequence number, the message — its one-byte tag and its fields — and
+//! the signature ([`encode_envelope`], [`decode_envelope`]). [`encode`] and [`decode`] take a
+//! bare message behind the version byte: what the envelope's signature covers, and what
+//! tests and benchmarks of the message encodings use.
 //! Integers are fixed-width little-endian, keys, hashes and signatures their bytes, sequences
 //! a `u32` length and their elements, options and booleans one byte that is `0` or `1`. Each
 //! value has exactly one encoding, and the decoder refuses anything else, so
@@ -29,11 +33,11 @@ mod types;
 pub use codec::WireFaults;
 pub use codec::{Decode, DecodeError, Encode, MAX_FRAME_BYTES, Problem, Reader, Writer};
 
-use crate::node::{Message, MessageKind};
+use crate::node::{Envelope, Message, MessageKind};
 use thiserror::Error;
 
 /// The version of the encoding this node speaks: the first byte of every frame.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
 /// Why a message cannot be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -89,6 +93,14 @@ pub fn decode_faulty(frame: &[u8], faults: WireFaults) -> Result<Message, Decode
 }
 
 fn decode_from(mut r: Reader<'_>, len: usize) -> Result<Message, DecodeError> {
+    read_version(&mut r, len)?;
+    let msg = Message::decode(&mut r, "message")?;
+    r.finish()?;
+    Ok(msg)
+}
+
+/// Check the frame's length and read its version byte.
+fn read_version(r: &mut Reader<'_>, len: usize) -> Result<(), DecodeError> {
     assert_eq!(r.position(), 0, "a frame is read from its start");
     if len > MAX_FRAME_BYTES {
         let problem = Problem::FrameTooLarge { len, max: MAX_FRAME_BYTES };
@@ -98,7 +110,56 @@ fn decode_from(mut r: Reader<'_>, len: usize) -> Result<Message, DecodeError> {
     if version != WIRE_VERSION {
         return Err(r.error_before(1, "version", Problem::Version { got: version, supported: WIRE_VERSION }));
     }
-    let msg = Message::decode(&mut r, "message")?;
+    Ok(())
+}
+
+/// The frame that carries `envelope` over a link (D-039).
+pub fn encode_envelope(envelope: &Envelope) -> Result<Vec<u8>, EncodeError> {
+    encode_envelope_into(envelope, Writer::new())
+}
+
+/// [`encode_envelope`] with a broken encoder (tests of the checks only).
+#[cfg(feature = "fault-injection")]
+pub fn encode_envelope_faulty(envelope: &Envelope, faults: WireFaults) -> Result<Vec<u8>, EncodeError> {
+    encode_envelope_into(envelope, Writer::with_faults(faults))
+}
+
+fn encode_envelope_into(envelope: &Envelope, mut w: Writer) -> Result<Vec<u8>, EncodeError> {
+    assert!(w.is_empty(), "a frame starts with its version");
+    if envelope.msg.kind() == MessageKind::State {
+        return Err(EncodeError::NotOnTheWire(MessageKind::State));
+    }
+    w.u8(WIRE_VERSION);
+    envelope.encode(&mut w);
+    let len = w.len();
+    if len > MAX_FRAME_BYTES {
+        return Err(EncodeError::TooLarge { len, max: MAX_FRAME_BYTES });
+    }
+    Ok(w.into_bytes())
+}
+
+/// The envelope `frame` carries, or why it carries none. The signature is not checked here:
+/// the receiving node checks it against its roster ([`crate::node::Node::handle_message`]).
+pub fn decode_envelope(frame: &[u8]) -> Result<Envelope, DecodeError> {
+    decode_envelope_from(Reader::new(frame), frame.len())
+}
+
+/// [`decode_envelope`] with a broken decoder (tests of the checks only).
+#[cfg(feature = "fault-injection")]
+pub fn decode_envelope_faulty(frame: &[u8], faults: WireFaults) -> Result<Envelope, DecodeError> {
+    decode_envelope_from(Reader::with_faults(frame, faults), frame.len())
+}
+
+fn decode_envelope_from(mut r: Reader<'_>, len: usize) -> Result<Envelope, DecodeError> {
+    read_version(&mut r, len)?;
+    let envelope = message::decode_envelope(&mut r, true)?;
     r.finish()?;
-    Ok(msg)
+    Ok(envelope)
+}
+
+/// The length of `msg`'s encoding (tag and fields; for a state snapshot, its header).
+pub fn encoded_len(msg: &Message) -> usize {
+    let mut w = Writer::new();
+    msg.encode(&mut w);
+    w.len()
 }

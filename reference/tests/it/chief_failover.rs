@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reference::crypto::{Signer, SimScheme};
 use reference::id::{Id, Prefix};
 use reference::node::{
-    Command, Genesis, Message, Node, NodeConfig, NodeEvent, NodeFaults, Output, Roster, Timer,
+    Command, Genesis, Message, Node, NodeConfig, NodeEvent, NodeFaults, Output, Roster, Timer, To,
 };
 use reference::smt::Synopsis;
 
@@ -51,9 +51,9 @@ fn build(backups: usize, clients: usize) -> Net {
     };
     let verifier = Arc::new(scheme.clone());
     let (_, ledger) = genesis.ledgers.into_iter().next().unwrap();
-    let members = std::iter::once(chief.id()).chain(backup_ids);
+    let members = std::iter::once(0).chain(1..=backups as u64).map(|i| scheme.signer(i));
     let mut nodes: Vec<Node> = members
-        .map(|id| Node::chief(id, ledger.clone(), genesis.arbiter.clone(), verifier.clone(), config.clone()))
+        .map(|s| Node::chief(Arc::new(s), ledger.clone(), genesis.arbiter.clone(), verifier.clone(), config.clone()))
         .collect();
     nodes.extend(
         client_signers.into_iter().map(|s| Node::client(Arc::new(s), verifier.clone(), config.clone())),
@@ -85,24 +85,26 @@ impl Net {
         let mut work: std::collections::VecDeque<(usize, Output)> =
             outputs.into_iter().map(|o| (from, o)).collect();
         while let Some((from, output)) = work.pop_front() {
-            let from_id = self.nodes[from].id();
             match output {
                 Output::Send { to, msg } => {
                     let to = self.index(&to);
                     if self.down.contains(&to) || (self.drop_if)(from, to, &msg) {
                         continue;
                     }
+                    let to_id = self.nodes[to].id();
+                    let envelope = self.nodes[from].seal(self.now_ms, To::Node(to_id), msg);
                     let mut out = Vec::new();
-                    self.nodes[to].handle_message(self.now_ms, from_id, &msg, &mut out);
+                    self.nodes[to].handle_message(self.now_ms, &envelope, &mut out);
                     work.extend(out.into_iter().map(|o| (to, o)));
                 }
                 Output::Broadcast { msg } => {
+                    let envelope = self.nodes[from].seal(self.now_ms, To::Everyone, msg.clone());
                     for to in (0..self.nodes.len()).filter(|i| *i != from && !self.down.contains(i)) {
                         if (self.drop_if)(from, to, &msg) {
                             continue;
                         }
                         let mut out = Vec::new();
-                        self.nodes[to].handle_message(self.now_ms, from_id, &msg, &mut out);
+                        self.nodes[to].handle_message(self.now_ms, &envelope, &mut out);
                         work.extend(out.into_iter().map(|o| (to, o)));
                     }
                 }
@@ -112,6 +114,15 @@ impl Net {
                 Output::Event(event) => self.events.push((self.now_ms, from, event)),
             }
         }
+    }
+
+    /// What node `to` does with `msg` sealed by node `from` (D-039).
+    fn send_as(&mut self, from: usize, to: usize, msg: Message) -> Vec<Output> {
+        let to_id = self.nodes[to].id();
+        let envelope = self.nodes[from].seal(self.now_ms, To::Node(to_id), msg);
+        let mut out = Vec::new();
+        self.nodes[to].handle_message(self.now_ms, &envelope, &mut out);
+        out
     }
 
     /// Fire every timer due up to `until_ms`, in time order.
@@ -315,25 +326,20 @@ fn without_co_signing_a_successor_rebuilds_an_announced_ts_differently_breaking_
 fn root_committee_messages_from_outside_it_are_typed_errors() {
     let mut net = build(2, 2);
     net.run_until(1_100);
-    let client = net.nodes[3].id();
     for msg in [
         Message::ViewChange { view: 5, pulse: 1 },
         Message::CoSign { pulse: 1, view: 0, digest: reference::crypto::Hash32([0; 32]) },
     ] {
-        let mut out = Vec::new();
-        net.nodes[0].handle_message(net.now_ms, client, &msg, &mut out);
+        let out = net.send_as(3, 0, msg.clone());
         let bad = out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. })));
         assert!(bad, "{msg:?}: {out:?}");
-        let mut out = Vec::new();
-        net.nodes[1].handle_message(net.now_ms, client, &msg, &mut out);
+        let out = net.send_as(3, 1, msg.clone());
         assert!(out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. }))));
     }
     // A client never takes a pulse from a backup that claims no later view.
     let root = net.nodes[0].root().unwrap();
     let fake = Message::Pulse { pulse: 99, root, views: Default::default(), seatings: Default::default() };
-    let backup = net.nodes[1].id();
-    let mut out = Vec::new();
-    net.nodes[3].handle_message(net.now_ms, backup, &fake, &mut out);
+    let out = net.send_as(1, 3, fake);
     assert!(out.iter().any(|o| matches!(o, Output::Event(NodeEvent::BadMessage { .. }))));
     assert!(net.nodes[3].pulse() < 99);
 }
@@ -366,15 +372,13 @@ fn a_chief_stalled_by_a_crashed_and_a_cut_off_member_gives_way_to_a_vote() {
 fn extreme_views_and_pulses_from_a_root_member_never_panic_it() {
     let mut net = build(2, 2);
     net.run_until(1_100);
-    let peer = net.nodes[2].id();
     for msg in [
         Message::ViewChange { view: u32::MAX, pulse: u64::MAX },
         Message::CoSign { pulse: u64::MAX, view: u32::MAX, digest: reference::crypto::Hash32([7; 32]) },
         Message::StateRequest { group: Prefix::ROOT },
     ] {
         for to in [0, 1] {
-            let mut out = Vec::new();
-            net.nodes[to].handle_message(net.now_ms, peer, &msg, &mut out);
+            let out = net.send_as(2, to, msg.clone());
             net.apply(to, out);
         }
     }

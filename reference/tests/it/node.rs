@@ -18,9 +18,10 @@ use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
 use reference::ledger::{Half, LedgerFaults};
 use reference::ledger::{LedgerError, Tx};
+use reference::wire;
 use reference::node::{
-    Candidate, Command, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg,
-    Timer, credit_horizon_pulses,
+    Candidate, Command, Envelope, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg,
+    Timer, To, credit_horizon_pulses,
 };
 
 type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
@@ -121,22 +122,22 @@ fn build_elected(
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
     let chief_ledger = ledgers.next().unwrap();
     let mut nodes =
-        vec![Node::chief(signers[0].id(), chief_ledger, genesis.arbiter, verifier.clone(), config.clone())];
+        vec![Node::chief(Arc::new(signers[0].clone()), chief_ledger, genesis.arbiter, verifier.clone(), config.clone())];
     nodes.extend(
         signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())),
     );
     if grouped {
         let ledgers: Vec<_> = ledgers.collect();
         for (primary, ledger) in primaries.iter().zip(&ledgers) {
-            nodes.push(Node::bookkeeper(primary.id(), ledger.clone(), verifier.clone(), config.clone()));
+            nodes.push(Node::bookkeeper(Arc::new(primary.clone()), ledger.clone(), verifier.clone(), config.clone()));
         }
         for (k, backup) in backup_signers.iter().enumerate() {
             let ledger = ledgers[k / backups].clone();
-            nodes.push(Node::bookkeeper(backup.id(), ledger, verifier.clone(), config.clone()));
+            nodes.push(Node::bookkeeper(Arc::new(backup.clone()), ledger, verifier.clone(), config.clone()));
         }
         for (k, standby) in standby_signers.iter().enumerate() {
             let ledger = ledgers[k / standbys].clone();
-            nodes.push(Node::bookkeeper(standby.id(), ledger, verifier.clone(), config.clone()));
+            nodes.push(Node::bookkeeper(Arc::new(standby.clone()), ledger, verifier.clone(), config.clone()));
         }
     }
     Net {
@@ -160,7 +161,6 @@ impl Net {
     fn settle(&mut self, now: u64, from: usize, outputs: Vec<Output>) {
         let mut work: VecDeque<(usize, Output)> = outputs.into_iter().map(|o| (from, o)).collect();
         while let Some((from, output)) = work.pop_front() {
-            let from_id = self.nodes[from].id();
             let mut out = Vec::new();
             match output {
                 Output::Send { to, msg } => {
@@ -169,13 +169,15 @@ impl Net {
                         self.dropped.push((from, to, msg));
                         continue;
                     }
-                    self.nodes[to].handle_message(now, from_id, &msg, &mut out);
+                    let envelope = self.seal(now, from, to, msg);
+                    self.nodes[to].handle_message(now, &envelope, &mut out);
                     work.extend(out.into_iter().map(|o| (to, o)));
                 }
                 Output::Broadcast { msg } => {
+                    let envelope = self.nodes[from].seal(now, To::Everyone, msg);
                     for to in (0..self.nodes.len()).filter(|i| *i != from) {
                         let mut out = Vec::new();
-                        self.nodes[to].handle_message(now, from_id, &msg, &mut out);
+                        self.nodes[to].handle_message(now, &envelope, &mut out);
                         work.extend(out.into_iter().map(|o| (to, o)));
                     }
                 }
@@ -198,10 +200,20 @@ impl Net {
         self.settle(now, 0, out);
     }
 
+    /// `msg` as node `from` signs it for node `to` (D-039).
+    fn seal(&mut self, now: u64, from: usize, to: usize, msg: Message) -> Envelope {
+        let to_id = self.nodes[to].id();
+        self.nodes[from].seal(now, To::Node(to_id), msg)
+    }
+
     fn deliver(&mut self, now: u64, from: usize, to: usize, msg: &Message) {
-        let from_id = self.nodes[from].id();
+        let envelope = self.seal(now, from, to, msg.clone());
+        self.deliver_envelope(now, to, &envelope);
+    }
+
+    fn deliver_envelope(&mut self, now: u64, to: usize, envelope: &Envelope) {
         let mut out = Vec::new();
-        self.nodes[to].handle_message(now, from_id, msg, &mut out);
+        self.nodes[to].handle_message(now, envelope, &mut out);
         self.settle(now, to, out);
     }
 
@@ -413,18 +425,117 @@ fn bad_peer_input_is_a_typed_error_never_a_panic() {
 
     let root = net.nodes[0].root().unwrap();
     let msg = Message::Pulse { pulse: 9, root, views: Default::default(), seatings: Default::default() };
-    assert!(matches!(bad_message_error(&mut net, 3, 2, &msg), NodeError::NotFromBookkeeper { .. }));
+    // A client's envelope with a bookkeeper's message is refused before the message is read.
+    assert!(matches!(bad_message_error(&mut net, 3, 2, &msg), NodeError::NotABookkeeper { .. }));
 
     let msg = resubmission(&net, 1, 2, 5, 1);
     assert!(matches!(
         bad_message_error(&mut net, 1, 2, &msg),
         NodeError::UnexpectedMessage { role: "client", .. }
     ));
+    // A client cannot speak for the books: its pulse is refused on the roster, unread.
     let msg = Message::Pulse { pulse: 1, root, views: Default::default(), seatings: Default::default() };
-    assert!(matches!(
-        bad_message_error(&mut net, 1, 0, &msg),
-        NodeError::UnexpectedMessage { role: "bookkeeper", .. }
-    ));
+    assert!(matches!(bad_message_error(&mut net, 1, 0, &msg), NodeError::NotABookkeeper { .. }));
+}
+
+/// What node `to` says of `envelope`, and whether its state stayed as it was.
+fn refusal(net: &mut Net, to: usize, envelope: &Envelope) -> (Option<NodeError>, bool) {
+    net.take_events();
+    let before = net.nodes[to].fingerprint();
+    net.deliver_envelope(900, to, envelope);
+    let unchanged = net.nodes[to].fingerprint() == before;
+    let error = net.take_events().into_iter().find_map(|(_, e)| match e {
+        NodeEvent::BadMessage { error, .. } => Some(error),
+        _ => None,
+    });
+    (error, unchanged)
+}
+
+/// A pulse as the chief (node 0) would send it to node `to`, `pulse` numbered.
+fn chiefs_pulse(net: &mut Net, to: usize, pulse: u64) -> (Message, Envelope) {
+    let root = net.nodes[0].root().unwrap();
+    let msg = Message::Pulse { pulse, root, views: Default::default(), seatings: Default::default() };
+    let envelope = net.seal(900, 0, to, msg.clone());
+    (msg, envelope)
+}
+
+#[test]
+fn forged_unsigned_replayed_misaddressed_and_unlisted_envelopes_change_nothing() {
+    let mut net = net(3);
+    net.pulse(1000);
+    let chief = net.nodes[0].id();
+    let chief_key = net.scheme.signer(0).public_key();
+    // Forged: a client claims the chief's key but can only sign with its own.
+    let (msg, _) = chiefs_pulse(&mut net, 2, 7);
+    let to = To::Node(net.nodes[2].id());
+    let forged = Envelope::sign_as(&net.scheme.signer(3), chief_key, to, 1 << 40, msg.clone());
+    assert_eq!(forged.from(), chief);
+    assert!(matches!(refusal(&mut net, 2, &forged), (Some(NodeError::BadSignature { .. }), true)));
+    // Unsigned: the chief's envelope with its signature blanked.
+    let (_, mut unsigned) = chiefs_pulse(&mut net, 2, 7);
+    unsigned.sig = reference::crypto::Signature([0; 64]);
+    assert!(matches!(refusal(&mut net, 2, &unsigned), (Some(NodeError::BadSignature { .. }), true)));
+    // Changed on the way: the chief's envelope with the pulse number raised.
+    let (_, mut changed) = chiefs_pulse(&mut net, 2, 7);
+    if let Message::Pulse { pulse, .. } = &mut changed.msg {
+        *pulse = 8;
+    }
+    assert!(matches!(refusal(&mut net, 2, &changed), (Some(NodeError::BadSignature { .. }), true)));
+    // Genuine, then replayed.
+    let (_, genuine) = chiefs_pulse(&mut net, 2, 7);
+    assert_eq!(refusal(&mut net, 2, &genuine).0, None);
+    assert_eq!(net.nodes[2].pulse(), 7);
+    assert!(matches!(refusal(&mut net, 2, &genuine), (Some(NodeError::Replayed { .. }), true)));
+    // Misaddressed: the chief's envelope for client 3, delivered to client 2.
+    let (_, for_three) = chiefs_pulse(&mut net, 3, 9);
+    assert!(matches!(refusal(&mut net, 2, &for_three), (Some(NodeError::Misaddressed { .. }), true)));
+    // Only the pulse may be addressed to everyone.
+    let submission = resubmission(&net, 1, 2, 5, 1);
+    let everyone = net.nodes[1].seal(900, To::Everyone, submission);
+    assert!(matches!(refusal(&mut net, 0, &everyone), (Some(NodeError::Misaddressed { .. }), true)));
+    // Unlisted: a client sealing a bookkeeper's message with its own key.
+    let (msg, _) = chiefs_pulse(&mut net, 2, 9);
+    let unlisted = net.seal(900, 3, 2, msg);
+    assert!(matches!(refusal(&mut net, 2, &unlisted), (Some(NodeError::NotABookkeeper { .. }), true)));
+    assert_eq!(net.nodes[2].pulse(), 7);
+}
+
+/// Each envelope check, switched off, lets its attack through: the checks are what stop them.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn each_envelope_check_switched_off_lets_its_attack_through() {
+    use reference::node::EnvelopeFaults;
+    let attack = |faults: EnvelopeFaults| {
+        let mut net = net(3);
+        net.pulse(1000);
+        net.nodes[2].inject_envelope_faults(faults);
+        let chief_key = net.scheme.signer(0).public_key();
+        let (msg, _) = chiefs_pulse(&mut net, 2, 7);
+        let to = To::Node(net.nodes[2].id());
+        let forged = Envelope::sign_as(&net.scheme.signer(3), chief_key, to, 1 << 40, msg);
+        let forged_taken = refusal(&mut net, 2, &forged).0.is_none();
+        let (_, for_three) = chiefs_pulse(&mut net, 3, 9);
+        let misaddressed_taken = refusal(&mut net, 2, &for_three).0.is_none();
+        let (_, genuine) = chiefs_pulse(&mut net, 2, 11);
+        refusal(&mut net, 2, &genuine);
+        let replay_taken = refusal(&mut net, 2, &genuine).0.is_none();
+        let (msg, _) = chiefs_pulse(&mut net, 2, 13);
+        let unlisted = net.seal(900, 3, 2, msg);
+        // Past the roster check, the client's pulse is refused by the chief check behind it.
+        let unlisted_error = refusal(&mut net, 2, &unlisted).0;
+        (forged_taken, misaddressed_taken, replay_taken, unlisted_error)
+    };
+    let honest = attack(EnvelopeFaults::default());
+    assert!(matches!(honest, (false, false, false, Some(NodeError::NotABookkeeper { .. }))));
+    let off = |f: fn(&mut EnvelopeFaults)| {
+        let mut faults = EnvelopeFaults::default();
+        f(&mut faults);
+        attack(faults)
+    };
+    assert!(off(|f| f.skip_signature = true).0, "a forged pulse is taken without the signature check");
+    assert!(off(|f| f.skip_addressee = true).1, "another's envelope is taken without the addressee check");
+    assert!(off(|f| f.skip_replay_fence = true).2, "a replay is taken without the fence");
+    assert!(matches!(off(|f| f.skip_roster = true).3, Some(NodeError::NotFromBookkeeper { .. })));
 }
 
 #[test]
@@ -456,10 +567,7 @@ fn a_tampered_or_misdirected_commit_proof_is_rejected() {
     let other = AccountProof { account: tree.prove(path.entry.version, &net.nodes[2].id()).unwrap(), path };
     assert!(matches!(bad_message_error(&mut net, 0, 1, &commit(other)), NodeError::ProofDoesNotShowTransfer));
 
-    assert!(matches!(
-        bad_message_error(&mut net, 2, 1, &commit(genuine)),
-        NodeError::NotFromBookkeeper { .. }
-    ));
+    assert!(matches!(bad_message_error(&mut net, 2, 1, &commit(genuine)), NodeError::NotABookkeeper { .. }));
 }
 
 #[test]
@@ -483,7 +591,9 @@ fn an_older_pulse_never_moves_a_clients_ts_back() {
 fn wire_sizes_follow_the_encoding() {
     let net = net(2);
     let msg = resubmission(&net, 1, 2, 5, 1);
-    assert_eq!(msg.wire_bytes(), 1 + 64 + 2 * (32 + 64));
+    // Version, tag, the transfer body, and each party's key and signature.
+    assert_eq!(msg.wire_bytes(), 1 + 1 + reference::ledger::TX_BODY_BYTES + 2 * (32 + 64));
+    assert_eq!(msg.wire_bytes(), wire::encode(&msg).unwrap().len());
 }
 
 #[test]
@@ -673,7 +783,7 @@ fn cross_group_messages_from_the_wrong_node_are_typed_errors() {
         view: 0,
     }));
     assert!(matches!(bad_message_error(&mut net, 0, payee_primary, &msg), NodeError::WrongGroupPath));
-    assert!(matches!(bad_message_error(&mut net, 1, other, &msg), NodeError::NotFromBookkeeper { .. }));
+    assert!(matches!(bad_message_error(&mut net, 1, other, &msg), NodeError::NotABookkeeper { .. }));
     let report = Message::Settle(Box::new(SettleMsg {
         pulse: 99,
         root: arbiter.root(),

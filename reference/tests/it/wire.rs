@@ -11,7 +11,10 @@ use reference::consensus::root::{AccountProof, GroupEntry, GroupPath, GroupStep}
 use reference::consensus::settlement::{GroupReport, Order, PendingHalf};
 use reference::crypto::{Hash32, PublicKey, Signature, SignatureError};
 use reference::ledger::{Half, LedgerError, Party, Settlement, SignedTx, Tx};
-use reference::node::{Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, ViewEntry};
+use reference::crypto::{SimScheme, Signer};
+use reference::node::{
+    Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
+};
 use reference::smt::{Account, Proof, ProofStep, RootSynopsis, Summary, Synopsis, Terminal};
 use reference::wire::{self, DecodeError, EncodeError, MAX_FRAME_BYTES, Problem, WIRE_VERSION};
 use reference::{Id, Prefix};
@@ -187,8 +190,19 @@ fn recorded() -> impl Strategy<Value = Message> {
     ]
 }
 
+fn to() -> impl Strategy<Value = To> {
+    prop_oneof![id().prop_map(To::Node), Just(To::Everyone)]
+}
+
+/// `msg` sealed by one of a few simulation signers, for any addressee and sequence number.
+fn sealed(msg: impl Strategy<Value = Message>) -> impl Strategy<Value = Envelope> {
+    (0..4u64, to(), any::<u64>(), msg).prop_map(|(signer, to, seq, msg)| {
+        Envelope::seal(&SimScheme::new(1).signer(signer), to, seq, msg)
+    })
+}
+
 fn batch() -> impl Strategy<Value = ReplicaBatch> {
-    let cycle = (any::<u64>(), any::<u64>(), vec((id(), recorded()), 0..3), hash()).prop_map(
+    let cycle = (any::<u64>(), any::<u64>(), vec(sealed(recorded()), 0..3), hash()).prop_map(
         |(before_pulse, pulse, inputs, report_digest)| {
             Arc::new(ReplicaCycle { before_pulse, pulse, inputs, report_digest })
         },
@@ -300,6 +314,51 @@ proptest! {
     }
 }
 
+fn envelope_frame(envelope: &Envelope) -> Vec<u8> {
+    wire::encode_envelope(envelope).expect("a generated envelope fits a frame")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_envelope_round_trips_verifies_and_its_length_is_known(envelope in sealed(message())) {
+        let bytes = envelope_frame(&envelope);
+        prop_assert_eq!(bytes.len(), envelope.frame_bytes(), "frame_bytes is the true length");
+        let back = wire::decode_envelope(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&back, &envelope);
+        prop_assert_eq!(back.frame_bytes(), bytes.len());
+        prop_assert!(back.verify(&SimScheme::new(1)).is_ok(), "the signature survives the wire");
+        prop_assert_eq!(envelope_frame(&back), bytes);
+    }
+
+    #[test]
+    fn a_flipped_envelope_byte_is_refused_or_breaks_its_signature(
+        envelope in sealed(message()),
+        at in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let mut bytes = envelope_frame(&envelope);
+        let at = at.index(bytes.len());
+        bytes[at] ^= 1 << bit;
+        match wire::decode_envelope(&bytes) {
+            Ok(back) => {
+                prop_assert_eq!(envelope_frame(&back), bytes.clone(), "canonical");
+                prop_assert!(back.verify(&SimScheme::new(1)).is_err(), "byte {} changed, still verifies", at);
+            }
+            Err(error) => prop_assert!(error.at <= bytes.len()),
+        }
+    }
+
+    #[test]
+    fn every_cut_of_an_envelope_is_refused(envelope in sealed(message()), cut in any::<prop::sample::Index>()) {
+        let bytes = envelope_frame(&envelope);
+        let len = cut.index(bytes.len());
+        let error = wire::decode_envelope(&bytes[..len]).expect_err("a cut envelope is refused");
+        prop_assert!(error.at <= len && !error.field.is_empty());
+    }
+}
+
 fn refused(bytes: &[u8]) -> DecodeError {
     wire::decode(bytes).expect_err("refused")
 }
@@ -376,7 +435,7 @@ fn a_cycle_holds_only_what_a_primary_records() {
     let cycle = Arc::new(ReplicaCycle {
         before_pulse: 0,
         pulse: 1,
-        inputs: vec![(Id::ZERO, inner)],
+        inputs: vec![Envelope::seal(&SimScheme::new(1).signer(0), To::Everyone, 1, inner)],
         report_digest: Hash32([0; 32]),
     });
     let msg =
@@ -437,7 +496,12 @@ fn one_of_each() -> Vec<Message> {
     let cycle = ReplicaCycle {
         before_pulse: 3,
         pulse: 4,
-        inputs: vec![(payee, Message::Submit(Box::new(signed)))],
+        inputs: vec![Envelope::seal(
+            &SimScheme::new(1).signer(0),
+            To::Node(payee),
+            1 << 40,
+            Message::Submit(Box::new(signed)),
+        )],
         report_digest: Hash32([9; 32]),
     };
     vec![
@@ -480,6 +544,12 @@ fn the_golden_file_shows_one_encoded_message_per_kind() {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         text.push_str(&format!("{} {} {hex}\n", msg.kind().name(), bytes.len()));
     }
+    // One whole envelope: the frame a peer actually sends (header, message, signature).
+    let envelope =
+        Envelope::seal(&SimScheme::new(1).signer(1), To::Node(SimScheme::new(1).signer(2).id()), 7 << 20, Message::ViewChange { view: 1, pulse: 5 });
+    let bytes = envelope_frame(&envelope);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    text.push_str(&format!("envelope {} {hex}\n", bytes.len()));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wire/messages.txt");
     if std::env::var_os("LEITHER_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("a directory")).expect("created");

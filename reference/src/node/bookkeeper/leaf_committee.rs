@@ -9,6 +9,7 @@ use crate::id::{Id, Prefix};
 
 use super::replication::{LOG_CYCLES, Replication, report_digest};
 use super::{Bookkeeper, refused};
+use crate::node::{Envelope, To};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
@@ -20,7 +21,7 @@ impl Bookkeeper {
         &mut self,
         from: Id,
         settle: &SettleMsg,
-        msg: &Message,
+        envelope: &Envelope,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         let (view, primary) = self.books.views.acting(&self.books.config.roster, &self.books.group);
@@ -38,7 +39,7 @@ impl Bookkeeper {
             return Err(self.books.not_acting());
         }
         let before_pulse = self.books.pulse;
-        self.record(from, msg);
+        self.record(envelope);
         let Some(report) = self.books.on_settle(from, settle, out)? else { return Ok(()) };
         out.push(Output::Send { to: from, msg: Message::GroupSeal(Box::new(report.clone())) });
         self.replicate(before_pulse, &report, out);
@@ -104,6 +105,7 @@ impl Bookkeeper {
             let bookkeeper = roster.primary(&batch.group);
             return Err(NodeError::NotFromBookkeeper { bookkeeper, kind: MessageKind::Replicate });
         }
+        self.check_inputs(batch)?;
         // Views come from the chief alone: a member that claimed a later view in its batch
         // could otherwise make the backups ignore, or the primary step down for, nobody. A new
         // primary's first batches wait for the chief's pulse; it resends them at every seal.
@@ -201,14 +203,30 @@ impl Bookkeeper {
         }
     }
 
+    /// Every input of a batch as its sender signed it, for a member of this committee: a
+    /// primary cannot make its backups replay what nobody sent it (D-039). The addressee is
+    /// any member, not only the batch's sender: a member that took over serves the cycles it
+    /// replayed from the primary before it.
+    fn check_inputs(&self, batch: &ReplicaBatch) -> Result<(), NodeError> {
+        let (roster, group) = (&self.books.config.roster, &self.books.group);
+        for input in batch.cycles.iter().flat_map(|cycle| cycle.inputs.iter()) {
+            if !matches!(input.to, To::Node(to) if roster.is_candidate(group, &to)) {
+                return Err(NodeError::Misaddressed { kind: input.msg.kind(), to: input.to });
+            }
+            input.verify(self.books.verifier.as_ref())?;
+        }
+        Ok(())
+    }
+
     /// Run one cycle's inputs through the primary's own handlers, outputs dropped; the rebuilt
     /// report if it is the primary's.
     pub(super) fn replay_cycle(&mut self, cycle: &ReplicaCycle) -> Option<GroupReport> {
         let mut ignored = Vec::new();
         let mut report = None;
         self.books.replaying = true;
-        for (from, msg) in &cycle.inputs {
-            match msg {
+        for input in &cycle.inputs {
+            let from = &input.from();
+            match &input.msg {
                 Message::Submit(signed) => self.books.on_submit(signed, &mut ignored),
                 Message::CreditHalf(signed) => {
                     #[cfg(feature = "fault-injection")]
@@ -296,8 +314,8 @@ impl Bookkeeper {
         let submissions: Vec<Message> = self.log().map_or_else(Vec::new, |r| {
             r.current
                 .iter()
-                .filter(|(_, m)| matches!(m, Message::Submit(_)))
-                .map(|(_, m)| m.clone())
+                .filter(|input| matches!(input.msg, Message::Submit(_)))
+                .map(|input| input.msg.clone())
                 .collect()
         });
         self.drop_unsealed();
@@ -346,10 +364,10 @@ impl Bookkeeper {
     }
 
     /// The acting primary keeps every input for its backups' replay.
-    pub(super) fn record(&mut self, from: Id, msg: &Message) {
+    pub(super) fn record(&mut self, envelope: &Envelope) {
         let acting = self.books.acting;
         if let Some(replica) = self.log_mut().filter(|_| acting) {
-            replica.current.push((from, msg.clone()));
+            replica.current.push(envelope.clone());
         }
     }
 

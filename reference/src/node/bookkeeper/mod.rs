@@ -32,7 +32,8 @@ mod terms;
 pub(in crate::node) use snapshot::Snapshot;
 
 use super::roster::{Seating, ViewEntry, Views};
-use super::{Message, NodeConfig, NodeError, NodeEvent, Output, SharedVerifier, Timer};
+use super::envelope::Link;
+use super::{Envelope, Message, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier, Timer, To};
 use chief::ChiefCommittees;
 use replication::Replication;
 pub(in crate::node) use replication::report_digest;
@@ -127,6 +128,8 @@ pub struct Bookkeeper {
     books: Books,
     /// What its role adds.
     role: Role,
+    /// Its key and what it remembers of its peers' envelopes (D-039).
+    link: Link,
 }
 
 /// What a bookkeeper does beside keeping its group's books. A handler that belongs to one role
@@ -194,12 +197,13 @@ struct Root {
 
 impl Bookkeeper {
     pub(super) fn new(
-        id: Id,
+        signer: SharedSigner,
         ledger: Ledger,
         verifier: SharedVerifier,
         config: NodeConfig,
         chief: Option<Arbiter>,
     ) -> Bookkeeper {
+        let id = signer.id();
         let roster = &config.roster;
         let group =
             if chief.is_some() { Prefix::ROOT } else { roster.seat_of(&id).unwrap_or(roster.group_of(&id)) };
@@ -251,7 +255,7 @@ impl Bookkeeper {
             })),
             None => Role::Leaf,
         };
-        Bookkeeper { books, role }
+        Bookkeeper { books, role, link: Link::new(signer) }
     }
 
     /// The newest organization root this node holds.
@@ -295,6 +299,12 @@ impl Bookkeeper {
     }
 
     /// Everything that determines what the bookkeeper does next.
+    /// Switch envelope checks off (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_envelope_faults(&mut self, faults: super::EnvelopeFaults) {
+        self.link.inject_faults(faults);
+    }
+
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
         self.books.hash_books(&mut hasher);
@@ -338,10 +348,25 @@ impl Bookkeeper {
         self.start(now_ms, out);
     }
 
-    /// A message from `from`: one guard pass, then exactly one handler per message kind.
-    pub(super) fn handle_message(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) {
-        let result = match self.admit(from, msg) {
-            Ok(Admitted::Now) => self.dispatch(from, msg, out),
+    /// `msg` sealed for `to` at local time `now_ms` (D-039).
+    pub(super) fn seal(&mut self, now_ms: u64, to: To, msg: Message) -> Envelope {
+        self.link.seal(now_ms, to, msg)
+    }
+
+    /// An envelope arrived: the envelope checks (D-039), then the message.
+    pub(super) fn handle_message(&mut self, envelope: &Envelope, out: &mut Vec<Output>) {
+        let books = &self.books;
+        match self.link.open(envelope, &books.config.roster, books.verifier.as_ref()) {
+            Ok(from) => self.handle_opened(from, envelope, out),
+            Err(error) => out.push(Output::Event(NodeEvent::BadMessage { from: envelope.from(), error })),
+        }
+    }
+
+    /// A message from `from` whose envelope passed: one guard pass, then exactly one handler
+    /// per message kind.
+    fn handle_opened(&mut self, from: Id, envelope: &Envelope, out: &mut Vec<Output>) {
+        let result = match self.admit(from, envelope) {
+            Ok(Admitted::Now) => self.dispatch(from, envelope, out),
             Ok(Admitted::Buffered) => Ok(()),
             Err(error) => Err(error),
         };
@@ -352,7 +377,8 @@ impl Bookkeeper {
 
     /// The guard pass: whether `msg` is handled now, waits for the acting chief's closed cycle,
     /// or is refused before any handler sees it.
-    fn admit(&mut self, from: Id, msg: &Message) -> Result<Admitted, NodeError> {
+    fn admit(&mut self, from: Id, envelope: &Envelope) -> Result<Admitted, NodeError> {
+        let msg = &envelope.msg;
         let transfer = matches!(msg, Message::Submit(_) | Message::CreditHalf(_));
         if transfer && !self.books.acting {
             return Err(self.books.not_acting());
@@ -362,7 +388,7 @@ impl Bookkeeper {
             && let Some(cosigning) = self.role.cosigning_mut().filter(|c| c.pending.is_some())
         {
             // The cycle waits for co-signatures: the next one's inputs wait for it (D-033).
-            cosigning.buffered.push((from, msg.clone()));
+            cosigning.buffered.push((from, envelope.clone()));
             return Ok(Admitted::Buffered);
         }
         if for_the_chief && self.is_root_backup() {
@@ -377,24 +403,25 @@ impl Bookkeeper {
     }
 
     /// One handler per message kind.
-    fn dispatch(&mut self, from: Id, msg: &Message, out: &mut Vec<Output>) -> Result<(), NodeError> {
+    fn dispatch(&mut self, from: Id, envelope: &Envelope, out: &mut Vec<Output>) -> Result<(), NodeError> {
+        let msg = &envelope.msg;
         match msg {
             Message::Submit(signed) => {
-                self.record(from, msg);
+                self.record(envelope);
                 self.books.on_submit(signed, out);
                 Ok(())
             }
             Message::CreditHalf(signed) => {
-                self.record(from, msg);
+                self.record(envelope);
                 self.books.on_credit_half(from, signed)
             }
-            Message::Settle(settle) => self.on_direct_settle(from, settle, msg, out),
+            Message::Settle(settle) => self.on_direct_settle(from, settle, envelope, out),
             Message::GroupSeal(report) => {
-                self.record_at_chief(from, msg);
+                self.record_at_chief(envelope);
                 self.in_cycle(out, |node, out| node.on_group_seal(from, report, out))
             }
             Message::Attest { report, view } => {
-                self.record_at_chief(from, msg);
+                self.record_at_chief(envelope);
                 self.in_cycle(out, |node, out| node.on_attest(from, report, *view, out))
             }
             Message::Replicate(batch) => self.on_replicate(from, batch, out),

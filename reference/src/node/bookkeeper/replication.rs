@@ -13,7 +13,8 @@ use std::sync::Arc;
 use crate::consensus::settlement::GroupReport;
 use crate::crypto::Hash32;
 use crate::id::Id;
-use crate::node::message::{Message, ReplicaBatch, ReplicaCycle};
+use crate::node::Envelope;
+use crate::node::message::{ReplicaBatch, ReplicaCycle};
 
 /// How many sealed cycles a member keeps to serve backups that fell behind. A backup further
 /// behind than this sees a gap it cannot fill and stops attesting until the next term.
@@ -42,7 +43,7 @@ pub(in crate::node) fn report_digest(report: &GroupReport) -> Hash32 {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Replication {
     /// Inputs the acting primary handled since its last seal.
-    pub(super) current: Vec<(Id, Message)>,
+    pub(super) current: Vec<Envelope>,
     /// The latest sealed cycles, oldest first.
     pub(super) log: VecDeque<Arc<ReplicaCycle>>,
     /// Acting primary: the latest cycle each other member attested.

@@ -10,6 +10,7 @@ use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
 use super::replication::{ROOT_BATCH_CYCLES, Replication};
+use crate::node::Envelope;
 use super::{Bookkeeper, Books, Chief, Role, Root, refused};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
@@ -59,7 +60,8 @@ impl Root {
     pub(super) fn replay_cycle(&mut self, books: &mut Books, cycle: &ReplicaCycle) -> Option<GroupReport> {
         let mut held = Vec::new();
         let mut ignored = Vec::new();
-        for (from, msg) in &cycle.inputs {
+        for input in &cycle.inputs {
+            let (from, msg) = (&input.from(), &input.msg);
             // As at the acting chief, the events of reports and attestations are the cycle's.
             let result = match msg {
                 Message::Submit(signed) => {
@@ -176,9 +178,9 @@ impl Bookkeeper {
     }
 
     /// The inputs that waited for a released cycle are handled now, in arrival order (D-033).
-    fn handle_released(&mut self, released: Vec<(Id, Message)>, out: &mut Vec<Output>) {
-        for (from, msg) in released {
-            self.handle_message(from, &msg, out);
+    fn handle_released(&mut self, released: Vec<(Id, Envelope)>, out: &mut Vec<Output>) {
+        for (from, envelope) in released {
+            self.handle_opened(from, &envelope, out);
         }
     }
 
@@ -189,9 +191,9 @@ impl Bookkeeper {
 
     /// The acting chief with a committee keeps the reports and attestations it handles for
     /// its backups' replay.
-    pub(super) fn record_at_chief(&mut self, from: Id, msg: &Message) {
+    pub(super) fn record_at_chief(&mut self, envelope: &Envelope) {
         if self.role.cosigning().is_some() {
-            self.record(from, msg);
+            self.record(envelope);
         }
     }
 
@@ -306,7 +308,7 @@ impl RootCommittee {
         from: Id,
         (pulse, view, digest): (u64, u32, Hash32),
         out: &mut Vec<Output>,
-    ) -> Result<Vec<(Id, Message)>, NodeError> {
+    ) -> Result<Vec<(Id, Envelope)>, NodeError> {
         if !books.acting || view != books.own_view() {
             return Ok(Vec::new()); // late: this member no longer acts in that view
         }
@@ -335,7 +337,7 @@ impl RootCommittee {
     }
 
     /// Send what the closed cycle released; the inputs that waited for it are returned.
-    pub(super) fn release(&mut self, out: &mut Vec<Output>) -> Vec<(Id, Message)> {
+    pub(super) fn release(&mut self, out: &mut Vec<Output>) -> Vec<(Id, Envelope)> {
         let Some(closed) = self.pending.take() else { return Vec::new() };
         out.extend(closed.outputs);
         std::mem::take(&mut self.buffered)
@@ -506,7 +508,7 @@ pub(super) struct RootCommittee {
     /// Acting chief: inputs that arrived while its closed cycle waits for co-signatures; it
     /// handles them once the cycle is released, so that until then its state is exactly the
     /// closed one (what a member asking for its state, or a candidate, gets).
-    pub(super) buffered: Vec<(Id, Message)>,
+    pub(super) buffered: Vec<(Id, Envelope)>,
 }
 
 impl RootCommittee {

@@ -149,7 +149,9 @@ impl Bookkeeper {
                 root_role.map_or(Role::Leaf, |root| Role::Root(Box::new(root)))
             }
         };
-        *self = Bookkeeper { books, role };
+        // The link stays: its key and fences are the node's, not the group's (D-039).
+        self.books = books;
+        self.role = role;
         if let Some(replica) = self.log_mut() {
             replica.acked.clear();
             replica.current.clear();
