@@ -31,7 +31,7 @@ use std::sync::Arc;
 use reference::Prefix;
 use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants;
-use reference::node::{Command, Genesis, Message, Node, NodeConfig, Output, Roster, Timer};
+use reference::node::{Command, Envelope, Genesis, Node, NodeConfig, Output, Roster, Timer, To};
 use stateright::Expectation;
 use stateright::actor::{
     Actor, ActorModel, ActorModelState, Id as ActorId, LossyNetwork, Network, Out, model_timeout,
@@ -436,8 +436,10 @@ impl PaymentActor {
             bookkeeper_deposit_min: 0,
         };
         let verifier = Arc::new(scheme.clone());
+        let signer = Arc::new(scheme.signer(self.index as u64));
+        debug_assert_eq!(signer.id(), self.ids[self.index], "the actor's Id is its key's");
         if (1..=cfg.clients).contains(&self.index) {
-            return Node::client(Arc::new(scheme.signer(self.index as u64)), verifier, config);
+            return Node::client(signer, verifier, config);
         }
         let distribution: Vec<_> =
             self.ids[1..=cfg.clients].iter().map(|id| (*id, cfg.initial_balance)).collect();
@@ -454,9 +456,9 @@ impl PaymentActor {
         #[allow(unused_mut)] // mutated only with fault injection
         let mut node = match genesis.ledgers.into_iter().nth(group) {
             Some((_, ledger)) if self.index == 0 => {
-                Node::chief(self.ids[0], ledger, genesis.arbiter, verifier, config)
+                Node::chief(signer, ledger, genesis.arbiter, verifier, config)
             }
-            Some((_, ledger)) => Node::bookkeeper(self.ids[self.index], ledger, verifier, config),
+            Some((_, ledger)) => Node::bookkeeper(signer, ledger, verifier, config),
             None => unreachable!("one ledger per group"),
         };
         #[cfg(feature = "fault-injection")]
@@ -475,14 +477,15 @@ impl PaymentActor {
         if primary { self.cfg.crashes } else { 0 }
     }
 
-    /// Turn the node's outputs into stateright effects. Time does not exist in the model:
-    /// every timer may fire at any point, and stateright explores each order.
-    fn emit(&self, outputs: Vec<Output>, o: &mut Out<Self>) {
+    /// Turn the node's outputs into stateright effects, each message sealed in its envelope
+    /// (D-039). Time does not exist in the model: every timer may fire at any point, and
+    /// stateright explores each order.
+    fn emit(&self, node: &mut Node, outputs: Vec<Output>, o: &mut Out<Self>) {
         for output in outputs {
             match output {
                 Output::Send { to, msg } => {
                     if let Some(index) = self.ids.iter().position(|id| *id == to) {
-                        o.send(ActorId::from(index), msg);
+                        o.send(ActorId::from(index), node.seal(0, To::Node(to), msg));
                     }
                 }
                 // Grouped models leave the chief's pulse broadcast out: clients learn roots from
@@ -492,7 +495,7 @@ impl PaymentActor {
                 Output::Broadcast { msg } => {
                     let peers: Vec<ActorId> =
                         (0..self.ids.len()).filter(|i| *i != self.index).map(ActorId::from).collect();
-                    o.broadcast(&peers, &msg);
+                    o.broadcast(&peers, &node.seal(0, To::Everyone, msg));
                 }
                 Output::SetTimer { timer, .. } => o.set_timer(ModelTimer::Node(timer), model_timeout()),
                 Output::Event(_) => {}
@@ -506,7 +509,7 @@ impl PaymentActor {
 }
 
 impl Actor for PaymentActor {
-    type Msg = Message;
+    type Msg = Envelope;
     type Timer = ModelTimer;
     type State = NodeState;
     type Storage = ();
@@ -526,7 +529,7 @@ impl Actor for PaymentActor {
         if crashes_left > 0 {
             o.set_timer(ModelTimer::Crash, model_timeout());
         }
-        self.emit(out, o);
+        self.emit(&mut node, out, o);
         NodeState::new(node, crashes_left)
     }
 
@@ -535,18 +538,18 @@ impl Actor for PaymentActor {
         _id: ActorId,
         state: &mut Cow<NodeState>,
         src: ActorId,
-        msg: Message,
+        envelope: Envelope,
         o: &mut Out<Self>,
     ) {
         if state.down {
             return;
         }
-        let from = self.ids[self.index_of(src)];
+        debug_assert_eq!(envelope.from(), self.ids[self.index_of(src)], "honest actors sign as themselves");
         let mut out = Vec::new();
         let state = state.to_mut();
-        state.node.handle_message(0, from, &msg, &mut out);
+        state.node.handle_message(0, &envelope, &mut out);
+        self.emit(&mut state.node, out, o);
         state.refresh();
-        self.emit(out, o);
     }
 
     fn on_timeout(&self, _id: ActorId, state: &mut Cow<NodeState>, timer: &ModelTimer, o: &mut Out<Self>) {
@@ -569,7 +572,7 @@ impl Actor for PaymentActor {
                 }
             }
         }
+        self.emit(&mut state.node, out, o);
         state.refresh();
-        self.emit(out, o);
     }
 }

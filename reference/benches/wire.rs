@@ -2,7 +2,9 @@
 //! and the same shapes through serde + postcard in the same run, for the decision's "simpler
 //! and faster" — a submission (a doubly signed transfer), a chief's settle order with 256
 //! orders and an 8-step path, and a primary's replication batch of 8 cycles of 16 submissions
-//! (ours only: its nesting has no serde mirror here).
+//! (ours only: its nesting has no serde mirror here). Then the envelope every message travels
+//! in (D-039): sealing (hash and sign) and opening (decode and verify) a submission's envelope,
+//! with the simulation scheme and with ed25519.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,9 +12,11 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reference::consensus::root::{GroupEntry, GroupPath, GroupStep};
 use reference::consensus::settlement::Order;
-use reference::crypto::{Hash32, PublicKey, Signature};
+use reference::crypto::{
+    Ed25519Signer, Ed25519Verifier, Hash32, PublicKey, Signature, Signer, SimScheme, Verifier,
+};
 use reference::ledger::{Settlement, SignedTx, Tx};
-use reference::node::{Message, ReplicaBatch, ReplicaCycle, SettleMsg};
+use reference::node::{Envelope, Message, ReplicaBatch, ReplicaCycle, SettleMsg, To};
 use reference::smt::{RootSynopsis, Summary, Synopsis};
 use reference::wire;
 use reference::{Id, Prefix};
@@ -48,8 +52,13 @@ fn settle() -> SettleMsg {
 
 fn batch() -> Message {
     let cycle = |c: u64| {
-        let inputs =
-            (0..16).map(|i| (Id::spread(i), Message::Submit(Box::new(signed(c * 16 + i))))).collect();
+        let signer = SimScheme::new(1).signer(c);
+        let inputs = (0..16)
+            .map(|i| {
+                let msg = Message::Submit(Box::new(signed(c * 16 + i)));
+                Envelope::seal(&signer, To::Node(Id::spread(3)), i, msg)
+            })
+            .collect();
         Arc::new(ReplicaCycle { before_pulse: c, pulse: c + 1, inputs, report_digest: Hash32([6; 32]) })
     };
     let cycles = (0..8).map(cycle).collect();
@@ -166,6 +175,28 @@ fn postcard_round_trip<T: Serialize + for<'de> Deserialize<'de>>(c: &mut Criteri
     group.finish();
 }
 
+/// Sealing and opening one submission's envelope with `signer` and `verifier`.
+fn envelope(c: &mut Criterion, scheme: &str, signer: &dyn Signer, verifier: &dyn Verifier) {
+    let msg = Message::Submit(Box::new(signed(1)));
+    let to = To::Node(Id::spread(2));
+    let sealed = Envelope::seal(signer, to, 1 << 20, msg.clone());
+    let frame = wire::encode_envelope(&sealed).expect("fits");
+    let mut group = c.benchmark_group(format!("envelope-submit-{scheme}"));
+    group.throughput(Throughput::Bytes(frame.len() as u64));
+    group.bench_function("seal (hash, sign)", |b| {
+        b.iter(|| Envelope::seal(signer, to, black_box(1 << 20), black_box(&msg).clone()))
+    });
+    group.bench_function("encode", |b| b.iter(|| wire::encode_envelope(black_box(&sealed)).expect("fits")));
+    group.bench_function("open (decode, verify)", |b| {
+        b.iter(|| {
+            let envelope = wire::decode_envelope(black_box(&frame)).expect("valid");
+            envelope.verify(verifier).expect("signed");
+            envelope
+        })
+    });
+    group.finish();
+}
+
 fn wire_codec(c: &mut Criterion) {
     let submit = Message::Submit(Box::new(signed(1)));
     round_trip(c, "submit", &submit);
@@ -174,6 +205,9 @@ fn wire_codec(c: &mut Criterion) {
     round_trip(c, "settle-256", &Message::Settle(Box::new(settle.clone())));
     postcard_round_trip(c, "settle-256", &pc_settle(&settle));
     round_trip(c, "replicate-8x16", &batch());
+    let sim = SimScheme::new(1);
+    envelope(c, "sim", &sim.signer(1), &sim);
+    envelope(c, "ed25519", &Ed25519Signer::from_seed([7; 32]), &Ed25519Verifier);
 }
 
 criterion_group!(benches, wire_codec);

@@ -3,14 +3,16 @@
 //! A small world — leaf groups with backups and standby pools, a root committee, clients — runs
 //! a few seconds of an honest workload; then one node of each role is kept, with the messages
 //! it received. [`Harness::feed`] takes fuzzer bytes — two bytes that pick the sender among the
-//! world's nodes, then a frame — decodes the frame and, if it is a message, hands it to a copy
-//! of the node. Nothing a peer sends may panic a node; a frame the decoder accepts must
-//! re-encode to itself.
+//! world's nodes, then a message frame — decodes the frame and, if it is a message, seals it
+//! with the sender's own key (D-039) and hands the envelope to a copy of the node: what a
+//! peer holding a key of the world may send, so that fuzzing reaches past the signature check
+//! into the handlers (the `decode` target fuzzes whole envelope frames). Nothing a peer sends
+//! may panic a node; a frame the decoder accepts must re-encode to itself.
 
 use std::path::Path;
 
 use reference::Id;
-use reference::node::{Message, Node};
+use reference::node::{Envelope, Message, Node, SEQ_CLOCK_SHIFT, SharedSigner, To};
 use reference::wire;
 
 use crate::scenario::Scenario;
@@ -70,14 +72,17 @@ election_cycle_pulses = 4
 transfers_per_s = 20.0
 "#;
 
+/// How far past the kept world's time the harness's envelopes are numbered: above every
+/// sequence number a sender sealed during the run (they follow its clock, D-039).
+const FRESH_AHEAD_MS: u64 = 1_000;
+
 /// How many of the messages each kept node received become its seed frames.
 const SEEDS_PER_ROLE: usize = 64;
 
 /// One node of each role after an honest run, and the frames each was sent.
-#[derive(Debug)]
 pub struct Harness {
     nodes: Vec<(Role, Node)>,
-    senders: Vec<Id>,
+    senders: Vec<SharedSigner>,
     now_ms: u64,
     seeds: Vec<(Role, Vec<(Id, Message)>)>,
 }
@@ -118,7 +123,9 @@ impl Harness {
         };
         let kept: Vec<(Role, Node)> = Role::ALL.iter().map(|r| (*r, nodes[index(*r)].clone())).collect();
         let seeds = Role::ALL.iter().map(|r| (*r, std::mem::take(&mut received[index(*r)]))).collect();
-        Harness { nodes: kept, senders: ids, now_ms, seeds }
+        let senders = nodes.iter().map(|node| node.signer().clone()).collect();
+        debug_assert!(nodes.iter().zip(&ids).all(|(node, id)| node.id() == *id));
+        Harness { nodes: kept, senders, now_ms, seeds }
     }
 
     /// The node kept for `role`.
@@ -133,25 +140,54 @@ impl Harness {
         received
             .iter()
             .filter_map(|(from, msg)| {
-                let sender = self.senders.iter().position(|id| id == from)? as u16;
+                let sender = self.senders.iter().position(|s| s.id() == *from)? as u16;
                 let frame = wire::encode(msg).ok()?;
                 Some([sender.to_le_bytes().as_slice(), &frame].concat())
             })
             .collect()
     }
 
-    /// Decode `input` (a sender, then a frame) and hand the message to a copy of `role`'s node.
-    /// Panics only on a bug: a frame accepted that does not re-encode to itself, or a node
-    /// that panics on what a peer sent.
+    /// Decode `input` (a sender, then a frame), seal the message as that sender, and hand the
+    /// envelope to a copy of `role`'s node. Panics only on a bug: a frame accepted that does
+    /// not re-encode to itself, or a node that panics on what a peer sent.
     pub fn feed(&self, role: Role, input: &[u8]) -> Fed {
-        let Some((sender, frame)) = input.split_first_chunk::<2>() else { return Fed::TooShort };
-        let Ok(msg) = wire::decode(frame) else { return Fed::Refused };
-        assert_eq!(wire::encode(&msg).as_deref(), Ok(frame), "an accepted frame re-encodes to itself");
-        let from = self.senders[usize::from(u16::from_le_bytes(*sender)) % self.senders.len()];
+        let envelope = match self.seal(role, input) {
+            Ok(envelope) => envelope,
+            Err(fed) => return fed,
+        };
         let mut node = self.node(role).clone();
         let mut out = Vec::new();
-        node.handle_message(self.now_ms, from, &msg, &mut out);
+        node.handle_message(self.now_ms, &envelope, &mut out);
         Fed::Handled
+    }
+
+    /// The whole envelope frame `feed` would hand `role`'s node for `input` (the `decode`
+    /// target's seeds), if `input` holds a message.
+    pub fn envelope_frame(&self, role: Role, input: &[u8]) -> Option<Vec<u8>> {
+        wire::encode_envelope(&self.seal(role, input).ok()?).ok()
+    }
+
+    fn seal(&self, role: Role, input: &[u8]) -> Result<Envelope, Fed> {
+        let Some((sender, frame)) = input.split_first_chunk::<2>() else { return Err(Fed::TooShort) };
+        let Ok(msg) = wire::decode(frame) else { return Err(Fed::Refused) };
+        assert_eq!(wire::encode(&msg).as_deref(), Ok(frame), "an accepted frame re-encodes to itself");
+        let signer = &self.senders[usize::from(u16::from_le_bytes(*sender)) % self.senders.len()];
+        // Pulses are broadcast; everything else is addressed to the node. The sequence number
+        // lies above any the sender sealed in the run, as a fresh envelope's would.
+        let to =
+            if matches!(msg, Message::Pulse { .. }) { To::Everyone } else { To::Node(self.node(role).id()) };
+        let seq = (self.now_ms + FRESH_AHEAD_MS) << SEQ_CLOCK_SHIFT;
+        Ok(Envelope::seal(signer.as_ref(), to, seq, msg))
+    }
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("nodes", &self.nodes)
+            .field("senders", &self.senders.len())
+            .field("now_ms", &self.now_ms)
+            .finish_non_exhaustive()
     }
 }
 

@@ -32,6 +32,7 @@ pub mod election;
 pub mod faults;
 pub mod harness;
 pub mod heal;
+pub mod impersonation;
 pub mod memory;
 pub mod metrics;
 pub mod network;

@@ -219,6 +219,8 @@ pub struct Metrics {
     pub equivocations_detected: u64,
     /// What the committees did (D-032).
     pub committees: crate::summary::CommitteeCounts,
+    /// Envelopes refused by their checks (D-039).
+    pub envelopes: crate::summary::EnvelopeCounts,
     /// Submissions a primary put off to a later version for lack of capacity (SPEC §6.5).
     pub deferred_for_capacity: u64,
     /// Payers that re-signed after a stale nonce.

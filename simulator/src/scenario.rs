@@ -480,6 +480,12 @@ pub struct Adversaries {
     /// its group got. 1 = none.
     #[serde(skip_serializing_if = "is_one")]
     pub ballot_stuffing: f64,
+    /// Fraction of the leaf groups whose primary impersonates other bookkeepers while holding
+    /// only its own keys (SPEC §14, D-039): it broadcasts a forged pulse in the chief's name at
+    /// every pulse and a forged report in the next group's primary's name with each of its
+    /// own. At least one primary when above 0; needs two leaf groups.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub impersonating_groups: f64,
 }
 
 fn is_zero_f64(value: &f64) -> bool {
@@ -502,6 +508,7 @@ impl Default for Adversaries {
             colluding_backups: 0.0,
             forging_candidates: 0.0,
             ballot_stuffing: 1.0,
+            impersonating_groups: 0.0,
         }
     }
 }
@@ -771,7 +778,8 @@ impl Scenario {
             || a.forging_groups > 0.0
             || a.equivocating_groups > 0.0
             || a.colluding_backups > 0.0
-            || a.forging_candidates > 0.0;
+            || a.forging_candidates > 0.0
+            || a.impersonating_groups > 0.0;
         if persistent {
             return None;
         }

@@ -75,6 +75,54 @@ pub struct Summary {
     /// What `--wire-check` saw (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire_check: Option<crate::sim::WireCheckCounts>,
+    /// Envelopes refused before their message was read (D-039).
+    #[serde(default)]
+    pub envelopes: EnvelopeCounts,
+    /// What impersonating primaries did (absent without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation: Option<crate::impersonation::ImpersonationCounts>,
+}
+
+/// Envelopes receivers refused before reading the message, by the check that refused them
+/// (D-039). On an honest run only `replays` is non-zero, and only where the network
+/// duplicates: a duplicate is an envelope received twice.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct EnvelopeCounts {
+    /// Signatures that were not the claimed sender's.
+    pub bad_signatures: u64,
+    /// Envelopes received before (duplicates, replays).
+    pub replays: u64,
+    /// Envelopes addressed to another node.
+    pub misaddressed: u64,
+    /// Bookkeepers' messages from nodes the roster does not list.
+    pub not_a_bookkeeper: u64,
+}
+
+impl EnvelopeCounts {
+    /// Whether an envelope check (not the message's handler) raised `error`.
+    pub(crate) fn is_envelope_error(error: &reference::node::NodeError) -> bool {
+        use reference::node::NodeError;
+        matches!(
+            error,
+            NodeError::BadSignature { .. }
+                | NodeError::Replayed { .. }
+                | NodeError::Misaddressed { .. }
+                | NodeError::NotABookkeeper { .. }
+        )
+    }
+
+    /// Count `error` if an envelope check raised it.
+    pub(crate) fn count(&mut self, error: &reference::node::NodeError) {
+        use reference::node::NodeError;
+        match error {
+            NodeError::BadSignature { .. } => self.bad_signatures += 1,
+            NodeError::Replayed { .. } => self.replays += 1,
+            NodeError::Misaddressed { .. } => self.misaddressed += 1,
+            NodeError::NotABookkeeper { .. } => self.not_a_bookkeeper += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Why a run stopped early.
@@ -334,6 +382,7 @@ pub(crate) struct Finished<'a> {
     pub adversaries: AdversaryCounts,
     pub elections: Option<crate::election::ElectionCounts>,
     pub wire_check: Option<crate::sim::WireCheckCounts>,
+    pub impersonation: Option<crate::impersonation::ImpersonationCounts>,
 }
 
 impl Summary {
@@ -388,6 +437,8 @@ impl Summary {
             overrides: Vec::new(),
             stopped: None,
             wire_check: f.wire_check,
+            envelopes: metrics.envelopes.clone(),
+            impersonation: f.impersonation,
         };
         RunResult { summary, series, fault_marks: std::mem::take(&mut metrics.fault_marks), pulse_ms }
     }

@@ -13,8 +13,8 @@ use super::roster::{ViewEntry, Views};
 
 use super::envelope::Link;
 use super::{
-    Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier,
-    Timer, To, unexpected,
+    Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner,
+    SharedVerifier, Timer, To, unexpected,
 };
 
 /// A transfer the user asked for and the node has not started.
@@ -45,8 +45,9 @@ pub struct Client {
     root: Option<RootSynopsis>,
     /// The acting chief, whose pulses the client follows (next to `root` for the same reason).
     chief: Id,
-    pulse: u64,
+    /// Next to `chief`: two 20-byte Ids together pad once, not twice (a node stays ≤ 1 KiB).
     id: Id,
+    pulse: u64,
     /// The nonce of this payer's latest committed transfer, as far as the node knows.
     nonce: u64,
     config: NodeConfig,
@@ -198,6 +199,10 @@ impl Client {
     }
 
     /// `msg` sealed for `to` at local time `now_ms` (D-039).
+    pub(super) fn signer(&self) -> &SharedSigner {
+        self.link.signer()
+    }
+
     pub(super) fn seal(&mut self, now_ms: u64, to: To, msg: Message) -> Envelope {
         self.link.seal(now_ms, to, msg)
     }

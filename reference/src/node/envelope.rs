@@ -172,7 +172,7 @@ impl Envelope {
 /// How far a sender's sequence numbers follow its clock: `seq ≥ now_ms << SEQ_CLOCK_SHIFT`, so
 /// that a node restarted without its counter still seals numbers above every one it sealed
 /// before (it would have to seal 2^20 envelopes in one millisecond to run ahead of its clock).
-const SEQ_CLOCK_SHIFT: u32 = 20;
+pub const SEQ_CLOCK_SHIFT: u32 = 20;
 
 /// How many of one sender's latest sequence numbers a receiver remembers: an envelope older
 /// than all of them is refused as a replay. Per link, reordering is far below this.
@@ -184,6 +184,14 @@ pub(crate) const FENCE_WINDOW: usize = 32;
 pub(crate) struct Link {
     signer: SharedSigner,
     last_seq: u64,
+    /// Boxed: a client is held inline in the simulator's node array, which must stay within
+    /// 1 KiB a node (issue 3's goal), and this is touched once per envelope received.
+    memory: Box<Memory>,
+}
+
+/// What a link remembers of its senders.
+#[derive(Clone, Default)]
+struct Memory {
     /// One fence per sender the roster lists (so at most the roster's size): clients' own
     /// messages (proposals, submissions) are signed in their bodies and fenced by the payer's
     /// nonce, so they need none here.
@@ -231,12 +239,7 @@ impl Fence {
 
 impl Link {
     pub(crate) fn new(signer: SharedSigner) -> Link {
-        Link {
-            signer,
-            last_seq: 0,
-            fences: BTreeMap::new(),
-            faults: EnvelopeFaults::default(),
-        }
+        Link { signer, last_seq: 0, memory: Box::default() }
     }
 
     pub(crate) fn signer(&self) -> &SharedSigner {
@@ -265,7 +268,7 @@ impl Link {
         if !listed && !from_anyone(kind) && !self.skips(|f| f.skip_roster) {
             return Err(NodeError::NotABookkeeper { kind });
         }
-        let fence = if listed { self.fences.get(&from) } else { None };
+        let fence = if listed { self.memory.fences.get(&from) } else { None };
         if fence.is_some_and(|f| !f.is_fresh(envelope.seq)) && !self.skips(|f| f.skip_replay_fence) {
             return Err(NodeError::Replayed { kind, seq: envelope.seq });
         }
@@ -273,7 +276,7 @@ impl Link {
             envelope.verify(verifier)?;
         }
         if listed {
-            let fence = self.fences.entry(from).or_default();
+            let fence = self.memory.fences.entry(from).or_default();
             if fence.is_fresh(envelope.seq) {
                 fence.admit(envelope.seq);
             }
@@ -295,18 +298,18 @@ impl Link {
     }
 
     fn skips(&self, check: impl Fn(&EnvelopeFaults) -> bool) -> bool {
-        check(&self.faults)
+        check(&self.memory.faults)
     }
 
     /// Switch checks off (tests only).
     #[cfg(feature = "fault-injection")]
     pub(crate) fn inject_faults(&mut self, faults: EnvelopeFaults) {
-        self.faults = faults;
+        self.memory.faults = faults;
     }
 
     /// Digest of what decides which envelopes this node takes next.
     pub(crate) fn fingerprint(&self, hasher: &mut blake3::Hasher) {
-        for (id, fence) in &self.fences {
+        for (id, fence) in &self.memory.fences {
             hasher.update(&id.0);
             hasher.update(&fence.floor.to_le_bytes());
             for seq in &fence.recent {
@@ -318,7 +321,10 @@ impl Link {
 
 impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Link").field("last_seq", &self.last_seq).field("fences", &self.fences.len()).finish()
+        f.debug_struct("Link")
+            .field("last_seq", &self.last_seq)
+            .field("fences", &self.memory.fences.len())
+            .finish()
     }
 }
 

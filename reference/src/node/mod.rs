@@ -37,7 +37,7 @@ pub use bookkeeper::Bookkeeper;
 pub use client::Client;
 #[cfg(feature = "fault-injection")]
 pub use envelope::EnvelopeFaults;
-pub use envelope::{Envelope, To};
+pub use envelope::{Envelope, SEQ_CLOCK_SHIFT, To};
 pub use event::{NodeError, NodeEvent};
 pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
 pub use roster::{Candidate, Genesis, Roster, RosterError, Seating, ViewEntry, Views};
@@ -232,6 +232,14 @@ impl Node {
         match self {
             Node::Bookkeeper(node) => node.id(),
             Node::Client(node) => node.id(),
+        }
+    }
+
+    /// The key this node seals its envelopes with (D-039).
+    pub fn signer(&self) -> &SharedSigner {
+        match self {
+            Node::Bookkeeper(node) => node.signer(),
+            Node::Client(node) => node.signer(),
         }
     }
 

@@ -11,7 +11,9 @@ use crate::consensus::settlement::GroupReport;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::{Id, Prefix};
 use crate::ledger::{LedgerError, SignedTx, Tx};
-use crate::node::{Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry};
+use crate::node::{
+    Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
+};
 use crate::smt::RootSynopsis;
 
 record!(SettleMsg {
@@ -214,7 +216,8 @@ impl Encode for Envelope {
 }
 
 impl Decode for Envelope {
-    const MIN_BYTES: usize = PublicKey::MIN_BYTES + To::MIN_BYTES + 8 + Message::MIN_BYTES + Signature::MIN_BYTES;
+    const MIN_BYTES: usize =
+        PublicKey::MIN_BYTES + To::MIN_BYTES + 8 + Message::MIN_BYTES + Signature::MIN_BYTES;
     fn decode(r: &mut Reader<'_>, _field: &'static str) -> Result<Self, DecodeError> {
         decode_envelope(r, false)
     }

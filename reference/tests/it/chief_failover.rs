@@ -53,7 +53,15 @@ fn build(backups: usize, clients: usize) -> Net {
     let (_, ledger) = genesis.ledgers.into_iter().next().unwrap();
     let members = std::iter::once(0).chain(1..=backups as u64).map(|i| scheme.signer(i));
     let mut nodes: Vec<Node> = members
-        .map(|s| Node::chief(Arc::new(s), ledger.clone(), genesis.arbiter.clone(), verifier.clone(), config.clone()))
+        .map(|s| {
+            Node::chief(
+                Arc::new(s),
+                ledger.clone(),
+                genesis.arbiter.clone(),
+                verifier.clone(),
+                config.clone(),
+            )
+        })
         .collect();
     nodes.extend(
         client_signers.into_iter().map(|s| Node::client(Arc::new(s), verifier.clone(), config.clone())),

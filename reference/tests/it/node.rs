@@ -18,11 +18,11 @@ use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
 use reference::ledger::{Half, LedgerFaults};
 use reference::ledger::{LedgerError, Tx};
-use reference::wire;
 use reference::node::{
-    Candidate, Command, Envelope, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster, SettleMsg,
-    Timer, To, credit_horizon_pulses,
+    Candidate, Command, Envelope, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster,
+    SettleMsg, Timer, To, credit_horizon_pulses,
 };
+use reference::wire;
 
 type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
 
@@ -121,15 +121,25 @@ fn build_elected(
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
     let chief_ledger = ledgers.next().unwrap();
-    let mut nodes =
-        vec![Node::chief(Arc::new(signers[0].clone()), chief_ledger, genesis.arbiter, verifier.clone(), config.clone())];
+    let mut nodes = vec![Node::chief(
+        Arc::new(signers[0].clone()),
+        chief_ledger,
+        genesis.arbiter,
+        verifier.clone(),
+        config.clone(),
+    )];
     nodes.extend(
         signers[1..].iter().map(|s| Node::client(Arc::new(s.clone()), verifier.clone(), config.clone())),
     );
     if grouped {
         let ledgers: Vec<_> = ledgers.collect();
         for (primary, ledger) in primaries.iter().zip(&ledgers) {
-            nodes.push(Node::bookkeeper(Arc::new(primary.clone()), ledger.clone(), verifier.clone(), config.clone()));
+            nodes.push(Node::bookkeeper(
+                Arc::new(primary.clone()),
+                ledger.clone(),
+                verifier.clone(),
+                config.clone(),
+            ));
         }
         for (k, backup) in backup_signers.iter().enumerate() {
             let ledger = ledgers[k / backups].clone();

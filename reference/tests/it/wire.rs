@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use reference::consensus::root::{AccountProof, GroupEntry, GroupPath, GroupStep};
 use reference::consensus::settlement::{GroupReport, Order, PendingHalf};
 use reference::crypto::{Hash32, PublicKey, Signature, SignatureError};
+use reference::crypto::{Signer, SimScheme};
 use reference::ledger::{Half, LedgerError, Party, Settlement, SignedTx, Tx};
-use reference::crypto::{SimScheme, Signer};
 use reference::node::{
     Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
 };
@@ -196,9 +196,8 @@ fn to() -> impl Strategy<Value = To> {
 
 /// `msg` sealed by one of a few simulation signers, for any addressee and sequence number.
 fn sealed(msg: impl Strategy<Value = Message>) -> impl Strategy<Value = Envelope> {
-    (0..4u64, to(), any::<u64>(), msg).prop_map(|(signer, to, seq, msg)| {
-        Envelope::seal(&SimScheme::new(1).signer(signer), to, seq, msg)
-    })
+    (0..4u64, to(), any::<u64>(), msg)
+        .prop_map(|(signer, to, seq, msg)| Envelope::seal(&SimScheme::new(1).signer(signer), to, seq, msg))
 }
 
 fn batch() -> impl Strategy<Value = ReplicaBatch> {
@@ -545,8 +544,12 @@ fn the_golden_file_shows_one_encoded_message_per_kind() {
         text.push_str(&format!("{} {} {hex}\n", msg.kind().name(), bytes.len()));
     }
     // One whole envelope: the frame a peer actually sends (header, message, signature).
-    let envelope =
-        Envelope::seal(&SimScheme::new(1).signer(1), To::Node(SimScheme::new(1).signer(2).id()), 7 << 20, Message::ViewChange { view: 1, pulse: 5 });
+    let envelope = Envelope::seal(
+        &SimScheme::new(1).signer(1),
+        To::Node(SimScheme::new(1).signer(2).id()),
+        7 << 20,
+        Message::ViewChange { view: 1, pulse: 5 },
+    );
     let bytes = envelope_frame(&envelope);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     text.push_str(&format!("envelope {} {hex}\n", bytes.len()));

@@ -213,20 +213,19 @@ fn run_one(
     if let Some(wire) = &s.wire_check {
         say!(
             console,
-            "  wire check: {} messages ({} bytes, largest frame {}) encoded, decoded and equal; {} state snapshots not on the wire yet",
+            "  wire check: {} envelopes ({} bytes, largest frame {}) encoded, decoded, equal and charged their true length; {} state snapshots not on the wire yet",
             wire.messages,
             wire.bytes,
             wire.largest_frame_bytes,
             wire.not_on_the_wire
         );
         for (kind, k) in &wire.by_kind {
-            let ratio = k.frame_bytes as f64 / k.estimated_bytes.max(1) as f64;
+            let mean = k.frame_bytes as f64 / k.messages.max(1) as f64;
             say!(
                 console,
-                "    {kind}: {} messages, {} bytes on the wire, {} estimated ({ratio:.2}×)",
+                "    {kind}: {} envelopes, {} bytes ({mean:.0} per frame)",
                 k.messages,
-                k.frame_bytes,
-                k.estimated_bytes
+                k.frame_bytes
             );
         }
     }

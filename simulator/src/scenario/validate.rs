@@ -438,6 +438,7 @@ fn adversaries(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> 
     probability(invalid, "adversaries.forging_groups", a.forging_groups)?;
     probability(invalid, "adversaries.equivocating_groups", a.equivocating_groups)?;
     probability(invalid, "adversaries.colluding_backups", a.colluding_backups)?;
+    probability(invalid, "adversaries.impersonating_groups", a.impersonating_groups)?;
     if a.colluding_backups > 0.0 && s.parameters.backups == 0 {
         return Err(invalid(
             "adversaries.colluding_backups",
@@ -507,6 +508,7 @@ pub(crate) fn leaf_only_keys(s: &Scenario) -> Vec<(&'static str, String)> {
         ("adversaries.censoring_groups", a.censoring_groups),
         ("adversaries.forging_groups", a.forging_groups),
         ("adversaries.equivocating_groups", a.equivocating_groups),
+        ("adversaries.impersonating_groups", a.impersonating_groups),
     ] {
         if value > 0.0 {
             keys.push((key, value.to_string()));

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 
-use reference::node::{Message, Node, Output, SharedVerifier, Timer};
+use reference::node::{Envelope, Message, Node, Output, SEQ_CLOCK_SHIFT, SharedVerifier, Timer, To};
 use reference::{Id, Prefix};
 use rustc_hash::FxHashMap;
 
@@ -18,6 +18,7 @@ use crate::checker::Checker;
 use crate::election::ElectionLog;
 use crate::faults;
 use crate::heal::HealCheck;
+use crate::impersonation::Impersonators;
 use crate::metrics::{Count, Metrics};
 use crate::network::{Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
@@ -61,7 +62,9 @@ enum Event {
     Deliver {
         to: NodeIndex,
         from: NodeIndex,
-        msg: Rc<Message>,
+        envelope: Rc<Envelope>,
+        /// Forged by an impersonator (counted as refused or taken at delivery).
+        forged: bool,
     },
     Timer {
         node: NodeIndex,
@@ -145,6 +148,9 @@ pub struct RunOptions {
     /// Deliberately broken client behaviour (tests of the checker only).
     #[cfg(feature = "fault-injection")]
     pub node_faults: Option<reference::node::NodeFaults>,
+    /// Envelope checks switched off at every node (tests of D-039's checks only).
+    #[cfg(feature = "fault-injection")]
+    pub envelope_faults: Option<reference::node::EnvelopeFaults>,
     /// Run without validating the scenario (tests that show the engine survives values
     /// validation would refuse).
     #[cfg(feature = "fault-injection")]
@@ -183,6 +189,9 @@ pub struct Simulation {
     checker: Checker,
     double_spenders: Option<DoubleSpenders>,
     byzantine: Option<ByzantinePrimaries>,
+    impersonators: Option<Box<Impersonators>>,
+    /// While a forged envelope is handled: whether its receiver refused it for its signature.
+    forgery_refused: Option<bool>,
     /// The member each declared primary crash crashed, by `(fault, group)`, for its restart.
     crashed_primaries: BTreeMap<(u32, u32), NodeIndex>,
     /// Elections over candidate pools, when the groups have standbys (D-035).
@@ -288,6 +297,7 @@ impl Simulation {
         let double_spenders = DoubleSpenders::new(&scenario, seed, &world.signers);
         let layout = world.layout;
         let byzantine = ByzantinePrimaries::new(&scenario, seed, layout);
+        let impersonators = Impersonators::new(&scenario, seed, layout, &world.signers).map(Box::new);
         let elections = election_log(&scenario, seed, layout);
         let groups = world.roster.len();
         let nodes = started_nodes(world, &scenario, verifier, &options);
@@ -329,6 +339,8 @@ impl Simulation {
             checker,
             double_spenders,
             byzantine,
+            impersonators,
+            forgery_refused: None,
             elections,
             crashed_primaries: BTreeMap::new(),
             layout,
@@ -441,7 +453,7 @@ impl Simulation {
 
     fn handle(&mut self, event: Event) -> Result<(), SimError> {
         match event {
-            Event::Deliver { to, from, msg } => self.deliver(to, from, &msg),
+            Event::Deliver { to, from, envelope, forged } => self.deliver(to, from, &envelope, forged),
             Event::Timer { node, incarnation, timer } => self.fire_timer(node, incarnation, timer),
             Event::Arrival => self.arrival(),
             Event::Crash { node } => {
@@ -463,7 +475,14 @@ impl Simulation {
         }
     }
 
-    fn deliver(&mut self, to: NodeIndex, from: NodeIndex, msg: &Message) -> Result<(), SimError> {
+    fn deliver(
+        &mut self,
+        to: NodeIndex,
+        from: NodeIndex,
+        envelope: &Envelope,
+        forged: bool,
+    ) -> Result<(), SimError> {
+        let msg = &envelope.msg;
         let kind = msg.kind();
         self.trace.record(self.now_ms, Ev::Deliver, &[u64::from(from), u64::from(to), kind as u64])?;
         if !self.status[to as usize].up {
@@ -479,7 +498,24 @@ impl Simulation {
         if let Some(received) = self.received.as_deref_mut() {
             received.keep(to, from_id, msg);
         }
-        self.with_node(to, |node, now, out| node.handle_message(now, from_id, msg, out))
+        if forged {
+            return self.deliver_forgery(to, envelope);
+        }
+        self.with_node(to, |node, now, out| node.handle_message(now, envelope, out))
+    }
+
+    /// Hand an impersonator's envelope to node `to` and count whether it was refused.
+    #[cold]
+    fn deliver_forgery(&mut self, to: NodeIndex, envelope: &Envelope) -> Result<(), SimError> {
+        self.forgery_refused = Some(false);
+        let result = self.with_node(to, |node, now, out| node.handle_message(now, envelope, out));
+        let refused = self.forgery_refused.take() == Some(true);
+        if let Some(impersonators) = self.impersonators.as_deref_mut() {
+            impersonators.counts.delivered += 1;
+            impersonators.counts.refused += u64::from(refused);
+            impersonators.counts.taken += u64::from(!refused);
+        }
+        result
     }
 
     fn fire_timer(&mut self, node: NodeIndex, incarnation: u32, timer: Timer) -> Result<(), SimError> {
@@ -524,10 +560,16 @@ impl Simulation {
             .map_err(|v| self.violation(v))
     }
 
-    /// `msg` as the wire carries it, under `--wire-check`; as it is, otherwise.
-    fn over_the_wire(&mut self, msg: Message) -> Result<Message, SimError> {
-        let Some(check) = self.wire_check.as_mut() else { return Ok(msg) };
-        check.carry(msg, &self.wire_encoder).map_err(|failure| SimError::Wire {
+    /// `msg` sealed by node `from` for `to` at its local time (D-039).
+    fn seal(&mut self, from: NodeIndex, to: To, msg: Message) -> Envelope {
+        let local_ms = faults::local_ms(self.now_ms, self.status[from as usize].drift_ppm);
+        self.nodes[from as usize].seal(local_ms, to, msg)
+    }
+
+    /// `envelope` as the wire carries it, under `--wire-check`; as it is, otherwise.
+    fn over_the_wire(&mut self, envelope: Envelope) -> Result<Envelope, SimError> {
+        let Some(check) = self.wire_check.as_mut() else { return Ok(envelope) };
+        check.carry(envelope, &self.wire_encoder).map_err(|failure| SimError::Wire {
             kind: failure.kind.name(),
             what: failure.what,
             time_ms: self.now_ms,
@@ -544,7 +586,12 @@ impl Simulation {
                             self.byzantine.as_mut().and_then(|b| b.tamper(from, &mut msg, &self.layout));
                         let conflict =
                             self.double_spenders.as_mut().and_then(|d| d.conflict(from, &msg, &self.ids));
+                        let forged =
+                            self.impersonators.is_some().then(|| self.forge_report(from, to, &msg)).flatten();
                         self.send_one(from, to, msg)?;
+                        if let Some(forged) = forged {
+                            self.send_envelope(from, to, forged, true)?;
+                        }
                         if let Some(second) = second {
                             self.send_one(from, to, second)?;
                         }
@@ -560,8 +607,9 @@ impl Simulation {
                     if let Message::Pulse { root, .. } = &msg {
                         self.heal.released(self.now_ms, root.version);
                     }
-                    let msg = self.over_the_wire(msg)?;
-                    let (kind, bytes) = (msg.kind(), msg.wire_bytes());
+                    let envelope = self.seal(from, To::Everyone, msg);
+                    let envelope = self.over_the_wire(envelope)?;
+                    let (kind, bytes) = (envelope.msg.kind(), envelope.frame_bytes());
                     let receivers = self.nodes.len() as u64 - 1;
                     self.metrics.messages(
                         self.now_ms,
@@ -570,11 +618,10 @@ impl Simulation {
                         bytes,
                         receivers,
                     );
-                    let msg = Rc::new(msg);
-                    for to in 0..self.nodes.len() as NodeIndex {
-                        if to != from {
-                            self.send(from, to, &msg, bytes)?;
-                        }
+                    let envelope = Rc::new(envelope);
+                    self.broadcast(from, &envelope, bytes, false)?;
+                    if self.impersonators.is_some() {
+                        self.forge_pulses(from, &envelope)?;
                     }
                 }
                 Output::SetTimer { at_ms, timer } => {
@@ -589,12 +636,74 @@ impl Simulation {
         Ok(())
     }
 
-    /// Count one message and hand it to the network.
+    /// Seal one message, count it and hand it to the network.
     fn send_one(&mut self, from: NodeIndex, to: NodeIndex, msg: Message) -> Result<(), SimError> {
-        let msg = self.over_the_wire(msg)?;
-        let (kind, bytes) = (msg.kind(), msg.wire_bytes());
+        let envelope = self.seal(from, To::Node(self.ids[to as usize]), msg);
+        self.send_envelope(from, to, envelope, false)
+    }
+
+    /// Count one sealed envelope and hand it to the network.
+    fn send_envelope(
+        &mut self,
+        from: NodeIndex,
+        to: NodeIndex,
+        envelope: Envelope,
+        forged: bool,
+    ) -> Result<(), SimError> {
+        let envelope = self.over_the_wire(envelope)?;
+        let (kind, bytes) = (envelope.msg.kind(), envelope.frame_bytes());
         self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
-        self.send(from, to, &Rc::new(msg), bytes)
+        self.send(from, to, &Rc::new(envelope), bytes, forged)
+    }
+
+    /// Hand one (already counted) envelope to every node but its sender.
+    fn broadcast(
+        &mut self,
+        from: NodeIndex,
+        envelope: &Rc<Envelope>,
+        bytes: usize,
+        forged: bool,
+    ) -> Result<(), SimError> {
+        for to in 0..self.nodes.len() as NodeIndex {
+            if to != from {
+                self.send(from, to, envelope, bytes, forged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A forged report for the victim of impersonator `from`, if `msg` is `from`'s own report.
+    #[cold]
+    fn forge_report(&mut self, from: NodeIndex, to: NodeIndex, msg: &Message) -> Option<Envelope> {
+        let local_ms = faults::local_ms(self.now_ms, self.status[from as usize].drift_ppm);
+        // Between this millisecond's sequence numbers and the next's: fresh at the receiver,
+        // so that only the signature check stands in the way.
+        let seq = (local_ms << SEQ_CLOCK_SHIFT) + (1 << (SEQ_CLOCK_SHIFT - 1));
+        let nodes = &self.nodes;
+        let key_of = |index: NodeIndex| nodes[index as usize].signer().public_key();
+        let impersonators = self.impersonators.as_deref_mut()?;
+        impersonators.forge_report(from, self.ids[to as usize], msg, seq, key_of)
+    }
+
+    /// Every running impersonator broadcasts a forged copy of the chief's pulse `real`.
+    #[cold]
+    fn forge_pulses(&mut self, chief: NodeIndex, real: &Envelope) -> Result<(), SimError> {
+        let Some(impersonators) = self.impersonators.as_deref_mut() else { return Ok(()) };
+        let by: Vec<NodeIndex> = impersonators.indices().collect();
+        for by in by {
+            if by == chief || !self.status[by as usize].up {
+                continue;
+            }
+            let Some(forged) = self.impersonators.as_deref_mut().and_then(|i| i.forge_pulse(by, real)) else {
+                continue;
+            };
+            let forged = self.over_the_wire(forged)?;
+            let (kind, bytes) = (forged.msg.kind(), forged.frame_bytes());
+            let receivers = self.nodes.len() as u64 - 1;
+            self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, receivers);
+            self.broadcast(by, &Rc::new(forged), bytes, true)?;
+        }
+        Ok(())
     }
 
     /// Hand one (already counted) message to the network and schedule its deliveries.
@@ -603,15 +712,16 @@ impl Simulation {
         &mut self,
         from: NodeIndex,
         to: NodeIndex,
-        msg: &Rc<Message>,
+        envelope: &Rc<Envelope>,
         bytes: usize,
+        forged: bool,
     ) -> Result<(), SimError> {
         let route = self.network.route(self.now_ms, from, to, bytes);
         if route.is_eventful() {
             self.count_route(&route, from, to)?;
         }
         for at_ms in route.deliveries.into_iter().flatten() {
-            self.queue.push(at_ms, Event::Deliver { to, from, msg: Rc::clone(msg) });
+            self.queue.push(at_ms, Event::Deliver { to, from, envelope: Rc::clone(envelope), forged });
         }
         Ok(())
     }
@@ -681,6 +791,7 @@ impl Simulation {
             },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
             elections: self.elections.as_ref().map(|log| log.finish()),
+            impersonation: self.impersonators.map(|i| i.counts),
         })
     }
 }
@@ -741,6 +852,9 @@ fn started_nodes(
         }
         if let Some(faults) = options.ledger_faults {
             node.inject_ledger_faults(faults);
+        }
+        if let Some(faults) = options.envelope_faults {
+            node.inject_envelope_faults(faults);
         }
     }
     nodes

@@ -218,6 +218,10 @@ impl Simulation {
         self.metrics.committees.attest_mismatches +=
             u64::from(matches!(error, NodeError::AttestMismatch { .. }));
         self.metrics.committees.not_acting += u64::from(matches!(error, NodeError::NotActing { .. }));
+        self.metrics.envelopes.count(error);
+        if let Some(refused) = self.forgery_refused.as_mut() {
+            *refused |= crate::summary::EnvelopeCounts::is_envelope_error(error);
+        }
         let from = self.index_of.get(&from).copied().unwrap_or(NodeIndex::MAX);
         self.trace.record_with(self.now_ms, Ev::BadMessage, &[u64::from(node), u64::from(from)], || {
             format!(",\"error\":{:?}", error.to_string())

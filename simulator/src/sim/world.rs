@@ -167,7 +167,7 @@ impl World {
             .map(|(index, signer)| {
                 if index == 0 {
                     let (ledger, arbiter) = chief.take().expect("one chief");
-                    Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
+                    Node::chief(signer, ledger, arbiter, verifier.clone(), config.clone())
                 } else if index < layout.first_primary {
                     Node::client(signer, verifier.clone(), config.clone())
                 } else if index < layout.first_backup() {
@@ -178,19 +178,19 @@ impl World {
                     } else {
                         leaf_ledgers[group].clone().expect("one ledger per leaf group")
                     };
-                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
+                    Node::bookkeeper(signer, ledger, verifier.clone(), config.clone())
                 } else if layout.is_root_backup(index) {
                     let (ledger, arbiter) = root_copy.clone();
-                    Node::chief(signer.id(), ledger, arbiter, verifier.clone(), config.clone())
+                    Node::chief(signer, ledger, arbiter, verifier.clone(), config.clone())
                 } else if let Some(group) = layout.standby_group(index) {
                     // A standby holds the genesis share of its group until elected; then it
                     // takes the group's state from the acting primary (D-035).
                     let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");
-                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
+                    Node::bookkeeper(signer, ledger, verifier.clone(), config.clone())
                 } else {
                     let group = layout.backup_group(index).expect("every later node is a backup");
                     let ledger = leaf_ledgers[group].clone().expect("one ledger per leaf group");
-                    Node::bookkeeper(signer.id(), ledger, verifier.clone(), config.clone())
+                    Node::bookkeeper(signer, ledger, verifier.clone(), config.clone())
                 }
             })
             .collect()

@@ -55,10 +55,20 @@ fn a_bandwidth_limit_serialises_an_uplink() {
     let text = "name = \"b\"\nduration_ms = 5000\n[nodes]\nclients = 50\n[workload]\ntransfers_per_s = 0.0\n\
                 [network]\nlatency = { kind = \"fixed\", ms = 10 }\n\
                 [[network.slow_links]]\nnodes = \"bookkeeper\"\nbandwidth_bytes_per_s = 10000\n";
-    let s = run(&parse(text), 1).summary;
-    // A pulse message is 113 bytes: 12 ms each at 10 kB/s, so the k-th of the 50 copies of a
-    // pulse waits 12·k ms; four pulses fall inside the run.
-    let transmit_ms = (113u64 * 1000).div_ceil(10_000);
+    let options = simulator::sim::RunOptions { wire_check: true, ..Default::default() };
+    let s = simulator::sim::Simulation::new(&parse(text), 1, options)
+        .expect("setup")
+        .run(|_| {})
+        .expect("runs")
+        .summary;
+    // Every pulse envelope has one length (the wire check measured it, D-039): at 10 kB/s each
+    // takes `transmit_ms`, so the k-th of the 50 copies of a pulse waits k·transmit_ms; four
+    // pulses fall inside the run.
+    let pulses = &s.wire_check.expect("checked").by_kind["pulse"];
+    assert_eq!(pulses.frame_bytes % pulses.messages, 0, "{pulses:?}");
+    let pulse_bytes = pulses.frame_bytes / pulses.messages;
+    assert!((150..250).contains(&pulse_bytes), "a signed pulse envelope: {pulse_bytes} bytes");
+    let transmit_ms = (pulse_bytes * 1000).div_ceil(10_000);
     let per_pulse: u64 = (1..=50u64).map(|k| k * transmit_ms).sum();
     assert_eq!(s.faults.slow_link_wait_ms, per_pulse * 4);
 }

@@ -38,12 +38,23 @@ fn every_role_is_kept_with_what_it_was_sent() {
 fn the_decode_corpus_replays_canonical_or_refused() {
     let files = corpus("decode");
     assert!(files.len() >= 20, "a seeded corpus: {}", files.len());
+    let mut decoded_envelopes = 0;
     for file in files {
         let bytes = std::fs::read(&file).expect("readable");
         if let Ok(msg) = wire::decode(&bytes) {
             assert_eq!(wire::encode(&msg).as_deref(), Ok(bytes.as_slice()), "{}", file.display());
         }
+        if let Ok(envelope) = wire::decode_envelope(&bytes) {
+            assert_eq!(
+                wire::encode_envelope(&envelope).as_deref(),
+                Ok(bytes.as_slice()),
+                "{}",
+                file.display()
+            );
+            decoded_envelopes += 1;
+        }
     }
+    assert!(decoded_envelopes >= 20, "the corpus holds whole envelopes: {decoded_envelopes}");
 }
 
 #[test]
@@ -69,7 +80,7 @@ fn name_of(input: &[u8]) -> String {
 #[test]
 fn the_committed_corpora_hold_the_harness_seeds() {
     // Each role's seeds are what its node was sent in the honest run; the decode corpus holds
-    // their frames. `LEITHER_BLESS=1` writes the ones missing (after a change to the harness's
+    // their message frames and the envelopes that carried them. `LEITHER_BLESS=1` writes the ones missing (after a change to the harness's
     // world or to the encoding).
     let harness = Harness::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
@@ -77,7 +88,10 @@ fn the_committed_corpora_hold_the_harness_seeds() {
     let mut missing = Vec::new();
     for role in Role::ALL {
         for input in harness.seed_inputs(role) {
-            for (target, bytes) in [(role.name(), &input[..]), ("decode", &input[2..])] {
+            let envelope = harness.envelope_frame(role, &input).expect("a seed holds a message");
+            for (target, bytes) in
+                [(role.name(), &input[..]), ("decode", &input[2..]), ("decode", &envelope[..])]
+            {
                 let path = root.join(target).join(name_of(bytes));
                 if path.exists() {
                     continue;

@@ -11,6 +11,7 @@ mod fuzz_corpus;
 mod goldens;
 mod hostile;
 mod hygiene;
+mod impersonation;
 mod scenario_errors;
 mod snapshots;
 mod support;

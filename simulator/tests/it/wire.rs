@@ -35,7 +35,7 @@ fn a_run_whose_encoder_changes_a_message_stops_at_it() {
     match result {
         Err(SimError::Wire { kind, what, .. }) => {
             assert_eq!(kind, "attest");
-            assert!(what.starts_with("decoded to another message"), "{what}");
+            assert!(what.starts_with("decoded to another envelope"), "{what}");
         }
         other => panic!("the wire check must stop the run: {:?}", other.map(|r| r.summary.wire_check)),
     }

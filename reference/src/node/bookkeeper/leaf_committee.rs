@@ -9,9 +9,9 @@ use crate::id::{Id, Prefix};
 
 use super::replication::{LOG_CYCLES, Replication, report_digest};
 use super::{Bookkeeper, refused};
-use crate::node::{Envelope, To};
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
+use crate::node::{Envelope, To};
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output, SettleMsg};
 
 impl Bookkeeper {

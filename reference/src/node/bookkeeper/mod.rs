@@ -31,9 +31,11 @@ mod terms;
 
 pub(in crate::node) use snapshot::Snapshot;
 
-use super::roster::{Seating, ViewEntry, Views};
 use super::envelope::Link;
-use super::{Envelope, Message, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier, Timer, To};
+use super::roster::{Seating, ViewEntry, Views};
+use super::{
+    Envelope, Message, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier, Timer, To,
+};
 use chief::ChiefCommittees;
 use replication::Replication;
 pub(in crate::node) use replication::report_digest;
@@ -349,6 +351,10 @@ impl Bookkeeper {
     }
 
     /// `msg` sealed for `to` at local time `now_ms` (D-039).
+    pub(super) fn signer(&self) -> &SharedSigner {
+        self.link.signer()
+    }
+
     pub(super) fn seal(&mut self, now_ms: u64, to: To, msg: Message) -> Envelope {
         self.link.seal(now_ms, to, msg)
     }

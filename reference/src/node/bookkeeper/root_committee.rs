@@ -10,8 +10,8 @@ use crate::crypto::Hash32;
 use crate::id::{Id, Prefix};
 
 use super::replication::{ROOT_BATCH_CYCLES, Replication};
-use crate::node::Envelope;
 use super::{Bookkeeper, Books, Chief, Role, Root, refused};
+use crate::node::Envelope;
 use crate::node::message::{ReplicaBatch, ReplicaCycle};
 use crate::node::roster::ViewEntry;
 use crate::node::{Message, MessageKind, NodeError, NodeEvent, Output};
