@@ -86,10 +86,10 @@ struct PcSigned {
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
 struct PcSummary {
-    balance: u128,
-    frozen: u128,
-    pending_out: u128,
-    pending_in: u128,
+    balance: u64,
+    frozen: u64,
+    pending_out: u64,
+    pending_in: u64,
     accounts: u64,
 }
 

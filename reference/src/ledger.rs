@@ -156,8 +156,9 @@ pub enum LedgerError {
         /// What was asked.
         amount: u64,
     },
-    /// The payee's balance would exceed `u64::MAX`.
-    #[error("the payee's balance would overflow")]
+    /// The payee's balance, or a sum its group's tree keeps (SPEC §4.3), would exceed
+    /// `u64::MAX`.
+    #[error("the payee's balance or its group's summed balances would overflow")]
     BalanceOverflow,
     /// The account already exists.
     #[error("account {0} already exists")]
@@ -255,6 +256,9 @@ pub struct Ledger {
     organization: Id,
     genesis_supply: u64,
     journal: Vec<Applied>,
+    /// Credit halves applied since the last seal: with the sealed `Σbalance + Σpending_out`,
+    /// a bound on every sum the next seal's summaries hold (SPEC §4.3: they must fit a u64).
+    credited_since_seal: u64,
     #[cfg(feature = "fault-injection")]
     faults: LedgerFaults,
 }
@@ -320,6 +324,7 @@ impl Ledger {
             organization,
             genesis_supply,
             journal: Vec::new(),
+            credited_since_seal: 0,
             #[cfg(feature = "fault-injection")]
             faults: LedgerFaults::default(),
         }
@@ -427,8 +432,26 @@ impl Ledger {
         let payee = self.existing(&tx.to, Party::Payee)?;
         let balance = payee.balance.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
         let pending_in = payee.pending_in.checked_add(tx.amount).ok_or(LedgerError::BalanceOverflow)?;
+        let credited = self.sum_headroom(tx.amount)?;
         self.tree.insert(tx.to, Account { balance, pending_in, ..payee });
+        self.credited_since_seal = credited;
         Ok(())
+    }
+
+    /// The credits since the last seal with `amount` added, if the tree's sums still fit a
+    /// `u64` with it (SPEC §4.3). Only a credit half brings value into a group's ledger from
+    /// outside, so `Σbalance + Σpending_out` (which bounds every other sum: frozen and
+    /// pending_in lie within balance, I2) grows only here; credit halves forged by another
+    /// group's primary could otherwise overflow this group's summaries.
+    fn sum_headroom(&self, amount: u64) -> Result<u64, LedgerError> {
+        let sealed =
+            self.tree.root(self.tree.latest_version()).map(|r| r.synopsis.summary).unwrap_or_default();
+        let credited = self.credited_since_seal.checked_add(amount).ok_or(LedgerError::BalanceOverflow)?;
+        let bound = u128::from(sealed.balance) + u128::from(sealed.pending_out) + u128::from(credited);
+        if bound > u128::from(u64::MAX) {
+            return Err(LedgerError::BalanceOverflow);
+        }
+        Ok(credited)
     }
 
     /// Settle a half applied earlier (SPEC §7.3 steps 4–5): clear its pending entry, or
@@ -490,6 +513,7 @@ impl Ledger {
     /// Drop everything applied since the last seal (a crash loses the unsealed cycle).
     pub fn discard_unsealed(&mut self) {
         self.journal.clear();
+        self.credited_since_seal = 0;
         self.tree.discard_staged();
     }
 
@@ -497,6 +521,7 @@ impl Ledger {
     /// SPEC §5.1) and start a new cycle.
     pub fn seal(&mut self) -> Version {
         self.journal.clear();
+        self.credited_since_seal = 0;
         self.tree.seal()
     }
 

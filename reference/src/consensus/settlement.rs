@@ -111,19 +111,20 @@ type PendingIndex = BTreeMap<(Hash32, Half), (Prefix, Prefix, u64)>;
 
 /// The clearing entry over clears in transit `(tx, side that cleared, amount)`: a debit
 /// cleared alone holds its value as `pending_out`, a credit cleared alone as `pending_in`.
-fn clearing_entry(in_transit: &[(Hash32, Half, u64)]) -> GroupEntry {
+/// `None` if the sums overflow (halves forged by Byzantine primaries: SPEC §4.3).
+fn clearing_entry(in_transit: &[(Hash32, Half, u64)]) -> Option<GroupEntry> {
     let mut summary = Summary::ZERO;
     let mut hasher = blake3::Hasher::new();
     for (tx_id, half, amount) in in_transit {
         hasher.update(&tx_id.0);
         hasher.update(&[*half as u8]);
         match half {
-            Half::Debit => summary.pending_out += u128::from(*amount),
-            Half::Credit => summary.pending_in += u128::from(*amount),
+            Half::Debit => summary.pending_out = summary.pending_out.checked_add(*amount)?,
+            Half::Credit => summary.pending_in = summary.pending_in.checked_add(*amount)?,
         }
     }
     let synopsis = Synopsis { hash: Hash32(*hasher.finalize().as_bytes()), summary };
-    GroupEntry { prefix: clearing_prefix(), version: 0, synopsis }
+    Some(GroupEntry { prefix: clearing_prefix(), version: 0, synopsis })
 }
 
 /// The chief's state.
@@ -156,7 +157,7 @@ impl Arbiter {
             .map(|e| (e.prefix, GroupReport { pulse: 0, entry: *e, pending: Vec::new() }))
             .collect();
         let mut entries = genesis;
-        entries.push(clearing_entry(&[]));
+        entries.push(clearing_entry(&[])?);
         let tree = RootTree::build(entries)?;
         let root = RootSynopsis { version: 1, synopsis: tree.synopsis() };
         Some(Arbiter {
@@ -269,7 +270,10 @@ impl Arbiter {
         if self.dirty {
             let in_transit = self.clears_in_transit(&pending);
             outcome.clears_in_transit = in_transit.len();
-            self.build_root(clearing_entry(&in_transit), &mut outcome);
+            // Sums that overflow (forged halves) build no root, as forged synopses do not.
+            if let Some(clearing) = clearing_entry(&in_transit) {
+                self.build_root(clearing, &mut outcome);
+            }
         }
         outcome
     }

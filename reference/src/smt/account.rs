@@ -36,10 +36,10 @@ impl Account {
     /// This account's contribution to a subtree summary.
     pub fn summary(&self) -> Summary {
         Summary {
-            balance: u128::from(self.balance),
-            frozen: u128::from(self.frozen),
-            pending_out: u128::from(self.pending_out),
-            pending_in: u128::from(self.pending_in),
+            balance: self.balance,
+            frozen: self.frozen,
+            pending_out: self.pending_out,
+            pending_in: self.pending_in,
             accounts: 1,
         }
     }
@@ -68,20 +68,22 @@ impl Account {
 /// Encoded length of an [`Account`].
 pub(crate) const ACCOUNT_BYTES: usize = 40;
 /// Encoded length of a [`Summary`].
-pub(crate) const SUMMARY_BYTES: usize = 4 * 16 + 8;
+pub(crate) const SUMMARY_BYTES: usize = 5 * 8;
 
 /// The sums over a subtree that every branch carries (SPEC §4.3: the source's "summary
-/// information"). Sums are `u128` so that no realistic ledger can overflow them.
+/// information"). Sums are `u64`: every one is bounded by the genesis supply, itself a `u64`
+/// (I1), so a summary whose sums overflow is invalid — [`Summary::checked_add`] refuses it, and
+/// a ledger refuses the credit that would make its tree's sums overflow (D-006).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
 pub struct Summary {
     /// Σ balance.
-    pub balance: u128,
+    pub balance: u64,
     /// Σ frozen.
-    pub frozen: u128,
+    pub frozen: u64,
     /// Σ pending_out.
-    pub pending_out: u128,
+    pub pending_out: u64,
     /// Σ pending_in.
-    pub pending_in: u128,
+    pub pending_in: u64,
     /// Number of accounts (leaves).
     pub accounts: u64,
 }
@@ -90,7 +92,7 @@ impl Summary {
     /// The summary of the empty tree.
     pub const ZERO: Summary = Summary { balance: 0, frozen: 0, pending_out: 0, pending_in: 0, accounts: 0 };
 
-    /// Field-wise sum, or `None` on overflow (only possible for forged input).
+    /// Field-wise sum, or `None` on overflow (an invalid summary: SPEC §4.3).
     pub fn checked_add(&self, other: &Summary) -> Option<Summary> {
         Some(Summary {
             balance: self.balance.checked_add(other.balance)?,
@@ -106,23 +108,27 @@ impl Summary {
     /// `balance` and `pending_in`, so the supply is unchanged at every step of a transfer.
     /// Signed because a forged or broken summary may make it negative.
     pub fn supply(&self) -> i128 {
-        // Sums of u64 values over fewer than 2^63 accounts stay below 2^127: no overflow.
-        let positive = self.balance.saturating_add(self.pending_out);
-        i128::try_from(positive).unwrap_or(i128::MAX) - i128::try_from(self.pending_in).unwrap_or(i128::MAX)
+        // Three u64 values: no overflow in i128.
+        i128::from(self.balance) + i128::from(self.pending_out) - i128::from(self.pending_in)
     }
 
+    /// The five fields, little-endian `u64`s in declaration order.
     pub(crate) fn decode(bytes: &[u8; SUMMARY_BYTES]) -> Summary {
-        let sum = |at: usize| u128::from_le_bytes(bytes[at..at + 16].try_into().expect("16 bytes"));
-        let accounts = u64::from_le_bytes(bytes[64..].try_into().expect("8 bytes"));
-        Summary { balance: sum(0), frozen: sum(16), pending_out: sum(32), pending_in: sum(48), accounts }
+        let field = |i: usize| u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        Summary {
+            balance: field(0),
+            frozen: field(1),
+            pending_out: field(2),
+            pending_in: field(3),
+            accounts: field(4),
+        }
     }
 
     pub(crate) fn encode(&self, out: &mut [u8; SUMMARY_BYTES]) {
-        let sums = [self.balance, self.frozen, self.pending_out, self.pending_in];
-        for (chunk, sum) in out[..64].chunks_exact_mut(16).zip(sums) {
-            chunk.copy_from_slice(&sum.to_le_bytes());
+        let fields = [self.balance, self.frozen, self.pending_out, self.pending_in, self.accounts];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
         }
-        out[64..].copy_from_slice(&self.accounts.to_le_bytes());
     }
 }
 
@@ -131,8 +137,8 @@ pub fn leaf_hash(id: &Id, account: &Account) -> Hash32 {
     hash_encoded(&leaf_message(id, account))
 }
 
-/// `H(0x01 ‖ bit_index ‖ left ‖ right ‖ summary)` (SPEC §4.3), where `summary` is the sum of
-/// the two children's summaries.
+/// `H(0x01 ‖ bit_index ‖ left ‖ right ‖ summary ‖ zeros)` (SPEC §4.3): a 128-byte message,
+/// where `summary` is the sum of the two children's summaries.
 pub fn branch_hash(bit_index: u8, left: &Hash32, right: &Hash32, summary: &Summary) -> Hash32 {
     hash_encoded(&branch_message(bit_index, left, right, summary))
 }

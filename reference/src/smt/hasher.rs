@@ -4,9 +4,9 @@
 //! Hashing is a large part of the cost of a seal, so the tree does not hash a branch when it
 //! plans it: the seal queues the branch's message (`queue.rs`) and, once the seal's structure is
 //! known, hashes the queue level by level, up to 16 messages at a time with BLAKE3's SIMD
-//! `hash_many` (AVX-512 on this project's machines): a branch message is 138 bytes, so its first
-//! two 64-byte blocks go through `hash_many` together with 15 other branches of the same level,
-//! and only the short third block is compressed one at a time.
+//! `hash_many` (AVX-512 on this project's machines): a branch message is exactly 128 bytes —
+//! two whole BLAKE3 blocks (SPEC §4.3) — so `hash_many` hashes the whole message of 16
+//! branches of one level at once, finalisation included.
 //!
 //! This uses `blake3::platform`, which blake3 exports but marks undocumented and unstable; the
 //! version is pinned exactly in the workspace manifest and `hashes_match_the_reference_
@@ -29,14 +29,13 @@ const CHUNK_END: u8 = 1 << 1;
 const ROOT: u8 = 1 << 3;
 
 const LEAF_MESSAGE_BYTES: usize = 1 + ID_BYTES + ACCOUNT_BYTES;
-/// `0x01 ‖ bit ‖ left ‖ right ‖ summary`.
-pub(crate) const BRANCH_MESSAGE_BYTES: usize = 1 + 1 + 32 + 32 + SUMMARY_BYTES;
-/// The branch message's two full blocks, hashed with SIMD.
-const BRANCH_HEAD_BYTES: usize = 2 * BLOCK_LEN;
-const BRANCH_TAIL_BYTES: usize = BRANCH_MESSAGE_BYTES - BRANCH_HEAD_BYTES;
+/// `0x01 ‖ bit ‖ left ‖ right ‖ summary ‖ zeros`: two BLAKE3 blocks (SPEC §4.3).
+pub(crate) const BRANCH_MESSAGE_BYTES: usize = 2 * BLOCK_LEN;
 const LEFT_AT: usize = 2;
 const RIGHT_AT: usize = 34;
 const SUMMARY_AT: usize = 66;
+const PADDING_AT: usize = SUMMARY_AT + SUMMARY_BYTES;
+const _: () = assert!(PADDING_AT <= BRANCH_MESSAGE_BYTES, "the summary fits the two blocks");
 
 /// Messages hashed together by one `hash_many` call (the AVX-512 lane count).
 pub(crate) const SIMD_LANES: usize = 16;
@@ -52,7 +51,7 @@ pub(crate) fn leaf_message(id: &Id, account: &Account) -> [u8; LEAF_MESSAGE_BYTE
     message
 }
 
-/// The branch message `0x01 ‖ bit ‖ left ‖ right ‖ summary`.
+/// The branch message `0x01 ‖ bit ‖ left ‖ right ‖ summary`, zero-padded to 128 bytes.
 pub(crate) fn branch_message(
     bit: u8,
     left: &Hash32,
@@ -65,7 +64,7 @@ pub(crate) fn branch_message(
     message[LEFT_AT..RIGHT_AT].copy_from_slice(&left.0);
     message[RIGHT_AT..SUMMARY_AT].copy_from_slice(&right.0);
     let summary_bytes: &mut [u8; SUMMARY_BYTES] =
-        (&mut message[SUMMARY_AT..]).try_into().expect("slice length is SUMMARY_BYTES");
+        (&mut message[SUMMARY_AT..PADDING_AT]).try_into().expect("slice length is SUMMARY_BYTES");
     summary.encode(summary_bytes);
     message
 }
@@ -80,43 +79,37 @@ pub(crate) fn fast_leaf_hash(platform: &Platform, id: &Id, account: &Account) ->
     Hash32(blake3::platform::le_bytes_from_words_32(&cv))
 }
 
-/// BLAKE3 of up to 16 branch messages: the two full blocks of every message at once with
-/// SIMD, then each message's short final block. `out[i]` receives the hash of `messages[i]`.
+/// The branch hash with two direct compressions (one proof step: no hasher to set up, the
+/// message already two whole blocks).
+pub(crate) fn fast_branch_hash(platform: &Platform, message: &[u8; BRANCH_MESSAGE_BYTES]) -> Hash32 {
+    let (first, second) = message.split_at(BLOCK_LEN);
+    let mut cv = IV;
+    let block = |bytes: &[u8]| -> [u8; BLOCK_LEN] { bytes.try_into().expect("one block") };
+    platform.compress_in_place(&mut cv, &block(first), BLOCK_LEN as u8, 0, CHUNK_START);
+    platform.compress_in_place(&mut cv, &block(second), BLOCK_LEN as u8, 0, CHUNK_END | ROOT);
+    Hash32(blake3::platform::le_bytes_from_words_32(&cv))
+}
+
+/// BLAKE3 of up to 16 branch messages, each two whole blocks, at once with SIMD: the first
+/// block flagged as a chunk's start, the second as its end and the root, as `blake3::hash` of
+/// a 128-byte input does. `out[i]` receives the hash of `messages[i]`.
 pub(crate) fn hash_branch_lanes(
     platform: &Platform,
     messages: &[&[u8; BRANCH_MESSAGE_BYTES]],
     out: &mut [Hash32],
 ) {
     assert!(messages.len() <= SIMD_LANES && out.len() >= messages.len());
-    const NO_HEAD: [u8; BRANCH_HEAD_BYTES] = [0; BRANCH_HEAD_BYTES];
-    let mut heads: [&[u8; BRANCH_HEAD_BYTES]; SIMD_LANES] = [&NO_HEAD; SIMD_LANES];
-    for (head, message) in heads.iter_mut().zip(messages) {
-        *head = message[..BRANCH_HEAD_BYTES].try_into().expect("head length");
-    }
-    let mut chaining = [0u8; SIMD_LANES * 32];
-    platform.hash_many(
-        &heads[..messages.len()],
-        &IV,
-        0,
-        IncrementCounter::No,
-        0,
-        CHUNK_START,
-        0,
-        &mut chaining,
-    );
-    for ((hash, message), cv_bytes) in out.iter_mut().zip(messages).zip(chaining.chunks_exact(32)) {
-        let mut block = [0u8; BLOCK_LEN];
-        block[..BRANCH_TAIL_BYTES].copy_from_slice(&message[BRANCH_HEAD_BYTES..]);
-        let mut cv = blake3::platform::words_from_le_bytes_32(cv_bytes.try_into().expect("32 bytes"));
-        platform.compress_in_place(&mut cv, &block, BRANCH_TAIL_BYTES as u8, 0, CHUNK_END | ROOT);
-        *hash = Hash32(blake3::platform::le_bytes_from_words_32(&cv));
+    let mut hashes = [0u8; SIMD_LANES * 32];
+    platform.hash_many(messages, &IV, 0, IncrementCounter::No, 0, CHUNK_START, CHUNK_END | ROOT, &mut hashes);
+    for (hash, bytes) in out.iter_mut().zip(hashes.chunks_exact(32)).take(messages.len()) {
+        *hash = Hash32(bytes.try_into().expect("32 bytes"));
     }
 }
 
 /// The summary encoded in a branch message.
 pub(crate) fn summary_of_message(message: &[u8; BRANCH_MESSAGE_BYTES]) -> Summary {
     let bytes: &[u8; SUMMARY_BYTES] =
-        message[SUMMARY_AT..].try_into().expect("slice length is SUMMARY_BYTES");
+        message[SUMMARY_AT..PADDING_AT].try_into().expect("slice length is SUMMARY_BYTES");
     Summary::decode(bytes)
 }
 
@@ -131,8 +124,9 @@ mod tests {
     use crate::smt::{branch_hash, leaf_hash};
 
     fn summary(seed: u64) -> Summary {
-        let n = u128::from(seed);
-        Summary { balance: n * 7, frozen: n, pending_out: n * 3, pending_in: n * 2, accounts: seed }
+        // Large values too, so that every byte of every field reaches the hash.
+        let n = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Summary { balance: n, frozen: n >> 3, pending_out: n >> 1, pending_in: n >> 2, accounts: seed }
     }
 
     #[test]
@@ -160,7 +154,9 @@ mod tests {
             for (n, hash) in out[..lanes].iter().enumerate() {
                 let n = n as u64;
                 let (left, right) = (Hash32([n as u8; 32]), Hash32([n as u8 ^ 0xFF; 32]));
-                assert_eq!(*hash, branch_hash((n * 7 % 160) as u8, &left, &right, &summary(n)));
+                let reference = branch_hash((n * 7 % 160) as u8, &left, &right, &summary(n));
+                assert_eq!(*hash, reference);
+                assert_eq!(fast_branch_hash(&platform, &messages[n as usize]), reference);
             }
         }
     }

@@ -8,12 +8,14 @@
 //! shows that `key` is absent, because in a path-compressed tree following a present key's bits
 //! always reaches that key's leaf.
 
+use blake3::platform::Platform;
 use thiserror::Error;
 
 use crate::crypto::Hash32;
 use crate::id::{ID_BITS, Id};
 
-use super::account::{Account, Summary, branch_hash, leaf_hash};
+use super::account::{Account, Summary};
+use super::hasher::{branch_message, fast_branch_hash, fast_leaf_hash};
 use super::tree::{RootSynopsis, Synopsis, Version};
 
 /// One branch on a proof's path.
@@ -134,15 +136,18 @@ impl Proof {
             Terminal::Leaf { id, account } => (id, account),
         };
         self.check_path(&leaf_id)?;
-        let mut hash = leaf_hash(&leaf_id, &account);
+        // The fast paths, bit for bit `leaf_hash` and `branch_hash` (D-004).
+        let platform = Platform::detect();
+        let mut hash = fast_leaf_hash(&platform, &leaf_id, &account);
         let mut summary = account.summary();
         for step in self.steps.iter().rev() {
             summary = summary.checked_add(&step.sibling_summary).ok_or(ProofError::SummaryOverflow)?;
-            hash = if self.key.bit(usize::from(step.bit)) {
-                branch_hash(step.bit, &step.sibling_hash, &hash, &summary)
+            let message = if self.key.bit(usize::from(step.bit)) {
+                branch_message(step.bit, &step.sibling_hash, &hash, &summary)
             } else {
-                branch_hash(step.bit, &hash, &step.sibling_hash, &summary)
+                branch_message(step.bit, &hash, &step.sibling_hash, &summary)
             };
+            hash = fast_branch_hash(&platform, &message);
         }
         Ok(Synopsis { hash, summary })
     }

@@ -82,7 +82,8 @@ impl BranchQueue {
         debug_assert!(left_key.common_prefix_bits(&right_key) == usize::from(bit));
         let summary = left_summary
             .checked_add(&right_summary)
-            // Invariant: sums of u64 fields over < 2^32 leaves cannot overflow u128.
+            // Invariant: every sum is bounded by the ledger's `Σbalance + Σpending_out`, which
+            // the ledger keeps within u64 (it refuses a credit that would pass it, D-006).
             .expect("subtree summary overflow");
         let index = u32::try_from(self.queue.len()).expect("fewer than 2^32 new branches per seal");
         let message =

@@ -155,6 +155,30 @@ fn payee_balance_overflow_is_refused() {
     assert_eq!(result, Err(LedgerError::BalanceOverflow));
 }
 
+/// Summary sums are `u64` (SPEC §4.3): credit halves — the one way value enters a group from
+/// outside, so the one a Byzantine primary elsewhere can forge — are refused once the group's
+/// sums would overflow, though every single balance would still fit; the seal then works.
+#[test]
+fn credits_that_would_overflow_the_groups_sums_are_refused() {
+    let scheme = SimScheme::new(1);
+    let (org, payee, outsider) = (scheme.signer(0), scheme.signer(1), scheme.signer(2));
+    let mut ledger = Ledger::genesis(org.id(), u64::MAX - 10);
+    ledger.open_account(payee.id()).unwrap();
+    ledger.apply_credit(&pay(&outsider, &payee, 6, 1), &scheme).unwrap();
+    let over = ledger.apply_credit(&pay(&outsider, &payee, 5, 2), &scheme);
+    assert_eq!(over, Err(LedgerError::BalanceOverflow), "u64::MAX − 10 + 6 + 5 does not fit");
+    assert_eq!(ledger.account(&payee.id()).unwrap().balance, 6, "the refused credit changed nothing");
+    ledger.apply_credit(&pay(&outsider, &payee, 4, 3), &scheme).unwrap();
+    let version = ledger.seal();
+    let summary = ledger.tree().root(version).unwrap().synopsis.summary;
+    assert_eq!(summary.balance, u64::MAX);
+    // After the seal the bound starts from the sealed sums: still no room.
+    assert_eq!(
+        ledger.apply_credit(&pay(&outsider, &payee, 1, 4), &scheme),
+        Err(LedgerError::BalanceOverflow)
+    );
+}
+
 #[test]
 fn opening_an_existing_account_is_refused() {
     let mut w = world(1);

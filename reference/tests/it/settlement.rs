@@ -9,7 +9,7 @@ use reference::id::Id;
 use reference::ledger::{Half, Settlement};
 use reference::smt::{RootSynopsis, Summary, Synopsis};
 
-fn entry(byte: u8, balance: u128, version: u64) -> GroupEntry {
+fn entry(byte: u8, balance: u64, version: u64) -> GroupEntry {
     let mut id = Id::ZERO;
     id.0[0] = byte;
     let summary = Summary { balance, accounts: 1, ..Summary::ZERO };
@@ -20,10 +20,10 @@ fn entry(byte: u8, balance: u128, version: u64) -> GroupEntry {
 proptest! {
     #[test]
     fn every_entry_has_a_path_that_verifies_and_no_tampered_path_does(n in 1usize..40, victim in 0usize..40) {
-        let entries: Vec<GroupEntry> = (0..n).map(|i| entry(i as u8, 10 * i as u128, 1)).collect();
+        let entries: Vec<GroupEntry> = (0..n).map(|i| entry(i as u8, 10 * i as u64, 1)).collect();
         let tree = RootTree::build(entries.clone()).unwrap();
         let root = RootSynopsis { version: 7, synopsis: tree.synopsis() };
-        prop_assert_eq!(root.synopsis.summary.balance, (0..n as u128).map(|i| 10 * i).sum::<u128>());
+        prop_assert_eq!(root.synopsis.summary.balance, (0..n as u64).map(|i| 10 * i).sum::<u64>());
         for e in &entries {
             let path = tree.path(&e.prefix).unwrap();
             prop_assert!(path.verify(&root).is_ok());

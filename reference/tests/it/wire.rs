@@ -45,7 +45,7 @@ fn prefix() -> impl Strategy<Value = Prefix> {
 }
 
 fn summary() -> impl Strategy<Value = Summary> {
-    (any::<u128>(), any::<u128>(), any::<u128>(), any::<u128>(), any::<u64>()).prop_map(
+    (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
         |(balance, frozen, pending_out, pending_in, accounts)| Summary {
             balance,
             frozen,
