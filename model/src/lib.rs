@@ -409,6 +409,14 @@ fn aborted(cfg: &PaymentModel, state: &ActorModelState<PaymentActor>) -> bool {
     settled && chief(state).arbiter().is_some_and(|a| a.aborted_total() > 0)
 }
 
+/// The sequence number of every envelope the model seals.
+pub const MODEL_SEQ: u64 = 1;
+
+/// `msg` for `to`, signed by `node`'s key with [`MODEL_SEQ`].
+fn seal(node: &Node, to: To, msg: reference::node::Message) -> Envelope {
+    Envelope::seal(node.signer().as_ref(), to, MODEL_SEQ, msg)
+}
+
 /// The actor for node `index` of a [`PaymentModel`].
 #[derive(Clone, Debug)]
 pub struct PaymentActor {
@@ -439,7 +447,10 @@ impl PaymentActor {
         let signer = Arc::new(scheme.signer(self.index as u64));
         debug_assert_eq!(signer.id(), self.ids[self.index], "the actor's Id is its key's");
         if (1..=cfg.clients).contains(&self.index) {
-            return Node::client(signer, verifier, config);
+            let mut node = Node::client(signer, verifier, config);
+            // See below: the model keeps every behaviour without the fence (D-039).
+            node.forgo_replay_fence();
+            return node;
         }
         let distribution: Vec<_> =
             self.ids[1..=cfg.clients].iter().map(|id| (*id, cfg.initial_balance)).collect();
@@ -461,6 +472,9 @@ impl PaymentActor {
             Some((_, ledger)) => Node::bookkeeper(signer, ledger, verifier, config),
             None => unreachable!("one ledger per group"),
         };
+        // The model's network loses and duplicates anything, so a refused replay is a loss it
+        // explores anyway: without the fence the model keeps every behaviour (D-039).
+        node.forgo_replay_fence();
         #[cfg(feature = "fault-injection")]
         {
             node.inject_ledger_faults(cfg.ledger_faults);
@@ -478,14 +492,16 @@ impl PaymentActor {
     }
 
     /// Turn the node's outputs into stateright effects, each message sealed in its envelope
-    /// (D-039). Time does not exist in the model: every timer may fire at any point, and
+    /// with the one sequence number [`MODEL_SEQ`] (the nodes keep no replay fence, so the
+    /// number means nothing, and a message sent twice stays one envelope; D-039). Time does
+    /// not exist in the model: every timer may fire at any point, and
     /// stateright explores each order.
-    fn emit(&self, node: &mut Node, outputs: Vec<Output>, o: &mut Out<Self>) {
+    fn emit(&self, node: &Node, outputs: Vec<Output>, o: &mut Out<Self>) {
         for output in outputs {
             match output {
                 Output::Send { to, msg } => {
                     if let Some(index) = self.ids.iter().position(|id| *id == to) {
-                        o.send(ActorId::from(index), node.seal(0, To::Node(to), msg));
+                        o.send(ActorId::from(index), seal(node, To::Node(to), msg));
                     }
                 }
                 // Grouped models leave the chief's pulse broadcast out: clients learn roots from
@@ -495,7 +511,7 @@ impl PaymentActor {
                 Output::Broadcast { msg } => {
                     let peers: Vec<ActorId> =
                         (0..self.ids.len()).filter(|i| *i != self.index).map(ActorId::from).collect();
-                    o.broadcast(&peers, &node.seal(0, To::Everyone, msg));
+                    o.broadcast(&peers, &seal(node, To::Everyone, msg));
                 }
                 Output::SetTimer { timer, .. } => o.set_timer(ModelTimer::Node(timer), model_timeout()),
                 Output::Event(_) => {}
@@ -529,7 +545,7 @@ impl Actor for PaymentActor {
         if crashes_left > 0 {
             o.set_timer(ModelTimer::Crash, model_timeout());
         }
-        self.emit(&mut node, out, o);
+        self.emit(&node, out, o);
         NodeState::new(node, crashes_left)
     }
 
@@ -548,7 +564,7 @@ impl Actor for PaymentActor {
         let mut out = Vec::new();
         let state = state.to_mut();
         state.node.handle_message(0, &envelope, &mut out);
-        self.emit(&mut state.node, out, o);
+        self.emit(&state.node, out, o);
         state.refresh();
     }
 
@@ -572,7 +588,7 @@ impl Actor for PaymentActor {
                 }
             }
         }
-        self.emit(&mut state.node, out, o);
+        self.emit(&state.node, out, o);
         state.refresh();
     }
 }

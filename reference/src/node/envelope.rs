@@ -198,6 +198,8 @@ struct Memory {
     fences: BTreeMap<Id, Fence>,
     /// All false except in tests of the checks (set only under `fault-injection`).
     faults: EnvelopeFaults,
+    /// No replay fence (a model checker's abstraction: [`Link::forgo_replay_fence`]).
+    unfenced: bool,
 }
 
 /// The envelope checks a test can switch off (feature `fault-injection`), to show each one
@@ -268,14 +270,15 @@ impl Link {
         if !listed && !from_anyone(kind) && !self.skips(|f| f.skip_roster) {
             return Err(NodeError::NotABookkeeper { kind });
         }
-        let fence = if listed { self.memory.fences.get(&from) } else { None };
+        let fenced = listed && !self.memory.unfenced;
+        let fence = if fenced { self.memory.fences.get(&from) } else { None };
         if fence.is_some_and(|f| !f.is_fresh(envelope.seq)) && !self.skips(|f| f.skip_replay_fence) {
             return Err(NodeError::Replayed { kind, seq: envelope.seq });
         }
         if !self.skips(|f| f.skip_signature) {
             envelope.verify(verifier)?;
         }
-        if listed {
+        if fenced {
             let fence = self.memory.fences.entry(from).or_default();
             if fence.is_fresh(envelope.seq) {
                 fence.admit(envelope.seq);
@@ -299,6 +302,12 @@ impl Link {
 
     fn skips(&self, check: impl Fn(&EnvelopeFaults) -> bool) -> bool {
         check(&self.memory.faults)
+    }
+
+    /// Take replays as new envelopes and remember none (see [`crate::node::Node::forgo_replay_fence`]).
+    pub(crate) fn forgo_replay_fence(&mut self) {
+        self.memory.unfenced = true;
+        self.memory.fences.clear();
     }
 
     /// Switch checks off (tests only).

@@ -336,6 +336,19 @@ impl Node {
         }
     }
 
+    /// Drop the replay fence (D-039) — for a model checker, not for a network. A replay the
+    /// fence refuses changes nothing, exactly as a lost message; so over a network that may
+    /// lose anything, a node without the fence has every behaviour a fenced one has, and more
+    /// (duplicates handled again, as before D-039). A model that drops the fence and seals
+    /// every envelope with one sequence number checks safety soundly while identical messages
+    /// stay identical envelopes — which keeps its state space from growing with every retry.
+    pub fn forgo_replay_fence(&mut self) {
+        match self {
+            Node::Bookkeeper(node) => node.forgo_replay_fence(),
+            Node::Client(node) => node.forgo_replay_fence(),
+        }
+    }
+
     /// Break a bookkeeper's ledger (tests only).
     #[cfg(feature = "fault-injection")]
     pub fn inject_ledger_faults(&mut self, faults: crate::ledger::LedgerFaults) {

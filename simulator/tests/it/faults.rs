@@ -62,15 +62,23 @@ fn a_bandwidth_limit_serialises_an_uplink() {
         .expect("runs")
         .summary;
     // Every pulse envelope has one length (the wire check measured it, D-039): at 10 kB/s each
-    // takes `transmit_ms`, so the k-th of the 50 copies of a pulse waits k·transmit_ms; four
-    // pulses fall inside the run.
+    // takes `transmit_ms`, so the k-th of the 50 copies of a pulse waits k·transmit_ms behind
+    // the copies before it, plus whatever of the previous pulse's copies is still queued (a
+    // signed pulse takes 21 ms, so 50 copies take longer than a pulse period); four pulses
+    // fall inside the run, one a second.
     let pulses = &s.wire_check.expect("checked").by_kind["pulse"];
     assert_eq!(pulses.frame_bytes % pulses.messages, 0, "{pulses:?}");
     let pulse_bytes = pulses.frame_bytes / pulses.messages;
     assert!((150..250).contains(&pulse_bytes), "a signed pulse envelope: {pulse_bytes} bytes");
     let transmit_ms = (pulse_bytes * 1000).div_ceil(10_000);
-    let per_pulse: u64 = (1..=50u64).map(|k| k * transmit_ms).sum();
-    assert_eq!(s.faults.slow_link_wait_ms, per_pulse * 4);
+    let (mut uplink_free_ms, mut waited_ms) = (0u64, 0u64);
+    for pulse_ms in (1..=pulses.messages).map(|p| p * 1000) {
+        for _copy in 0..50 {
+            uplink_free_ms = uplink_free_ms.max(pulse_ms) + transmit_ms;
+            waited_ms += uplink_free_ms - pulse_ms;
+        }
+    }
+    assert_eq!(s.faults.slow_link_wait_ms, waited_ms, "{pulses:?}: {pulse_bytes} B, {transmit_ms} ms each");
 }
 
 #[test]

@@ -43,6 +43,13 @@ fn golden_line(file: &Path, seed: u64) -> String {
         Kind::Protocol => {
             let scenario = Scenario::parse(&text, file).expect("a shipped scenario is valid");
             let mut result = run(&scenario, seed);
+            // No honest node's envelope is ever refused but as a duplicate (D-039); only
+            // impersonators' forgeries fail their signatures.
+            let e = &result.summary.envelopes;
+            assert_eq!(e.misaddressed + e.not_a_bookkeeper, 0, "{name} seed {seed}: {e:?}");
+            let forged = result.summary.impersonation.as_ref().map_or(0, |i| i.delivered);
+            assert!(e.bad_signatures <= forged, "{name} seed {seed}: {e:?}");
+            assert!(e.replays <= result.summary.faults.duplicated + forged, "{name} seed {seed}: {e:?}");
             // The commit's length shapes the HTML tables: every build renders the same one.
             result.summary.commit = PINNED_COMMIT.into();
             let summary = serde_json::to_string_pretty(&result.summary).expect("a summary serializes");

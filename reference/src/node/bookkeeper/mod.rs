@@ -351,6 +351,10 @@ impl Bookkeeper {
     }
 
     /// `msg` sealed for `to` at local time `now_ms` (D-039).
+    pub(super) fn forgo_replay_fence(&mut self) {
+        self.link.forgo_replay_fence();
+    }
+
     pub(super) fn signer(&self) -> &SharedSigner {
         self.link.signer()
     }
