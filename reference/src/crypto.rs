@@ -41,6 +41,9 @@ pub enum Domain {
     Acceptance = 0x14,
     /// A signed envelope around a message between nodes (D-039).
     Envelope = 0x15,
+    /// A host link's binding of a Noise session to a node key: `0x16 ‖ handshake hash`
+    /// (D-040). Not a protocol message; a node key never signs one of these for anything else.
+    LinkBinding = 0x16,
     /// Synthetic values (test and benchmark Ids); never part of a protocol message.
     Synthetic = 0x7F,
 }

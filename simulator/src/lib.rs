@@ -47,3 +47,4 @@ pub mod summary;
 pub mod sweep;
 pub mod trace;
 pub mod trace_filter;
+pub mod workload;

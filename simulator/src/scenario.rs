@@ -1012,7 +1012,9 @@ fn sections_are_tables<T: Serialize>(
     Ok(())
 }
 
-fn deserialize_schema<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
+/// Any TOML file into `T`, with errors naming the file, the line and the dotted key (the host
+/// reads its node files with it too).
+pub fn deserialize_schema<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|error| ScenarioError::Syntax {
         file: file.to_path_buf(),
         line: line_of(text, error.span()),

@@ -22,8 +22,8 @@ use crate::impersonation::Impersonators;
 use crate::metrics::{Count, Metrics};
 use crate::network::{Route, VirtualNetwork};
 use crate::queue::{EventQueue, TimingWheel};
-use crate::rng::{self, Purpose, Zipf};
-use crate::scenario::{NodeIndex, Override, Popularity, Scenario};
+use crate::rng::{self, Purpose};
+use crate::scenario::{NodeIndex, Override, Scenario};
 use crate::summary::{RunResult, Summary};
 use crate::trace::{Ev, Trace};
 
@@ -38,7 +38,8 @@ pub use errors::SimError;
 pub(crate) use errors::replay_command;
 use errors::violation_error;
 pub use wire_check::{Encoder, KindBytes, WireCheckCounts, WireFailure};
-pub use world::{Layout, check_group_tree, leaf_groups, leaf_groups_exist};
+pub use schedule::crashing_groups;
+pub use world::{DriverWorld, Layout, check_group_tree, driver_world, ed25519_key_seed, leaf_groups, leaf_groups_exist};
 use world::{World, partition_sides, signers};
 
 /// The chief's node index. Clients are nodes `1..=clients`; the primaries of the leaf groups
@@ -180,8 +181,7 @@ pub struct Simulation {
     arrivals: Option<Arrivals>,
     /// The churn crashes' arrival process (none without churn).
     churn: Option<Arrivals>,
-    payer_zipf: Option<Zipf>,
-    payee_zipf: Option<Zipf>,
+    draws: crate::workload::Draws,
     churn_rng: ChaCha8Rng,
     issued_at_ms: Vec<u64>,
     /// When each request's payer started it (after waiting for its earlier transfers).
@@ -220,13 +220,6 @@ pub struct Simulation {
 }
 
 /// The sampler of a popularity over `clients`; none for a uniform choice.
-fn zipf(popularity: Popularity, clients: usize) -> Option<Zipf> {
-    match popularity {
-        Popularity::Uniform => None,
-        Popularity::Zipf { exponent } => Some(Zipf::new(clients, exponent)),
-    }
-}
-
 /// The elections' log, where the pools have standbys.
 fn election_log(scenario: &Scenario, seed: u64, layout: Layout) -> Option<Box<ElectionLog>> {
     (layout.standbys > 0).then(|| {
@@ -307,7 +300,6 @@ impl Simulation {
             .collect();
         let network = network(&scenario, seed, ids.len(), &options);
         let trace = trace(&scenario, seed, nodes.len(), &mut options)?;
-        let clients = scenario.nodes.clients as usize;
         Ok(Simulation {
             index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
             partition_sides: partition_sides(&scenario, &ids),
@@ -315,8 +307,7 @@ impl Simulation {
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
             arrivals: None,
             churn: None,
-            payer_zipf: zipf(scenario.workload.payer, clients),
-            payee_zipf: zipf(scenario.workload.payee, clients),
+            draws: crate::workload::Draws::new(&scenario),
             churn_rng: rng::stream(seed, Purpose::Faults, 0),
             queue: TimingWheel::new(),
             issued_at_ms: Vec::new(),

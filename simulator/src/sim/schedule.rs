@@ -5,10 +5,9 @@ use crate::arrivals::Arrivals;
 use crate::faults;
 use crate::metrics::{Count, FaultKind};
 use crate::queue::EventQueue;
-use crate::rng::{self, Purpose, Zipf};
-use crate::scenario::{Amount, NodeIndex};
+use crate::rng::{self, Purpose};
+use crate::scenario::NodeIndex;
 use crate::trace::Ev;
-use rand_chacha::ChaCha8Rng;
 use reference::Prefix;
 use reference::node::Command;
 
@@ -73,13 +72,7 @@ impl Simulation {
     /// `fraction` of the leaf groups (0-based, prefix order), drawn with the fault stream of
     /// the `index`-th declared primary crash; at least one if `fraction > 0`.
     pub(super) fn crashing_groups(&self, index: u64, fraction: f64) -> Vec<u32> {
-        let leaves = self.layout.leaves;
-        let count =
-            ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
-        let mut rng = rng::stream(self.seed, Purpose::Faults, 1 + index);
-        let mut order: Vec<usize> = (0..leaves).collect();
-        rng::shuffle(&mut order, &mut rng);
-        order.into_iter().take(count).map(|g| g as u32).collect()
+        crashing_groups(self.seed, self.layout.leaves, index, fraction)
     }
 
     /// Crash the member acting as leaf group `group`'s primary, as the acting chief knows it.
@@ -116,22 +109,7 @@ impl Simulation {
     }
 
     pub(super) fn draw_transfer(&mut self) -> (NodeIndex, NodeIndex, u64) {
-        let clients = u64::from(self.scenario.nodes.clients);
-        let rng = &mut self.workload_rng;
-        let pick = |zipf: &Option<Zipf>, rng: &mut ChaCha8Rng| match zipf {
-            Some(zipf) => zipf.sample(rng) as u64,
-            None => rng::between(rng, 0, clients - 1),
-        };
-        let payer = pick(&self.payer_zipf, rng);
-        let mut payee = pick(&self.payee_zipf, rng);
-        if payee == payer {
-            payee = (payee + 1) % clients; // one draw per choice keeps the stream aligned
-        }
-        let amount = match self.scenario.workload.amount {
-            Amount::Fixed { value } => value,
-            Amount::Uniform { min, max } => rng::between(rng, min, max),
-        };
-        (payer as NodeIndex + 1, payee as NodeIndex + 1, amount)
+        self.draws.draw(&mut self.workload_rng)
     }
 
     pub(super) fn crash(&mut self, node: NodeIndex) -> Result<bool, SimError> {
@@ -212,4 +190,15 @@ impl Simulation {
         self.checker.checks += 1;
         self.heal.check(self.now_ms, held).map_err(|v| self.violation(v))
     }
+}
+
+/// `fraction` of `leaves` leaf groups (0-based, prefix order) whose primaries the `index`-th
+/// declared primary crash of a run with `seed` takes down, drawn with its fault stream; at
+/// least one if `fraction > 0` (also what `leither-host cluster` kills).
+pub fn crashing_groups(seed: u64, leaves: usize, index: u64, fraction: f64) -> Vec<u32> {
+    let count = ((fraction * leaves as f64).round() as usize).max(usize::from(fraction > 0.0)).min(leaves);
+    let mut rng = rng::stream(seed, Purpose::Faults, 1 + index);
+    let mut order: Vec<usize> = (0..leaves).collect();
+    rng::shuffle(&mut order, &mut rng);
+    order.into_iter().take(count).map(|g| g as u32).collect()
 }

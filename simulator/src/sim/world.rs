@@ -215,17 +215,49 @@ pub(super) fn more_signers(scenario: &Scenario, seed: u64, first: u64, count: u6
             let scheme = SimScheme::new(seed);
             indices.map(|i| Arc::new(scheme.signer(i)) as SharedSigner).collect()
         }
-        crate::scenario::SignatureScheme::Ed25519 => {
-            let key_seed = |i: u64| {
-                let mut h = blake3::Hasher::new();
-                h.update(b"leither-sim-ed25519");
-                h.update(&seed.to_le_bytes());
-                h.update(&i.to_le_bytes());
-                *h.finalize().as_bytes()
-            };
-            indices.map(|i| Arc::new(Ed25519Signer::from_seed(key_seed(i))) as SharedSigner).collect()
-        }
+        crate::scenario::SignatureScheme::Ed25519 => indices
+            .map(|i| Arc::new(Ed25519Signer::from_seed(ed25519_key_seed(seed, i))) as SharedSigner)
+            .collect(),
     }
+}
+
+/// The secret key of node `index` in a run with `seed` when keys are ed25519: generated, and
+/// public to whoever knows the seed — a simulation's keys, and a local cluster's (D-040).
+pub fn ed25519_key_seed(seed: u64, index: u64) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"leither-sim-ed25519");
+    h.update(&seed.to_le_bytes());
+    h.update(&index.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// The nodes of a run as another driver builds them (`leither-host`): with ed25519 keys
+/// whatever the scenario says, in the simulator's order (chief, clients, leaf primaries, leaf
+/// backups, root backups, standbys), not started.
+#[derive(Debug)]
+pub struct DriverWorld {
+    /// The nodes, by index.
+    pub nodes: Vec<Node>,
+    /// Each node's secret key ([`ed25519_key_seed`]).
+    pub key_seeds: Vec<[u8; 32]>,
+    /// Each node's Id.
+    pub ids: Vec<Id>,
+    /// Where the committee members are.
+    pub layout: Layout,
+}
+
+/// Build [`DriverWorld`] for `scenario` (validated) with `seed`; `file` names it in errors.
+pub fn driver_world(scenario: &Scenario, seed: u64, file: &Path) -> Result<DriverWorld, SimError> {
+    let mut scenario = scenario.clone();
+    scenario.nodes.signatures = crate::scenario::SignatureScheme::Ed25519;
+    let (signers, verifier) = signers(&scenario, seed);
+    let world = World::build(&scenario, seed, signers);
+    leaf_groups_exist(&scenario, seed, file, world.layout.leaves)?;
+    let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
+    let key_seeds = (0..ids.len() as u64).map(|i| ed25519_key_seed(seed, i)).collect();
+    let layout = world.layout;
+    let nodes = world.into_nodes(&scenario, verifier);
+    Ok(DriverWorld { nodes, key_seeds, ids, layout })
 }
 
 /// The organization account: an Id that is no node's.
