@@ -222,6 +222,16 @@ impl Link {
             .unwrap_or(Err(LinkError::Stalled { what: "write", ms: limit_ms }))
     }
 
+    /// Send only the beginning of a frame announced as `announced` bytes (tests only: a peer
+    /// that stalls mid-frame).
+    #[cfg(feature = "fault-injection")]
+    pub async fn send_frame_start(&mut self, announced: u32, head: &[u8]) -> Result<(), LinkError> {
+        let first = [announced.to_le_bytes().as_slice(), head].concat();
+        self.send_chunk(&first).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
     /// Receive one frame: wait up to `idle_ms` for it to begin, then up to `frame_ms` for the
     /// rest; refuse one announced above `max_bytes` before reading it.
     pub async fn recv_frame(&mut self, idle_ms: u64, frame_ms: u64, max_bytes: u32) -> Result<Vec<u8>, LinkError> {

@@ -1,0 +1,59 @@
+//! A cluster of processes runs a scenario and the simulator's checker passes it — and fails it
+//! when the chief is broken on purpose (the check can fail).
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use super::*;
+
+/// One cluster at a time: each takes the machine's cores for half a minute.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn run_cluster(name: &str, scenario: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = scratch(name);
+    let output = Command::new(bin())
+        .arg("cluster")
+        .arg(scenario)
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .unwrap_or_else(|e| panic!("no summary ({e}); stdout {stdout}; stderr {stderr}"));
+    (output.status.code(), serde_json::from_str(&summary).expect("json"), format!("{stdout}\n{stderr}"))
+}
+
+#[test]
+fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
+    let (code, s, output) = run_cluster("c16", &workspace("scenarios/cluster-16.toml"), &[]);
+    assert_eq!(code, Some(0), "{output}\n{s:#}");
+    assert_eq!(s["processes"], 16);
+    assert_eq!(s["verdict"]["violations"].as_array().map(Vec::len), Some(0), "{s:#}");
+    assert!(s["verdict"]["invariant_checks"].as_u64() > Some(500), "{s:#}");
+    assert!(s["verdict"]["seals_checked"].as_u64() > Some(50), "{s:#}");
+    let (issued, committed) = (s["transfers"]["issued"].as_u64().unwrap(), s["transfers"]["committed"].as_u64().unwrap());
+    assert!(committed * 10 >= issued * 8, "at least 80% committed with proofs: {committed} of {issued}\n{s:#}");
+    let killed = s["kills"][0]["node"].as_u64().expect("a kill");
+    let restarts = s["restarts"].as_array().expect("restarts");
+    assert!(restarts.iter().any(|r| r[0].as_u64() == Some(killed) && r[1].as_u64() > Some(0)), "{s:#}");
+    assert!(s["final_root_spread"].as_u64() <= Some(3), "{s:#}");
+}
+
+#[test]
+fn a_chief_forging_its_root_fails_the_check() {
+    // The same cluster, shorter and without the kill; the chief forges its root from pulse 4.
+    let text = std::fs::read_to_string(workspace("scenarios/cluster-16.toml")).expect("scenario");
+    let short = text.replace("duration_ms = 30_000", "duration_ms = 10_000").replace("stop_ms = 26_000", "stop_ms = 8_000");
+    let short = short[..short.find("[[faults.primary_crashes]]").expect("a crash")].to_string();
+    let dir = scratch("forged-scenario");
+    let path = dir.join("cluster-forged.toml");
+    std::fs::write(&path, short).expect("write");
+    let (code, s, output) = run_cluster("forged", &path, &["--forge-root-from-pulse", "4"]);
+    assert_eq!(code, Some(1), "{output}");
+    let violations = s["verdict"]["violations"].as_array().expect("violations");
+    assert!(violations.iter().any(|v| v.as_str().is_some_and(|v| v.contains("Agreement"))), "{s:#}");
+}
