@@ -44,6 +44,20 @@ pub struct NodeFile {
     /// Deliberately broken behaviour (built with `fault-injection` only).
     #[serde(default)]
     pub faults: Faults,
+    /// The scenario's network applied to this node's outgoing frames in user space.
+    #[serde(default)]
+    pub emulation: Emulation,
+}
+
+/// `[emulation]`: where the kernel has no `netem` (D-040), the dialler itself delays each
+/// outgoing frame by a draw of the scenario's `network.latency` and drops it with probability
+/// `network.drop` — the simulator's network model on real sockets. Frames keep their order on
+/// a link (as TCP would), so a frame waits for the ones before it.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Emulation {
+    /// Apply the scenario's latency and loss.
+    pub enabled: bool,
 }
 
 /// `[node]`.

@@ -147,7 +147,11 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     let file = &config.file;
     let index = file.node.index;
     let world = simulator::sim::driver_world(&config.scenario, file.genesis.seed, &config.scenario_path())?;
-    let invalid = |key: &str, problem: String| ConfigError::Invalid { file: config.path.clone(), key: key.into(), problem };
+    let invalid = |key: &str, problem: String| ConfigError::Invalid {
+        file: config.path.clone(),
+        key: key.into(),
+        problem,
+    };
     if index as usize >= world.nodes.len() {
         return Err(invalid("node.index", format!("the genesis has {} nodes", world.nodes.len())).into());
     }
@@ -156,11 +160,16 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     }
     for (i, peer) in file.peers.iter().enumerate() {
         if peer.index as usize >= world.nodes.len() {
-            return Err(invalid(&format!("peers[{i}].index"), format!("the genesis has {} nodes", world.nodes.len())).into());
+            return Err(invalid(
+                &format!("peers[{i}].index"),
+                format!("the genesis has {} nodes", world.nodes.len()),
+            )
+            .into());
         }
     }
     let genesis = genesis_digest(config);
-    std::fs::create_dir_all(&file.node.data_dir).map_err(io_error(format!("{}", file.node.data_dir.display())))?;
+    std::fs::create_dir_all(&file.node.data_dir)
+        .map_err(io_error(format!("{}", file.node.data_dir.display())))?;
     let mut store_key = blake3::Hasher::new();
     store_key.update(&genesis);
     store_key.update(&index.to_le_bytes());
@@ -178,8 +187,16 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
         index_of: index_of.clone(),
         limits: file.limits,
         inbound: tx,
+        shaper: file.emulation.enabled.then(|| transport::Shaper {
+            latency: simulator::network::Sampler::new(&config.scenario.network.latency),
+            drop: config.scenario.network.drop,
+            seed: file.genesis.seed,
+        }),
+        index,
     });
-    let listener = TcpListener::bind(file.node.listen).await.map_err(io_error(format!("listen on {}", file.node.listen)))?;
+    let listener = TcpListener::bind(file.node.listen)
+        .await
+        .map_err(io_error(format!("listen on {}", file.node.listen)))?;
     let peers: Vec<_> = file.peers.iter().map(|p| (p.index, p.addr)).collect();
     let outbound = transport::start(net, listener, &peers, &world.ids);
     let clock = Clock { start_unix_ms: file.genesis.start_unix_ms };
@@ -196,7 +213,11 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
         ids: world.ids,
         index_of,
         held: None,
-        local: Checker::new(1, config.scenario.parameters.genesis_supply, Arc::new(Ed25519Verifier) as SharedVerifier),
+        local: Checker::new(
+            1,
+            config.scenario.parameters.genesis_supply,
+            Arc::new(Ed25519Verifier) as SharedVerifier,
+        ),
         abort_sealing_pulse: file.faults.abort_sealing_pulse,
         scratch: Vec::new(),
     };
@@ -295,7 +316,8 @@ impl Host {
     fn handle_batch(&mut self, now_ms: u64, inputs: Vec<Input>) -> Result<(), HostError> {
         let records: Vec<Record> = inputs.into_iter().map(|input| Record { now_ms, input }).collect();
         let abort = self.abort_sealing_pulse.is_some_and(|pulse| {
-            self.node.pulse() + 1 >= pulse && records.iter().any(|r| matches!(r.input, Input::Timer(Timer::Pulse)))
+            self.node.pulse() + 1 >= pulse
+                && records.iter().any(|r| matches!(r.input, Input::Timer(Timer::Pulse)))
         });
         let first = self.store.append(&records, abort)?;
         for (i, record) in records.iter().enumerate() {
@@ -348,7 +370,8 @@ impl Host {
         if let Some(ledger) = self.node.ledger()
             && let Err(violation) = self.local.after_bookkeeper_event(0, ledger)
         {
-            let ev = Ev::Violation { invariant: format!("{:?}", violation.invariant), detail: violation.detail };
+            let ev =
+                Ev::Violation { invariant: format!("{:?}", violation.invariant), detail: violation.detail };
             self.line(now_ms, input, ev)?;
         }
         Ok(())

@@ -34,34 +34,106 @@ pub struct Line {
 #[serde(tag = "ev", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Ev {
-    Sealed { pulse: u64, group: String, version: u64, applied: Vec<String>, debits: Vec<String>, credited: Vec<String>, settled: Vec<String> },
-    RootBuilt { pulse: u64, root: String },
+    Sealed {
+        pulse: u64,
+        group: String,
+        version: u64,
+        applied: Vec<String>,
+        debits: Vec<String>,
+        credited: Vec<String>,
+        settled: Vec<String>,
+    },
+    RootBuilt {
+        pulse: u64,
+        root: String,
+    },
     /// The root the node holds changed (I6, I7).
-    Held { root: String },
-    Started { tag: u64 },
-    Committed { tag: u64, version: u64 },
-    Refused { tag: u64, reason: String },
-    Abandoned { tag: u64 },
-    Lost { tags: Vec<u64> },
-    TookOver { group: String, view: u32, pulse: u64 },
-    Replayed { group: String, pulse: u64, from: String },
-    Resynced { group: String, pulse: u64, from: String },
-    ReportAttested { group: String, pulse: u64 },
-    FailedOver { group: String, pulse: u64, view: u32, from: String, to: String },
-    Reseated { group: String, pulse: u64, view: u32, from: String, to: String },
-    BadMessage { from: String, error: String },
+    Held {
+        root: String,
+    },
+    Started {
+        tag: u64,
+    },
+    Committed {
+        tag: u64,
+        version: u64,
+    },
+    Refused {
+        tag: u64,
+        reason: String,
+    },
+    Abandoned {
+        tag: u64,
+    },
+    Lost {
+        tags: Vec<u64>,
+    },
+    TookOver {
+        group: String,
+        view: u32,
+        pulse: u64,
+    },
+    Replayed {
+        group: String,
+        pulse: u64,
+        from: String,
+    },
+    Resynced {
+        group: String,
+        pulse: u64,
+        from: String,
+    },
+    ReportAttested {
+        group: String,
+        pulse: u64,
+    },
+    FailedOver {
+        group: String,
+        pulse: u64,
+        view: u32,
+        from: String,
+        to: String,
+    },
+    Reseated {
+        group: String,
+        pulse: u64,
+        view: u32,
+        from: String,
+        to: String,
+    },
+    BadMessage {
+        from: String,
+        error: String,
+    },
     /// Any other node event, by name.
-    Other { name: String },
+    Other {
+        name: String,
+    },
     /// A link closed, and why.
-    LinkClosed { peer: Option<u32>, dialled: bool, reason: String },
+    LinkClosed {
+        peer: Option<u32>,
+        dialled: bool,
+        reason: String,
+    },
     /// A frame could not be sent (queue full, unknown peer, not on the wire).
-    SendDropped { to: Option<u32>, reason: String },
+    SendDropped {
+        to: Option<u32>,
+        reason: String,
+    },
     /// The node's state after a batch of inputs up to `input` was handled.
-    Checkpoint { fingerprint: String },
+    Checkpoint {
+        fingerprint: String,
+    },
     /// The node replayed `replayed` inputs from its log and restarted.
-    Restarted { replayed: u64, fingerprint: String },
+    Restarted {
+        replayed: u64,
+        fingerprint: String,
+    },
     /// A local invariant check failed (I2 at a bookkeeper).
-    Violation { invariant: String, detail: String },
+    Violation {
+        invariant: String,
+        detail: String,
+    },
     /// The node stopped on SIGTERM.
     Shutdown,
 }
@@ -121,7 +193,11 @@ pub fn unsettled(hex: &str) -> Result<(Hash32, Half, Settlement), String> {
     let bytes = from_hex(hex)?;
     let mut r = Reader::new(&bytes);
     let decoded = (|| {
-        Ok::<_, DecodeError>((Hash32::decode(&mut r, "id")?, Half::decode(&mut r, "half")?, Settlement::decode(&mut r, "how")?))
+        Ok::<_, DecodeError>((
+            Hash32::decode(&mut r, "id")?,
+            Half::decode(&mut r, "half")?,
+            Settlement::decode(&mut r, "how")?,
+        ))
     })()
     .map_err(|e| e.to_string())?;
     r.finish().map_err(|e| e.to_string())?;
@@ -146,18 +222,30 @@ pub fn of_node_event(event: &NodeEvent) -> Ev {
         NodeEvent::Refused { tag, error } => Ev::Refused { tag: *tag, reason: error.to_string() },
         NodeEvent::Abandoned { tag } => Ev::Abandoned { tag: *tag },
         NodeEvent::Lost { tags } => Ev::Lost { tags: tags.clone() },
-        NodeEvent::TookOver { group, view, pulse } => Ev::TookOver { group: blob(group), view: *view, pulse: *pulse },
-        NodeEvent::Replayed { group, pulse, from } => Ev::Replayed { group: blob(group), pulse: *pulse, from: blob(from) },
-        NodeEvent::Resynced { group, pulse, from } => Ev::Resynced { group: blob(group), pulse: *pulse, from: blob(from) },
-        NodeEvent::ReportAttested { group, pulse } => Ev::ReportAttested { group: blob(group), pulse: *pulse },
+        NodeEvent::TookOver { group, view, pulse } => {
+            Ev::TookOver { group: blob(group), view: *view, pulse: *pulse }
+        }
+        NodeEvent::Replayed { group, pulse, from } => {
+            Ev::Replayed { group: blob(group), pulse: *pulse, from: blob(from) }
+        }
+        NodeEvent::Resynced { group, pulse, from } => {
+            Ev::Resynced { group: blob(group), pulse: *pulse, from: blob(from) }
+        }
+        NodeEvent::ReportAttested { group, pulse } => {
+            Ev::ReportAttested { group: blob(group), pulse: *pulse }
+        }
         NodeEvent::FailedOver { pulse, group, view, from, to } => {
             Ev::FailedOver { group: blob(group), pulse: *pulse, view: *view, from: blob(from), to: blob(to) }
         }
         NodeEvent::Reseated { pulse, group, view, from, to, .. } => {
             Ev::Reseated { group: blob(group), pulse: *pulse, view: *view, from: blob(from), to: blob(to) }
         }
-        NodeEvent::BadMessage { from, error } => Ev::BadMessage { from: blob(from), error: error.to_string() },
-        other => Ev::Other { name: format!("{other:?}").split([' ', '{', '(']).next().unwrap_or("?").to_string() },
+        NodeEvent::BadMessage { from, error } => {
+            Ev::BadMessage { from: blob(from), error: error.to_string() }
+        }
+        other => {
+            Ev::Other { name: format!("{other:?}").split([' ', '{', '(']).next().unwrap_or("?").to_string() }
+        }
     }
 }
 
@@ -206,7 +294,8 @@ impl EventLog {
                 line.clear();
             }
         }
-        let mut file = OpenOptions::new().create(true).append(false).write(true).truncate(false).open(path)?;
+        let mut file =
+            OpenOptions::new().create(true).append(false).write(true).truncate(false).open(path)?;
         file.set_len(good_len)?;
         file.seek(io::SeekFrom::End(0))?;
         Ok(EventLog { out: BufWriter::new(file), last_input })

@@ -234,7 +234,12 @@ impl Link {
 
     /// Receive one frame: wait up to `idle_ms` for it to begin, then up to `frame_ms` for the
     /// rest; refuse one announced above `max_bytes` before reading it.
-    pub async fn recv_frame(&mut self, idle_ms: u64, frame_ms: u64, max_bytes: u32) -> Result<Vec<u8>, LinkError> {
+    pub async fn recv_frame(
+        &mut self,
+        idle_ms: u64,
+        frame_ms: u64,
+        max_bytes: u32,
+    ) -> Result<Vec<u8>, LinkError> {
         let first = timeout(Duration::from_millis(idle_ms), self.recv_chunk())
             .await
             .unwrap_or(Err(LinkError::Stalled { what: "frame", ms: idle_ms }))?;

@@ -37,6 +37,10 @@ enum Cmd {
         /// Test only (built with `fault-injection`): the chief forges its root from this pulse.
         #[arg(long, hide = true)]
         forge_root_from_pulse: Option<u64>,
+        /// Apply the scenario's `network.latency` and `network.drop` to every link in user
+        /// space (this machine's kernel has no netem).
+        #[arg(long)]
+        emulate_network: bool,
     },
 }
 
@@ -46,12 +50,20 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     match Cli::parse().command {
         Cmd::Node { config } => node(&config),
-        Cmd::Cluster { scenario, processes, seed, out, forge_root_from_pulse } => {
+        Cmd::Cluster { scenario, processes, seed, out, forge_root_from_pulse, emulate_network } => {
             let binary = match std::env::current_exe() {
                 Ok(binary) => binary,
                 Err(e) => return fail(&format!("cannot find this binary: {e}")),
             };
-            let options = host::cluster::Options { scenario, seed, processes, out, binary, forge_root_from_pulse };
+            let options = host::cluster::Options {
+                scenario,
+                seed,
+                processes,
+                out,
+                binary,
+                forge_root_from_pulse,
+                emulate_network,
+            };
             cluster(&options)
         }
     }

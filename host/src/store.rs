@@ -66,7 +66,8 @@ impl Store {
     /// Open (or create) the log at `path` for the node whose genesis digest is `genesis`.
     pub fn open(path: &Path, genesis: &[u8; 32]) -> Result<Store, StoreError> {
         let name = path.display().to_string();
-        let db_error = |e: &dyn std::fmt::Display| StoreError::Db { path: name.clone(), message: e.to_string() };
+        let db_error =
+            |e: &dyn std::fmt::Display| StoreError::Db { path: name.clone(), message: e.to_string() };
         let db = Database::create(path).map_err(|e| db_error(&e))?;
         let txn = db.begin_write().map_err(|e| db_error(&e))?;
         let next = {
@@ -105,7 +106,8 @@ impl Store {
 
     /// Every record, in order.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
-        let db_error = |e: &dyn std::fmt::Display| StoreError::Db { path: self.path.clone(), message: e.to_string() };
+        let db_error =
+            |e: &dyn std::fmt::Display| StoreError::Db { path: self.path.clone(), message: e.to_string() };
         let txn = self.db.begin_read().map_err(|e| db_error(&e))?;
         let inputs = txn.open_table(INPUTS).map_err(|e| db_error(&e))?;
         let mut records = Vec::with_capacity(self.next as usize);
@@ -113,8 +115,11 @@ impl Store {
             let (key, value) = item.map_err(|e| db_error(&e))?;
             let index = key.value();
             assert_eq!(index, records.len() as u64, "the log's keys are consecutive");
-            let record = Record::decode(value.value())
-                .map_err(|error| StoreError::Corrupt { path: self.path.clone(), index, error })?;
+            let record = Record::decode(value.value()).map_err(|error| StoreError::Corrupt {
+                path: self.path.clone(),
+                index,
+                error,
+            })?;
             records.push(record);
         }
         Ok(records)
@@ -124,7 +129,8 @@ impl Store {
     /// `abort_before_commit` (tests only) kills the process after the records are written and
     /// before the commit: a SIGKILL in the middle of a durable write.
     pub fn append(&mut self, batch: &[Record], abort_before_commit: bool) -> Result<u64, StoreError> {
-        let db_error = |e: &dyn std::fmt::Display| StoreError::Db { path: self.path.clone(), message: e.to_string() };
+        let db_error =
+            |e: &dyn std::fmt::Display| StoreError::Db { path: self.path.clone(), message: e.to_string() };
         let first = self.next;
         let txn = self.db.begin_write().map_err(|e| db_error(&e))?;
         {

@@ -22,6 +22,24 @@ use crate::link::{self, LinkError};
 /// A frame to send.
 pub type Frame = Arc<[u8]>;
 
+/// A frame in a peer's queue, with the time it was queued (emulated latency counts from it).
+#[derive(Debug)]
+struct Queued {
+    at: Instant,
+    frame: Frame,
+}
+
+/// The scenario's network, applied by a dialler to its frames (`[emulation]`).
+#[derive(Debug, Clone)]
+pub struct Shaper {
+    /// Delay per frame.
+    pub latency: simulator::network::Sampler,
+    /// Probability a frame is dropped.
+    pub drop: f64,
+    /// Seed of the draws (one ChaCha8 stream per link).
+    pub seed: u64,
+}
+
 /// What the links tell the node.
 #[derive(Debug)]
 pub enum Inbound {
@@ -57,6 +75,10 @@ pub struct Net {
     pub limits: Limits,
     /// Where the links deliver.
     pub inbound: mpsc::Sender<Inbound>,
+    /// The emulated network, if on.
+    pub shaper: Option<Shaper>,
+    /// Our node index (the shaper's streams are per link).
+    pub index: u32,
 }
 
 impl std::fmt::Debug for Net {
@@ -68,7 +90,7 @@ impl std::fmt::Debug for Net {
 /// The sending side: a queue per peer.
 #[derive(Debug)]
 pub struct Outbound {
-    queues: BTreeMap<u32, mpsc::Sender<Frame>>,
+    queues: BTreeMap<u32, mpsc::Sender<Queued>>,
 }
 
 /// Why a frame was not queued.
@@ -84,7 +106,7 @@ impl Outbound {
     /// Queue `frame` for `peer`.
     pub fn send(&self, peer: u32, frame: Frame) -> Result<(), Dropped> {
         let queue = self.queues.get(&peer).ok_or(Dropped::UnknownPeer)?;
-        queue.try_send(frame).map_err(|_| Dropped::QueueFull)
+        queue.try_send(Queued { at: Instant::now(), frame }).map_err(|_| Dropped::QueueFull)
     }
 
     /// The peers with a queue.
@@ -106,9 +128,10 @@ pub fn start(net: Arc<Net>, listener: TcpListener, peers: &[(u32, SocketAddr)], 
 }
 
 /// Dial `addr` when there is something to send; send until the link fails; dial again.
-async fn dial(net: Arc<Net>, index: u32, id: Id, addr: SocketAddr, mut rx: mpsc::Receiver<Frame>) {
+async fn dial(net: Arc<Net>, index: u32, id: Id, addr: SocketAddr, mut rx: mpsc::Receiver<Queued>) {
     let limits = net.limits;
-    while let Some(mut frame) = rx.recv().await {
+    let mut shaper = net.shaper.clone().map(|s| LinkShaper::new(s, net.index, index));
+    while let Some(mut queued) = rx.recv().await {
         let link = async {
             let stream = tokio::time::timeout(
                 Duration::from_millis(limits.handshake_timeout_ms),
@@ -127,12 +150,16 @@ async fn dial(net: Arc<Net>, index: u32, id: Id, addr: SocketAddr, mut rx: mpsc:
             }
         };
         loop {
-            if let Err(error) = link.send_frame(&frame, limits.frame_timeout_ms).await {
+            let keep = match shaper.as_mut() {
+                Some(shaper) => shaper.delay(&queued).await,
+                None => true,
+            };
+            if keep && let Err(error) = link.send_frame(&queued.frame, limits.frame_timeout_ms).await {
                 closed(&net, Some(index), true, &error).await;
                 break;
             }
             match rx.recv().await {
-                Some(next) => frame = next,
+                Some(next) => queued = next,
                 None => return,
             }
         }
@@ -180,7 +207,8 @@ async fn read_link(net: &Net, stream: TcpStream) -> Result<(), (Option<u32>, Lin
             .await
             .map_err(|e| (Some(peer), e))?;
         bucket.take(frame.len()).map_err(|e| (Some(peer), e))?;
-        let envelope = reference::wire::decode_envelope(&frame).map_err(|e| (Some(peer), LinkError::Junk(e)))?;
+        let envelope =
+            reference::wire::decode_envelope(&frame).map_err(|e| (Some(peer), LinkError::Junk(e)))?;
         if envelope.from() != peer_id {
             return Err((Some(peer), LinkError::NotThePeer { claimed: envelope.from(), peer: peer_id }));
         }
@@ -201,14 +229,20 @@ struct Bucket {
 
 impl Bucket {
     fn new(limits: Limits) -> Bucket {
-        Bucket { frames: limits.peer_frames_per_s as f64, bytes: limits.peer_bytes_per_s as f64, limits, at: Instant::now() }
+        Bucket {
+            frames: limits.peer_frames_per_s as f64,
+            bytes: limits.peer_bytes_per_s as f64,
+            limits,
+            at: Instant::now(),
+        }
     }
 
     fn take(&mut self, bytes: usize) -> Result<(), LinkError> {
         let now = Instant::now();
         let elapsed_s = now.duration_since(self.at).as_secs_f64();
         self.at = now;
-        let (frames_per_s, bytes_per_s) = (self.limits.peer_frames_per_s as f64, self.limits.peer_bytes_per_s as f64);
+        let (frames_per_s, bytes_per_s) =
+            (self.limits.peer_frames_per_s as f64, self.limits.peer_bytes_per_s as f64);
         self.frames = (self.frames + elapsed_s * frames_per_s).min(frames_per_s) - 1.0;
         self.bytes = (self.bytes + elapsed_s * bytes_per_s).min(bytes_per_s) - bytes as f64;
         if self.frames < 0.0 {
@@ -218,5 +252,33 @@ impl Bucket {
             return Err(LinkError::Flood { limit: self.limits.peer_bytes_per_s, unit: "bytes" });
         }
         Ok(())
+    }
+}
+
+/// One link's draws of the emulated network.
+struct LinkShaper {
+    shaper: Shaper,
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl LinkShaper {
+    fn new(shaper: Shaper, from: u32, to: u32) -> LinkShaper {
+        use rand::SeedableRng;
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&shaper.seed.to_le_bytes());
+        seed[8..12].copy_from_slice(&from.to_le_bytes());
+        seed[12..16].copy_from_slice(&to.to_le_bytes());
+        LinkShaper { shaper, rng: rand_chacha::ChaCha8Rng::from_seed(seed) }
+    }
+
+    /// Wait out the frame's delay; `false` if it is dropped instead.
+    async fn delay(&mut self, queued: &Queued) -> bool {
+        let draw = rand::Rng::next_u64(&mut self.rng) as f64 / u64::MAX as f64;
+        if draw < self.shaper.drop {
+            return false;
+        }
+        let delay_ms = self.shaper.latency.sample(&mut self.rng);
+        tokio::time::sleep_until(queued.at + Duration::from_millis(delay_ms)).await;
+        true
     }
 }

@@ -1014,7 +1014,10 @@ fn sections_are_tables<T: Serialize>(
 
 /// Any TOML file into `T`, with errors naming the file, the line and the dotted key (the host
 /// reads its node files with it too).
-pub fn deserialize_schema<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
+pub fn deserialize_schema<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+) -> Result<T, ScenarioError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|error| ScenarioError::Syntax {
         file: file.to_path_buf(),
         line: line_of(text, error.span()),

@@ -71,6 +71,8 @@ pub struct Options {
     pub binary: PathBuf,
     /// Deliberately broken nodes (the check's own test): forge the chief's root from this pulse.
     pub forge_root_from_pulse: Option<u64>,
+    /// Apply the scenario's latency and loss to every link in user space (`[emulation]`).
+    pub emulate_network: bool,
 }
 
 /// A node process.
@@ -122,12 +124,16 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
                 start_unix_ms,
                 duration_ms: Some(scenario.workload_stop_ms()),
             },
-            peers: (0..nodes).filter(|&i| i != index).map(|i| Peer { index: i as u32, addr: addrs[i] }).collect(),
+            peers: (0..nodes)
+                .filter(|&i| i != index)
+                .map(|i| Peer { index: i as u32, addr: addrs[i] })
+                .collect(),
             limits: Limits::default(),
             faults: Faults {
                 forge_root_from_pulse: options.forge_root_from_pulse.filter(|_| index == 0),
                 abort_sealing_pulse: None,
             },
+            emulation: config::Emulation { enabled: options.emulate_network },
         };
         let path = dir.join("node.toml");
         let text = toml::to_string(&file).expect("a node file serialises");
@@ -142,7 +148,9 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
     let end_ms = scenario.duration_ms;
     let mut pending: Vec<(u64, u32, bool)> = kills
         .iter()
-        .flat_map(|k| std::iter::once((k.at_ms, k.node, false)).chain(k.restart_at_ms.map(|r| (r, k.node, true))))
+        .flat_map(|k| {
+            std::iter::once((k.at_ms, k.node, false)).chain(k.restart_at_ms.map(|r| (r, k.node, true)))
+        })
         .collect();
     pending.sort_unstable();
     let mut pending = pending.into_iter().peekable();
@@ -188,7 +196,13 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         })
         .collect();
     let index_of = world.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
-    let verdict = check::check(&mut lines, world.layout, scenario.parameters.genesis_supply, &initial_primary, &index_of);
+    let verdict = check::check(
+        &mut lines,
+        world.layout,
+        scenario.parameters.genesis_supply,
+        &initial_primary,
+        &index_of,
+    );
     let summary = report::summarise(&scenario, seed, nodes, &kills, &lines, verdict, wall_ms);
     report::write(&options.out, &summary).map_err(io_error("summary"))?;
     Ok(summary)
@@ -207,7 +221,9 @@ fn scenario_for(options: &Options) -> Result<(Scenario, u64), ClusterError> {
         problem,
     };
     if wanted <= bookkeepers + 1 {
-        return Err(unsupported(format!("--processes {wanted}: the genesis has {bookkeepers} bookkeepers and needs clients")));
+        return Err(unsupported(format!(
+            "--processes {wanted}: the genesis has {bookkeepers} bookkeepers and needs clients"
+        )));
     }
     scenario.nodes.clients = (wanted - bookkeepers) as u32;
     let got = simulator::sim::driver_world(&scenario, seed, &options.scenario)?.layout.nodes();
@@ -223,7 +239,12 @@ fn scenario_for(options: &Options) -> Result<(Scenario, u64), ClusterError> {
 /// The scenario's declared crashes as kills: `faults.crashes` (durable ones only: a host
 /// restarts from its log) and `faults.primary_crashes` (the groups the simulator would
 /// choose). Partitions and churn are refused: the cluster does not fake them.
-fn kills(scenario: &Scenario, seed: u64, file: &Path, layout: simulator::sim::Layout) -> Result<Vec<Kill>, ClusterError> {
+fn kills(
+    scenario: &Scenario,
+    seed: u64,
+    file: &Path,
+    layout: simulator::sim::Layout,
+) -> Result<Vec<Kill>, ClusterError> {
     let unsupported = |key: &str, problem: &str| ClusterError::Unsupported {
         file: file.to_path_buf(),
         key: key.into(),
@@ -240,15 +261,25 @@ fn kills(scenario: &Scenario, seed: u64, file: &Path, layout: simulator::sim::La
     for (i, crash) in faults.crashes.iter().enumerate() {
         if crash.restart_at_ms.is_some() && !crash.durable {
             let key = format!("faults.crashes[{i}].durable");
-            return Err(unsupported(&key, "a host restarts from its durable log (D-040): only durable = true"));
+            return Err(unsupported(
+                &key,
+                "a host restarts from its durable log (D-040): only durable = true",
+            ));
         }
         let nodes = crash.nodes.resolve(scenario.nodes.clients).expect("a validated scenario");
-        kills.extend(nodes.into_iter().map(|node| Kill { node, at_ms: crash.at_ms, restart_at_ms: crash.restart_at_ms }));
+        kills.extend(nodes.into_iter().map(|node| Kill {
+            node,
+            at_ms: crash.at_ms,
+            restart_at_ms: crash.restart_at_ms,
+        }));
     }
     for (i, crash) in faults.primary_crashes.iter().enumerate() {
         if crash.restart_at_ms.is_some() && !crash.durable {
             let key = format!("faults.primary_crashes[{i}].durable");
-            return Err(unsupported(&key, "a host restarts from its durable log (D-040): only durable = true"));
+            return Err(unsupported(
+                &key,
+                "a host restarts from its durable log (D-040): only durable = true",
+            ));
         }
         for group in simulator::sim::crashing_groups(seed, layout.leaves, i as u64, crash.groups) {
             let node = (layout.first_primary + group as usize) as u32;

@@ -134,7 +134,10 @@ pub fn summarise(
         _ => 0,
     };
     let workload_s = scenario.workload_stop_ms().min(scenario.duration_ms) as f64 / 1000.0;
-    let passed = verdict.violations.is_empty() && transfers.duplicate_outcomes == 0 && spread <= 3 && transfers.committed > 0;
+    let passed = verdict.violations.is_empty()
+        && transfers.duplicate_outcomes == 0
+        && spread <= 3
+        && transfers.committed > 0;
     ClusterSummary {
         scenario: scenario.name.clone(),
         seed,
@@ -161,7 +164,10 @@ fn issued_count(lines: &[Line], requests: &[simulator::workload::Request]) -> u6
     let mut seen = std::collections::BTreeSet::new();
     for line in lines {
         match &line.ev {
-            Ev::Started { tag } | Ev::Committed { tag, .. } | Ev::Refused { tag, .. } | Ev::Abandoned { tag } => {
+            Ev::Started { tag }
+            | Ev::Committed { tag, .. }
+            | Ev::Refused { tag, .. }
+            | Ev::Abandoned { tag } => {
                 seen.insert(*tag);
             }
             Ev::Lost { tags } => seen.extend(tags.iter().copied()),
@@ -230,7 +236,9 @@ fn markdown(s: &ClusterSummary) -> String {
     md += &format!("| transfers issued | {} | {} |\n", s.transfers.issued, s.simulated.issued);
     md += &format!("| committed | {} | {} |\n", s.transfers.committed, s.simulated.committed);
     md += &format!("| commits/s | {} | {} |\n", s.commits_per_s, s.simulated.commits_per_s);
-    for (name, real, sim) in [("p50", c.p50, p.p50), ("p90", c.p90, p.p90), ("p99", c.p99, p.p99), ("max", c.max, p.max)] {
+    for (name, real, sim) in
+        [("p50", c.p50, p.p50), ("p90", c.p90, p.p90), ("p99", c.p99, p.p99), ("max", c.max, p.max)]
+    {
         md += &format!("| commit latency {name} (ms) | {real} | {sim} |\n");
     }
     md += &format!(
@@ -238,12 +246,19 @@ fn markdown(s: &ClusterSummary) -> String {
         s.transfers.refused, s.transfers.abandoned, s.transfers.lost, s.transfers.duplicate_outcomes
     );
     for kill in &s.kills {
-        md += &format!("\nKilled node {} (SIGKILL) at {} ms, restart at {:?} ms.", kill.node, kill.at_ms, kill.restart_at_ms);
+        md += &format!(
+            "\nKilled node {} (SIGKILL) at {} ms, restart at {:?} ms.",
+            kill.node, kill.at_ms, kill.restart_at_ms
+        );
     }
     for (node, replayed) in &s.restarts {
         md += &format!("\nNode {node} restarted, replaying {replayed} logged inputs.");
     }
-    for (title, map) in [("Links closed", &s.links_closed), ("Sends dropped", &s.sends_dropped), ("Messages refused", &s.bad_messages)] {
+    for (title, map) in [
+        ("Links closed", &s.links_closed),
+        ("Sends dropped", &s.sends_dropped),
+        ("Messages refused", &s.bad_messages),
+    ] {
         if !map.is_empty() {
             md += &format!("\n\n{title}:\n");
             for (reason, n) in map {

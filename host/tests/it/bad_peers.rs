@@ -40,24 +40,42 @@ fn subject(name: &str) -> Subject {
 impl Subject {
     /// Wait for the link-closed line whose reason contains `reason`.
     fn closed_for(&mut self, reason: &str) -> Line {
-        self.proc.wait_for(reason, 10_000, |l| matches!(&l.ev, Ev::LinkClosed { reason: r, .. } if r.contains(reason)))
+        self.proc.wait_for(
+            reason,
+            10_000,
+            |l| matches!(&l.ev, Ev::LinkClosed { reason: r, .. } if r.contains(reason)),
+        )
     }
 
     /// The node is alive, seals on, and an honest peer's handshake still succeeds.
     fn still_serves(mut self) {
         assert!(self.proc.alive(), "the node died");
         let sealed = sealed_pulses(&self.proc.lines()).last().copied().unwrap_or(0);
-        self.proc.wait_for("a later seal", 10_000, |l| matches!(l.ev, Ev::Sealed { pulse, .. } if pulse > sealed + 1));
+        self.proc.wait_for(
+            "a later seal",
+            10_000,
+            |l| matches!(l.ev, Ev::Sealed { pulse, .. } if pulse > sealed + 1),
+        );
         runtime().block_on(async {
             let mut link = dial(&self, 1).await;
-            let scenario = simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
-            let mut world = simulator::sim::driver_world(&scenario, 7, Path::new("solo.toml")).expect("genesis");
-            let envelope = world.nodes[1].seal(1, To::Everyone, Message::StateRequest { group: reference::Prefix::ROOT });
+            let scenario =
+                simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
+            let mut world =
+                simulator::sim::driver_world(&scenario, 7, Path::new("solo.toml")).expect("genesis");
+            let envelope = world.nodes[1].seal(
+                1,
+                To::Everyone,
+                Message::StateRequest { group: reference::Prefix::ROOT },
+            );
             let frame = reference::wire::encode_envelope(&envelope).expect("encodes");
             link.send_frame(&frame, 1_000).await.expect("an honest frame is taken");
         });
         // The honest envelope reached the node (which refuses a client's state request).
-        self.proc.wait_for("the honest envelope", 10_000, |l| matches!(&l.ev, Ev::BadMessage { error, .. } if error.contains("StateRequest")));
+        self.proc.wait_for(
+            "the honest envelope",
+            10_000,
+            |l| matches!(&l.ev, Ev::BadMessage { error, .. } if error.contains("StateRequest")),
+        );
     }
 }
 
@@ -79,7 +97,9 @@ fn prologue(file: &host::config::NodeFile) -> Vec<u8> {
 async fn dial(subject: &Subject, index: u32) -> link::Link {
     let stream = TcpStream::connect(subject.file.node.listen).await.expect("connects");
     let chief = subject.proc_id();
-    link::initiate(stream, &*peer_key(index), &prologue(&subject.file), chief, 2_000).await.expect("handshake")
+    link::initiate(stream, &*peer_key(index), &prologue(&subject.file), chief, 2_000)
+        .await
+        .expect("handshake")
 }
 
 impl Subject {
@@ -135,11 +155,13 @@ fn a_flood_from_one_peer_closes_its_link() {
     let mut s = subject("flood");
     runtime().block_on(async {
         let mut link = dial(&s, 1).await;
-        let scenario = simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
+        let scenario =
+            simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
         let mut world = simulator::sim::driver_world(&scenario, 7, Path::new("solo.toml")).expect("genesis");
         let client = &mut world.nodes[1];
         for i in 0..2_000u64 {
-            let envelope = client.seal(i, To::Everyone, Message::StateRequest { group: reference::Prefix::ROOT });
+            let envelope =
+                client.seal(i, To::Everyone, Message::StateRequest { group: reference::Prefix::ROOT });
             let frame = reference::wire::encode_envelope(&envelope).expect("encodes");
             if link.send_frame(&frame, 1_000).await.is_err() {
                 break; // closed by the subject
@@ -170,9 +192,11 @@ fn an_envelope_in_another_nodes_name_closes_the_link() {
     let mut s = subject("not-the-peer");
     runtime().block_on(async {
         let mut link = dial(&s, 1).await;
-        let scenario = simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
+        let scenario =
+            simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo");
         let mut world = simulator::sim::driver_world(&scenario, 7, Path::new("solo.toml")).expect("genesis");
-        let envelope = world.nodes[2].seal(1, To::Everyone, Message::StateRequest { group: reference::Prefix::ROOT });
+        let envelope =
+            world.nodes[2].seal(1, To::Everyone, Message::StateRequest { group: reference::Prefix::ROOT });
         let frame = reference::wire::encode_envelope(&envelope).expect("encodes");
         link.send_frame(&frame, 1_000).await.expect("sent");
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -180,4 +204,3 @@ fn an_envelope_in_another_nodes_name_closes_the_link() {
     s.closed_for("but the link is");
     s.still_serves();
 }
-

@@ -35,8 +35,12 @@ fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
     assert_eq!(s["verdict"]["violations"].as_array().map(Vec::len), Some(0), "{s:#}");
     assert!(s["verdict"]["invariant_checks"].as_u64() > Some(500), "{s:#}");
     assert!(s["verdict"]["seals_checked"].as_u64() > Some(50), "{s:#}");
-    let (issued, committed) = (s["transfers"]["issued"].as_u64().unwrap(), s["transfers"]["committed"].as_u64().unwrap());
-    assert!(committed * 10 >= issued * 8, "at least 80% committed with proofs: {committed} of {issued}\n{s:#}");
+    let (issued, committed) =
+        (s["transfers"]["issued"].as_u64().unwrap(), s["transfers"]["committed"].as_u64().unwrap());
+    assert!(
+        committed * 10 >= issued * 8,
+        "at least 80% committed with proofs: {committed} of {issued}\n{s:#}"
+    );
     let killed = s["kills"][0]["node"].as_u64().expect("a kill");
     let restarts = s["restarts"].as_array().expect("restarts");
     assert!(restarts.iter().any(|r| r[0].as_u64() == Some(killed) && r[1].as_u64() > Some(0)), "{s:#}");
@@ -47,7 +51,9 @@ fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
 fn a_chief_forging_its_root_fails_the_check() {
     // The same cluster, shorter and without the kill; the chief forges its root from pulse 4.
     let text = std::fs::read_to_string(workspace("scenarios/cluster-16.toml")).expect("scenario");
-    let short = text.replace("duration_ms = 30_000", "duration_ms = 10_000").replace("stop_ms = 26_000", "stop_ms = 8_000");
+    let short = text
+        .replace("duration_ms = 30_000", "duration_ms = 10_000")
+        .replace("stop_ms = 26_000", "stop_ms = 8_000");
     let short = short[..short.find("[[faults.primary_crashes]]").expect("a crash")].to_string();
     let dir = scratch("forged-scenario");
     let path = dir.join("cluster-forged.toml");

@@ -11,7 +11,8 @@ use super::*;
 fn refused(name: &str, edit: impl FnOnce(&mut toml::Table)) -> (Option<i32>, String) {
     let dir = scratch(name);
     let file = solo_file(&dir, 0, Limits::default(), Faults::default(), unix_ms());
-    let mut table: toml::Table = toml::from_str(&toml::to_string(&file).expect("serialises")).expect("parses");
+    let mut table: toml::Table =
+        toml::from_str(&toml::to_string(&file).expect("serialises")).expect("parses");
     edit(&mut table);
     let path = dir.join("node.toml");
     std::fs::write(&path, toml::to_string(&table).expect("serialises")).expect("write");
@@ -20,7 +21,11 @@ fn refused(name: &str, edit: impl FnOnce(&mut toml::Table)) -> (Option<i32>, Str
 }
 
 fn section<'a>(table: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
-    table.entry(name).or_insert_with(|| toml::Value::Table(toml::Table::new())).as_table_mut().expect("a table")
+    table
+        .entry(name)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .expect("a table")
 }
 
 #[test]
@@ -34,7 +39,8 @@ fn an_unknown_key_is_named_with_its_line() {
 
 #[test]
 fn a_secret_key_of_another_node_is_refused() {
-    let other = solo_file(&scratch("other-key-src"), 1, Limits::default(), Faults::default(), 0).node.secret_key;
+    let other =
+        solo_file(&scratch("other-key-src"), 1, Limits::default(), Faults::default(), 0).node.secret_key;
     let (code, stderr) = refused("other-key", |t| {
         section(t, "node").insert("secret_key".into(), other.into());
     });

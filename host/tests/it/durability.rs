@@ -28,7 +28,11 @@ fn killed_mid_seal_it_restarts_from_its_last_durable_batch() {
     let before = proc.lines();
     let (input, fingerprint) = last_checkpoint(&before);
     let pulses_before = sealed_pulses(&before);
-    assert_eq!(pulses_before.last(), Some(&3), "it sealed up to pulse 3 and died sealing 4: {pulses_before:?}");
+    assert_eq!(
+        pulses_before.last(),
+        Some(&3),
+        "it sealed up to pulse 3 and died sealing 4: {pulses_before:?}"
+    );
     drop(proc);
 
     file.faults = Faults::default();
@@ -42,7 +46,10 @@ fn killed_mid_seal_it_restarts_from_its_last_durable_batch() {
     assert!(pulses.windows(2).all(|w| w[0] < w[1]), "no pulse sealed twice or out of order: {pulses:?}");
     let status = proc.term();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status}");
-    assert!(matches!(host::events::read(&dir.join("events.jsonl")).expect("events").last().map(|l| &l.ev), Some(Ev::Shutdown)));
+    assert!(matches!(
+        host::events::read(&dir.join("events.jsonl")).expect("events").last().map(|l| &l.ev),
+        Some(Ev::Shutdown)
+    ));
 }
 
 #[test]
@@ -62,9 +69,8 @@ fn sigkill_at_any_moment_loses_nothing_it_made_durable() {
         let before = lines.len();
         drop(proc);
         let mut proc = Proc::start(&file);
-        let restarted = proc.wait_for("a restart", 20_000, |l| {
-            matches!(l.ev, Ev::Restarted { .. }) && l.input + 1 > input
-        });
+        let restarted = proc
+            .wait_for("a restart", 20_000, |l| matches!(l.ev, Ev::Restarted { .. }) && l.input + 1 > input);
         let Ev::Restarted { replayed, fingerprint: after } = restarted.ev else { unreachable!() };
         assert!(replayed > input, "round {round}: replayed {replayed}, checkpoint at {input}");
         if replayed == input + 1 {

@@ -43,7 +43,8 @@ pub fn free_addr() -> std::net::SocketAddr {
 
 /// The node file of node `index` of the solo genesis (`solo.toml`, seed 7).
 pub fn solo_file(dir: &Path, index: u32, limits: Limits, faults: Faults, start_unix_ms: u64) -> NodeFile {
-    let scenario = simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo.toml");
+    let scenario =
+        simulator::scenario::Scenario::load(&workspace("host/tests/it/solo.toml")).expect("solo.toml");
     let world = simulator::sim::driver_world(&scenario, 7, Path::new("solo.toml")).expect("its genesis");
     NodeFile {
         node: NodeSection {
@@ -61,6 +62,7 @@ pub fn solo_file(dir: &Path, index: u32, limits: Limits, faults: Faults, start_u
         peers: Vec::<Peer>::new(),
         limits,
         faults,
+        emulation: Default::default(),
     }
 }
 
@@ -101,7 +103,11 @@ impl Proc {
             if let Some(line) = self.lines().into_iter().find(&pred) {
                 return line;
             }
-            assert!(Instant::now() < deadline, "no {what} within {limit_ms} ms; lines: {:?}", self.lines().last());
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {limit_ms} ms; lines: {:?}",
+                self.lines().last()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -128,5 +134,8 @@ impl Drop for Proc {
 
 /// The pulses a node sealed, in its file's order.
 pub fn sealed_pulses(lines: &[Line]) -> Vec<u64> {
-    lines.iter().filter_map(|l| if let Ev::Sealed { pulse, .. } = l.ev { Some(pulse) } else { None }).collect()
+    lines
+        .iter()
+        .filter_map(|l| if let Ev::Sealed { pulse, .. } = l.ev { Some(pulse) } else { None })
+        .collect()
 }

@@ -37,9 +37,11 @@ use crate::checker::seal_history::SealHistory;
 pub use errors::SimError;
 pub(crate) use errors::replay_command;
 use errors::violation_error;
-pub use wire_check::{Encoder, KindBytes, WireCheckCounts, WireFailure};
 pub use schedule::crashing_groups;
-pub use world::{DriverWorld, Layout, check_group_tree, driver_world, ed25519_key_seed, leaf_groups, leaf_groups_exist};
+pub use wire_check::{Encoder, KindBytes, WireCheckCounts, WireFailure};
+pub use world::{
+    DriverWorld, Layout, check_group_tree, driver_world, ed25519_key_seed, leaf_groups, leaf_groups_exist,
+};
 use world::{World, partition_sides, signers};
 
 /// The chief's node index. Clients are nodes `1..=clients`; the primaries of the leaf groups
