@@ -261,6 +261,7 @@ impl Host {
             }
             return self.handle_batch(clock.now_ms(), vec![Input::Start]);
         }
+        let began = std::time::Instant::now();
         let records = self.store.records()?;
         let replayed = records.len() as u64;
         let mut done_tags = 0;
@@ -273,8 +274,10 @@ impl Host {
         // Requests already given to the node are in the log; the rest are still to come.
         self.requests.retain(|r| r.tag >= done_tags);
         let fingerprint = to_hex(&self.node.fingerprint().0);
-        tracing::info!(node = self.index, replayed, %fingerprint, "replayed the input log");
-        self.line(clock.now_ms(), replayed.saturating_sub(1), Ev::Restarted { replayed, fingerprint })?;
+        let replay_us = began.elapsed().as_micros() as u64;
+        tracing::info!(node = self.index, replayed, replay_us, %fingerprint, "replayed the input log");
+        let ev = Ev::Restarted { replayed, replay_us, fingerprint };
+        self.line(clock.now_ms(), replayed.saturating_sub(1), ev)?;
         self.handle_batch(clock.now_ms(), vec![Input::Restart])
     }
 
@@ -362,10 +365,11 @@ impl Host {
     /// What the checkers read after every input: the root held, I2 at a bookkeeper.
     fn after_input(&mut self, now_ms: u64, input: u64) -> Result<(), HostError> {
         let held = if self.root_member { None } else { self.node.root() };
-        if held.is_some() && held != self.held {
+        if let Some(root) = held
+            && held != self.held
+        {
             self.held = held;
-            let root = events::blob(&held.expect("checked"));
-            self.line(now_ms, input, Ev::Held { root })?;
+            self.line(now_ms, input, Ev::Held { root: events::blob(&root) })?;
         }
         if let Some(ledger) = self.node.ledger()
             && let Err(violation) = self.local.after_bookkeeper_event(0, ledger)

@@ -124,9 +124,11 @@ pub enum Ev {
     Checkpoint {
         fingerprint: String,
     },
-    /// The node replayed `replayed` inputs from its log and restarted.
+    /// The node replayed `replayed` inputs from its log (reading and handling them took
+    /// `replay_us` of wall time) and restarted.
     Restarted {
         replayed: u64,
+        replay_us: u64,
         fingerprint: String,
     },
     /// A local invariant check failed (I2 at a bookkeeper).
@@ -155,7 +157,7 @@ pub fn unblob<T: Decode>(hex: &str) -> Result<T, String> {
 }
 
 fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("not hex: {hex:.20}"));
     }
     Ok((0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect())

@@ -30,8 +30,8 @@ pub struct ClusterSummary {
     pub wall_ms: u64,
     /// The kills.
     pub kills: Vec<Kill>,
-    /// Restarts and how many inputs each replayed.
-    pub restarts: Vec<(u32, u64)>,
+    /// Restarts: the node, the inputs it replayed, and the wall time that took (µs).
+    pub restarts: Vec<(u32, u64, u64)>,
     /// Transfer outcomes.
     pub transfers: Outcomes,
     /// Committed transfers per second of the workload's length.
@@ -111,11 +111,9 @@ pub fn summarise(
         };
         match &line.ev {
             Ev::Started { .. } => {}
-            Ev::Committed { tag, .. } => {
-                if outcome(*tag) {
-                    transfers.committed += 1;
-                    latencies.extend(issued_at.get(tag).map(|at| line.t_ms.saturating_sub(*at)));
-                }
+            Ev::Committed { tag, .. } if outcome(*tag) => {
+                transfers.committed += 1;
+                latencies.extend(issued_at.get(tag).map(|at| line.t_ms.saturating_sub(*at)));
             }
             Ev::Refused { tag, .. } => transfers.refused += u64::from(outcome(*tag)),
             Ev::Abandoned { tag } => transfers.abandoned += u64::from(outcome(*tag)),
@@ -123,7 +121,7 @@ pub fn summarise(
             Ev::LinkClosed { reason, .. } => *summary_maps.0.entry(short(reason)).or_insert(0) += 1,
             Ev::SendDropped { reason, .. } => *summary_maps.1.entry(short(reason)).or_insert(0) += 1,
             Ev::BadMessage { error, .. } => *summary_maps.2.entry(short(error)).or_insert(0) += 1,
-            Ev::Restarted { replayed, .. } => restarts.push((line.node, *replayed)),
+            Ev::Restarted { replayed, replay_us, .. } => restarts.push((line.node, *replayed, *replay_us)),
             _ => {}
         }
     }
@@ -251,8 +249,8 @@ fn markdown(s: &ClusterSummary) -> String {
             kill.node, kill.at_ms, kill.restart_at_ms
         );
     }
-    for (node, replayed) in &s.restarts {
-        md += &format!("\nNode {node} restarted, replaying {replayed} logged inputs.");
+    for (node, replayed, replay_us) in &s.restarts {
+        md += &format!("\nNode {node} restarted, replaying {replayed} logged inputs in {replay_us} µs.");
     }
     for (title, map) in [
         ("Links closed", &s.links_closed),

@@ -38,7 +38,7 @@ fn killed_mid_seal_it_restarts_from_its_last_durable_batch() {
     file.faults = Faults::default();
     let mut proc = Proc::start(&file);
     let restarted = proc.wait_for("a restart", 20_000, |l| matches!(l.ev, Ev::Restarted { .. }));
-    let Ev::Restarted { replayed, fingerprint: after } = restarted.ev else { unreachable!() };
+    let Ev::Restarted { replayed, fingerprint: after, .. } = restarted.ev else { unreachable!() };
     assert_eq!(replayed, input + 1, "every committed record and no other is replayed");
     assert_eq!(after, fingerprint, "the replayed state is the state after the last durable batch");
     proc.wait_for("pulse 5 sealed", 20_000, |l| matches!(l.ev, Ev::Sealed { pulse: 5, .. }));
@@ -71,7 +71,7 @@ fn sigkill_at_any_moment_loses_nothing_it_made_durable() {
         let mut proc = Proc::start(&file);
         let restarted = proc
             .wait_for("a restart", 20_000, |l| matches!(l.ev, Ev::Restarted { .. }) && l.input + 1 > input);
-        let Ev::Restarted { replayed, fingerprint: after } = restarted.ev else { unreachable!() };
+        let Ev::Restarted { replayed, fingerprint: after, .. } = restarted.ev else { unreachable!() };
         assert!(replayed > input, "round {round}: replayed {replayed}, checkpoint at {input}");
         if replayed == input + 1 {
             assert_eq!(after, fingerprint, "round {round}: same state as at the checkpoint");
