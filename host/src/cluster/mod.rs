@@ -257,15 +257,17 @@ fn kills(
     if faults.churn.is_some() {
         return Err(unsupported("faults.churn", "a cluster does not churn"));
     }
+    // A host restarts from its durable log (D-040): a restart that loses state is not one.
+    let durable_only = |volatile: bool, key: &str| match volatile {
+        true => Err(unsupported(
+            &format!("{key}.durable"),
+            "a host restart is durable (D-040): only durable = true",
+        )),
+        false => Ok(()),
+    };
     let mut kills = Vec::new();
     for (i, crash) in faults.crashes.iter().enumerate() {
-        if crash.restart_at_ms.is_some() && !crash.durable {
-            let key = format!("faults.crashes[{i}].durable");
-            return Err(unsupported(
-                &key,
-                "a host restarts from its durable log (D-040): only durable = true",
-            ));
-        }
+        durable_only(crash.restart_at_ms.is_some() && !crash.durable, &format!("faults.crashes[{i}]"))?;
         let nodes = crash.nodes.resolve(scenario.nodes.clients).expect("a validated scenario");
         kills.extend(nodes.into_iter().map(|node| Kill {
             node,
@@ -274,13 +276,10 @@ fn kills(
         }));
     }
     for (i, crash) in faults.primary_crashes.iter().enumerate() {
-        if crash.restart_at_ms.is_some() && !crash.durable {
-            let key = format!("faults.primary_crashes[{i}].durable");
-            return Err(unsupported(
-                &key,
-                "a host restarts from its durable log (D-040): only durable = true",
-            ));
-        }
+        durable_only(
+            crash.restart_at_ms.is_some() && !crash.durable,
+            &format!("faults.primary_crashes[{i}]"),
+        )?;
         for group in simulator::sim::crashing_groups(seed, layout.leaves, i as u64, crash.groups) {
             let node = (layout.first_primary + group as usize) as u32;
             kills.push(Kill { node, at_ms: crash.at_ms, restart_at_ms: crash.restart_at_ms });

@@ -30,6 +30,10 @@ pub struct ClusterSummary {
     pub wall_ms: u64,
     /// The kills.
     pub kills: Vec<Kill>,
+    /// Groups the chief failed over to a backup, and members that took over.
+    pub failovers: u64,
+    /// Members that took over a group.
+    pub takeovers: u64,
     /// Restarts: the node, the inputs it replayed, and the wall time that took (µs).
     pub restarts: Vec<(u32, u64, u64)>,
     /// Transfer outcomes.
@@ -103,6 +107,7 @@ pub fn summarise(
     let mut latencies = Vec::new();
     let mut summary_maps = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let mut restarts = Vec::new();
+    let (mut failovers, mut takeovers) = (0, 0);
     for line in lines {
         let mut outcome = |tag: u64| {
             let seen = outcome_of.entry(tag).or_default();
@@ -121,6 +126,8 @@ pub fn summarise(
             Ev::LinkClosed { reason, .. } => *summary_maps.0.entry(short(reason)).or_insert(0) += 1,
             Ev::SendDropped { reason, .. } => *summary_maps.1.entry(short(reason)).or_insert(0) += 1,
             Ev::BadMessage { error, .. } => *summary_maps.2.entry(short(error)).or_insert(0) += 1,
+            Ev::FailedOver { .. } => failovers += 1,
+            Ev::TookOver { .. } => takeovers += 1,
             Ev::Restarted { replayed, replay_us, .. } => restarts.push((line.node, *replayed, *replay_us)),
             _ => {}
         }
@@ -143,6 +150,8 @@ pub fn summarise(
         duration_ms: scenario.duration_ms,
         wall_ms,
         kills: kills.to_vec(),
+        failovers,
+        takeovers,
         restarts,
         commits_per_s: round2(transfers.committed as f64 / workload_s),
         transfers,
@@ -243,6 +252,7 @@ fn markdown(s: &ClusterSummary) -> String {
         "\nRefused {}, abandoned {}, lost {}, duplicate outcomes {}.\n",
         s.transfers.refused, s.transfers.abandoned, s.transfers.lost, s.transfers.duplicate_outcomes
     );
+    md += &format!("\nFailovers {}, takeovers {}.\n", s.failovers, s.takeovers);
     for kill in &s.kills {
         md += &format!(
             "\nKilled node {} (SIGKILL) at {} ms, restart at {:?} ms.",

@@ -45,6 +45,10 @@ fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
     let restarts = s["restarts"].as_array().expect("restarts");
     assert!(restarts.iter().any(|r| r[0].as_u64() == Some(killed) && r[1].as_u64() > Some(0)), "{s:#}");
     assert!(s["final_root_spread"].as_u64() <= Some(3), "{s:#}");
+    assert!(
+        s["failovers"].as_u64() >= Some(1) && s["takeovers"].as_u64() >= Some(1),
+        "the backup took over: {s:#}"
+    );
 }
 
 #[test]
