@@ -5,6 +5,8 @@ mod bad_peers;
 mod cluster;
 mod config;
 mod durability;
+mod link;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
