@@ -61,7 +61,7 @@ fn frames_of_every_size_arrive_bit_for_bit() {
 #[test]
 fn a_peer_of_another_genesis_fails_the_handshake() {
     runtime().block_on(async {
-        let error = pair([7; 32], [8; 32]).await.err().expect("refused");
+        let error = pair([7; 32], [8; 32]).await.expect_err("refused");
         assert!(
             error.contains("Noise(Decrypt)"),
             "the prologues differ, so the handshake does not decrypt: {error}"
@@ -82,8 +82,7 @@ fn the_dialler_refuses_a_peer_that_is_not_the_one_it_dialled() {
         let expected = signer(2).id(); // node 3 answers
         let error = link::initiate(stream, &*signer(1), &link::prologue(&[7; 32]), expected, 2_000)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(error.to_string().contains("bad binding"), "{error}");
     });
 }
