@@ -196,3 +196,29 @@ fn an_envelope_in_another_nodes_name_closes_the_link() {
     s.closed_for("but the link is");
     s.still_serves();
 }
+
+#[test]
+fn a_peer_that_is_dialled_and_never_answers_costs_only_its_own_frames() {
+    // A "peer" that accepts the connection and then says nothing: the node's dialler gives up
+    // on the handshake, loses the frames it had for it, and dials again later; the node seals on.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = silent.local_addr().expect("an address");
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(2) {
+            held.push(stream.expect("a connection"));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let dir = scratch("silent-peer");
+    let mut file = solo_file(&dir, 0, tight(), Faults::default(), unix_ms());
+    file.peers.push(host::config::Peer { index: 1, addr });
+    let mut proc = Proc::start(&file);
+    let line = proc.wait_for("the silent peer dropped", 10_000, |l| {
+        matches!(&l.ev, Ev::LinkClosed { peer: Some(1), dialled: true, reason } if reason.contains("stalled: no handshake"))
+    });
+    let sealed = sealed_pulses(&proc.lines()).last().copied().unwrap_or(0);
+    proc.wait_for("a later seal", 10_000, |l| matches!(l.ev, Ev::Sealed { pulse, .. } if pulse > sealed + 1));
+    assert!(proc.alive(), "after {line:?}");
+    held.join().expect("joins");
+}

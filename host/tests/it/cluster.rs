@@ -67,3 +67,36 @@ fn a_chief_forging_its_root_fails_the_check() {
     let violations = s["verdict"]["violations"].as_array().expect("violations");
     assert!(violations.iter().any(|v| v.as_str().is_some_and(|v| v.contains("Agreement"))), "{s:#}");
 }
+
+/// `cluster` with arguments it cannot run: exit 2 and a message naming the key, before any
+/// process starts.
+fn refused(scenario_text: &str, extra: &[&str]) -> String {
+    let dir = scratch(&format!("refused-{}", scenario_text.len() + extra.len()));
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario_text).expect("write");
+    let output = Command::new(bin())
+        .arg("cluster")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(!dir.join("out").join("node-0").exists(), "no node was set up");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn what_a_cluster_cannot_run_is_refused_by_key() {
+    let text = std::fs::read_to_string(workspace("scenarios/cluster-16.toml")).expect("scenario");
+    let volatile = text.replace("durable = true", "durable = false");
+    let stderr = refused(&volatile, &[]);
+    assert!(stderr.contains("faults.primary_crashes[0].durable"), "{stderr}");
+    let partitioned =
+        format!("{text}\n[[faults.partitions]]\nside = \"1-3\"\nat_ms = 1_000\nheal_at_ms = 2_000\n");
+    let stderr = refused(&partitioned, &[]);
+    assert!(stderr.contains("faults.partitions"), "{stderr}");
+    let stderr = refused(&text, &["--processes", "5"]);
+    assert!(stderr.contains("--processes 5") && stderr.contains("bookkeepers"), "{stderr}");
+}
