@@ -97,12 +97,12 @@ impl Impersonators {
     /// replay fence lets it through and only the signature stops it).
     pub fn forge_pulse(&mut self, by: NodeIndex, real: &Envelope) -> Option<Envelope> {
         let (signer, _) = self.role.get(by as usize)?.as_ref()?;
-        let Message::Pulse { pulse, root, views, seatings } = &real.msg else { return None };
+        let Message::Pulse { pulse, root, views, seatings } = real.msg() else { return None };
         let mut root = *root;
         root.synopsis.hash.0[0] ^= 1;
         let forged = Message::Pulse { pulse: *pulse, root, views: views.clone(), seatings: seatings.clone() };
         self.counts.forged_pulses += 1;
-        Some(Envelope::sign_as(signer.as_ref(), real.sender, To::Everyone, real.seq + 1, forged))
+        Some(Envelope::sign_as(signer.as_ref(), real.sender(), To::Everyone, real.seq() + 1, forged))
     }
 
     /// Note what leaf primary `from` sends to `to`; if `from` is an impersonator reporting its

@@ -39,22 +39,27 @@ impl fmt::Display for To {
     }
 }
 
-/// A message as it travels: signed by its sender for one addressee (D-039).
+/// A message as it travels: signed by its sender for one addressee (D-039). Its fields are
+/// read through accessors and never change after it is built, so its digest is computed once
+/// (a pulse is opened by every node that receives it: one encoding and hash, not one each).
+/// Tests and adversaries that forge one build a new one ([`Envelope::from_parts`]).
 #[derive(Clone, Debug)]
 pub struct Envelope {
     /// The sender's public key; the sender is its [`Id`].
-    pub sender: PublicKey,
+    pub(crate) sender: PublicKey,
     /// The addressee.
-    pub to: To,
+    pub(crate) to: To,
     /// The sender's sequence number: increasing over every envelope the sender seals, so a
     /// receiver can tell a replay from a new message.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// The message.
-    pub msg: Message,
+    pub(crate) msg: Message,
     /// The sender's signature of [`Envelope::digest`].
-    pub sig: Signature,
+    pub(crate) sig: Signature,
     /// The length of the envelope's frame (D-038): what a link carries for it.
     frame_bytes: u32,
+    /// [`Envelope::digest`], computed from the fields when the envelope was built.
+    digest: Hash32,
 }
 
 impl Envelope {
@@ -109,14 +114,23 @@ impl Envelope {
     /// `msg` for `to` claiming `sender`'s key but signed by `signer` — what an impersonator
     /// holding only its own keys can make (adversaries and tests; receivers refuse it).
     pub fn sign_as(signer: &dyn Signer, sender: PublicKey, to: To, seq: u64, msg: Message) -> Envelope {
-        let mut envelope = Envelope { sender, to, seq, msg, sig: Signature([0; 64]), frame_bytes: 0 };
-        let (digest, message_bytes) = envelope.digest_and_len();
-        envelope.sig = signer.sign(&digest.0);
-        envelope.frame_bytes = (frame_overhead(&to) + message_bytes) as u32;
-        envelope
+        let (digest, message_bytes) = digest_and_len(&sender, &to, seq, &msg);
+        let sig = signer.sign(&digest.0);
+        let frame_bytes = (frame_overhead(&to) + message_bytes) as u32;
+        Envelope { sender, to, seq, msg, sig, frame_bytes, digest }
     }
 
-    /// An envelope read off the wire, `frame_bytes` long (the decoder's constructor).
+    /// An envelope of these fields, whoever signed it: what a decoder reads, or what a test or
+    /// an adversary forges (a receiver checks `sig` against the fields' digest).
+    pub fn from_parts(sender: PublicKey, to: To, seq: u64, msg: Message, sig: Signature) -> Envelope {
+        let (digest, message_bytes) = digest_and_len(&sender, &to, seq, &msg);
+        let frame_bytes = (frame_overhead(&to) + message_bytes) as u32;
+        Envelope { sender, to, seq, msg, sig, frame_bytes, digest }
+    }
+
+    /// An envelope read off the wire, `frame_bytes` long (the decoder's constructor). Its
+    /// digest is that of the decoded fields, re-encoded: a decoder that misread a field
+    /// yields an envelope whose signature does not verify.
     pub(crate) fn assemble(
         sender: PublicKey,
         to: To,
@@ -125,7 +139,38 @@ impl Envelope {
         sig: Signature,
         frame_bytes: usize,
     ) -> Envelope {
-        Envelope { sender, to, seq, msg, sig, frame_bytes: frame_bytes as u32 }
+        let digest = digest_and_len(&sender, &to, seq, &msg).0;
+        Envelope { sender, to, seq, msg, sig, frame_bytes: frame_bytes as u32, digest }
+    }
+
+    /// Its fields, to build another from ([`Envelope::from_parts`]).
+    pub fn into_parts(self) -> (PublicKey, To, u64, Message, Signature) {
+        (self.sender, self.to, self.seq, self.msg, self.sig)
+    }
+
+    /// The sender's key.
+    pub fn sender(&self) -> PublicKey {
+        self.sender
+    }
+
+    /// The addressee.
+    pub fn to(&self) -> To {
+        self.to
+    }
+
+    /// The sender's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The message.
+    pub fn msg(&self) -> &Message {
+        &self.msg
+    }
+
+    /// The signature.
+    pub fn sig(&self) -> Signature {
+        self.sig
     }
 
     /// The sender.
@@ -145,19 +190,7 @@ impl Envelope {
 
     /// What the sender signs: `H(Domain::Envelope ‖ sender ‖ to ‖ seq ‖ message)`.
     pub fn digest(&self) -> Hash32 {
-        self.digest_and_len().0
-    }
-
-    fn digest_and_len(&self) -> (Hash32, usize) {
-        let mut w = Writer::new();
-        w.u8(Domain::Envelope as u8);
-        self.sender.encode(&mut w);
-        self.to.encode(&mut w);
-        w.u64(self.seq);
-        let header = w.len();
-        self.msg.encode(&mut w);
-        let message_bytes = w.len() - header;
-        (hash_encoded(&w.into_bytes()), message_bytes)
+        self.digest
     }
 
     /// Whether the signature is the sender's.
@@ -167,6 +200,19 @@ impl Envelope {
             .verify(&self.sender, &digest.0, &self.sig)
             .map_err(|_| NodeError::BadSignature { kind: self.msg.kind() })
     }
+}
+
+/// `H(Domain::Envelope ‖ sender ‖ to ‖ seq ‖ message)` and the message's encoded length.
+fn digest_and_len(sender: &PublicKey, to: &To, seq: u64, msg: &Message) -> (Hash32, usize) {
+    let mut w = Writer::new();
+    w.u8(Domain::Envelope as u8);
+    sender.encode(&mut w);
+    to.encode(&mut w);
+    w.u64(seq);
+    let header = w.len();
+    msg.encode(&mut w);
+    let message_bytes = w.len() - header;
+    (hash_encoded(&w.into_bytes()), message_bytes)
 }
 
 /// How far a sender's sequence numbers follow its clock: `seq ≥ now_ms << SEQ_CLOCK_SHIFT`, so

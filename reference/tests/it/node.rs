@@ -482,14 +482,17 @@ fn forged_unsigned_replayed_misaddressed_and_unlisted_envelopes_change_nothing()
     assert_eq!(forged.from(), chief);
     assert!(matches!(refusal(&mut net, 2, &forged), (Some(NodeError::BadSignature { .. }), true)));
     // Unsigned: the chief's envelope with its signature blanked.
-    let (_, mut unsigned) = chiefs_pulse(&mut net, 2, 7);
-    unsigned.sig = reference::crypto::Signature([0; 64]);
+    let (_, real) = chiefs_pulse(&mut net, 2, 7);
+    let (sender, to, seq, msg, _) = real.into_parts();
+    let unsigned = Envelope::from_parts(sender, to, seq, msg, reference::crypto::Signature([0; 64]));
     assert!(matches!(refusal(&mut net, 2, &unsigned), (Some(NodeError::BadSignature { .. }), true)));
     // Changed on the way: the chief's envelope with the pulse number raised.
-    let (_, mut changed) = chiefs_pulse(&mut net, 2, 7);
-    if let Message::Pulse { pulse, .. } = &mut changed.msg {
+    let (_, real) = chiefs_pulse(&mut net, 2, 7);
+    let (sender, to, seq, mut msg, sig) = real.into_parts();
+    if let Message::Pulse { pulse, .. } = &mut msg {
         *pulse = 8;
     }
+    let changed = Envelope::from_parts(sender, to, seq, msg, sig);
     assert!(matches!(refusal(&mut net, 2, &changed), (Some(NodeError::BadSignature { .. }), true)));
     // Genuine, then replayed.
     let (_, genuine) = chiefs_pulse(&mut net, 2, 7);

@@ -475,7 +475,7 @@ impl Simulation {
         envelope: &Envelope,
         forged: bool,
     ) -> Result<(), SimError> {
-        let msg = &envelope.msg;
+        let msg = envelope.msg();
         let kind = msg.kind();
         self.trace.record(self.now_ms, Ev::Deliver, &[u64::from(from), u64::from(to), kind as u64])?;
         if !self.status[to as usize].up {
@@ -602,7 +602,7 @@ impl Simulation {
                     }
                     let envelope = self.seal(from, To::Everyone, msg);
                     let envelope = self.over_the_wire(envelope)?;
-                    let (kind, bytes) = (envelope.msg.kind(), envelope.frame_bytes());
+                    let (kind, bytes) = (envelope.msg().kind(), envelope.frame_bytes());
                     let receivers = self.nodes.len() as u64 - 1;
                     self.metrics.messages(
                         self.now_ms,
@@ -644,7 +644,7 @@ impl Simulation {
         forged: bool,
     ) -> Result<(), SimError> {
         let envelope = self.over_the_wire(envelope)?;
-        let (kind, bytes) = (envelope.msg.kind(), envelope.frame_bytes());
+        let (kind, bytes) = (envelope.msg().kind(), envelope.frame_bytes());
         self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, 1);
         self.send(from, to, &Rc::new(envelope), bytes, forged)
     }
@@ -691,7 +691,7 @@ impl Simulation {
                 continue;
             };
             let forged = self.over_the_wire(forged)?;
-            let (kind, bytes) = (forged.msg.kind(), forged.frame_bytes());
+            let (kind, bytes) = (forged.msg().kind(), forged.frame_bytes());
             let receivers = self.nodes.len() as u64 - 1;
             self.metrics.messages(self.now_ms, self.scenario.parameters.pulse_ms, kind, bytes, receivers);
             self.broadcast(by, &Rc::new(forged), bytes, true)?;

@@ -70,7 +70,7 @@ impl WireCheckCounts {
     /// `envelope` as the wire carries it: encoded, decoded, compared and re-encoded, its
     /// charged size compared with its frame's.
     pub fn carry(&mut self, envelope: Envelope, encoder: &Encoder) -> Result<Envelope, WireFailure> {
-        let kind = envelope.msg.kind();
+        let kind = envelope.msg().kind();
         let fail = |what: String| WireFailure { kind, what };
         let frame = match encoder.encode(&envelope) {
             Ok(frame) => frame,
