@@ -87,7 +87,10 @@ pub struct Link {
     noise: snow::TransportState,
     /// The peer's node key, proven by its binding.
     pub peer: PublicKey,
+    /// Plaintext of the last Noise message (65,535 bytes, reused).
     buf: Vec<u8>,
+    /// Ciphertext of the last Noise message (65,535 bytes, reused).
+    cipher: Vec<u8>,
 }
 
 impl std::fmt::Debug for Link {
@@ -168,7 +171,7 @@ async fn handshake(
     }
     let handshake_hash = state.get_handshake_hash().to_vec();
     let noise = state.into_transport_mode()?;
-    let mut link = Link { stream, noise, peer: me.public_key(), buf };
+    let mut link = Link { stream, noise, peer: me.public_key(), buf, cipher: vec![0u8; NOISE_MAX] };
     let mine = binding(me, &handshake_hash);
     let theirs = if initiator {
         link.send_chunk(&mine).await?;
@@ -276,9 +279,8 @@ impl Link {
     }
 
     async fn recv_chunk(&mut self) -> Result<Vec<u8>, LinkError> {
-        let mut cipher = vec![0u8; NOISE_MAX];
-        let n = read_message(&mut self.stream, &mut cipher).await?;
-        let m = self.noise.read_message(&cipher[..n], &mut self.buf)?;
+        let n = read_message(&mut self.stream, &mut self.cipher).await?;
+        let m = self.noise.read_message(&self.cipher[..n], &mut self.buf)?;
         Ok(self.buf[..m].to_vec())
     }
 }

@@ -176,7 +176,15 @@ async fn closed(net: &Net, peer: Option<u32>, dialled: bool, error: &LinkError) 
 async fn listen(net: Arc<Net>, listener: TcpListener) {
     let slots = Arc::new(Semaphore::new(net.limits.max_connections as usize));
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of descriptors, say: wait rather than spin, and let links close.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             drop(stream); // over the bound: refused at once
             continue;

@@ -21,7 +21,8 @@ use crate::events::{self, Ev, Line};
 /// What the check found.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Verdict {
-    /// Invariant violations and other failures, in the order found.
+    /// Invariant violations and other failures (a node that crashed or did not stop on
+    /// SIGTERM), in the order found.
     pub violations: Vec<String>,
     /// Predicate evaluations.
     pub invariant_checks: u64,

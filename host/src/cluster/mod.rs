@@ -154,6 +154,8 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         .collect();
     pending.sort_unstable();
     let mut pending = pending.into_iter().peekable();
+    // Processes that did not live and stop as told: a node must never crash.
+    let mut failures = Vec::new();
     loop {
         let now_ms = to_node_ms(unix_ms());
         while let Some(&(at_ms, node, restart)) = pending.peek() {
@@ -177,12 +179,17 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 tracing::error!(node = proc.index, %status, "node exited early; see {}", proc.log.display());
+                failures.push(format!(
+                    "node {} exited early ({status}); see {}",
+                    proc.index,
+                    proc.log.display()
+                ));
                 proc.child = None;
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    stop_all(&mut procs);
+    failures.extend(stop_all(&mut procs));
     let wall_ms = began.elapsed().as_millis() as u64;
     let mut lines = Vec::new();
     for index in 0..nodes {
@@ -196,13 +203,14 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         })
         .collect();
     let index_of = world.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
-    let verdict = check::check(
+    let mut verdict = check::check(
         &mut lines,
         world.layout,
         scenario.parameters.genesis_supply,
         &initial_primary,
         &index_of,
     );
+    verdict.violations.extend(failures);
     let summary = report::summarise(&scenario, seed, nodes, &kills, &lines, verdict, wall_ms);
     report::write(&options.out, &summary).map_err(io_error("summary"))?;
     Ok(summary)
@@ -307,11 +315,12 @@ fn spawn(proc: &mut Proc, binary: &Path) -> Result<(), ClusterError> {
     Ok(())
 }
 
-/// SIGTERM to every node, then SIGKILL to any still up after 5 s.
-fn stop_all(procs: &mut [Proc]) {
+/// SIGTERM to every node, then SIGKILL to any still up after 5 s; what did not stop cleanly.
+fn stop_all(procs: &mut [Proc]) -> Vec<String> {
+    let mut failures = Vec::new();
     for proc in procs.iter() {
         if let Some(child) = &proc.child {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = sigterm(child.id());
         }
     }
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -319,9 +328,14 @@ fn stop_all(procs: &mut [Proc]) {
         let Some(mut child) = proc.child.take() else { continue };
         loop {
             match child.try_wait() {
-                Ok(Some(_)) => break,
+                Ok(Some(status)) if status.success() => break,
+                Ok(Some(status)) => {
+                    failures.push(format!("node {} ended with {status} after SIGTERM", proc.index));
+                    break;
+                }
                 _ if Instant::now() >= deadline => {
                     tracing::warn!(node = proc.index, "no exit 5 s after SIGTERM: killed");
+                    failures.push(format!("node {} did not stop within 5 s of SIGTERM", proc.index));
                     let _ = child.kill();
                     let _ = child.wait();
                     break;
@@ -330,6 +344,7 @@ fn stop_all(procs: &mut [Proc]) {
             }
         }
     }
+    failures
 }
 
 /// `n` loopback addresses with ports free now (bound and released: another program could take
@@ -344,4 +359,10 @@ fn free_ports(n: usize) -> Result<Vec<SocketAddr>, ClusterError> {
 
 fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Send SIGTERM to process `pid`.
+pub fn sigterm(pid: u32) -> nix::Result<()> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits an i32"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
 }

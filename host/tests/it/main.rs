@@ -121,8 +121,7 @@ impl Proc {
 
     /// SIGTERM; its exit status.
     pub fn term(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        host::cluster::sigterm(self.child.id()).expect("SIGTERM sent");
         self.child.wait().expect("it exits")
     }
 }
