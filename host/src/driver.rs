@@ -340,7 +340,7 @@ impl Host {
             Input::Restart => self.node.restart(now_ms, true, &mut out),
             Input::Message { envelope, .. } => self.node.handle_message(now_ms, envelope, &mut out),
             Input::Timer(timer) => self.node.handle_timer(now_ms, *timer, &mut out),
-            Input::Command(command) => self.node.handle_command(now_ms, *command, &mut out),
+            Input::Command(command) => self.node.handle_command(now_ms, command.clone(), &mut out),
         }
         let emit = live || self.events.last_input.is_none_or(|last| input > last);
         for output in out.drain(..) {

@@ -4,8 +4,9 @@
 
 use reference::Id;
 use reference::crypto::Hash32;
+use reference::node::governance::GovAction;
 use reference::node::{Command, Envelope, Timer};
-use reference::wire::{self, DecodeError, Problem, Reader, Writer};
+use reference::wire::{self, Decode, DecodeError, Encode, Problem, Reader, Writer};
 
 /// One input to a node.
 #[derive(Clone, Debug)]
@@ -60,6 +61,16 @@ impl Record {
                 w.u64(*amount);
                 w.u64(*tag);
             }
+            Input::Timer(Timer::GovRetry { nonce }) => {
+                w.u8(6);
+                w.u64(*nonce);
+            }
+            Input::Command(Command::Gov { org, action, tag }) => {
+                w.u8(7);
+                w.bytes(&org.0);
+                action.encode(&mut w);
+                w.u64(*tag);
+            }
         }
         w.into_bytes()
     }
@@ -82,6 +93,12 @@ impl Record {
             5 => Input::Command(Command::Transfer {
                 to: Id(r.array("Record.to")?),
                 amount: r.u64("Record.amount")?,
+                tag: r.u64("Record.tag")?,
+            }),
+            6 => Input::Timer(Timer::GovRetry { nonce: r.u64("Record.nonce")? }),
+            7 => Input::Command(Command::Gov {
+                org: Id(r.array("Record.org")?),
+                action: GovAction::decode(&mut r, "Record.action")?,
                 tag: r.u64("Record.tag")?,
             }),
             tag => return Err(r.error("Record.kind", Problem::Tag(tag))),

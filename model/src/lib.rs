@@ -442,6 +442,7 @@ impl PaymentActor {
             election_cycle_pulses: cfg.election_cycle_pulses,
             election_pool_factor: 2,
             bookkeeper_deposit_min: 0,
+            governance: Default::default(),
         };
         let verifier = Arc::new(scheme.clone());
         let signer = Arc::new(scheme.signer(self.index as u64));

@@ -44,6 +44,10 @@ pub enum Domain {
     /// A host link's binding of a Noise session to a node key: `0x16 ‖ handshake hash`
     /// (D-040). Not a protocol message; a node key never signs one of these for anything else.
     LinkBinding = 0x16,
+    /// A member's endorsement of an application: `0x17 ‖ organization ‖ applicant` (D-041).
+    Endorsement = 0x17,
+    /// An organization key's signature of its founding: `0x18 ‖ founder` (D-041).
+    Founding = 0x18,
     /// Synthetic values (test and benchmark Ids); never part of a protocol message.
     Synthetic = 0x7F,
 }

@@ -530,6 +530,31 @@ pub fn governance(org: &crate::org::Organization) -> Result<(), Violation> {
     Ok(())
 }
 
+/// I10 with weights (SPEC §3.6: "a voter's votes may not exceed its balance"): everything
+/// [`governance`] checks, and no recorded vote weighs more than `bound` gives its voter under
+/// the rule it was cast under.
+pub fn governance_weighed(
+    org: &crate::org::Organization,
+    bound: impl Fn(&Id, crate::org::WeightRule) -> u64,
+) -> Result<(), Violation> {
+    governance(org)?;
+    for (number, proposal) in org.proposals() {
+        for (voter, vote) in &proposal.votes {
+            let most = bound(voter, vote.rule);
+            if vote.weight > most {
+                return violation(
+                    Invariant::Governance,
+                    format!(
+                        "proposal {number}: {voter} voted with weight {} under {:?}, above its {most}",
+                        vote.weight, vote.rule
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// I11 (SPEC §13, §6.5): the amounts a bookkeeper processed in one version sum to at most its
 /// frozen deposit.
 pub fn capacity(processed: &[u64], deposit: u64) -> Result<(), Violation> {

@@ -85,6 +85,7 @@
 //!     election_cycle_pulses: None,
 //!     election_pool_factor: 2,
 //!     bookkeeper_deposit_min: 0,
+//!     governance: Default::default(),
 //! };
 //! let verifier = Arc::new(scheme.clone());
 //! let mut ledgers = genesis.ledgers.into_iter();

@@ -65,6 +65,16 @@ impl Rights {
         self.0 & !other.0 == 0
     }
 
+    /// The set as its bits (the `Right` values or-ed).
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// The set of `bits`, if every bit names a right.
+    pub fn from_bits(bits: u16) -> Option<Rights> {
+        (bits & !Rights::SUPERVISOR.0 == 0).then_some(Rights(bits))
+    }
+
     /// The set with `right` added.
     pub fn with(self, right: Right) -> Rights {
         Rights(self.0 | right as u16)
@@ -73,6 +83,7 @@ impl Rights {
 
 /// How votes are weighed (SPEC §3.6, `vote_weight`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub enum WeightRule {
     /// Every voting member weighs 1.
     OneMemberOneVote,
@@ -153,6 +164,8 @@ pub struct Vote {
     pub yes: bool,
     /// The voter's weight when it voted.
     pub weight: u64,
+    /// The weight rule in effect when it voted (I10 bounds the weight under it).
+    pub rule: WeightRule,
 }
 
 /// How a closed proposal ended, with the tally it was decided on.
@@ -214,7 +227,7 @@ pub enum Effect {
 }
 
 /// Why the organization refused an action. Nothing changes on a refusal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Error)]
 #[non_exhaustive]
 pub enum OrgError {
     /// The actor is not a member.
@@ -283,6 +296,12 @@ pub trait Weights {
 pub struct OrgFaults {
     /// Pass proposals on the threshold alone, whatever the turnout.
     pub ignore_quorum: bool,
+    /// Record every vote with twice the voter's weight (ballot stuffing by the tally: breaks
+    /// I10's "votes never exceed weight").
+    pub double_count_votes: bool,
+    /// Admit new members with a guest's rights: a replica that diverges from the others
+    /// without breaking I10 (shows the agreement check of D-041 on its own).
+    pub admit_without_vote: bool,
 }
 
 /// An organization.
@@ -355,6 +374,65 @@ impl Organization {
     /// The voting parameters.
     pub fn params(&self) -> OrgParams {
         self.params
+    }
+
+    /// The open proposals whose voting window is over at `pulse`, in number order: what the
+    /// pulse closes.
+    pub fn due(&self, pulse: u64) -> Vec<u64> {
+        let window = self.params.vote_window_pulses;
+        self.proposals
+            .iter()
+            .filter(|(_, p)| p.outcome.is_none() && pulse >= p.opened_pulse.saturating_add(window))
+            .map(|(number, _)| *number)
+            .collect()
+    }
+
+    /// Proposals still open for votes.
+    pub fn open_proposals(&self) -> usize {
+        self.proposals.values().filter(|p| p.outcome.is_none()).count()
+    }
+
+    /// Open applications.
+    pub fn applications(&self) -> usize {
+        self.applications.len()
+    }
+
+    /// When the supervisor last acted (SPEC §3.5).
+    pub fn supervisor_seen_pulse(&self) -> u64 {
+        self.supervisor_seen_pulse
+    }
+
+    /// Whether `applicant` has an open application.
+    pub fn has_applied(&self, applicant: &Id) -> bool {
+        self.applications.contains_key(applicant)
+    }
+
+    /// A digest of the whole organization, in one canonical order (its maps are ordered), so
+    /// that replicas can compare their copies (an I6-style agreement on governance, D-041).
+    pub fn digest(&self, hasher: &mut blake3::Hasher) {
+        hasher.update(&self.id.0);
+        hasher.update(&self.supervisor.0);
+        hasher.update(&self.supervisor_seen_pulse.to_le_bytes());
+        hash_params(hasher, &self.params);
+        hasher.update(&(self.members.len() as u64).to_le_bytes());
+        for (id, member) in &self.members {
+            hasher.update(&id.0);
+            hasher.update(&member.rights.bits().to_le_bytes());
+        }
+        hasher.update(&(self.applications.len() as u64).to_le_bytes());
+        for (id, endorser) in &self.applications {
+            hasher.update(&id.0);
+            hasher.update(&endorser.unwrap_or(Id::ZERO).0);
+        }
+        hasher.update(&(self.admitted.len() as u64).to_le_bytes());
+        for id in &self.admitted {
+            hasher.update(&id.0);
+        }
+        hasher.update(&(self.proposals.len() as u64).to_le_bytes());
+        for (number, proposal) in &self.proposals {
+            hasher.update(&number.to_le_bytes());
+            hash_proposal(hasher, proposal);
+        }
     }
 
     // ----- membership (SPEC §3.4, §3.5) -------------------------------------------------
@@ -498,7 +576,9 @@ impl Organization {
         if proposal.votes.contains_key(&voter) {
             return Err(OrgError::AlreadyVoted(voter));
         }
-        proposal.votes.insert(voter, Vote { yes, weight });
+        #[cfg(feature = "fault-injection")]
+        let weight = if self.faults.double_count_votes { weight.saturating_mul(2) } else { weight };
+        proposal.votes.insert(voter, Vote { yes, weight, rule: self.params.weight_rule });
         self.seen(voter, pulse);
         Ok(())
     }
@@ -546,7 +626,13 @@ impl Organization {
     }
 
     fn admit(&mut self, id: Id) {
-        self.members.insert(id, Member { rights: Rights::MEMBER });
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut rights = Rights::MEMBER;
+        #[cfg(feature = "fault-injection")]
+        if self.faults.admit_without_vote {
+            rights = Rights::GUEST;
+        }
+        self.members.insert(id, Member { rights });
         self.admitted.insert(id);
     }
 
@@ -604,6 +690,57 @@ impl Organization {
             }
             ProposalKind::DisputeVerdict { dispute, at_fault } => Effect::Verdict { dispute, at_fault },
         }
+    }
+}
+
+fn hash_params(hasher: &mut blake3::Hasher, params: &OrgParams) {
+    hasher.update(&params.vote_window_pulses.to_le_bytes());
+    hasher.update(&params.quorum_permille.to_le_bytes());
+    hasher.update(&params.threshold_permille.to_le_bytes());
+    hasher.update(&[params.weight_rule as u8]);
+    hasher.update(&params.supervisor_absence_pulses.to_le_bytes());
+}
+
+fn hash_proposal(hasher: &mut blake3::Hasher, proposal: &Proposal) {
+    match &proposal.kind {
+        ProposalKind::StructuralReward { to, amount, reason } => {
+            hasher.update(&[0]);
+            hasher.update(&to.0);
+            hasher.update(&amount.to_le_bytes());
+            hasher.update(&(reason.len() as u64).to_le_bytes());
+            hasher.update(reason.as_bytes());
+        }
+        ProposalKind::Expel { member } => {
+            hasher.update(&[1]);
+            hasher.update(&member.0);
+        }
+        ProposalKind::ParamChange { params } => {
+            hasher.update(&[2]);
+            hash_params(hasher, params);
+        }
+        ProposalKind::SupervisorElect { candidate } => {
+            hasher.update(&[3]);
+            hasher.update(&candidate.0);
+        }
+        ProposalKind::DisputeVerdict { dispute, at_fault } => {
+            hasher.update(&[4]);
+            hasher.update(&dispute.0);
+            hasher.update(&at_fault.0);
+        }
+    }
+    hasher.update(&proposal.proposer.0);
+    hasher.update(&proposal.opened_pulse.to_le_bytes());
+    for (voter, vote) in &proposal.votes {
+        hasher.update(&voter.0);
+        hasher.update(&[u8::from(vote.yes), vote.rule as u8]);
+        hasher.update(&vote.weight.to_le_bytes());
+    }
+    if let Some(outcome) = &proposal.outcome {
+        hasher.update(&[u8::from(outcome.passed)]);
+        hasher.update(&outcome.yes.to_le_bytes());
+        hasher.update(&outcome.no.to_le_bytes());
+        hasher.update(&outcome.total_weight.to_le_bytes());
+        hash_params(hasher, &outcome.params);
     }
 }
 

@@ -30,6 +30,7 @@ pub mod console;
 pub mod credit;
 pub mod election;
 pub mod faults;
+pub mod governance;
 pub mod harness;
 pub mod heal;
 pub mod impersonation;

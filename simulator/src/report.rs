@@ -181,6 +181,9 @@ pub fn run_sections(s: &Summary) -> Vec<Section> {
     if let Some(elections) = &s.elections {
         sections.push(elections_section(s, elections));
     }
+    if let Some(governance) = &s.governance {
+        sections.push(governance_section(governance));
+    }
     if s.transfers.deferred_for_capacity > 0 {
         sections.push(capacity_section(s));
     }
@@ -455,6 +458,55 @@ fn committees_section(s: &Summary) -> Section {
             ("seals orphaned by a failover (never taken)", count(c.orphaned_seals)),
             ("primary's work sent to a member not acting (an old view)", count(c.not_acting)),
         ])],
+    }
+}
+
+/// What the organization's users and adversaries did (D-041).
+fn governance_section(g: &crate::governance::GovernanceCounts) -> Section {
+    let closed = Table {
+        header: ["proposal kind", "passed", "failed"].map(String::from).to_vec(),
+        rows: g
+            .proposals_closed
+            .iter()
+            .map(|(kind, [passed, failed])| vec![kind.clone(), passed.to_string(), failed.to_string()])
+            .collect(),
+    };
+    let refused = Table {
+        header: ["refused because", "requests"].map(String::from).to_vec(),
+        rows: g.refused.iter().map(|(why, n)| vec![why.clone(), n.to_string()]).collect(),
+    };
+    Section {
+        title: "Governance on the network (SPEC §3, D-041)".into(),
+        text: format!(
+            "One organization, founded by client 1 (its supervisor). Every application, endorsement, \
+             decision, proposal and vote is a request its author's node signs and sends to the acting \
+             chief; the root committee applies it in the chief's cycle and co-signs it with the pulse. \
+             Votes are weighed by the {} rule. I10 is checked at every root member after each of its \
+             events, and the members' organizations are compared at every pulse they seal.",
+            g.vote_weight
+        ),
+        tables: vec![
+            Table::pairs(&[
+                (
+                    "requests sent / taken / given up",
+                    format!("{} / {} / {}", g.requests, g.accepted, g.given_up),
+                ),
+                ("applications taken", count(g.applications)),
+                ("honest applicants admitted", count(g.honest_admitted)),
+                ("sybils admitted", count(g.sybils_admitted)),
+                ("mean time to admission", format!("{} ms", g.mean_ms_to_admission)),
+                ("members at the end (sybils)", format!("{} ({})", g.members, g.sybil_members)),
+                ("proposals opened", count(g.proposals_opened)),
+                ("votes taken", count(g.votes)),
+                ("turnout on closed proposals", format!("{:.1}%", 100.0 * g.turnout)),
+                ("sybil proposals passed (captured)", count(g.captured)),
+                ("honest members expelled", count(g.honest_expelled)),
+                ("second votes refused", count(g.double_votes_refused)),
+                ("supervisor changes", count(g.supervisor_changes)),
+            ]),
+            closed,
+            refused,
+        ],
     }
 }
 

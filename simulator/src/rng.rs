@@ -23,6 +23,8 @@ pub enum Purpose {
     Relations,
     /// The clients' votes in the protocol simulation's elections (D-035).
     Election,
+    /// What an organization's users ask of it (D-041).
+    Governance,
 }
 
 impl Purpose {
@@ -35,6 +37,7 @@ impl Purpose {
             Purpose::Swarm => b"swarm",
             Purpose::Relations => b"relations",
             Purpose::Election => b"election",
+            Purpose::Governance => b"governance",
         }
     }
 }

@@ -47,6 +47,10 @@ pub struct Scenario {
     /// Byzantine behaviour.
     #[serde(default)]
     pub adversaries: Adversaries,
+    /// An organization run over the network (D-041): its parameters, its members' workload
+    /// and its adversaries. Absent: no organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<Governance>,
     /// Bounds that turn a runaway run into a clear error.
     #[serde(default)]
     pub limits: Limits,
@@ -509,6 +513,91 @@ impl Default for Adversaries {
             forging_candidates: 0.0,
             ballot_stuffing: 1.0,
             impersonating_groups: 0.0,
+        }
+    }
+}
+
+/// The weight rule of `[governance]` (SPEC §3.6 `vote_weight`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteWeight {
+    /// Every member weighs 1.
+    OneMemberOneVote,
+    /// A member weighs its trust score (`trust_honest` / `trust_sybil`, D-041).
+    Trust,
+    /// A member weighs its balance — not on the wire yet (D-041): refused by validation.
+    Balance,
+}
+
+/// `[governance]`: one organization founded by client 1 (its supervisor), its members' and
+/// guests' requests as signed messages to the root committee, and who attacks it (D-041).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Governance {
+    /// When client 1 founds the organization.
+    pub found_at_ms: u64,
+    /// Clients `2..=founding_members` apply at founding and are approved (the first members).
+    pub founding_members: u32,
+    /// `vote_window_pulses`.
+    pub vote_window_pulses: u64,
+    /// `vote_quorum`: turnout must reach this share of the total weight.
+    pub vote_quorum: f64,
+    /// `vote_threshold`: yes must exceed this share of the votes cast.
+    pub vote_threshold: f64,
+    /// `vote_weight`.
+    pub vote_weight: VoteWeight,
+    /// `supervisor_absence_pulses`.
+    pub supervisor_absence_pulses: u64,
+    /// Guests' applications per second (after founding).
+    pub applications_per_s: f64,
+    /// Share of honest applications a member endorses.
+    pub endorsed_share: f64,
+    /// Share of unendorsed honest applications an honest supervisor approves (it approves every
+    /// endorsed one).
+    pub approve_unendorsed: f64,
+    /// Proposals per second, each opened by a random member.
+    pub proposals_per_s: f64,
+    /// Share of members that vote on a proposal.
+    pub turnout: f64,
+    /// Share of honest voters that vote yes on an honest proposal.
+    pub yes_share: f64,
+    /// Trust score of an honest client under the `trust` rule (D-041: fixed until the credit
+    /// model feeds it, issue 19).
+    pub trust_honest: u64,
+    /// Trust score of a sybil.
+    pub trust_sybil: u64,
+    /// Share of the clients that are sybils: they apply, endorse each other, and once members
+    /// propose to expel honest members and vote as a bloc (ballot stuffing); each also votes a
+    /// second time and forges a vote in an honest member's name.
+    pub sybil_share: f64,
+    /// The supervisor is hostile: it approves every sybil, rejects every honest applicant.
+    pub hostile_supervisor: bool,
+    /// From this time on the supervisor is silent: members propose to elect a new one once it
+    /// was silent for `supervisor_absence_pulses`.
+    pub supervisor_silent_from_ms: Option<u64>,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Governance {
+            found_at_ms: 1_000,
+            founding_members: 10,
+            vote_window_pulses: 30,
+            vote_quorum: 0.2,
+            vote_threshold: 0.5,
+            vote_weight: VoteWeight::OneMemberOneVote,
+            supervisor_absence_pulses: 60,
+            applications_per_s: 1.0,
+            endorsed_share: 0.5,
+            approve_unendorsed: 0.5,
+            proposals_per_s: 0.1,
+            turnout: 0.6,
+            yes_share: 0.6,
+            trust_honest: 10,
+            trust_sybil: 1,
+            sybil_share: 0.0,
+            hostile_supervisor: false,
+            supervisor_silent_from_ms: None,
         }
     }
 }

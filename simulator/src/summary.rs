@@ -62,6 +62,9 @@ pub struct Summary {
     /// What the elections over candidate pools did (D-035); absent without standbys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elections: Option<crate::election::ElectionCounts>,
+    /// What the organization's users and adversaries did (D-041); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<crate::governance::GovernanceCounts>,
     /// The bookkeeper's ledger.
     pub ledger: LedgerFacts,
     /// The effective scenario (after swarm expansion), as TOML.
@@ -383,6 +386,8 @@ pub(crate) struct Finished<'a> {
     pub elections: Option<crate::election::ElectionCounts>,
     pub wire_check: Option<crate::sim::WireCheckCounts>,
     pub impersonation: Option<crate::impersonation::ImpersonationCounts>,
+    /// The organization's counts, if the scenario has one.
+    pub governance: Option<crate::governance::GovernanceCounts>,
 }
 
 impl Summary {
@@ -439,6 +444,7 @@ impl Summary {
             wire_check: f.wire_check,
             envelopes: metrics.envelopes.clone(),
             impersonation: f.impersonation,
+            governance: f.governance,
         };
         RunResult { summary, series, fault_marks: std::mem::take(&mut metrics.fault_marks), pulse_ms }
     }
@@ -472,6 +478,10 @@ fn messages(totals: &Counts, metrics: &Metrics, node_pulses: f64) -> Messages {
         bytes_per_node_per_pulse: round2(bytes as f64 / node_pulses),
         by_kind: MessageKind::ALL
             .iter()
+            // Governance kinds appear only in runs that have an organization (D-041).
+            .filter(|k| {
+                !matches!(k, MessageKind::Gov | MessageKind::GovOutcome) || metrics.by_kind[**k as usize] > 0
+            })
             .map(|k| (k.name().to_string(), metrics.by_kind[*k as usize]))
             .collect(),
         bad: metrics.bad_messages,

@@ -189,8 +189,10 @@ fn governance_over_a_lossy_network_keeps_i10_and_votes_both_pass_and_fail() {
 fn a_tally_that_ignores_the_quorum_is_caught_breaking_i10() {
     // Votes are lost, turnout falls below the quorum, and the broken tally passes the proposal
     // on the threshold alone.
-    let cfg =
-        GovernanceModel { org_faults: OrgFaults { ignore_quorum: true }, ..GovernanceModel::three_guests() };
+    let cfg = GovernanceModel {
+        org_faults: OrgFaults { ignore_quorum: true, ..OrgFaults::default() },
+        ..GovernanceModel::three_guests()
+    };
     let checker = cfg.into_model().checker().spawn_bfs().join();
     let path = checker.discovery("I10 governance").expect("the checker finds the passed proposal");
     assert!(!path.into_actions().is_empty());

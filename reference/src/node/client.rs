@@ -11,6 +11,7 @@ use crate::smt::{Account, RootSynopsis};
 
 use super::roster::{ViewEntry, Views};
 
+use super::client_gov::{GovClient, Sending, check_answer_from};
 use super::envelope::Link;
 use super::{
     Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner,
@@ -61,6 +62,8 @@ pub struct Client {
     /// Its key and what it remembers of bookkeepers' envelopes (D-039).
     link: Link,
     verifier: SharedVerifier,
+    /// Its governance requests, once it made one (D-041).
+    gov: Option<Box<GovClient>>,
     #[cfg(feature = "fault-injection")]
     faults: super::NodeFaults,
 }
@@ -79,6 +82,7 @@ impl Client {
             views: Views::default(),
             last_views: Default::default(),
             in_flight: None,
+            gov: None,
             root: None,
             pulse: 0,
             #[cfg(feature = "fault-injection")]
@@ -148,6 +152,9 @@ impl Client {
             hasher.update(&entry.primary.0);
         }
         self.link.fingerprint(&mut hasher);
+        if let Some(gov) = &self.gov {
+            gov.fingerprint(&mut hasher);
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -163,6 +170,10 @@ impl Client {
             if let Some(in_flight) = self.in_flight {
                 self.propose(now_ms, in_flight, out);
             }
+            let sending = self.sending(now_ms);
+            if let Some(gov) = self.gov.as_deref_mut() {
+                gov.resume(&sending, out);
+            }
             return;
         }
         let tags: Vec<u64> = self
@@ -172,6 +183,10 @@ impl Client {
             .into_iter()
             .chain(self.queue.drain(..).map(|q| q.tag))
             .collect();
+        if let Some(gov) = self.gov.as_deref_mut() {
+            // Governance tags are the driver's other handles: given up, not lost transfers.
+            out.extend(gov.forget().into_iter().map(|tag| Output::Event(NodeEvent::GovGaveUp { tag })));
+        }
         self.nonce = 0;
         if !tags.is_empty() {
             out.push(Output::Event(NodeEvent::Lost { tags }));
@@ -179,14 +194,38 @@ impl Client {
     }
 
     pub(super) fn handle_command(&mut self, now_ms: u64, command: Command, out: &mut Vec<Output>) {
-        let Command::Transfer { to, amount, tag } = command;
-        self.queue.push_back(Queued { to, amount, tag });
-        if self.in_flight.is_none() {
-            self.start_next(now_ms, out);
+        match command {
+            Command::Transfer { to, amount, tag } => {
+                self.queue.push_back(Queued { to, amount, tag });
+                if self.in_flight.is_none() {
+                    self.start_next(now_ms, out);
+                }
+            }
+            Command::Gov { org, action, tag } => {
+                let sending = self.sending(now_ms);
+                self.gov.get_or_insert_default().command(org, action, tag, &sending, out);
+            }
+        }
+    }
+
+    /// What a governance request needs to go out now.
+    fn sending(&self, now_ms: u64) -> Sending {
+        Sending {
+            now_ms,
+            chief: self.chief,
+            retry_ms: self.config.retry_ms,
+            max_attempts: self.config.max_attempts,
         }
     }
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
+        if let Timer::GovRetry { nonce } = timer {
+            let sending = self.sending(now_ms);
+            if let Some(gov) = self.gov.as_deref_mut() {
+                gov.retry(nonce, &sending, out);
+            }
+            return;
+        }
         let Timer::Retry { tx_id } = timer else { return };
         let Some(in_flight) = self.in_flight.filter(|f| f.tx_id == tx_id) else { return };
         if in_flight.attempts >= self.config.max_attempts {
@@ -234,7 +273,18 @@ impl Client {
             }
             Message::Rejected { tx_id, error } => self.on_rejected(now_ms, from, *tx_id, *error, out),
             Message::Pulse { pulse, root, views, .. } => self.on_pulse(from, *pulse, root, views, out),
+            Message::GovOutcome { org, nonce, pulse, result } => {
+                if let Err(error) = check_answer_from(&self.config.roster, from) {
+                    out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+                    return;
+                }
+                let sending = self.sending(now_ms);
+                if let Some(gov) = self.gov.as_deref_mut() {
+                    gov.answer((*org, *nonce, *pulse), *result, &sending, out);
+                }
+            }
             Message::Submit(_)
+            | Message::Gov(_)
             | Message::CreditHalf(_)
             | Message::GroupSeal(_)
             | Message::Settle(_)

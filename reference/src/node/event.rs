@@ -225,6 +225,44 @@ pub enum NodeEvent {
         /// Their tags.
         tags: Vec<u64>,
     },
+    /// The acting chief (or a root backup's replay) applied a new governance request (D-041).
+    GovHandled {
+        /// The organization.
+        org: Id,
+        /// Its author.
+        author: Id,
+        /// Its number.
+        nonce: u64,
+        /// What it asked.
+        action: super::governance::GovActionKind,
+        /// The pulse it was applied in.
+        pulse: u64,
+        /// The answer.
+        result: super::governance::GovResult,
+    },
+    /// A pulse closed a proposal whose window was over (D-041).
+    ProposalClosed {
+        /// The pulse.
+        pulse: u64,
+        /// The proposal, its outcome and effect.
+        closed: Box<super::bookkeeper::ClosedProposal>,
+    },
+    /// A client learnt the answer to its governance request `tag`.
+    GovAnswered {
+        /// The driver's handle of the command.
+        tag: u64,
+        /// The organization.
+        org: Id,
+        /// The pulse the root committee applied it in.
+        pulse: u64,
+        /// The answer.
+        result: super::governance::GovResult,
+    },
+    /// A client gave up on governance request `tag`: no answer after its attempts.
+    GovGaveUp {
+        /// The driver's handle of the command.
+        tag: u64,
+    },
     /// A peer sent something invalid; it was ignored.
     BadMessage {
         /// The sender.

@@ -203,6 +203,19 @@ pub enum Message {
         /// most advanced state among its voters.
         pulse: u64,
     },
+    /// Member or guest → acting chief: a governance request it signed (D-041).
+    Gov(Box<super::governance::GovRequest>),
+    /// Acting chief → a request's author: what the root committee did with it, at which pulse.
+    GovOutcome {
+        /// The organization.
+        org: crate::id::Id,
+        /// The request's number.
+        nonce: u64,
+        /// The pulse it was applied in.
+        pulse: u64,
+        /// The answer.
+        result: super::governance::GovResult,
+    },
 }
 
 /// The kind of a [`Message`], for metrics and traces.
@@ -236,11 +249,15 @@ pub enum MessageKind {
     CoSign,
     /// [`Message::ViewChange`].
     ViewChange,
+    /// [`Message::Gov`].
+    Gov,
+    /// [`Message::GovOutcome`].
+    GovOutcome,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 14] = [
+    pub const ALL: [MessageKind; 16] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -255,6 +272,8 @@ impl MessageKind {
         MessageKind::State,
         MessageKind::CoSign,
         MessageKind::ViewChange,
+        MessageKind::Gov,
+        MessageKind::GovOutcome,
     ];
 
     /// A short lower-case name.
@@ -274,6 +293,8 @@ impl MessageKind {
             MessageKind::State => "state",
             MessageKind::CoSign => "co_sign",
             MessageKind::ViewChange => "view_change",
+            MessageKind::Gov => "gov",
+            MessageKind::GovOutcome => "gov_outcome",
         }
     }
 }
@@ -296,6 +317,8 @@ impl Message {
             Message::State(_) => MessageKind::State,
             Message::CoSign { .. } => MessageKind::CoSign,
             Message::ViewChange { .. } => MessageKind::ViewChange,
+            Message::Gov(_) => MessageKind::Gov,
+            Message::GovOutcome { .. } => MessageKind::GovOutcome,
         }
     }
 

@@ -20,8 +20,10 @@
 
 mod bookkeeper;
 mod client;
+mod client_gov;
 mod envelope;
 mod event;
+pub mod governance;
 mod message;
 mod roster;
 
@@ -33,8 +35,9 @@ use crate::id::{Id, Prefix};
 use crate::ledger::Ledger;
 use crate::smt::RootSynopsis;
 
-pub use bookkeeper::Bookkeeper;
+pub use bookkeeper::{Bookkeeper, ClosedProposal};
 pub use client::Client;
+pub use client_gov::GOV_QUEUE_MAX;
 #[cfg(feature = "fault-injection")]
 pub use envelope::EnvelopeFaults;
 pub use envelope::{Envelope, SEQ_CLOCK_SHIFT, To};
@@ -73,6 +76,8 @@ pub struct NodeConfig {
     /// `bookkeeper_deposit_min` (SPEC §6.3): a pool candidate with a smaller frozen deposit is
     /// not eligible (D-035).
     pub bookkeeper_deposit_min: u64,
+    /// What the root committee's organizations need (D-041): trust scores and bounds.
+    pub governance: governance::GovConfig,
 }
 
 /// How many pulses after its creation a credit half is still taken, and how long a group
@@ -94,10 +99,15 @@ pub enum Timer {
         /// The transfer the timer was set for.
         tx_id: Hash32,
     },
+    /// A client's retry of its governance request with this number (D-041).
+    GovRetry {
+        /// The request the timer was set for.
+        nonce: u64,
+    },
 }
 
 /// What a user asks its own node to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Pay `amount` to `to`. `tag` is the driver's handle; events about it carry it back.
     Transfer {
@@ -105,6 +115,16 @@ pub enum Command {
         to: Id,
         /// The amount.
         amount: u64,
+        /// The driver's handle for this command.
+        tag: u64,
+    },
+    /// Ask organization `org` for `action`, signed by this node's key (D-041). `tag` is the
+    /// driver's handle; the answer comes back as [`NodeEvent::GovAnswered`].
+    Gov {
+        /// The organization.
+        org: Id,
+        /// What is asked.
+        action: governance::GovAction,
         /// The driver's handle for this command.
         tag: u64,
     },
@@ -277,6 +297,32 @@ impl Node {
         }
     }
 
+    /// The organizations a root committee member holds (D-041); `None` for any other node.
+    pub fn organizations(&self) -> Option<&std::collections::BTreeMap<Id, crate::org::Organization>> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().map(|r| r.orgs()),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// A digest of a root member's organizations and requests (D-041); `None` for any other
+    /// node or while there are none.
+    pub fn governance_digest(&self) -> Option<Hash32> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().filter(|r| !r.is_empty()).map(|r| r.digest()),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// A root member's organizations digest as of the last pulse it closed — the acting chief
+    /// sealing it or a root backup replaying it — with that pulse (D-041).
+    pub fn governance_sealed(&self) -> Option<(u64, Hash32)> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().and_then(|r| r.sealed()),
+            Node::Client(_) => None,
+        }
+    }
+
     /// The chief's arbiter.
     pub fn arbiter(&self) -> Option<&Arbiter> {
         match self {
@@ -346,6 +392,14 @@ impl Node {
         match self {
             Node::Bookkeeper(node) => node.forgo_replay_fence(),
             Node::Client(node) => node.forgo_replay_fence(),
+        }
+    }
+
+    /// Break the tallies of a root member's organizations (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_org_faults(&mut self, faults: crate::org::OrgFaults) {
+        if let Node::Bookkeeper(node) = self {
+            node.inject_org_faults(faults);
         }
     }
 

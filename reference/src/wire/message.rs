@@ -96,6 +96,13 @@ impl Encode for Message {
                 view.encode(w);
                 pulse.encode(w);
             }
+            Message::Gov(request) => request.encode(w),
+            Message::GovOutcome { org, nonce, pulse, result } => {
+                org.encode(w);
+                nonce.encode(w);
+                pulse.encode(w);
+                super::governance::encode_result(result, w);
+            }
         }
     }
 }
@@ -164,6 +171,13 @@ fn decode_body(r: &mut Reader<'_>, kind: MessageKind) -> Result<Message, DecodeE
             view: u32::decode(r, "ViewChange.view")?,
             pulse: u64::decode(r, "ViewChange.pulse")?,
         },
+        MessageKind::Gov => Message::Gov(Box::<crate::node::governance::GovRequest>::decode(r, "Gov")?),
+        MessageKind::GovOutcome => Message::GovOutcome {
+            org: Id::decode(r, "GovOutcome.org")?,
+            nonce: u64::decode(r, "GovOutcome.nonce")?,
+            pulse: u64::decode(r, "GovOutcome.pulse")?,
+            result: super::governance::decode_result(r, "GovOutcome.result")?,
+        },
     })
 }
 
@@ -177,6 +191,7 @@ fn recorded(kind: MessageKind) -> bool {
             | MessageKind::Settle
             | MessageKind::GroupSeal
             | MessageKind::Attest
+            | MessageKind::Gov
     )
 }
 
@@ -233,7 +248,7 @@ pub(super) fn decode_envelope(r: &mut Reader<'_>, top: bool) -> Result<Envelope,
     let kind = kind(r, "Envelope.msg")?;
     if !top && !recorded(kind) {
         let not_recorded = Problem::NotAllowed(
-            "a cycle records only submissions, credit halves, settle orders, reports and attestations",
+            "a cycle records only submissions, credit halves, settle orders, reports, attestations and governance requests",
         );
         return Err(r.error_before(1, "ReplicaCycle.inputs", not_recorded));
     }

@@ -26,6 +26,7 @@
 //! ```
 
 mod codec;
+mod governance;
 mod message;
 mod types;
 

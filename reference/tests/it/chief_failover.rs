@@ -48,6 +48,7 @@ fn build(backups: usize, clients: usize) -> Net {
         election_cycle_pulses: None,
         election_pool_factor: 2,
         bookkeeper_deposit_min: 0,
+        governance: Default::default(),
     };
     let verifier = Arc::new(scheme.clone());
     let (_, ledger) = genesis.ledgers.into_iter().next().unwrap();

@@ -117,6 +117,7 @@ fn build_elected(
         election_cycle_pulses: cycle,
         election_pool_factor: 2,
         bookkeeper_deposit_min: 0,
+        governance: Default::default(),
     };
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);

@@ -191,7 +191,7 @@ fn parameters_change_by_vote_and_bad_ones_are_refused() {
 #[test]
 fn a_tally_that_ignores_the_quorum_is_caught_by_i10() {
     let (mut org, w) = org_with(10);
-    org.inject_faults(OrgFaults { ignore_quorum: true });
+    org.inject_faults(OrgFaults { ignore_quorum: true, ..OrgFaults::default() });
     let n = org.propose(id(2), ProposalKind::Expel { member: id(10) }, 0).unwrap();
     org.vote(id(2), n, true, 1, &w).unwrap(); // 10 of 100: below the 20% quorum
     assert!(org.close(n, 10, &w).unwrap().0.passed, "the broken tally passes it");

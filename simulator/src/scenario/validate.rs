@@ -25,6 +25,9 @@ pub(super) fn check(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioEr
     workload(s, invalid)?;
     faults(s, invalid)?;
     adversaries(s, invalid)?;
+    if let Some(g) = &s.governance {
+        governance(s, g, invalid)?;
+    }
     leaf_groups_possible(s, invalid)?;
     int_in(invalid, "limits.max_events", s.limits.max_events, 1, u64::MAX, "")?;
     int_in(invalid, "limits.max_queue", s.limits.max_queue, 1, u64::MAX, "")?;
@@ -416,6 +419,54 @@ fn faults(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
         }
         let key = "faults.churn.down_max_ms";
         int_in(invalid, key, churn.down_max_ms, 0, s.duration_ms, " ms (duration_ms)")?;
+    }
+    Ok(())
+}
+
+fn governance(s: &Scenario, g: &Governance, invalid: Invalid<'_>) -> Result<(), ScenarioError> {
+    int_in(invalid, "governance.found_at_ms", g.found_at_ms, 0, s.duration_ms.saturating_sub(1), " ms")?;
+    let clients = u64::from(s.nodes.clients);
+    int_in(
+        invalid,
+        "governance.founding_members",
+        u64::from(g.founding_members),
+        1,
+        clients,
+        " (the clients)",
+    )?;
+    int_in(invalid, "governance.vote_window_pulses", g.vote_window_pulses, 1, 1_000_000, " pulses")?;
+    int_in(
+        invalid,
+        "governance.supervisor_absence_pulses",
+        g.supervisor_absence_pulses,
+        1,
+        100_000_000,
+        " pulses",
+    )?;
+    probability(invalid, "governance.vote_quorum", g.vote_quorum)?;
+    probability(invalid, "governance.vote_threshold", g.vote_threshold)?;
+    if g.vote_weight == VoteWeight::Balance {
+        return Err(invalid(
+            "governance.vote_weight",
+            "\"one_member_one_vote\" or \"trust\" (balance weights need account proofs at the opening version, not on the wire yet: D-041)",
+            "\"balance\"".to_string(),
+        ));
+    }
+    number_in(invalid, "governance.applications_per_s", g.applications_per_s, 0.0, 1_000.0)?;
+    number_in(invalid, "governance.proposals_per_s", g.proposals_per_s, 0.0, 100.0)?;
+    for (key, value) in [
+        ("governance.endorsed_share", g.endorsed_share),
+        ("governance.approve_unendorsed", g.approve_unendorsed),
+        ("governance.turnout", g.turnout),
+        ("governance.yes_share", g.yes_share),
+        ("governance.sybil_share", g.sybil_share),
+    ] {
+        probability(invalid, key, value)?;
+    }
+    int_in(invalid, "governance.trust_honest", g.trust_honest, 0, 1_000_000_000, "")?;
+    int_in(invalid, "governance.trust_sybil", g.trust_sybil, 0, 1_000_000_000, "")?;
+    if let Some(at_ms) = g.supervisor_silent_from_ms {
+        int_in(invalid, "governance.supervisor_silent_from_ms", at_ms, g.found_at_ms, s.duration_ms, " ms")?;
     }
     Ok(())
 }

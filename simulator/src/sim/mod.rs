@@ -28,6 +28,7 @@ use crate::summary::{RunResult, Summary};
 use crate::trace::{Ev, Trace};
 
 mod errors;
+mod governance;
 mod observe;
 mod schedule;
 mod wire_check;
@@ -103,6 +104,8 @@ enum Event {
     },
     ChurnTick,
     Sample,
+    /// The organization's users decide what to ask (D-041), once a pulse.
+    GovTick,
 }
 
 /// The engine's facts about a node, kept apart from the node itself so that the hot loop's
@@ -151,6 +154,10 @@ pub struct RunOptions {
     /// Deliberately broken client behaviour (tests of the checker only).
     #[cfg(feature = "fault-injection")]
     pub node_faults: Option<reference::node::NodeFaults>,
+    /// Broken tallies at one root member, by node index (tests of I10 and of governance
+    /// agreement only).
+    #[cfg(feature = "fault-injection")]
+    pub org_faults: Option<(NodeIndex, reference::org::OrgFaults)>,
     /// Envelope checks switched off at every node (tests of D-039's checks only).
     #[cfg(feature = "fault-injection")]
     pub envelope_faults: Option<reference::node::EnvelopeFaults>,
@@ -198,6 +205,10 @@ pub struct Simulation {
     crashed_primaries: BTreeMap<(u32, u32), NodeIndex>,
     /// Elections over candidate pools, when the groups have standbys (D-035).
     elections: Option<Box<ElectionLog>>,
+    /// The organization's users, when the scenario has one (D-041).
+    governance: Option<Box<crate::governance::GovDriver>>,
+    /// The root members' organizations at each sealed pulse (D-041).
+    gov_agreement: governance::GovAgreement,
     /// Where the committee members are among the nodes.
     layout: Layout,
     /// Which seals are the groups' history, fed by node events (D-032, D-033).
@@ -295,7 +306,13 @@ impl Simulation {
         let impersonators = Impersonators::new(&scenario, seed, layout, &world.signers).map(Box::new);
         let elections = election_log(&scenario, seed, layout);
         let groups = world.roster.len();
-        let nodes = started_nodes(world, &scenario, verifier, &options);
+        let org_key = world::more_signers(&scenario, seed, world::ORG_KEY_INDEX, 1).remove(0);
+        let governance = crate::governance::GovDriver::new(&scenario, seed, &ids, org_key).map(Box::new);
+        let gov_config = reference::node::governance::GovConfig {
+            trust: std::sync::Arc::new(governance.as_ref().map(|g| g.trust().clone()).unwrap_or_default()),
+            ..Default::default()
+        };
+        let nodes = started_nodes(world, &scenario, verifier, &options, gov_config);
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
             .into_iter()
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
@@ -335,6 +352,8 @@ impl Simulation {
             impersonators,
             forgery_refused: None,
             elections,
+            governance,
+            gov_agreement: governance::GovAgreement::default(),
             crashed_primaries: BTreeMap::new(),
             layout,
             history: SealHistory::new(layout.backups > 0, layout.root_backups > 0),
@@ -465,6 +484,7 @@ impl Simulation {
             Event::PartitionHeal { index } => self.partition(index, false),
             Event::ChurnTick => self.churn_tick(),
             Event::Sample => self.sample(),
+            Event::GovTick => self.gov_tick(),
         }
     }
 
@@ -520,6 +540,7 @@ impl Simulation {
         let code = match timer {
             Timer::Pulse => 0,
             Timer::Retry { .. } => 1,
+            Timer::GovRetry { .. } => 2,
         };
         self.trace.record(self.now_ms, Ev::Timer, &[u64::from(node), code])?;
         self.with_node(node, |n, now, out| n.handle_timer(now, timer, out))
@@ -550,6 +571,7 @@ impl Simulation {
         };
         result
             .and_then(|()| self.checker.after_node_event(index as usize, self.held_root(index)))
+            .and_then(|()| self.check_governance(index))
             .map_err(|v| self.violation(v))
     }
 
@@ -784,6 +806,7 @@ impl Simulation {
             },
             max_drift_ppm: self.status.iter().map(|s| s.drift_ppm.abs()).max().unwrap_or(0),
             elections: self.elections.as_ref().map(|log| log.finish()),
+            governance: self.governance.map(|g| g.finish()),
             impersonation: self.impersonators.map(|i| i.counts),
         })
     }
@@ -835,9 +858,10 @@ fn started_nodes(
     scenario: &Scenario,
     verifier: SharedVerifier,
     options: &RunOptions,
+    governance: reference::node::governance::GovConfig,
 ) -> Vec<Node> {
     #[allow(unused_mut)] // mutated only with fault injection
-    let mut nodes = world.into_nodes(scenario, verifier);
+    let mut nodes = world.into_nodes(scenario, verifier, governance);
     #[cfg(feature = "fault-injection")]
     for node in &mut nodes {
         if let Some(faults) = options.node_faults {
@@ -849,6 +873,10 @@ fn started_nodes(
         if let Some(faults) = options.envelope_faults {
             node.inject_envelope_faults(faults);
         }
+    }
+    #[cfg(feature = "fault-injection")]
+    if let Some((node, faults)) = options.org_faults {
+        nodes[node as usize].inject_org_faults(faults);
     }
     nodes
 }

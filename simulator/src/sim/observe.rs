@@ -42,6 +42,10 @@ impl Simulation {
                 self.on_election_event(event)
             }
             NodeEvent::BadMessage { from, error } => self.on_bad_message(node, from, &error),
+            NodeEvent::GovHandled { .. }
+            | NodeEvent::ProposalClosed { .. }
+            | NodeEvent::GovAnswered { .. }
+            | NodeEvent::GovGaveUp { .. } => self.on_gov_event(event),
             NodeEvent::TookOver { .. }
             | NodeEvent::VotedViewChange { .. }
             | NodeEvent::Replayed { .. }

@@ -31,6 +31,7 @@ impl Simulation {
             self.queue.push(first_ms, Event::Arrival);
         }
         self.schedule_declared_faults();
+        self.schedule_governance();
         self.queue.push(self.scenario.parameters.pulse_ms.saturating_sub(1), Event::Sample);
         Ok(())
     }

@@ -137,7 +137,12 @@ impl World {
         World { signers, roster, genesis, layout }
     }
 
-    pub(super) fn into_nodes(self, scenario: &Scenario, verifier: SharedVerifier) -> Vec<Node> {
+    pub(super) fn into_nodes(
+        self,
+        scenario: &Scenario,
+        verifier: SharedVerifier,
+        governance: reference::node::governance::GovConfig,
+    ) -> Vec<Node> {
         let params = &scenario.parameters;
         let config = NodeConfig {
             pulse_ms: params.pulse_ms,
@@ -150,6 +155,7 @@ impl World {
             election_cycle_pulses: params.election_cycle_pulses,
             election_pool_factor: params.election_pool_factor,
             bookkeeper_deposit_min: params.bookkeeper_deposit_min,
+            governance,
         };
         let retained = params.versions_retained;
         let ledgers: Vec<_> =
@@ -207,6 +213,10 @@ pub(super) fn signers(scenario: &Scenario, seed: u64) -> (Vec<SharedSigner>, Sha
     (signers, verifier)
 }
 
+/// The index of the organization's key among the signers a seed makes (D-041): far above any
+/// node's, so that it is nobody's node key.
+pub(super) const ORG_KEY_INDEX: u64 = 1 << 40;
+
 /// The signers of nodes `first..first + count`; node `i`'s key depends only on the seed and `i`.
 pub(super) fn more_signers(scenario: &Scenario, seed: u64, first: u64, count: u64) -> Vec<SharedSigner> {
     let indices = first..first + count;
@@ -256,7 +266,7 @@ pub fn driver_world(scenario: &Scenario, seed: u64, file: &Path) -> Result<Drive
     let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
     let key_seeds = (0..ids.len() as u64).map(|i| ed25519_key_seed(seed, i)).collect();
     let layout = world.layout;
-    let nodes = world.into_nodes(&scenario, verifier);
+    let nodes = world.into_nodes(&scenario, verifier, reference::node::governance::GovConfig::default());
     Ok(DriverWorld { nodes, key_seeds, ids, layout })
 }
 

@@ -9,6 +9,7 @@ mod determinism;
 mod faults;
 mod fuzz_corpus;
 mod goldens;
+mod governance;
 mod hostile;
 mod hygiene;
 mod impersonation;

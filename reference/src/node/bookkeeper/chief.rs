@@ -118,6 +118,7 @@ impl Chief {
         assert_eq!(books.group, Prefix::ROOT, "the chief keeps the root group's books");
         books.pulse += 1;
         let pulse = books.pulse;
+        self.close_proposals(books, out);
         let report = books.seal(out);
         let arbiter = &mut self.arbiter;
         arbiter.report(report.clone()).expect("the chief's own report is always newer");

@@ -22,7 +22,9 @@ use crate::smt::{RootSynopsis, Version};
 mod books;
 mod chief;
 mod faults;
+mod governance;
 mod leaf_committee;
+mod registry;
 mod replication;
 mod root_committee;
 mod snapshot;
@@ -37,6 +39,8 @@ use super::{
     Envelope, Message, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier, Timer, To,
 };
 use chief::ChiefCommittees;
+pub use registry::ClosedProposal;
+use registry::Registry;
 use replication::Replication;
 pub(in crate::node) use replication::report_digest;
 use root_committee::RootCommittee;
@@ -152,6 +156,8 @@ struct Chief {
     arbiter: Arbiter,
     /// Attestations and failover bookkeeping: empty unless the roster runs committees.
     committees: ChiefCommittees,
+    /// The organizations (D-041): replicated with the rest of the chief's state.
+    registry: Registry,
 }
 
 impl Role {
@@ -252,7 +258,11 @@ impl Bookkeeper {
         };
         let role = match chief {
             Some(arbiter) => Role::Root(Box::new(Root {
-                chief: Chief { arbiter, committees: ChiefCommittees::default() },
+                chief: Chief {
+                    arbiter,
+                    committees: ChiefCommittees::default(),
+                    registry: Registry::default(),
+                },
                 cosigning,
             })),
             None => Role::Leaf,
@@ -290,6 +300,19 @@ impl Bookkeeper {
         }
     }
 
+    /// The organizations, if this is a root committee member (D-041).
+    pub(super) fn registry(&self) -> Option<&Registry> {
+        self.role.root().map(|root| &root.chief.registry)
+    }
+
+    /// Break every organization's tally (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn inject_org_faults(&mut self, faults: crate::org::OrgFaults) {
+        if let Some(root) = self.role.root_mut() {
+            root.chief.registry.inject_faults(faults);
+        }
+    }
+
     /// The committee of `group` as this node knows it.
     pub(super) fn committee_of(&self, group: &Prefix) -> Vec<Id> {
         self.books.views.committee(&self.books.config.roster, group)
@@ -312,6 +335,10 @@ impl Bookkeeper {
         self.books.hash_books(&mut hasher);
         if let Some(arbiter) = self.arbiter() {
             hasher.update(&arbiter.fingerprint().0);
+        }
+        // Without organizations the fingerprint is the one it was before they existed.
+        if let Some(registry) = self.registry().filter(|r| !r.is_empty()) {
+            hasher.update(&registry.digest().0);
         }
         self.books.hash_capacity(&mut hasher);
         // Only a roster with committees has views, replication and attestations; the others
@@ -393,7 +420,14 @@ impl Bookkeeper {
         if transfer && !self.books.acting {
             return Err(self.books.not_acting());
         }
-        let for_the_chief = matches!(msg, Message::GroupSeal(_) | Message::Attest { .. });
+        let governance = matches!(msg, Message::Gov(_));
+        if governance && !self.role.is_root() {
+            return Err(NodeError::UnexpectedMessage { role: "leaf bookkeeper", kind: msg.kind() });
+        }
+        if governance && !self.books.acting {
+            return Err(self.books.not_acting());
+        }
+        let for_the_chief = governance || matches!(msg, Message::GroupSeal(_) | Message::Attest { .. });
         if (transfer || for_the_chief)
             && let Some(cosigning) = self.role.cosigning_mut().filter(|c| c.pending.is_some())
         {
@@ -401,7 +435,7 @@ impl Bookkeeper {
             cosigning.buffered.push((from, envelope.clone()));
             return Ok(Admitted::Buffered);
         }
-        if for_the_chief && self.is_root_backup() {
+        if for_the_chief && !governance && self.is_root_backup() {
             return Err(self.books.not_acting());
         }
         if let Message::Pulse { views, .. } = msg
@@ -434,6 +468,13 @@ impl Bookkeeper {
                 self.record_at_chief(envelope);
                 self.in_cycle(out, |node, out| node.on_attest(from, report, *view, out))
             }
+            Message::Gov(request) => {
+                self.record_at_chief(envelope);
+                self.in_cycle(out, |node, out| {
+                    node.on_gov(from, request, out);
+                    Ok(())
+                })
+            }
             Message::Replicate(batch) => self.on_replicate(from, batch, out),
             Message::StateRequest { group } => self.on_state_request(from, *group, out),
             Message::State(snapshot) => self.on_state(from, snapshot, out),
@@ -443,7 +484,10 @@ impl Bookkeeper {
                 self.on_pulse(from, *pulse, (views, seatings), root, out);
                 Ok(())
             }
-            Message::Propose { .. } | Message::Committed { .. } | Message::Rejected { .. } => {
+            Message::Propose { .. }
+            | Message::Committed { .. }
+            | Message::Rejected { .. }
+            | Message::GovOutcome { .. } => {
                 Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: msg.kind() })
             }
         }

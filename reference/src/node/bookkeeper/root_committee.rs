@@ -73,6 +73,10 @@ impl Root {
                 Message::Attest { report, view } => books
                     .check_attester(*from, report)
                     .and_then(|()| self.chief.on_attest(books, *from, report, *view, &mut held)),
+                Message::Gov(request) => {
+                    self.chief.on_gov(books, *from, request, &mut held);
+                    Ok(())
+                }
                 _ => Ok(()),
             };
             refused(&mut ignored, *from, result);
@@ -103,6 +107,11 @@ impl Chief {
             hasher.update(&entry.group.bits().0);
             hasher.update(&entry.view.to_le_bytes());
             hasher.update(&entry.primary.0);
+        }
+        // The organizations are co-signed with the rest (D-041); without any, the digest is
+        // the one it was before they existed.
+        if !self.registry.is_empty() {
+            hasher.update(&self.registry.digest().0);
         }
         Hash32(*hasher.finalize().as_bytes())
     }

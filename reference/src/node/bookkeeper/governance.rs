@@ -1,0 +1,52 @@
+//! The root committee's part in governance (D-041): the acting chief applies a signed request
+//! in its cycle and answers its author; a root backup's replay does the same through the same
+//! code; every pulse closes the proposals whose window is over.
+
+use crate::id::Id;
+use crate::node::governance::GovRequest;
+use crate::node::{Message, NodeEvent, Output};
+
+use super::{Bookkeeper, Books, Chief};
+
+impl Bookkeeper {
+    /// `author`'s signed governance request, at the acting chief.
+    pub(super) fn on_gov(&mut self, author: Id, request: &GovRequest, out: &mut Vec<Output>) {
+        if let Some(root) = self.role.root_mut() {
+            root.chief.on_gov(&self.books, author, request, out);
+        }
+    }
+}
+
+impl Chief {
+    /// Apply `author`'s request at the current pulse and answer it. A retry of the author's
+    /// latest request is answered again; only a new one is an event.
+    pub(super) fn on_gov(&mut self, books: &Books, author: Id, request: &GovRequest, out: &mut Vec<Output>) {
+        let pulse = books.pulse;
+        let config = &books.config.governance;
+        let (result, fresh) = self.registry.handle(author, request, pulse, config, books.verifier.as_ref());
+        if fresh {
+            out.push(Output::Event(NodeEvent::GovHandled {
+                org: request.org,
+                author,
+                nonce: request.nonce,
+                action: request.action.kind(),
+                pulse,
+                result,
+            }));
+        }
+        let msg = Message::GovOutcome { org: request.org, nonce: request.nonce, pulse, result };
+        out.push(Output::Send { to: author, msg });
+    }
+
+    /// Close the proposals whose window is over at the pulse just begun.
+    pub(super) fn close_proposals(&mut self, books: &Books, out: &mut Vec<Output>) {
+        if self.registry.is_empty() {
+            return;
+        }
+        let pulse = books.pulse;
+        for closed in self.registry.close_due(pulse, &books.config.governance) {
+            out.push(Output::Event(NodeEvent::ProposalClosed { pulse, closed: Box::new(closed) }));
+        }
+        self.registry.seal(pulse);
+    }
+}

@@ -1,0 +1,236 @@
+//! The organizations the root committee keeps (SPEC §3, D-041): every request a member or guest
+//! signs is applied here, in the acting chief's cycle, and rebuilt by the root backups' replay;
+//! open proposals close at the first pulse after their window. Pure: the caller passes the
+//! pulse, the verifier and the configuration.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::{Hash32, PublicKey, Verifier};
+use crate::id::Id;
+use crate::org::{Effect, Organization, Outcome, ProposalKind, WeightRule, Weights};
+
+use crate::node::governance::{
+    Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_REASON_BYTES,
+    check_endorsement, check_founding,
+};
+
+/// A proposal the pulse closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedProposal {
+    /// The organization.
+    pub org: Id,
+    /// The proposal's number.
+    pub number: u64,
+    /// What it proposed.
+    pub kind: ProposalKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What the rest of the system must do.
+    pub effect: Effect,
+}
+
+/// The organizations and each author's latest request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(in crate::node) struct Registry {
+    orgs: BTreeMap<Id, Organization>,
+    /// `(organization, author)` → the author's latest request number and its answer: a retry
+    /// with the same number is answered again without acting twice; an older one is refused.
+    latest: BTreeMap<(Id, Id), (u64, GovResult)>,
+    /// The digest as of the last pulse this member closed (sealed or replayed), for drivers
+    /// that check the members agree (derived: not part of the digest).
+    sealed: Option<(u64, Hash32)>,
+    #[cfg(feature = "fault-injection")]
+    faults: crate::org::OrgFaults,
+}
+
+/// Weights under the `trust` rule from the configuration's table.
+struct TrustTable<'a>(&'a BTreeMap<Id, u64>);
+
+impl Weights for TrustTable<'_> {
+    fn weight(&self, member: &Id) -> u64 {
+        self.0.get(member).copied().unwrap_or(0)
+    }
+}
+
+impl Registry {
+    /// The organizations, by Id.
+    pub(in crate::node) fn orgs(&self) -> &BTreeMap<Id, Organization> {
+        &self.orgs
+    }
+
+    pub(in crate::node) fn is_empty(&self) -> bool {
+        self.orgs.is_empty() && self.latest.is_empty()
+    }
+
+    /// Apply `author`'s `request` at `pulse`. The answer, and whether the request was new (a
+    /// retry of the latest is answered again and changes nothing).
+    pub(in crate::node) fn handle(
+        &mut self,
+        author: Id,
+        request: &GovRequest,
+        pulse: u64,
+        config: &GovConfig,
+        verifier: &dyn Verifier,
+    ) -> (GovResult, bool) {
+        let key = (request.org, author);
+        if let Some((latest, result)) = self.latest.get(&key) {
+            if request.nonce == *latest {
+                return (*result, false);
+            }
+            if request.nonce < *latest {
+                return (Err(GovRefusal::Stale { nonce: request.nonce, latest: *latest }), false);
+            }
+        }
+        let result = self.act(author, request, pulse, config, verifier);
+        self.latest.insert(key, (request.nonce, result));
+        (result, true)
+    }
+
+    fn act(
+        &mut self,
+        author: Id,
+        request: &GovRequest,
+        pulse: u64,
+        config: &GovConfig,
+        verifier: &dyn Verifier,
+    ) -> GovResult {
+        if let GovAction::Create { org_key, org_sig, params } = &request.action {
+            return self.create(author, request.org, (org_key, org_sig), *params, pulse, config, verifier);
+        }
+        let org = self.orgs.get_mut(&request.org).ok_or(GovRefusal::UnknownOrg(request.org))?;
+        let trust = TrustTable(&config.trust);
+        match &request.action {
+            GovAction::Create { .. } => unreachable!("handled above"),
+            GovAction::Apply { endorsement } => {
+                bounded(Bound::Applications, org.applications(), config.max_applications)?;
+                let endorser = match endorsement {
+                    Some(endorsement) => Some(check_endorsement(verifier, request.org, author, endorsement)?),
+                    None => None,
+                };
+                org.apply(author, endorser)?;
+            }
+            GovAction::Decide { applicant, admit } => {
+                if *admit {
+                    bounded(Bound::Members, org.members().len(), config.max_members)?;
+                }
+                org.decide_application(author, *applicant, *admit, pulse)?;
+            }
+            GovAction::AdmitByTask { guest } => {
+                bounded(Bound::Members, org.members().len(), config.max_members)?;
+                org.admit_by_task(author, *guest, pulse)?;
+            }
+            GovAction::Leave => org.leave(author)?,
+            GovAction::NarrowRights { member, rights } => {
+                org.narrow_rights(author, *member, *rights, pulse)?
+            }
+            GovAction::Heartbeat => org.supervisor_heartbeat(author, pulse)?,
+            GovAction::Propose { kind } => {
+                bounded(Bound::OpenProposals, org.open_proposals(), config.max_open_proposals)?;
+                check_kind(kind)?;
+                let number = org.propose(author, kind.clone(), pulse)?;
+                return Ok(GovAccepted::Opened { number });
+            }
+            GovAction::Vote { number, yes } => org.vote(author, *number, *yes, pulse, &trust)?,
+        }
+        Ok(GovAccepted::Done)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one request's parts, unpacked by the one caller
+    fn create(
+        &mut self,
+        founder: Id,
+        org: Id,
+        (org_key, org_sig): (&PublicKey, &crate::crypto::Signature),
+        params: crate::org::OrgParams,
+        pulse: u64,
+        config: &GovConfig,
+        verifier: &dyn Verifier,
+    ) -> GovResult {
+        if self.orgs.contains_key(&org) {
+            return Err(GovRefusal::OrgExists(org));
+        }
+        bounded(Bound::Organizations, self.orgs.len(), config.max_orgs)?;
+        check_founding(verifier, org, founder, org_key, org_sig)?;
+        check_rule(params.weight_rule)?;
+        #[allow(unused_mut)] // changed only with fault injection
+        let mut organization = Organization::create(org, founder, params, pulse)?;
+        #[cfg(feature = "fault-injection")]
+        organization.inject_faults(self.faults);
+        self.orgs.insert(org, organization);
+        Ok(GovAccepted::Done)
+    }
+
+    /// Close every proposal whose window is over at `pulse`, organization by organization in
+    /// Id order and proposal by proposal in number order.
+    pub(in crate::node) fn close_due(&mut self, pulse: u64, config: &GovConfig) -> Vec<ClosedProposal> {
+        let trust = TrustTable(&config.trust);
+        let mut closed = Vec::new();
+        for (id, org) in &mut self.orgs {
+            for number in org.due(pulse) {
+                let kind = org.proposals()[&number].kind.clone();
+                let (outcome, effect) = org.close(number, pulse, &trust).expect("a due proposal closes");
+                closed.push(ClosedProposal { org: *id, number, kind, outcome, effect });
+            }
+        }
+        closed
+    }
+
+    /// The digest as of the last pulse closed here.
+    pub(in crate::node) fn sealed(&self) -> Option<(u64, Hash32)> {
+        self.sealed
+    }
+
+    /// Remember the digest as of closing `pulse`.
+    pub(in crate::node) fn seal(&mut self, pulse: u64) {
+        self.sealed = Some((pulse, self.digest()));
+    }
+
+    /// A digest of every organization and every author's latest request, in one order.
+    pub(in crate::node) fn digest(&self) -> Hash32 {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&(self.orgs.len() as u64).to_le_bytes());
+        for org in self.orgs.values() {
+            org.digest(&mut hasher);
+        }
+        hasher.update(&(self.latest.len() as u64).to_le_bytes());
+        for ((org, author), (nonce, result)) in &self.latest {
+            hasher.update(&org.0);
+            hasher.update(&author.0);
+            hasher.update(&nonce.to_le_bytes());
+            // The answer is determined by the requests; its discriminant is enough to tell a
+            // replica that answered differently.
+            hasher.update(&[u8::from(result.is_ok())]);
+        }
+        Hash32(*hasher.finalize().as_bytes())
+    }
+
+    /// Turn on deliberately broken tallies in every organization (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub(in crate::node) fn inject_faults(&mut self, faults: crate::org::OrgFaults) {
+        self.faults = faults;
+        for org in self.orgs.values_mut() {
+            org.inject_faults(faults);
+        }
+    }
+}
+
+fn bounded(what: Bound, len: usize, limit: u32) -> Result<(), GovRefusal> {
+    if len >= limit as usize { Err(GovRefusal::Full { what, limit }) } else { Ok(()) }
+}
+
+fn check_rule(rule: WeightRule) -> Result<(), GovRefusal> {
+    match rule {
+        WeightRule::Balance => Err(GovRefusal::WeightRuleUnavailable(rule)),
+        WeightRule::OneMemberOneVote | WeightRule::Trust => Ok(()),
+    }
+}
+
+fn check_kind(kind: &ProposalKind) -> Result<(), GovRefusal> {
+    match kind {
+        ProposalKind::StructuralReward { reason, .. } if reason.len() > MAX_REASON_BYTES => {
+            Err(GovRefusal::ReasonTooLong)
+        }
+        ProposalKind::ParamChange { params } => check_rule(params.weight_rule),
+        _ => Ok(()),
+    }
+}

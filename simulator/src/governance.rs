@@ -1,0 +1,546 @@
+//! The users of one organization (D-041): what they ask of it, as commands to their own nodes,
+//! which sign them and send them to the root committee. The driver stands in for people — who
+//! applies, who endorses, what the supervisor approves, who proposes and how members vote —
+//! and learns only what their nodes learn: the answers to their requests and the proposals
+//! the pulses close. Every choice is drawn from one ChaCha8 stream of the seed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use reference::Id;
+use reference::node::governance::{Endorsement, GovAccepted, GovAction, GovRefusal, GovResult};
+use reference::node::{ClosedProposal, Command, SharedSigner};
+use reference::org::{OrgError, OrgParams, ProposalKind, WeightRule};
+
+use crate::rng::{self, Purpose};
+use crate::scenario::{Governance, NodeIndex, Scenario, VoteWeight};
+
+/// The supervisor: client 1.
+pub const FOUNDER: NodeIndex = 1;
+
+/// What a request was for, so that its answer can be followed up.
+#[derive(Clone, Debug)]
+enum Asked {
+    Create,
+    Apply { applied_at_ms: u64, endorsed: bool },
+    Decide { applicant: NodeIndex, admit: bool, applied_at_ms: u64 },
+    Propose { by_sybil: bool, kind: &'static str },
+    Vote { second: bool },
+    Heartbeat,
+}
+
+/// A request issued, by tag.
+#[derive(Clone, Debug)]
+struct Issued {
+    node: NodeIndex,
+    asked: Asked,
+}
+
+/// What a proposal was about, as the driver knows it.
+#[derive(Clone, Copy, Debug)]
+struct Opened {
+    by_sybil: bool,
+    kind: &'static str,
+}
+
+/// What the organization's users achieved, and what its adversaries did (the summary's
+/// `governance`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceCounts {
+    /// The weight rule.
+    pub vote_weight: String,
+    /// Requests the users' nodes sent (each retried until answered).
+    pub requests: u64,
+    /// Answered: taken / refused, by reason.
+    pub accepted: u64,
+    /// Refused requests by reason.
+    pub refused: BTreeMap<String, u64>,
+    /// Requests whose node gave up waiting for an answer.
+    pub given_up: u64,
+    /// Applications taken by the root committee.
+    pub applications: u64,
+    /// Honest applicants admitted.
+    pub honest_admitted: u64,
+    /// Sybils admitted.
+    pub sybils_admitted: u64,
+    /// Mean time from an application's acceptance to the supervisor's approval being applied.
+    pub mean_ms_to_admission: u64,
+    /// Members at the end, as the supervisor's answers and closed proposals tell.
+    pub members: u64,
+    /// Sybil members at the end.
+    pub sybil_members: u64,
+    /// Proposals opened.
+    pub proposals_opened: u64,
+    /// Proposals closed, by kind: `[passed, failed]`.
+    pub proposals_closed: BTreeMap<String, [u64; 2]>,
+    /// Votes taken.
+    pub votes: u64,
+    /// Votes taken over the votes the members could have cast on the closed proposals.
+    pub turnout: f64,
+    /// Proposals opened by sybils that passed (expulsions of honest members).
+    pub captured: u64,
+    /// Honest members expelled.
+    pub honest_expelled: u64,
+    /// Second votes by one member, all refused (`already voted`).
+    pub double_votes_refused: u64,
+    /// Supervisor changes by election.
+    pub supervisor_changes: u64,
+}
+
+/// The organization's users.
+pub struct GovDriver {
+    cfg: Governance,
+    clients: u32,
+    pulse_ms: u64,
+    /// The organization's key and Id.
+    org_key: SharedSigner,
+    rng: ChaCha8Rng,
+    sybil: Vec<bool>,
+    supervisor: NodeIndex,
+    founded: bool,
+    members: BTreeSet<NodeIndex>,
+    applied: BTreeSet<NodeIndex>,
+    issued: BTreeMap<u64, Issued>,
+    due: BTreeMap<u64, Vec<(NodeIndex, GovAction, Asked)>>,
+    next_tag: u64,
+    next_application_ms: u64,
+    next_proposal_ms: u64,
+    proposals: BTreeMap<u64, Opened>,
+    closed: BTreeSet<u64>,
+    /// Members who could vote when each closed proposal closed, summed (turnout's denominator).
+    possible_votes: u64,
+    admission_ms_total: u64,
+    last_election_ms: u64,
+    /// The governance trust scores the root committee is configured with.
+    trust: BTreeMap<Id, u64>,
+    counts: GovernanceCounts,
+}
+
+impl GovDriver {
+    /// The users of `scenario`'s organization, if it has one. `ids` are the nodes' Ids;
+    /// `org_key` the organization's key (no node's).
+    pub fn new(scenario: &Scenario, seed: u64, ids: &[Id], org_key: SharedSigner) -> Option<GovDriver> {
+        let cfg = scenario.governance.clone()?;
+        let clients = scenario.nodes.clients;
+        let mut rng = rng::stream(seed, Purpose::Governance, 0);
+        // Client 1 (the supervisor) and the founding members are honest.
+        let sybil: Vec<bool> =
+            (0..=clients).map(|i| i > cfg.founding_members && chance(&mut rng, cfg.sybil_share)).collect();
+        let trust = (1..=clients)
+            .map(|i| (ids[i as usize], if sybil[i as usize] { cfg.trust_sybil } else { cfg.trust_honest }))
+            .collect();
+        let counts =
+            GovernanceCounts { vote_weight: weight_name(cfg.vote_weight).into(), ..Default::default() };
+        Some(GovDriver {
+            next_application_ms: cfg.found_at_ms + 5 * scenario.parameters.pulse_ms,
+            next_proposal_ms: cfg.found_at_ms + 10 * scenario.parameters.pulse_ms,
+            last_election_ms: 0,
+            pulse_ms: scenario.parameters.pulse_ms,
+            clients,
+            org_key,
+            rng,
+            sybil,
+            supervisor: FOUNDER,
+            founded: false,
+            members: BTreeSet::new(),
+            applied: BTreeSet::new(),
+            issued: BTreeMap::new(),
+            due: BTreeMap::new(),
+            next_tag: 0,
+            proposals: BTreeMap::new(),
+            closed: BTreeSet::new(),
+            possible_votes: 0,
+            admission_ms_total: 0,
+            trust,
+            counts,
+            cfg,
+        })
+    }
+
+    /// The organization's Id.
+    pub fn org(&self) -> Id {
+        self.org_key.id()
+    }
+
+    /// The trust scores the root committee weighs `trust` votes with.
+    pub fn trust(&self) -> &BTreeMap<Id, u64> {
+        &self.trust
+    }
+
+    /// Whether client `node` is a sybil.
+    pub fn is_sybil(&self, node: NodeIndex) -> bool {
+        self.sybil.get(node as usize).copied().unwrap_or(false)
+    }
+
+    /// When the first tick is.
+    pub fn first_tick_ms(&self) -> u64 {
+        self.cfg.found_at_ms
+    }
+
+    /// The organization's parameters.
+    pub fn params(&self) -> OrgParams {
+        org_params(&self.cfg)
+    }
+
+    /// One pulse's worth of user decisions at `now_ms`: the commands to hand to the nodes.
+    pub fn tick(
+        &mut self,
+        now_ms: u64,
+        ids: &[Id],
+        signers: &dyn Fn(NodeIndex) -> SharedSigner,
+    ) -> Vec<(NodeIndex, Command)> {
+        let mut out = Vec::new();
+        if !self.founded && self.issued.is_empty() {
+            let action = GovAction::create(self.org_key.as_ref(), ids[FOUNDER as usize], self.params());
+            self.issue(FOUNDER, action, Asked::Create, &mut out);
+        }
+        if self.founded {
+            self.applications(now_ms, ids, signers, &mut out);
+            self.propose(now_ms, ids, &mut out);
+            self.heartbeat(now_ms, &mut out);
+        }
+        let later = self.due.split_off(&(now_ms + 1));
+        for (_, actions) in std::mem::replace(&mut self.due, later) {
+            for (node, action, asked) in actions {
+                self.issue(node, action, asked, &mut out);
+            }
+        }
+        out
+    }
+
+    fn issue(
+        &mut self,
+        node: NodeIndex,
+        action: GovAction,
+        asked: Asked,
+        out: &mut Vec<(NodeIndex, Command)>,
+    ) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.counts.requests += 1;
+        self.issued.insert(tag, Issued { node, asked });
+        out.push((node, Command::Gov { org: self.org(), action, tag }));
+    }
+
+    fn later(&mut self, at_ms: u64, node: NodeIndex, action: GovAction, asked: Asked) {
+        self.due.entry(at_ms).or_default().push((node, action, asked));
+    }
+
+    fn supervisor_silent(&self, now_ms: u64) -> bool {
+        self.cfg.supervisor_silent_from_ms.is_some_and(|at| now_ms >= at) && self.supervisor == FOUNDER
+    }
+
+    /// Guests apply at the configured rate; sybils are endorsed by sybil members.
+    fn applications(
+        &mut self,
+        now_ms: u64,
+        ids: &[Id],
+        signers: &dyn Fn(NodeIndex) -> SharedSigner,
+        out: &mut Vec<(NodeIndex, Command)>,
+    ) {
+        while self.cfg.applications_per_s > 0.0 && self.next_application_ms <= now_ms {
+            let gap_ms = rng::exponential(&mut self.rng, 1000.0 / self.cfg.applications_per_s) as u64;
+            self.next_application_ms += gap_ms.max(1);
+            let guest = rng::between(&mut self.rng, 2, u64::from(self.clients)) as NodeIndex;
+            if self.members.contains(&guest) || self.applied.contains(&guest) {
+                continue;
+            }
+            let sybil = self.is_sybil(guest);
+            let endorser = if sybil {
+                self.random_member(|d, m| d.is_sybil(m))
+            } else if chance(&mut self.rng, self.cfg.endorsed_share) {
+                self.random_member(|d, m| !d.is_sybil(m))
+            } else {
+                None
+            };
+            let endorsement =
+                endorser.map(|e| Endorsement::sign(signers(e).as_ref(), self.org(), ids[guest as usize]));
+            self.applied.insert(guest);
+            let asked = Asked::Apply { applied_at_ms: now_ms, endorsed: endorsement.is_some() };
+            self.issue(guest, GovAction::Apply { endorsement }, asked, out);
+        }
+    }
+
+    fn random_member(&mut self, keep: impl Fn(&GovDriver, NodeIndex) -> bool) -> Option<NodeIndex> {
+        let eligible: Vec<NodeIndex> = self.members.iter().copied().filter(|m| keep(self, *m)).collect();
+        (!eligible.is_empty())
+            .then(|| eligible[rng::between(&mut self.rng, 0, eligible.len() as u64 - 1) as usize])
+    }
+
+    /// A member opens a proposal at the configured rate: a sybil proposes to expel an honest
+    /// member, an honest member a parameter change; once the supervisor was silent for
+    /// `supervisor_absence_pulses`, an honest member proposes itself as supervisor.
+    fn propose(&mut self, now_ms: u64, ids: &[Id], out: &mut Vec<(NodeIndex, Command)>) {
+        if self.supervisor_silent(now_ms) {
+            let silent_ms = now_ms - self.cfg.supervisor_silent_from_ms.unwrap_or(now_ms);
+            let absence_ms = self.cfg.supervisor_absence_pulses * self.pulse_ms;
+            let window_ms = self.cfg.vote_window_pulses * self.pulse_ms;
+            if silent_ms > absence_ms + self.pulse_ms
+                && now_ms >= self.last_election_ms + window_ms + 2 * self.pulse_ms
+            {
+                if let Some(candidate) = self.random_member(|d, m| !d.is_sybil(m) && m != d.supervisor) {
+                    self.last_election_ms = now_ms;
+                    let kind = ProposalKind::SupervisorElect { candidate: ids[candidate as usize] };
+                    let asked = Asked::Propose { by_sybil: false, kind: "supervisor_elect" };
+                    self.issue(candidate, GovAction::Propose { kind }, asked, out);
+                }
+            }
+        }
+        while self.cfg.proposals_per_s > 0.0 && self.next_proposal_ms <= now_ms {
+            let gap_ms = rng::exponential(&mut self.rng, 1000.0 / self.cfg.proposals_per_s) as u64;
+            self.next_proposal_ms += gap_ms.max(1);
+            let Some(proposer) = self.random_member(|_, _| true) else { continue };
+            let (kind, name) = if self.is_sybil(proposer) {
+                let Some(victim) = self.random_member(|d, m| !d.is_sybil(m) && m != d.supervisor) else {
+                    continue;
+                };
+                (ProposalKind::Expel { member: ids[victim as usize] }, "expel")
+            } else {
+                let mut params = self.params();
+                params.quorum_permille = rng::between(&mut self.rng, 100, 300) as u32;
+                (ProposalKind::ParamChange { params }, "param_change")
+            };
+            let asked = Asked::Propose { by_sybil: self.is_sybil(proposer), kind: name };
+            self.issue(proposer, GovAction::Propose { kind }, asked, out);
+        }
+    }
+
+    /// An honest, present supervisor shows it is there four times per absence period.
+    fn heartbeat(&mut self, now_ms: u64, out: &mut Vec<(NodeIndex, Command)>) {
+        let every_ms = (self.cfg.supervisor_absence_pulses * self.pulse_ms / 4).max(self.pulse_ms);
+        if !self.supervisor_silent(now_ms) && now_ms.is_multiple_of(every_ms) {
+            self.issue(self.supervisor, GovAction::Heartbeat, Asked::Heartbeat, out);
+        }
+    }
+
+    /// The answer to request `tag`, as its node learnt it.
+    pub fn answered(&mut self, now_ms: u64, tag: u64, result: GovResult, ids: &[Id]) {
+        let Some(issued) = self.issued.remove(&tag) else { return };
+        match result {
+            Ok(accepted) => {
+                self.counts.accepted += 1;
+                self.follow_up(now_ms, issued, accepted, ids);
+            }
+            Err(refusal) => {
+                *self.counts.refused.entry(refusal_name(&refusal)).or_default() += 1;
+                if let Asked::Vote { second: true } = issued.asked {
+                    self.counts.double_votes_refused +=
+                        u64::from(matches!(refusal, GovRefusal::Org(OrgError::AlreadyVoted(_))));
+                }
+                if let Asked::Apply { .. } = issued.asked {
+                    self.applied.remove(&issued.node);
+                }
+            }
+        }
+    }
+
+    fn follow_up(&mut self, now_ms: u64, issued: Issued, accepted: GovAccepted, ids: &[Id]) {
+        match issued.asked {
+            Asked::Create => {
+                self.founded = true;
+                self.members.insert(FOUNDER);
+                for member in 2..=self.cfg.founding_members {
+                    let asked = Asked::Apply { applied_at_ms: now_ms, endorsed: true };
+                    self.later(now_ms + self.pulse_ms, member, GovAction::Apply { endorsement: None }, asked);
+                    self.applied.insert(member);
+                }
+            }
+            Asked::Apply { applied_at_ms, endorsed } => {
+                self.counts.applications += 1;
+                self.decide(now_ms, issued.node, applied_at_ms, endorsed, ids);
+            }
+            Asked::Decide { applicant, admit, applied_at_ms } => {
+                self.applied.remove(&applicant);
+                if admit {
+                    self.members.insert(applicant);
+                    self.admission_ms_total += now_ms.saturating_sub(applied_at_ms);
+                    if self.is_sybil(applicant) {
+                        self.counts.sybils_admitted += 1;
+                    } else {
+                        self.counts.honest_admitted += 1;
+                    }
+                }
+            }
+            Asked::Propose { by_sybil, kind } => {
+                if let GovAccepted::Opened { number } = accepted {
+                    self.counts.proposals_opened += 1;
+                    self.proposals.insert(number, Opened { by_sybil, kind });
+                    self.cast_votes(now_ms, number, by_sybil);
+                }
+            }
+            Asked::Vote { .. } => self.counts.votes += 1,
+            Asked::Heartbeat => {}
+        }
+    }
+
+    /// The supervisor decides an application a few pulses after it was taken: an honest one
+    /// approves every endorsed application and some unendorsed ones; a hostile one approves
+    /// sybils only; a silent one never decides.
+    fn decide(&mut self, now_ms: u64, applicant: NodeIndex, applied_at_ms: u64, endorsed: bool, ids: &[Id]) {
+        let at_ms = now_ms + rng::between(&mut self.rng, 1, 3) * self.pulse_ms;
+        if self.supervisor_silent(at_ms) {
+            return;
+        }
+        let admit = if self.cfg.hostile_supervisor && self.supervisor == FOUNDER {
+            self.is_sybil(applicant)
+        } else if applicant <= self.cfg.founding_members {
+            true
+        } else {
+            endorsed || chance(&mut self.rng, self.cfg.approve_unendorsed)
+        };
+        let action = GovAction::Decide { applicant: ids[applicant as usize], admit };
+        self.later(at_ms, self.supervisor, action, Asked::Decide { applicant, admit, applied_at_ms });
+    }
+
+    /// Members vote on proposal `number`: sybils as a bloc (yes on their own, no on honest
+    /// ones — and each a second time), honest members at the configured turnout, against sybil
+    /// proposals and with `yes_share` on honest ones.
+    fn cast_votes(&mut self, now_ms: u64, number: u64, by_sybil: bool) {
+        let window_ms = self.cfg.vote_window_pulses * self.pulse_ms;
+        let voters: Vec<NodeIndex> = self.members.iter().copied().collect();
+        for voter in voters {
+            let sybil = self.is_sybil(voter);
+            if !sybil && !chance(&mut self.rng, self.cfg.turnout) {
+                continue;
+            }
+            let yes = if sybil {
+                by_sybil
+            } else if by_sybil {
+                false
+            } else {
+                chance(&mut self.rng, self.cfg.yes_share)
+            };
+            let at_ms = now_ms + rng::between(&mut self.rng, 0, (window_ms / 2).max(1) - 1);
+            self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { second: false });
+            if sybil {
+                let again = at_ms + self.pulse_ms * 2;
+                self.later(again, voter, GovAction::Vote { number, yes }, Asked::Vote { second: true });
+            }
+        }
+    }
+
+    /// A pulse closed a proposal (seen once, from the acting chief).
+    pub fn closed(&mut self, closed: &ClosedProposal, index_of: &dyn Fn(&Id) -> Option<NodeIndex>) {
+        if !self.closed.insert(closed.number) {
+            return;
+        }
+        let opened = self.proposals.get(&closed.number).copied();
+        let kind = opened.map_or_else(|| kind_name(&closed.kind), |o| o.kind);
+        let entry = self.counts.proposals_closed.entry(kind.to_string()).or_default();
+        entry[usize::from(!closed.outcome.passed)] += 1;
+        self.possible_votes += self.members.len() as u64;
+        if !closed.outcome.passed {
+            return;
+        }
+        if opened.is_some_and(|o| o.by_sybil) {
+            self.counts.captured += 1;
+        }
+        match &closed.kind {
+            ProposalKind::Expel { member } => {
+                if let Some(member) = index_of(member) {
+                    self.members.remove(&member);
+                    self.counts.honest_expelled += u64::from(!self.is_sybil(member));
+                }
+            }
+            ProposalKind::SupervisorElect { candidate } => {
+                if let Some(candidate) = index_of(candidate) {
+                    self.supervisor = candidate;
+                    self.counts.supervisor_changes += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A node gave up on request `tag`.
+    pub fn gave_up(&mut self, tag: u64) {
+        if let Some(issued) = self.issued.remove(&tag) {
+            self.counts.given_up += 1;
+            if let Asked::Apply { .. } = issued.asked {
+                self.applied.remove(&issued.node);
+            }
+        }
+    }
+
+    /// The counts at the end of the run.
+    pub fn finish(mut self) -> GovernanceCounts {
+        let admitted = self.counts.honest_admitted + self.counts.sybils_admitted;
+        self.counts.mean_ms_to_admission = self.admission_ms_total / admitted.max(1);
+        self.counts.members = self.members.len() as u64;
+        self.counts.sybil_members = self.members.iter().filter(|m| self.is_sybil(**m)).count() as u64;
+        let cast = self.counts.votes;
+        self.counts.turnout = if self.possible_votes == 0 {
+            0.0
+        } else {
+            (cast as f64 / self.possible_votes as f64 * 1000.0).round() / 1000.0
+        };
+        self.counts
+    }
+}
+
+/// True with probability `p`.
+fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+    rng::unit(rng) < p
+}
+
+impl std::fmt::Debug for GovDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GovDriver")
+            .field("org", &self.org())
+            .field("members", &self.members.len())
+            .field("issued", &self.issued.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The organization's parameters from `[governance]`.
+pub fn org_params(cfg: &Governance) -> OrgParams {
+    OrgParams {
+        vote_window_pulses: cfg.vote_window_pulses,
+        quorum_permille: (cfg.vote_quorum * 1000.0).round() as u32,
+        threshold_permille: (cfg.vote_threshold * 1000.0).round() as u32,
+        weight_rule: match cfg.vote_weight {
+            VoteWeight::OneMemberOneVote => WeightRule::OneMemberOneVote,
+            VoteWeight::Trust => WeightRule::Trust,
+            VoteWeight::Balance => WeightRule::Balance,
+        },
+        supervisor_absence_pulses: cfg.supervisor_absence_pulses,
+    }
+}
+
+fn weight_name(weight: VoteWeight) -> &'static str {
+    match weight {
+        VoteWeight::OneMemberOneVote => "one_member_one_vote",
+        VoteWeight::Trust => "trust",
+        VoteWeight::Balance => "balance",
+    }
+}
+
+fn kind_name(kind: &ProposalKind) -> &'static str {
+    match kind {
+        ProposalKind::StructuralReward { .. } => "structural_reward",
+        ProposalKind::Expel { .. } => "expel",
+        ProposalKind::ParamChange { .. } => "param_change",
+        ProposalKind::SupervisorElect { .. } => "supervisor_elect",
+        ProposalKind::DisputeVerdict { .. } => "dispute_verdict",
+    }
+}
+
+/// A refusal's name in the summary: the variant, in snake case.
+fn refusal_name(refusal: &GovRefusal) -> String {
+    let debug = match refusal {
+        GovRefusal::Org(error) => format!("{error:?}"),
+        other => format!("{other:?}"),
+    };
+    let variant = debug.split(['(', ' ', '{']).next().unwrap_or("");
+    let mut name = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}

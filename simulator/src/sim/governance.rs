@@ -1,0 +1,113 @@
+//! The organization in a run (D-041): the users' ticks, their nodes' answers and closed
+//! proposals to the driver, I10 at every root committee member after each of its events, and
+//! agreement of the members' organizations at every pulse they seal.
+
+use std::collections::BTreeMap;
+
+use reference::Id;
+use reference::crypto::Hash32;
+use reference::invariants::{Invariant, Violation};
+use reference::node::{Node, NodeEvent};
+use reference::org::WeightRule;
+
+use super::*;
+
+/// How many sealed pulses of governance digests the agreement check remembers: far more than a
+/// root backup lags behind the chief it replays.
+const AGREEMENT_PULSES: u64 = 1_024;
+
+/// What each sealed pulse's organizations digest to, as the first root member to seal it saw.
+#[derive(Debug, Default)]
+pub(super) struct GovAgreement {
+    sealed: BTreeMap<u64, Hash32>,
+}
+
+impl GovAgreement {
+    fn observe(&mut self, pulse: u64, digest: Hash32) -> Result<(), Violation> {
+        match self.sealed.get(&pulse) {
+            Some(seen) if *seen != digest => Err(Violation {
+                invariant: Invariant::Agreement,
+                detail: format!(
+                    "the organizations at pulse {pulse} differ between root members: {} and {}",
+                    seen.to_hex(),
+                    digest.to_hex()
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.sealed.insert(pulse, digest);
+                if let Some(oldest) = pulse.checked_sub(AGREEMENT_PULSES) {
+                    self.sealed = self.sealed.split_off(&oldest);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Simulation {
+    /// The users decide what to ask this pulse; their (running) nodes sign and send it.
+    pub(super) fn gov_tick(&mut self) -> Result<(), SimError> {
+        let Some(mut driver) = self.governance.take() else { return Ok(()) };
+        let nodes = &self.nodes;
+        let signer = |index: NodeIndex| nodes[index as usize].signer().clone();
+        let commands = driver.tick(self.now_ms, &self.ids, &signer);
+        self.governance = Some(driver);
+        for (node, command) in commands {
+            if self.status[node as usize].up {
+                self.with_node(node, |n, now, out| n.handle_command(now, command, out))?;
+            }
+        }
+        self.queue.push(self.now_ms + self.scenario.parameters.pulse_ms, Event::GovTick);
+        Ok(())
+    }
+
+    /// A governance event of node `node`.
+    pub(super) fn on_gov_event(&mut self, event: NodeEvent) -> Result<(), SimError> {
+        let now_ms = self.now_ms;
+        let index_of = &self.index_of;
+        let Some(driver) = self.governance.as_deref_mut() else { return Ok(()) };
+        match event {
+            NodeEvent::GovAnswered { tag, result, .. } => driver.answered(now_ms, tag, result, &self.ids),
+            NodeEvent::GovGaveUp { tag } => driver.gave_up(tag),
+            NodeEvent::ProposalClosed { closed, .. } => {
+                driver.closed(&closed, &|id: &Id| index_of.get(id).copied())
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// I10 over every organization a root member holds, and the agreement of the organizations
+    /// at the pulse it last sealed.
+    pub(super) fn check_governance(&mut self, index: NodeIndex) -> Result<(), Violation> {
+        let Some(driver) = self.governance.as_deref() else { return Ok(()) };
+        let node = &self.nodes[index as usize];
+        let Some(orgs) = node.organizations() else { return Ok(()) };
+        let trust = driver.trust();
+        let bound = |voter: &Id, rule: WeightRule| match rule {
+            WeightRule::OneMemberOneVote => 1,
+            WeightRule::Trust => trust.get(voter).copied().unwrap_or(0),
+            WeightRule::Balance => 0,
+        };
+        for org in orgs.values() {
+            self.checker.checks += 1;
+            reference::invariants::governance_weighed(org, bound)?;
+        }
+        match sealed(node) {
+            Some((pulse, digest)) => self.gov_agreement.observe(pulse, digest),
+            None => Ok(()),
+        }
+    }
+
+    /// Schedule the users' first tick.
+    pub(super) fn schedule_governance(&mut self) {
+        if let Some(driver) = &self.governance {
+            self.queue.push(driver.first_tick_ms(), Event::GovTick);
+        }
+    }
+}
+
+fn sealed(node: &Node) -> Option<(u64, Hash32)> {
+    node.governance_sealed()
+}

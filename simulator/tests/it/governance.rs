@@ -1,0 +1,100 @@
+//! Governance on the network (D-041): an organization's requests as signed node messages,
+//! applied by the root committee; I10 and the root members' agreement on the organizations,
+//! each shown able to fail.
+
+use reference::org::OrgFaults;
+use simulator::scenario::Scenario;
+use simulator::sim::{RunOptions, SimError, Simulation};
+
+use crate::support::{run, scenarios_dir};
+
+fn small() -> Scenario {
+    Scenario::load(&scenarios_dir().join("governance-small.toml")).expect("the shipped scenario loads")
+}
+
+/// A shorter run of the shipped scenario (60 virtual seconds).
+fn short() -> Scenario {
+    Scenario { duration_ms: 60_000, ..small() }
+}
+
+#[test]
+fn an_organization_runs_on_the_network_and_every_check_holds() {
+    let result = run(&small(), 1);
+    let g = result.summary.governance.as_ref().expect("the run has an organization");
+    // The founding members and most honest applicants are admitted through signed messages.
+    assert!(g.honest_admitted >= 60, "{g:?}");
+    assert!(g.members > 60, "{g:?}");
+    // Proposals open, are voted on and close at pulses.
+    let closed: u64 = g.proposals_closed.values().map(|[p, f]| p + f).sum();
+    assert!(closed >= 10, "{g:?}");
+    assert!(g.votes > 200, "{g:?}");
+    // Every second vote is refused by the root committee (one member, one vote per proposal).
+    assert!(g.double_votes_refused > 0, "{g:?}");
+    assert_eq!(g.refused.get("already_voted").copied().unwrap_or(0), g.double_votes_refused, "{g:?}");
+    // Messages of both governance kinds were counted.
+    let kinds = &result.summary.messages.by_kind;
+    assert!(kinds.get("gov").copied().unwrap_or(0) >= g.requests, "{kinds:?}");
+    assert!(kinds.get("gov_outcome").copied().unwrap_or(0) > 0, "{kinds:?}");
+}
+
+#[test]
+fn a_run_without_an_organization_has_no_governance_in_its_summary() {
+    let scenario = Scenario { governance: None, ..short() };
+    let result = run(&scenario, 1);
+    assert!(result.summary.governance.is_none());
+    assert!(!result.summary.messages.by_kind.contains_key("gov"));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_organization() {
+    let (a, b) = (run(&short(), 7), run(&short(), 7));
+    assert_eq!(a.summary.trace_hash, b.summary.trace_hash);
+    assert_eq!(a.summary.governance, b.summary.governance);
+    assert_ne!(a.summary.trace_hash, run(&short(), 8).summary.trace_hash);
+}
+
+fn run_with(faults: (u32, OrgFaults)) -> SimError {
+    let options = RunOptions { org_faults: Some(faults), ..RunOptions::default() };
+    let sim = Simulation::new(&short(), 1, options).expect("setup");
+    assert_eq!(sim.groups(), 1, "the root backups follow the clients");
+    sim.run(|_| {}).expect_err("the broken root member is caught")
+}
+
+#[test]
+fn a_chief_that_counts_votes_twice_breaks_i10_and_is_caught() {
+    let faults = OrgFaults { double_count_votes: true, ..OrgFaults::default() };
+    let error = run_with((0, faults));
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I10", "{error}");
+    assert!(violation.detail.contains("above its 1"), "{violation}");
+}
+
+#[test]
+fn a_chief_that_passes_proposals_without_quorum_breaks_i10_and_is_caught() {
+    let scenario = Scenario { duration_ms: 90_000, ..small() };
+    let mut scenario = scenario;
+    let g = scenario.governance.as_mut().expect("governance");
+    // A quorum of every member: turnout of 60% never reaches it, so nothing may pass.
+    g.vote_quorum = 1.0;
+    let faults = OrgFaults { ignore_quorum: true, ..OrgFaults::default() };
+    let options = RunOptions { org_faults: Some((0, faults)), ..RunOptions::default() };
+    let error = Simulation::new(&scenario, 1, options).unwrap().run(|_| {}).unwrap_err();
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I10", "{error}");
+    assert!(violation.detail.contains("quorum and threshold say false"), "{violation}");
+    // The honest chief under the same schedule passes nothing.
+    let result = Simulation::new(&scenario, 1, RunOptions::default()).unwrap().run(|_| {}).unwrap();
+    let g = result.summary.governance.expect("governance");
+    assert!(g.proposals_closed.values().all(|[passed, _]| *passed == 0), "{g:?}");
+    assert!(g.proposals_closed.values().map(|[_, failed]| failed).sum::<u64>() > 0, "{g:?}");
+}
+
+#[test]
+fn a_root_backup_whose_organization_diverges_breaks_agreement_and_is_caught() {
+    // The first root backup follows the chief and the 200 clients.
+    let faults = OrgFaults { admit_without_vote: true, ..OrgFaults::default() };
+    let error = run_with((201, faults));
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I6", "{error}");
+    assert!(violation.detail.contains("organizations at pulse"), "{violation}");
+}
