@@ -8,6 +8,7 @@ mod credit;
 mod election;
 mod eligibility;
 mod failover;
+mod governance;
 mod groups;
 mod invariants;
 mod ledger;

@@ -12,9 +12,13 @@ use reference::consensus::settlement::{GroupReport, Order, PendingHalf};
 use reference::crypto::{Hash32, PublicKey, Signature, SignatureError};
 use reference::crypto::{Signer, SimScheme};
 use reference::ledger::{Half, LedgerError, Party, Settlement, SignedTx, Tx};
+use reference::node::governance::{
+    Bound, Endorsement, GovAccepted, GovAction, GovRefusal, GovRequest, GovResult,
+};
 use reference::node::{
     Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
 };
+use reference::org::{OrgError, OrgParams, ProposalKind, Right, Rights, WeightRule};
 use reference::smt::{Account, Proof, ProofStep, RootSynopsis, Summary, Synopsis, Terminal};
 use reference::wire::{self, DecodeError, EncodeError, MAX_FRAME_BYTES, Problem, WIRE_VERSION};
 use reference::{Id, Prefix};
@@ -179,9 +183,132 @@ fn settle() -> impl Strategy<Value = SettleMsg> {
         .prop_map(|(pulse, root, path, orders, view)| SettleMsg { pulse, root, path, orders, view })
 }
 
+fn weight_rule() -> impl Strategy<Value = WeightRule> {
+    prop_oneof![Just(WeightRule::OneMemberOneVote), Just(WeightRule::Balance), Just(WeightRule::Trust)]
+}
+
+fn org_params() -> impl Strategy<Value = OrgParams> {
+    (any::<u64>(), any::<u32>(), any::<u32>(), weight_rule(), any::<u64>()).prop_map(
+        |(
+            vote_window_pulses,
+            quorum_permille,
+            threshold_permille,
+            weight_rule,
+            supervisor_absence_pulses,
+        )| {
+            OrgParams {
+                vote_window_pulses,
+                quorum_permille,
+                threshold_permille,
+                weight_rule,
+                supervisor_absence_pulses,
+            }
+        },
+    )
+}
+
+fn proposal_kind() -> impl Strategy<Value = ProposalKind> {
+    prop_oneof![
+        (id(), any::<u64>(), "\\PC{0,40}").prop_map(|(to, amount, reason)| ProposalKind::StructuralReward {
+            to,
+            amount,
+            reason
+        }),
+        id().prop_map(|member| ProposalKind::Expel { member }),
+        org_params().prop_map(|params| ProposalKind::ParamChange { params }),
+        id().prop_map(|candidate| ProposalKind::SupervisorElect { candidate }),
+        (hash(), id()).prop_map(|(dispute, at_fault)| ProposalKind::DisputeVerdict { dispute, at_fault }),
+    ]
+}
+
+fn gov_action() -> impl Strategy<Value = GovAction> {
+    let endorsement = (key(), signature()).prop_map(|(endorser_key, sig)| Endorsement { endorser_key, sig });
+    prop_oneof![
+        (key(), signature(), org_params()).prop_map(|(org_key, org_sig, params)| GovAction::Create {
+            org_key,
+            org_sig,
+            params
+        }),
+        proptest::option::of(endorsement).prop_map(|endorsement| GovAction::Apply { endorsement }),
+        (id(), any::<bool>()).prop_map(|(applicant, admit)| GovAction::Decide { applicant, admit }),
+        id().prop_map(|guest| GovAction::AdmitByTask { guest }),
+        Just(GovAction::Leave),
+        (id(), 0u16..0x200).prop_map(|(member, bits)| GovAction::NarrowRights {
+            member,
+            rights: Rights::from_bits(bits).expect("nine rights")
+        }),
+        Just(GovAction::Heartbeat),
+        proposal_kind().prop_map(|kind| GovAction::Propose { kind }),
+        (any::<u64>(), any::<bool>()).prop_map(|(number, yes)| GovAction::Vote { number, yes }),
+    ]
+}
+
+fn gov_request() -> impl Strategy<Value = Message> {
+    (id(), any::<u64>(), gov_action())
+        .prop_map(|(org, nonce, action)| Message::Gov(Box::new(GovRequest { org, nonce, action })))
+}
+
+fn org_error() -> impl Strategy<Value = OrgError> {
+    prop_oneof![
+        id().prop_map(OrgError::NotMember),
+        (id(), 0usize..9).prop_map(|(actor, i)| OrgError::LacksRight { actor, right: RIGHTS[i] }),
+        Just(OrgError::NotSupervisor),
+        id().prop_map(OrgError::AlreadyMember),
+        id().prop_map(OrgError::AlreadyApplied),
+        id().prop_map(OrgError::NoApplication),
+        Just(OrgError::SupervisorStays),
+        Just(OrgError::BadRightsChange),
+        any::<u64>().prop_map(OrgError::UnknownProposal),
+        any::<u64>().prop_map(OrgError::VotingClosed),
+        any::<u64>().prop_map(OrgError::VotingOpen),
+        id().prop_map(OrgError::AlreadyVoted),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(seen_pulses_ago, needed)| OrgError::SupervisorNotAbsent { seen_pulses_ago, needed }),
+        Just(OrgError::BadParams),
+    ]
+}
+
+const RIGHTS: [Right; 9] = [
+    Right::ReadPublic,
+    Right::ReadMember,
+    Right::Invite,
+    Right::Vote,
+    Right::ApproveJoin,
+    Right::Propose,
+    Right::Expel,
+    Right::SetParams,
+    Right::Bookkeep,
+];
+
+fn gov_result() -> impl Strategy<Value = GovResult> {
+    let bound = prop_oneof![
+        Just(Bound::Organizations),
+        Just(Bound::Members),
+        Just(Bound::Applications),
+        Just(Bound::OpenProposals)
+    ];
+    let refusal = prop_oneof![
+        org_error().prop_map(GovRefusal::Org),
+        id().prop_map(GovRefusal::UnknownOrg),
+        id().prop_map(GovRefusal::OrgExists),
+        Just(GovRefusal::BadFounding),
+        Just(GovRefusal::BadEndorsement),
+        (any::<u64>(), any::<u64>()).prop_map(|(nonce, latest)| GovRefusal::Stale { nonce, latest }),
+        weight_rule().prop_map(GovRefusal::WeightRuleUnavailable),
+        (bound, any::<u32>()).prop_map(|(what, limit)| GovRefusal::Full { what, limit }),
+        Just(GovRefusal::ReasonTooLong),
+    ];
+    prop_oneof![
+        Just(Ok(GovAccepted::Done)),
+        any::<u64>().prop_map(|number| Ok(GovAccepted::Opened { number })),
+        refusal.prop_map(Err),
+    ]
+}
+
 /// A message a primary records for replay (what may sit inside a cycle).
 fn recorded() -> impl Strategy<Value = Message> {
     prop_oneof![
+        gov_request(),
         signed().prop_map(|s| Message::Submit(Box::new(s))),
         signed().prop_map(|s| Message::CreditHalf(Box::new(s))),
         report().prop_map(|r| Message::GroupSeal(Box::new(r))),
@@ -247,6 +374,8 @@ fn message() -> impl Strategy<Value = Message> {
             digest
         }),
         (any::<u32>(), any::<u64>()).prop_map(|(view, pulse)| Message::ViewChange { view, pulse }),
+        (id(), any::<u64>(), any::<u64>(), gov_result())
+            .prop_map(|(org, nonce, pulse, result)| { Message::GovOutcome { org, nonce, pulse, result } }),
     ]
 }
 
@@ -527,6 +656,26 @@ fn one_of_each() -> Vec<Message> {
         Message::StateRequest { group },
         Message::CoSign { pulse: 5, view: 0, digest: Hash32([9; 32]) },
         Message::ViewChange { view: 1, pulse: 5 },
+        Message::Gov(Box::new(GovRequest {
+            org: payer,
+            nonce: 7 << 20,
+            action: GovAction::Apply {
+                endorsement: Some(Endorsement { endorser_key: PublicKey([4; 32]), sig: Signature([6; 64]) }),
+            },
+        })),
+        Message::Gov(Box::new(GovRequest {
+            org: payer,
+            nonce: (7 << 20) + 1,
+            action: GovAction::Propose {
+                kind: ProposalKind::StructuralReward { to: payee, amount: 50, reason: "audit".into() },
+            },
+        })),
+        Message::GovOutcome {
+            org: payer,
+            nonce: 7 << 20,
+            pulse: 5,
+            result: Err(GovRefusal::Org(OrgError::AlreadyVoted(payee))),
+        },
     ]
 }
 
@@ -596,4 +745,42 @@ mod broken_codecs {
         let broken = wire::decode_faulty(&bytes, trusting).expect_err("still refused, but late");
         assert!(matches!(broken.problem, Problem::Truncated { .. }), "it allocated first: {broken}");
     }
+}
+
+#[test]
+fn a_reward_reason_past_its_bound_or_not_utf8_and_unknown_right_bits_are_refused() {
+    let reason = |text: &str| {
+        let request = GovRequest {
+            org: Id::from_u64(1),
+            nonce: 1,
+            action: GovAction::Propose {
+                kind: ProposalKind::StructuralReward { to: Id::from_u64(2), amount: 1, reason: text.into() },
+            },
+        };
+        frame(&Message::Gov(Box::new(request)))
+    };
+    let longest = "x".repeat(reference::node::governance::MAX_REASON_BYTES);
+    let bytes = reason(&longest);
+    assert!(wire::decode(&bytes).is_ok());
+    let too_long = reason(&format!("{longest}x"));
+    assert_eq!(refused(&too_long).field, "StructuralReward.reason");
+    // The last byte of the reason made invalid UTF-8.
+    let mut not_utf8 = reason("ok");
+    let last = not_utf8.len() - 1;
+    not_utf8[last] = 0xFF;
+    let error = refused(&not_utf8);
+    assert_eq!(
+        (error.field, error.problem),
+        ("StructuralReward.reason", Problem::NonCanonical("a reason is UTF-8"))
+    );
+    // Rights bits past the ninth right.
+    let narrow = GovRequest {
+        org: Id::from_u64(1),
+        nonce: 1,
+        action: GovAction::NarrowRights { member: Id::from_u64(2), rights: Rights::MEMBER },
+    };
+    let mut bytes = frame(&Message::Gov(Box::new(narrow)));
+    let last = bytes.len() - 1;
+    bytes[last] = 0x80;
+    assert_eq!(refused(&bytes).problem, Problem::NonCanonical("unknown right bits"));
 }

@@ -1,0 +1,288 @@
+//! Governance on the wire (D-041), through `Node`: a chief takes signed requests from its
+//! clients' envelopes, answers each author, closes proposals at pulses; every refusal is a typed
+//! answer that changes nothing, and replays and retries never act twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reference::Id;
+use reference::crypto::{Signer, SimScheme};
+use reference::node::governance::{
+    Bound, Endorsement, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult,
+};
+use reference::node::{Envelope, Genesis, Message, Node, NodeConfig, NodeEvent, Output, Roster, Timer, To};
+use reference::org::{OrgError, OrgParams, ProposalKind, WeightRule};
+
+const PULSE_MS: u64 = 1000;
+
+struct World {
+    scheme: SimScheme,
+    chief: Node,
+    clients: Vec<Node>,
+    org_key: reference::crypto::SimSigner,
+    now_ms: u64,
+    closed: Vec<NodeEvent>,
+}
+
+fn params(weight_rule: WeightRule) -> OrgParams {
+    OrgParams {
+        vote_window_pulses: 3,
+        quorum_permille: 500,
+        threshold_permille: 500,
+        weight_rule,
+        supervisor_absence_pulses: 10,
+    }
+}
+
+fn world(clients: u64, governance: GovConfig) -> World {
+    let scheme = SimScheme::new(9);
+    let chief_signer = scheme.signer(0);
+    let roster = Roster::single(chief_signer.id());
+    let signers: Vec<_> = (1..=clients).map(|i| scheme.signer(i)).collect();
+    let distribution: Vec<(Id, u64)> = signers.iter().map(|s| (s.id(), 1_000)).collect();
+    let treasury = scheme.signer(999);
+    let genesis = Genesis::split(&roster, treasury.id(), 1_000_000, &distribution, 4).unwrap();
+    let config = NodeConfig {
+        pulse_ms: PULSE_MS,
+        retry_ms: 3 * PULSE_MS,
+        max_attempts: 3,
+        transfer_timeout_pulses: 4,
+        roster: Arc::new(roster),
+        bookkeeper_deposit: None,
+        failover_timeout_pulses: 2,
+        election_cycle_pulses: None,
+        election_pool_factor: 2,
+        bookkeeper_deposit_min: 0,
+        governance,
+    };
+    let verifier = Arc::new(scheme.clone());
+    let ledger = genesis.ledgers.into_iter().next().unwrap().1;
+    let chief =
+        Node::chief(Arc::new(chief_signer), ledger, genesis.arbiter, verifier.clone(), config.clone());
+    let clients =
+        signers.into_iter().map(|s| Node::client(Arc::new(s), verifier.clone(), config.clone())).collect();
+    World { org_key: scheme.signer(5_000), scheme, chief, clients, now_ms: 0, closed: Vec::new() }
+}
+
+impl World {
+    fn id(&self, client: usize) -> Id {
+        self.clients[client].id()
+    }
+
+    fn org(&self) -> Id {
+        self.org_key.id()
+    }
+
+    /// Client `client` sends `request` (sealed with its own key) to the chief; the answer.
+    fn send(&mut self, client: usize, request: GovRequest) -> GovResult {
+        let envelope = self.clients[client].seal(
+            self.now_ms,
+            To::Node(self.chief.id()),
+            Message::Gov(Box::new(request)),
+        );
+        self.deliver(&envelope)
+    }
+
+    fn deliver(&mut self, envelope: &Envelope) -> GovResult {
+        let mut out = Vec::new();
+        self.chief.handle_message(self.now_ms, envelope, &mut out);
+        let answers: Vec<GovResult> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { msg: Message::GovOutcome { result, .. }, .. } => Some(*result),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "one answer per request: {out:?}");
+        answers[0]
+    }
+
+    fn ask(&mut self, client: usize, nonce: u64, action: GovAction) -> GovResult {
+        let org = self.org();
+        self.send(client, GovRequest { org, nonce, action })
+    }
+
+    fn pulse(&mut self) {
+        self.now_ms += PULSE_MS;
+        let mut out = Vec::new();
+        self.chief.handle_timer(self.now_ms, Timer::Pulse, &mut out);
+        self.closed.extend(out.into_iter().filter_map(|o| match o {
+            Output::Event(event @ NodeEvent::ProposalClosed { .. }) => Some(event),
+            _ => None,
+        }));
+    }
+
+    fn found(&mut self, rule: WeightRule) {
+        let action = GovAction::create(&self.org_key, self.id(0), params(rule));
+        assert_eq!(self.ask(0, 1, action), Ok(GovAccepted::Done));
+    }
+
+    /// Clients `1..=n` apply (request 1) and the supervisor (client 0) approves each (requests
+    /// 1001..): a test's later requests from the supervisor number above 2000.
+    fn admit(&mut self, n: usize) {
+        for c in 1..=n {
+            assert_eq!(self.ask(c, 1, GovAction::Apply { endorsement: None }), Ok(GovAccepted::Done));
+            let applicant = self.id(c);
+            assert_eq!(
+                self.ask(0, 1_000 + c as u64, GovAction::Decide { applicant, admit: true }),
+                Ok(GovAccepted::Done)
+            );
+        }
+    }
+
+    fn digest(&self) -> reference::crypto::Hash32 {
+        self.chief.governance_digest().expect("the chief holds organizations")
+    }
+}
+
+#[test]
+fn an_organization_is_founded_joined_and_decides_by_vote_at_a_pulse() {
+    let mut w = world(5, GovConfig::default());
+    w.found(WeightRule::OneMemberOneVote);
+    w.admit(3);
+    let org = w.chief.organizations().unwrap()[&w.org()].clone();
+    assert_eq!(org.members().len(), 4);
+    assert_eq!(org.supervisor(), w.id(0));
+    let victim = w.id(3);
+    let opened = w.ask(1, 2, GovAction::Propose { kind: ProposalKind::Expel { member: victim } });
+    assert_eq!(opened, Ok(GovAccepted::Opened { number: 0 }));
+    for voter in [0, 1, 2] {
+        let nonce = 2_000 + voter as u64;
+        assert_eq!(w.ask(voter, nonce, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    }
+    // The window is three pulses: the proposal closes at the third.
+    w.pulse();
+    w.pulse();
+    assert!(w.closed.is_empty());
+    w.pulse();
+    let [NodeEvent::ProposalClosed { closed, .. }] = w.closed.as_slice() else { panic!("{:?}", w.closed) };
+    assert!(closed.outcome.passed, "{closed:?}");
+    assert_eq!((closed.outcome.yes, closed.outcome.no, closed.outcome.total_weight), (3, 0, 4));
+    let org = &w.chief.organizations().unwrap()[&w.org()];
+    assert!(!org.members().contains_key(&victim), "expelled");
+    reference::invariants::governance_weighed(org, |_, _| 1).unwrap();
+}
+
+#[test]
+fn every_refusal_is_a_typed_answer_that_changes_nothing() {
+    let mut w = world(5, GovConfig { max_members: 3, ..GovConfig::default() });
+    // Unknown organization, a founding the organization's key did not sign, balance weights.
+    assert_eq!(w.ask(1, 0, GovAction::Leave), Err(GovRefusal::UnknownOrg(w.org())));
+    let forged = GovAction::create(&w.scheme.signer(6_000), w.id(0), params(WeightRule::OneMemberOneVote));
+    assert_eq!(w.ask(0, 1, forged), Err(GovRefusal::BadFounding));
+    let balance = GovAction::create(&w.org_key, w.id(0), params(WeightRule::Balance));
+    assert_eq!(w.ask(0, 2, balance), Err(GovRefusal::WeightRuleUnavailable(WeightRule::Balance)));
+    assert!(w.chief.organizations().unwrap().is_empty());
+    let founding = GovAction::create(&w.org_key, w.id(0), params(WeightRule::OneMemberOneVote));
+    assert_eq!(w.ask(0, 3, founding.clone()), Ok(GovAccepted::Done));
+    assert_eq!(w.ask(0, 4, founding), Err(GovRefusal::OrgExists(w.org())));
+    let before = w.digest();
+    // An endorsement signed for another applicant; a guest voting; a member applying again.
+    let for_another = Endorsement::sign(&w.scheme.signer(1), w.org(), w.id(2));
+    let bad = GovAction::Apply { endorsement: Some(for_another) };
+    assert_eq!(w.ask(3, 1, bad), Err(GovRefusal::BadEndorsement));
+    assert_eq!(
+        w.ask(3, 2, GovAction::Vote { number: 0, yes: true }),
+        Err(GovRefusal::Org(OrgError::NotMember(w.id(3))))
+    );
+    assert_eq!(
+        w.ask(0, 5, GovAction::Apply { endorsement: None }),
+        Err(GovRefusal::Org(OrgError::AlreadyMember(w.id(0))))
+    );
+    // Refusals move only the authors' latest numbers, not the organization.
+    let org = &w.chief.organizations().unwrap()[&w.org()];
+    assert_eq!(org.members().len(), 1);
+    assert_eq!(org.applications(), 0);
+    assert_ne!(w.digest(), before, "the authors' latest numbers are replicated state");
+    // The bound on members.
+    w.admit(2);
+    assert_eq!(w.ask(4, 1, GovAction::Apply { endorsement: None }), Ok(GovAccepted::Done));
+    let applicant = w.id(4);
+    let full = w.ask(0, 2_000, GovAction::Decide { applicant, admit: true });
+    assert_eq!(full, Err(GovRefusal::Full { what: Bound::Members, limit: 3 }));
+}
+
+#[test]
+fn an_endorsed_application_names_its_endorser_and_the_supervisor_decides() {
+    let mut w = world(4, GovConfig::default());
+    w.found(WeightRule::OneMemberOneVote);
+    w.admit(1);
+    let endorsement = Endorsement::sign(&w.scheme.signer(2), w.org(), w.id(2));
+    assert_eq!(w.ask(2, 1, GovAction::Apply { endorsement: Some(endorsement) }), Ok(GovAccepted::Done));
+    // Only the supervisor decides.
+    let applicant = w.id(2);
+    let by_member = w.ask(1, 5, GovAction::Decide { applicant, admit: true });
+    assert!(matches!(by_member, Err(GovRefusal::Org(OrgError::LacksRight { .. }))), "{by_member:?}");
+    assert_eq!(w.ask(0, 2_009, GovAction::Decide { applicant, admit: false }), Ok(GovAccepted::Done));
+    let org = &w.chief.organizations().unwrap()[&w.org()];
+    assert!(!org.members().contains_key(&applicant));
+    assert!(!org.has_applied(&applicant));
+}
+
+#[test]
+fn a_replayed_request_is_refused_and_a_retry_answered_again_without_acting_twice() {
+    let mut w = world(4, GovConfig::default());
+    w.found(WeightRule::OneMemberOneVote);
+    w.admit(2);
+    let propose = GovAction::Propose {
+        kind: ProposalKind::ParamChange { params: params(WeightRule::OneMemberOneVote) },
+    };
+    let org = w.org();
+    let request = GovRequest { org, nonce: 50, action: propose };
+    let envelope =
+        w.clients[1].seal(w.now_ms, To::Node(w.chief.id()), Message::Gov(Box::new(request.clone())));
+    assert_eq!(w.deliver(&envelope), Ok(GovAccepted::Opened { number: 0 }));
+    // The same envelope again (a network duplicate), and a new envelope around the same request
+    // (a retry after a lost answer): both answered as the first time, one proposal only.
+    assert_eq!(w.deliver(&envelope), Ok(GovAccepted::Opened { number: 0 }));
+    assert_eq!(w.send(1, request), Ok(GovAccepted::Opened { number: 0 }));
+    assert_eq!(w.chief.organizations().unwrap()[&org].proposals().len(), 1);
+    // An older number is a replay of something superseded.
+    let stale = w.ask(1, 49, GovAction::Vote { number: 0, yes: true });
+    assert_eq!(stale, Err(GovRefusal::Stale { nonce: 49, latest: 50 }));
+    // One member, one vote: a second vote with a new number is refused.
+    assert_eq!(w.ask(2, 60, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    let again = w.ask(2, 61, GovAction::Vote { number: 0, yes: false });
+    assert_eq!(again, Err(GovRefusal::Org(OrgError::AlreadyVoted(w.id(2)))));
+}
+
+#[test]
+fn trust_weights_come_from_the_configured_table_and_never_exceed_it() {
+    let mut trust = BTreeMap::new();
+    let w0 = world(3, GovConfig::default());
+    trust.insert(w0.id(0), 7);
+    trust.insert(w0.id(1), 2);
+    let mut w = world(3, GovConfig { trust: Arc::new(trust.clone()), ..GovConfig::default() });
+    w.found(WeightRule::Trust);
+    w.admit(2);
+    let kind = ProposalKind::SupervisorElect { candidate: w.id(1) };
+    let early = w.ask(1, 2, GovAction::Propose { kind });
+    assert!(matches!(early, Err(GovRefusal::Org(OrgError::SupervisorNotAbsent { .. }))), "{early:?}");
+    let opened = w.ask(1, 3, GovAction::Propose { kind: ProposalKind::Expel { member: w.id(2) } });
+    assert_eq!(opened, Ok(GovAccepted::Opened { number: 0 }));
+    assert_eq!(w.ask(0, 2_010, GovAction::Vote { number: 0, yes: false }), Ok(GovAccepted::Done));
+    assert_eq!(w.ask(1, 11, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    assert_eq!(w.ask(2, 12, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    for _ in 0..3 {
+        w.pulse();
+    }
+    let [NodeEvent::ProposalClosed { closed, .. }] = w.closed.as_slice() else { panic!("{:?}", w.closed) };
+    // 7 against 2 + 0: client 2 has no trust score and weighs nothing.
+    assert_eq!((closed.outcome.yes, closed.outcome.no, closed.outcome.passed), (2, 7, false));
+    let org = &w.chief.organizations().unwrap()[&w.org()];
+    let bound = |id: &Id, _| trust.get(id).copied().unwrap_or(0);
+    reference::invariants::governance_weighed(org, bound).unwrap();
+    // A bound of one per voter is what the 7 breaks.
+    assert!(reference::invariants::governance_weighed(org, |_, _| 1).is_err());
+}
+
+#[test]
+fn a_leaf_bookkeeper_or_a_client_refuses_governance_requests() {
+    let mut w = world(2, GovConfig::default());
+    let request = GovRequest { org: w.org(), nonce: 1, action: GovAction::Leave };
+    let to = To::Node(w.id(1));
+    let envelope = w.clients[0].seal(0, to, Message::Gov(Box::new(request)));
+    let mut out = Vec::new();
+    w.clients[1].handle_message(0, &envelope, &mut out);
+    assert!(matches!(out.as_slice(), [Output::Event(NodeEvent::BadMessage { .. })]), "{out:?}");
+}
