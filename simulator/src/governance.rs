@@ -341,9 +341,12 @@ impl GovDriver {
             Asked::Create => {
                 self.founded = true;
                 self.members.insert(FOUNDER);
+                // The founding members apply at five a second: the supervisor's node keeps only
+                // so many requests waiting (GOV_QUEUE_MAX), as a person would pace the work.
                 for member in 2..=self.cfg.founding_members {
-                    let asked = Asked::Apply { applied_at_ms: now_ms, endorsed: true };
-                    self.later(now_ms + self.pulse_ms, member, GovAction::Apply { endorsement: None }, asked);
+                    let at_ms = now_ms + self.pulse_ms + u64::from(member - 2) * 200;
+                    let asked = Asked::Apply { applied_at_ms: at_ms, endorsed: true };
+                    self.later(at_ms, member, GovAction::Apply { endorsement: None }, asked);
                     self.applied.insert(member);
                 }
             }
@@ -383,10 +386,10 @@ impl GovDriver {
         if self.supervisor_silent(at_ms) {
             return;
         }
-        let admit = if self.cfg.hostile_supervisor && self.supervisor == FOUNDER {
-            self.is_sybil(applicant)
-        } else if applicant <= self.cfg.founding_members {
+        let admit = if applicant <= self.cfg.founding_members {
             true
+        } else if self.cfg.hostile_supervisor && self.supervisor == FOUNDER {
+            self.is_sybil(applicant)
         } else {
             endorsed || chance(&mut self.rng, self.cfg.approve_unendorsed)
         };
@@ -413,6 +416,9 @@ impl GovDriver {
                 chance(&mut self.rng, self.cfg.yes_share)
             };
             let at_ms = now_ms + rng::between(&mut self.rng, 0, (window_ms / 2).max(1) - 1);
+            if voter == self.supervisor && self.supervisor_silent(at_ms) {
+                continue; // a silent supervisor does not vote either
+            }
             self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { second: false });
             if sybil {
                 let again = at_ms + self.pulse_ms * 2;

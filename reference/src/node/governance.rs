@@ -25,8 +25,9 @@ pub const MAX_REASON_BYTES: usize = 256;
 pub struct GovRequest {
     /// The organization (its Id is its key's, SPEC §3.3).
     pub org: Id,
-    /// The author's request number for this organization: strictly increasing, so that a
-    /// replayed request is refused and a retried one answered again (D-041).
+    /// The author's request number for this organization: increasing with every new request,
+    /// so that a retried or duplicated one is answered again without acting twice and one older
+    /// than the author's latest 32 is refused (D-041).
     pub nonce: u64,
     /// What is asked.
     pub action: GovAction,
@@ -192,8 +193,9 @@ pub enum GovRefusal {
     /// The endorsement's signature does not verify.
     #[error("the endorsement's signature does not verify")]
     BadEndorsement,
-    /// The request's nonce is below the author's latest (a replay or a late duplicate).
-    #[error("request {nonce} is older than the author's latest, {latest}")]
+    /// The request's number is older than every one the root committee remembers of the author
+    /// (a replay, or a request overtaken by 32 newer ones).
+    #[error("request {nonce} is not above {latest}, the oldest the root committee forgot")]
     Stale {
         /// The request's nonce.
         nonce: u64,

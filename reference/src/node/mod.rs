@@ -35,9 +35,9 @@ use crate::id::{Id, Prefix};
 use crate::ledger::Ledger;
 use crate::smt::RootSynopsis;
 
-pub use bookkeeper::{Bookkeeper, ClosedProposal};
+pub use bookkeeper::{Bookkeeper, ClosedProposal, GOV_WINDOW};
 pub use client::Client;
-pub use client_gov::GOV_QUEUE_MAX;
+pub use client_gov::{GOV_IN_FLIGHT, GOV_QUEUE_MAX};
 #[cfg(feature = "fault-injection")]
 pub use envelope::EnvelopeFaults;
 pub use envelope::{Envelope, SEQ_CLOCK_SHIFT, To};
@@ -319,6 +319,15 @@ impl Node {
     pub fn governance_sealed(&self) -> Option<(u64, Hash32)> {
         match self {
             Node::Bookkeeper(node) => node.registry().and_then(|r| r.sealed()),
+            Node::Client(_) => None,
+        }
+    }
+
+    /// A root member's count of changes to its organizations (D-041): it moves whenever they
+    /// may have changed, so a driver checking them can skip the events that left it alone.
+    pub fn governance_revision(&self) -> Option<u64> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().map(|r| r.revision()),
             Node::Client(_) => None,
         }
     }

@@ -237,9 +237,15 @@ fn a_replayed_request_is_refused_and_a_retry_answered_again_without_acting_twice
     assert_eq!(w.deliver(&envelope), Ok(GovAccepted::Opened { number: 0 }));
     assert_eq!(w.send(1, request), Ok(GovAccepted::Opened { number: 0 }));
     assert_eq!(w.chief.organizations().unwrap()[&org].proposals().len(), 1);
-    // An older number is a replay of something superseded.
-    let stale = w.ask(1, 49, GovAction::Vote { number: 0, yes: true });
-    assert_eq!(stale, Err(GovRefusal::Stale { nonce: 49, latest: 50 }));
+    // An older number not seen yet is taken (requests in flight together arrive in any order)…
+    assert_eq!(w.ask(1, 49, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    // …until the author's latest GOV_WINDOW requests are all newer: then it is stale.
+    for nonce in 100..100 + reference::node::GOV_WINDOW as u64 {
+        assert!(w.ask(1, nonce, GovAction::Heartbeat).is_err(), "not the supervisor");
+    }
+    let stale = w.ask(1, 48, GovAction::Leave);
+    assert_eq!(stale, Err(GovRefusal::Stale { nonce: 48, latest: 50 }));
+    assert!(w.chief.organizations().unwrap()[&org].members().contains_key(&w.id(1)), "nothing changed");
     // One member, one vote: a second vote with a new number is refused.
     assert_eq!(w.ask(2, 60, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
     let again = w.ask(2, 61, GovAction::Vote { number: 0, yes: false });
@@ -285,4 +291,64 @@ fn a_leaf_bookkeeper_or_a_client_refuses_governance_requests() {
     let mut out = Vec::new();
     w.clients[1].handle_message(0, &envelope, &mut out);
     assert!(matches!(out.as_slice(), [Output::Event(NodeEvent::BadMessage { .. })]), "{out:?}");
+}
+
+#[test]
+fn a_client_keeps_its_requests_in_flight_retries_each_with_its_number_and_reports_answers() {
+    let mut w = world(2, GovConfig::default());
+    let org = w.org();
+    let mut out = Vec::new();
+    for tag in 0..=reference::node::GOV_IN_FLIGHT as u64 {
+        w.clients[0].handle_command(
+            0,
+            reference::node::Command::Gov { org, action: GovAction::Heartbeat, tag },
+            &mut out,
+        );
+    }
+    let sent: Vec<GovRequest> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg: Message::Gov(request), .. } => Some((**request).clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), reference::node::GOV_IN_FLIGHT, "the last waits");
+    assert!(sent.windows(2).all(|p| p[0].nonce < p[1].nonce), "numbers increase");
+    // The retry timer of the first sends the very same request again.
+    let mut retry = Vec::new();
+    w.clients[0].handle_timer(3_000, Timer::GovRetry { nonce: sent[0].nonce }, &mut retry);
+    let again: Vec<&GovRequest> = retry
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg: Message::Gov(request), .. } => Some(&**request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again, vec![&sent[0]]);
+    // The chief's answer to it is an event with its tag, and lets the last go out.
+    let answer =
+        Message::GovOutcome { org, nonce: sent[0].nonce, pulse: 1, result: Err(GovRefusal::UnknownOrg(org)) };
+    let to = To::Node(w.id(0));
+    let envelope = w.chief.seal(3_000, to, answer);
+    let mut answered = Vec::new();
+    w.clients[0].handle_message(3_000, &envelope, &mut answered);
+    assert!(
+        answered.iter().any(|o| matches!(o, Output::Event(NodeEvent::GovAnswered { tag: 0, .. }))),
+        "{answered:?}"
+    );
+    assert!(answered.iter().any(|o| matches!(o, Output::Send { msg: Message::Gov(_), .. })), "{answered:?}");
+    // The same answer again (a duplicate) is dropped.
+    let mut duplicate = Vec::new();
+    w.clients[0].handle_message(3_000, &envelope, &mut duplicate);
+    assert!(
+        duplicate.iter().all(|o| !matches!(o, Output::Event(NodeEvent::GovAnswered { .. }))),
+        "{duplicate:?}"
+    );
+    // An answer from a node that is not of the root committee is a bad message.
+    let forged = Message::GovOutcome { org, nonce: sent[1].nonce, pulse: 1, result: Ok(GovAccepted::Done) };
+    let to = To::Node(w.id(0));
+    let envelope = w.clients[1].seal(3_000, to, forged);
+    let mut bad = Vec::new();
+    w.clients[0].handle_message(3_000, &envelope, &mut bad);
+    assert!(matches!(bad.as_slice(), [Output::Event(NodeEvent::BadMessage { .. })]), "{bad:?}");
 }

@@ -20,6 +20,8 @@ const AGREEMENT_PULSES: u64 = 1_024;
 #[derive(Debug, Default)]
 pub(super) struct GovAgreement {
     sealed: BTreeMap<u64, Hash32>,
+    /// Each root member's organizations revision when they were last checked.
+    checked: BTreeMap<NodeIndex, u64>,
 }
 
 impl GovAgreement {
@@ -84,6 +86,11 @@ impl Simulation {
         let Some(driver) = self.governance.as_deref() else { return Ok(()) };
         let node = &self.nodes[index as usize];
         let Some(orgs) = node.organizations() else { return Ok(()) };
+        // Only a changed organization can break I10 or disagree.
+        let revision = node.governance_revision().unwrap_or(0);
+        if self.gov_agreement.checked.insert(index, revision) == Some(revision) {
+            return Ok(());
+        }
         let trust = driver.trust();
         let bound = |voter: &Id, rule: WeightRule| match rule {
             WeightRule::OneMemberOneVote => 1,

@@ -64,15 +64,39 @@ fn elected_adversary_percent(s: &Summary, primaries: bool) -> f64 {
     crate::metrics::round2(100.0 * held as f64 / seats.max(1) as f64)
 }
 
+/// The metrics of an organization run over the network (D-041).
+const GOVERNANCE_METRICS: [Metric; 6] = [
+    Metric { name: "sybils admitted", get: |s| governance(s, |g| g.sybils_admitted as f64) },
+    Metric { name: "sybil member %", get: |s| governance(s, sybil_member_percent) },
+    Metric { name: "proposals captured", get: |s| governance(s, |g| g.captured as f64) },
+    Metric { name: "honest expelled", get: |s| governance(s, |g| g.honest_expelled as f64) },
+    Metric { name: "proposals passed", get: |s| governance(s, |g| passed(g) as f64) },
+    Metric { name: "turnout %", get: |s| governance(s, |g| crate::metrics::round2(100.0 * g.turnout)) },
+];
+
+fn governance(s: &Summary, get: fn(&crate::governance::GovernanceCounts) -> f64) -> f64 {
+    s.governance.as_ref().map_or(0.0, get)
+}
+
+fn sybil_member_percent(g: &crate::governance::GovernanceCounts) -> f64 {
+    crate::metrics::round2(100.0 * g.sybil_members as f64 / g.members.max(1) as f64)
+}
+
+fn passed(g: &crate::governance::GovernanceCounts) -> u64 {
+    g.proposals_closed.values().map(|[passed, _]| passed).sum()
+}
+
 /// The metrics a sweep's tables show: the headline ones, the committees' when it runs them,
-/// the elections' when it elects committees from pools.
+/// the elections' when it elects committees from pools, the organization's when it has one.
 fn metrics_of(results: &[PointResult]) -> Vec<&'static Metric> {
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
     let elections = results.iter().any(|r| r.summary.elections.is_some());
+    let governance = results.iter().any(|r| r.summary.governance.is_some());
     METRICS
         .iter()
         .chain(COMMITTEE_METRICS.iter().filter(|_| committees))
         .chain(ELECTION_METRICS.iter().filter(|_| elections))
+        .chain(GOVERNANCE_METRICS.iter().filter(|_| governance))
         .collect()
 }
 

@@ -98,3 +98,26 @@ fn a_root_backup_whose_organization_diverges_breaks_agreement_and_is_caught() {
     assert_eq!(*code, "I6", "{error}");
     assert!(violation.detail.contains("organizations at pulse"), "{violation}");
 }
+
+#[test]
+fn a_hostile_supervisor_admits_only_sybils_and_the_founders() {
+    let mut scenario = small();
+    let g = scenario.governance.as_mut().expect("governance");
+    g.hostile_supervisor = true;
+    let founders = u64::from(g.founding_members);
+    let result = run(&scenario, 1);
+    let g = result.summary.governance.expect("governance");
+    // The founding members (the supervisor's own first decisions) and no other honest guest.
+    assert_eq!(g.honest_admitted, founders - 1, "{g:?}");
+    assert!(g.sybils_admitted > 0, "{g:?}");
+}
+
+#[test]
+fn a_silent_supervisor_is_replaced_by_election() {
+    let mut scenario = small();
+    scenario.governance.as_mut().expect("governance").supervisor_silent_from_ms = Some(40_000);
+    let result = run(&scenario, 1);
+    let g = result.summary.governance.expect("governance");
+    assert_eq!(g.supervisor_changes, 1, "{g:?}");
+    assert_eq!(g.proposals_closed.get("supervisor_elect"), Some(&[1, 0]), "{g:?}");
+}

@@ -39,8 +39,8 @@ use super::{
     Envelope, Message, NodeConfig, NodeError, NodeEvent, Output, SharedSigner, SharedVerifier, Timer, To,
 };
 use chief::ChiefCommittees;
-pub use registry::ClosedProposal;
 use registry::Registry;
+pub use registry::{ClosedProposal, GOV_WINDOW};
 use replication::Replication;
 pub(in crate::node) use replication::report_digest;
 use root_committee::RootCommittee;

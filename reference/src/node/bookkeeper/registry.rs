@@ -29,16 +29,32 @@ pub struct ClosedProposal {
     pub effect: Effect,
 }
 
-/// The organizations and each author's latest request.
+/// How many of an author's latest requests the registry remembers, with their answers: a
+/// client may have this many in flight at once (it keeps fewer, [`crate::node::GOV_IN_FLIGHT`])
+/// and they may arrive in any order; one older than all of them is refused as stale (D-041).
+pub const GOV_WINDOW: usize = 32;
+
+/// An author's latest requests at one organization: those at most `floor` are forgotten and
+/// refused; the `recent` ones are answered again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Window {
+    floor: u64,
+    recent: BTreeMap<u64, GovResult>,
+}
+
+/// The organizations and each author's latest requests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(in crate::node) struct Registry {
     orgs: BTreeMap<Id, Organization>,
-    /// `(organization, author)` → the author's latest request number and its answer: a retry
+    /// `(organization, author)` → the author's latest request numbers and their answers: a retry
     /// with the same number is answered again without acting twice; an older one is refused.
-    latest: BTreeMap<(Id, Id), (u64, GovResult)>,
+    latest: BTreeMap<(Id, Id), Window>,
     /// The digest as of the last pulse this member closed (sealed or replayed), for drivers
     /// that check the members agree (derived: not part of the digest).
     sealed: Option<(u64, Hash32)>,
+    /// Counts every change (derived, not part of the digest): a driver that checks the
+    /// organizations after every event skips the events that changed nothing.
+    revision: u64,
     #[cfg(feature = "fault-injection")]
     faults: crate::org::OrgFaults,
 }
@@ -73,16 +89,22 @@ impl Registry {
         verifier: &dyn Verifier,
     ) -> (GovResult, bool) {
         let key = (request.org, author);
-        if let Some((latest, result)) = self.latest.get(&key) {
-            if request.nonce == *latest {
+        if let Some(window) = self.latest.get(&key) {
+            if let Some(result) = window.recent.get(&request.nonce) {
                 return (*result, false);
             }
-            if request.nonce < *latest {
-                return (Err(GovRefusal::Stale { nonce: request.nonce, latest: *latest }), false);
+            if request.nonce <= window.floor {
+                return (Err(GovRefusal::Stale { nonce: request.nonce, latest: window.floor }), false);
             }
         }
         let result = self.act(author, request, pulse, config, verifier);
-        self.latest.insert(key, (request.nonce, result));
+        self.revision += 1;
+        let window = self.latest.entry(key).or_default();
+        window.recent.insert(request.nonce, result);
+        if window.recent.len() > GOV_WINDOW {
+            let (oldest, _) = window.recent.pop_first().expect("more than the window");
+            window.floor = oldest;
+        }
         (result, true)
     }
 
@@ -183,6 +205,18 @@ impl Registry {
     /// Remember the digest as of closing `pulse`.
     pub(in crate::node) fn seal(&mut self, pulse: u64) {
         self.sealed = Some((pulse, self.digest()));
+        self.revision += 1;
+    }
+
+    /// The change counter.
+    pub(in crate::node) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Adopted from another member's snapshot: a revision past both, so that a driver sees
+    /// the change.
+    pub(in crate::node) fn adopted(&mut self, previous_revision: u64) {
+        self.revision = self.revision.max(previous_revision) + 1;
     }
 
     /// A digest of every organization and every author's latest request, in one order.
@@ -193,13 +227,17 @@ impl Registry {
             org.digest(&mut hasher);
         }
         hasher.update(&(self.latest.len() as u64).to_le_bytes());
-        for ((org, author), (nonce, result)) in &self.latest {
+        for ((org, author), window) in &self.latest {
             hasher.update(&org.0);
             hasher.update(&author.0);
-            hasher.update(&nonce.to_le_bytes());
-            // The answer is determined by the requests; its discriminant is enough to tell a
-            // replica that answered differently.
-            hasher.update(&[u8::from(result.is_ok())]);
+            hasher.update(&window.floor.to_le_bytes());
+            hasher.update(&(window.recent.len() as u64).to_le_bytes());
+            for (nonce, result) in &window.recent {
+                hasher.update(&nonce.to_le_bytes());
+                // The answer is determined by the requests; whether it was taken is enough to
+                // tell a replica that answered differently.
+                hasher.update(&[u8::from(result.is_ok())]);
+            }
         }
         Hash32(*hasher.finalize().as_bytes())
     }

@@ -119,6 +119,7 @@ impl Bookkeeper {
     /// would release the sender's last cycle (D-033).
     pub(super) fn adopt_snapshot(&mut self, from: Id, view: u32, report: &GroupReport, snapshot: &Snapshot) {
         let mut books = self.books_from(snapshot);
+        let revision = self.registry().map_or(0, |r| r.revision());
         let role = match (self.role.cosigning_mut().map(std::mem::take), snapshot.root_role.clone()) {
             (Some(mine), Some(mut theirs)) => {
                 let own_root: Vec<ViewEntry> =
@@ -152,6 +153,9 @@ impl Bookkeeper {
         // The link stays: its key and fences are the node's, not the group's (D-039).
         self.books = books;
         self.role = role;
+        if let Some(root) = self.role.root_mut() {
+            root.chief.registry.adopted(revision);
+        }
         if let Some(replica) = self.log_mut() {
             replica.acked.clear();
             replica.current.clear();
