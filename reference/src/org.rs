@@ -34,6 +34,21 @@ pub enum Right {
     Bookkeep = 1 << 8,
 }
 
+impl Right {
+    /// Every right, in bit order.
+    pub const ALL: [Right; 9] = [
+        Right::ReadPublic,
+        Right::ReadMember,
+        Right::Invite,
+        Right::Vote,
+        Right::ApproveJoin,
+        Right::Propose,
+        Right::Expel,
+        Right::SetParams,
+        Right::Bookkeep,
+    ];
+}
+
 /// A set of [`Right`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Rights(u16);

@@ -279,13 +279,12 @@ impl GovDriver {
             let window_ms = self.cfg.vote_window_pulses * self.pulse_ms;
             if silent_ms > absence_ms + self.pulse_ms
                 && now_ms >= self.last_election_ms + window_ms + 2 * self.pulse_ms
+                && let Some(candidate) = self.random_member(|d, m| !d.is_sybil(m) && m != d.supervisor)
             {
-                if let Some(candidate) = self.random_member(|d, m| !d.is_sybil(m) && m != d.supervisor) {
-                    self.last_election_ms = now_ms;
-                    let kind = ProposalKind::SupervisorElect { candidate: ids[candidate as usize] };
-                    let asked = Asked::Propose { by_sybil: false, kind: "supervisor_elect" };
-                    self.issue(candidate, GovAction::Propose { kind }, asked, out);
-                }
+                self.last_election_ms = now_ms;
+                let kind = ProposalKind::SupervisorElect { candidate: ids[candidate as usize] };
+                let asked = Asked::Propose { by_sybil: false, kind: "supervisor_elect" };
+                self.issue(candidate, GovAction::Propose { kind }, asked, out);
             }
         }
         while self.cfg.proposals_per_s > 0.0 && self.next_proposal_ms <= now_ms {

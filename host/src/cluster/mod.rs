@@ -258,6 +258,13 @@ fn kills(
         key: key.into(),
         problem: problem.into(),
     };
+    if scenario.governance.is_some() {
+        // The users' driver lives in the simulator; the cluster's clients issue transfers only.
+        return Err(unsupported(
+            "governance",
+            "a cluster does not drive an organization's users yet (D-041): run it in the simulator",
+        ));
+    }
     let faults = &scenario.faults;
     if !faults.partitions.is_empty() {
         return Err(unsupported("faults.partitions", "a cluster cannot partition loopback yet"));

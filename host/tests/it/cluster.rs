@@ -97,6 +97,9 @@ fn what_a_cluster_cannot_run_is_refused_by_key() {
         format!("{text}\n[[faults.partitions]]\nside = \"1-3\"\nat_ms = 1_000\nheal_at_ms = 2_000\n");
     let stderr = refused(&partitioned, &[]);
     assert!(stderr.contains("faults.partitions"), "{stderr}");
+    let governed = format!("{text}\n[governance]\nfounding_members = 3\n");
+    let stderr = refused(&governed, &[]);
+    assert!(stderr.contains("governance") && stderr.contains("D-041"), "{stderr}");
     let stderr = refused(&text, &["--processes", "5"]);
     assert!(stderr.contains("--processes 5") && stderr.contains("bookkeepers"), "{stderr}");
 }

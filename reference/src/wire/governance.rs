@@ -53,21 +53,9 @@ impl Decode for Rights {
     }
 }
 
-const RIGHTS: [Right; 9] = [
-    Right::ReadPublic,
-    Right::ReadMember,
-    Right::Invite,
-    Right::Vote,
-    Right::ApproveJoin,
-    Right::Propose,
-    Right::Expel,
-    Right::SetParams,
-    Right::Bookkeep,
-];
-
 impl Encode for Right {
     fn encode(&self, w: &mut Writer) {
-        w.u8(RIGHTS.iter().position(|r| r == self).expect("every right is listed") as u8);
+        w.u8(Right::ALL.iter().position(|r| r == self).expect("every right is listed") as u8);
     }
 }
 
@@ -75,7 +63,7 @@ impl Decode for Right {
     const MIN_BYTES: usize = 1;
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
         let tag = r.u8(field)?;
-        RIGHTS.get(usize::from(tag)).copied().ok_or_else(|| r.error_before(1, field, Problem::Tag(tag)))
+        Right::ALL.get(usize::from(tag)).copied().ok_or_else(|| r.error_before(1, field, Problem::Tag(tag)))
     }
 }
 

@@ -251,7 +251,7 @@ fn gov_request() -> impl Strategy<Value = Message> {
 fn org_error() -> impl Strategy<Value = OrgError> {
     prop_oneof![
         id().prop_map(OrgError::NotMember),
-        (id(), 0usize..9).prop_map(|(actor, i)| OrgError::LacksRight { actor, right: RIGHTS[i] }),
+        (id(), 0usize..9).prop_map(|(actor, i)| OrgError::LacksRight { actor, right: Right::ALL[i] }),
         Just(OrgError::NotSupervisor),
         id().prop_map(OrgError::AlreadyMember),
         id().prop_map(OrgError::AlreadyApplied),
@@ -267,18 +267,6 @@ fn org_error() -> impl Strategy<Value = OrgError> {
         Just(OrgError::BadParams),
     ]
 }
-
-const RIGHTS: [Right; 9] = [
-    Right::ReadPublic,
-    Right::ReadMember,
-    Right::Invite,
-    Right::Vote,
-    Right::ApproveJoin,
-    Right::Propose,
-    Right::Expel,
-    Right::SetParams,
-    Right::Bookkeep,
-];
 
 fn gov_result() -> impl Strategy<Value = GovResult> {
     let bound = prop_oneof![

@@ -6,6 +6,7 @@ use crate::id::Id;
 use crate::node::governance::GovRequest;
 use crate::node::{Message, NodeEvent, Output};
 
+use super::registry::At;
 use super::{Bookkeeper, Books, Chief};
 
 impl Bookkeeper {
@@ -22,8 +23,8 @@ impl Chief {
     /// latest request is answered again; only a new one is an event.
     pub(super) fn on_gov(&mut self, books: &Books, author: Id, request: &GovRequest, out: &mut Vec<Output>) {
         let pulse = books.pulse;
-        let config = &books.config.governance;
-        let (result, fresh) = self.registry.handle(author, request, pulse, config, books.verifier.as_ref());
+        let at = At { pulse, config: &books.config.governance, verifier: books.verifier.as_ref() };
+        let (result, fresh) = self.registry.handle(author, request, &at);
         if fresh {
             out.push(Output::Event(NodeEvent::GovHandled {
                 org: request.org,

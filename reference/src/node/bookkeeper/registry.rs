@@ -59,6 +59,14 @@ pub(in crate::node) struct Registry {
     faults: crate::org::OrgFaults,
 }
 
+/// Where a request is applied: the pulse, the configuration and the signature scheme.
+#[derive(Clone, Copy)]
+pub(in crate::node) struct At<'a> {
+    pub pulse: u64,
+    pub config: &'a GovConfig,
+    pub verifier: &'a dyn Verifier,
+}
+
 /// Weights under the `trust` rule from the configuration's table.
 struct TrustTable<'a>(&'a BTreeMap<Id, u64>);
 
@@ -84,9 +92,7 @@ impl Registry {
         &mut self,
         author: Id,
         request: &GovRequest,
-        pulse: u64,
-        config: &GovConfig,
-        verifier: &dyn Verifier,
+        at: &At<'_>,
     ) -> (GovResult, bool) {
         let key = (request.org, author);
         if let Some(window) = self.latest.get(&key) {
@@ -97,7 +103,7 @@ impl Registry {
                 return (Err(GovRefusal::Stale { nonce: request.nonce, latest: window.floor }), false);
             }
         }
-        let result = self.act(author, request, pulse, config, verifier);
+        let result = self.act(author, request, at);
         self.revision += 1;
         let window = self.latest.entry(key).or_default();
         window.recent.insert(request.nonce, result);
@@ -108,16 +114,10 @@ impl Registry {
         (result, true)
     }
 
-    fn act(
-        &mut self,
-        author: Id,
-        request: &GovRequest,
-        pulse: u64,
-        config: &GovConfig,
-        verifier: &dyn Verifier,
-    ) -> GovResult {
+    fn act(&mut self, author: Id, request: &GovRequest, at: &At<'_>) -> GovResult {
+        let At { pulse, config, verifier } = *at;
         if let GovAction::Create { org_key, org_sig, params } = &request.action {
-            return self.create(author, request.org, (org_key, org_sig), *params, pulse, config, verifier);
+            return self.create(author, request.org, (org_key, org_sig), *params, at);
         }
         let org = self.orgs.get_mut(&request.org).ok_or(GovRefusal::UnknownOrg(request.org))?;
         let trust = TrustTable(&config.trust);
@@ -157,17 +157,15 @@ impl Registry {
         Ok(GovAccepted::Done)
     }
 
-    #[allow(clippy::too_many_arguments)] // one request's parts, unpacked by the one caller
     fn create(
         &mut self,
         founder: Id,
         org: Id,
         (org_key, org_sig): (&PublicKey, &crate::crypto::Signature),
         params: crate::org::OrgParams,
-        pulse: u64,
-        config: &GovConfig,
-        verifier: &dyn Verifier,
+        at: &At<'_>,
     ) -> GovResult {
+        let At { pulse, config, verifier } = *at;
         if self.orgs.contains_key(&org) {
             return Err(GovRefusal::OrgExists(org));
         }
