@@ -18,6 +18,12 @@ for scenario in colluding-committee committee-terms elected-committees; do
   "$leither" sweep "scenarios/$scenario.toml" --out "$out/$scenario-sweep"
   rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/sweep-record.json"
 done
+# Organizations on the network (issue 18, D-041).
+for scenario in governance-small governance-1k; do
+  "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
+done
+"$leither" sweep scenarios/governance-capture.toml --out "$out/governance-capture-sweep"
+rm -rf "$out/governance-capture-sweep/points" "$out/governance-capture-sweep/sweep-record.json"
 # The credit model (issue 5): one run, and the designer's comparison sweeps.
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
 for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do
