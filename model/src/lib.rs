@@ -22,6 +22,7 @@
 //! checker.assert_properties();
 //! ```
 
+pub mod gov_node;
 pub mod governance;
 
 use std::borrow::Cow;
@@ -52,12 +53,12 @@ pub struct NodeState {
 }
 
 impl NodeState {
-    fn new(node: Node, crashes_left: u8) -> NodeState {
+    pub(crate) fn new(node: Node, crashes_left: u8) -> NodeState {
         let fingerprint = node.fingerprint();
         NodeState { node, crashes_left, down: false, fingerprint }
     }
 
-    fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         self.fingerprint = self.node.fingerprint();
     }
 }

@@ -25,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Check every property over the reachable states.
     Check {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Breadth-first search (the default).
@@ -43,7 +43,7 @@ enum Cmd {
     },
     /// Serve stateright's Explorer web UI for a model.
     Explore {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Where to listen.
@@ -53,16 +53,24 @@ enum Cmd {
 }
 
 const GOVERNANCE: &str = "governance";
+const GOVERNANCE_NODE: &str = "governance-node";
 
 fn named(name: &str) -> Result<PaymentModel, String> {
     PaymentModel::named(name).ok_or_else(|| {
-        format!("unknown model `{name}`; known: {}, {GOVERNANCE}", PaymentModel::NAMES.join(", "))
+        format!(
+            "unknown model `{name}`; known: {}, {GOVERNANCE}, {GOVERNANCE_NODE}",
+            PaymentModel::NAMES.join(", ")
+        )
     })
 }
 
 fn check(name: &str, dfs: bool, depth: Option<usize>, threads: usize) -> Result<(), String> {
     if name == GOVERNANCE {
         return run(name, GovernanceModel::three_guests().into_model().checker(), dfs, depth, threads);
+    }
+    if name == GOVERNANCE_NODE {
+        let model = model::gov_node::GovNodeModel::one_guest().into_model();
+        return run(name, model.checker(), dfs, depth, threads);
     }
     run(name, named(name)?.into_model().checker(), dfs, depth, threads)
 }

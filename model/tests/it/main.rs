@@ -197,3 +197,31 @@ fn a_tally_that_ignores_the_quorum_is_caught_breaking_i10() {
     let path = checker.discovery("I10 governance").expect("the checker finds the passed proposal");
     assert!(!path.into_actions().is_empty());
 }
+
+// ----- governance on the wire, through `Node` (D-041) -------------------------------------
+
+use model::gov_node::GovNodeModel;
+
+const PINNED_GOVERNANCE_NODE: usize = 383_526;
+
+#[test]
+fn governance_through_node_messages_keeps_i10_passes_votes_and_expels() {
+    let checker = GovNodeModel::one_guest().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    for reached in ["a vote passes", "an expulsion takes effect", "a guest's vote is counted"] {
+        assert!(checker.discovery(reached).is_some(), "{reached}");
+    }
+    println!("governance_node: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_GOVERNANCE_NODE);
+}
+
+#[test]
+fn a_chief_whose_tally_counts_votes_twice_is_caught_breaking_i10() {
+    let cfg = GovNodeModel {
+        org_faults: OrgFaults { double_count_votes: true, ..OrgFaults::default() },
+        ..GovNodeModel::one_guest()
+    };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
+    assert!(!path.into_actions().is_empty());
+}

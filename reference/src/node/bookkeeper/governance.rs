@@ -24,7 +24,7 @@ impl Chief {
     pub(super) fn on_gov(&mut self, books: &Books, author: Id, request: &GovRequest, out: &mut Vec<Output>) {
         let pulse = books.pulse;
         let at = At { pulse, config: &books.config.governance, verifier: books.verifier.as_ref() };
-        let (result, fresh) = self.registry.handle(author, request, &at);
+        let (result, pulse, fresh) = self.registry.handle(author, request, &at);
         if fresh {
             out.push(Output::Event(NodeEvent::GovHandled {
                 org: request.org,

@@ -35,11 +35,11 @@ pub struct ClosedProposal {
 pub const GOV_WINDOW: usize = 32;
 
 /// An author's latest requests at one organization: those at most `floor` are forgotten and
-/// refused; the `recent` ones are answered again.
+/// refused; the `recent` ones are answered again, with the pulse they were applied in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Window {
     floor: u64,
-    recent: BTreeMap<u64, GovResult>,
+    recent: BTreeMap<u64, (GovResult, u64)>,
 }
 
 /// The organizations and each author's latest requests.
@@ -86,32 +86,35 @@ impl Registry {
         self.orgs.is_empty() && self.latest.is_empty()
     }
 
-    /// Apply `author`'s `request` at `pulse`. The answer, and whether the request was new (a
-    /// retry of the latest is answered again and changes nothing).
+    /// Apply `author`'s `request` at `at.pulse`. The answer, the pulse it was decided in, and
+    /// whether the request was new: a retry or a duplicate is answered again — the very same
+    /// answer, so that the network carries one message, not one per pulse — and changes
+    /// nothing.
     pub(in crate::node) fn handle(
         &mut self,
         author: Id,
         request: &GovRequest,
         at: &At<'_>,
-    ) -> (GovResult, bool) {
+    ) -> (GovResult, u64, bool) {
         let key = (request.org, author);
         if let Some(window) = self.latest.get(&key) {
-            if let Some(result) = window.recent.get(&request.nonce) {
-                return (*result, false);
+            if let Some((result, pulse)) = window.recent.get(&request.nonce) {
+                return (*result, *pulse, false);
             }
             if request.nonce <= window.floor {
-                return (Err(GovRefusal::Stale { nonce: request.nonce, latest: window.floor }), false);
+                let stale = GovRefusal::Stale { nonce: request.nonce, latest: window.floor };
+                return (Err(stale), at.pulse, false);
             }
         }
         let result = self.act(author, request, at);
         self.revision += 1;
         let window = self.latest.entry(key).or_default();
-        window.recent.insert(request.nonce, result);
+        window.recent.insert(request.nonce, (result, at.pulse));
         if window.recent.len() > GOV_WINDOW {
             let (oldest, _) = window.recent.pop_first().expect("more than the window");
             window.floor = oldest;
         }
-        (result, true)
+        (result, at.pulse, true)
     }
 
     fn act(&mut self, author: Id, request: &GovRequest, at: &At<'_>) -> GovResult {
@@ -230,8 +233,9 @@ impl Registry {
             hasher.update(&author.0);
             hasher.update(&window.floor.to_le_bytes());
             hasher.update(&(window.recent.len() as u64).to_le_bytes());
-            for (nonce, result) in &window.recent {
+            for (nonce, (result, pulse)) in &window.recent {
                 hasher.update(&nonce.to_le_bytes());
+                hasher.update(&pulse.to_le_bytes());
                 // The answer is determined by the requests; whether it was taken is enough to
                 // tell a replica that answered differently.
                 hasher.update(&[u8::from(result.is_ok())]);
