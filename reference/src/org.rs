@@ -585,7 +585,7 @@ impl Organization {
         let weight = self.weight_of(&voter, weights);
         let window = self.params.vote_window_pulses;
         let proposal = self.proposals.get_mut(&number).ok_or(OrgError::UnknownProposal(number))?;
-        if proposal.outcome.is_some() || pulse >= proposal.opened_pulse + window {
+        if proposal.outcome.is_some() || pulse >= proposal.opened_pulse.saturating_add(window) {
             return Err(OrgError::VotingClosed(number));
         }
         if proposal.votes.contains_key(&voter) {
@@ -610,7 +610,7 @@ impl Organization {
         if proposal.outcome.is_some() {
             return Err(OrgError::VotingClosed(number));
         }
-        if pulse < proposal.opened_pulse + self.params.vote_window_pulses {
+        if pulse < proposal.opened_pulse.saturating_add(self.params.vote_window_pulses) {
             return Err(OrgError::VotingOpen(number));
         }
         let outcome = self.tally(proposal, weights);

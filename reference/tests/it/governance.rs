@@ -352,3 +352,29 @@ fn a_client_keeps_its_requests_in_flight_retries_each_with_its_number_and_report
     w.clients[0].handle_message(3_000, &envelope, &mut bad);
     assert!(matches!(bad.as_slice(), [Output::Event(NodeEvent::BadMessage { .. })]), "{bad:?}");
 }
+
+#[test]
+fn a_founder_choosing_extreme_parameters_cannot_break_the_chief() {
+    let mut w = world(3, GovConfig::default());
+    let extreme = OrgParams {
+        vote_window_pulses: u64::MAX,
+        quorum_permille: 0,
+        threshold_permille: 0,
+        weight_rule: WeightRule::OneMemberOneVote,
+        supervisor_absence_pulses: u64::MAX,
+    };
+    let action = GovAction::create(&w.org_key, w.id(0), extreme);
+    assert_eq!(w.ask(0, 1, action), Ok(GovAccepted::Done));
+    // Opened after pulse 0, so that its window's end would overflow.
+    w.pulse();
+    let kind = ProposalKind::ParamChange { params: extreme };
+    assert_eq!(w.ask(0, 2, GovAction::Propose { kind }), Ok(GovAccepted::Opened { number: 0 }));
+    assert_eq!(w.ask(0, 3, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
+    let kind = ProposalKind::SupervisorElect { candidate: w.id(0) };
+    let refused = w.ask(0, 4, GovAction::Propose { kind });
+    assert!(matches!(refused, Err(GovRefusal::Org(OrgError::SupervisorNotAbsent { .. }))), "{refused:?}");
+    for _ in 0..3 {
+        w.pulse();
+    }
+    assert!(w.closed.is_empty(), "a window without end never closes");
+}
