@@ -202,7 +202,7 @@ fn a_tally_that_ignores_the_quorum_is_caught_breaking_i10() {
 
 use model::gov_node::GovNodeModel;
 
-const PINNED_GOVERNANCE_NODE: usize = 383_526;
+const PINNED_GOVERNANCE_NODE: usize = 231_670;
 
 #[test]
 fn governance_through_node_messages_keeps_i10_passes_votes_and_expels() {

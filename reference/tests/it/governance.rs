@@ -189,11 +189,11 @@ fn every_refusal_is_a_typed_answer_that_changes_nothing() {
         w.ask(0, 5, GovAction::Apply { endorsement: None }),
         Err(GovRefusal::Org(OrgError::AlreadyMember(w.id(0))))
     );
-    // Refusals move only the authors' latest numbers, not the organization.
+    // Refusals change nothing at all: not the organization, not the authors' windows.
     let org = &w.chief.organizations().unwrap()[&w.org()];
     assert_eq!(org.members().len(), 1);
     assert_eq!(org.applications(), 0);
-    assert_ne!(w.digest(), before, "the authors' latest numbers are replicated state");
+    assert_eq!(w.digest(), before, "a refusal is not remembered");
     // The bound on members.
     w.admit(2);
     assert_eq!(w.ask(4, 1, GovAction::Apply { endorsement: None }), Ok(GovAccepted::Done));
@@ -239,12 +239,16 @@ fn a_replayed_request_is_refused_and_a_retry_answered_again_without_acting_twice
     assert_eq!(w.chief.organizations().unwrap()[&org].proposals().len(), 1);
     // An older number not seen yet is taken (requests in flight together arrive in any order)…
     assert_eq!(w.ask(1, 49, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));
-    // …until the author's latest GOV_WINDOW requests are all newer: then it is stale.
+    // …until the author's latest GOV_WINDOW taken requests are all newer: then it is stale.
     for nonce in 100..100 + reference::node::GOV_WINDOW as u64 {
-        assert!(w.ask(1, nonce, GovAction::Heartbeat).is_err(), "not the supervisor");
+        let kind = ProposalKind::ParamChange { params: params(WeightRule::OneMemberOneVote) };
+        assert!(matches!(w.ask(1, nonce, GovAction::Propose { kind }), Ok(GovAccepted::Opened { .. })));
     }
     let stale = w.ask(1, 48, GovAction::Leave);
     assert_eq!(stale, Err(GovRefusal::Stale { nonce: 48, latest: 50 }));
+    // A refused request is not remembered: the same one again is judged again.
+    let early = w.ask(2, 70, GovAction::Vote { number: 999, yes: true });
+    assert_eq!(early, Err(GovRefusal::Org(OrgError::UnknownProposal(999))));
     assert!(w.chief.organizations().unwrap()[&org].members().contains_key(&w.id(1)), "nothing changed");
     // One member, one vote: a second vote with a new number is refused.
     assert_eq!(w.ask(2, 60, GovAction::Vote { number: 0, yes: true }), Ok(GovAccepted::Done));

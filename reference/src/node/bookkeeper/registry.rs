@@ -46,7 +46,7 @@ struct Window {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(in crate::node) struct Registry {
     orgs: BTreeMap<Id, Organization>,
-    /// `(organization, author)` → the author's latest request numbers and their answers: a retry
+    /// `(organization, author)` → the author's latest taken request numbers and their answers: a retry
     /// with the same number is answered again without acting twice; an older one is refused.
     latest: BTreeMap<(Id, Id), Window>,
     /// The digest as of the last pulse this member closed (sealed or replayed), for drivers
@@ -87,9 +87,9 @@ impl Registry {
     }
 
     /// Apply `author`'s `request` at `at.pulse`. The answer, the pulse it was decided in, and
-    /// whether the request was new: a retry or a duplicate is answered again — the very same
-    /// answer, so that the network carries one message, not one per pulse — and changes
-    /// nothing.
+    /// whether the request was new: a retry or a duplicate of a taken request is answered
+    /// again — the very same answer, so that the network carries one message, not one per
+    /// pulse — and changes nothing; a refused one is judged again.
     pub(in crate::node) fn handle(
         &mut self,
         author: Id,
@@ -107,6 +107,12 @@ impl Registry {
             }
         }
         let result = self.act(author, request, at);
+        if result.is_err() {
+            // A refusal changed nothing, so it need not be remembered: a retry is judged
+            // again (and acted on at most once, if it is taken then). Remembering refusals
+            // would let anyone grow the registry with requests from fresh keys.
+            return (result, at.pulse, true);
+        }
         self.revision += 1;
         let window = self.latest.entry(key).or_default();
         window.recent.insert(request.nonce, (result, at.pulse));
