@@ -73,6 +73,10 @@ pub struct NodeSection {
     pub listen: SocketAddr,
     /// Its directory: `node.redb` (the input log), `events.jsonl` (its events).
     pub data_dir: PathBuf,
+    /// Where its user hands it requests (`control`): a loopback address, as the socket is
+    /// not authenticated. None: no control socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<SocketAddr>,
 }
 
 /// `[genesis]`: the scenario whose genesis (roster, ledgers, keys' Ids, workload) the cluster
@@ -153,6 +157,8 @@ pub struct Faults {
     /// Die (abort, as a SIGKILL would) while committing the batch that holds the pulse timer
     /// of this pulse or a later one: before its records are durable — killed mid-seal.
     pub abort_sealing_pulse: Option<u64>,
+    /// As a root committee member, count every vote twice (breaks I10).
+    pub double_count_votes: bool,
 }
 
 /// A node file read and checked, with the scenario it names.
@@ -184,6 +190,13 @@ impl Config {
         let secret_key = parse_key(&file.node.secret_key).map_err(|p| invalid("node.secret_key", p))?;
         file.limits.check().map_err(|(key, p)| invalid(&format!("limits.{key}"), p))?;
         check_peers(&file).map_err(|(key, p)| invalid(&key, p))?;
+        if let Some(control) = file.node.control
+            && !crate::control::allowed(control)
+        {
+            let problem =
+                format!("{control} is not a loopback address: the control socket is not authenticated");
+            return Err(invalid("node.control", problem));
+        }
         if cfg!(not(feature = "fault-injection")) && file.faults != Faults::default() {
             return Err(invalid("faults", "this build has no fault injection".into()));
         }

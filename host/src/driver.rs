@@ -108,6 +108,12 @@ struct Host {
     requests: VecDeque<Request>,
     abort_sealing_pulse: Option<u64>,
     scratch: Vec<Output>,
+    /// The trust scores trust-weighted votes weigh by (I10's bound).
+    trust: Arc<BTreeMap<Id, u64>>,
+    /// The organizations' revision when I10 was last checked here.
+    gov_revision: Option<u64>,
+    /// The organizations' last sealed pulse and digest, as last logged.
+    gov_sealed: Option<(u64, reference::crypto::Hash32)>,
 }
 
 /// Run the node of `config` until `shutdown` completes.
@@ -181,6 +187,11 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     let signer: Arc<dyn Signer + Send + Sync> = Arc::new(Ed25519Signer::from_seed(config.secret_key));
     let index_of: BTreeMap<Id, u32> = world.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
     let (tx, rx) = mpsc::channel(file.limits.inbound_queue_frames as usize);
+    if let Some(control) = file.node.control {
+        let listener =
+            TcpListener::bind(control).await.map_err(io_error(format!("control socket on {control}")))?;
+        crate::control::start(listener, tx.clone(), index);
+    }
     let net = Arc::new(Net {
         me: signer,
         prologue: crate::link::prologue(&genesis),
@@ -200,7 +211,11 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     let peers: Vec<_> = file.peers.iter().map(|p| (p.index, p.addr)).collect();
     let outbound = transport::start(net, listener, &peers, &world.ids);
     let clock = Clock { start_unix_ms: file.genesis.start_unix_ms };
+    let trust = Arc::new(world.governance.as_ref().map(|g| g.trust().clone()).unwrap_or_default());
     let host = Host {
+        trust,
+        gov_revision: None,
+        gov_sealed: None,
         root_member: is_root_member(world.layout, index),
         requests: requests(config, index),
         node,
@@ -231,6 +246,9 @@ fn inject_faults(node: &mut Node, config: &Config) {
         ..Default::default()
     };
     node.inject_faults(faults);
+    if config.file.faults.double_count_votes {
+        node.inject_org_faults(reference::org::OrgFaults { double_count_votes: true, ..Default::default() });
+    }
 }
 
 #[cfg(not(feature = "fault-injection"))]
@@ -307,6 +325,7 @@ impl Host {
     fn take(&mut self, inbound: Inbound, batch: &mut Vec<Input>, clock: &Clock) -> Result<(), HostError> {
         match inbound {
             Inbound::Envelope { envelope, frame, .. } => batch.push(Input::Message { envelope, frame }),
+            Inbound::Control(command) => batch.push(Input::Command(command)),
             Inbound::Closed { peer, dialled, reason } => {
                 tracing::warn!(node = self.index, ?peer, dialled, %reason, "link closed");
                 self.line(clock.now_ms(), NO_INPUT, Ev::LinkClosed { peer, dialled, reason })?;
@@ -377,6 +396,31 @@ impl Host {
             let ev =
                 Ev::Violation { invariant: format!("{:?}", violation.invariant), detail: violation.detail };
             self.line(now_ms, input, ev)?;
+        }
+        self.after_input_governance(now_ms, input)
+    }
+
+    /// At a root member: I10 over its organizations whenever they changed, and the digest of
+    /// each pulse they were sealed at (the cluster's agreement check compares the members').
+    fn after_input_governance(&mut self, now_ms: u64, input: u64) -> Result<(), HostError> {
+        let revision = self.node.governance_revision();
+        if revision != self.gov_revision {
+            self.gov_revision = revision;
+            let orgs = self.node.organizations().expect("a revision is a bookkeeper's");
+            if let Err(violation) = simulator::governance::weights_hold(orgs, &self.trust) {
+                let ev = Ev::Violation {
+                    invariant: format!("{:?}", violation.invariant),
+                    detail: violation.detail,
+                };
+                self.line(now_ms, input, ev)?;
+            }
+        }
+        let sealed = self.node.governance_sealed();
+        if let Some((pulse, digest)) = sealed
+            && sealed != self.gov_sealed
+        {
+            self.gov_sealed = sealed;
+            self.line(now_ms, input, Ev::GovSealed { pulse, digest: digest.to_hex() })?;
         }
         Ok(())
     }

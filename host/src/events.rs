@@ -105,6 +105,33 @@ pub enum Ev {
         from: String,
         error: String,
     },
+    /// A client learnt the answer to its governance request `tag`: `accepted` or `refused`,
+    /// hex of the wire encoding.
+    GovAnswered {
+        tag: u64,
+        pulse: u64,
+        accepted: Option<String>,
+        refused: Option<String>,
+    },
+    /// A client gave up waiting for the answer to request `tag`.
+    GovGaveUp {
+        tag: u64,
+    },
+    /// A pulse closed a proposal (`kind`: hex of its wire encoding).
+    ProposalClosed {
+        pulse: u64,
+        org: String,
+        number: u64,
+        kind: String,
+        passed: bool,
+        yes: u64,
+        no: u64,
+    },
+    /// A root member's organizations as of the last pulse it sealed (the agreement check).
+    GovSealed {
+        pulse: u64,
+        digest: String,
+    },
     /// Any other node event, by name.
     Other {
         name: String,
@@ -149,14 +176,15 @@ pub fn blob<T: Encode + ?Sized>(value: &T) -> String {
 
 /// A value back from [`blob`].
 pub fn unblob<T: Decode>(hex: &str) -> Result<T, String> {
-    let bytes = from_hex(hex)?;
+    let bytes = unhex(hex)?;
     let mut r = Reader::new(&bytes);
     let value = T::decode(&mut r, "blob").map_err(|e: DecodeError| e.to_string())?;
     r.finish().map_err(|e| e.to_string())?;
     Ok(value)
 }
 
-fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
+/// Bytes back from lowercase (or uppercase) hex.
+pub fn unhex(hex: &str) -> Result<Vec<u8>, String> {
     if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("not hex: {hex:.20}"));
     }
@@ -173,7 +201,7 @@ pub fn applied_blob(applied: &Applied) -> String {
 
 /// An applied transfer back.
 pub fn unapplied(hex: &str) -> Result<Applied, String> {
-    let bytes = from_hex(hex)?;
+    let bytes = unhex(hex)?;
     let mut r = Reader::new(&bytes);
     let id = Hash32::decode(&mut r, "id").map_err(|e| e.to_string())?;
     let signed = Decode::decode(&mut r, "signed").map_err(|e: DecodeError| e.to_string())?;
@@ -192,7 +220,7 @@ pub fn settled_blob(settled: &(Hash32, Half, Settlement)) -> String {
 
 /// A settled half back.
 pub fn unsettled(hex: &str) -> Result<(Hash32, Half, Settlement), String> {
-    let bytes = from_hex(hex)?;
+    let bytes = unhex(hex)?;
     let mut r = Reader::new(&bytes);
     let decoded = (|| {
         Ok::<_, DecodeError>((
@@ -245,6 +273,22 @@ pub fn of_node_event(event: &NodeEvent) -> Ev {
         NodeEvent::BadMessage { from, error } => {
             Ev::BadMessage { from: blob(from), error: error.to_string() }
         }
+        NodeEvent::GovAnswered { tag, pulse, result, .. } => Ev::GovAnswered {
+            tag: *tag,
+            pulse: *pulse,
+            accepted: result.as_ref().ok().map(blob),
+            refused: result.as_ref().err().map(blob),
+        },
+        NodeEvent::GovGaveUp { tag } => Ev::GovGaveUp { tag: *tag },
+        NodeEvent::ProposalClosed { pulse, closed } => Ev::ProposalClosed {
+            pulse: *pulse,
+            org: blob(&closed.org),
+            number: closed.number,
+            kind: blob(&closed.kind),
+            passed: closed.outcome.passed,
+            yes: closed.outcome.yes,
+            no: closed.outcome.no,
+        },
         other => {
             Ev::Other { name: format!("{other:?}").split([' ', '{', '(']).next().unwrap_or("?").to_string() }
         }

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod driver;
 pub mod events;
 pub mod input;

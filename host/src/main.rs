@@ -37,6 +37,9 @@ enum Cmd {
         /// Test only (built with `fault-injection`): the chief forges its root from this pulse.
         #[arg(long, hide = true)]
         forge_root_from_pulse: Option<u64>,
+        /// Test only (built with `fault-injection`): the chief counts every vote twice.
+        #[arg(long, hide = true)]
+        double_count_votes: bool,
         /// Apply the scenario's `network.latency` and `network.drop` to every link in user
         /// space (this machine's kernel has no netem).
         #[arg(long)]
@@ -50,7 +53,15 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     match Cli::parse().command {
         Cmd::Node { config } => node(&config),
-        Cmd::Cluster { scenario, processes, seed, out, forge_root_from_pulse, emulate_network } => {
+        Cmd::Cluster {
+            scenario,
+            processes,
+            seed,
+            out,
+            forge_root_from_pulse,
+            double_count_votes,
+            emulate_network,
+        } => {
             let binary = match std::env::current_exe() {
                 Ok(binary) => binary,
                 Err(e) => return fail(&format!("cannot find this binary: {e}")),
@@ -62,6 +73,7 @@ fn main() -> ExitCode {
                 out,
                 binary,
                 forge_root_from_pulse,
+                double_count_votes,
                 emulate_network,
             };
             cluster(&options)

@@ -52,6 +52,8 @@ pub enum Inbound {
         /// Its wire bytes.
         frame: Vec<u8>,
     },
+    /// A request from the node's user on the control socket.
+    Control(reference::node::Command),
     /// A link closed.
     Closed {
         /// The peer, if it got as far as proving who it is.

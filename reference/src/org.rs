@@ -299,6 +299,28 @@ pub enum OrgError {
     BadParams,
 }
 
+impl OrgError {
+    /// The refusal's name in summaries and logs (stable, snake case).
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrgError::NotMember(_) => "not_member",
+            OrgError::LacksRight { .. } => "lacks_right",
+            OrgError::NotSupervisor => "not_supervisor",
+            OrgError::AlreadyMember(_) => "already_member",
+            OrgError::AlreadyApplied(_) => "already_applied",
+            OrgError::NoApplication(_) => "no_application",
+            OrgError::SupervisorStays => "supervisor_stays",
+            OrgError::BadRightsChange => "bad_rights_change",
+            OrgError::UnknownProposal(_) => "unknown_proposal",
+            OrgError::VotingClosed(_) => "voting_closed",
+            OrgError::VotingOpen(_) => "voting_open",
+            OrgError::AlreadyVoted(_) => "already_voted",
+            OrgError::SupervisorNotAbsent { .. } => "supervisor_not_absent",
+            OrgError::BadParams => "bad_params",
+        }
+    }
+}
+
 /// Supplies voting weights under the `balance` and `trust` rules.
 pub trait Weights {
     /// The weight of `member` now.

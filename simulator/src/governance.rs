@@ -10,9 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use reference::Id;
+use reference::invariants::Violation;
 use reference::node::governance::{Endorsement, GovAccepted, GovAction, GovRefusal, GovResult};
-use reference::node::{ClosedProposal, Command, SharedSigner};
-use reference::org::{OrgError, OrgParams, ProposalKind, WeightRule};
+use reference::node::{Command, SharedSigner};
+use reference::org::{OrgError, OrgParams, Organization, ProposalKind, WeightRule};
 
 use crate::rng::{self, Purpose};
 use crate::scenario::{Governance, NodeIndex, Scenario, VoteWeight};
@@ -27,7 +28,7 @@ enum Asked {
     Apply { applied_at_ms: u64, endorsed: bool },
     Decide { applicant: NodeIndex, admit: bool, applied_at_ms: u64 },
     Propose { by_sybil: bool, kind: &'static str },
-    Vote { second: bool },
+    Vote { number: u64, second: bool },
     Heartbeat,
 }
 
@@ -77,7 +78,8 @@ pub struct GovernanceCounts {
     pub proposals_closed: BTreeMap<String, [u64; 2]>,
     /// Votes taken.
     pub votes: u64,
-    /// Votes taken over the votes the members could have cast on the closed proposals.
+    /// Votes taken on the closed proposals over the votes their members could have cast (the
+    /// members when each closed: one who joined mid-vote counts, though it was not asked).
     pub turnout: f64,
     /// Proposals opened by sybils that passed (expulsions of honest members).
     pub captured: u64,
@@ -111,6 +113,10 @@ pub struct GovDriver {
     closed: BTreeSet<u64>,
     /// Members who could vote when each closed proposal closed, summed (turnout's denominator).
     possible_votes: u64,
+    /// Votes taken on each proposal not yet closed.
+    votes_on: BTreeMap<u64, u64>,
+    /// Votes taken on the proposals that closed (turnout's numerator).
+    closed_votes: u64,
     admission_ms_total: u64,
     last_election_ms: u64,
     /// The governance trust scores the root committee is configured with.
@@ -152,6 +158,8 @@ impl GovDriver {
             proposals: BTreeMap::new(),
             closed: BTreeSet::new(),
             possible_votes: 0,
+            votes_on: BTreeMap::new(),
+            closed_votes: 0,
             admission_ms_total: 0,
             trust,
             counts,
@@ -323,8 +331,8 @@ impl GovDriver {
                 self.follow_up(now_ms, issued, accepted, ids);
             }
             Err(refusal) => {
-                *self.counts.refused.entry(refusal_name(&refusal)).or_default() += 1;
-                if let Asked::Vote { second: true } = issued.asked {
+                *self.counts.refused.entry(refusal.name().to_string()).or_default() += 1;
+                if let Asked::Vote { second: true, .. } = issued.asked {
                     self.counts.double_votes_refused +=
                         u64::from(matches!(refusal, GovRefusal::Org(OrgError::AlreadyVoted(_))));
                 }
@@ -372,7 +380,10 @@ impl GovDriver {
                     self.cast_votes(now_ms, number, by_sybil);
                 }
             }
-            Asked::Vote { .. } => self.counts.votes += 1,
+            Asked::Vote { number, .. } => {
+                self.counts.votes += 1;
+                *self.votes_on.entry(number).or_default() += 1;
+            }
             Asked::Heartbeat => {}
         }
     }
@@ -418,31 +429,44 @@ impl GovDriver {
             if voter == self.supervisor && self.supervisor_silent(at_ms) {
                 continue; // a silent supervisor does not vote either
             }
-            self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { second: false });
+            self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { number, second: false });
             if sybil {
                 let again = at_ms + self.pulse_ms * 2;
-                self.later(again, voter, GovAction::Vote { number, yes }, Asked::Vote { second: true });
+                self.later(
+                    again,
+                    voter,
+                    GovAction::Vote { number, yes },
+                    Asked::Vote { number, second: true },
+                );
             }
         }
     }
 
-    /// A pulse closed a proposal (seen once, from the acting chief).
-    pub fn closed(&mut self, closed: &ClosedProposal, index_of: &dyn Fn(&Id) -> Option<NodeIndex>) {
-        if !self.closed.insert(closed.number) {
+    /// A pulse closed proposal `number` about `kind`, passed or not (each is counted once,
+    /// whichever root member told of it first).
+    pub fn closed(
+        &mut self,
+        number: u64,
+        kind: &ProposalKind,
+        passed: bool,
+        index_of: &dyn Fn(&Id) -> Option<NodeIndex>,
+    ) {
+        if !self.closed.insert(number) {
             return;
         }
-        let opened = self.proposals.get(&closed.number).copied();
-        let kind = opened.map_or_else(|| kind_name(&closed.kind), |o| o.kind);
-        let entry = self.counts.proposals_closed.entry(kind.to_string()).or_default();
-        entry[usize::from(!closed.outcome.passed)] += 1;
+        let opened = self.proposals.get(&number).copied();
+        let name = opened.map_or_else(|| kind_name(kind), |o| o.kind);
+        let entry = self.counts.proposals_closed.entry(name.to_string()).or_default();
+        entry[usize::from(!passed)] += 1;
         self.possible_votes += self.members.len() as u64;
-        if !closed.outcome.passed {
+        self.closed_votes += self.votes_on.remove(&number).unwrap_or(0);
+        if !passed {
             return;
         }
         if opened.is_some_and(|o| o.by_sybil) {
             self.counts.captured += 1;
         }
-        match &closed.kind {
+        match kind {
             ProposalKind::Expel { member } => {
                 if let Some(member) = index_of(member) {
                     self.members.remove(&member);
@@ -475,7 +499,7 @@ impl GovDriver {
         self.counts.mean_ms_to_admission = self.admission_ms_total / admitted.max(1);
         self.counts.members = self.members.len() as u64;
         self.counts.sybil_members = self.members.iter().filter(|m| self.is_sybil(**m)).count() as u64;
-        let cast = self.counts.votes;
+        let cast = self.closed_votes;
         self.counts.turnout = if self.possible_votes == 0 {
             0.0
         } else {
@@ -483,6 +507,22 @@ impl GovDriver {
         };
         self.counts
     }
+}
+
+/// I10 over `orgs` (a root member's organizations): no tally exceeds the weights its voters
+/// may cast under each organization's rule, with `trust` the scores trust votes weigh by.
+/// Balance weight is refused everywhere (D-041), so no balance vote can be counted. Returns
+/// the number of organizations checked.
+pub fn weights_hold(orgs: &BTreeMap<Id, Organization>, trust: &BTreeMap<Id, u64>) -> Result<u64, Violation> {
+    let bound = |voter: &Id, rule: WeightRule| match rule {
+        WeightRule::OneMemberOneVote => 1,
+        WeightRule::Trust => trust.get(voter).copied().unwrap_or(0),
+        WeightRule::Balance => 0,
+    };
+    for org in orgs.values() {
+        reference::invariants::governance_weighed(org, bound)?;
+    }
+    Ok(orgs.len() as u64)
 }
 
 /// True with probability `p`.
@@ -531,21 +571,4 @@ fn kind_name(kind: &ProposalKind) -> &'static str {
         ProposalKind::SupervisorElect { .. } => "supervisor_elect",
         ProposalKind::DisputeVerdict { .. } => "dispute_verdict",
     }
-}
-
-/// A refusal's name in the summary: the variant, in snake case.
-fn refusal_name(refusal: &GovRefusal) -> String {
-    let debug = match refusal {
-        GovRefusal::Org(error) => format!("{error:?}"),
-        other => format!("{other:?}"),
-    };
-    let variant = debug.split(['(', ' ', '{']).next().unwrap_or("");
-    let mut name = String::new();
-    for (i, c) in variant.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_lowercase());
-    }
-    name
 }

@@ -36,6 +36,8 @@ pub struct Verdict {
     pub last_held: BTreeMap<u32, u64>,
     /// The last root version built.
     pub last_root: u64,
+    /// Sealed pulses whose organizations digest more than one root member logged, all equal.
+    pub gov_pulses_agreed: u64,
 }
 
 /// Check `lines` (all nodes' events) of a cluster with `layout` and `genesis_supply`;
@@ -56,6 +58,7 @@ pub fn check(
         primary: initial_primary.clone(),
         index_of,
         verdict: Verdict::default(),
+        gov_sealed: BTreeMap::new(),
     };
     // Roots first: a node may log a root in the very millisecond the chief built it.
     for line in lines.iter() {
@@ -76,6 +79,9 @@ struct Run<'a> {
     primary: BTreeMap<Prefix, u32>,
     index_of: &'a BTreeMap<reference::Id, u32>,
     verdict: Verdict,
+    /// Each sealed pulse's organizations digest, the first node to log it, and whether
+    /// another agreed.
+    gov_sealed: BTreeMap<u64, (String, u32, bool)>,
 }
 
 impl Run<'_> {
@@ -154,6 +160,7 @@ impl Run<'_> {
                 }
             }
             Ev::Violation { invariant, detail } => self.fail(line, format!("{invariant}: {detail}")),
+            Ev::GovSealed { pulse, digest } => self.gov_sealed(line, *pulse, digest),
             Ev::BadMessage { error, .. } if error.contains("commit proof does not verify") => {
                 self.fail(line, format!("a proof did not verify: {error}"));
             }
@@ -183,6 +190,26 @@ impl Run<'_> {
         self.verdict.seals_checked += 1;
         if let Err(v) = self.checker.after_seal(&seal.as_seal()) {
             self.fail(line, format!("{:?}: {}", v.invariant, v.detail));
+        }
+    }
+
+    /// I6 for the organizations: every root member that sealed `pulse` holds the same ones.
+    fn gov_sealed(&mut self, line: &Line, pulse: u64, digest: &str) {
+        self.checker.checks += 1;
+        let Some((seen, by, agreed)) = self.gov_sealed.get_mut(&pulse) else {
+            self.gov_sealed.insert(pulse, (digest.to_string(), line.node, false));
+            return;
+        };
+        if seen != digest {
+            let by = *by;
+            let seen = seen.clone();
+            self.fail(
+                line,
+                format!("Agreement: the organizations at pulse {pulse} are {digest}, node {by} has {seen}"),
+            );
+        } else if *by != line.node && !*agreed {
+            *agreed = true;
+            self.verdict.gov_pulses_agreed += 1;
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod report;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -71,6 +72,8 @@ pub struct Options {
     pub binary: PathBuf,
     /// Deliberately broken nodes (the check's own test): forge the chief's root from this pulse.
     pub forge_root_from_pulse: Option<u64>,
+    /// Deliberately broken tallies (the check's own test): the chief counts every vote twice.
+    pub double_count_votes: bool,
     /// Apply the scenario's latency and loss to every link in user space (`[emulation]`).
     pub emulate_network: bool,
 }
@@ -98,9 +101,18 @@ pub struct Kill {
 pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
     let (scenario, seed) = scenario_for(options)?;
     let file = &options.scenario;
-    let world = simulator::sim::driver_world(&scenario, seed, file)?;
+    let mut world = simulator::sim::driver_world(&scenario, seed, file)?;
     let kills = kills(&scenario, seed, file, world.layout)?;
     let nodes = world.nodes.len();
+    let clients = 1..=scenario.nodes.clients as usize;
+    // The users reach their nodes through the nodes' control sockets (the clients' only).
+    let controls: Vec<Option<SocketAddr>> = match world.governance {
+        Some(_) => {
+            let mut ports = free_ports(clients.clone().count())?.into_iter();
+            (0..nodes).map(|i| if clients.contains(&i) { ports.next() } else { None }).collect()
+        }
+        None => vec![None; nodes],
+    };
     std::fs::create_dir_all(&options.out).map_err(io_error(format!("{}", options.out.display())))?;
     let scenario_copy = options.out.join("scenario.toml");
     std::fs::write(&scenario_copy, scenario.to_toml()).map_err(io_error("scenario copy"))?;
@@ -117,6 +129,7 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
                 secret_key: config::to_hex(&world.key_seeds[index]),
                 listen: addrs[index],
                 data_dir: dir.clone(),
+                control: controls[index],
             },
             genesis: GenesisSection {
                 scenario: std::path::absolute(&scenario_copy).map_err(io_error("scenario path"))?,
@@ -132,6 +145,7 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
             faults: Faults {
                 forge_root_from_pulse: options.forge_root_from_pulse.filter(|_| index == 0),
                 abort_sealing_pulse: None,
+                double_count_votes: options.double_count_votes && index == 0,
             },
             emulation: config::Emulation { enabled: options.emulate_network },
         };
@@ -140,6 +154,19 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         std::fs::write(&path, text).map_err(io_error(format!("{}", path.display())))?;
         procs.push(Proc { index: index as u32, config: path, log: dir.join("log.jsonl"), child: None });
     }
+    let event_files =
+        (0..nodes).map(|i| options.out.join(format!("node-{i}")).join("events.jsonl")).collect();
+    let mut users = world.governance.take().map(|driver| {
+        let pulse_ms = scenario.parameters.pulse_ms;
+        users::Users::new(
+            driver,
+            world.ids.clone(),
+            &world.key_seeds,
+            controls.clone(),
+            event_files,
+            pulse_ms,
+        )
+    });
     for proc in &mut procs {
         spawn(proc, &options.binary)?;
     }
@@ -174,6 +201,11 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         if now_ms >= end_ms {
             break;
         }
+        if let Some(users) = users.as_mut()
+            && unix_ms() >= start_unix_ms
+        {
+            users.step(now_ms);
+        }
         for proc in &mut procs {
             if let Some(child) = proc.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
@@ -191,6 +223,7 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
     }
     failures.extend(stop_all(&mut procs));
     let wall_ms = began.elapsed().as_millis() as u64;
+    let governance = users.map(users::Users::finish);
     let mut lines = Vec::new();
     for index in 0..nodes {
         let path = options.out.join(format!("node-{index}")).join("events.jsonl");
@@ -211,7 +244,8 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
         &index_of,
     );
     verdict.violations.extend(failures);
-    let summary = report::summarise(&scenario, seed, nodes, &kills, &lines, verdict, wall_ms);
+    let ran = report::Ran { processes: nodes, kills: &kills, lines: &lines, verdict, wall_ms, governance };
+    let summary = report::summarise(&scenario, seed, ran);
     report::write(&options.out, &summary).map_err(io_error("summary"))?;
     Ok(summary)
 }
@@ -258,13 +292,6 @@ fn kills(
         key: key.into(),
         problem: problem.into(),
     };
-    if scenario.governance.is_some() {
-        // The users' driver lives in the simulator; the cluster's clients issue transfers only.
-        return Err(unsupported(
-            "governance",
-            "a cluster does not drive an organization's users yet (D-041): run it in the simulator",
-        ));
-    }
     let faults = &scenario.faults;
     if !faults.partitions.is_empty() {
         return Err(unsupported("faults.partitions", "a cluster cannot partition loopback yet"));

@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 
 use serde::Serialize;
+use simulator::governance::GovernanceCounts;
 use simulator::metrics::Percentiles;
 use simulator::scenario::Scenario;
 use simulator::sim::{RunOptions, Simulation};
@@ -52,6 +53,9 @@ pub struct ClusterSummary {
     pub sends_dropped: BTreeMap<String, u64>,
     /// Messages the nodes refused, by error.
     pub bad_messages: BTreeMap<String, u64>,
+    /// What the organization's users did (a scenario with `[governance]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance: Option<super::users::ClusterGovernance>,
     /// The simulator's run of the same scenario and seed.
     pub simulated: Prediction,
     /// Whether the run passed: no violation, every node caught up.
@@ -86,20 +90,33 @@ pub struct Prediction {
     pub commits_per_s: f64,
     /// Commit latency (virtual ms).
     pub commit_latency_ms: Percentiles,
+    /// The organization's users, simulated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance: Option<simulator::governance::GovernanceCounts>,
     /// Why there is none, if there is none.
     pub error: Option<String>,
 }
 
+/// What a cluster run left to summarise.
+#[derive(Debug)]
+pub struct Ran<'a> {
+    /// The processes.
+    pub processes: usize,
+    /// The kills carried out.
+    pub kills: &'a [Kill],
+    /// Every node's events.
+    pub lines: &'a [Line],
+    /// The check's verdict.
+    pub verdict: Verdict,
+    /// Wall time of the run.
+    pub wall_ms: u64,
+    /// What the organization's users did, if there was one.
+    pub governance: Option<super::users::ClusterGovernance>,
+}
+
 /// Summarise a checked cluster run.
-pub fn summarise(
-    scenario: &Scenario,
-    seed: u64,
-    processes: usize,
-    kills: &[Kill],
-    lines: &[Line],
-    verdict: Verdict,
-    wall_ms: u64,
-) -> ClusterSummary {
+pub fn summarise(scenario: &Scenario, seed: u64, ran: Ran<'_>) -> ClusterSummary {
+    let Ran { processes, kills, lines, verdict, wall_ms, governance } = ran;
     let requests = simulator::workload::schedule(scenario, seed, 10_000_000);
     let issued_at: BTreeMap<u64, u64> = requests.iter().map(|r| (r.tag, r.at_ms)).collect();
     let mut transfers = Outcomes::default();
@@ -142,7 +159,8 @@ pub fn summarise(
     let passed = verdict.violations.is_empty()
         && transfers.duplicate_outcomes == 0
         && spread <= 3
-        && transfers.committed > 0;
+        && transfers.committed > 0
+        && governance.as_ref().is_none_or(|g| g.undecodable == 0 && g.counts.members > 0);
     ClusterSummary {
         scenario: scenario.name.clone(),
         seed,
@@ -161,6 +179,7 @@ pub fn summarise(
         links_closed: summary_maps.0,
         sends_dropped: summary_maps.1,
         bad_messages: summary_maps.2,
+        governance,
         simulated: predict(scenario, seed),
         passed,
     }
@@ -206,11 +225,49 @@ fn predict(scenario: &Scenario, seed: u64) -> Prediction {
                 issued: s.transfers.issued,
                 commits_per_s: round2(s.transfers.committed as f64 / workload_s),
                 commit_latency_ms: s.commit_latency_ms,
+                governance: s.governance,
                 error: None,
             }
         }
         Err(error) => Prediction { error: Some(error.to_string()), ..Prediction::default() },
     }
+}
+
+/// The organization's figures, real beside simulated.
+fn governance_table(g: &super::users::ClusterGovernance, sim: Option<&GovernanceCounts>) -> String {
+    let real = &g.counts;
+    let closed = |c: &GovernanceCounts, passed: bool| -> u64 {
+        c.proposals_closed.values().map(|pf| pf[usize::from(!passed)]).sum()
+    };
+    type Row = (&'static str, fn(&GovernanceCounts) -> u64);
+    let rows: [Row; 9] = [
+        ("requests", |c| c.requests),
+        ("accepted", |c| c.accepted),
+        ("refused", |c| c.refused.values().sum()),
+        ("given up", |c| c.given_up),
+        ("honest admitted", |c| c.honest_admitted),
+        ("sybils admitted", |c| c.sybils_admitted),
+        ("members at the end", |c| c.members),
+        ("proposals opened", |c| c.proposals_opened),
+        ("votes", |c| c.votes),
+    ];
+    let mut md = format!(
+        "\nThe organization ({} votes):\n\n| | cluster (real) | simulator |\n|---|---:|---:|\n",
+        real.vote_weight
+    );
+    let sim_cell = |f: &dyn Fn(&GovernanceCounts) -> u64| sim.map_or("–".to_string(), |c| f(c).to_string());
+    for (name, f) in rows {
+        md += &format!("| {name} | {} | {} |\n", f(real), sim_cell(&f));
+    }
+    md += &format!("| proposals passed | {} | {} |\n", closed(real, true), sim_cell(&|c| closed(c, true)));
+    md += &format!("| proposals failed | {} | {} |\n", closed(real, false), sim_cell(&|c| closed(c, false)));
+    md += &format!(
+        "| mean ms to admission | {} | {} |\n",
+        real.mean_ms_to_admission,
+        sim_cell(&|c| c.mean_ms_to_admission)
+    );
+    md += &format!("\nRequests no node took (process down): {}.\n", g.undelivered);
+    md
 }
 
 /// Write `summary.json` and `report.md` into `dir`.
@@ -252,6 +309,9 @@ fn markdown(s: &ClusterSummary) -> String {
         "\nRefused {}, abandoned {}, lost {}, duplicate outcomes {}.\n",
         s.transfers.refused, s.transfers.abandoned, s.transfers.lost, s.transfers.duplicate_outcomes
     );
+    if let Some(g) = &s.governance {
+        md += &governance_table(g, s.simulated.governance.as_ref());
+    }
     md += &format!("\nFailovers {}, takeovers {}.\n", s.failovers, s.takeovers);
     for kill in &s.kills {
         md += &format!(

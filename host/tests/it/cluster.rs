@@ -97,9 +97,49 @@ fn what_a_cluster_cannot_run_is_refused_by_key() {
         format!("{text}\n[[faults.partitions]]\nside = \"1-3\"\nat_ms = 1_000\nheal_at_ms = 2_000\n");
     let stderr = refused(&partitioned, &[]);
     assert!(stderr.contains("faults.partitions"), "{stderr}");
-    let governed = format!("{text}\n[governance]\nfounding_members = 3\n");
-    let stderr = refused(&governed, &[]);
-    assert!(stderr.contains("governance") && stderr.contains("D-041"), "{stderr}");
     let stderr = refused(&text, &["--processes", "5"]);
     assert!(stderr.contains("--processes 5") && stderr.contains("bookkeepers"), "{stderr}");
+}
+
+#[test]
+fn an_organization_runs_on_sixteen_processes_and_passes_the_checker() {
+    let (code, s, output) = run_cluster("cgov", &workspace("scenarios/cluster-governance.toml"), &[]);
+    assert_eq!(code, Some(0), "{output}\n{s:#}");
+    assert_eq!(s["verdict"]["violations"].as_array().map(Vec::len), Some(0), "{s:#}");
+    let g = &s["governance"];
+    assert_eq!(g["undecodable"], 0, "{s:#}");
+    let counts = &g["counts"];
+    assert!(counts["members"].as_u64() >= Some(4), "the founder and the founding members: {s:#}");
+    assert!(counts["accepted"].as_u64() >= Some(15), "{s:#}");
+    assert!(counts["votes"].as_u64() >= Some(3), "{s:#}");
+    let closed: u64 = counts["proposals_closed"]
+        .as_object()
+        .map(|m| m.values().map(|pf| pf[0].as_u64().unwrap() + pf[1].as_u64().unwrap()).sum())
+        .unwrap_or(0);
+    assert!(closed >= 1, "a proposal closed: {s:#}");
+    assert!(
+        s["verdict"]["gov_pulses_agreed"].as_u64() >= Some(10),
+        "the root members' organizations compared at many pulses: {s:#}"
+    );
+    // The simulator ran the same users; its figures are beside the cluster's.
+    assert!(s["simulated"]["governance"]["members"].as_u64() >= Some(4), "{s:#}");
+}
+
+#[test]
+fn a_chief_counting_votes_twice_fails_the_check() {
+    let text = std::fs::read_to_string(workspace("scenarios/cluster-governance.toml")).expect("scenario");
+    let short = text
+        .replace("duration_ms = 30_000", "duration_ms = 20_000")
+        .replace("stop_ms = 26_000", "stop_ms = 16_000");
+    let short = short[..short.find("[[faults.primary_crashes]]").expect("a crash")].to_string();
+    let dir = scratch("double-count-scenario");
+    let path = dir.join("cluster-double-count.toml");
+    std::fs::write(&path, short).expect("write");
+    let (code, s, output) = run_cluster("double-count", &path, &["--double-count-votes"]);
+    assert_eq!(code, Some(1), "{output}\n{s:#}");
+    let violations = s["verdict"]["violations"].as_array().expect("violations");
+    assert!(
+        violations.iter().any(|v| v.as_str().is_some_and(|v| v.contains("Governance"))),
+        "I10 caught at the chief: {s:#}"
+    );
 }

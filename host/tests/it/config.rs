@@ -89,3 +89,12 @@ fn a_peer_listed_twice_is_refused() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("peers[1].index") && stderr.contains("listed twice"), "{stderr}");
 }
+
+#[test]
+fn a_control_socket_off_loopback_is_refused() {
+    let (code, stderr) = refused("control-off-loopback", |t| {
+        section(t, "node").insert("control".into(), "0.0.0.0:7000".into());
+    });
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("node.control") && stderr.contains("not a loopback address"), "{stderr}");
+}

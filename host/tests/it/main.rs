@@ -4,6 +4,7 @@
 mod bad_peers;
 mod cluster;
 mod config;
+mod control;
 mod durability;
 mod link;
 mod records;
@@ -54,6 +55,7 @@ pub fn solo_file(dir: &Path, index: u32, limits: Limits, faults: Faults, start_u
             secret_key: host::config::to_hex(&world.key_seeds[index as usize]),
             listen: free_addr(),
             data_dir: dir.to_path_buf(),
+            control: None,
         },
         genesis: GenesisSection {
             scenario: workspace("host/tests/it/solo.toml"),

@@ -195,12 +195,13 @@ pub enum GovRefusal {
     BadEndorsement,
     /// The request's number is older than every one the root committee remembers of the author
     /// (a replay, or a request overtaken by 32 newer ones).
-    #[error("request {nonce} is not above {latest}, the oldest the root committee forgot")]
+    #[error("request {nonce} is not above {floor}, the newest the root committee forgot")]
     Stale {
         /// The request's nonce.
         nonce: u64,
-        /// The author's latest nonce for the organization.
-        latest: u64,
+        /// The newest of the author's request numbers the root committee no longer remembers:
+        /// a request must be above it.
+        floor: u64,
     },
     /// The weight rule cannot be used on the wire yet (D-041: `balance` needs account proofs
     /// at the proposal's opening version).
@@ -217,6 +218,41 @@ pub enum GovRefusal {
     /// The reason of a structural reward is longer than [`MAX_REASON_BYTES`].
     #[error("the reason is longer than {MAX_REASON_BYTES} bytes")]
     ReasonTooLong,
+    /// The request was numbered (its nonce's time, [`request_ms`]) further from the chief's
+    /// time than `request_horizon_pulses`: too old to be told from a replay once its author's
+    /// window may have been compacted, or dated so far ahead that it would outlive the horizon.
+    #[error("request numbered at {request_ms} ms, beyond the horizon of the chief's {chief_ms} ms")]
+    OutOfTime {
+        /// When the author numbered it (its nonce's high bits).
+        request_ms: u64,
+        /// The chief's time at the pulse it was judged in.
+        chief_ms: u64,
+    },
+}
+
+/// When a request was numbered: the high bits of its nonce (a client numbers requests
+/// `max(last + 1, now_ms << SEQ_CLOCK_SHIFT)`, as envelopes, D-041).
+pub fn request_ms(nonce: u64) -> u64 {
+    nonce >> super::SEQ_CLOCK_SHIFT
+}
+
+impl GovRefusal {
+    /// The refusal's name in summaries and logs (stable, snake case; an organization's
+    /// refusal by its own name).
+    pub fn name(&self) -> &'static str {
+        match self {
+            GovRefusal::Org(error) => error.name(),
+            GovRefusal::UnknownOrg(_) => "unknown_org",
+            GovRefusal::OrgExists(_) => "org_exists",
+            GovRefusal::BadFounding => "bad_founding",
+            GovRefusal::BadEndorsement => "bad_endorsement",
+            GovRefusal::Stale { .. } => "stale",
+            GovRefusal::WeightRuleUnavailable(_) => "weight_rule_unavailable",
+            GovRefusal::Full { .. } => "full",
+            GovRefusal::ReasonTooLong => "reason_too_long",
+            GovRefusal::OutOfTime { .. } => "out_of_time",
+        }
+    }
 }
 
 /// The bounds of D-041.
@@ -255,6 +291,9 @@ pub struct GovConfig {
     pub max_applications: u32,
     /// At most this many open proposals per organization.
     pub max_open_proposals: u32,
+    /// How far (in pulses) a request's time may be from the chief's: one further is refused
+    /// `OutOfTime`, and an author's window idle for longer is forgotten (D-043).
+    pub request_horizon_pulses: u64,
 }
 
 impl Default for GovConfig {
@@ -265,6 +304,7 @@ impl Default for GovConfig {
             max_members: 100_000,
             max_applications: 10_000,
             max_open_proposals: 64,
+            request_horizon_pulses: 600,
         }
     }
 }

@@ -332,6 +332,15 @@ impl Node {
         }
     }
 
+    /// How many authors' request windows a root member keeps (D-043: idle ones are forgotten
+    /// after `request_horizon_pulses`).
+    pub fn governance_windows(&self) -> Option<usize> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().map(|r| r.windows()),
+            Node::Client(_) => None,
+        }
+    }
+
     /// The chief's arbiter.
     pub fn arbiter(&self) -> Option<&Arbiter> {
         match self {

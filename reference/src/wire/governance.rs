@@ -259,9 +259,9 @@ impl Encode for GovRefusal {
             GovRefusal::OrgExists(id) => tagged(w, 2, id),
             GovRefusal::BadFounding => w.u8(3),
             GovRefusal::BadEndorsement => w.u8(4),
-            GovRefusal::Stale { nonce, latest } => {
+            GovRefusal::Stale { nonce, floor } => {
                 tagged(w, 5, nonce);
-                latest.encode(w);
+                floor.encode(w);
             }
             GovRefusal::WeightRuleUnavailable(rule) => tagged(w, 6, rule),
             GovRefusal::Full { what, limit } => {
@@ -270,6 +270,10 @@ impl Encode for GovRefusal {
                 limit.encode(w);
             }
             GovRefusal::ReasonTooLong => w.u8(8),
+            GovRefusal::OutOfTime { request_ms, chief_ms } => {
+                tagged(w, 9, request_ms);
+                chief_ms.encode(w);
+            }
         }
     }
 }
@@ -284,7 +288,7 @@ impl Decode for GovRefusal {
             2 => GovRefusal::OrgExists(Id::decode(r, f)?),
             3 => GovRefusal::BadFounding,
             4 => GovRefusal::BadEndorsement,
-            5 => GovRefusal::Stale { nonce: r.u64(f)?, latest: r.u64(f)? },
+            5 => GovRefusal::Stale { nonce: r.u64(f)?, floor: r.u64(f)? },
             6 => GovRefusal::WeightRuleUnavailable(WeightRule::decode(r, f)?),
             7 => {
                 let tag = r.u8(f)?;
@@ -293,6 +297,7 @@ impl Decode for GovRefusal {
                 GovRefusal::Full { what, limit: u32::decode(r, f)? }
             }
             8 => GovRefusal::ReasonTooLong,
+            9 => GovRefusal::OutOfTime { request_ms: r.u64(f)?, chief_ms: r.u64(f)? },
             other => return Err(r.error_before(1, field, Problem::Tag(other))),
         })
     }

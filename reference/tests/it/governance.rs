@@ -245,7 +245,7 @@ fn a_replayed_request_is_refused_and_a_retry_answered_again_without_acting_twice
         assert!(matches!(w.ask(1, nonce, GovAction::Propose { kind }), Ok(GovAccepted::Opened { .. })));
     }
     let stale = w.ask(1, 48, GovAction::Leave);
-    assert_eq!(stale, Err(GovRefusal::Stale { nonce: 48, latest: 50 }));
+    assert_eq!(stale, Err(GovRefusal::Stale { nonce: 48, floor: 50 }));
     // A refused request is not remembered: the same one again is judged again.
     let early = w.ask(2, 70, GovAction::Vote { number: 999, yes: true });
     assert_eq!(early, Err(GovRefusal::Org(OrgError::UnknownProposal(999))));
@@ -381,4 +381,63 @@ fn a_founder_choosing_extreme_parameters_cannot_break_the_chief() {
         w.pulse();
     }
     assert!(w.closed.is_empty(), "a window without end never closes");
+}
+
+/// A nonce numbered at `ms` (as a client numbers it), the `k`-th in that millisecond.
+fn at_ms(ms: u64, k: u64) -> u64 {
+    (ms << reference::node::SEQ_CLOCK_SHIFT) + k
+}
+
+#[test]
+fn a_request_numbered_beyond_the_horizon_is_refused_and_changes_nothing() {
+    let mut w = world(3, GovConfig { request_horizon_pulses: 5, ..GovConfig::default() });
+    w.found(WeightRule::OneMemberOneVote);
+    let before = w.digest();
+    // Dated 6 pulses ahead of the chief's time (0 ms): beyond a horizon of 5.
+    let ahead = at_ms(6 * PULSE_MS, 0);
+    let refused = w.ask(1, ahead, GovAction::Apply { endorsement: None });
+    assert_eq!(refused, Err(GovRefusal::OutOfTime { request_ms: 6 * PULSE_MS, chief_ms: 0 }));
+    assert_eq!(w.digest(), before, "a refusal changes nothing");
+    // Within the horizon either side it is judged as usual.
+    assert_eq!(
+        w.ask(1, at_ms(5 * PULSE_MS, 0), GovAction::Apply { endorsement: None }),
+        Ok(GovAccepted::Done)
+    );
+    for _ in 0..12 {
+        w.pulse();
+    }
+    // Now at 12 pulses: a request numbered at pulse 6 is too old.
+    let old = w.ask(2, at_ms(6 * PULSE_MS, 0), GovAction::Apply { endorsement: None });
+    assert_eq!(old, Err(GovRefusal::OutOfTime { request_ms: 6 * PULSE_MS, chief_ms: 12 * PULSE_MS }));
+    assert_eq!(
+        w.ask(2, at_ms(7 * PULSE_MS, 0), GovAction::Apply { endorsement: None }),
+        Ok(GovAccepted::Done)
+    );
+}
+
+#[test]
+fn idle_windows_are_forgotten_and_their_requests_cannot_be_replayed() {
+    let mut w = world(3, GovConfig { request_horizon_pulses: 5, ..GovConfig::default() });
+    w.found(WeightRule::OneMemberOneVote);
+    let apply =
+        GovRequest { org: w.org(), nonce: at_ms(0, 7), action: GovAction::Apply { endorsement: None } };
+    let envelope = w.clients[1].seal(w.now_ms, To::Node(w.chief.id()), Message::Gov(Box::new(apply.clone())));
+    assert_eq!(w.deliver(&envelope), Ok(GovAccepted::Done));
+    let applicant = w.id(1);
+    let decide = GovAction::Decide { applicant, admit: false };
+    assert_eq!(w.ask(0, at_ms(0, 9), decide), Ok(GovAccepted::Done));
+    assert_eq!(w.chief.governance_windows(), Some(2), "the founder's and the applicant's");
+    for _ in 0..5 {
+        w.pulse();
+    }
+    assert_eq!(w.chief.governance_windows(), Some(2), "kept up to the horizon");
+    w.pulse();
+    assert_eq!(w.chief.governance_windows(), Some(0), "both idle for longer than the horizon");
+    // The rejected application sent again, in a new envelope: its window is gone, but it is
+    // out of time, so it is not taken a second time.
+    let again = w.clients[1].seal(w.now_ms, To::Node(w.chief.id()), Message::Gov(Box::new(apply)));
+    let before = w.digest();
+    assert_eq!(w.deliver(&again), Err(GovRefusal::OutOfTime { request_ms: 0, chief_ms: 6 * PULSE_MS }));
+    assert_eq!(w.digest(), before);
+    assert!(!w.chief.organizations().unwrap()[&w.org()].has_applied(&applicant));
 }

@@ -281,10 +281,12 @@ fn gov_result() -> impl Strategy<Value = GovResult> {
         id().prop_map(GovRefusal::OrgExists),
         Just(GovRefusal::BadFounding),
         Just(GovRefusal::BadEndorsement),
-        (any::<u64>(), any::<u64>()).prop_map(|(nonce, latest)| GovRefusal::Stale { nonce, latest }),
+        (any::<u64>(), any::<u64>()).prop_map(|(nonce, floor)| GovRefusal::Stale { nonce, floor }),
         weight_rule().prop_map(GovRefusal::WeightRuleUnavailable),
         (bound, any::<u32>()).prop_map(|(what, limit)| GovRefusal::Full { what, limit }),
         Just(GovRefusal::ReasonTooLong),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(request_ms, chief_ms)| GovRefusal::OutOfTime { request_ms, chief_ms }),
     ];
     prop_oneof![
         Just(Ok(GovAccepted::Done)),

@@ -8,7 +8,6 @@ use reference::Id;
 use reference::crypto::Hash32;
 use reference::invariants::{Invariant, Violation};
 use reference::node::{Node, NodeEvent};
-use reference::org::WeightRule;
 
 use super::*;
 
@@ -73,7 +72,9 @@ impl Simulation {
             NodeEvent::GovAnswered { tag, result, .. } => driver.answered(now_ms, tag, result, &self.ids),
             NodeEvent::GovGaveUp { tag } => driver.gave_up(tag),
             NodeEvent::ProposalClosed { closed, .. } => {
-                driver.closed(&closed, &|id: &Id| index_of.get(id).copied())
+                driver.closed(closed.number, &closed.kind, closed.outcome.passed, &|id: &Id| {
+                    index_of.get(id).copied()
+                })
             }
             _ => {}
         }
@@ -91,16 +92,7 @@ impl Simulation {
         if self.gov_agreement.checked.insert(index, revision) == Some(revision) {
             return Ok(());
         }
-        let trust = driver.trust();
-        let bound = |voter: &Id, rule: WeightRule| match rule {
-            WeightRule::OneMemberOneVote => 1,
-            WeightRule::Trust => trust.get(voter).copied().unwrap_or(0),
-            WeightRule::Balance => 0,
-        };
-        for org in orgs.values() {
-            self.checker.checks += 1;
-            reference::invariants::governance_weighed(org, bound)?;
-        }
+        self.checker.checks += crate::governance::weights_hold(orgs, driver.trust())?;
         match sealed(node) {
             Some((pulse, digest)) => self.gov_agreement.observe(pulse, digest),
             None => Ok(()),

@@ -41,7 +41,8 @@ use errors::violation_error;
 pub use schedule::crashing_groups;
 pub use wire_check::{Encoder, KindBytes, WireCheckCounts, WireFailure};
 pub use world::{
-    DriverWorld, Layout, check_group_tree, driver_world, ed25519_key_seed, leaf_groups, leaf_groups_exist,
+    DriverWorld, Layout, check_group_tree, driver_world, ed25519_key_seed, governance_driver, leaf_groups,
+    leaf_groups_exist,
 };
 use world::{World, partition_sides, signers};
 
@@ -306,12 +307,8 @@ impl Simulation {
         let impersonators = Impersonators::new(&scenario, seed, layout, &world.signers).map(Box::new);
         let elections = election_log(&scenario, seed, layout);
         let groups = world.roster.len();
-        let org_key = world::more_signers(&scenario, seed, world::ORG_KEY_INDEX, 1).remove(0);
-        let governance = crate::governance::GovDriver::new(&scenario, seed, &ids, org_key).map(Box::new);
-        let gov_config = reference::node::governance::GovConfig {
-            trust: std::sync::Arc::new(governance.as_ref().map(|g| g.trust().clone()).unwrap_or_default()),
-            ..Default::default()
-        };
+        let governance = world::governance_driver(&scenario, seed, &ids).map(Box::new);
+        let gov_config = world::gov_config(governance.as_deref());
         let nodes = started_nodes(world, &scenario, verifier, &options, gov_config);
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
             .into_iter()

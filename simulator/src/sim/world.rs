@@ -254,6 +254,9 @@ pub struct DriverWorld {
     pub ids: Vec<Id>,
     /// Where the committee members are.
     pub layout: Layout,
+    /// The users of the scenario's organization, if it has one (the root committee's trust
+    /// table is theirs).
+    pub governance: Option<crate::governance::GovDriver>,
 }
 
 /// Build [`DriverWorld`] for `scenario` (validated) with `seed`; `file` names it in errors.
@@ -266,8 +269,25 @@ pub fn driver_world(scenario: &Scenario, seed: u64, file: &Path) -> Result<Drive
     let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
     let key_seeds = (0..ids.len() as u64).map(|i| ed25519_key_seed(seed, i)).collect();
     let layout = world.layout;
-    let nodes = world.into_nodes(&scenario, verifier, reference::node::governance::GovConfig::default());
-    Ok(DriverWorld { nodes, key_seeds, ids, layout })
+    let governance = governance_driver(&scenario, seed, &ids);
+    let nodes = world.into_nodes(&scenario, verifier, gov_config(governance.as_ref()));
+    Ok(DriverWorld { nodes, key_seeds, ids, layout, governance })
+}
+
+/// The users of `scenario`'s organization (if it has one), with the organization's own key.
+pub fn governance_driver(scenario: &Scenario, seed: u64, ids: &[Id]) -> Option<crate::governance::GovDriver> {
+    let org_key = more_signers(scenario, seed, ORG_KEY_INDEX, 1).remove(0);
+    crate::governance::GovDriver::new(scenario, seed, ids, org_key)
+}
+
+/// The root committee's governance configuration: the users' trust table.
+pub(super) fn gov_config(
+    governance: Option<&crate::governance::GovDriver>,
+) -> reference::node::governance::GovConfig {
+    reference::node::governance::GovConfig {
+        trust: Arc::new(governance.map(|g| g.trust().clone()).unwrap_or_default()),
+        ..Default::default()
+    }
 }
 
 /// The organization account: an Id that is no node's.

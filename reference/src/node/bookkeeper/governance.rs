@@ -23,7 +23,12 @@ impl Chief {
     /// latest request is answered again; only a new one is an event.
     pub(super) fn on_gov(&mut self, books: &Books, author: Id, request: &GovRequest, out: &mut Vec<Output>) {
         let pulse = books.pulse;
-        let at = At { pulse, config: &books.config.governance, verifier: books.verifier.as_ref() };
+        let at = At {
+            pulse,
+            pulse_ms: books.config.pulse_ms,
+            config: &books.config.governance,
+            verifier: books.verifier.as_ref(),
+        };
         let (result, pulse, fresh) = self.registry.handle(author, request, &at);
         if fresh {
             out.push(Output::Event(NodeEvent::GovHandled {
@@ -48,6 +53,7 @@ impl Chief {
         for closed in self.registry.close_due(pulse, &books.config.governance) {
             out.push(Output::Event(NodeEvent::ProposalClosed { pulse, closed: Box::new(closed) }));
         }
+        self.registry.forget_idle(pulse, books.config.pulse_ms, &books.config.governance);
         self.registry.seal(pulse);
     }
 }

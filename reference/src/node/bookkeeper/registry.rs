@@ -11,7 +11,7 @@ use crate::org::{Effect, Organization, Outcome, ProposalKind, WeightRule, Weight
 
 use crate::node::governance::{
     Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_REASON_BYTES,
-    check_endorsement, check_founding,
+    check_endorsement, check_founding, request_ms,
 };
 
 /// A proposal the pulse closed.
@@ -59,10 +59,12 @@ pub(in crate::node) struct Registry {
     faults: crate::org::OrgFaults,
 }
 
-/// Where a request is applied: the pulse, the configuration and the signature scheme.
+/// Where a request is applied: the pulse (and the chief's time at it), the configuration and
+/// the signature scheme.
 #[derive(Clone, Copy)]
 pub(in crate::node) struct At<'a> {
     pub pulse: u64,
+    pub pulse_ms: u64,
     pub config: &'a GovConfig,
     pub verifier: &'a dyn Verifier,
 }
@@ -102,9 +104,15 @@ impl Registry {
                 return (*result, *pulse, false);
             }
             if request.nonce <= window.floor {
-                let stale = GovRefusal::Stale { nonce: request.nonce, latest: window.floor };
+                let stale = GovRefusal::Stale { nonce: request.nonce, floor: window.floor };
                 return (Err(stale), at.pulse, false);
             }
+        }
+        // A request outside the horizon could be a replay of one whose window was forgotten
+        // (`forget_idle`): refused, whatever it asks.
+        let (request_ms, chief_ms) = (request_ms(request.nonce), at.pulse.saturating_mul(at.pulse_ms));
+        if request_ms.abs_diff(chief_ms) > horizon_ms(at.config, at.pulse_ms) {
+            return (Err(GovRefusal::OutOfTime { request_ms, chief_ms }), at.pulse, false);
         }
         let result = self.act(author, request, at);
         if result.is_err() {
@@ -124,7 +132,7 @@ impl Registry {
     }
 
     fn act(&mut self, author: Id, request: &GovRequest, at: &At<'_>) -> GovResult {
-        let At { pulse, config, verifier } = *at;
+        let At { pulse, config, verifier, .. } = *at;
         if let GovAction::Create { org_key, org_sig, params } = &request.action {
             return self.create(author, request.org, (org_key, org_sig), *params, at);
         }
@@ -174,7 +182,7 @@ impl Registry {
         params: crate::org::OrgParams,
         at: &At<'_>,
     ) -> GovResult {
-        let At { pulse, config, verifier } = *at;
+        let At { pulse, config, verifier, .. } = *at;
         if self.orgs.contains_key(&org) {
             return Err(GovRefusal::OrgExists(org));
         }
@@ -202,6 +210,31 @@ impl Registry {
             }
         }
         closed
+    }
+
+    /// Forget every author's window whose newest taken request was numbered more than the
+    /// horizon before the chief's time at `pulse` (D-043): every request it could tell from a
+    /// replay is older still and is refused `OutOfTime` anyway. So the windows of authors who
+    /// stopped asking (rejected applicants, departed members, fresh keys that each got one
+    /// request taken) do not pile up. Every root member forgets at the same pulses: the
+    /// windows are part of the digest.
+    pub(in crate::node) fn forget_idle(&mut self, pulse: u64, pulse_ms: u64, config: &GovConfig) {
+        let Some(oldest_ms) = pulse.saturating_mul(pulse_ms).checked_sub(horizon_ms(config, pulse_ms)) else {
+            return;
+        };
+        let before = self.latest.len();
+        self.latest.retain(|_, window| {
+            let newest = window.recent.last_key_value().map_or(window.floor, |(nonce, _)| *nonce);
+            request_ms(newest) >= oldest_ms
+        });
+        if self.latest.len() != before {
+            self.revision += 1;
+        }
+    }
+
+    /// The authors' windows kept.
+    pub(in crate::node) fn windows(&self) -> usize {
+        self.latest.len()
     }
 
     /// The digest as of the last pulse closed here.
@@ -258,6 +291,10 @@ impl Registry {
             org.inject_faults(faults);
         }
     }
+}
+
+fn horizon_ms(config: &GovConfig, pulse_ms: u64) -> u64 {
+    config.request_horizon_pulses.saturating_mul(pulse_ms)
 }
 
 fn bounded(what: Bound, len: usize, limit: u32) -> Result<(), GovRefusal> {
