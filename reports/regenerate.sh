@@ -19,7 +19,7 @@ for scenario in colluding-committee committee-terms elected-committees; do
   rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/sweep-record.json"
 done
 # Organizations on the network (issue 18, D-041).
-for scenario in governance-small governance-1k; do
+for scenario in governance-small governance-1k cluster-governance; do
   "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
 done
 "$leither" sweep scenarios/governance-capture.toml --out "$out/governance-capture-sweep"
