@@ -19,11 +19,13 @@ for scenario in colluding-committee committee-terms elected-committees; do
   rm -rf "$out/$scenario-sweep/points" "$out/$scenario-sweep/sweep-record.json"
 done
 # Organizations on the network (issue 18, D-041).
-for scenario in governance-small governance-1k cluster-governance; do
+for scenario in governance-small governance-1k cluster-governance governance-elections; do
   "$leither" run "scenarios/$scenario.toml" --out "$out/$scenario"
 done
 "$leither" sweep scenarios/governance-capture.toml --out "$out/governance-capture-sweep"
 rm -rf "$out/governance-capture-sweep/points" "$out/governance-capture-sweep/sweep-record.json"
+"$leither" sweep scenarios/governance-elections.toml --out "$out/governance-elections-sweep"
+rm -rf "$out/governance-elections-sweep/points" "$out/governance-elections-sweep/sweep-record.json"
 # The credit model (issue 5): one run, and the designer's comparison sweeps.
 "$leither" run scenarios/credit-sybil.toml --out "$out/credit-sybil-run"
 for scenario in credit-sybil credit-free-riders credit-collective credit-liquidity; do

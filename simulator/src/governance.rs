@@ -10,13 +10,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use reference::Id;
+use reference::id::Prefix;
 use reference::invariants::Violation;
 use reference::node::governance::{Endorsement, GovAccepted, GovAction, GovRefusal, GovResult};
-use reference::node::{Command, SharedSigner};
+use reference::node::{Command, Roster, SharedSigner};
 use reference::org::{OrgError, OrgParams, Organization, ProposalKind, WeightRule};
 
 use crate::rng::{self, Purpose};
 use crate::scenario::{Governance, NodeIndex, Scenario, VoteWeight};
+use crate::sim::Layout;
 
 /// The supervisor: client 1.
 pub const FOUNDER: NodeIndex = 1;
@@ -30,6 +32,8 @@ enum Asked {
     Propose { by_sybil: bool, kind: &'static str },
     Vote { number: u64, second: bool },
     Heartbeat,
+    AdmitCandidate,
+    Ballot,
 }
 
 /// A request issued, by tag.
@@ -89,6 +93,36 @@ pub struct GovernanceCounts {
     pub double_votes_refused: u64,
     /// Supervisor changes by election.
     pub supervisor_changes: u64,
+    /// Pool candidates the supervisor admitted as members (`elect_bookkeepers`, D-044).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub candidates_admitted: u64,
+    /// Bookkeeper-election ballots taken (`elect_bookkeepers`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ballots: u64,
+    /// Of them, cast by sybils (for the adversary's standbys first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sybil_ballots: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
+}
+
+/// The bookkeeper elections the members decide (`elect_bookkeepers`, D-044).
+#[derive(Clone, Debug)]
+struct Elections {
+    /// Each leaf group's pool candidates.
+    pools: BTreeMap<Prefix, Vec<Id>>,
+    /// Each client's leaf group, by node index.
+    group_of: Vec<Prefix>,
+    /// The candidates the adversary holds (`adversaries.forging_candidates`).
+    adversary: BTreeSet<Id>,
+    /// Seats of each committee.
+    seats: usize,
+    /// A term.
+    cycle_ms: u64,
+    /// The start of the next term whose ballots are still to be drawn.
+    next_term_ms: u64,
 }
 
 /// The organization's users.
@@ -121,14 +155,23 @@ pub struct GovDriver {
     last_election_ms: u64,
     /// The governance trust scores the root committee is configured with.
     trust: BTreeMap<Id, u64>,
+    elections: Option<Elections>,
     counts: GovernanceCounts,
 }
 
 impl GovDriver {
-    /// The users of `scenario`'s organization, if it has one. `ids` are the nodes' Ids;
-    /// `org_key` the organization's key (no node's).
-    pub fn new(scenario: &Scenario, seed: u64, ids: &[Id], org_key: SharedSigner) -> Option<GovDriver> {
+    /// The users of `scenario`'s organization, if it has one. `ids` are the nodes' Ids,
+    /// `roster` and `layout` the genesis's (who stands in which pool); `org_key` the
+    /// organization's key (no node's).
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        ids: &[Id],
+        (roster, layout): (&Roster, Layout),
+        org_key: SharedSigner,
+    ) -> Option<GovDriver> {
         let cfg = scenario.governance.clone()?;
+        let elections = cfg.elect_bookkeepers.then(|| elections(scenario, seed, ids, roster, layout));
         let clients = scenario.nodes.clients;
         let mut rng = rng::stream(seed, Purpose::Governance, 0);
         // Client 1 (the supervisor) and the founding members are honest.
@@ -162,9 +205,15 @@ impl GovDriver {
             closed_votes: 0,
             admission_ms_total: 0,
             trust,
+            elections,
             counts,
             cfg,
         })
+    }
+
+    /// Whether the organization elects the leaf committees (the root committee's electorate).
+    pub fn elects_bookkeepers(&self) -> bool {
+        self.elections.is_some()
     }
 
     /// The organization's Id.
@@ -208,6 +257,7 @@ impl GovDriver {
             self.applications(now_ms, ids, signers, &mut out);
             self.propose(now_ms, ids, &mut out);
             self.heartbeat(now_ms, &mut out);
+            self.ballots(now_ms);
         }
         let later = self.due.split_off(&(now_ms + 1));
         for (_, actions) in std::mem::replace(&mut self.due, later) {
@@ -314,6 +364,32 @@ impl GovDriver {
         }
     }
 
+    /// At each term's start every client member draws its ballot for its group's next
+    /// election and casts it within the term's first half: an honest one approves `seats`
+    /// candidates of its pool at random, a sybil the adversary's candidates first.
+    fn ballots(&mut self, now_ms: u64) {
+        let Some(mut elections) = self.elections.take() else { return };
+        while elections.next_term_ms <= now_ms {
+            let term_ms = elections.next_term_ms;
+            elections.next_term_ms += elections.cycle_ms;
+            let voters: Vec<NodeIndex> = self.members.iter().copied().collect();
+            for voter in voters {
+                let group = elections.group_of[voter as usize];
+                let Some(pool) = elections.pools.get(&group) else { continue };
+                let mut order: Vec<Id> = pool.clone();
+                rng::shuffle(&mut order, &mut self.rng);
+                if self.is_sybil(voter) {
+                    order.sort_by_key(|id| !elections.adversary.contains(id)); // stable
+                }
+                order.truncate(elections.seats);
+                let last_ms = term_ms + (elections.cycle_ms / 2).max(self.pulse_ms);
+                let at_ms = rng::between(&mut self.rng, term_ms + self.pulse_ms, last_ms);
+                self.later(at_ms, voter, GovAction::Ballot { group, approve: order }, Asked::Ballot);
+            }
+        }
+        self.elections = Some(elections);
+    }
+
     /// An honest, present supervisor shows it is there four times per absence period.
     fn heartbeat(&mut self, now_ms: u64, out: &mut Vec<(NodeIndex, Command)>) {
         let every_ms = (self.cfg.supervisor_absence_pulses * self.pulse_ms / 4).max(self.pulse_ms);
@@ -356,6 +432,15 @@ impl GovDriver {
                     self.later(at_ms, member, GovAction::Apply { endorsement: None }, asked);
                     self.applied.insert(member);
                 }
+                // Then it admits every pool candidate, at the same pace: those who may keep
+                // the books must be members with the `bookkeep` right (SPEC §6.3).
+                let candidates: Vec<Id> =
+                    self.elections.iter().flat_map(|e| e.pools.values().flatten().copied()).collect();
+                let after_ms = now_ms + self.pulse_ms + u64::from(self.cfg.founding_members) * 200;
+                for (k, guest) in candidates.into_iter().enumerate() {
+                    let at_ms = after_ms + k as u64 * 200;
+                    self.later(at_ms, FOUNDER, GovAction::AdmitByTask { guest }, Asked::AdmitCandidate);
+                }
             }
             Asked::Apply { applied_at_ms, endorsed } => {
                 self.counts.applications += 1;
@@ -385,6 +470,11 @@ impl GovDriver {
                 *self.votes_on.entry(number).or_default() += 1;
             }
             Asked::Heartbeat => {}
+            Asked::AdmitCandidate => self.counts.candidates_admitted += 1,
+            Asked::Ballot => {
+                self.counts.ballots += 1;
+                self.counts.sybil_ballots += u64::from(self.is_sybil(issued.node));
+            }
         }
     }
 
@@ -506,6 +596,28 @@ impl GovDriver {
             (cast as f64 / self.possible_votes as f64 * 1000.0).round() / 1000.0
         };
         self.counts
+    }
+}
+
+/// Who stands where in the elections, from the genesis roster.
+fn elections(scenario: &Scenario, seed: u64, ids: &[Id], roster: &Roster, layout: Layout) -> Elections {
+    let pools =
+        roster.groups().skip(1).map(|(g, _)| (g, roster.pool(&g).iter().map(|c| c.id).collect())).collect();
+    let group_of = ids.iter().map(|id| roster.group_of(id)).collect();
+    let held = crate::election::forging_standbys(scenario, seed, layout);
+    let adversary = ids.iter().zip(held).filter(|(_, held)| *held).map(|(id, _)| *id).collect();
+    let params = &scenario.parameters;
+    let cycle_ms = params.election_cycle_pulses.unwrap_or(1).max(1) * params.pulse_ms;
+    let found_at_ms = scenario.governance.as_ref().map_or(0, |g| g.found_at_ms);
+    Elections {
+        pools,
+        group_of,
+        adversary,
+        seats: 1 + params.backups,
+        cycle_ms,
+        // The first term that starts after the founding (and its first members) is the first
+        // whose ballots are cast.
+        next_term_ms: (found_at_ms / cycle_ms + 1) * cycle_ms,
     }
 }
 

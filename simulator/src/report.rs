@@ -485,28 +485,44 @@ fn governance_section(g: &crate::governance::GovernanceCounts) -> Section {
              events, and the members' organizations are compared at every pulse they seal.",
             g.vote_weight
         ),
-        tables: vec![
-            Table::pairs(&[
-                (
-                    "requests sent / taken / given up",
-                    format!("{} / {} / {}", g.requests, g.accepted, g.given_up),
-                ),
-                ("applications taken", count(g.applications)),
-                ("honest applicants admitted", count(g.honest_admitted)),
-                ("sybils admitted", count(g.sybils_admitted)),
-                ("mean time to admission", format!("{} ms", g.mean_ms_to_admission)),
-                ("members at the end (sybils)", format!("{} ({})", g.members, g.sybil_members)),
-                ("proposals opened", count(g.proposals_opened)),
-                ("votes taken", count(g.votes)),
-                ("turnout on closed proposals", format!("{:.1}%", 100.0 * g.turnout)),
-                ("sybil proposals passed (captured)", count(g.captured)),
-                ("honest members expelled", count(g.honest_expelled)),
-                ("second votes refused", count(g.double_votes_refused)),
-                ("supervisor changes", count(g.supervisor_changes)),
-            ]),
-            closed,
-            refused,
-        ],
+        tables: vec![Table::pairs(&governance_pairs(g)), closed, refused],
+    }
+}
+
+/// The governance section's figures; the election ones only where the organization elects
+/// the bookkeepers (D-044), so that other reports keep their form.
+fn governance_pairs(g: &crate::governance::GovernanceCounts) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("requests sent / taken / given up", format!("{} / {} / {}", g.requests, g.accepted, g.given_up)),
+        ("applications taken", count(g.applications)),
+        ("honest applicants admitted", count(g.honest_admitted)),
+        ("sybils admitted", count(g.sybils_admitted)),
+        ("mean time to admission", format!("{} ms", g.mean_ms_to_admission)),
+        ("members at the end (sybils)", format!("{} ({})", g.members, g.sybil_members)),
+        ("proposals opened", count(g.proposals_opened)),
+        ("votes taken", count(g.votes)),
+        ("turnout on closed proposals", format!("{:.1}%", 100.0 * g.turnout)),
+        ("sybil proposals passed (captured)", count(g.captured)),
+        ("honest members expelled", count(g.honest_expelled)),
+        ("second votes refused", count(g.double_votes_refused)),
+        ("supervisor changes", count(g.supervisor_changes)),
+    ];
+    if g.ballots > 0 || g.candidates_admitted > 0 {
+        pairs.push(("pool candidates admitted as members", count(g.candidates_admitted)));
+        pairs.push(("bookkeeper ballots taken (by sybils)", format!("{} ({})", g.ballots, g.sybil_ballots)));
+    }
+    pairs
+}
+
+/// Where the election's votes come from: the organization's ballots (D-044) or the genesis
+/// standings (D-035).
+fn votes_source(s: &Summary) -> &'static str {
+    match &s.governance {
+        Some(g) if g.ballots > 0 => {
+            "the ballots the organization's members cast as messages during the term (only members \
+             with the bookkeep right are eligible; D-044)"
+        }
+        _ => "the clients' balance-weighted votes",
     }
 }
 
@@ -537,7 +553,7 @@ fn elections_section(s: &Summary, e: &crate::election::ElectionCounts) -> Sectio
         title: "Elections over candidate pools (SPEC §6.3, D-035)".into(),
         text: format!(
             "Each leaf group has {} standby candidates besides its committee of {}. Every term the chief \
-             elects each committee from its pool: the clients' balance-weighted votes pick the \
+             elects each committee from its pool: {} pick the \
              election pool (the most-voted eligible candidates, election_pool_factor × the committee \
              size), the beacon over the latest root seats it. A newly elected member takes the group's \
              state from the acting primary while the committee before keeps the books; the new \
@@ -545,6 +561,7 @@ fn elections_section(s: &Summary, e: &crate::election::ElectionCounts) -> Sectio
              standbys (seated as primary they forge, as backups they attest the forgeries).",
             e.standbys,
             1 + c.backups,
+            votes_source(s),
             e.adversary_candidates
         ),
         tables: vec![

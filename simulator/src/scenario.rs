@@ -575,6 +575,12 @@ pub struct Governance {
     /// From this time on the supervisor is silent: members propose to elect a new one once it
     /// was silent for `supervisor_absence_pulses`.
     pub supervisor_silent_from_ms: Option<u64>,
+    /// The organization elects the leaf committees (D-044): the supervisor admits every pool
+    /// candidate as a member, every client member casts a ballot each term (sybils for the
+    /// adversary's standbys first), and the chief counts the ballots instead of the genesis
+    /// standings. Needs `parameters.standbys > 0`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub elect_bookkeepers: bool,
 }
 
 impl Default for Governance {
@@ -598,6 +604,7 @@ impl Default for Governance {
             sybil_share: 0.0,
             hostile_supervisor: false,
             supervisor_silent_from_ms: None,
+            elect_bookkeepers: false,
         }
     }
 }

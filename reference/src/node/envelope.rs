@@ -224,6 +224,12 @@ pub const SEQ_CLOCK_SHIFT: u32 = 20;
 /// than all of them is refused as a replay. Per link, reordering is far below this.
 pub(crate) const FENCE_WINDOW: usize = 32;
 
+/// The window at a root committee member (D-045): a leaf member catching up on up to a
+/// replication log of cycles (`LOG_CYCLES`, 64) attests each to the chief at once, a burst the
+/// network may reorder; twice the log keeps its oldest attestation inside the window. Only the
+/// root members pay for it (a client's fences stay small).
+pub(crate) const ROOT_FENCE_WINDOW: usize = 128;
+
 /// A node's end of its links: the key it seals with, and what it remembers of each
 /// bookkeeper's envelopes.
 #[derive(Clone)]
@@ -246,6 +252,8 @@ struct Memory {
     faults: EnvelopeFaults,
     /// No replay fence (a model checker's abstraction: [`Link::forgo_replay_fence`]).
     unfenced: bool,
+    /// How many of each sender's latest envelopes are remembered (0: [`FENCE_WINDOW`]).
+    window: usize,
 }
 
 /// The envelope checks a test can switch off (feature `fault-injection`), to show each one
@@ -267,7 +275,7 @@ pub struct EnvelopeFaults {
 struct Fence {
     /// Everything at or below is refused.
     floor: u64,
-    /// Received above the floor, ascending; at most [`FENCE_WINDOW`].
+    /// Received above the floor, ascending; at most the link's window.
     recent: Vec<u64>,
 }
 
@@ -276,10 +284,10 @@ impl Fence {
         seq > self.floor && self.recent.binary_search(&seq).is_err()
     }
 
-    fn admit(&mut self, seq: u64) {
+    fn admit(&mut self, seq: u64, window: usize) {
         let at = self.recent.binary_search(&seq).expect_err("admitted only when fresh");
         self.recent.insert(at, seq);
-        if self.recent.len() > FENCE_WINDOW {
+        if self.recent.len() > window {
             self.floor = self.recent.remove(0);
         }
     }
@@ -288,6 +296,13 @@ impl Fence {
 impl Link {
     pub(crate) fn new(signer: SharedSigner) -> Link {
         Link { signer, last_seq: 0, memory: Box::default() }
+    }
+
+    /// A root committee member's link: the wider fence of [`ROOT_FENCE_WINDOW`].
+    pub(crate) fn for_root_member(signer: SharedSigner) -> Link {
+        let mut link = Link::new(signer);
+        link.memory.window = ROOT_FENCE_WINDOW;
+        link
     }
 
     pub(crate) fn signer(&self) -> &SharedSigner {
@@ -327,7 +342,8 @@ impl Link {
         if fenced {
             let fence = self.memory.fences.entry(from).or_default();
             if fence.is_fresh(envelope.seq) {
-                fence.admit(envelope.seq);
+                let window = if self.memory.window == 0 { FENCE_WINDOW } else { self.memory.window };
+                fence.admit(envelope.seq, window);
             }
         }
         Ok(from)

@@ -87,7 +87,20 @@ pub enum GovAction {
         /// For or against.
         yes: bool,
     },
+    /// The author's ballot in the next bookkeeper election of leaf group `group` (SPEC §6.3,
+    /// D-044): it approves these candidates (1 to [`MAX_BALLOT_CANDIDATES`], distinct). Only
+    /// the organization the root committee is configured to elect by (`GovConfig::electorate`)
+    /// takes ballots; one ballot per member per term, a later one replacing it.
+    Ballot {
+        /// The leaf group whose committee it elects.
+        group: crate::id::Prefix,
+        /// The candidates it approves.
+        approve: Vec<Id>,
+    },
 }
+
+/// The most candidates one ballot approves.
+pub const MAX_BALLOT_CANDIDATES: usize = 16;
 
 /// A member vouches for an applicant: its key and its signature of [`endorsement_digest`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,6 +148,7 @@ impl GovAction {
             GovAction::Heartbeat => GovActionKind::Heartbeat,
             GovAction::Propose { .. } => GovActionKind::Propose,
             GovAction::Vote { .. } => GovActionKind::Vote,
+            GovAction::Ballot { .. } => GovActionKind::Ballot,
         }
     }
 }
@@ -160,6 +174,8 @@ pub enum GovActionKind {
     Propose,
     /// [`GovAction::Vote`].
     Vote,
+    /// [`GovAction::Ballot`].
+    Ballot,
 }
 
 /// What the chief did with a request it took.
@@ -228,6 +244,12 @@ pub enum GovRefusal {
         /// The chief's time at the pulse it was judged in.
         chief_ms: u64,
     },
+    /// A ballot to an organization that does not elect the bookkeepers.
+    #[error("organization {0} does not elect the bookkeepers")]
+    NotElectorate(Id),
+    /// A ballot approving no candidate, more than [`MAX_BALLOT_CANDIDATES`], or one twice.
+    #[error("a ballot approves 1 to {MAX_BALLOT_CANDIDATES} distinct candidates")]
+    BadBallot,
 }
 
 /// When a request was numbered: the high bits of its nonce (a client numbers requests
@@ -251,6 +273,8 @@ impl GovRefusal {
             GovRefusal::Full { .. } => "full",
             GovRefusal::ReasonTooLong => "reason_too_long",
             GovRefusal::OutOfTime { .. } => "out_of_time",
+            GovRefusal::NotElectorate(_) => "not_electorate",
+            GovRefusal::BadBallot => "bad_ballot",
         }
     }
 }
@@ -294,6 +318,10 @@ pub struct GovConfig {
     /// How far (in pulses) a request's time may be from the chief's: one further is refused
     /// `OutOfTime`, and an author's window idle for longer is forgotten (D-043).
     pub request_horizon_pulses: u64,
+    /// The organization whose members elect the leaf committees (D-044): its members' ballots
+    /// are the votes, and only its members with the `bookkeep` right may be elected. None: the
+    /// pools' standings at genesis decide (D-035).
+    pub electorate: Option<Id>,
 }
 
 impl Default for GovConfig {
@@ -305,6 +333,7 @@ impl Default for GovConfig {
             max_applications: 10_000,
             max_open_proposals: 64,
             request_horizon_pulses: 600,
+            electorate: None,
         }
     }
 }

@@ -341,6 +341,15 @@ impl Node {
         }
     }
 
+    /// How many bookkeeper-election ballots a root member holds for the coming election
+    /// (D-044).
+    pub fn governance_ballots(&self) -> Option<usize> {
+        match self {
+            Node::Bookkeeper(node) => node.registry().map(|r| r.ballots()),
+            Node::Client(_) => None,
+        }
+    }
+
     /// The chief's arbiter.
     pub fn arbiter(&self) -> Option<&Arbiter> {
         match self {

@@ -4,7 +4,7 @@
 
 use super::codec::{Decode, DecodeError, Encode, Problem, Reader, Writer, record};
 use crate::crypto::{Hash32, PublicKey, Signature};
-use crate::id::Id;
+use crate::id::{Id, Prefix};
 use crate::node::governance::{
     Bound, Endorsement, GovAccepted, GovAction, GovRefusal, GovRequest, MAX_REASON_BYTES,
 };
@@ -171,6 +171,11 @@ impl Encode for GovAction {
                 number.encode(w);
                 yes.encode(w);
             }
+            GovAction::Ballot { group, approve } => {
+                w.u8(9);
+                group.encode(w);
+                w.seq(approve);
+            }
         }
     }
 }
@@ -193,6 +198,7 @@ impl Decode for GovAction {
             6 => GovAction::Heartbeat,
             7 => GovAction::Propose { kind: ProposalKind::decode(r, "Propose.kind")? },
             8 => GovAction::Vote { number: u64::decode(r, f)?, yes: bool::decode(r, f)? },
+            9 => GovAction::Ballot { group: Prefix::decode(r, f)?, approve: r.seq("Ballot.approve")? },
             other => return Err(r.error_before(1, field, Problem::Tag(other))),
         })
     }
@@ -274,6 +280,8 @@ impl Encode for GovRefusal {
                 tagged(w, 9, request_ms);
                 chief_ms.encode(w);
             }
+            GovRefusal::NotElectorate(org) => tagged(w, 10, org),
+            GovRefusal::BadBallot => w.u8(11),
         }
     }
 }
@@ -298,6 +306,8 @@ impl Decode for GovRefusal {
             }
             8 => GovRefusal::ReasonTooLong,
             9 => GovRefusal::OutOfTime { request_ms: r.u64(f)?, chief_ms: r.u64(f)? },
+            10 => GovRefusal::NotElectorate(Id::decode(r, f)?),
+            11 => GovRefusal::BadBallot,
             other => return Err(r.error_before(1, field, Problem::Tag(other))),
         })
     }

@@ -18,10 +18,12 @@ use reference::crypto::{Hash32, Signer, SimScheme};
 use reference::invariants::{self, AtomicityMonitor, HalfStep, Invariant};
 use reference::ledger::{Half, LedgerFaults};
 use reference::ledger::{LedgerError, Tx};
+use reference::node::governance::{GovAccepted, GovAction, GovRefusal, GovResult};
 use reference::node::{
     Candidate, Command, Envelope, Genesis, Message, Node, NodeConfig, NodeError, NodeEvent, Output, Roster,
     SettleMsg, Timer, To, credit_horizon_pulses,
 };
+use reference::org::{OrgError, OrgParams, ProposalKind, WeightRule};
 use reference::wire;
 
 type DropRule = Box<dyn FnMut(usize, usize, &Message) -> bool>;
@@ -71,6 +73,19 @@ fn build_elected(
     standbys: usize,
     cycle: Option<u64>,
 ) -> Net {
+    build_elected_with(clients, grouped, deposit, backups, standbys, cycle, |_| {})
+}
+
+/// [`build_elected`] with its configuration changed by `edit` first.
+fn build_elected_with(
+    clients: u64,
+    grouped: bool,
+    deposit: Option<u64>,
+    backups: usize,
+    standbys: usize,
+    cycle: Option<u64>,
+    edit: impl FnOnce(&mut NodeConfig),
+) -> Net {
     let scheme = SimScheme::new(5);
     let signers: Vec<_> = (0..=clients).map(|i| scheme.signer(i)).collect();
     let org = scheme.signer(1_000);
@@ -106,7 +121,7 @@ fn build_elected(
         roster.with_pools(pools).unwrap()
     };
     let genesis = Genesis::split(&roster, org.id(), 1_000_000, &distribution, TIMEOUT_PULSES).unwrap();
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         pulse_ms: PULSE_MS,
         retry_ms: 3 * PULSE_MS,
         max_attempts: 3,
@@ -119,6 +134,7 @@ fn build_elected(
         bookkeeper_deposit_min: 0,
         governance: Default::default(),
     };
+    edit(&mut config);
     let verifier = Arc::new(scheme.clone());
     let mut ledgers = genesis.ledgers.into_iter().map(|(_, l)| l);
     let chief_ledger = ledgers.next().unwrap();
@@ -1361,4 +1377,140 @@ fn pools_are_validated_into_typed_errors() {
     let roster = roster.with_pools([(group, vec![standing(2), standing(3), standing(9)])]).unwrap();
     assert!(roster.is_candidate(&group, &id(9)) && !roster.is_member(&group, &id(9)));
     assert_eq!(roster.seat_of(&id(9)), Some(group));
+}
+
+// ----- committees elected by an organization's ballots (SPEC §6.3, D-044) -------------------
+
+/// The net of [`elected`] with the pool exactly the seats (`election_pool_factor` 1, so the
+/// ballots alone choose the committee) and the organization of `org_key` as the electorate.
+fn elected_by(org_key: &reference::crypto::SimSigner) -> Net {
+    let org = org_key.id();
+    build_elected_with(2, true, None, 2, 3, Some(4), |config| {
+        config.election_pool_factor = 1;
+        config.governance.electorate = Some(org);
+    })
+}
+
+impl Net {
+    /// Client `node`'s governance request `action` for `org`, delivered and answered at once.
+    fn gov(&mut self, now: u64, node: usize, org: Id, action: GovAction, tag: u64) -> GovResult {
+        let mut out = Vec::new();
+        self.nodes[node].handle_command(now, Command::Gov { org, action, tag }, &mut out);
+        self.settle(now, node, out);
+        let answer = self.events.iter().rev().find_map(|(n, e)| match e {
+            NodeEvent::GovAnswered { tag: t, result, .. } if *n == node && *t == tag => Some(*result),
+            _ => None,
+        });
+        answer.expect("answered at once")
+    }
+}
+
+#[test]
+fn the_organizations_ballots_elect_the_committees_and_an_expelled_candidate_loses_its_seat() {
+    let org_key = SimScheme::new(5).signer(7_000);
+    let mut net = elected_by(&org_key);
+    let org = org_key.id();
+    let (founder, member) = (net.nodes[1].id(), net.nodes[2].id());
+    let params = OrgParams {
+        vote_window_pulses: 1,
+        quorum_permille: 100,
+        threshold_permille: 500,
+        weight_rule: WeightRule::OneMemberOneVote,
+        supervisor_absence_pulses: 100,
+    };
+    let mut tag = 0;
+    let mut ask = |net: &mut Net, now: u64, node: usize, action: GovAction| {
+        tag += 1;
+        net.gov(now, node, org, action, tag)
+    };
+    assert_eq!(ask(&mut net, 10, 1, GovAction::create(&org_key, founder, params)), Ok(GovAccepted::Done));
+    assert_eq!(ask(&mut net, 20, 2, GovAction::Apply { endorsement: None }), Ok(GovAccepted::Done));
+    // A guest's ballot is refused (guests never vote, SPEC §3.6).
+    let guest_ballot = GovAction::Ballot { group: Prefix::new(member, 8), approve: vec![net.nodes[9].id()] };
+    assert_eq!(ask(&mut net, 25, 2, guest_ballot), Err(GovRefusal::Org(OrgError::NotMember(member))));
+    let decide = GovAction::Decide { applicant: member, admit: true };
+    assert_eq!(ask(&mut net, 30, 1, decide), Ok(GovAccepted::Done));
+    // Nodes 3–14 are the pools' candidates (primaries, backups, standbys): all made members.
+    for candidate in 3..15 {
+        let guest = net.nodes[candidate].id();
+        assert_eq!(ask(&mut net, 40, 1, GovAction::AdmitByTask { guest }), Ok(GovAccepted::Done));
+    }
+    // Each client approves its group's three standbys (groups in prefix order, as built).
+    let group_of = |net: &Net, client: usize| Prefix::new(net.nodes[client].id(), 8);
+    let mut groups: Vec<Prefix> = (1..=2).map(|c| group_of(&net, c)).collect();
+    groups.sort();
+    let standbys = |g: usize| -> Vec<Id> { (9 + 3 * g..12 + 3 * g).map(|i| net.nodes[i].id()).collect() };
+    let standbys: Vec<Vec<Id>> = (0..2).map(standbys).collect();
+    let ballot = |net: &Net, client: usize, approve: Vec<Id>| {
+        let group = group_of(net, client);
+        (group, GovAction::Ballot { group, approve })
+    };
+    // A ballot naming a candidate twice is refused.
+    let (g1, _) = ballot(&net, 1, vec![]);
+    let twice = GovAction::Ballot { group: g1, approve: vec![standbys[0][0], standbys[0][0]] };
+    assert_eq!(ask(&mut net, 50, 1, twice), Err(GovRefusal::BadBallot));
+    for client in 1..=2 {
+        let g = groups.iter().position(|p| *p == group_of(&net, client)).unwrap();
+        let (_, action) = ballot(&net, client, standbys[g].clone());
+        assert_eq!(ask(&mut net, 60, client, action), Ok(GovAccepted::Done));
+    }
+    assert_eq!(net.nodes[0].governance_ballots(), Some(2));
+    for pulse in 1..=4 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let elected = |events: &[(usize, NodeEvent)], at: u64| -> Vec<(Prefix, Vec<Id>)> {
+        events
+            .iter()
+            .filter_map(|(n, e)| match e {
+                NodeEvent::Elected { pulse, group, seats, .. } if *n == 0 && *pulse == at => {
+                    let mut seats = seats.clone();
+                    seats.sort();
+                    Some((*group, seats))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let events = net.take_events();
+    let first = elected(&events, 4);
+    assert_eq!(first.len(), 2, "both groups elected at pulse 4: {first:?}");
+    for (group, seats) in &first {
+        let g = groups.iter().position(|p| p == group).unwrap();
+        let mut wanted = standbys[g].clone();
+        wanted.sort();
+        assert_eq!(seats, &wanted, "the approved standbys, and only they, are elected");
+    }
+    assert_eq!(net.nodes[0].governance_ballots(), Some(0), "the term's ballots were counted");
+
+    // The organization expels one of group 0's standbys; the same ballots next term cannot
+    // seat it.
+    let expelled = standbys[0][0];
+    let propose = GovAction::Propose { kind: ProposalKind::Expel { member: expelled } };
+    assert_eq!(ask(&mut net, 4_010, 1, propose), Ok(GovAccepted::Opened { number: 0 }));
+    for client in 1..=2 {
+        let vote = GovAction::Vote { number: 0, yes: true };
+        assert_eq!(ask(&mut net, 4_020, client, vote), Ok(GovAccepted::Done));
+    }
+    net.pulse(5 * PULSE_MS);
+    let closed = net.take_events().into_iter().any(|(n, e)| {
+        n == 0 && matches!(e, NodeEvent::ProposalClosed { closed, .. } if closed.outcome.passed)
+    });
+    assert!(closed, "the expulsion passed");
+    for client in 1..=2 {
+        let g = groups.iter().position(|p| *p == group_of(&net, client)).unwrap();
+        let (_, action) = ballot(&net, client, standbys[g].clone());
+        assert_eq!(ask(&mut net, 5_010, client, action), Ok(GovAccepted::Done));
+    }
+    for pulse in 6..=8 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    let second = elected(&events, 8);
+    let (_, seats) = second.iter().find(|(g, _)| *g == groups[0]).expect("group 0 elected");
+    assert!(!seats.contains(&expelled), "an expelled candidate is not eligible: {seats:?}");
+    assert!(standbys[0][1..].iter().all(|s| seats.contains(s)), "the other approved ones are: {seats:?}");
+    let (_, seats) = second.iter().find(|(g, _)| *g == groups[1]).expect("group 1 elected");
+    let mut wanted = standbys[1].clone();
+    wanted.sort();
+    assert_eq!(seats, &wanted);
 }

@@ -240,6 +240,8 @@ fn gov_action() -> impl Strategy<Value = GovAction> {
         Just(GovAction::Heartbeat),
         proposal_kind().prop_map(|kind| GovAction::Propose { kind }),
         (any::<u64>(), any::<bool>()).prop_map(|(number, yes)| GovAction::Vote { number, yes }),
+        (prefix(), proptest::collection::vec(id(), 0..20))
+            .prop_map(|(group, approve)| GovAction::Ballot { group, approve }),
     ]
 }
 
@@ -287,6 +289,8 @@ fn gov_result() -> impl Strategy<Value = GovResult> {
         Just(GovRefusal::ReasonTooLong),
         (any::<u64>(), any::<u64>())
             .prop_map(|(request_ms, chief_ms)| GovRefusal::OutOfTime { request_ms, chief_ms }),
+        id().prop_map(GovRefusal::NotElectorate),
+        Just(GovRefusal::BadBallot),
     ];
     prop_oneof![
         Just(Ok(GovAccepted::Done)),

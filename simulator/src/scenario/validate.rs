@@ -468,6 +468,13 @@ fn governance(s: &Scenario, g: &Governance, invalid: Invalid<'_>) -> Result<(), 
     if let Some(at_ms) = g.supervisor_silent_from_ms {
         int_in(invalid, "governance.supervisor_silent_from_ms", at_ms, g.found_at_ms, s.duration_ms, " ms")?;
     }
+    if g.elect_bookkeepers && s.parameters.standbys == 0 {
+        return Err(invalid(
+            "governance.elect_bookkeepers",
+            "parameters.standbys > 0 (elections run over pools of candidates, D-035)",
+            "true".to_string(),
+        ));
+    }
     Ok(())
 }
 

@@ -307,7 +307,8 @@ impl Simulation {
         let impersonators = Impersonators::new(&scenario, seed, layout, &world.signers).map(Box::new);
         let elections = election_log(&scenario, seed, layout);
         let groups = world.roster.len();
-        let governance = world::governance_driver(&scenario, seed, &ids).map(Box::new);
+        let governance =
+            world::governance_driver(&scenario, seed, &ids, (&world.roster, layout)).map(Box::new);
         let gov_config = world::gov_config(governance.as_deref());
         let nodes = started_nodes(world, &scenario, verifier, &options, gov_config);
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())

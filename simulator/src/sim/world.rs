@@ -269,15 +269,21 @@ pub fn driver_world(scenario: &Scenario, seed: u64, file: &Path) -> Result<Drive
     let ids: Vec<Id> = world.signers.iter().map(|s| s.id()).collect();
     let key_seeds = (0..ids.len() as u64).map(|i| ed25519_key_seed(seed, i)).collect();
     let layout = world.layout;
-    let governance = governance_driver(&scenario, seed, &ids);
+    let governance = governance_driver(&scenario, seed, &ids, (&world.roster, layout));
     let nodes = world.into_nodes(&scenario, verifier, gov_config(governance.as_ref()));
     Ok(DriverWorld { nodes, key_seeds, ids, layout, governance })
 }
 
-/// The users of `scenario`'s organization (if it has one), with the organization's own key.
-pub fn governance_driver(scenario: &Scenario, seed: u64, ids: &[Id]) -> Option<crate::governance::GovDriver> {
+/// The users of `scenario`'s organization (if it has one), with the organization's own key;
+/// `genesis` the roster and layout (who stands in which pool).
+pub fn governance_driver(
+    scenario: &Scenario,
+    seed: u64,
+    ids: &[Id],
+    genesis: (&Roster, Layout),
+) -> Option<crate::governance::GovDriver> {
     let org_key = more_signers(scenario, seed, ORG_KEY_INDEX, 1).remove(0);
-    crate::governance::GovDriver::new(scenario, seed, ids, org_key)
+    crate::governance::GovDriver::new(scenario, seed, ids, genesis, org_key)
 }
 
 /// The root committee's governance configuration: the users' trust table.
@@ -286,6 +292,7 @@ pub(super) fn gov_config(
 ) -> reference::node::governance::GovConfig {
     reference::node::governance::GovConfig {
         trust: Arc::new(governance.map(|g| g.trust().clone()).unwrap_or_default()),
+        electorate: governance.filter(|g| g.elects_bookkeepers()).map(|g| g.org()),
         ..Default::default()
     }
 }

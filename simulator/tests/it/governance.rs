@@ -121,3 +121,58 @@ fn a_silent_supervisor_is_replaced_by_election() {
     assert_eq!(g.supervisor_changes, 1, "{g:?}");
     assert_eq!(g.proposals_closed.get("supervisor_elect"), Some(&[1, 0]), "{g:?}");
 }
+
+fn elections() -> Scenario {
+    Scenario::load(&scenarios_dir().join("governance-elections.toml")).expect("the shipped scenario loads")
+}
+
+/// The share of the seats the adversary's standbys won, over every term's elections.
+fn adversary_share(scenario: &Scenario, seed: u64) -> (f64, u64) {
+    let result = run(scenario, seed);
+    let e = result.summary.elections.as_ref().expect("elections");
+    let (won, seats) = e.terms.iter().fold((0, 0), |(w, s), t| (w + t.adversary_seats, s + t.seats));
+    let g = result.summary.governance.as_ref().expect("an organization");
+    (won as f64 / seats.max(1) as f64, g.ballots)
+}
+
+#[test]
+fn members_ballots_elect_the_committees_and_sybil_ballots_win_the_adversary_seats() {
+    let base = elections();
+    let result = run(&base, 1);
+    let g = result.summary.governance.as_ref().expect("an organization");
+    let e = result.summary.elections.as_ref().expect("elections");
+    // Every pool candidate became a member; every member client cast a ballot each term.
+    assert_eq!(g.candidates_admitted, 16 * (2 + e.standbys), "{g:?}");
+    assert!(g.ballots >= 6 * 150, "{g:?}");
+    assert!(g.sybil_ballots > 0 && g.sybil_ballots < g.ballots, "{g:?}");
+    assert!(e.committees_elected >= 16 * 6, "{e:?}");
+    // With sybils stuffing real ballots the adversary wins more seats than its share of the
+    // candidates (1 in 6) — and more than without sybils, seed for seed.
+    let honest = |seed| {
+        let mut s = base.clone();
+        s.governance.as_mut().unwrap().sybil_share = 0.0;
+        adversary_share(&s, seed)
+    };
+    let stuffed = |seed| {
+        let mut s = base.clone();
+        s.governance.as_mut().unwrap().sybil_share = 0.6;
+        adversary_share(&s, seed)
+    };
+    let (mut with, mut without) = (0.0, 0.0);
+    for seed in 1..=3 {
+        let ((h, h_ballots), (s, _)) = (honest(seed), stuffed(seed));
+        assert!(h_ballots > 0);
+        without += h / 3.0;
+        with += s / 3.0;
+    }
+    assert!(with > without + 0.03, "stuffed {with:.3} vs honest {without:.3}");
+    assert!(without < 0.22, "honest ballots leave the adversary about its share: {without:.3}");
+}
+
+#[test]
+fn ballots_need_pools_of_candidates() {
+    let text = std::fs::read_to_string(scenarios_dir().join("governance-elections.toml")).unwrap();
+    let text = text.replace("standbys = 4\n", "").replace("forging_candidates = 0.25\n", "");
+    let error = Scenario::parse(&text, std::path::Path::new("x.toml")).unwrap_err().to_string();
+    assert!(error.contains("governance.elect_bookkeepers") && error.contains("standbys"), "{error}");
+}

@@ -191,14 +191,19 @@ impl Bookkeeper {
             if self.role.cosigning().is_none() {
                 let view = self.books.own_view();
                 out.push(Output::Send { to: chief, msg: Message::Attest { report: Box::new(report), view } });
+            } else {
+                // A root member co-signs every cycle it rebuilt (D-033).
+                self.acknowledge(from, out);
             }
-            self.acknowledge(from, out);
             attested_any = true;
         }
         if attested_any {
             self.heard_chief(None);
-        } else if !cycles.is_empty() {
-            // Nothing new: our acknowledgement was lost; repeat it to the primary.
+        }
+        // A leaf member acknowledges the last cycle it rebuilt once (it covers every one
+        // before): one per cycle was a burst the replay fence could take for replays once
+        // reordered (D-045). With nothing new, our acknowledgement was lost: it is repeated.
+        if !cycles.is_empty() && (!attested_any || self.role.cosigning().is_none()) {
             self.acknowledge(from, out);
         }
     }

@@ -256,6 +256,7 @@ impl Bookkeeper {
             #[cfg(feature = "fault-injection")]
             faults: super::NodeFaults::default(),
         };
+        let link = if chief.is_some() { Link::for_root_member(signer) } else { Link::new(signer) };
         let role = match chief {
             Some(arbiter) => Role::Root(Box::new(Root {
                 chief: Chief {
@@ -267,7 +268,7 @@ impl Bookkeeper {
             })),
             None => Role::Leaf,
         };
-        Bookkeeper { books, role, link: Link::new(signer) }
+        Bookkeeper { books, role, link }
     }
 
     /// The newest organization root this node holds.

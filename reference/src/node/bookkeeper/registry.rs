@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use crate::crypto::{Hash32, PublicKey, Verifier};
-use crate::id::Id;
-use crate::org::{Effect, Organization, Outcome, ProposalKind, WeightRule, Weights};
+use crate::id::{Id, Prefix};
+use crate::org::{Effect, OrgError, Organization, Outcome, ProposalKind, WeightRule, Weights};
 
 use crate::node::governance::{
-    Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_REASON_BYTES,
-    check_endorsement, check_founding, request_ms,
+    Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_BALLOT_CANDIDATES,
+    MAX_REASON_BYTES, check_endorsement, check_founding, request_ms,
 };
 
 /// A proposal the pulse closed.
@@ -49,6 +49,9 @@ pub(in crate::node) struct Registry {
     /// `(organization, author)` → the author's latest taken request numbers and their answers: a retry
     /// with the same number is answered again without acting twice; an older one is refused.
     latest: BTreeMap<(Id, Id), Window>,
+    /// `(organization, voter)` → the voter's ballot of this term: the leaf group and the
+    /// candidates it approves (D-044). Cleared at every election.
+    ballots: BTreeMap<(Id, Id), (Prefix, Vec<Id>)>,
     /// The digest as of the last pulse this member closed (sealed or replayed), for drivers
     /// that check the members agree (derived: not part of the digest).
     sealed: Option<(u64, Hash32)>,
@@ -85,7 +88,7 @@ impl Registry {
     }
 
     pub(in crate::node) fn is_empty(&self) -> bool {
-        self.orgs.is_empty() && self.latest.is_empty()
+        self.orgs.is_empty() && self.latest.is_empty() && self.ballots.is_empty()
     }
 
     /// Apply `author`'s `request` at `at.pulse`. The answer, the pulse it was decided in, and
@@ -170,6 +173,20 @@ impl Registry {
                 return Ok(GovAccepted::Opened { number });
             }
             GovAction::Vote { number, yes } => org.vote(author, *number, *yes, pulse, &trust)?,
+            GovAction::Ballot { group, approve } => {
+                if config.electorate != Some(request.org) {
+                    return Err(GovRefusal::NotElectorate(request.org));
+                }
+                may_vote(org, author)?;
+                let distinct: std::collections::BTreeSet<&Id> = approve.iter().collect();
+                if approve.is_empty()
+                    || approve.len() > MAX_BALLOT_CANDIDATES
+                    || distinct.len() != approve.len()
+                {
+                    return Err(GovRefusal::BadBallot);
+                }
+                self.ballots.insert((request.org, author), (*group, approve.clone()));
+            }
         }
         Ok(GovAccepted::Done)
     }
@@ -232,6 +249,59 @@ impl Registry {
         }
     }
 
+    /// The standings of the candidates for `group`'s committee from `org`'s ballots of this
+    /// term (D-044): each ballot adds its voter's weight under the organization's rule to each
+    /// candidate it approves; ballots of voters who lost the vote since (expelled, gone) do not
+    /// count. None if there is no such organization.
+    pub(in crate::node) fn standings(
+        &self,
+        org: Id,
+        group: Prefix,
+        config: &GovConfig,
+    ) -> Option<BTreeMap<Id, u64>> {
+        let organization = self.orgs.get(&org)?;
+        let trust = TrustTable(&config.trust);
+        let weight = |voter: &Id| match organization.params().weight_rule {
+            WeightRule::OneMemberOneVote => 1,
+            WeightRule::Trust => trust.weight(voter),
+            WeightRule::Balance => 0, // refused at founding (D-041)
+        };
+        let mut standings = BTreeMap::new();
+        let ballots = self.ballots.range((org, Id::ZERO)..).take_while(|((o, _), _)| *o == org);
+        for ((_, voter), (ballot_group, approve)) in ballots {
+            if *ballot_group != group || may_vote(organization, *voter).is_err() {
+                continue;
+            }
+            for candidate in approve {
+                let standing: &mut u64 = standings.entry(*candidate).or_default();
+                *standing = standing.saturating_add(weight(voter));
+            }
+        }
+        Some(standings)
+    }
+
+    /// Whether `id` is a member of `org` with the `bookkeep` right (SPEC §6.3's eligibility).
+    pub(in crate::node) fn may_bookkeep(&self, org: Id, id: &Id) -> bool {
+        self.orgs
+            .get(&org)
+            .and_then(|o| o.members().get(id))
+            .is_some_and(|m| m.rights.has(crate::org::Right::Bookkeep))
+    }
+
+    /// The term's ballots of `org` were counted: the next term's start empty.
+    pub(in crate::node) fn clear_ballots(&mut self, org: Id) {
+        let before = self.ballots.len();
+        self.ballots.retain(|(o, _), _| *o != org);
+        if self.ballots.len() != before {
+            self.revision += 1;
+        }
+    }
+
+    /// Ballots cast this term, all organizations.
+    pub(in crate::node) fn ballots(&self) -> usize {
+        self.ballots.len()
+    }
+
     /// The authors' windows kept.
     pub(in crate::node) fn windows(&self) -> usize {
         self.latest.len()
@@ -280,6 +350,20 @@ impl Registry {
                 hasher.update(&[u8::from(result.is_ok())]);
             }
         }
+        // Only where ballots were cast, so that every digest before D-044 stays as it was.
+        if !self.ballots.is_empty() {
+            hasher.update(&(self.ballots.len() as u64).to_le_bytes());
+            for ((org, voter), (group, approve)) in &self.ballots {
+                hasher.update(&org.0);
+                hasher.update(&voter.0);
+                hasher.update(&group.bits().0);
+                hasher.update(&[group.len_bits() as u8]);
+                hasher.update(&(approve.len() as u64).to_le_bytes());
+                approve.iter().for_each(|id| {
+                    hasher.update(&id.0);
+                });
+            }
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -291,6 +375,15 @@ impl Registry {
             org.inject_faults(faults);
         }
     }
+}
+
+/// A member with the `vote` right (guests never vote, SPEC §3.6).
+fn may_vote(org: &Organization, voter: Id) -> Result<(), GovRefusal> {
+    let member = org.members().get(&voter).ok_or(OrgError::NotMember(voter))?;
+    if !member.rights.has(crate::org::Right::Vote) {
+        return Err(OrgError::LacksRight { actor: voter, right: crate::org::Right::Vote }.into());
+    }
+    Ok(())
 }
 
 fn horizon_ms(config: &GovConfig, pulse_ms: u64) -> u64 {

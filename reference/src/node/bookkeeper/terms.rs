@@ -2,7 +2,7 @@
 //! seats each committee for a new term by the election beacon, elects committees from pools and
 //! puts them in effect; every other node learns the seatings and follows the root.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::id::Id;
@@ -151,6 +151,11 @@ impl Chief {
     /// pool, the beacon over the latest root seats the committee. The elected committee takes
     /// the group's state while the one before keeps the books ([`Self::seat_elected`]). A pool
     /// without enough eligible candidates keeps its committee for another term.
+    ///
+    /// Once the electorate organization exists (`GovConfig::electorate`, D-044) the votes are
+    /// its members' ballots of the term that ended, weighed by its rule, and only its members
+    /// with the `bookkeep` right are eligible — so an expelled candidate loses its seat at the
+    /// next election; the ballots are then cleared for the next term.
     pub(super) fn elect_pools(&mut self, books: &mut Books, out: &mut Vec<Output>) {
         use crate::consensus::election::{ElectionError, ElectionParams, elect_group};
         let roster = Arc::clone(&books.config.roster);
@@ -161,6 +166,8 @@ impl Chief {
         let root_hash = arbiter.root().synopsis.hash;
         let (pulse, cycle) = (books.pulse, books.config.election_cycle_pulses.unwrap_or(1).max(1));
         let term = pulse / cycle;
+        let gov = &books.config.governance;
+        let electorate = gov.electorate.filter(|org| self.registry.orgs().contains_key(org));
         // One seat per node per term across the tree (SPEC §6.3); pools are disjoint anyway.
         let mut seated = BTreeSet::new();
         for (group, _) in roster.groups().skip(1) {
@@ -168,14 +175,24 @@ impl Chief {
             if pool.is_empty() {
                 continue;
             }
-            let votes = pool.iter().map(|c| (c.id, c.votes)).collect();
+            let (votes, standing): (
+                BTreeMap<Id, u64>,
+                Box<dyn crate::consensus::election::Eligibility + '_>,
+            ) = match electorate {
+                Some(org) => {
+                    let tally = self.registry.standings(org, group, gov).expect("the electorate exists");
+                    let votes = pool.iter().map(|c| (c.id, tally.get(&c.id).copied().unwrap_or(0))).collect();
+                    (votes, Box::new(Electorate { pool, registry: &self.registry, org }))
+                }
+                None => (pool.iter().map(|c| (c.id, c.votes)).collect(), Box::new(PoolStanding(pool))),
+            };
             let params = ElectionParams {
                 backups: roster.backups(&group).len(),
                 pool_factor: books.config.election_pool_factor,
                 deposit_min: books.config.bookkeeper_deposit_min,
                 trust_min: 0.0,
             };
-            match elect_group(group, &votes, &PoolStanding(pool), &params, &root_hash, &mut seated) {
+            match elect_group(group, &votes, standing.as_ref(), &params, &root_hash, &mut seated) {
                 Ok(committee) => {
                     let seats: Vec<Id> = committee.seats().copied().collect();
                     books.views.elect(Seating { group, term, seats: seats.clone(), in_effect: false });
@@ -185,6 +202,9 @@ impl Chief {
                     out.push(Output::Event(NodeEvent::NotElected { pulse, term, group, eligible }));
                 }
             }
+        }
+        if let Some(org) = electorate {
+            self.registry.clear_ballots(org);
         }
     }
 
@@ -240,6 +260,26 @@ impl crate::consensus::election::Eligibility for PoolStanding<'_> {
     }
     fn frozen_deposit(&self, id: &Id) -> u64 {
         self.0.iter().find(|c| c.id == *id).map_or(0, |c| c.deposit)
+    }
+    fn trust(&self, _: &Id) -> f64 {
+        1.0
+    }
+}
+
+/// A pool's candidates when an organization elects (D-044): in the pool, with the deposit it
+/// lists, and a member of the organization with the `bookkeep` right.
+struct Electorate<'a> {
+    pool: &'a [crate::node::roster::Candidate],
+    registry: &'a super::registry::Registry,
+    org: Id,
+}
+
+impl crate::consensus::election::Eligibility for Electorate<'_> {
+    fn may_bookkeep(&self, id: &Id) -> bool {
+        self.pool.iter().any(|c| c.id == *id) && self.registry.may_bookkeep(self.org, id)
+    }
+    fn frozen_deposit(&self, id: &Id) -> u64 {
+        self.pool.iter().find(|c| c.id == *id).map_or(0, |c| c.deposit)
     }
     fn trust(&self, _: &Id) -> f64 {
         1.0
