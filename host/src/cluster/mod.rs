@@ -105,18 +105,18 @@ pub fn run(options: &Options) -> Result<report::ClusterSummary, ClusterError> {
     let kills = kills(&scenario, seed, file, world.layout)?;
     let nodes = world.nodes.len();
     let clients = 1..=scenario.nodes.clients as usize;
-    // The users reach their nodes through the nodes' control sockets (the clients' only).
-    let controls: Vec<Option<SocketAddr>> = match world.governance {
-        Some(_) => {
-            let mut ports = free_ports(clients.clone().count())?.into_iter();
-            (0..nodes).map(|i| if clients.contains(&i) { ports.next() } else { None }).collect()
-        }
-        None => vec![None; nodes],
-    };
+    // The users reach their nodes through the nodes' control sockets (the clients' only). All
+    // ports come from one call, so that no two of them can be the same.
+    let control_count = if world.governance.is_some() { clients.clone().count() } else { 0 };
+    let mut ports = free_ports(nodes + control_count)?;
+    let mut control_ports = ports.split_off(nodes).into_iter();
+    let addrs = ports;
+    let controls: Vec<Option<SocketAddr>> = (0..nodes)
+        .map(|i| if control_count > 0 && clients.contains(&i) { control_ports.next() } else { None })
+        .collect();
     std::fs::create_dir_all(&options.out).map_err(io_error(format!("{}", options.out.display())))?;
     let scenario_copy = options.out.join("scenario.toml");
     std::fs::write(&scenario_copy, scenario.to_toml()).map_err(io_error("scenario copy"))?;
-    let addrs = free_ports(nodes)?;
     // Every process builds the whole genesis before it can start: give them the time.
     let start_unix_ms = unix_ms() + 2_000 + 40 * nodes as u64;
     let mut procs = Vec::with_capacity(nodes);

@@ -27,6 +27,19 @@ fn run_cluster(name: &str, scenario: &Path, extra: &[&str]) -> (Option<i32>, ser
     (output.status.code(), serde_json::from_str(&summary).expect("json"), format!("{stdout}\n{stderr}"))
 }
 
+/// The shipped scenario `name` (30 s, workload to 26 s) cut to `duration_ms` with its workload
+/// stopping at `stop_ms` and without its crash, written to a scratch file.
+fn shortened(name: &str, duration_ms: u64, stop_ms: u64) -> PathBuf {
+    let text = std::fs::read_to_string(workspace(&format!("scenarios/{name}.toml"))).expect("scenario");
+    let short = text
+        .replace("duration_ms = 30_000", &format!("duration_ms = {duration_ms}"))
+        .replace("stop_ms = 26_000", &format!("stop_ms = {stop_ms}"));
+    let short = &short[..short.find("[[faults.primary_crashes]]").expect("a crash")];
+    let path = scratch(&format!("{name}-short")).join(format!("{name}-short.toml"));
+    std::fs::write(&path, short).expect("write");
+    path
+}
+
 #[test]
 fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
     let (code, s, output) = run_cluster("c16", &workspace("scenarios/cluster-16.toml"), &[]);
@@ -54,14 +67,7 @@ fn sixteen_processes_with_a_primary_killed_and_restarted_pass_the_checker() {
 #[test]
 fn a_chief_forging_its_root_fails_the_check() {
     // The same cluster, shorter and without the kill; the chief forges its root from pulse 4.
-    let text = std::fs::read_to_string(workspace("scenarios/cluster-16.toml")).expect("scenario");
-    let short = text
-        .replace("duration_ms = 30_000", "duration_ms = 10_000")
-        .replace("stop_ms = 26_000", "stop_ms = 8_000");
-    let short = short[..short.find("[[faults.primary_crashes]]").expect("a crash")].to_string();
-    let dir = scratch("forged-scenario");
-    let path = dir.join("cluster-forged.toml");
-    std::fs::write(&path, short).expect("write");
+    let path = shortened("cluster-16", 10_000, 8_000);
     let (code, s, output) = run_cluster("forged", &path, &["--forge-root-from-pulse", "4"]);
     assert_eq!(code, Some(1), "{output}");
     let violations = s["verdict"]["violations"].as_array().expect("violations");
@@ -127,14 +133,7 @@ fn an_organization_runs_on_sixteen_processes_and_passes_the_checker() {
 
 #[test]
 fn a_chief_counting_votes_twice_fails_the_check() {
-    let text = std::fs::read_to_string(workspace("scenarios/cluster-governance.toml")).expect("scenario");
-    let short = text
-        .replace("duration_ms = 30_000", "duration_ms = 20_000")
-        .replace("stop_ms = 26_000", "stop_ms = 16_000");
-    let short = short[..short.find("[[faults.primary_crashes]]").expect("a crash")].to_string();
-    let dir = scratch("double-count-scenario");
-    let path = dir.join("cluster-double-count.toml");
-    std::fs::write(&path, short).expect("write");
+    let path = shortened("cluster-governance", 20_000, 16_000);
     let (code, s, output) = run_cluster("double-count", &path, &["--double-count-votes"]);
     assert_eq!(code, Some(1), "{output}\n{s:#}");
     let violations = s["verdict"]["violations"].as_array().expect("violations");
