@@ -185,7 +185,12 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     let mut node = world.nodes[index as usize].clone();
     inject_faults(&mut node, config);
     let signer: Arc<dyn Signer + Send + Sync> = Arc::new(Ed25519Signer::from_seed(config.secret_key));
-    let index_of: BTreeMap<Id, u32> = world.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+    let mut index_of: BTreeMap<Id, u32> =
+        world.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+    if let Some(users) = &world.governance {
+        // What is sent to the organization's account reaches the node holding its key (D-046).
+        index_of.insert(users.org(), users.holder());
+    }
     let (tx, rx) = mpsc::channel(file.limits.inbound_queue_frames as usize);
     if let Some(control) = file.node.control {
         let listener =

@@ -71,6 +71,13 @@ impl Record {
                 action.encode(&mut w);
                 w.u64(*tag);
             }
+            Input::Command(Command::TransferFrom { from, to, amount, tag }) => {
+                w.u8(8);
+                w.bytes(&from.0);
+                w.bytes(&to.0);
+                w.u64(*amount);
+                w.u64(*tag);
+            }
         }
         w.into_bytes()
     }
@@ -99,6 +106,12 @@ impl Record {
             7 => Input::Command(Command::Gov {
                 org: Id(r.array("Record.org")?),
                 action: GovAction::decode(&mut r, "Record.action")?,
+                tag: r.u64("Record.tag")?,
+            }),
+            8 => Input::Command(Command::TransferFrom {
+                from: Id(r.array("Record.from")?),
+                to: Id(r.array("Record.to")?),
+                amount: r.u64("Record.amount")?,
                 tag: r.u64("Record.tag")?,
             }),
             tag => return Err(r.error("Record.kind", Problem::Tag(tag))),

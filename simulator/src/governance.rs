@@ -30,7 +30,7 @@ enum Asked {
     Apply { applied_at_ms: u64, endorsed: bool },
     Decide { applicant: NodeIndex, admit: bool, applied_at_ms: u64 },
     Propose { by_sybil: bool, kind: &'static str },
-    Vote { number: u64, second: bool },
+    Vote { number: u64 },
     Heartbeat,
     AdmitCandidate,
     Ballot,
@@ -85,11 +85,13 @@ pub struct GovernanceCounts {
     /// Votes taken on the closed proposals over the votes their members could have cast (the
     /// members when each closed: one who joined mid-vote counts, though it was not asked).
     pub turnout: f64,
-    /// Proposals opened by sybils that passed (expulsions of honest members).
+    /// The adversary's proposals that passed: sybils' expulsions of honest members, a hostile
+    /// supervisor's rewards to sybils.
     pub captured: u64,
     /// Honest members expelled.
     pub honest_expelled: u64,
-    /// Second votes by one member, all refused (`already voted`).
+    /// Sybils' votes refused as a second vote by one member (`already voted`): every sybil
+    /// votes twice, so this is one per sybil vote that reached the root.
     pub double_votes_refused: u64,
     /// Supervisor changes by election.
     pub supervisor_changes: u64,
@@ -102,6 +104,19 @@ pub struct GovernanceCounts {
     /// Of them, cast by sybils (for the adversary's standbys first).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sybil_ballots: u64,
+    /// Structural rewards that passed: each ordered paid from the organization's account
+    /// (D-046).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rewards_passed: u64,
+    /// Of them, paid: the founder's node holds the transfer's proof.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rewards_paid: u64,
+    /// The value paid as rewards.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reward_value_paid: u64,
+    /// Of it, paid to sybils (a hostile supervisor's rewards).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reward_value_to_sybils: u64,
 }
 
 fn is_zero(count: &u64) -> bool {
@@ -156,6 +171,12 @@ pub struct GovDriver {
     /// The governance trust scores the root committee is configured with.
     trust: BTreeMap<Id, u64>,
     elections: Option<Elections>,
+    /// When the supervisor next proposes a structural reward (`rewards_per_s`).
+    next_reward_ms: u64,
+    /// Passed rewards to pay, `(payee, amount)`, until the run takes them ([`GovDriver::payments`]).
+    payments: Vec<(Id, u64)>,
+    /// The rewards being paid, by transfer tag: `(payee, amount)`.
+    paying: BTreeMap<u64, (Id, u64)>,
     counts: GovernanceCounts,
 }
 
@@ -185,6 +206,9 @@ impl GovDriver {
         Some(GovDriver {
             next_application_ms: cfg.found_at_ms + 5 * scenario.parameters.pulse_ms,
             next_proposal_ms: cfg.found_at_ms + 10 * scenario.parameters.pulse_ms,
+            next_reward_ms: cfg.found_at_ms + 10 * scenario.parameters.pulse_ms,
+            payments: Vec::new(),
+            paying: BTreeMap::new(),
             last_election_ms: 0,
             pulse_ms: scenario.parameters.pulse_ms,
             clients,
@@ -219,6 +243,40 @@ impl GovDriver {
     /// The organization's Id.
     pub fn org(&self) -> Id {
         self.org_key.id()
+    }
+
+    /// The organization's key.
+    pub fn org_key(&self) -> &SharedSigner {
+        &self.org_key
+    }
+
+    /// The node that holds the organization's key and pays from its account: its founder's
+    /// (SPEC §3.3), whoever is supervisor later (D-046).
+    pub fn holder(&self) -> NodeIndex {
+        FOUNDER
+    }
+
+    /// The passed rewards to pay now, `(payee, amount)`: the run hands each to the holder's
+    /// node as a transfer from the organization's account and reports its tag back with
+    /// [`GovDriver::paying`].
+    pub fn payments(&mut self) -> Vec<(Id, u64)> {
+        std::mem::take(&mut self.payments)
+    }
+
+    /// The reward `(payee, amount)` is being paid as transfer `tag`.
+    pub fn paying(&mut self, tag: u64, reward: (Id, u64)) {
+        self.paying.insert(tag, reward);
+    }
+
+    /// Transfer `tag` committed at the payer: counted if it paid a reward.
+    pub fn transfer_committed(&mut self, tag: u64, index_of: &dyn Fn(&Id) -> Option<NodeIndex>) {
+        if let Some((payee, amount)) = self.paying.remove(&tag) {
+            self.counts.rewards_paid += 1;
+            self.counts.reward_value_paid += amount;
+            if index_of(&payee).is_some_and(|p| self.is_sybil(p)) {
+                self.counts.reward_value_to_sybils += amount;
+            }
+        }
     }
 
     /// The trust scores the root committee weighs `trust` votes with.
@@ -256,6 +314,7 @@ impl GovDriver {
         if self.founded {
             self.applications(now_ms, ids, signers, &mut out);
             self.propose(now_ms, ids, &mut out);
+            self.propose_rewards(now_ms, ids, &mut out);
             self.heartbeat(now_ms, &mut out);
             self.ballots(now_ms);
         }
@@ -364,6 +423,31 @@ impl GovDriver {
         }
     }
 
+    /// The supervisor proposes structural rewards at `rewards_per_s` (only it may, SPEC §3.6):
+    /// an honest one to a random honest member, a hostile one to a sybil member when it has
+    /// one. A silent supervisor proposes nothing.
+    fn propose_rewards(&mut self, now_ms: u64, ids: &[Id], out: &mut Vec<(NodeIndex, Command)>) {
+        while self.cfg.rewards_per_s > 0.0 && self.next_reward_ms <= now_ms {
+            let gap_ms = rng::exponential(&mut self.rng, 1000.0 / self.cfg.rewards_per_s) as u64;
+            self.next_reward_ms += gap_ms.max(1);
+            if self.supervisor_silent(now_ms) {
+                continue;
+            }
+            let hostile = self.cfg.hostile_supervisor && self.supervisor == FOUNDER;
+            let sybil = if hostile { self.random_member(|d, m| d.is_sybil(m)) } else { None };
+            let Some(payee) = sybil.or_else(|| self.random_member(|d, m| !d.is_sybil(m))) else { continue };
+            let kind = ProposalKind::StructuralReward {
+                to: ids[payee as usize],
+                amount: self.cfg.reward_amount,
+                reason: "work for the organization".into(),
+            };
+            // A hostile supervisor's reward to a sybil is the adversary's proposal: its sybils
+            // vote for it as a bloc, and it counts as captured if it passes.
+            let asked = Asked::Propose { by_sybil: sybil.is_some(), kind: "structural_reward" };
+            self.issue(self.supervisor, GovAction::Propose { kind }, asked, out);
+        }
+    }
+
     /// At each term's start every client member draws its ballot for its group's next
     /// election and casts it within the term's first half: an honest one approves `seats`
     /// candidates of its pool at random, a sybil the adversary's candidates first.
@@ -408,7 +492,10 @@ impl GovDriver {
             }
             Err(refusal) => {
                 *self.counts.refused.entry(refusal.name().to_string()).or_default() += 1;
-                if let Asked::Vote { second: true, .. } = issued.asked {
+                // Either of a sybil's two votes: the first may arrive second, after retries.
+                if let Asked::Vote { .. } = issued.asked
+                    && self.is_sybil(issued.node)
+                {
                     self.counts.double_votes_refused +=
                         u64::from(matches!(refusal, GovRefusal::Org(OrgError::AlreadyVoted(_))));
                 }
@@ -519,15 +606,10 @@ impl GovDriver {
             if voter == self.supervisor && self.supervisor_silent(at_ms) {
                 continue; // a silent supervisor does not vote either
             }
-            self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { number, second: false });
+            self.later(at_ms, voter, GovAction::Vote { number, yes }, Asked::Vote { number });
             if sybil {
                 let again = at_ms + self.pulse_ms * 2;
-                self.later(
-                    again,
-                    voter,
-                    GovAction::Vote { number, yes },
-                    Asked::Vote { number, second: true },
-                );
+                self.later(again, voter, GovAction::Vote { number, yes }, Asked::Vote { number });
             }
         }
     }
@@ -568,6 +650,10 @@ impl GovDriver {
                     self.supervisor = candidate;
                     self.counts.supervisor_changes += 1;
                 }
+            }
+            ProposalKind::StructuralReward { to, amount, .. } => {
+                self.counts.rewards_passed += 1;
+                self.payments.push((*to, *amount));
             }
             _ => {}
         }

@@ -581,6 +581,14 @@ pub struct Governance {
     /// standings. Needs `parameters.standbys > 0`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub elect_bookkeepers: bool,
+    /// Structural rewards the supervisor proposes per second (SPEC §3.6), each of
+    /// `reward_amount` to a random member (a hostile supervisor: to a sybil member first). A
+    /// passed one is paid from the organization's account by the founder's node, which holds
+    /// the organization's key, through the transfer flow (D-046).
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub rewards_per_s: f64,
+    /// The amount of each structural reward.
+    pub reward_amount: u64,
 }
 
 impl Default for Governance {
@@ -605,6 +613,8 @@ impl Default for Governance {
             hostile_supervisor: false,
             supervisor_silent_from_ms: None,
             elect_bookkeepers: false,
+            rewards_per_s: 0.0,
+            reward_amount: 100,
         }
     }
 }

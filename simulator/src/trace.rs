@@ -116,6 +116,7 @@ events! {
     Elected = "elected" [("pulse", 0, Number), ("term", 1, Number)],
     Seated = "seated" [("pulse", 0, Number), ("term", 1, Number), ("view", 2, Number), ("from", 3, Number), ("to", 4, Number)],
     BadMessage = "bad_message" [("node", 0, Number), ("from", 1, Number)],
+    Reward = "reward" [("tag", 0, Number), ("payer", 1, Number), ("payee", 2, Number), ("amount", 3, Number)],
 }
 
 impl Ev {

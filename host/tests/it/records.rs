@@ -14,6 +14,11 @@ fn input() -> impl Strategy<Value = Input> {
         any::<[u8; 32]>().prop_map(|h| Input::Timer(Timer::Retry { tx_id: Hash32(h) })),
         (any::<[u8; 20]>(), any::<u64>(), any::<u64>())
             .prop_map(|(to, amount, tag)| Input::Command(Command::Transfer { to: Id(to), amount, tag })),
+        (any::<[u8; 20]>(), any::<[u8; 20]>(), any::<u64>(), any::<u64>()).prop_map(
+            |(from, to, amount, tag)| {
+                Input::Command(Command::TransferFrom { from: Id(from), to: Id(to), amount, tag })
+            }
+        ),
     ]
 }
 

@@ -1,7 +1,6 @@
 //! A client of the minimal pulse protocol: pays with doubly signed transfers, one in flight
-//! at a time, retries until it holds a verified proof, and co-signs transfers paid to it.
-
-use std::collections::VecDeque;
+//! at a time per account, retries until it holds a verified proof, and co-signs transfers paid
+//! to it. Besides its own it may hold other accounts' keys and pay from them (D-046).
 
 use crate::consensus::root::AccountProof;
 use crate::crypto::{Hash32, PublicKey, Signature};
@@ -12,30 +11,12 @@ use crate::smt::{Account, RootSynopsis};
 use super::roster::{ViewEntry, Views};
 
 use super::client_gov::{GovClient, Sending, check_answer_from};
+use super::client_pay::{Held, Payer, Paying, Queued};
 use super::envelope::Link;
 use super::{
     Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner,
     SharedVerifier, Timer, To, unexpected,
 };
-
-/// A transfer the user asked for and the node has not started.
-#[derive(Clone, Copy, Debug)]
-struct Queued {
-    to: Id,
-    amount: u64,
-    tag: u64,
-}
-
-/// The transfer in flight: signed by the payer, proposed to the payee.
-#[derive(Clone, Copy, Debug)]
-struct InFlight {
-    tx: Tx,
-    /// `tx.id()`, kept because every retry, outcome and timer compares against it.
-    tx_id: Hash32,
-    payer_sig: Signature,
-    tag: u64,
-    attempts: u32,
-}
 
 /// The client's state. `repr(C)` with the fields a pulse touches first, so that handling the
 /// most frequent message (every client receives every pulse) reads two cache lines, not four.
@@ -49,11 +30,13 @@ pub struct Client {
     /// Next to `chief`: two 20-byte Ids together pad once, not twice (a node stays ≤ 1 KiB).
     id: Id,
     pulse: u64,
-    /// The nonce of this payer's latest committed transfer, as far as the node knows.
-    nonce: u64,
+    /// The payments from its own account.
+    own: Payer,
     config: NodeConfig,
-    in_flight: Option<InFlight>,
-    queue: VecDeque<Queued>,
+    /// The other accounts whose keys it holds, and their payments (D-046); usually none, so
+    /// boxed only when there are (a client stays within the simulator's 1 KiB a node).
+    #[allow(clippy::box_collection)] // one word where a `Vec` is three, for the same reason
+    held: Option<Box<Vec<Held>>>,
     /// The group views announced by the chief (D-032).
     views: Views,
     /// The view list of the last pulse learnt: the chief resends the same list until it
@@ -77,11 +60,10 @@ impl Client {
             verifier,
             config,
             id,
-            nonce: 0,
-            queue: VecDeque::new(),
+            own: Payer::default(),
+            held: None,
             views: Views::default(),
             last_views: Default::default(),
-            in_flight: None,
             gov: None,
             root: None,
             pulse: 0,
@@ -131,22 +113,13 @@ impl Client {
     pub(super) fn fingerprint(&self) -> Hash32 {
         let mut hasher = blake3::Hasher::new();
         hasher.update(&self.id.0);
-        hasher.update(&self.nonce.to_le_bytes());
+        hasher.update(&self.own.nonce.to_le_bytes());
         hasher.update(&self.pulse.to_le_bytes());
         if let Some(root) = &self.root {
             hasher.update(&root.version.to_le_bytes());
             hasher.update(&root.synopsis.hash.0);
         }
-        if let Some(f) = &self.in_flight {
-            hasher.update(&f.tx_id.0);
-            hasher.update(&f.tag.to_le_bytes());
-            hasher.update(&f.attempts.to_le_bytes());
-        }
-        for q in &self.queue {
-            hasher.update(&q.to.0);
-            hasher.update(&q.amount.to_le_bytes());
-            hasher.update(&q.tag.to_le_bytes());
-        }
+        self.own.fingerprint_transfers(&mut hasher);
         for entry in self.views.entries() {
             hasher.update(&entry.view.to_le_bytes());
             hasher.update(&entry.primary.0);
@@ -155,39 +128,82 @@ impl Client {
         if let Some(gov) = &self.gov {
             gov.fingerprint(&mut hasher);
         }
+        // After everything else, so a client holding no other account hashes as it always did.
+        for held in self.held() {
+            held.fingerprint(&mut hasher);
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
     pub(super) fn queue_len(&self) -> usize {
-        self.queue.len()
+        self.own.queue.len() + self.held().iter().map(|h| h.payer.queue.len()).sum::<usize>()
+    }
+
+    /// Hold `signer`'s account beside its own and pay from it on [`Command::TransferFrom`]
+    /// (D-046). Holding it again, or holding its own, changes nothing.
+    pub(super) fn hold_account(&mut self, signer: SharedSigner) {
+        let id = signer.id();
+        if self.holds(&id) {
+            return;
+        }
+        self.link.also_addressed_as(id);
+        self.held.get_or_insert_default().push(Held { signer, payer: Payer::default() });
+    }
+
+    fn held(&self) -> &[Held] {
+        self.held.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The accounts it holds besides its own.
+    pub(super) fn held_accounts(&self) -> impl Iterator<Item = Id> + '_ {
+        self.held().iter().map(Held::id)
+    }
+
+    /// What paying from `account` needs, and its payments: its own or a held account's.
+    fn payer_of(&mut self, now_ms: u64, account: Id) -> Option<(Paying<'_>, &mut Payer)> {
+        let (pulse, retry_ms, max_attempts) = (self.pulse, self.config.retry_ms, self.config.max_attempts);
+        let (signer, payer) = if account == self.id {
+            (self.link.signer(), &mut self.own)
+        } else {
+            let held = self.held.as_deref_mut()?.iter_mut().find(|h| h.signer.id() == account)?;
+            (&held.signer, &mut held.payer)
+        };
+        Some((Paying { now_ms, pulse, signer, retry_ms, max_attempts }, payer))
+    }
+
+    /// The account whose transfer in flight is `tx_id`.
+    fn paying_account(&self, tx_id: &Hash32) -> Option<Id> {
+        if self.own.has_in_flight(tx_id) {
+            return Some(self.id);
+        }
+        self.held().iter().find(|h| h.payer.has_in_flight(tx_id)).map(Held::id)
+    }
+
+    /// Every account it pays from: its own first.
+    fn accounts(&self) -> Vec<Id> {
+        std::iter::once(self.id).chain(self.held_accounts()).collect()
     }
 
     /// Without durable state the node forgets its queue, its transfer in flight and its nonce;
     /// a stale nonce is corrected by the bookkeeper's `BadNonce` answer. The root it holds
     /// stays: a party *stores* its ts and root (SPEC §7.3 step 7), so ts never goes back (I7).
     pub(super) fn restart(&mut self, now_ms: u64, durable: bool, out: &mut Vec<Output>) {
+        let mut tags = Vec::new();
+        for account in self.accounts() {
+            let (paying, payer) = self.payer_of(now_ms, account).expect("a held account");
+            payer.restart(&paying, durable, &mut tags, out);
+        }
         if durable {
-            if let Some(in_flight) = self.in_flight {
-                self.propose(now_ms, in_flight, out);
-            }
             let sending = self.sending(now_ms);
             if let Some(gov) = self.gov.as_deref_mut() {
                 gov.resume(&sending, out);
             }
             return;
         }
-        let tags: Vec<u64> = self
-            .in_flight
-            .take()
-            .map(|f| f.tag)
-            .into_iter()
-            .chain(self.queue.drain(..).map(|q| q.tag))
-            .collect();
         if let Some(gov) = self.gov.as_deref_mut() {
             // Governance tags are the driver's other handles: given up, not lost transfers.
             out.extend(gov.forget().into_iter().map(|tag| Output::Event(NodeEvent::GovGaveUp { tag })));
         }
-        self.nonce = 0;
         if !tags.is_empty() {
             out.push(Output::Event(NodeEvent::Lost { tags }));
         }
@@ -196,11 +212,17 @@ impl Client {
     pub(super) fn handle_command(&mut self, now_ms: u64, command: Command, out: &mut Vec<Output>) {
         match command {
             Command::Transfer { to, amount, tag } => {
-                self.queue.push_back(Queued { to, amount, tag });
-                if self.in_flight.is_none() {
-                    self.start_next(now_ms, out);
-                }
+                let (paying, payer) = self.payer_of(now_ms, self.id).expect("its own account");
+                payer.enqueue(&paying, Queued { to, amount, tag }, out);
             }
+            Command::TransferFrom { from, to, amount, tag } => match self.payer_of(now_ms, from) {
+                Some((paying, payer)) => payer.enqueue(&paying, Queued { to, amount, tag }, out),
+                None => {
+                    // It holds no key for `from`: nothing to sign with.
+                    let error = LedgerError::KeyMismatch { party: Party::Payer, id: from };
+                    out.push(Output::Event(NodeEvent::Refused { tag, error }));
+                }
+            },
             Command::Gov { org, action, tag } => {
                 let sending = self.sending(now_ms);
                 self.gov.get_or_insert_default().command(org, action, tag, &sending, out);
@@ -227,14 +249,9 @@ impl Client {
             return;
         }
         let Timer::Retry { tx_id } = timer else { return };
-        let Some(in_flight) = self.in_flight.filter(|f| f.tx_id == tx_id) else { return };
-        if in_flight.attempts >= self.config.max_attempts {
-            self.in_flight = None;
-            out.push(Output::Event(NodeEvent::Abandoned { tag: in_flight.tag }));
-            self.start_next(now_ms, out);
-            return;
-        }
-        self.propose(now_ms, InFlight { attempts: in_flight.attempts + 1, ..in_flight }, out);
+        let Some(account) = self.paying_account(&tx_id) else { return };
+        let (paying, payer) = self.payer_of(now_ms, account).expect("the account paying it");
+        payer.retry(&paying, tx_id, out);
     }
 
     /// `msg` sealed for `to` at local time `now_ms` (D-039).
@@ -299,39 +316,6 @@ impl Client {
 
     // ----- paying -----------------------------------------------------------------------
 
-    fn start_next(&mut self, now_ms: u64, out: &mut Vec<Output>) {
-        let Some(next) = self.queue.pop_front() else { return };
-        out.push(Output::Event(NodeEvent::Started { tag: next.tag }));
-        self.sign_and_propose(now_ms, next.to, next.amount, next.tag, self.nonce + 1, out);
-    }
-
-    fn sign_and_propose(
-        &mut self,
-        now_ms: u64,
-        to: Id,
-        amount: u64,
-        tag: u64,
-        nonce: u64,
-        out: &mut Vec<Output>,
-    ) {
-        let tx = Tx { from: self.id, to, amount, from_nonce: nonce, created_pulse: self.pulse };
-        let tx_id = tx.id();
-        let payer_sig = self.link.signer().sign(&tx_id.0);
-        self.propose(now_ms, InFlight { tx, tx_id, payer_sig, tag, attempts: 1 }, out);
-    }
-
-    fn propose(&mut self, now_ms: u64, in_flight: InFlight, out: &mut Vec<Output>) {
-        self.in_flight = Some(in_flight);
-        let msg = Message::Propose {
-            tx: in_flight.tx,
-            payer_key: self.link.signer().public_key(),
-            payer_sig: in_flight.payer_sig,
-        };
-        out.push(Output::Send { to: in_flight.tx.to, msg });
-        let timer = Timer::Retry { tx_id: in_flight.tx_id };
-        out.push(Output::SetTimer { at_ms: now_ms.saturating_add(self.config.retry_ms), timer });
-    }
-
     fn on_committed(
         &mut self,
         now_ms: u64,
@@ -341,33 +325,28 @@ impl Client {
         proof: &AccountProof,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        self.check_from_bookkeeper(from, MessageKind::Committed)?;
-        let account = self.verified_own_account(root, proof)?;
-        match self.in_flight {
-            Some(f) if f.tx_id == tx_id => {
-                if account.nonce < f.tx.from_nonce {
-                    return Err(NodeError::ProofDoesNotShowTransfer);
-                }
-                self.nonce = f.tx.from_nonce;
-                self.in_flight = None;
-                out.push(Output::Event(NodeEvent::Committed { tag: f.tag, version: root.version }));
-                self.start_next(now_ms, out);
-            }
-            // Not our payment in flight: a credit to us, or a late duplicate of our own commit.
-            _ => out.push(Output::Event(NodeEvent::Credited { tx_id, version: root.version })),
+        // The sender is checked first, against its own group unless the proof names an account
+        // it holds: the order of the checks (and so the error) is the one it always had.
+        let holder = proof.account.key;
+        let account = if self.holds(&holder) { holder } else { self.id };
+        self.check_from_bookkeeper(account, from, MessageKind::Committed)?;
+        if account != holder {
+            return Err(NodeError::ProofDoesNotShowTransfer);
+        }
+        let account = verified_account(root, proof)?;
+        let (paying, payer) = self.payer_of(now_ms, holder).expect("held: checked above");
+        match payer.committed(&paying, (tx_id, account.nonce, root.version), out) {
+            Ok(true) => {}
+            // Not a payment in flight: a credit to us, or a late duplicate of our own commit.
+            Ok(false) => out.push(Output::Event(NodeEvent::Credited { tx_id, version: root.version })),
+            Err(()) => return Err(NodeError::ProofDoesNotShowTransfer),
         }
         Ok(())
     }
 
-    fn verified_own_account(&self, root: &RootSynopsis, proof: &AccountProof) -> Result<Account, NodeError> {
-        if proof.account.key != self.id {
-            return Err(NodeError::ProofDoesNotShowTransfer);
-        }
-        match proof.verify(root) {
-            Ok(Some(account)) => Ok(account),
-            Ok(None) => Err(NodeError::ProofDoesNotShowTransfer),
-            Err(error) => Err(NodeError::BadProof(error)),
-        }
+    /// Whether `account` is its own or one it holds.
+    fn holds(&self, account: &Id) -> bool {
+        *account == self.id || self.held().iter().any(|h| h.id() == *account)
     }
 
     fn on_rejected(
@@ -378,24 +357,13 @@ impl Client {
         error: LedgerError,
         out: &mut Vec<Output>,
     ) {
-        if let Err(error) = self.check_from_bookkeeper(from, MessageKind::Rejected) {
+        let account = self.paying_account(&tx_id).unwrap_or(self.id);
+        if let Err(error) = self.check_from_bookkeeper(account, from, MessageKind::Rejected) {
             out.push(Output::Event(NodeEvent::BadMessage { from, error }));
             return;
         }
-        let Some(f) = self.in_flight.filter(|f| f.tx_id == tx_id) else { return };
-        self.in_flight = None;
-        match error {
-            // Our idea of the nonce was stale (e.g. after a restart): sign again with the right one.
-            LedgerError::BadNonce { expected, .. } if expected != f.tx.from_nonce => {
-                self.nonce = expected - 1;
-                out.push(Output::Event(NodeEvent::NonceResynced { tag: f.tag, nonce: expected }));
-                self.sign_and_propose(now_ms, f.tx.to, f.tx.amount, f.tag, expected, out);
-            }
-            _ => {
-                out.push(Output::Event(NodeEvent::Refused { tag: f.tag, error }));
-                self.start_next(now_ms, out);
-            }
-        }
+        let (paying, payer) = self.payer_of(now_ms, account).expect("its own or the one paying");
+        payer.rejected(&paying, tx_id, error, out);
     }
 
     // ----- being paid -------------------------------------------------------------------
@@ -408,9 +376,13 @@ impl Client {
         payer_sig: &Signature,
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
-        if tx.to != self.id {
-            return Err(NodeError::NotThePayee { payee: tx.to });
-        }
+        let payee = if tx.to == self.id {
+            self.link.signer()
+        } else {
+            // Paid to an account it holds (D-046): that account's key co-signs.
+            let held = self.held().iter().find(|h| h.id() == tx.to);
+            &held.ok_or(NodeError::NotThePayee { payee: tx.to })?.signer
+        };
         if payer_key.id() != tx.from {
             return Err(NodeError::BadProposal(LedgerError::KeyMismatch {
                 party: Party::Payer,
@@ -428,9 +400,9 @@ impl Client {
         let mut signed = SignedTx {
             tx: *tx,
             payer_key: *payer_key,
-            payee_key: self.link.signer().public_key(),
+            payee_key: payee.public_key(),
             payer_sig: *payer_sig,
-            payee_sig: self.link.signer().sign(&tx_id.0),
+            payee_sig: payee.sign(&tx_id.0),
         };
         #[cfg(feature = "fault-injection")]
         if self.faults.forge_payee_signature {
@@ -470,22 +442,36 @@ impl Client {
         }
     }
 
-    /// A commit carries a proof, so any member of the client's committee may send it (a backup
-    /// that took over announces what its predecessor sealed) — any candidate of its pool, when
-    /// the committee is elected from one (D-035); a refusal only the member
+    /// A commit about `account` carries a proof, so any member of the account's committee may
+    /// send it (a backup that took over announces what its predecessor sealed) — any candidate
+    /// of its pool, when the committee is elected from one (D-035); a refusal only the member
     /// acting as its group's primary, as far as the client knows (D-032).
-    fn check_from_bookkeeper(&self, from: Id, kind: super::MessageKind) -> Result<(), NodeError> {
+    fn check_from_bookkeeper(
+        &self,
+        account: Id,
+        from: Id,
+        kind: super::MessageKind,
+    ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         let accepted = match kind {
-            MessageKind::Committed => roster.is_candidate(&roster.group_of(&self.id), &from),
-            _ => from == self.views.acting_for(roster, &self.id),
+            MessageKind::Committed => roster.is_candidate(&roster.group_of(&account), &from),
+            _ => from == self.views.acting_for(roster, &account),
         };
         if accepted {
             Ok(())
         } else {
-            let bookkeeper = self.views.acting_for(roster, &self.id);
+            let bookkeeper = self.views.acting_for(roster, &account);
             Err(NodeError::NotFromBookkeeper { bookkeeper, kind })
         }
+    }
+}
+
+/// The account `proof` shows under `root`, once the proof verifies.
+fn verified_account(root: &RootSynopsis, proof: &AccountProof) -> Result<Account, NodeError> {
+    match proof.verify(root) {
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => Err(NodeError::ProofDoesNotShowTransfer),
+        Err(error) => Err(NodeError::BadProof(error)),
     }
 }
 
@@ -493,9 +479,10 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("id", &self.id)
-            .field("nonce", &self.nonce)
-            .field("queued", &self.queue.len())
-            .field("in_flight", &self.in_flight.map(|f| f.tag))
+            .field("nonce", &self.own.nonce)
+            .field("queued", &self.own.queue.len())
+            .field("in_flight", &self.own.in_flight.map(|f| f.tag))
+            .field("held", &self.held)
             .finish_non_exhaustive()
     }
 }

@@ -254,6 +254,8 @@ struct Memory {
     unfenced: bool,
     /// How many of each sender's latest envelopes are remembered (0: [`FENCE_WINDOW`]).
     window: usize,
+    /// The other Ids it is addressed as: accounts whose keys it holds (D-046).
+    also: Vec<Id>,
 }
 
 /// The envelope checks a test can switch off (feature `fault-injection`), to show each one
@@ -349,10 +351,18 @@ impl Link {
         Ok(from)
     }
 
+    /// Take envelopes addressed to `id` as well as to its own Id: an account whose key the
+    /// node holds (D-046).
+    pub(crate) fn also_addressed_as(&mut self, id: Id) {
+        if !self.memory.also.contains(&id) {
+            self.memory.also.push(id);
+        }
+    }
+
     fn check_addressee(&self, envelope: &Envelope) -> Result<(), NodeError> {
         let kind = envelope.msg.kind();
         let ours = match envelope.to {
-            To::Node(id) => id == self.signer.id(),
+            To::Node(id) => id == self.signer.id() || self.memory.also.contains(&id),
             To::Everyone => kind == MessageKind::Pulse,
         };
         if ours || self.skips(|f| f.skip_addressee) {

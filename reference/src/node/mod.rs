@@ -21,6 +21,7 @@
 mod bookkeeper;
 mod client;
 mod client_gov;
+mod client_pay;
 mod envelope;
 mod event;
 pub mod governance;
@@ -111,6 +112,19 @@ pub enum Timer {
 pub enum Command {
     /// Pay `amount` to `to`. `tag` is the driver's handle; events about it carry it back.
     Transfer {
+        /// The payee.
+        to: Id,
+        /// The amount.
+        amount: u64,
+        /// The driver's handle for this command.
+        tag: u64,
+    },
+    /// Pay `amount` to `to` from account `from`, whose key the node holds besides its own
+    /// (D-046: the organization's account at its founder's node). Refused at once — a
+    /// [`NodeEvent::Refused`] with [`LedgerError::KeyMismatch`](crate::ledger::LedgerError::KeyMismatch) — if it holds no such key.
+    TransferFrom {
+        /// The paying account.
+        from: Id,
         /// The payee.
         to: Id,
         /// The amount.
@@ -243,6 +257,32 @@ impl Node {
     /// A client signing with `signer`.
     pub fn client(signer: SharedSigner, verifier: SharedVerifier, config: NodeConfig) -> Node {
         Node::Client(Client::new(signer, verifier, config))
+    }
+
+    /// Let a client hold `signer`'s account beside its own (D-046): it then takes envelopes
+    /// addressed to that account, co-signs transfers paid to it and pays from it on
+    /// [`Command::TransferFrom`]. The organization's founder holds the organization's key this
+    /// way (SPEC §3.3, §10.1). Drivers deliver what is sent to the account's Id to this node.
+    ///
+    /// # Errors
+    /// `Err(())` if this node is a bookkeeper: a bookkeeper pays from no account.
+    #[allow(clippy::result_unit_err)]
+    pub fn hold_account(&mut self, signer: SharedSigner) -> Result<(), ()> {
+        match self {
+            Node::Client(node) => {
+                node.hold_account(signer);
+                Ok(())
+            }
+            Node::Bookkeeper(_) => Err(()),
+        }
+    }
+
+    /// The accounts a client holds besides its own (D-046); none at a bookkeeper.
+    pub fn held_accounts(&self) -> Vec<Id> {
+        match self {
+            Node::Client(node) => node.held_accounts().collect(),
+            Node::Bookkeeper(_) => Vec::new(),
+        }
     }
 
     // ----- getters ----------------------------------------------------------------------

@@ -181,7 +181,9 @@ const TIMEOUT_PULSES: u64 = 4;
 
 impl Net {
     fn index(&self, id: Id) -> usize {
-        self.nodes.iter().position(|n| n.id() == id).expect("a node of the net")
+        // An account a node holds besides its own reaches that node (D-046).
+        let holds = |n: &Node| n.id() == id || n.held_accounts().contains(&id);
+        self.nodes.iter().position(holds).expect("a node of the net")
     }
 
     /// Apply `outputs` of node `from`, delivering messages (and their consequences) at once.
@@ -1513,4 +1515,121 @@ fn the_organizations_ballots_elect_the_committees_and_an_expelled_candidate_lose
     let mut wanted = standbys[1].clone();
     wanted.sort();
     assert_eq!(seats, &wanted);
+}
+
+// ----- an account held beside a node's own: the organization's (SPEC §3.3, §10.1, D-046) ----
+
+/// [`build`]'s net, grouped, with node 1 (the founder) holding the organization's key: the
+/// organization's account holds what the genesis did not distribute (1,000,000 − 2 × 1,000).
+fn org_net() -> (Net, Id) {
+    let mut net = build(2, true);
+    let org_key = net.scheme.signer(1_000);
+    let org = org_key.id();
+    net.nodes[1].hold_account(Arc::new(org_key)).expect("a client holds accounts");
+    assert!(
+        net.nodes[0].hold_account(Arc::new(net.scheme.signer(1_001))).is_err(),
+        "a bookkeeper holds none"
+    );
+    (net, org)
+}
+
+fn account_of(net: &Net, id: Id) -> reference::smt::Account {
+    net.nodes.iter().find_map(|n| n.ledger().and_then(|l| l.account(&id))).expect("kept by a bookkeeper")
+}
+
+impl Net {
+    fn command_from(&mut self, now: u64, node: usize, from: Id, to: usize, amount: u64, tag: u64) {
+        let to = self.nodes[to].id();
+        let mut out = Vec::new();
+        self.nodes[node].handle_command(now, Command::TransferFrom { from, to, amount, tag }, &mut out);
+        self.settle(now, node, out);
+    }
+
+    /// Fire every timer due by `now` (in the order they were set).
+    fn fire_timers(&mut self, now: u64) {
+        let (due, later): (Vec<_>, Vec<_>) = self.timers.drain(..).partition(|(_, at, _)| *at <= now);
+        self.timers = later;
+        for (node, _, timer) in due {
+            let mut out = Vec::new();
+            self.nodes[node].handle_timer(now, timer, &mut out);
+            self.settle(now, node, out);
+        }
+    }
+}
+
+#[test]
+fn a_founder_pays_from_the_organizations_account_through_the_transfer_flow() {
+    let (mut net, org) = org_net();
+    let supply = account_of(&net, org).balance;
+    assert_eq!(supply, 1_000_000 - 2 * 1_000, "the genesis left the rest in the organization's account");
+    // The first payment is lost on its way to the payer's group (the payee's submission), so
+    // the founder's node retries it: a retry from the held account, signed by its key.
+    let mut lost_once = false;
+    net.drop_if = Box::new(move |_, _, msg| {
+        let first = matches!(msg, Message::Submit(_)) && !lost_once;
+        lost_once |= first;
+        first
+    });
+    net.command_from(10, 1, org, 2, 500, 7);
+    assert_eq!(net.dropped.len(), 1, "the submission was lost");
+    net.fire_timers(10 + 3 * PULSE_MS);
+    net.command_from(20 + 3 * PULSE_MS, 1, org, 2, 250, 8); // queued behind the first
+    for pulse in 4..=8 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    let committed: Vec<u64> = events
+        .iter()
+        .filter_map(|(n, e)| matches!(e, NodeEvent::Committed { .. }).then_some((*n, e)))
+        .map(|(n, e)| {
+            assert_eq!(n, 1, "the holder learns the commit");
+            if let NodeEvent::Committed { tag, .. } = e { *tag } else { unreachable!() }
+        })
+        .collect();
+    assert_eq!(committed, [7, 8], "both commit, in order: {events:?}");
+    assert!(events.iter().any(|(n, e)| *n == 2 && matches!(e, NodeEvent::Credited { .. })));
+    assert_eq!(account_of(&net, org).balance, supply - 750);
+    assert_eq!(account_of(&net, org).nonce, 2, "the organization's own nonces");
+    assert_eq!(account(&net, 1).nonce, 0, "the founder's own account untouched");
+    assert_eq!(balance(&net, 2), 1_750);
+}
+
+#[test]
+fn only_a_holder_pays_from_an_account_and_a_held_account_is_paid_like_any_other() {
+    let (mut net, org) = org_net();
+    // Node 2 holds no key for the organization: refused at once, nothing sent.
+    net.command_from(10, 2, org, 1, 5, 3);
+    let events = net.take_events();
+    assert!(
+        matches!(events.as_slice(), [(2, NodeEvent::Refused { tag: 3, error: LedgerError::KeyMismatch { id, .. } })] if *id == org),
+        "{events:?}"
+    );
+    // Paying the organization: its holder co-signs with the organization's key.
+    let supply = account_of(&net, org).balance;
+    let to = org;
+    let mut out = Vec::new();
+    net.nodes[2].handle_command(20, Command::Transfer { to, amount: 40, tag: 4 }, &mut out);
+    net.settle(20, 2, out);
+    for pulse in 1..=3 {
+        net.pulse(pulse * PULSE_MS);
+    }
+    let events = net.take_events();
+    assert!(
+        events.iter().any(|(n, e)| *n == 2 && matches!(e, NodeEvent::Committed { tag: 4, .. })),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|(n, e)| *n == 1 && matches!(e, NodeEvent::Credited { .. })), "{events:?}");
+    assert_eq!(account_of(&net, org).balance, supply + 40);
+    // An envelope for the organization reaches only its holder: node 2 refuses it.
+    let pulse_msg = chiefs_pulse(&mut net, 2, 9).0;
+    let envelope = net.nodes[0].seal(10_000, To::Node(org), pulse_msg);
+    let mut out = Vec::new();
+    net.nodes[2].handle_message(10_000, &envelope, &mut out);
+    assert!(
+        matches!(
+            out.as_slice(),
+            [Output::Event(NodeEvent::BadMessage { error: NodeError::Misaddressed { .. }, .. })]
+        ),
+        "{out:?}"
+    );
 }

@@ -454,6 +454,9 @@ fn governance(s: &Scenario, g: &Governance, invalid: Invalid<'_>) -> Result<(), 
     }
     number_in(invalid, "governance.applications_per_s", g.applications_per_s, 0.0, 1_000.0)?;
     number_in(invalid, "governance.proposals_per_s", g.proposals_per_s, 0.0, 100.0)?;
+    number_in(invalid, "governance.rewards_per_s", g.rewards_per_s, 0.0, 100.0)?;
+    let supply = s.parameters.genesis_supply.max(1);
+    int_in(invalid, "governance.reward_amount", g.reward_amount, 1, supply, "")?;
     for (key, value) in [
         ("governance.endorsed_share", g.endorsed_share),
         ("governance.approve_unendorsed", g.approve_unendorsed),

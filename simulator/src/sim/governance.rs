@@ -74,11 +74,19 @@ impl Simulation {
             NodeEvent::ProposalClosed { closed, .. } => {
                 driver.closed(closed.number, &closed.kind, closed.outcome.passed, &|id: &Id| {
                     index_of.get(id).copied()
-                })
+                });
+                return self.pay_rewards();
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Transfer `tag` committed at its payer: the users learn of a paid reward.
+    pub(super) fn gov_transfer_committed(&mut self, tag: u64) {
+        let index_of = &self.index_of;
+        let Some(driver) = self.governance.as_deref_mut() else { return };
+        driver.transfer_committed(tag, &|id: &Id| index_of.get(id).copied());
     }
 
     /// I10 over every organization a root member holds, and the agreement of the organizations

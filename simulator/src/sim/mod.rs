@@ -310,7 +310,8 @@ impl Simulation {
         let governance =
             world::governance_driver(&scenario, seed, &ids, (&world.roster, layout)).map(Box::new);
         let gov_config = world::gov_config(governance.as_deref());
-        let nodes = started_nodes(world, &scenario, verifier, &options, gov_config);
+        let mut nodes = started_nodes(world, &scenario, verifier, &options, gov_config);
+        world::hold_org_account(&mut nodes, governance.as_deref());
         let status = faults::clock_drifts_ppm(&scenario, seed, nodes.len())
             .into_iter()
             .map(|drift_ppm| Status { up: true, incarnation: 0, drift_ppm })
@@ -318,7 +319,7 @@ impl Simulation {
         let network = network(&scenario, seed, ids.len(), &options);
         let trace = trace(&scenario, seed, nodes.len(), &mut options)?;
         Ok(Simulation {
-            index_of: ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect(),
+            index_of: index_of(&ids, governance.as_deref()),
             partition_sides: partition_sides(&scenario, &ids),
             network,
             workload_rng: rng::stream(seed, Purpose::Workload, 0),
@@ -877,6 +878,16 @@ fn started_nodes(
         nodes[node as usize].inject_org_faults(faults);
     }
     nodes
+}
+
+/// Each node's index by its Id, and the organization's account by its holder's (D-046).
+fn index_of(ids: &[Id], governance: Option<&crate::governance::GovDriver>) -> FxHashMap<Id, NodeIndex> {
+    let mut index_of: FxHashMap<Id, NodeIndex> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i as NodeIndex)).collect();
+    if let Some(driver) = governance {
+        index_of.insert(driver.org(), driver.holder());
+    }
+    index_of
 }
 
 /// The virtual network between `nodes` nodes.

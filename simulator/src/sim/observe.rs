@@ -98,6 +98,7 @@ impl Simulation {
                     let started_ms = self.started_at_ms[tag as usize];
                     self.metrics.latencies_from_start_ms.push(self.now_ms - started_ms);
                     self.finish_request(tag, Count::Committed, Some(latency_ms));
+                    self.gov_transfer_committed(tag);
                 } else {
                     self.duplicate_outcomes += 1;
                 }

@@ -89,12 +89,7 @@ impl Simulation {
 
     pub(super) fn arrival(&mut self) -> Result<(), SimError> {
         let (payer, payee, amount) = self.draw_transfer();
-        let tag = self.issued_at_ms.len() as u64;
-        self.issued_at_ms.push(self.now_ms);
-        self.started_at_ms.push(self.now_ms);
-        self.metrics.outstanding += 1;
-        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Issued] += 1;
-        self.trace.record(self.now_ms, Ev::Request, &[tag, u64::from(payer), u64::from(payee), amount])?;
+        let tag = self.open_request(Ev::Request, payer, payee, amount)?;
         let next_ms = self.arrivals.as_mut().map(|a| a.advance(&mut self.workload_rng));
         if let Some(next_ms) = next_ms
             && next_ms < self.scenario.workload_stop_ms()
@@ -107,6 +102,45 @@ impl Simulation {
         }
         let command = Command::Transfer { to: self.ids[payee as usize], amount, tag };
         self.with_node(payer, |node, now, out| node.handle_command(now, command, out))
+    }
+
+    /// A new request of `amount` from `payer`'s node to `payee`: its tag, counted as issued and
+    /// traced as `ev`.
+    fn open_request(
+        &mut self,
+        ev: Ev,
+        payer: NodeIndex,
+        payee: NodeIndex,
+        amount: u64,
+    ) -> Result<u64, SimError> {
+        let tag = self.issued_at_ms.len() as u64;
+        self.issued_at_ms.push(self.now_ms);
+        self.started_at_ms.push(self.now_ms);
+        self.metrics.outstanding += 1;
+        self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms).counts[Count::Issued] += 1;
+        self.trace.record(self.now_ms, ev, &[tag, u64::from(payer), u64::from(payee), amount])?;
+        Ok(tag)
+    }
+
+    /// Pay the organization's passed rewards (D-046): each a transfer from its account by the
+    /// node holding its key, a request like any other.
+    pub(super) fn pay_rewards(&mut self) -> Result<(), SimError> {
+        let Some(driver) = self.governance.as_deref_mut() else { return Ok(()) };
+        let (payments, org, holder) = (driver.payments(), driver.org(), driver.holder());
+        for (to, amount) in payments {
+            let payee = self.index_of.get(&to).copied().unwrap_or(NodeIndex::MAX);
+            let tag = self.open_request(Ev::Reward, holder, payee, amount)?;
+            if let Some(driver) = self.governance.as_deref_mut() {
+                driver.paying(tag, (to, amount));
+            }
+            if !self.status[holder as usize].up {
+                self.finish_request(tag, Count::Lost, None);
+                continue;
+            }
+            let command = Command::TransferFrom { from: org, to, amount, tag };
+            self.with_node(holder, |node, now, out| node.handle_command(now, command, out))?;
+        }
+        Ok(())
     }
 
     pub(super) fn draw_transfer(&mut self) -> (NodeIndex, NodeIndex, u64) {

@@ -81,7 +81,7 @@ impl World {
     /// leaf group gets a primary of its own, a fresh node after the clients.
     pub(super) fn build(scenario: &Scenario, seed: u64, mut signers: Vec<SharedSigner>) -> World {
         let params = &scenario.parameters;
-        let organization = organization_id(seed);
+        let organization = organization_account(scenario, seed);
         let accounts = signers[1..].iter().map(|s| s.id()).chain([organization]);
         let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
             .expect("validated group parameters");
@@ -270,7 +270,8 @@ pub fn driver_world(scenario: &Scenario, seed: u64, file: &Path) -> Result<Drive
     let key_seeds = (0..ids.len() as u64).map(|i| ed25519_key_seed(seed, i)).collect();
     let layout = world.layout;
     let governance = governance_driver(&scenario, seed, &ids, (&world.roster, layout));
-    let nodes = world.into_nodes(&scenario, verifier, gov_config(governance.as_ref()));
+    let mut nodes = world.into_nodes(&scenario, verifier, gov_config(governance.as_ref()));
+    hold_org_account(&mut nodes, governance.as_ref());
     Ok(DriverWorld { nodes, key_seeds, ids, layout, governance })
 }
 
@@ -282,8 +283,7 @@ pub fn governance_driver(
     ids: &[Id],
     genesis: (&Roster, Layout),
 ) -> Option<crate::governance::GovDriver> {
-    let org_key = more_signers(scenario, seed, ORG_KEY_INDEX, 1).remove(0);
-    crate::governance::GovDriver::new(scenario, seed, ids, genesis, org_key)
+    crate::governance::GovDriver::new(scenario, seed, ids, genesis, org_key(scenario, seed))
 }
 
 /// The root committee's governance configuration: the users' trust table.
@@ -297,8 +297,31 @@ pub(super) fn gov_config(
     }
 }
 
-/// The organization account: an Id that is no node's.
-pub(super) fn organization_id(seed: u64) -> Id {
+/// The account holding what the genesis did not distribute: the organization's own (its key's
+/// Id, held by its founder's node: D-046) when the scenario has one, else an Id no key signs for.
+fn organization_account(scenario: &Scenario, seed: u64) -> Id {
+    match scenario.governance {
+        Some(_) => org_key(scenario, seed).id(),
+        None => organization_id(seed),
+    }
+}
+
+/// The organization's key: no node's own, derived from the seed like theirs.
+fn org_key(scenario: &Scenario, seed: u64) -> SharedSigner {
+    more_signers(scenario, seed, ORG_KEY_INDEX, 1).remove(0)
+}
+
+/// The founder's node holds the organization's key (SPEC §3.3) and pays its rewards from its
+/// account (D-046); what is sent to the organization's Id reaches that node.
+pub(super) fn hold_org_account(nodes: &mut [Node], governance: Option<&crate::governance::GovDriver>) {
+    if let Some(driver) = governance {
+        let holder = &mut nodes[driver.holder() as usize];
+        holder.hold_account(driver.org_key().clone()).expect("the founder is a client");
+    }
+}
+
+/// An Id no key signs for.
+fn organization_id(seed: u64) -> Id {
     let hash = reference::crypto::hash_parts(
         reference::crypto::Domain::Synthetic,
         &[b"leither-sim-organization", &seed.to_le_bytes()],
@@ -341,7 +364,7 @@ pub fn check_group_tree(scenario: &Scenario, seed: u64, file: &Path) -> Result<(
 pub fn leaf_groups(scenario: &Scenario, seed: u64) -> usize {
     let (signers, _) = signers(scenario, seed);
     let params = &scenario.parameters;
-    let accounts = signers[1..].iter().map(|s| s.id()).chain([organization_id(seed)]);
+    let accounts = signers[1..].iter().map(|s| s.id()).chain([organization_account(scenario, seed)]);
     let tree = GroupTree::build(accounts, params.stratum_bits, params.group_min_accounts)
         .expect("validated group parameters");
     tree.groups().keys().filter(|p| p.len_bits() == params.stratum_bits).count()

@@ -74,6 +74,16 @@ const GOVERNANCE_METRICS: [Metric; 6] = [
     Metric { name: "turnout %", get: |s| governance(s, |g| crate::metrics::round2(100.0 * g.turnout)) },
 ];
 
+/// The structural rewards' metrics, where any point pays rewards (D-046).
+const REWARD_METRICS: [Metric; 2] = [
+    Metric { name: "rewards paid", get: |s| governance(s, |g| g.rewards_paid as f64) },
+    Metric { name: "reward value to sybils %", get: |s| governance(s, reward_to_sybils_percent) },
+];
+
+fn reward_to_sybils_percent(g: &crate::governance::GovernanceCounts) -> f64 {
+    crate::metrics::round2(100.0 * g.reward_value_to_sybils as f64 / g.reward_value_paid.max(1) as f64)
+}
+
 fn governance(s: &Summary, get: fn(&crate::governance::GovernanceCounts) -> f64) -> f64 {
     s.governance.as_ref().map_or(0.0, get)
 }
@@ -92,11 +102,13 @@ fn metrics_of(results: &[PointResult]) -> Vec<&'static Metric> {
     let committees = results.iter().any(|r| r.summary.committees.backups > 0);
     let elections = results.iter().any(|r| r.summary.elections.is_some());
     let governance = results.iter().any(|r| r.summary.governance.is_some());
+    let rewards = results.iter().any(|r| r.summary.governance.as_ref().is_some_and(|g| g.rewards_passed > 0));
     METRICS
         .iter()
         .chain(COMMITTEE_METRICS.iter().filter(|_| committees))
         .chain(ELECTION_METRICS.iter().filter(|_| elections))
         .chain(GOVERNANCE_METRICS.iter().filter(|_| governance))
+        .chain(REWARD_METRICS.iter().filter(|_| rewards))
         .collect()
 }
 

@@ -176,3 +176,60 @@ fn ballots_need_pools_of_candidates() {
     let error = Scenario::parse(&text, std::path::Path::new("x.toml")).unwrap_err().to_string();
     assert!(error.contains("governance.elect_bookkeepers") && error.contains("standbys"), "{error}");
 }
+
+/// What the organization's account holds at the end of `scenario`'s run with `seed`, and what
+/// the genesis left in it.
+fn org_account(scenario: &Scenario, seed: u64) -> (u64, u64) {
+    let sim = Simulation::new(scenario, seed, RunOptions::default()).expect("setup");
+    let world = sim.run_keeping_world(0).expect("the run passes");
+    let holder = &world.nodes[1];
+    let org = holder.held_accounts()[0];
+    let balance =
+        world.nodes.iter().find_map(|n| n.ledger().and_then(|l| l.account(&org))).expect("kept").balance;
+    let genesis = scenario.parameters.genesis_supply
+        - u64::from(scenario.nodes.clients) * scenario.nodes.initial_balance;
+    (balance, genesis)
+}
+
+#[test]
+fn passed_rewards_are_paid_from_the_organizations_account_through_the_transfer_flow() {
+    let scenario = small();
+    let amount = scenario.governance.as_ref().expect("governance").reward_amount;
+    let result = run(&scenario, 1);
+    let g = result.summary.governance.as_ref().expect("governance");
+    assert!(g.rewards_passed >= 5, "{g:?}");
+    assert_eq!(g.proposals_closed.get("structural_reward").map(|[p, _]| *p), Some(g.rewards_passed));
+    // Every passed reward was paid, each once, as a request of the run like any transfer.
+    assert_eq!(g.rewards_paid, g.rewards_passed, "{g:?}");
+    assert_eq!(g.reward_value_paid, g.rewards_paid * amount);
+    assert_eq!(g.reward_value_to_sybils, 0, "an honest supervisor rewards honest members");
+    let t = &result.summary.transfers;
+    assert_eq!(t.committed, t.issued, "{t:?}");
+    // The organization's account paid exactly those rewards, no more (I1 held throughout).
+    let (balance, genesis) = org_account(&scenario, 1);
+    assert_eq!(genesis - balance, g.reward_value_paid);
+}
+
+#[test]
+fn a_hostile_supervisor_rewards_its_sybils() {
+    let mut scenario = small();
+    let g = scenario.governance.as_mut().expect("governance");
+    // It admits only sybils, so they soon outvote the honest founders.
+    (g.hostile_supervisor, g.sybil_share) = (true, 0.5);
+    let result = run(&scenario, 1);
+    let g = result.summary.governance.expect("governance");
+    assert!(g.rewards_paid > 0, "{g:?}");
+    assert_eq!(g.reward_value_to_sybils, g.reward_value_paid, "every passed reward went to a sybil: {g:?}");
+    assert!(g.captured >= g.rewards_paid, "each one a captured proposal: {g:?}");
+}
+
+#[test]
+fn a_reward_of_nothing_or_of_more_than_the_supply_is_refused_by_key() {
+    let text = std::fs::read_to_string(scenarios_dir().join("governance-small.toml")).unwrap();
+    for amount in ["0", "9_223_372_036_854_775_807"] {
+        let changed = text.replace("reward_amount = 500\n", &format!("reward_amount = {amount}\n"));
+        assert_ne!(changed, text);
+        let error = Scenario::parse(&changed, std::path::Path::new("x.toml")).unwrap_err().to_string();
+        assert!(error.contains("governance.reward_amount"), "{error}");
+    }
+}
