@@ -25,7 +25,7 @@ struct Cli {
 enum Cmd {
     /// Check every property over the reachable states.
     Check {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node, governance-node-dup.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Breadth-first search (the default).
@@ -43,7 +43,7 @@ enum Cmd {
     },
     /// Serve stateright's Explorer web UI for a model.
     Explore {
-        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node.
+        /// The model: one-payment, two-payments, cross-group, cross-group-crash, failover, failover-terms, governance, governance-node, governance-node-dup.
         #[arg(long, default_value = "one-payment")]
         model: String,
         /// Where to listen.
@@ -54,11 +54,12 @@ enum Cmd {
 
 const GOVERNANCE: &str = "governance";
 const GOVERNANCE_NODE: &str = "governance-node";
+const GOVERNANCE_NODE_DUP: &str = "governance-node-dup";
 
 fn named(name: &str) -> Result<PaymentModel, String> {
     PaymentModel::named(name).ok_or_else(|| {
         format!(
-            "unknown model `{name}`; known: {}, {GOVERNANCE}, {GOVERNANCE_NODE}",
+            "unknown model `{name}`; known: {}, {GOVERNANCE}, {GOVERNANCE_NODE}, {GOVERNANCE_NODE_DUP}",
             PaymentModel::NAMES.join(", ")
         )
     })
@@ -70,6 +71,10 @@ fn check(name: &str, dfs: bool, depth: Option<usize>, threads: usize) -> Result<
     }
     if name == GOVERNANCE_NODE {
         let model = model::gov_node::GovNodeModel::one_guest().into_model();
+        return run(name, model.checker(), dfs, depth, threads);
+    }
+    if name == GOVERNANCE_NODE_DUP {
+        let model = model::gov_node::GovNodeModel::one_guest_duplicating().into_model();
         return run(name, model.checker(), dfs, depth, threads);
     }
     run(name, named(name)?.into_model().checker(), dfs, depth, threads)

@@ -339,6 +339,13 @@ pub struct OrgFaults {
     /// Admit new members with a guest's rights: a replica that diverges from the others
     /// without breaking I10 (shows the agreement check of D-041 on its own).
     pub admit_without_vote: bool,
+    /// Add a member's second vote on a proposal to its first instead of refusing it (breaks
+    /// I10 once a second vote reaches the organization).
+    pub count_repeated_votes: bool,
+    /// The root committee's registry acts on every copy of a request it already took instead
+    /// of answering it from the author's window (D-041): with `count_repeated_votes`, a vote
+    /// the network duplicated counts twice (D-047).
+    pub act_on_duplicates: bool,
 }
 
 /// An organization.
@@ -610,7 +617,12 @@ impl Organization {
         if proposal.outcome.is_some() || pulse >= proposal.opened_pulse.saturating_add(window) {
             return Err(OrgError::VotingClosed(number));
         }
-        if proposal.votes.contains_key(&voter) {
+        if let Some(_recorded) = proposal.votes.get_mut(&voter) {
+            #[cfg(feature = "fault-injection")]
+            if self.faults.count_repeated_votes {
+                _recorded.weight = _recorded.weight.saturating_add(weight);
+                return Ok(());
+            }
             return Err(OrgError::AlreadyVoted(voter));
         }
         #[cfg(feature = "fault-injection")]

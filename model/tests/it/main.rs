@@ -225,3 +225,37 @@ fn a_chief_whose_tally_counts_votes_twice_is_caught_breaking_i10() {
     let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
     assert!(!path.into_actions().is_empty());
 }
+
+// ----- the same over a network that duplicates the votes (D-047) --------------------------
+
+const PINNED_GOVERNANCE_NODE_DUP: usize = 1_483_610;
+
+#[test]
+fn a_vote_the_network_duplicates_is_answered_again_and_never_counted_twice() {
+    let checker = GovNodeModel::one_guest_duplicating().into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+    for reached in ["a vote passes", "an expulsion takes effect", "a guest's vote is counted"] {
+        assert!(checker.discovery(reached).is_some(), "{reached}");
+    }
+    println!("governance_node_dup: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), PINNED_GOVERNANCE_NODE_DUP);
+}
+
+#[test]
+fn a_chief_that_acts_on_duplicates_and_adds_repeated_votes_is_caught_breaking_i10() {
+    let faults = OrgFaults { act_on_duplicates: true, count_repeated_votes: true, ..OrgFaults::default() };
+    let cfg = GovNodeModel { org_faults: faults, ..GovNodeModel::one_guest_duplicating() };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
+    assert!(!path.into_actions().is_empty());
+}
+
+#[test]
+fn the_request_window_alone_keeps_a_duplicated_vote_from_counting_twice() {
+    // The organization would add a repeated vote, but the registry answers every copy of a
+    // taken request from the author's window, so no copy reaches it: I10 holds.
+    let faults = OrgFaults { count_repeated_votes: true, ..OrgFaults::default() };
+    let cfg = GovNodeModel { org_faults: faults, ..GovNodeModel::one_guest_duplicating() };
+    let checker = cfg.into_model().checker().spawn_bfs().join();
+    checker.assert_properties();
+}

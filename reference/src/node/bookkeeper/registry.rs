@@ -103,7 +103,9 @@ impl Registry {
     ) -> (GovResult, u64, bool) {
         let key = (request.org, author);
         if let Some(window) = self.latest.get(&key) {
-            if let Some((result, pulse)) = window.recent.get(&request.nonce) {
+            if let Some((result, pulse)) = window.recent.get(&request.nonce)
+                && !self.acts_on_duplicates()
+            {
                 return (*result, *pulse, false);
             }
             if request.nonce <= window.floor {
@@ -365,6 +367,14 @@ impl Registry {
             }
         }
         Hash32(*hasher.finalize().as_bytes())
+    }
+
+    /// Whether a copy of a taken request is acted on again (fault injection only).
+    fn acts_on_duplicates(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.faults.act_on_duplicates;
+        #[cfg(not(feature = "fault-injection"))]
+        false
     }
 
     /// Turn on deliberately broken tallies in every organization (tests only).
