@@ -7,7 +7,11 @@
 //!
 //! ```text
 //! {"gov": {"org": "<40 hex digits>", "tag": 7, "action": "<hex of the action's wire encoding>"}}
+//! {"pay": {"from": "<40 hex digits>", "to": "<40 hex digits>", "amount": 500, "tag": 8}}
 //! ```
+//!
+//! `pay` is a transfer from the node's own account or from one whose key it holds (D-046);
+//! its outcome is the node's `committed`, `refused`, `abandoned` or `lost` event.
 //!
 //! Bounds: a line is at most [`CONTROL_LINE_MAX`] bytes (a longer one closes the connection:
 //! the rest of it cannot be told from the next request), at most [`CONTROL_CONNECTIONS_MAX`]
@@ -46,6 +50,18 @@ pub enum Request {
         /// The action, hex of its wire encoding.
         action: String,
     },
+    /// A transfer from the node's own account or one whose key it holds (D-046: the
+    /// organization's, at its founder's node), through the transfer flow.
+    Pay {
+        /// The paying account's Id, hex.
+        from: String,
+        /// The payee's Id, hex.
+        to: String,
+        /// The amount.
+        amount: u64,
+        /// The user's handle of the transfer: its outcome's event carries it.
+        tag: u64,
+    },
 }
 
 /// The answer to one request line.
@@ -64,19 +80,38 @@ impl Request {
         Request::Gov { org: crate::config::to_hex(&org.0), tag, action: crate::events::blob(action) }
     }
 
+    /// A transfer of `amount` from `from` to `to` with `tag`.
+    pub fn pay(from: Id, to: Id, amount: u64, tag: u64) -> Request {
+        let hex = |id: Id| crate::config::to_hex(&id.0);
+        Request::Pay { from: hex(from), to: hex(to), amount, tag }
+    }
+
     /// The node command this asks for, or what is wrong with it.
     pub fn command(self) -> Result<(u64, Command), String> {
         match self {
             Request::Gov { org, tag, action } => {
-                let org: [u8; 20] = crate::events::unhex(&org)
-                    .and_then(|b| b.try_into().map_err(|_| "not 20 bytes".to_string()))
-                    .map_err(|e| format!("gov.org: {e}"))?;
+                let org = id_of(&org, "gov.org")?;
                 let action: GovAction =
                     crate::events::unblob(&action).map_err(|e| format!("gov.action: {e}"))?;
-                Ok((tag, Command::Gov { org: Id(org), action, tag }))
+                Ok((tag, Command::Gov { org, action, tag }))
+            }
+            Request::Pay { from, to, amount, tag } => {
+                let (from, to) = (id_of(&from, "pay.from")?, id_of(&to, "pay.to")?);
+                if amount == 0 {
+                    return Err("pay.amount: must be above 0".into());
+                }
+                Ok((tag, Command::TransferFrom { from, to, amount, tag }))
             }
         }
     }
+}
+
+/// The Id in hex `text`, or what is wrong with it, named by `key`.
+fn id_of(text: &str, key: &str) -> Result<Id, String> {
+    let bytes: [u8; 20] = crate::events::unhex(text)
+        .and_then(|b| b.try_into().map_err(|_| "not 20 bytes".to_string()))
+        .map_err(|e| format!("{key}: {e}"))?;
+    Ok(Id(bytes))
 }
 
 /// Serve the control socket on `listener`, handing each request to the node as `inbound`.

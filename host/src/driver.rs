@@ -114,6 +114,10 @@ struct Host {
     gov_revision: Option<u64>,
     /// The organizations' last sealed pulse and digest, as last logged.
     gov_sealed: Option<(u64, reference::crypto::Hash32)>,
+    /// The node's own inbound queue, for what it sends itself: a node holding an account
+    /// besides its own may pay itself from it (D-046). It arrives as any envelope does, so
+    /// the input log replays it.
+    to_self: mpsc::Sender<Inbound>,
 }
 
 /// Run the node of `config` until `shutdown` completes.
@@ -192,6 +196,7 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
         index_of.insert(users.org(), users.holder());
     }
     let (tx, rx) = mpsc::channel(file.limits.inbound_queue_frames as usize);
+    let tx_self = tx.clone();
     if let Some(control) = file.node.control {
         let listener =
             TcpListener::bind(control).await.map_err(io_error(format!("control socket on {control}")))?;
@@ -218,6 +223,7 @@ async fn setup(config: &Config) -> Result<(Host, mpsc::Receiver<Inbound>, Clock)
     let clock = Clock { start_unix_ms: file.genesis.start_unix_ms };
     let trust = Arc::new(world.governance.as_ref().map(|g| g.trust().clone()).unwrap_or_default());
     let host = Host {
+        to_self: tx_self,
         trust,
         gov_revision: None,
         gov_sealed: None,
@@ -446,12 +452,35 @@ impl Host {
             None => self.outbound.peers().collect(),
         };
         for peer in targets {
+            if peer == self.index {
+                self.send_to_self(now_ms, input, envelope.clone(), frame.to_vec())?;
+                continue;
+            }
             if let Err(why) = self.outbound.send(peer, frame.clone()) {
                 let reason = format!("{why:?}");
                 self.line(now_ms, input, Ev::SendDropped { to: Some(peer), reason })?;
             }
         }
         Ok(())
+    }
+
+    /// Queue `envelope` (its bytes `frame`) as an input from this very node; dropped, as a
+    /// network would drop it, if the inbound queue is full.
+    fn send_to_self(
+        &mut self,
+        now_ms: u64,
+        input: u64,
+        envelope: reference::node::Envelope,
+        frame: Vec<u8>,
+    ) -> Result<(), HostError> {
+        let inbound = Inbound::Envelope { peer: self.index, envelope: Box::new(envelope), frame };
+        match self.to_self.try_send(inbound) {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                let reason = format!("to itself: {why}");
+                self.line(now_ms, input, Ev::SendDropped { to: Some(self.index), reason })
+            }
+        }
     }
 
     fn line(&mut self, t_ms: u64, input: u64, ev: Ev) -> Result<(), HostError> {

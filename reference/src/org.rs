@@ -660,7 +660,8 @@ impl Organization {
         self.members.get(&id).ok_or(OrgError::NotMember(id))
     }
 
-    fn require(&self, actor: Id, right: Right) -> Result<(), OrgError> {
+    /// Whether `actor` is a member holding `right`: `NotMember` or `LacksRight` if not.
+    pub fn require(&self, actor: Id, right: Right) -> Result<(), OrgError> {
         if self.member(actor)?.rights.has(right) {
             Ok(())
         } else {
@@ -685,7 +686,9 @@ impl Organization {
         self.admitted.insert(id);
     }
 
-    fn weight_of(&self, voter: &Id, weights: &dyn Weights) -> u64 {
+    /// The weight of `voter`'s vote under the organization's rule, read from `weights` unless
+    /// the rule is one member, one vote.
+    pub fn weight_of(&self, voter: &Id, weights: &dyn Weights) -> u64 {
         match self.params.weight_rule {
             WeightRule::OneMemberOneVote => 1,
             WeightRule::Balance | WeightRule::Trust => weights.weight(voter),

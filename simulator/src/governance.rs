@@ -96,31 +96,27 @@ pub struct GovernanceCounts {
     /// Supervisor changes by election.
     pub supervisor_changes: u64,
     /// Pool candidates the supervisor admitted as members (`elect_bookkeepers`, D-044).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub candidates_admitted: u64,
     /// Bookkeeper-election ballots taken (`elect_bookkeepers`).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub ballots: u64,
     /// Of them, cast by sybils (for the adversary's standbys first).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub sybil_ballots: u64,
     /// Structural rewards that passed: each ordered paid from the organization's account
     /// (D-046).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub rewards_passed: u64,
     /// Of them, paid: the founder's node holds the transfer's proof.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub rewards_paid: u64,
     /// The value paid as rewards.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub reward_value_paid: u64,
     /// Of it, paid to sybils (a hostile supervisor's rewards).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub reward_value_to_sybils: u64,
-}
-
-fn is_zero(count: &u64) -> bool {
-    *count == 0
 }
 
 /// The bookkeeper elections the members decide (`elect_bookkeepers`, D-044).

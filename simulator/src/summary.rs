@@ -314,7 +314,7 @@ pub struct CommitteeCounts {
     pub view_change_votes: u64,
 }
 
-fn is_zero(count: &u64) -> bool {
+pub(crate) fn is_zero(count: &u64) -> bool {
     *count == 0
 }
 

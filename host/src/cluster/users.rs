@@ -2,7 +2,8 @@
 //! who applies, endorses, approves, proposes and votes — run by the cluster process in real
 //! time. At every pulse of node time it decides what its users ask, and hands each request to
 //! the user's node through the node's control socket; it learns what the nodes learn by
-//! reading their event files as they grow (answers, give-ups, closed proposals). So the
+//! reading their event files as they grow (answers, give-ups, closed proposals, and the
+//! commits of the rewards it had the founder's node pay, D-046). So the
 //! requests are signed, sent, applied and answered by the real hosts over their Noise links,
 //! as in the simulator, and only the people are simulated.
 
@@ -26,6 +27,10 @@ use crate::events::{self, Ev, Line};
 
 /// How long a node has to answer a control request: it only queues it.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The tags of reward payments start here, far above the workload's transfer tags (its
+/// schedule's request numbers), so that the two never meet at the holder's node.
+pub const REWARD_TAG_BASE: u64 = 1 << 48;
 
 /// What the organization's users did in a cluster run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -78,6 +83,8 @@ pub struct Users {
     controls: Vec<Option<SocketAddr>>,
     connections: BTreeMap<u32, BufReader<TcpStream>>,
     tails: Vec<Tail>,
+    /// Reward payments handed to the holder's node so far.
+    rewards_sent: u64,
     report: ClusterGovernance,
 }
 
@@ -106,6 +113,7 @@ impl Users {
             pulse_ms,
             controls,
             connections: BTreeMap::new(),
+            rewards_sent: 0,
             report: ClusterGovernance::default(),
         }
     }
@@ -141,6 +149,22 @@ impl Users {
         for line in lines {
             self.learn_line(&line);
         }
+        self.pay_rewards();
+    }
+
+    /// Hand every passed reward to the node holding the organization's key, as a transfer
+    /// from the organization's account (D-046).
+    fn pay_rewards(&mut self) {
+        let (org, holder) = (self.driver.org(), self.driver.holder());
+        for (to, amount) in self.driver.payments() {
+            let tag = REWARD_TAG_BASE + self.rewards_sent;
+            self.rewards_sent += 1;
+            self.driver.paying(tag, (to, amount));
+            if self.send(holder, &Request::pay(org, to, amount, tag)).is_err() {
+                self.connections.remove(&holder);
+                self.report.undelivered += 1;
+            }
+        }
     }
 
     fn learn_line(&mut self, line: &Line) {
@@ -150,6 +174,10 @@ impl Users {
                 Err(_) => self.report.undecodable += 1,
             },
             Ev::GovGaveUp { tag } => self.driver.gave_up(*tag),
+            Ev::Committed { tag, .. } if *tag >= REWARD_TAG_BASE => {
+                let index_of = &self.index_of;
+                self.driver.transfer_committed(*tag, &|id: &Id| index_of.get(id).copied());
+            }
             Ev::ProposalClosed { number, kind, passed, .. } => match events::unblob::<ProposalKind>(kind) {
                 Ok(kind) => {
                     let index_of = &self.index_of;

@@ -127,6 +127,12 @@ fn an_organization_runs_on_sixteen_processes_and_passes_the_checker() {
         s["verdict"]["gov_pulses_agreed"].as_u64() >= Some(10),
         "the root members' organizations compared at many pulses: {s:#}"
     );
+    // Passed rewards are paid from the organization's account by the founder's node, through
+    // the transfer flow (D-046); one passing in the last pulses may still be in flight.
+    let (passed, paid) =
+        (counts["rewards_passed"].as_u64().unwrap_or(0), counts["rewards_paid"].as_u64().unwrap_or(0));
+    assert!(paid >= 1 && paid <= passed, "{s:#}");
+    assert_eq!(counts["reward_value_paid"].as_u64(), Some(paid * 100), "{s:#}");
     // The simulator ran the same users; its figures are beside the cluster's.
     assert!(s["simulated"]["governance"]["members"].as_u64() >= Some(4), "{s:#}");
 }

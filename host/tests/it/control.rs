@@ -56,6 +56,15 @@ fn requests_are_queued_and_bad_ones_are_answered_with_what_is_wrong() {
     assert!(error_of(ask(&mut reader, &truncated)).starts_with("gov.action:"));
     let short_org = r#"{"gov": {"org": "0011", "tag": 1, "action": "05"}}"#;
     assert!(error_of(ask(&mut reader, short_org)).contains("gov.org: not 20 bytes"));
+    // A transfer from an account (D-046): queued; a short Id or nothing to pay is refused.
+    let pay = serde_json::to_string(&Request::pay(Id([1; 20]), Id([2; 20]), 5, 45)).expect("json");
+    assert_eq!(ask(&mut reader, &pay), Reply::Queued(45));
+    let short_to =
+        format!(r#"{{"pay": {{"from": "{}", "to": "00", "amount": 5, "tag": 1}}}}"#, "00".repeat(20));
+    assert!(error_of(ask(&mut reader, &short_to)).contains("pay.to: not 20 bytes"));
+    let nothing = pay.replace("\"amount\":5", "\"amount\":0");
+    assert_ne!(nothing, pay);
+    assert!(error_of(ask(&mut reader, &nothing)).starts_with("pay.amount:"));
     // Still open after every refusal.
     assert_eq!(ask(&mut reader, &good.replace("42", "43")), Reply::Queued(43));
     // The two requests became inputs (a bookkeeper has no use for them: it logs and ignores).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::crypto::{Hash32, PublicKey, Verifier};
 use crate::id::{Id, Prefix};
-use crate::org::{Effect, OrgError, Organization, Outcome, ProposalKind, WeightRule, Weights};
+use crate::org::{Effect, Organization, Outcome, ProposalKind, WeightRule, Weights};
 
 use crate::node::governance::{
     Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_BALLOT_CANDIDATES,
@@ -262,12 +262,9 @@ impl Registry {
         config: &GovConfig,
     ) -> Option<BTreeMap<Id, u64>> {
         let organization = self.orgs.get(&org)?;
+        // `balance` is refused at founding (D-041), so the table is the trust rule's.
         let trust = TrustTable(&config.trust);
-        let weight = |voter: &Id| match organization.params().weight_rule {
-            WeightRule::OneMemberOneVote => 1,
-            WeightRule::Trust => trust.weight(voter),
-            WeightRule::Balance => 0, // refused at founding (D-041)
-        };
+        let weight = |voter: &Id| organization.weight_of(voter, &trust);
         let mut standings = BTreeMap::new();
         let ballots = self.ballots.range((org, Id::ZERO)..).take_while(|((o, _), _)| *o == org);
         for ((_, voter), (ballot_group, approve)) in ballots {
@@ -284,10 +281,7 @@ impl Registry {
 
     /// Whether `id` is a member of `org` with the `bookkeep` right (SPEC §6.3's eligibility).
     pub(in crate::node) fn may_bookkeep(&self, org: Id, id: &Id) -> bool {
-        self.orgs
-            .get(&org)
-            .and_then(|o| o.members().get(id))
-            .is_some_and(|m| m.rights.has(crate::org::Right::Bookkeep))
+        self.orgs.get(&org).is_some_and(|o| o.require(*id, crate::org::Right::Bookkeep).is_ok())
     }
 
     /// The term's ballots of `org` were counted: the next term's start empty.
@@ -389,11 +383,7 @@ impl Registry {
 
 /// A member with the `vote` right (guests never vote, SPEC §3.6).
 fn may_vote(org: &Organization, voter: Id) -> Result<(), GovRefusal> {
-    let member = org.members().get(&voter).ok_or(OrgError::NotMember(voter))?;
-    if !member.rights.has(crate::org::Right::Vote) {
-        return Err(OrgError::LacksRight { actor: voter, right: crate::org::Right::Vote }.into());
-    }
-    Ok(())
+    Ok(org.require(voter, crate::org::Right::Vote)?)
 }
 
 fn horizon_ms(config: &GovConfig, pulse_ms: u64) -> u64 {
