@@ -11,7 +11,8 @@
 //! - [`PersonalizedPageRank`]: the same iteration with `p` on the supervisor alone and the
 //!   usual damping `α = 0.15`; dangling mass returns to the seed.
 //! - [`SybilRank`]: no teleport; `⌈log₂ n⌉` steps of trust spreading from the seeds over the
-//!   undirected graph, then each score divided by the node's degree (Cao et al. 2012).
+//!   undirected graph, then each score divided by the node's weighted degree (Cao et al. 2012,
+//!   whose graphs are unweighted: there the degree).
 //!   Early termination is the point: the walk has not yet leaked far across the few attack
 //!   edges into a sybil region.
 //!
@@ -63,6 +64,9 @@ pub struct Graph {
     offsets: Vec<usize>,
     targets: Vec<Node>,
     weights: Vec<f64>,
+    /// Each node's total out-weight before normalisation: its weighted degree in an
+    /// [`Graph::undirected`] graph.
+    strengths: Vec<f64>,
 }
 
 impl Graph {
@@ -96,12 +100,14 @@ impl Graph {
         for i in 1..=nodes {
             offsets[i] = offsets[i].max(offsets[i - 1]);
         }
-        for i in 0..nodes {
+        let mut strengths = vec![0.0; nodes];
+        for (i, strength) in strengths.iter_mut().enumerate() {
             let row = offsets[i]..offsets[i + 1];
             let total: f64 = weights[row.clone()].iter().sum();
             weights[row].iter_mut().for_each(|w| *w /= total);
+            *strength = total;
         }
-        Ok(Graph { offsets, targets, weights })
+        Ok(Graph { offsets, targets, weights, strengths })
     }
 
     /// The graph with every edge also present in reverse (for SybilRank's undirected walk).
@@ -130,6 +136,12 @@ impl Graph {
     /// Node `i`'s out-degree.
     pub fn degree(&self, i: Node) -> usize {
         self.offsets[i as usize + 1] - self.offsets[i as usize]
+    }
+
+    /// Node `i`'s total out-weight (as given, before normalisation): in an
+    /// [`Graph::undirected`] graph its weighted degree, the sum of its edges' weights.
+    pub fn strength(&self, i: Node) -> f64 {
+        self.strengths[i as usize]
     }
 
     /// One step `next = Cᵀ·t` (push form: each node sends its trust along its out-edges);
@@ -266,7 +278,7 @@ impl TrustModel for PersonalizedPageRank {
     }
 }
 
-/// SybilRank: early-terminated trust propagation, degree-normalised. Run it on an
+/// SybilRank: early-terminated trust propagation, normalised by weighted degree. Run it on an
 /// [`Graph::undirected`] graph.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct SybilRank {
@@ -291,10 +303,15 @@ impl TrustModel for SybilRank {
             }
             std::mem::swap(&mut t, &mut next);
         }
+        // Divide by the weighted degree, not the count of edges: the walk moves along edges in
+        // proportion to their weights, so on a connected, non-bipartite graph it converges to
+        // trust proportional to each node's weighted degree, and only this division makes the
+        // converged scores equal (with edge counts they differed by a factor of 2.7 on the
+        // test's small weighted graph, D-048). With every weight 1 the two are the same.
         for (i, x) in t.iter_mut().enumerate() {
-            let degree = graph.degree(i as Node);
-            if degree > 0 {
-                *x /= degree as f64;
+            let strength = graph.strength(i as Node);
+            if strength > 0.0 {
+                *x /= strength;
             }
         }
         Ok(Scores { scores: t, iterations: steps, residual: 0.0 })

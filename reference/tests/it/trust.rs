@@ -307,3 +307,42 @@ fn maxflow_bounds_certified_sybils_by_the_attacked_nodes_capacities() {
         assert!(scores[..200].iter().sum::<f64>() > 150.0, "most honest nodes are certified");
     }
 }
+
+/// A small weighted social graph: connected, with triangles (so not bipartite), and weights
+/// (credit caps) from 1 to 9, so that weighted degrees and edge counts rank nodes differently.
+fn weighted_social_graph() -> (usize, Vec<(Node, Node, f64)>) {
+    let edges = vec![
+        (0, 1, 1.0),
+        (1, 2, 9.0),
+        (2, 0, 2.0),
+        (2, 3, 5.0),
+        (3, 4, 1.0),
+        (4, 5, 3.0),
+        (5, 3, 1.0),
+        (5, 6, 8.0),
+        (6, 7, 1.0),
+        (7, 0, 4.0),
+        (1, 6, 2.0),
+    ];
+    (8, edges)
+}
+
+#[test]
+fn sybilrank_run_to_convergence_gives_every_node_the_same_normalised_score_on_a_weighted_graph() {
+    // The walk spreads trust in proportion to edge weights, so at convergence each node holds
+    // trust in proportion to its weighted degree; divided by it, every score is the same.
+    let (n, edges) = weighted_social_graph();
+    let graph = Graph::undirected(n, &edges).unwrap();
+    let scores = SybilRank { steps: Some(2_000) }.scores(&graph, &[0], None).unwrap().scores;
+    let (lo, hi) = scores.iter().fold((f64::MAX, 0.0f64), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
+    assert!(lo > 0.0, "every node reached: {scores:?}");
+    assert!(hi / lo < 1.0 + 1e-9, "ratio {} between the largest and smallest: {scores:?}", hi / lo);
+    // The weighted degrees really differ from the edge counts here (else the test could not
+    // tell the two normalisations apart): node 1 has 3 edges of weight 12, node 0 3 of 7.
+    assert_eq!((graph.degree(1), graph.strength(1)), (3, 12.0));
+    assert_eq!((graph.degree(0), graph.strength(0)), (3, 7.0));
+    // And on an unweighted graph the weighted degree is the degree.
+    let unit: Vec<_> = edges.iter().map(|&(f, t, _)| (f, t, 1.0)).collect();
+    let unit = Graph::undirected(n, &unit).unwrap();
+    assert!((0..n as Node).all(|i| unit.strength(i) == unit.degree(i) as f64));
+}

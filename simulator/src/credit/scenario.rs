@@ -192,7 +192,7 @@ pub enum TrustModelName {
     Eigentrust,
     /// Personalised PageRank from the supervisor.
     PersonalizedPagerank,
-    /// SybilRank (early-stopped, degree-normalised walk).
+    /// SybilRank (early-stopped walk, normalised by weighted degree: D-048).
     Sybilrank,
     /// Advogato max-flow certification.
     Maxflow,
