@@ -204,26 +204,34 @@ use model::gov_node::GovNodeModel;
 
 const PINNED_GOVERNANCE_NODE: usize = 231_670;
 
-#[test]
-fn governance_through_node_messages_keeps_i10_passes_votes_and_expels() {
-    let checker = GovNodeModel::one_guest().into_model().checker().spawn_bfs().join();
+/// `cfg` checked whole: every property holds, every "sometimes" is reached, and the state
+/// count is `pinned`.
+fn governance_node_holds(name: &str, cfg: GovNodeModel, pinned: usize) {
+    let checker = cfg.into_model().checker().spawn_bfs().join();
     checker.assert_properties();
     for reached in ["a vote passes", "an expulsion takes effect", "a guest's vote is counted"] {
         assert!(checker.discovery(reached).is_some(), "{reached}");
     }
-    println!("governance_node: {} unique states", checker.unique_state_count());
-    assert_eq!(checker.unique_state_count(), PINNED_GOVERNANCE_NODE);
+    println!("{name}: {} unique states", checker.unique_state_count());
+    assert_eq!(checker.unique_state_count(), pinned);
+}
+
+/// `cfg`, whose chief is broken by `faults`, is caught breaking I10 with a counterexample.
+fn governance_node_breaks_i10(cfg: GovNodeModel, faults: OrgFaults) {
+    let checker = GovNodeModel { org_faults: faults, ..cfg }.into_model().checker().spawn_bfs().join();
+    let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
+    assert!(!path.into_actions().is_empty());
+}
+
+#[test]
+fn governance_through_node_messages_keeps_i10_passes_votes_and_expels() {
+    governance_node_holds("governance_node", GovNodeModel::one_guest(), PINNED_GOVERNANCE_NODE);
 }
 
 #[test]
 fn a_chief_whose_tally_counts_votes_twice_is_caught_breaking_i10() {
-    let cfg = GovNodeModel {
-        org_faults: OrgFaults { double_count_votes: true, ..OrgFaults::default() },
-        ..GovNodeModel::one_guest()
-    };
-    let checker = cfg.into_model().checker().spawn_bfs().join();
-    let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
-    assert!(!path.into_actions().is_empty());
+    let faults = OrgFaults { double_count_votes: true, ..OrgFaults::default() };
+    governance_node_breaks_i10(GovNodeModel::one_guest(), faults);
 }
 
 // ----- the same over a network that duplicates the votes (D-047) --------------------------
@@ -232,30 +240,22 @@ const PINNED_GOVERNANCE_NODE_DUP: usize = 1_483_610;
 
 #[test]
 fn a_vote_the_network_duplicates_is_answered_again_and_never_counted_twice() {
-    let checker = GovNodeModel::one_guest_duplicating().into_model().checker().spawn_bfs().join();
-    checker.assert_properties();
-    for reached in ["a vote passes", "an expulsion takes effect", "a guest's vote is counted"] {
-        assert!(checker.discovery(reached).is_some(), "{reached}");
-    }
-    println!("governance_node_dup: {} unique states", checker.unique_state_count());
-    assert_eq!(checker.unique_state_count(), PINNED_GOVERNANCE_NODE_DUP);
+    let cfg = GovNodeModel::one_guest_duplicating();
+    governance_node_holds("governance_node_dup", cfg, PINNED_GOVERNANCE_NODE_DUP);
 }
 
 #[test]
 fn a_chief_that_acts_on_duplicates_and_adds_repeated_votes_is_caught_breaking_i10() {
     let faults = OrgFaults { act_on_duplicates: true, count_repeated_votes: true, ..OrgFaults::default() };
-    let cfg = GovNodeModel { org_faults: faults, ..GovNodeModel::one_guest_duplicating() };
-    let checker = cfg.into_model().checker().spawn_bfs().join();
-    let path = checker.discovery("I10 governance").expect("the checker finds the doubled vote");
-    assert!(!path.into_actions().is_empty());
+    governance_node_breaks_i10(GovNodeModel::one_guest_duplicating(), faults);
 }
 
 #[test]
 fn the_request_window_alone_keeps_a_duplicated_vote_from_counting_twice() {
     // The organization would add a repeated vote, but the registry answers every copy of a
-    // taken request from the author's window, so no copy reaches it: I10 holds.
+    // taken request from the author's window, so no copy reaches it: I10 holds, and the
+    // fault changes not one state.
     let faults = OrgFaults { count_repeated_votes: true, ..OrgFaults::default() };
     let cfg = GovNodeModel { org_faults: faults, ..GovNodeModel::one_guest_duplicating() };
-    let checker = cfg.into_model().checker().spawn_bfs().join();
-    checker.assert_properties();
+    governance_node_holds("governance_node_dup, repeated votes added", cfg, PINNED_GOVERNANCE_NODE_DUP);
 }
