@@ -78,6 +78,25 @@ impl Record {
                 w.u64(*amount);
                 w.u64(*tag);
             }
+            Input::Timer(Timer::ProofRetry { tag }) => {
+                w.u8(9);
+                w.u64(*tag);
+            }
+            Input::Command(Command::VoteByBalance { org, number, opened_pulse, yes, tag }) => {
+                w.u8(10);
+                w.bytes(&org.0);
+                w.u64(*number);
+                w.u64(*opened_pulse);
+                w.u8(u8::from(*yes));
+                w.u64(*tag);
+            }
+            Input::Command(Command::ProveOrgAccount { org, number, opened_pulse, tag }) => {
+                w.u8(11);
+                w.bytes(&org.0);
+                w.u64(*number);
+                w.u64(*opened_pulse);
+                w.u64(*tag);
+            }
         }
         w.into_bytes()
     }
@@ -112,6 +131,24 @@ impl Record {
                 from: Id(r.array("Record.from")?),
                 to: Id(r.array("Record.to")?),
                 amount: r.u64("Record.amount")?,
+                tag: r.u64("Record.tag")?,
+            }),
+            9 => Input::Timer(Timer::ProofRetry { tag: r.u64("Record.tag")? }),
+            10 => Input::Command(Command::VoteByBalance {
+                org: Id(r.array("Record.org")?),
+                number: r.u64("Record.number")?,
+                opened_pulse: r.u64("Record.opened_pulse")?,
+                yes: match r.u8("Record.yes")? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(r.error("Record.yes", Problem::Tag(other))),
+                },
+                tag: r.u64("Record.tag")?,
+            }),
+            11 => Input::Command(Command::ProveOrgAccount {
+                org: Id(r.array("Record.org")?),
+                number: r.u64("Record.number")?,
+                opened_pulse: r.u64("Record.opened_pulse")?,
                 tag: r.u64("Record.tag")?,
             }),
             tag => return Err(r.error("Record.kind", Problem::Tag(tag))),

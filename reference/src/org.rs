@@ -325,6 +325,14 @@ impl OrgError {
 pub trait Weights {
     /// The weight of `member` now.
     fn weight(&self, member: &Id) -> u64;
+
+    /// The total weight a quorum is measured against, where the weights know it better than
+    /// the sum over the voting members (D-049: under `balance` the root committee holds no
+    /// member's balance, but knows the money under the proposal's pinned root). `None`: the
+    /// sum over the voting members.
+    fn total(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Deliberately broken tallying (feature `fault-injection`, tests only).
@@ -699,12 +707,17 @@ impl Organization {
         let (yes, no) = proposal.votes.values().fold((0u64, 0u64), |(yes, no), v| {
             if v.yes { (yes.saturating_add(v.weight), no) } else { (yes, no.saturating_add(v.weight)) }
         });
-        let total_weight = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.rights.has(Right::Vote))
-            .map(|(id, _)| self.weight_of(id, weights))
-            .fold(0u64, u64::saturating_add);
+        let summed = || {
+            self.members
+                .iter()
+                .filter(|(_, m)| m.rights.has(Right::Vote))
+                .map(|(id, _)| self.weight_of(id, weights))
+                .fold(0u64, u64::saturating_add)
+        };
+        let total_weight = match self.params.weight_rule {
+            WeightRule::OneMemberOneVote => summed(),
+            WeightRule::Balance | WeightRule::Trust => weights.total().unwrap_or_else(summed),
+        };
         #[allow(unused_mut)] // changed only with fault injection
         let mut quorum = passes_quorum(yes, no, total_weight, &self.params);
         #[cfg(feature = "fault-injection")]

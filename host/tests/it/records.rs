@@ -19,6 +19,17 @@ fn input() -> impl Strategy<Value = Input> {
                 Input::Command(Command::TransferFrom { from: Id(from), to: Id(to), amount, tag })
             }
         ),
+        any::<u64>().prop_map(|tag| Input::Timer(Timer::ProofRetry { tag })),
+        (any::<[u8; 20]>(), any::<u64>(), any::<u64>(), any::<bool>(), any::<u64>()).prop_map(
+            |(org, number, opened_pulse, yes, tag)| {
+                Input::Command(Command::VoteByBalance { org: Id(org), number, opened_pulse, yes, tag })
+            }
+        ),
+        (any::<[u8; 20]>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(org, number, opened_pulse, tag)| {
+                Input::Command(Command::ProveOrgAccount { org: Id(org), number, opened_pulse, tag })
+            }
+        ),
     ]
 }
 

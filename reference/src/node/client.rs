@@ -12,10 +12,11 @@ use super::roster::{ViewEntry, Views};
 
 use super::client_gov::{GovClient, Sending, check_answer_from};
 use super::client_pay::{Held, Payer, Paying, Queued};
+use super::client_proof::{Asking, ProvenUse};
 use super::envelope::Link;
 use super::{
-    Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, SharedSigner,
-    SharedVerifier, Timer, To, unexpected,
+    Command, Envelope, Message, MessageKind, NodeConfig, NodeError, NodeEvent, Output, ProofAnswer,
+    SharedSigner, SharedVerifier, Timer, To, unexpected,
 };
 
 /// The client's state. `repr(C)` with the fields a pulse touches first, so that handling the
@@ -198,6 +199,10 @@ impl Client {
             if let Some(gov) = self.gov.as_deref_mut() {
                 gov.resume(&sending, out);
             }
+            let fetches = self.gov.as_deref().map_or(Vec::new(), |gov| gov.proofs.resume());
+            for tag in fetches {
+                self.retry_proof(now_ms, tag, out);
+            }
             return;
         }
         if let Some(gov) = self.gov.as_deref_mut() {
@@ -227,7 +232,56 @@ impl Client {
                 let sending = self.sending(now_ms);
                 self.gov.get_or_insert_default().command(org, action, tag, &sending, out);
             }
+            Command::VoteByBalance { org, number, opened_pulse, yes, tag } => {
+                let then = ProvenUse::Vote { yes };
+                self.fetch_proof((org, number, opened_pulse), self.id, then, tag, now_ms, out);
+            }
+            Command::ProveOrgAccount { org, number, opened_pulse, tag } => {
+                self.fetch_proof((org, number, opened_pulse), org, ProvenUse::OrgAccount, tag, now_ms, out);
+            }
         }
+    }
+
+    #[allow(clippy::too_many_arguments)] // the command's fields, then the call's
+    fn fetch_proof(
+        &mut self,
+        proposal: (Id, u64, u64),
+        account: Id,
+        then: ProvenUse,
+        tag: u64,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let asking = self.asking(now_ms, account);
+        self.gov.get_or_insert_default().proofs.start(proposal, account, then, tag, &asking, out);
+    }
+
+    /// Where a proof request about `account` goes now: the bookkeeper acting for its group.
+    fn asking(&self, now_ms: u64, account: Id) -> Asking {
+        Asking {
+            now_ms,
+            bookkeeper: self.views.acting_for(&self.config.roster, &account),
+            retry_ms: self.config.retry_ms,
+            max_attempts: self.config.max_attempts,
+        }
+    }
+
+    /// A bookkeeper's answer to a proof request: the governance requests it makes ready go out.
+    fn on_account_at(
+        &mut self,
+        now_ms: u64,
+        from: Id,
+        (account, pulse): (Id, u64),
+        answer: &ProofAnswer,
+        out: &mut Vec<Output>,
+    ) -> Result<(), NodeError> {
+        self.check_from_bookkeeper(account, from, MessageKind::AccountAt)?;
+        let sending = self.sending(now_ms);
+        let Some(gov) = self.gov.as_deref_mut() else { return Ok(()) };
+        for ready in gov.proofs.answer((account, pulse), answer, out)? {
+            gov.command(ready.org, ready.action, ready.tag, &sending, out);
+        }
+        Ok(())
     }
 
     /// What a governance request needs to go out now.
@@ -241,6 +295,10 @@ impl Client {
     }
 
     pub(super) fn handle_timer(&mut self, now_ms: u64, timer: Timer, out: &mut Vec<Output>) {
+        if let Timer::ProofRetry { tag } = timer {
+            self.retry_proof(now_ms, tag, out);
+            return;
+        }
         if let Timer::GovRetry { nonce } = timer {
             let sending = self.sending(now_ms);
             if let Some(gov) = self.gov.as_deref_mut() {
@@ -252,6 +310,14 @@ impl Client {
         let Some(account) = self.paying_account(&tx_id) else { return };
         let (paying, payer) = self.payer_of(now_ms, account).expect("the account paying it");
         payer.retry(&paying, tx_id, out);
+    }
+
+    fn retry_proof(&mut self, now_ms: u64, tag: u64, out: &mut Vec<Output>) {
+        let Some(account) = self.gov.as_deref().and_then(|gov| gov.proofs.account_of(tag)) else { return };
+        let asking = self.asking(now_ms, account);
+        if let Some(gov) = self.gov.as_deref_mut() {
+            gov.proofs.retry(tag, &asking, out);
+        }
     }
 
     /// `msg` sealed for `to` at local time `now_ms` (D-039).
@@ -300,7 +366,13 @@ impl Client {
                     gov.answer((*org, *nonce, *pulse), *result, &sending, out);
                 }
             }
+            Message::AccountAt { account, pulse, answer } => {
+                if let Err(error) = self.on_account_at(now_ms, from, (*account, *pulse), answer, out) {
+                    out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+                }
+            }
             Message::Submit(_)
+            | Message::ProveAccount { .. }
             | Message::Gov(_)
             | Message::CreditHalf(_)
             | Message::GroupSeal(_)
@@ -454,7 +526,10 @@ impl Client {
     ) -> Result<(), NodeError> {
         let roster = &self.config.roster;
         let accepted = match kind {
-            MessageKind::Committed => roster.is_candidate(&roster.group_of(&account), &from),
+            // A proof speaks for itself: any candidate of the account's group may send one.
+            MessageKind::Committed | MessageKind::AccountAt => {
+                roster.is_candidate(&roster.group_of(&account), &from)
+            }
             _ => from == self.views.acting_for(roster, &account),
         };
         if accepted {

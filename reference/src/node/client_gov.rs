@@ -44,6 +44,8 @@ pub(super) struct GovClient {
     latest_nonce: u64,
     in_flight: BTreeMap<u64, InFlight>,
     queue: VecDeque<Pending>,
+    /// Account proofs fetched for balance-weighted votes (D-049).
+    pub(super) proofs: super::client_proof::ProofFetches,
 }
 
 /// What the client needs from itself to send: where the chief is and how long to wait.
@@ -124,8 +126,9 @@ impl GovClient {
     /// A restart without durable state forgets what waited and what was in flight: their tags.
     pub(super) fn forget(&mut self) -> Vec<u64> {
         let in_flight = std::mem::take(&mut self.in_flight);
-        let tags =
+        let mut tags: Vec<u64> =
             in_flight.into_values().map(|f| f.tag).chain(self.queue.drain(..).map(|p| p.tag)).collect();
+        tags.extend(self.proofs.forget());
         self.latest_nonce = 0;
         tags
     }
@@ -145,6 +148,7 @@ impl GovClient {
             hasher.update(&f.attempts.to_le_bytes());
         }
         hasher.update(&(self.queue.len() as u64).to_le_bytes());
+        self.proofs.fingerprint(hasher);
     }
 }
 

@@ -412,5 +412,5 @@ impl fmt::Debug for Link {
 /// Kinds any node may send: a payer's proposal and a payee's submission carry their own
 /// signatures and nonces (SPEC §7.1); a governance request its author's number (D-041).
 fn from_anyone(kind: MessageKind) -> bool {
-    matches!(kind, MessageKind::Propose | MessageKind::Submit | MessageKind::Gov)
+    matches!(kind, MessageKind::Propose | MessageKind::Submit | MessageKind::Gov | MessageKind::ProveAccount)
 }

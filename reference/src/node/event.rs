@@ -306,6 +306,14 @@ pub enum NodeError {
     /// that does not include the transfer.
     #[error("commit proof does not show this node's account with the transfer")]
     ProofDoesNotShowTransfer,
+    /// An account proof answered for `asked` shows another account (D-049).
+    #[error("the proof answered for {asked} shows {shown}")]
+    ProofOfOtherAccount {
+        /// The account asked for.
+        asked: Id,
+        /// The account the proof shows.
+        shown: Id,
+    },
     /// A group's primary reported two different synopses for one pulse (SPEC §8.4
     /// equivocation); the chief keeps the first.
     #[error("group {group}'s primary equivocated: two different reports for pulse {pulse}")]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::consensus::root::AccountProof;
 use crate::crypto::{Domain, Hash32, PublicKey, Signature, Signer, Verifier, hash_parts};
 use crate::id::Id;
 use crate::org::{OrgError, OrgParams, ProposalKind, Rights, WeightRule};
@@ -87,6 +88,26 @@ pub enum GovAction {
         /// For or against.
         yes: bool,
     },
+    /// The author votes on proposal `number` of an organization that weighs votes by balance
+    /// (D-049): `proof` shows the author's account under the root the proposal pinned when it
+    /// opened, and the vote weighs that account's balance.
+    VoteByBalance {
+        /// The proposal.
+        number: u64,
+        /// For or against.
+        yes: bool,
+        /// The author's account under the proposal's pinned root.
+        proof: Box<AccountProof>,
+    },
+    /// Anyone shows the organization's own account under proposal `number`'s pinned root, so
+    /// that a balance-weighted quorum counts the money the members hold, not the undistributed
+    /// supply (D-049). Any valid proof shows the same balance: a second one changes nothing.
+    ProveOrgAccount {
+        /// The proposal.
+        number: u64,
+        /// The organization's account under the proposal's pinned root.
+        proof: Box<AccountProof>,
+    },
     /// The author's ballot in the next bookkeeper election of leaf group `group` (SPEC §6.3,
     /// D-044): it approves these candidates (1 to [`MAX_BALLOT_CANDIDATES`], distinct). Only
     /// the organization the root committee is configured to elect by (`GovConfig::electorate`)
@@ -148,6 +169,8 @@ impl GovAction {
             GovAction::Heartbeat => GovActionKind::Heartbeat,
             GovAction::Propose { .. } => GovActionKind::Propose,
             GovAction::Vote { .. } => GovActionKind::Vote,
+            GovAction::VoteByBalance { .. } => GovActionKind::VoteByBalance,
+            GovAction::ProveOrgAccount { .. } => GovActionKind::ProveOrgAccount,
             GovAction::Ballot { .. } => GovActionKind::Ballot,
         }
     }
@@ -174,6 +197,10 @@ pub enum GovActionKind {
     Propose,
     /// [`GovAction::Vote`].
     Vote,
+    /// [`GovAction::VoteByBalance`].
+    VoteByBalance,
+    /// [`GovAction::ProveOrgAccount`].
+    ProveOrgAccount,
     /// [`GovAction::Ballot`].
     Ballot,
 }
@@ -219,10 +246,11 @@ pub enum GovRefusal {
         /// a request must be above it.
         floor: u64,
     },
-    /// The weight rule cannot be used on the wire yet (D-041: `balance` needs account proofs
-    /// at the proposal's opening version).
-    #[error("the {0:?} weight rule is not available to organizations on the wire yet")]
-    WeightRuleUnavailable(WeightRule),
+    /// A vote of the wrong form for the organization's weight rule (D-049): a plain vote
+    /// under `balance` (it must carry the voter's account proof), or a proven vote under
+    /// another rule.
+    #[error("the vote does not fit the organization's {0:?} weight rule")]
+    VoteForm(WeightRule),
     /// A bound of D-041 is reached (organizations, members, applications, open proposals).
     #[error("the {what:?} limit of {limit} is reached")]
     Full {
@@ -250,6 +278,10 @@ pub enum GovRefusal {
     /// A ballot approving no candidate, more than [`MAX_BALLOT_CANDIDATES`], or one twice.
     #[error("a ballot approves 1 to {MAX_BALLOT_CANDIDATES} distinct candidates")]
     BadBallot,
+    /// An account proof that does not verify under the proposal's pinned root, or shows
+    /// another account than the one it must (the voter's, the organization's).
+    #[error("the account proof does not show the account under the proposal's pinned root")]
+    BadProof,
 }
 
 /// When a request was numbered: the high bits of its nonce (a client numbers requests
@@ -269,12 +301,13 @@ impl GovRefusal {
             GovRefusal::BadFounding => "bad_founding",
             GovRefusal::BadEndorsement => "bad_endorsement",
             GovRefusal::Stale { .. } => "stale",
-            GovRefusal::WeightRuleUnavailable(_) => "weight_rule_unavailable",
+            GovRefusal::VoteForm(_) => "vote_form",
             GovRefusal::Full { .. } => "full",
             GovRefusal::ReasonTooLong => "reason_too_long",
             GovRefusal::OutOfTime { .. } => "out_of_time",
             GovRefusal::NotElectorate(_) => "not_electorate",
             GovRefusal::BadBallot => "bad_ballot",
+            GovRefusal::BadProof => "bad_proof",
         }
     }
 }

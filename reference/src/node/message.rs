@@ -216,6 +216,46 @@ pub enum Message {
         /// The answer.
         result: super::governance::GovResult,
     },
+    /// Anyone → a bookkeeper of `account`'s group: prove `account` under the root of `pulse`
+    /// (D-049: a balance-weighted vote carries its voter's account under the root its
+    /// proposal pinned when it opened).
+    ProveAccount {
+        /// The account.
+        account: crate::id::Id,
+        /// The pulse whose root the proof is under.
+        pulse: u64,
+    },
+    /// Bookkeeper → the asker of a [`Message::ProveAccount`]: the proof, or the pulses it can
+    /// prove under.
+    AccountAt {
+        /// The account.
+        account: crate::id::Id,
+        /// The pulse asked for.
+        pulse: u64,
+        /// The proof or why not.
+        answer: ProofAnswer,
+    },
+}
+
+/// A bookkeeper's answer to [`Message::ProveAccount`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProofAnswer {
+    /// The account (or its absence) under the root of the pulse asked for.
+    Proven {
+        /// The root of that pulse.
+        root: RootSynopsis,
+        /// The account's proof under it.
+        proof: Box<AccountProof>,
+    },
+    /// This bookkeeper proves accounts of its group under the roots of pulses `oldest..=newest`
+    /// only (both 0 if none, or if the account is not in its group): the pulse asked for was
+    /// pruned, or is not yet settled here.
+    NotHeld {
+        /// The oldest pulse it proves under.
+        oldest: u64,
+        /// The newest.
+        newest: u64,
+    },
 }
 
 /// The kind of a [`Message`], for metrics and traces.
@@ -253,11 +293,15 @@ pub enum MessageKind {
     Gov,
     /// [`Message::GovOutcome`].
     GovOutcome,
+    /// [`Message::ProveAccount`].
+    ProveAccount,
+    /// [`Message::AccountAt`].
+    AccountAt,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 16] = [
+    pub const ALL: [MessageKind; 18] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -274,6 +318,8 @@ impl MessageKind {
         MessageKind::ViewChange,
         MessageKind::Gov,
         MessageKind::GovOutcome,
+        MessageKind::ProveAccount,
+        MessageKind::AccountAt,
     ];
 
     /// A short lower-case name.
@@ -295,6 +341,8 @@ impl MessageKind {
             MessageKind::ViewChange => "view_change",
             MessageKind::Gov => "gov",
             MessageKind::GovOutcome => "gov_outcome",
+            MessageKind::ProveAccount => "prove_account",
+            MessageKind::AccountAt => "account_at",
         }
     }
 }
@@ -319,6 +367,8 @@ impl Message {
             Message::ViewChange { .. } => MessageKind::ViewChange,
             Message::Gov(_) => MessageKind::Gov,
             Message::GovOutcome { .. } => MessageKind::GovOutcome,
+            Message::ProveAccount { .. } => MessageKind::ProveAccount,
+            Message::AccountAt { .. } => MessageKind::AccountAt,
         }
     }
 

@@ -22,6 +22,7 @@ mod bookkeeper;
 mod client;
 mod client_gov;
 mod client_pay;
+mod client_proof;
 mod envelope;
 mod event;
 pub mod governance;
@@ -36,14 +37,16 @@ use crate::id::{Id, Prefix};
 use crate::ledger::Ledger;
 use crate::smt::RootSynopsis;
 
+pub use bookkeeper::PROVEN_PULSES;
 pub use bookkeeper::{Bookkeeper, ClosedProposal, GOV_WINDOW};
 pub use client::Client;
 pub use client_gov::{GOV_IN_FLIGHT, GOV_QUEUE_MAX};
+pub use client_proof::PROOFS_IN_FLIGHT;
 #[cfg(feature = "fault-injection")]
 pub use envelope::EnvelopeFaults;
 pub use envelope::{Envelope, SEQ_CLOCK_SHIFT, To};
 pub use event::{NodeError, NodeEvent};
-pub use message::{Message, MessageKind, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
+pub use message::{Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
 pub use roster::{Candidate, Genesis, Roster, RosterError, Seating, ViewEntry, Views};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts
@@ -105,6 +108,11 @@ pub enum Timer {
         /// The request the timer was set for.
         nonce: u64,
     },
+    /// A client's retry of the account proof it fetches for governance command `tag` (D-049).
+    ProofRetry {
+        /// The driver's handle of the command.
+        tag: u64,
+    },
 }
 
 /// What a user asks its own node to do.
@@ -139,6 +147,34 @@ pub enum Command {
         org: Id,
         /// What is asked.
         action: governance::GovAction,
+        /// The driver's handle for this command.
+        tag: u64,
+    },
+    /// Vote on proposal `number` of balance-weighted organization `org`, which opened at
+    /// `opened_pulse` (its `GovAnswered` pulse): the node fetches its account's proof under
+    /// that pulse's root from its group and sends the vote with it (D-049). The answer comes
+    /// back as [`NodeEvent::GovAnswered`], or [`NodeEvent::GovGaveUp`] if no proof came.
+    VoteByBalance {
+        /// The organization.
+        org: Id,
+        /// The proposal.
+        number: u64,
+        /// The pulse it opened at.
+        opened_pulse: u64,
+        /// For or against.
+        yes: bool,
+        /// The driver's handle for this command.
+        tag: u64,
+    },
+    /// Show organization `org`'s own account under proposal `number`'s pinned root, so that
+    /// its balance-weighted quorum leaves the undistributed supply out (D-049).
+    ProveOrgAccount {
+        /// The organization.
+        org: Id,
+        /// The proposal.
+        number: u64,
+        /// The pulse it opened at.
+        opened_pulse: u64,
         /// The driver's handle for this command.
         tag: u64,
     },

@@ -3,6 +3,7 @@
 //! [`MAX_REASON_BYTES`].
 
 use super::codec::{Decode, DecodeError, Encode, Problem, Reader, Writer, record};
+use crate::consensus::root::AccountProof;
 use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::{Id, Prefix};
 use crate::node::governance::{
@@ -176,6 +177,17 @@ impl Encode for GovAction {
                 group.encode(w);
                 w.seq(approve);
             }
+            GovAction::VoteByBalance { number, yes, proof } => {
+                w.u8(10);
+                number.encode(w);
+                yes.encode(w);
+                proof.encode(w);
+            }
+            GovAction::ProveOrgAccount { number, proof } => {
+                w.u8(11);
+                number.encode(w);
+                proof.encode(w);
+            }
         }
     }
 }
@@ -199,6 +211,15 @@ impl Decode for GovAction {
             7 => GovAction::Propose { kind: ProposalKind::decode(r, "Propose.kind")? },
             8 => GovAction::Vote { number: u64::decode(r, f)?, yes: bool::decode(r, f)? },
             9 => GovAction::Ballot { group: Prefix::decode(r, f)?, approve: r.seq("Ballot.approve")? },
+            10 => GovAction::VoteByBalance {
+                number: u64::decode(r, f)?,
+                yes: bool::decode(r, f)?,
+                proof: Box::<AccountProof>::decode(r, "VoteByBalance.proof")?,
+            },
+            11 => GovAction::ProveOrgAccount {
+                number: u64::decode(r, f)?,
+                proof: Box::<AccountProof>::decode(r, "ProveOrgAccount.proof")?,
+            },
             other => return Err(r.error_before(1, field, Problem::Tag(other))),
         })
     }
@@ -269,7 +290,7 @@ impl Encode for GovRefusal {
                 tagged(w, 5, nonce);
                 floor.encode(w);
             }
-            GovRefusal::WeightRuleUnavailable(rule) => tagged(w, 6, rule),
+            GovRefusal::VoteForm(rule) => tagged(w, 6, rule),
             GovRefusal::Full { what, limit } => {
                 w.u8(7);
                 w.u8(BOUNDS.iter().position(|b| b == what).expect("every bound is listed") as u8);
@@ -282,6 +303,7 @@ impl Encode for GovRefusal {
             }
             GovRefusal::NotElectorate(org) => tagged(w, 10, org),
             GovRefusal::BadBallot => w.u8(11),
+            GovRefusal::BadProof => w.u8(12),
         }
     }
 }
@@ -297,7 +319,7 @@ impl Decode for GovRefusal {
             3 => GovRefusal::BadFounding,
             4 => GovRefusal::BadEndorsement,
             5 => GovRefusal::Stale { nonce: r.u64(f)?, floor: r.u64(f)? },
-            6 => GovRefusal::WeightRuleUnavailable(WeightRule::decode(r, f)?),
+            6 => GovRefusal::VoteForm(WeightRule::decode(r, f)?),
             7 => {
                 let tag = r.u8(f)?;
                 let what =
@@ -308,6 +330,7 @@ impl Decode for GovRefusal {
             9 => GovRefusal::OutOfTime { request_ms: r.u64(f)?, chief_ms: r.u64(f)? },
             10 => GovRefusal::NotElectorate(Id::decode(r, f)?),
             11 => GovRefusal::BadBallot,
+            12 => GovRefusal::BadProof,
             other => return Err(r.error_before(1, field, Problem::Tag(other))),
         })
     }

@@ -12,7 +12,8 @@ use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::{Id, Prefix};
 use crate::ledger::{LedgerError, SignedTx, Tx};
 use crate::node::{
-    Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
+    Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To,
+    ViewEntry,
 };
 use crate::smt::RootSynopsis;
 
@@ -103,7 +104,50 @@ impl Encode for Message {
                 pulse.encode(w);
                 super::governance::encode_result(result, w);
             }
+            Message::ProveAccount { account, pulse } => {
+                account.encode(w);
+                pulse.encode(w);
+            }
+            Message::AccountAt { account, pulse, answer } => {
+                account.encode(w);
+                pulse.encode(w);
+                answer.encode(w);
+            }
         }
+    }
+}
+
+impl Encode for ProofAnswer {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            ProofAnswer::Proven { root, proof } => {
+                w.u8(0);
+                root.encode(w);
+                proof.encode(w);
+            }
+            ProofAnswer::NotHeld { oldest, newest } => {
+                w.u8(1);
+                oldest.encode(w);
+                newest.encode(w);
+            }
+        }
+    }
+}
+
+impl Decode for ProofAnswer {
+    const MIN_BYTES: usize = 1;
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        Ok(match r.u8(field)? {
+            0 => ProofAnswer::Proven {
+                root: RootSynopsis::decode(r, "AccountAt.root")?,
+                proof: Box::<AccountProof>::decode(r, "AccountAt.proof")?,
+            },
+            1 => ProofAnswer::NotHeld {
+                oldest: u64::decode(r, "AccountAt.oldest")?,
+                newest: u64::decode(r, "AccountAt.newest")?,
+            },
+            other => return Err(r.error_before(1, field, Problem::Tag(other))),
+        })
     }
 }
 
@@ -177,6 +221,15 @@ fn decode_body(r: &mut Reader<'_>, kind: MessageKind) -> Result<Message, DecodeE
             nonce: u64::decode(r, "GovOutcome.nonce")?,
             pulse: u64::decode(r, "GovOutcome.pulse")?,
             result: super::governance::decode_result(r, "GovOutcome.result")?,
+        },
+        MessageKind::ProveAccount => Message::ProveAccount {
+            account: Id::decode(r, "ProveAccount.account")?,
+            pulse: u64::decode(r, "ProveAccount.pulse")?,
+        },
+        MessageKind::AccountAt => Message::AccountAt {
+            account: Id::decode(r, "AccountAt.account")?,
+            pulse: u64::decode(r, "AccountAt.pulse")?,
+            answer: ProofAnswer::decode(r, "AccountAt.answer")?,
         },
     })
 }

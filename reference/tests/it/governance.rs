@@ -166,12 +166,10 @@ fn an_organization_is_founded_joined_and_decides_by_vote_at_a_pulse() {
 #[test]
 fn every_refusal_is_a_typed_answer_that_changes_nothing() {
     let mut w = world(5, GovConfig { max_members: 3, ..GovConfig::default() });
-    // Unknown organization, a founding the organization's key did not sign, balance weights.
+    // Unknown organization, a founding the organization's key did not sign.
     assert_eq!(w.ask(1, 0, GovAction::Leave), Err(GovRefusal::UnknownOrg(w.org())));
     let forged = GovAction::create(&w.scheme.signer(6_000), w.id(0), params(WeightRule::OneMemberOneVote));
     assert_eq!(w.ask(0, 1, forged), Err(GovRefusal::BadFounding));
-    let balance = GovAction::create(&w.org_key, w.id(0), params(WeightRule::Balance));
-    assert_eq!(w.ask(0, 2, balance), Err(GovRefusal::WeightRuleUnavailable(WeightRule::Balance)));
     assert!(w.chief.organizations().unwrap().is_empty());
     let founding = GovAction::create(&w.org_key, w.id(0), params(WeightRule::OneMemberOneVote));
     assert_eq!(w.ask(0, 3, founding.clone()), Ok(GovAccepted::Done));
@@ -440,4 +438,176 @@ fn idle_windows_are_forgotten_and_their_requests_cannot_be_replayed() {
     assert_eq!(w.deliver(&again), Err(GovRefusal::OutOfTime { request_ms: 0, chief_ms: 6 * PULSE_MS }));
     assert_eq!(w.digest(), before);
     assert!(!w.chief.organizations().unwrap()[&w.org()].has_applied(&applicant));
+}
+
+// ----- balance weights (D-049) ----------------------------------------------------------------
+
+use reference::node::Command;
+
+impl World {
+    /// Deliver `out` (produced by `from`: a client's index, or `None` for the chief) and every
+    /// message it leads to, sealed by its sender, until none is left; the events on the way.
+    fn route(&mut self, from: Option<usize>, out: Vec<Output>) -> Vec<NodeEvent> {
+        let mut queue: std::collections::VecDeque<(Option<usize>, Output)> =
+            out.into_iter().map(|o| (from, o)).collect();
+        let mut events = Vec::new();
+        while let Some((sender, output)) = queue.pop_front() {
+            let (to, msg) = match output {
+                Output::Send { to, msg } => (Some(to), msg),
+                Output::Broadcast { msg } => (None, msg),
+                Output::Event(event) => {
+                    events.push(event);
+                    continue;
+                }
+                _ => continue,
+            };
+            let now = self.now_ms;
+            let addressee = to.map_or(To::Everyone, To::Node);
+            let envelope = match sender {
+                Some(c) => self.clients[c].seal(now, addressee, msg),
+                None => self.chief.seal(now, addressee, msg),
+            };
+            let receivers: Vec<Option<usize>> = match to {
+                None => (0..self.clients.len()).map(Some).collect(),
+                Some(id) if id == self.chief.id() => vec![None],
+                Some(id) => {
+                    (0..self.clients.len()).filter(|c| self.clients[*c].id() == id).map(Some).collect()
+                }
+            };
+            for receiver in receivers {
+                let mut out = Vec::new();
+                match receiver {
+                    Some(c) => self.clients[c].handle_message(now, &envelope, &mut out),
+                    None => self.chief.handle_message(now, &envelope, &mut out),
+                }
+                queue.extend(out.into_iter().map(|o| (receiver, o)));
+            }
+        }
+        events
+    }
+
+    fn command(&mut self, client: usize, command: Command) -> Vec<NodeEvent> {
+        let mut out = Vec::new();
+        self.clients[client].handle_command(self.now_ms, command, &mut out);
+        self.route(Some(client), out)
+    }
+
+    /// A pulse whose broadcast and settlements reach everyone.
+    fn pulse_routed(&mut self) -> Vec<NodeEvent> {
+        self.now_ms += PULSE_MS;
+        let mut out = Vec::new();
+        self.chief.handle_timer(self.now_ms, Timer::Pulse, &mut out);
+        let events = self.route(None, out);
+        self.closed.extend(events.iter().filter(|e| matches!(e, NodeEvent::ProposalClosed { .. })).cloned());
+        events
+    }
+
+    fn vote_by_balance(&mut self, client: usize, opened_pulse: u64, yes: bool, tag: u64) -> GovResult {
+        let org = self.org();
+        let command = Command::VoteByBalance { org, number: 0, opened_pulse, yes, tag };
+        answered(&self.command(client, command), tag)
+    }
+}
+
+/// The answer `events` carry for command `tag`.
+fn answered(events: &[NodeEvent], tag: u64) -> GovResult {
+    let answers: Vec<GovResult> = events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::GovAnswered { tag: t, result, .. } if *t == tag => Some(*result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "one answer for {tag}: {events:?}");
+    answers[0]
+}
+
+#[test]
+fn a_balance_vote_weighs_the_balance_its_proof_shows_under_the_opening_root() {
+    let mut w = world(5, GovConfig::default());
+    let params = OrgParams { vote_window_pulses: 10, ..params(WeightRule::Balance) };
+    assert_eq!(w.ask(0, 1, GovAction::create(&w.org_key, w.id(0), params)), Ok(GovAccepted::Done));
+    w.admit(3);
+    w.pulse_routed();
+    let opened_pulse = w.chief.pulse();
+    let opened = w.ask(1, 2, GovAction::Propose { kind: ProposalKind::Expel { member: w.id(3) } });
+    assert_eq!(opened, Ok(GovAccepted::Opened { number: 0 }));
+    // A plain vote does not fit the rule.
+    let plain = w.ask(2, 2, GovAction::Vote { number: 0, yes: true });
+    assert_eq!(plain, Err(GovRefusal::VoteForm(WeightRule::Balance)));
+    // Client 1 pays 900 of its 1,000 to client 2 after the opening; it commits.
+    let to = w.id(2);
+    w.command(1, Command::Transfer { to, amount: 900, tag: 1 });
+    let mut committed = false;
+    for _ in 0..3 {
+        if !committed {
+            committed = w.pulse_routed().iter().any(|e| matches!(e, NodeEvent::Committed { tag: 1, .. }));
+        }
+    }
+    assert!(committed, "the payment commits");
+    // Both vote, each with the 1,000 it held at the opening: the 900 moved counts once.
+    assert_eq!(w.vote_by_balance(1, opened_pulse, true, 10), Ok(GovAccepted::Done));
+    assert_eq!(w.vote_by_balance(2, opened_pulse, false, 11), Ok(GovAccepted::Done));
+    // A proof under a later root (client 2's 1,900) is refused, and so is a second vote.
+    let later = w.chief.pulse();
+    assert_eq!(w.vote_by_balance(3, later, true, 12), Err(GovRefusal::BadProof));
+    assert_eq!(
+        w.vote_by_balance(2, opened_pulse, true, 13),
+        Err(GovRefusal::Org(OrgError::AlreadyVoted(w.id(2))))
+    );
+    // Someone else's account shown as one's own is refused.
+    let mut out = Vec::new();
+    let ask = Message::ProveAccount { account: w.id(1), pulse: opened_pulse };
+    let envelope = w.clients[3].seal(w.now_ms, To::Node(w.chief.id()), ask);
+    w.chief.handle_message(w.now_ms, &envelope, &mut out);
+    let [Output::Send { msg: Message::AccountAt { answer, .. }, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let reference::node::ProofAnswer::Proven { proof, .. } = answer else { panic!("{answer:?}") };
+    let stolen = GovAction::VoteByBalance { number: 0, yes: true, proof: proof.clone() };
+    assert_eq!(w.ask(3, 20, stolen), Err(GovRefusal::BadProof));
+    // The organization's account (empty here: the supply sits in the treasury) is shown.
+    let org = w.org();
+    let show = Command::ProveOrgAccount { org, number: 0, opened_pulse, tag: 14 };
+    assert_eq!(answered(&w.command(0, show), 14), Ok(GovAccepted::Done));
+    let votes = w.chief.organizations().unwrap()[&w.org()].proposals()[&0].votes.clone();
+    let weights: Vec<u64> = votes.values().map(|v| v.weight).collect();
+    assert_eq!(weights, vec![1_000, 1_000], "{votes:?}");
+    while w.closed.is_empty() {
+        w.pulse_routed();
+    }
+    let [NodeEvent::ProposalClosed { closed, .. }] = w.closed.as_slice() else { panic!("{:?}", w.closed) };
+    // The quorum is measured against all the money under the pinned root.
+    assert_eq!(
+        (closed.outcome.yes, closed.outcome.no, closed.outcome.total_weight),
+        (1_000, 1_000, 1_000_000)
+    );
+    assert!(!closed.outcome.passed);
+    let organization = &w.chief.organizations().unwrap()[&w.org()];
+    reference::invariants::governance_weighed(organization, |_, _| 1_000).unwrap();
+    assert!(reference::invariants::governance_weighed(organization, |_, _| 999).is_err());
+}
+
+#[test]
+fn a_proof_of_a_pulse_the_group_no_longer_holds_is_given_up() {
+    let mut w = world(3, GovConfig::default());
+    w.found(WeightRule::Balance);
+    w.admit(1);
+    w.pulse_routed();
+    let opened_pulse = w.chief.pulse();
+    let opened = w.ask(0, 2_001, GovAction::Propose { kind: ProposalKind::Expel { member: w.id(1) } });
+    assert_eq!(opened, Ok(GovAccepted::Opened { number: 0 }));
+    // A pulse not yet settled is waited for (retried), one pruned is given up.
+    let org = w.org();
+    let early = Command::VoteByBalance { org, number: 0, opened_pulse: opened_pulse + 50, yes: true, tag: 7 };
+    let events = w.command(1, early);
+    assert!(!events.iter().any(|e| matches!(e, NodeEvent::GovGaveUp { .. })), "{events:?}");
+    for _ in 0..reference::node::PROVEN_PULSES + 2 {
+        w.now_ms += PULSE_MS;
+        let mut out = Vec::new();
+        w.chief.handle_timer(w.now_ms, Timer::Pulse, &mut out);
+    }
+    let late = Command::VoteByBalance { org, number: 0, opened_pulse, yes: true, tag: 8 };
+    let events = w.command(1, late);
+    assert!(events.iter().any(|e| matches!(e, NodeEvent::GovGaveUp { tag: 8 })), "{events:?}");
 }

@@ -16,7 +16,8 @@ use reference::node::governance::{
     Bound, Endorsement, GovAccepted, GovAction, GovRefusal, GovRequest, GovResult,
 };
 use reference::node::{
-    Envelope, Message, MessageKind, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To, ViewEntry,
+    Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To,
+    ViewEntry,
 };
 use reference::org::{OrgError, OrgParams, ProposalKind, Right, Rights, WeightRule};
 use reference::smt::{Account, Proof, ProofStep, RootSynopsis, Summary, Synopsis, Terminal};
@@ -242,6 +243,13 @@ fn gov_action() -> impl Strategy<Value = GovAction> {
         (any::<u64>(), any::<bool>()).prop_map(|(number, yes)| GovAction::Vote { number, yes }),
         (prefix(), proptest::collection::vec(id(), 0..20))
             .prop_map(|(group, approve)| GovAction::Ballot { group, approve }),
+        (any::<u64>(), any::<bool>(), proof()).prop_map(|(number, yes, proof)| GovAction::VoteByBalance {
+            number,
+            yes,
+            proof: Box::new(proof)
+        }),
+        (any::<u64>(), proof())
+            .prop_map(|(number, proof)| GovAction::ProveOrgAccount { number, proof: Box::new(proof) }),
     ]
 }
 
@@ -284,13 +292,14 @@ fn gov_result() -> impl Strategy<Value = GovResult> {
         Just(GovRefusal::BadFounding),
         Just(GovRefusal::BadEndorsement),
         (any::<u64>(), any::<u64>()).prop_map(|(nonce, floor)| GovRefusal::Stale { nonce, floor }),
-        weight_rule().prop_map(GovRefusal::WeightRuleUnavailable),
+        weight_rule().prop_map(GovRefusal::VoteForm),
         (bound, any::<u32>()).prop_map(|(what, limit)| GovRefusal::Full { what, limit }),
         Just(GovRefusal::ReasonTooLong),
         (any::<u64>(), any::<u64>())
             .prop_map(|(request_ms, chief_ms)| GovRefusal::OutOfTime { request_ms, chief_ms }),
         id().prop_map(GovRefusal::NotElectorate),
         Just(GovRefusal::BadBallot),
+        Just(GovRefusal::BadProof),
     ];
     prop_oneof![
         Just(Ok(GovAccepted::Done)),
@@ -370,6 +379,19 @@ fn message() -> impl Strategy<Value = Message> {
         (any::<u32>(), any::<u64>()).prop_map(|(view, pulse)| Message::ViewChange { view, pulse }),
         (id(), any::<u64>(), any::<u64>(), gov_result())
             .prop_map(|(org, nonce, pulse, result)| { Message::GovOutcome { org, nonce, pulse, result } }),
+        (id(), any::<u64>()).prop_map(|(account, pulse)| Message::ProveAccount { account, pulse }),
+        (id(), any::<u64>(), proof_answer()).prop_map(|(account, pulse, answer)| Message::AccountAt {
+            account,
+            pulse,
+            answer
+        }),
+    ]
+}
+
+fn proof_answer() -> impl Strategy<Value = ProofAnswer> {
+    prop_oneof![
+        (root(), proof()).prop_map(|(root, proof)| ProofAnswer::Proven { root, proof: Box::new(proof) }),
+        (any::<u64>(), any::<u64>()).prop_map(|(oldest, newest)| ProofAnswer::NotHeld { oldest, newest }),
     ]
 }
 
@@ -429,7 +451,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_are_canonical_or_refused(tag in 0u8..16, body in vec(any::<u8>(), 0..600)) {
+    fn arbitrary_bytes_are_canonical_or_refused(tag in 0u8..18, body in vec(any::<u8>(), 0..600)) {
         let mut bytes = vec![WIRE_VERSION, tag];
         bytes.extend(body);
         check_canonical_or_refused(&bytes, wire::decode)?;
@@ -632,7 +654,7 @@ fn one_of_each() -> Vec<Message> {
         Message::CreditHalf(Box::new(signed)),
         Message::GroupSeal(Box::new(report.clone())),
         Message::Settle(Box::new(settle)),
-        Message::Committed { tx_id: Hash32([8; 32]), root, proof: Box::new(proof) },
+        Message::Committed { tx_id: Hash32([8; 32]), root, proof: Box::new(proof.clone()) },
         Message::Rejected { tx_id: Hash32([8; 32]), error: LedgerError::BadNonce { expected: 2, got: 1 } },
         Message::Pulse {
             pulse: 5,
@@ -669,6 +691,22 @@ fn one_of_each() -> Vec<Message> {
             nonce: 7 << 20,
             pulse: 5,
             result: Err(GovRefusal::Org(OrgError::AlreadyVoted(payee))),
+        },
+        Message::Gov(Box::new(GovRequest {
+            org: payee,
+            nonce: (7 << 20) + 2,
+            action: GovAction::VoteByBalance { number: 3, yes: true, proof: Box::new(proof.clone()) },
+        })),
+        Message::ProveAccount { account: payer, pulse: 5 },
+        Message::AccountAt {
+            account: payer,
+            pulse: 5,
+            answer: ProofAnswer::Proven { root, proof: Box::new(proof.clone()) },
+        },
+        Message::AccountAt {
+            account: payer,
+            pulse: 90,
+            answer: ProofAnswer::NotHeld { oldest: 10, newest: 73 },
         },
     ]
 }

@@ -540,6 +540,7 @@ impl Simulation {
             Timer::Pulse => 0,
             Timer::Retry { .. } => 1,
             Timer::GovRetry { .. } => 2,
+            Timer::ProofRetry { .. } => 3,
         };
         self.trace.record(self.now_ms, Ev::Timer, &[u64::from(node), code])?;
         self.with_node(node, |n, now, out| n.handle_timer(now, timer, out))

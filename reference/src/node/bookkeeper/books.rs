@@ -175,6 +175,7 @@ impl Books {
         if self.root.as_ref().is_none_or(|(held, _)| settle.root.version >= held.version) {
             self.root = Some((settle.root, settle.path.clone()));
         }
+        self.proven.remember(settle.pulse, settle.root, &settle.path);
         self.carry_out(&settle.orders, out);
         self.announce(out);
         let report = self.seal(out);

@@ -130,6 +130,7 @@ impl Chief {
             let clears_in_transit = outcome.clears_in_transit;
             out.push(Output::Event(NodeEvent::RootBuilt { pulse, root: new_root, clears_in_transit }));
         }
+        books.proven.remember(pulse, books.announced(root), &path);
         books.root = Some((root, path));
         books.carry_out(&own_orders, out);
         books.announce(out);

@@ -24,6 +24,7 @@ mod chief;
 mod faults;
 mod governance;
 mod leaf_committee;
+mod proofs;
 mod registry;
 mod replication;
 mod root_committee;
@@ -31,6 +32,7 @@ mod snapshot;
 mod state_transfer;
 mod terms;
 
+pub use proofs::PROVEN_PULSES;
 pub(in crate::node) use snapshot::Snapshot;
 
 use super::envelope::Link;
@@ -83,6 +85,9 @@ pub(super) struct Books {
     pulse: u64,
     /// The newest root received (the chief's own for the chief) and this group's path in it.
     root: Option<(RootSynopsis, GroupPath)>,
+    /// The roots of the latest settled pulses, to prove accounts under (D-049). Derived from
+    /// the settles and left out of the fingerprint: answering a proof request changes nothing.
+    proven: proofs::ProvenRoots,
     /// Each payer's latest sealed transfer `(nonce, id)`, so that a retried submission of a
     /// transfer already committed is answered with its commit again instead of a nonce error.
     last_sealed: FxHashMap<Id, (u64, Hash32)>,
@@ -237,6 +242,7 @@ impl Bookkeeper {
             config,
             pulse: 0,
             root,
+            proven: proofs::ProvenRoots::default(),
             last_sealed: FxHashMap::default(),
             unsealed_ids: FxHashSet::default(),
             open: BTreeMap::new(),
@@ -485,9 +491,14 @@ impl Bookkeeper {
                 self.on_pulse(from, *pulse, (views, seatings), root, out);
                 Ok(())
             }
+            Message::ProveAccount { account, pulse } => {
+                self.books.on_prove_account(from, *account, *pulse, out);
+                Ok(())
+            }
             Message::Propose { .. }
             | Message::Committed { .. }
             | Message::Rejected { .. }
+            | Message::AccountAt { .. }
             | Message::GovOutcome { .. } => {
                 Err(NodeError::UnexpectedMessage { role: "bookkeeper", kind: msg.kind() })
             }

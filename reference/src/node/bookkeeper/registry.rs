@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::consensus::root::AccountProof;
 use crate::crypto::{Hash32, PublicKey, Verifier};
 use crate::id::{Id, Prefix};
-use crate::org::{Effect, Organization, Outcome, ProposalKind, WeightRule, Weights};
+use crate::org::{Effect, OrgError, Organization, Outcome, ProposalKind, WeightRule, Weights};
+use crate::smt::RootSynopsis;
 
 use crate::node::governance::{
     Bound, GovAccepted, GovAction, GovConfig, GovRefusal, GovRequest, GovResult, MAX_BALLOT_CANDIDATES,
@@ -42,6 +44,24 @@ struct Window {
     recent: BTreeMap<u64, (GovResult, u64)>,
 }
 
+/// What an open proposal pinned when it opened (D-049): the root of the pulse it opened in,
+/// under which a balance-weighted vote proves its voter's account, and the organization's own
+/// balance under it once someone proved it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pin {
+    root: RootSynopsis,
+    org_balance: Option<u64>,
+}
+
+impl Pin {
+    /// The money the quorum of a balance-weighted vote is measured against: everything under
+    /// the pinned root but the organization's own account, once that is proven (until then the
+    /// whole supply: a quorum that only errs towards failing).
+    fn circulating(&self) -> u64 {
+        self.root.synopsis.summary.balance.saturating_sub(self.org_balance.unwrap_or(0))
+    }
+}
+
 /// The organizations and each author's latest requests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(in crate::node) struct Registry {
@@ -52,6 +72,9 @@ pub(in crate::node) struct Registry {
     /// `(organization, voter)` → the voter's ballot of this term: the leaf group and the
     /// candidates it approves (D-044). Cleared at every election.
     ballots: BTreeMap<(Id, Id), (Prefix, Vec<Id>)>,
+    /// `(organization, proposal)` → the open proposal's pinned root (D-049), removed when it
+    /// closes: at most the open proposals.
+    pins: BTreeMap<(Id, u64), Pin>,
     /// The digest as of the last pulse this member closed (sealed or replayed), for drivers
     /// that check the members agree (derived: not part of the digest).
     sealed: Option<(u64, Hash32)>,
@@ -62,11 +85,13 @@ pub(in crate::node) struct Registry {
     faults: crate::org::OrgFaults,
 }
 
-/// Where a request is applied: the pulse (and the chief's time at it), the configuration and
-/// the signature scheme.
+/// Where a request is applied: the pulse (and the chief's time at it), the root as of that
+/// pulse, the configuration and the signature scheme.
 #[derive(Clone, Copy)]
 pub(in crate::node) struct At<'a> {
     pub pulse: u64,
+    /// The root the chief sent with `pulse`'s settlements: a proposal opened now pins it.
+    pub root: RootSynopsis,
     pub pulse_ms: u64,
     pub config: &'a GovConfig,
     pub verifier: &'a dyn Verifier,
@@ -78,6 +103,31 @@ struct TrustTable<'a>(&'a BTreeMap<Id, u64>);
 impl Weights for TrustTable<'_> {
     fn weight(&self, member: &Id) -> u64 {
         self.0.get(member).copied().unwrap_or(0)
+    }
+}
+
+/// One voter's balance as its proof showed it (D-049).
+struct Proven(Id, u64);
+
+impl Weights for Proven {
+    fn weight(&self, member: &Id) -> u64 {
+        if *member == self.0 { self.1 } else { 0 }
+    }
+}
+
+/// The weights a proposal closes with: the trust table, and under `balance` the money under
+/// its pinned root (the root committee knows no member's balance, D-049).
+struct Closing<'a> {
+    trust: TrustTable<'a>,
+    circulating: Option<u64>,
+}
+
+impl Weights for Closing<'_> {
+    fn weight(&self, member: &Id) -> u64 {
+        self.trust.weight(member)
+    }
+    fn total(&self) -> Option<u64> {
+        self.circulating
     }
 }
 
@@ -172,12 +222,38 @@ impl Registry {
                 bounded(Bound::OpenProposals, org.open_proposals(), config.max_open_proposals)?;
                 check_kind(kind)?;
                 let number = org.propose(author, kind.clone(), pulse)?;
+                self.pins.insert((request.org, number), Pin { root: at.root, org_balance: None });
                 return Ok(GovAccepted::Opened { number });
             }
-            GovAction::Vote { number, yes } => org.vote(author, *number, *yes, pulse, &trust)?,
+            GovAction::Vote { number, yes } => {
+                if org.params().weight_rule == WeightRule::Balance {
+                    return Err(GovRefusal::VoteForm(WeightRule::Balance));
+                }
+                org.vote(author, *number, *yes, pulse, &trust)?
+            }
+            GovAction::VoteByBalance { number, yes, proof } => {
+                let rule = org.params().weight_rule;
+                if rule != WeightRule::Balance {
+                    return Err(GovRefusal::VoteForm(rule));
+                }
+                let pin = pin_of(&self.pins, org, request.org, *number)?;
+                let balance = proven_balance(&pin.root, proof, author)?;
+                org.vote(author, *number, *yes, pulse, &Proven(author, balance))?
+            }
+            GovAction::ProveOrgAccount { number, proof } => {
+                let pin = pin_of(&self.pins, org, request.org, *number)?;
+                let balance = proven_balance(&pin.root, proof, request.org)?;
+                let pin = self.pins.get_mut(&(request.org, *number)).expect("just found");
+                pin.org_balance = Some(balance);
+            }
             GovAction::Ballot { group, approve } => {
                 if config.electorate != Some(request.org) {
                     return Err(GovRefusal::NotElectorate(request.org));
+                }
+                // A balance-weighted ballot would need its voter's account proof as a vote does;
+                // ballots do not carry one yet (D-049).
+                if org.params().weight_rule == WeightRule::Balance {
+                    return Err(GovRefusal::VoteForm(WeightRule::Balance));
                 }
                 may_vote(org, author)?;
                 let distinct: std::collections::BTreeSet<&Id> = approve.iter().collect();
@@ -207,7 +283,6 @@ impl Registry {
         }
         bounded(Bound::Organizations, self.orgs.len(), config.max_orgs)?;
         check_founding(verifier, org, founder, org_key, org_sig)?;
-        check_rule(params.weight_rule)?;
         #[allow(unused_mut)] // changed only with fault injection
         let mut organization = Organization::create(org, founder, params, pulse)?;
         #[cfg(feature = "fault-injection")]
@@ -219,12 +294,16 @@ impl Registry {
     /// Close every proposal whose window is over at `pulse`, organization by organization in
     /// Id order and proposal by proposal in number order.
     pub(in crate::node) fn close_due(&mut self, pulse: u64, config: &GovConfig) -> Vec<ClosedProposal> {
-        let trust = TrustTable(&config.trust);
         let mut closed = Vec::new();
         for (id, org) in &mut self.orgs {
             for number in org.due(pulse) {
                 let kind = org.proposals()[&number].kind.clone();
-                let (outcome, effect) = org.close(number, pulse, &trust).expect("a due proposal closes");
+                let pin = self.pins.remove(&(*id, number));
+                debug_assert!(pin.is_some(), "every open proposal pinned its root");
+                let balance = org.params().weight_rule == WeightRule::Balance;
+                let circulating = pin.filter(|_| balance).map(|p| p.circulating());
+                let weights = Closing { trust: TrustTable(&config.trust), circulating };
+                let (outcome, effect) = org.close(number, pulse, &weights).expect("a due proposal closes");
                 closed.push(ClosedProposal { org: *id, number, kind, outcome, effect });
             }
         }
@@ -262,7 +341,7 @@ impl Registry {
         config: &GovConfig,
     ) -> Option<BTreeMap<Id, u64>> {
         let organization = self.orgs.get(&org)?;
-        // `balance` is refused at founding (D-041), so the table is the trust rule's.
+        // `balance` ballots are refused (D-049), so the table is the trust rule's.
         let trust = TrustTable(&config.trust);
         let weight = |voter: &Id| organization.weight_of(voter, &trust);
         let mut standings = BTreeMap::new();
@@ -360,6 +439,21 @@ impl Registry {
                 });
             }
         }
+        // Only where proposals are open, so that digests without them stay as they were.
+        if !self.pins.is_empty() {
+            hasher.update(&(self.pins.len() as u64).to_le_bytes());
+            for ((org, number), pin) in &self.pins {
+                hasher.update(&org.0);
+                hasher.update(&number.to_le_bytes());
+                hasher.update(&pin.root.version.to_le_bytes());
+                hasher.update(&pin.root.synopsis.hash.0);
+                hasher.update(&pin.org_balance.map_or([0xff; 9], |b| {
+                    let mut bytes = [0u8; 9];
+                    bytes[1..].copy_from_slice(&b.to_le_bytes());
+                    bytes
+                }));
+            }
+        }
         Hash32(*hasher.finalize().as_bytes())
     }
 
@@ -394,10 +488,30 @@ fn bounded(what: Bound, len: usize, limit: u32) -> Result<(), GovRefusal> {
     if len >= limit as usize { Err(GovRefusal::Full { what, limit }) } else { Ok(()) }
 }
 
-fn check_rule(rule: WeightRule) -> Result<(), GovRefusal> {
-    match rule {
-        WeightRule::Balance => Err(GovRefusal::WeightRuleUnavailable(rule)),
-        WeightRule::OneMemberOneVote | WeightRule::Trust => Ok(()),
+/// The pin of `org`'s open proposal `number`: none once it closed (or if there is no such
+/// proposal), refused as the organization would refuse a vote on it.
+fn pin_of(
+    pins: &BTreeMap<(Id, u64), Pin>,
+    org: &Organization,
+    id: Id,
+    number: u64,
+) -> Result<Pin, GovRefusal> {
+    match pins.get(&(id, number)) {
+        Some(pin) => Ok(*pin),
+        None if org.proposals().contains_key(&number) => Err(OrgError::VotingClosed(number).into()),
+        None => Err(OrgError::UnknownProposal(number).into()),
+    }
+}
+
+/// The balance `proof` shows `holder`'s account holds under `root` (0 if it shows the account
+/// absent); `BadProof` if it does not verify or shows another account.
+fn proven_balance(root: &RootSynopsis, proof: &AccountProof, holder: Id) -> Result<u64, GovRefusal> {
+    if proof.account.key != holder {
+        return Err(GovRefusal::BadProof);
+    }
+    match proof.verify(root) {
+        Ok(account) => Ok(account.map_or(0, |a| a.balance)),
+        Err(_) => Err(GovRefusal::BadProof),
     }
 }
 
@@ -406,7 +520,6 @@ fn check_kind(kind: &ProposalKind) -> Result<(), GovRefusal> {
         ProposalKind::StructuralReward { reason, .. } if reason.len() > MAX_REASON_BYTES => {
             Err(GovRefusal::ReasonTooLong)
         }
-        ProposalKind::ParamChange { params } => check_rule(params.weight_rule),
         _ => Ok(()),
     }
 }

@@ -179,6 +179,8 @@ impl Bookkeeper {
             config: own.config.clone(),
             pulse: snapshot.pulse,
             root: snapshot.root.clone(),
+            // A member that adopts another's ledger proves only under roots settled after.
+            proven: Default::default(),
             last_sealed: snapshot.last_sealed.iter().copied().collect(),
             unsealed_ids: snapshot.unsealed_ids.iter().copied().collect(),
             open: snapshot.open.iter().copied().collect::<BTreeMap<_, _>>(),
