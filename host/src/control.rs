@@ -62,6 +62,31 @@ pub enum Request {
         /// The user's handle of the transfer: its outcome's event carries it.
         tag: u64,
     },
+    /// A balance-weighted vote (D-049): the node fetches its account's proof under the root of
+    /// the proposal's opening pulse and sends the vote with it.
+    VoteByBalance {
+        /// The organization's Id, hex.
+        org: String,
+        /// The proposal.
+        number: u64,
+        /// The pulse it opened in.
+        opened_pulse: u64,
+        /// For or against.
+        yes: bool,
+        /// The user's handle: the answer's event carries it.
+        tag: u64,
+    },
+    /// Show the organization's account under a proposal's pinned root (D-049).
+    ProveOrgAccount {
+        /// The organization's Id, hex.
+        org: String,
+        /// The proposal.
+        number: u64,
+        /// The pulse it opened in.
+        opened_pulse: u64,
+        /// The user's handle: the answer's event carries it.
+        tag: u64,
+    },
 }
 
 /// The answer to one request line.
@@ -86,9 +111,40 @@ impl Request {
         Request::Pay { from: hex(from), to: hex(to), amount, tag }
     }
 
+    /// The request that asks a node for a user's governance `command`; `None` for a payment
+    /// (asked with [`Request::pay`]).
+    pub fn governance(command: &Command) -> Option<Request> {
+        let hex = |id: &Id| crate::config::to_hex(&id.0);
+        Some(match command {
+            Command::Gov { org, action, tag } => Request::gov(*org, *tag, action),
+            Command::VoteByBalance { org, number, opened_pulse, yes, tag } => Request::VoteByBalance {
+                org: hex(org),
+                number: *number,
+                opened_pulse: *opened_pulse,
+                yes: *yes,
+                tag: *tag,
+            },
+            Command::ProveOrgAccount { org, number, opened_pulse, tag } => Request::ProveOrgAccount {
+                org: hex(org),
+                number: *number,
+                opened_pulse: *opened_pulse,
+                tag: *tag,
+            },
+            Command::Transfer { .. } | Command::TransferFrom { .. } => return None,
+        })
+    }
+
     /// The node command this asks for, or what is wrong with it.
     pub fn command(self) -> Result<(u64, Command), String> {
         match self {
+            Request::VoteByBalance { org, number, opened_pulse, yes, tag } => {
+                let org = id_of(&org, "vote_by_balance.org")?;
+                Ok((tag, Command::VoteByBalance { org, number, opened_pulse, yes, tag }))
+            }
+            Request::ProveOrgAccount { org, number, opened_pulse, tag } => {
+                let org = id_of(&org, "prove_org_account.org")?;
+                Ok((tag, Command::ProveOrgAccount { org, number, opened_pulse, tag }))
+            }
             Request::Gov { org, tag, action } => {
                 let org = id_of(&org, "gov.org")?;
                 let action: GovAction =

@@ -115,7 +115,7 @@ fn orgs(state: &ActorModelState<GovNodeActor>) -> impl Iterator<Item = &referenc
 }
 
 fn i10(state: &ActorModelState<GovNodeActor>) -> bool {
-    orgs(state).all(|org| invariants::governance_weighed(org, |_, _| 1).is_ok())
+    orgs(state).all(|org| invariants::governance_weighed(org, |_, _, _| 1).is_ok())
 }
 
 fn expelled(cfg: &GovNodeModel, state: &ActorModelState<GovNodeActor>) -> bool {

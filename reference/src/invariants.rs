@@ -531,16 +531,17 @@ pub fn governance(org: &crate::org::Organization) -> Result<(), Violation> {
 }
 
 /// I10 with weights (SPEC §3.6: "a voter's votes may not exceed its balance"): everything
-/// [`governance`] checks, and no recorded vote weighs more than `bound` gives its voter under
-/// the rule it was cast under.
+/// [`governance`] checks, and no recorded vote on proposal `number` weighs more than
+/// `bound(number, voter, rule)` gives its voter under the rule it was cast under (under
+/// `balance`: the voter's balance under the root the proposal pinned, D-049).
 pub fn governance_weighed(
     org: &crate::org::Organization,
-    bound: impl Fn(&Id, crate::org::WeightRule) -> u64,
+    bound: impl Fn(u64, &Id, crate::org::WeightRule) -> u64,
 ) -> Result<(), Violation> {
     governance(org)?;
     for (number, proposal) in org.proposals() {
         for (voter, vote) in &proposal.votes {
-            let most = bound(voter, vote.rule);
+            let most = bound(*number, voter, vote.rule);
             if vote.weight > most {
                 return violation(
                     Invariant::Governance,

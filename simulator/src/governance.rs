@@ -34,6 +34,15 @@ enum Asked {
     Heartbeat,
     AdmitCandidate,
     Ballot,
+    OrgAccount,
+}
+
+/// What a user asks its node for: a governance action, or (under `balance`, D-049) to show
+/// the organization's account under a proposal's pinned root.
+#[derive(Clone, Debug)]
+enum Todo {
+    Act(GovAction),
+    ShowOrgAccount { number: u64 },
 }
 
 /// A request issued, by tag.
@@ -48,6 +57,8 @@ struct Issued {
 struct Opened {
     by_sybil: bool,
     kind: &'static str,
+    /// The pulse it opened in (its root is the one balance votes prove under, D-049).
+    pulse: u64,
 }
 
 /// What the organization's users achieved, and what its adversaries did (the summary's
@@ -150,7 +161,7 @@ pub struct GovDriver {
     members: BTreeSet<NodeIndex>,
     applied: BTreeSet<NodeIndex>,
     issued: BTreeMap<u64, Issued>,
-    due: BTreeMap<u64, Vec<(NodeIndex, GovAction, Asked)>>,
+    due: BTreeMap<u64, Vec<(NodeIndex, Todo, Asked)>>,
     next_tag: u64,
     next_application_ms: u64,
     next_proposal_ms: u64,
@@ -316,8 +327,8 @@ impl GovDriver {
         }
         let later = self.due.split_off(&(now_ms + 1));
         for (_, actions) in std::mem::replace(&mut self.due, later) {
-            for (node, action, asked) in actions {
-                self.issue(node, action, asked, &mut out);
+            for (node, todo, asked) in actions {
+                self.issue_todo(node, todo, asked, &mut out);
             }
         }
         out
@@ -330,15 +341,32 @@ impl GovDriver {
         asked: Asked,
         out: &mut Vec<(NodeIndex, Command)>,
     ) {
+        self.issue_todo(node, Todo::Act(action), asked, out);
+    }
+
+    /// Hand `todo` to `node` as a command. Under `balance` a vote is one the node sends with
+    /// its account's proof under the proposal's pinned root (D-049).
+    fn issue_todo(&mut self, node: NodeIndex, todo: Todo, asked: Asked, out: &mut Vec<(NodeIndex, Command)>) {
         let tag = self.next_tag;
         self.next_tag += 1;
         self.counts.requests += 1;
         self.issued.insert(tag, Issued { node, asked });
-        out.push((node, Command::Gov { org: self.org(), action, tag }));
+        let org = self.org();
+        let opened_pulse = |number: &u64| self.proposals.get(number).map_or(0, |o| o.pulse);
+        let command = match todo {
+            Todo::Act(GovAction::Vote { number, yes }) if self.cfg.vote_weight == VoteWeight::Balance => {
+                Command::VoteByBalance { org, number, opened_pulse: opened_pulse(&number), yes, tag }
+            }
+            Todo::Act(action) => Command::Gov { org, action, tag },
+            Todo::ShowOrgAccount { number } => {
+                Command::ProveOrgAccount { org, number, opened_pulse: opened_pulse(&number), tag }
+            }
+        };
+        out.push((node, command));
     }
 
     fn later(&mut self, at_ms: u64, node: NodeIndex, action: GovAction, asked: Asked) {
-        self.due.entry(at_ms).or_default().push((node, action, asked));
+        self.due.entry(at_ms).or_default().push((node, Todo::Act(action), asked));
     }
 
     fn supervisor_silent(&self, now_ms: u64) -> bool {
@@ -478,13 +506,13 @@ impl GovDriver {
         }
     }
 
-    /// The answer to request `tag`, as its node learnt it.
-    pub fn answered(&mut self, now_ms: u64, tag: u64, result: GovResult, ids: &[Id]) {
+    /// The answer to request `tag`, as its node learnt it, applied at `pulse`.
+    pub fn answered(&mut self, now_ms: u64, (tag, pulse): (u64, u64), result: GovResult, ids: &[Id]) {
         let Some(issued) = self.issued.remove(&tag) else { return };
         match result {
             Ok(accepted) => {
                 self.counts.accepted += 1;
-                self.follow_up(now_ms, issued, accepted, ids);
+                self.follow_up(now_ms, (issued, pulse), accepted, ids);
             }
             Err(refusal) => {
                 *self.counts.refused.entry(refusal.name().to_string()).or_default() += 1;
@@ -502,7 +530,7 @@ impl GovDriver {
         }
     }
 
-    fn follow_up(&mut self, now_ms: u64, issued: Issued, accepted: GovAccepted, ids: &[Id]) {
+    fn follow_up(&mut self, now_ms: u64, (issued, pulse): (Issued, u64), accepted: GovAccepted, ids: &[Id]) {
         match issued.asked {
             Asked::Create => {
                 self.founded = true;
@@ -544,7 +572,13 @@ impl GovDriver {
             Asked::Propose { by_sybil, kind } => {
                 if let GovAccepted::Opened { number } = accepted {
                     self.counts.proposals_opened += 1;
-                    self.proposals.insert(number, Opened { by_sybil, kind });
+                    self.proposals.insert(number, Opened { by_sybil, kind, pulse });
+                    if self.cfg.vote_weight == VoteWeight::Balance {
+                        // The proposer shows the organization's account, so that the quorum
+                        // counts the members' money, not the undistributed supply.
+                        let todo = Todo::ShowOrgAccount { number };
+                        self.due.entry(now_ms).or_default().push((issued.node, todo, Asked::OrgAccount));
+                    }
                     self.cast_votes(now_ms, number, by_sybil);
                 }
             }
@@ -552,7 +586,7 @@ impl GovDriver {
                 self.counts.votes += 1;
                 *self.votes_on.entry(number).or_default() += 1;
             }
-            Asked::Heartbeat => {}
+            Asked::Heartbeat | Asked::OrgAccount => {}
             Asked::AdmitCandidate => self.counts.candidates_admitted += 1,
             Asked::Ballot => {
                 self.counts.ballots += 1;
@@ -704,16 +738,22 @@ fn elections(scenario: &Scenario, seed: u64, ids: &[Id], roster: &Roster, layout
 }
 
 /// I10 over `orgs` (a root member's organizations): no tally exceeds the weights its voters
-/// may cast under each organization's rule, with `trust` the scores trust votes weigh by.
-/// Balance weight is refused everywhere (D-041), so no balance vote can be counted. Returns
+/// may cast under each organization's rule, with `trust` the scores trust votes weigh by and
+/// `balances` each balance vote's bound — `(organization, proposal, voter)` → the voter's
+/// balance in the ledger under the proposal's pinned root (D-049), as a bookkeeper of its
+/// group holds it. A balance vote whose bound no bookkeeper could tell is not bounded. Returns
 /// the number of organizations checked.
-pub fn weights_hold(orgs: &BTreeMap<Id, Organization>, trust: &BTreeMap<Id, u64>) -> Result<u64, Violation> {
-    let bound = |voter: &Id, rule: WeightRule| match rule {
-        WeightRule::OneMemberOneVote => 1,
-        WeightRule::Trust => trust.get(voter).copied().unwrap_or(0),
-        WeightRule::Balance => 0,
-    };
-    for org in orgs.values() {
+pub fn weights_hold(
+    orgs: &BTreeMap<Id, Organization>,
+    trust: &BTreeMap<Id, u64>,
+    balances: &BTreeMap<(Id, u64, Id), u64>,
+) -> Result<u64, Violation> {
+    for (id, org) in orgs {
+        let bound = |number: u64, voter: &Id, rule: WeightRule| match rule {
+            WeightRule::OneMemberOneVote => 1,
+            WeightRule::Trust => trust.get(voter).copied().unwrap_or(0),
+            WeightRule::Balance => balances.get(&(*id, number, *voter)).copied().unwrap_or(u64::MAX),
+        };
         reference::invariants::governance_weighed(org, bound)?;
     }
     Ok(orgs.len() as u64)

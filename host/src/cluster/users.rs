@@ -169,8 +169,8 @@ impl Users {
 
     fn learn_line(&mut self, line: &Line) {
         match &line.ev {
-            Ev::GovAnswered { tag, accepted, refused, .. } => match answer(accepted, refused) {
-                Ok(result) => self.driver.answered(line.t_ms, *tag, result, &self.ids),
+            Ev::GovAnswered { tag, pulse, accepted, refused } => match answer(accepted, refused) {
+                Ok(result) => self.driver.answered(line.t_ms, (*tag, *pulse), result, &self.ids),
                 Err(_) => self.report.undecodable += 1,
             },
             Ev::GovGaveUp { tag } => self.driver.gave_up(*tag),
@@ -191,10 +191,10 @@ impl Users {
 
     /// Hand `command` to node `node` through its control socket.
     fn deliver(&mut self, node: u32, command: Command) {
-        let Command::Gov { org, action, tag } = command else {
+        let Some(request) = Request::governance(&command) else {
             unreachable!("the users only ask governance of their nodes")
         };
-        let request = Request::gov(org, tag, &action);
+        let tag = command_tag(&command);
         if self.send(node, &request).is_err() {
             // Its process is down (killed, not yet restarted) or stuck: as in the simulator, a
             // request to a node that is down is not made.
@@ -243,5 +243,16 @@ fn answer(accepted: &Option<String>, refused: &Option<String>) -> Result<GovResu
         (Some(a), None) => Ok(Ok(events::unblob::<GovAccepted>(a)?)),
         (None, Some(r)) => Ok(Err(events::unblob::<GovRefusal>(r)?)),
         _ => Err("an answer is accepted or refused".into()),
+    }
+}
+
+/// The user's handle of a governance command.
+fn command_tag(command: &Command) -> u64 {
+    match command {
+        Command::Gov { tag, .. }
+        | Command::VoteByBalance { tag, .. }
+        | Command::ProveOrgAccount { tag, .. }
+        | Command::Transfer { tag, .. }
+        | Command::TransferFrom { tag, .. } => *tag,
     }
 }

@@ -442,6 +442,16 @@ impl Node {
         }
     }
 
+    /// `account`'s balance in this bookkeeper's group version under the root of `pulse`, if it
+    /// keeps that account's group and still holds that root and version (D-049) — for drivers
+    /// that check balance-weighted votes against the ledger rather than against the proofs.
+    pub fn balance_under(&self, pulse: u64, account: &Id) -> Option<u64> {
+        match self {
+            Node::Bookkeeper(node) => node.balance_under(pulse, account),
+            Node::Client(_) => None,
+        }
+    }
+
     /// The ledger, if this node holds one.
     pub fn ledger(&self) -> Option<&Ledger> {
         match self {

@@ -160,7 +160,7 @@ fn an_organization_is_founded_joined_and_decides_by_vote_at_a_pulse() {
     assert_eq!((closed.outcome.yes, closed.outcome.no, closed.outcome.total_weight), (3, 0, 4));
     let org = &w.chief.organizations().unwrap()[&w.org()];
     assert!(!org.members().contains_key(&victim), "expelled");
-    reference::invariants::governance_weighed(org, |_, _| 1).unwrap();
+    reference::invariants::governance_weighed(org, |_, _, _| 1).unwrap();
 }
 
 #[test]
@@ -278,10 +278,10 @@ fn trust_weights_come_from_the_configured_table_and_never_exceed_it() {
     // 7 against 2 + 0: client 2 has no trust score and weighs nothing.
     assert_eq!((closed.outcome.yes, closed.outcome.no, closed.outcome.passed), (2, 7, false));
     let org = &w.chief.organizations().unwrap()[&w.org()];
-    let bound = |id: &Id, _| trust.get(id).copied().unwrap_or(0);
+    let bound = |_, id: &Id, _| trust.get(id).copied().unwrap_or(0);
     reference::invariants::governance_weighed(org, bound).unwrap();
     // A bound of one per voter is what the 7 breaks.
-    assert!(reference::invariants::governance_weighed(org, |_, _| 1).is_err());
+    assert!(reference::invariants::governance_weighed(org, |_, _, _| 1).is_err());
 }
 
 #[test]
@@ -584,8 +584,8 @@ fn a_balance_vote_weighs_the_balance_its_proof_shows_under_the_opening_root() {
     );
     assert!(!closed.outcome.passed);
     let organization = &w.chief.organizations().unwrap()[&w.org()];
-    reference::invariants::governance_weighed(organization, |_, _| 1_000).unwrap();
-    assert!(reference::invariants::governance_weighed(organization, |_, _| 999).is_err());
+    reference::invariants::governance_weighed(organization, |_, _, _| 1_000).unwrap();
+    assert!(reference::invariants::governance_weighed(organization, |_, _, _| 999).is_err());
 }
 
 #[test]

@@ -446,11 +446,7 @@ fn governance(s: &Scenario, g: &Governance, invalid: Invalid<'_>) -> Result<(), 
     probability(invalid, "governance.vote_quorum", g.vote_quorum)?;
     probability(invalid, "governance.vote_threshold", g.vote_threshold)?;
     if g.vote_weight == VoteWeight::Balance {
-        return Err(invalid(
-            "governance.vote_weight",
-            "\"one_member_one_vote\" or \"trust\" (balance weights need account proofs at the opening version, not on the wire yet: D-041)",
-            "\"balance\"".to_string(),
-        ));
+        balance_fits(invalid, s, g)?;
     }
     number_in(invalid, "governance.applications_per_s", g.applications_per_s, 0.0, 1_000.0)?;
     number_in(invalid, "governance.proposals_per_s", g.proposals_per_s, 0.0, 100.0)?;
@@ -479,6 +475,29 @@ fn governance(s: &Scenario, g: &Governance, invalid: Invalid<'_>) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// Balance weights (D-049): members cast their votes within the window's first half, each
+/// with its account's proof under the root of the proposal's opening pulse, which its group
+/// proves under for `PROVEN_PULSES` pulses and while its ledger keeps the version; ballots do
+/// not carry proofs yet.
+fn balance_fits(invalid: Invalid<'_>, s: &Scenario, g: &Governance) -> Result<(), ScenarioError> {
+    if g.elect_bookkeepers {
+        return Err(invalid(
+            "governance.vote_weight",
+            "\"one_member_one_vote\" or \"trust\" with elect_bookkeepers (ballots do not carry account proofs yet: D-049)",
+            "\"balance\"".to_string(),
+        ));
+    }
+    let proven_pulses = (reference::node::PROVEN_PULSES as u64).min(s.parameters.versions_retained);
+    int_in(
+        invalid,
+        "governance.vote_window_pulses",
+        g.vote_window_pulses,
+        1,
+        2 * proven_pulses,
+        " pulses under balance weights (votes fall in the window's first half and prove accounts under the opening pulse's root, kept for min(64, versions_retained) pulses: D-049)",
+    )
 }
 
 fn adversaries(s: &Scenario, invalid: Invalid<'_>) -> Result<(), ScenarioError> {

@@ -21,6 +21,10 @@ pub(super) struct GovAgreement {
     sealed: BTreeMap<u64, Hash32>,
     /// Each root member's organizations revision when they were last checked.
     checked: BTreeMap<NodeIndex, u64>,
+    /// Each balance vote's bound, `(organization, proposal, voter)` → the voter's balance in
+    /// its group's ledger under the proposal's pinned root (D-049), read once when the vote is
+    /// first seen (the group keeps that root for 64 pulses only).
+    balances: BTreeMap<(Id, u64, Id), u64>,
 }
 
 impl GovAgreement {
@@ -69,7 +73,9 @@ impl Simulation {
         let index_of = &self.index_of;
         let Some(driver) = self.governance.as_deref_mut() else { return Ok(()) };
         match event {
-            NodeEvent::GovAnswered { tag, result, .. } => driver.answered(now_ms, tag, result, &self.ids),
+            NodeEvent::GovAnswered { tag, result, pulse, .. } => {
+                driver.answered(now_ms, (tag, pulse), result, &self.ids)
+            }
             NodeEvent::GovGaveUp { tag } => driver.gave_up(tag),
             NodeEvent::ProposalClosed { closed, .. } => {
                 driver.closed(closed.number, &closed.kind, closed.outcome.passed, &|id: &Id| {
@@ -100,7 +106,9 @@ impl Simulation {
         if self.gov_agreement.checked.insert(index, revision) == Some(revision) {
             return Ok(());
         }
-        self.checker.checks += crate::governance::weights_hold(orgs, driver.trust())?;
+        read_balances(&self.nodes, orgs, &mut self.gov_agreement.balances);
+        let balances = &self.gov_agreement.balances;
+        self.checker.checks += crate::governance::weights_hold(orgs, driver.trust(), balances)?;
         match sealed(node) {
             Some((pulse, digest)) => self.gov_agreement.observe(pulse, digest),
             None => Ok(()),
@@ -111,6 +119,30 @@ impl Simulation {
     pub(super) fn schedule_governance(&mut self) {
         if let Some(driver) = &self.governance {
             self.queue.push(driver.first_tick_ms(), Event::GovTick);
+        }
+    }
+}
+
+/// The ledger balance under its proposal's pinned root of every balance vote not bounded yet,
+/// from any bookkeeper of the voter's group that still holds that root.
+fn read_balances(
+    nodes: &[Node],
+    orgs: &BTreeMap<Id, reference::org::Organization>,
+    balances: &mut BTreeMap<(Id, u64, Id), u64>,
+) {
+    for (org, organization) in orgs {
+        for (number, proposal) in organization.proposals() {
+            for (voter, vote) in &proposal.votes {
+                let key = (*org, *number, *voter);
+                if vote.rule != reference::org::WeightRule::Balance || balances.contains_key(&key) {
+                    continue;
+                }
+                if let Some(balance) =
+                    nodes.iter().find_map(|n| n.balance_under(proposal.opened_pulse, voter))
+                {
+                    balances.insert(key, balance);
+                }
+            }
         }
     }
 }

@@ -233,3 +233,65 @@ fn a_reward_of_nothing_or_of_more_than_the_supply_is_refused_by_key() {
         assert!(error.contains("governance.reward_amount"), "{error}");
     }
 }
+
+// ----- balance weights (D-049) ------------------------------------------------------------
+
+fn by_balance(mut scenario: Scenario) -> Scenario {
+    scenario.governance.as_mut().expect("governance").vote_weight = simulator::scenario::VoteWeight::Balance;
+    scenario
+}
+
+#[test]
+fn balance_votes_carry_account_proofs_under_the_opening_root_and_every_check_holds() {
+    // The quorum counts all the money outside the organization's account, the guests' too
+    // (D-049): the members hold about a quarter of it here.
+    let mut scenario = by_balance(small());
+    scenario.governance.as_mut().expect("governance").vote_quorum = 0.05;
+    let result = run(&scenario, 1);
+    let g = result.summary.governance.as_ref().expect("the run has an organization");
+    assert_eq!(g.vote_weight, "balance");
+    // Votes are taken with proofs: none refused for their form or their proof.
+    assert!(g.votes > 100, "{g:?}");
+    assert_eq!(g.refused.get("vote_form"), None, "{g:?}");
+    assert_eq!(g.refused.get("bad_proof"), None, "{g:?}");
+    let closed: u64 = g.proposals_closed.values().map(|[p, f]| p + f).sum();
+    let passed: u64 = g.proposals_closed.values().map(|[p, _]| p).sum();
+    assert!(closed >= 5 && passed > 0, "{g:?}");
+    let kinds = &result.summary.messages.by_kind;
+    assert!(kinds.get("prove_account").copied().unwrap_or(0) >= g.votes, "{kinds:?}");
+    assert!(kinds.get("account_at").copied().unwrap_or(0) >= g.votes, "{kinds:?}");
+}
+
+#[test]
+fn balance_votes_in_leaf_groups_are_proven_by_their_group_and_every_check_holds() {
+    let mut scenario = Scenario::load(&scenarios_dir().join("governance-elections.toml")).expect("loads");
+    scenario.duration_ms = 60_000;
+    scenario.sweep = None;
+    scenario.governance.as_mut().expect("governance").elect_bookkeepers = false;
+    let scenario = by_balance(scenario);
+    let sim = Simulation::new(&scenario, 1, RunOptions::default()).expect("setup");
+    assert!(sim.groups() > 1, "leaf groups hold the accounts");
+    let result = sim.run(|_| {}).expect("every check holds");
+    let g = result.summary.governance.expect("governance");
+    assert!(g.votes > 100, "{g:?}");
+    assert_eq!(g.refused.get("bad_proof"), None, "{g:?}");
+}
+
+#[test]
+fn a_chief_that_counts_balance_votes_twice_breaks_i10_and_is_caught() {
+    let faults = OrgFaults { double_count_votes: true, ..OrgFaults::default() };
+    let options = RunOptions { org_faults: Some((0, faults)), ..RunOptions::default() };
+    let sim = Simulation::new(&by_balance(short()), 1, options).expect("setup");
+    let error = sim.run(|_| {}).expect_err("the broken chief is caught");
+    let SimError::Violation { code, violation, .. } = &error else { panic!("{error}") };
+    assert_eq!(*code, "I10", "{error}");
+    assert!(violation.detail.contains("under Balance, above its"), "{violation}");
+}
+
+#[test]
+fn balance_weights_with_a_window_longer_than_the_proofs_last_are_refused() {
+    let mut scenario = by_balance(short());
+    scenario.governance.as_mut().expect("governance").vote_window_pulses = 200;
+    let error = scenario.validate(std::path::Path::new("balance.toml")).expect_err("refused");
+    assert!(error.to_string().contains("governance.vote_window_pulses"), "{error}");
+}

@@ -28,6 +28,7 @@ impl Chief {
             // The root sent with this pulse's settlements (`close_chief_pulse`), the same at
             // every root member's replay: the arbiter is replicated state.
             root: books.announced(self.arbiter.root()),
+            roster: &books.config.roster,
             pulse_ms: books.config.pulse_ms,
             config: &books.config.governance,
             verifier: books.verifier.as_ref(),

@@ -397,6 +397,11 @@ impl Bookkeeper {
         self.link.seal(now_ms, to, msg)
     }
 
+    /// `account`'s balance under the root of `pulse` (D-049), if this member can tell.
+    pub(super) fn balance_under(&self, pulse: u64, account: &Id) -> Option<u64> {
+        self.books.balance_under(pulse, account)
+    }
+
     /// An envelope arrived: the envelope checks (D-039), then the message.
     pub(super) fn handle_message(&mut self, envelope: &Envelope, out: &mut Vec<Output>) {
         let books = &self.books;

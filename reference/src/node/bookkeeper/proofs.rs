@@ -61,8 +61,24 @@ impl Books {
         out.push(Output::Send { to: from, msg: Message::AccountAt { account, pulse, answer } });
     }
 
+    /// `account`'s balance under the root of `pulse`, read from the ledger (0 if absent).
+    pub(super) fn balance_under(&self, pulse: u64, account: &Id) -> Option<u64> {
+        if !self.keeps(account) {
+            return None;
+        }
+        let (_, _, path) = self.proven.at(pulse)?;
+        let held = self.ledger.tree().get(path.entry.version, account).ok()?;
+        Some(held.map_or(0, |a| a.balance))
+    }
+
+    /// Whether `account` is in this group (not merely under its prefix: the root group's
+    /// prefix holds every Id, its ledger only the accounts no leaf group takes).
+    fn keeps(&self, account: &Id) -> bool {
+        self.config.roster.group_of(account) == self.group
+    }
+
     fn prove_at(&self, account: Id, pulse: u64) -> Option<ProofAnswer> {
-        if !self.group.contains(&account) {
+        if !self.keeps(&account) {
             return None;
         }
         let (_, root, path) = self.proven.at(pulse)?;

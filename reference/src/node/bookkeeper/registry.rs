@@ -92,6 +92,9 @@ pub(in crate::node) struct At<'a> {
     pub pulse: u64,
     /// The root the chief sent with `pulse`'s settlements: a proposal opened now pins it.
     pub root: RootSynopsis,
+    /// The groups: an account is proven only in its own (the root group's prefix contains
+    /// every Id, so its ledger would show any leaf account absent).
+    pub roster: &'a crate::node::Roster,
     pub pulse_ms: u64,
     pub config: &'a GovConfig,
     pub verifier: &'a dyn Verifier,
@@ -237,12 +240,12 @@ impl Registry {
                     return Err(GovRefusal::VoteForm(rule));
                 }
                 let pin = pin_of(&self.pins, org, request.org, *number)?;
-                let balance = proven_balance(&pin.root, proof, author)?;
+                let balance = proven_balance((&pin.root, at.roster), proof, author)?;
                 org.vote(author, *number, *yes, pulse, &Proven(author, balance))?
             }
             GovAction::ProveOrgAccount { number, proof } => {
                 let pin = pin_of(&self.pins, org, request.org, *number)?;
-                let balance = proven_balance(&pin.root, proof, request.org)?;
+                let balance = proven_balance((&pin.root, at.roster), proof, request.org)?;
                 let pin = self.pins.get_mut(&(request.org, *number)).expect("just found");
                 pin.org_balance = Some(balance);
             }
@@ -504,9 +507,15 @@ fn pin_of(
 }
 
 /// The balance `proof` shows `holder`'s account holds under `root` (0 if it shows the account
-/// absent); `BadProof` if it does not verify or shows another account.
-fn proven_balance(root: &RootSynopsis, proof: &AccountProof, holder: Id) -> Result<u64, GovRefusal> {
-    if proof.account.key != holder {
+/// absent); `BadProof` if it does not verify, shows another account, or proves it in another
+/// group than the roster's for it: any group's ledger proves a stranger's account absent, so
+/// only its own group's proof tells its balance, and every valid proof tells the same one.
+fn proven_balance(
+    (root, roster): (&RootSynopsis, &crate::node::Roster),
+    proof: &AccountProof,
+    holder: Id,
+) -> Result<u64, GovRefusal> {
+    if proof.account.key != holder || proof.path.entry.prefix != roster.group_of(&holder) {
         return Err(GovRefusal::BadProof);
     }
     match proof.verify(root) {
