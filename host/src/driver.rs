@@ -420,7 +420,7 @@ impl Host {
             let orgs = self.node.organizations().expect("a revision is a bookkeeper's");
             // A root member holds no leaf group's ledger: a balance vote's bound is the
             // simulator's check (D-049); here balance votes are bounded by I10's other parts.
-            let balances = std::collections::BTreeMap::new();
+            let balances = simulator::governance::BalanceBounds::default();
             if let Err(violation) = simulator::governance::weights_hold(orgs, &self.trust, &balances) {
                 let ev = Ev::Violation {
                     invariant: format!("{:?}", violation.invariant),

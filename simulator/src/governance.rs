@@ -737,6 +737,11 @@ fn elections(scenario: &Scenario, seed: u64, ids: &[Id], roster: &Roster, layout
     }
 }
 
+/// Each balance vote's bound: `(organization, proposal, voter)` → the voter's balance under
+/// the proposal's pinned root (looked up for every vote at every check: hashed, and only
+/// looked up, never iterated, so its order reaches no output).
+pub type BalanceBounds = rustc_hash::FxHashMap<(Id, u64, Id), u64>;
+
 /// I10 over `orgs` (a root member's organizations): no tally exceeds the weights its voters
 /// may cast under each organization's rule, with `trust` the scores trust votes weigh by and
 /// `balances` each balance vote's bound — `(organization, proposal, voter)` → the voter's
@@ -746,7 +751,7 @@ fn elections(scenario: &Scenario, seed: u64, ids: &[Id], roster: &Roster, layout
 pub fn weights_hold(
     orgs: &BTreeMap<Id, Organization>,
     trust: &BTreeMap<Id, u64>,
-    balances: &BTreeMap<(Id, u64, Id), u64>,
+    balances: &BalanceBounds,
 ) -> Result<u64, Violation> {
     for (id, org) in orgs {
         let bound = |number: u64, voter: &Id, rule: WeightRule| match rule {

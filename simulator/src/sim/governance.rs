@@ -24,7 +24,7 @@ pub(super) struct GovAgreement {
     /// Each balance vote's bound, `(organization, proposal, voter)` → the voter's balance in
     /// its group's ledger under the proposal's pinned root (D-049), read once when the vote is
     /// first seen (the group keeps that root for 64 pulses only).
-    balances: BTreeMap<(Id, u64, Id), u64>,
+    balances: crate::governance::BalanceBounds,
 }
 
 impl GovAgreement {
@@ -128,10 +128,14 @@ impl Simulation {
 fn read_balances(
     nodes: &[Node],
     orgs: &BTreeMap<Id, reference::org::Organization>,
-    balances: &mut BTreeMap<(Id, u64, Id), u64>,
+    balances: &mut crate::governance::BalanceBounds,
 ) {
     for (org, organization) in orgs {
-        for (number, proposal) in organization.proposals() {
+        if organization.params().weight_rule != reference::org::WeightRule::Balance {
+            continue;
+        }
+        // A closed proposal's votes were read while it was open.
+        for (number, proposal) in organization.proposals().iter().filter(|(_, p)| p.outcome.is_none()) {
             for (voter, vote) in &proposal.votes {
                 let key = (*org, *number, *voter);
                 if vote.rule != reference::org::WeightRule::Balance || balances.contains_key(&key) {

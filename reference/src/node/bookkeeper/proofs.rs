@@ -55,7 +55,7 @@ impl Books {
     /// or with the pulses this bookkeeper proves under. Changes nothing here.
     pub(super) fn on_prove_account(&self, from: Id, account: Id, pulse: u64, out: &mut Vec<Output>) {
         let answer = self.prove_at(account, pulse).unwrap_or_else(|| {
-            let (oldest, newest) = if self.group.contains(&account) { self.proven.range() } else { (0, 0) };
+            let (oldest, newest) = if self.keeps(&account) { self.proven.range() } else { (0, 0) };
             ProofAnswer::NotHeld { oldest, newest }
         });
         out.push(Output::Send { to: from, msg: Message::AccountAt { account, pulse, answer } });
