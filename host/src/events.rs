@@ -127,6 +127,14 @@ pub enum Ev {
         yes: u64,
         no: u64,
     },
+    /// A client learnt from the chief's announcement that a pulse closed a proposal (D-050).
+    ProposalLearnt {
+        pulse: u64,
+        org: String,
+        number: u64,
+        kind: String,
+        passed: bool,
+    },
     /// A root member's organizations as of the last pulse it sealed (the agreement check).
     GovSealed {
         pulse: u64,
@@ -288,6 +296,13 @@ pub fn of_node_event(event: &NodeEvent) -> Ev {
             passed: closed.outcome.passed,
             yes: closed.outcome.yes,
             no: closed.outcome.no,
+        },
+        NodeEvent::ProposalLearnt { pulse, notice } => Ev::ProposalLearnt {
+            pulse: *pulse,
+            org: blob(&notice.org),
+            number: notice.number,
+            kind: blob(&notice.kind),
+            passed: notice.passed,
         },
         other => {
             Ev::Other { name: format!("{other:?}").split([' ', '{', '(']).next().unwrap_or("?").to_string() }

@@ -178,7 +178,8 @@ impl Users {
                 let index_of = &self.index_of;
                 self.driver.transfer_committed(*tag, &|id: &Id| index_of.get(id).copied());
             }
-            Ev::ProposalClosed { number, kind, passed, .. } => match events::unblob::<ProposalKind>(kind) {
+            // As in the simulator, the users learn outcomes from their own nodes (D-050).
+            Ev::ProposalLearnt { number, kind, passed, .. } => match events::unblob::<ProposalKind>(kind) {
                 Ok(kind) => {
                     let index_of = &self.index_of;
                     self.driver.closed(*number, &kind, *passed, &|id: &Id| index_of.get(id).copied())

@@ -366,6 +366,7 @@ impl Client {
                     gov.answer((*org, *nonce, *pulse), *result, &sending, out);
                 }
             }
+            Message::Closed { pulse, closed } => self.on_closed(from, *pulse, closed, out),
             Message::AccountAt { account, pulse, answer } => {
                 if let Err(error) = self.on_account_at(now_ms, from, (*account, *pulse), answer, out) {
                     out.push(Output::Event(NodeEvent::BadMessage { from, error }));
@@ -511,6 +512,19 @@ impl Client {
         // A reordered, older pulse must not move ts back (I7).
         if self.takes_root(root) {
             self.root = Some(*root);
+        }
+    }
+
+    /// The chief's announcement of the proposals a pulse closed (D-050): taken from the chief
+    /// this client follows only, as its pulses are.
+    fn on_closed(&mut self, from: Id, pulse: u64, closed: &[super::ClosedNotice], out: &mut Vec<Output>) {
+        if from != self.chief {
+            let error = NodeError::NotFromBookkeeper { bookkeeper: self.chief, kind: MessageKind::Closed };
+            out.push(Output::Event(NodeEvent::BadMessage { from, error }));
+            return;
+        }
+        for notice in closed {
+            out.push(Output::Event(NodeEvent::ProposalLearnt { pulse, notice: Box::new(notice.clone()) }));
         }
     }
 

@@ -363,7 +363,8 @@ impl Link {
         let kind = envelope.msg.kind();
         let ours = match envelope.to {
             To::Node(id) => id == self.signer.id() || self.memory.also.contains(&id),
-            To::Everyone => kind == MessageKind::Pulse,
+            // The chief's broadcasts: its pulse and the proposals a pulse closed (D-050).
+            To::Everyone => matches!(kind, MessageKind::Pulse | MessageKind::Closed),
         };
         if ours || self.skips(|f| f.skip_addressee) {
             Ok(())

@@ -247,6 +247,13 @@ pub enum NodeEvent {
         /// The proposal, its outcome and effect.
         closed: Box<super::bookkeeper::ClosedProposal>,
     },
+    /// A client learnt from the chief's announcement that a pulse closed a proposal (D-050).
+    ProposalLearnt {
+        /// The pulse that closed it.
+        pulse: u64,
+        /// What was announced.
+        notice: Box<super::ClosedNotice>,
+    },
     /// A client learnt the answer to its governance request `tag`.
     GovAnswered {
         /// The driver's handle of the command.

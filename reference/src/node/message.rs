@@ -235,6 +235,34 @@ pub enum Message {
         /// The proof or why not.
         answer: ProofAnswer,
     },
+    /// Acting chief → everyone, after a pulse's `Pulse`: the proposals that pulse closed
+    /// (D-050). One of the pulse's outputs, so released only once the root committee co-signed
+    /// the pulse: members learn outcomes as they learn the root.
+    Closed {
+        /// The pulse that closed them.
+        pulse: u64,
+        /// The proposals, in organization and number order.
+        closed: Vec<ClosedNotice>,
+    },
+}
+
+/// A closed proposal as the chief announces it (D-050).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClosedNotice {
+    /// The organization.
+    pub org: crate::id::Id,
+    /// The proposal.
+    pub number: u64,
+    /// What it proposed.
+    pub kind: crate::org::ProposalKind,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Weight of the yes votes.
+    pub yes: u64,
+    /// Weight of the no votes.
+    pub no: u64,
+    /// The total weight its quorum was measured against.
+    pub total_weight: u64,
 }
 
 /// A bookkeeper's answer to [`Message::ProveAccount`].
@@ -297,11 +325,13 @@ pub enum MessageKind {
     ProveAccount,
     /// [`Message::AccountAt`].
     AccountAt,
+    /// [`Message::Closed`].
+    Closed,
 }
 
 impl MessageKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MessageKind; 18] = [
+    pub const ALL: [MessageKind; 19] = [
         MessageKind::Propose,
         MessageKind::Submit,
         MessageKind::CreditHalf,
@@ -320,6 +350,7 @@ impl MessageKind {
         MessageKind::GovOutcome,
         MessageKind::ProveAccount,
         MessageKind::AccountAt,
+        MessageKind::Closed,
     ];
 
     /// A short lower-case name.
@@ -343,6 +374,7 @@ impl MessageKind {
             MessageKind::GovOutcome => "gov_outcome",
             MessageKind::ProveAccount => "prove_account",
             MessageKind::AccountAt => "account_at",
+            MessageKind::Closed => "closed",
         }
     }
 }
@@ -369,6 +401,7 @@ impl Message {
             Message::GovOutcome { .. } => MessageKind::GovOutcome,
             Message::ProveAccount { .. } => MessageKind::ProveAccount,
             Message::AccountAt { .. } => MessageKind::AccountAt,
+            Message::Closed { .. } => MessageKind::Closed,
         }
     }
 

@@ -46,7 +46,9 @@ pub use client_proof::PROOFS_IN_FLIGHT;
 pub use envelope::EnvelopeFaults;
 pub use envelope::{Envelope, SEQ_CLOCK_SHIFT, To};
 pub use event::{NodeError, NodeEvent};
-pub use message::{Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot};
+pub use message::{
+    ClosedNotice, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, SettleMsg, StateSnapshot,
+};
 pub use roster::{Candidate, Genesis, Roster, RosterError, Seating, ViewEntry, Views};
 
 /// Protocol parameters a node needs (SPEC §15 names, in milliseconds where the SPEC counts

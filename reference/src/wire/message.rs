@@ -12,8 +12,8 @@ use crate::crypto::{Hash32, PublicKey, Signature};
 use crate::id::{Id, Prefix};
 use crate::ledger::{LedgerError, SignedTx, Tx};
 use crate::node::{
-    Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To,
-    ViewEntry,
+    ClosedNotice, Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating,
+    SettleMsg, To, ViewEntry,
 };
 use crate::smt::RootSynopsis;
 
@@ -25,6 +25,15 @@ record!(SettleMsg {
     view: u32,
 });
 record!(ReplicaCycle { before_pulse: u64, pulse: u64, inputs: Vec<Envelope>, report_digest: Hash32 });
+record!(ClosedNotice {
+    org: Id,
+    number: u64,
+    kind: crate::org::ProposalKind,
+    passed: bool,
+    yes: u64,
+    no: u64,
+    total_weight: u64,
+});
 record!(ReplicaBatch { group: Prefix, view: u32, cycles: Vec<Arc<ReplicaCycle>> });
 
 /// The message's tag: its kind's place in [`MessageKind::ALL`], which lists the kinds in
@@ -112,6 +121,10 @@ impl Encode for Message {
                 account.encode(w);
                 pulse.encode(w);
                 answer.encode(w);
+            }
+            Message::Closed { pulse, closed } => {
+                pulse.encode(w);
+                w.seq(closed);
             }
         }
     }
@@ -231,6 +244,9 @@ fn decode_body(r: &mut Reader<'_>, kind: MessageKind) -> Result<Message, DecodeE
             pulse: u64::decode(r, "AccountAt.pulse")?,
             answer: ProofAnswer::decode(r, "AccountAt.answer")?,
         },
+        MessageKind::Closed => {
+            Message::Closed { pulse: u64::decode(r, "Closed.pulse")?, closed: r.seq("Closed.closed")? }
+        }
     })
 }
 

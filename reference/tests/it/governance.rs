@@ -611,3 +611,39 @@ fn a_proof_of_a_pulse_the_group_no_longer_holds_is_given_up() {
     let events = w.command(1, late);
     assert!(events.iter().any(|e| matches!(e, NodeEvent::GovGaveUp { tag: 8 })), "{events:?}");
 }
+
+#[test]
+fn every_member_learns_a_closed_proposal_from_the_chiefs_announcement_and_no_one_elses() {
+    let mut w = world(4, GovConfig::default());
+    w.found(WeightRule::OneMemberOneVote);
+    w.admit(3);
+    let kind = ProposalKind::Expel { member: w.id(3) };
+    assert_eq!(w.ask(1, 2, GovAction::Propose { kind: kind.clone() }), Ok(GovAccepted::Opened { number: 0 }));
+    for voter in [0, 1, 2] {
+        assert_eq!(
+            w.ask(voter, 3_000 + voter as u64, GovAction::Vote { number: 0, yes: true }),
+            Ok(GovAccepted::Done)
+        );
+    }
+    let mut learnt = Vec::new();
+    for _ in 0..3 {
+        learnt.extend(w.pulse_routed().into_iter().filter_map(|e| match e {
+            NodeEvent::ProposalLearnt { notice, .. } => Some(*notice),
+            _ => None,
+        }));
+    }
+    // Each of the four clients (the expelled one too) hears it once, as it closed.
+    assert_eq!(learnt.len(), 4, "{learnt:?}");
+    assert!(
+        learnt.iter().all(|n| n.org == w.org() && n.number == 0 && n.kind == kind && n.passed),
+        "{learnt:?}"
+    );
+    assert_eq!((learnt[0].yes, learnt[0].no, learnt[0].total_weight), (3, 0, 4));
+    // The same announcement from a member instead of the chief is refused.
+    let forged = Message::Closed { pulse: 9, closed: vec![learnt[0].clone()] };
+    let (now, to) = (w.now_ms, To::Node(w.id(2)));
+    let envelope = w.clients[1].seal(now, to, forged);
+    let mut out = Vec::new();
+    w.clients[2].handle_message(w.now_ms, &envelope, &mut out);
+    assert!(matches!(out.as_slice(), [Output::Event(NodeEvent::BadMessage { .. })]), "{out:?}");
+}

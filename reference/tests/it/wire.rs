@@ -16,8 +16,8 @@ use reference::node::governance::{
     Bound, Endorsement, GovAccepted, GovAction, GovRefusal, GovRequest, GovResult,
 };
 use reference::node::{
-    Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating, SettleMsg, To,
-    ViewEntry,
+    ClosedNotice, Envelope, Message, MessageKind, ProofAnswer, ReplicaBatch, ReplicaCycle, Seating,
+    SettleMsg, To, ViewEntry,
 };
 use reference::org::{OrgError, OrgParams, ProposalKind, Right, Rights, WeightRule};
 use reference::smt::{Account, Proof, ProofStep, RootSynopsis, Summary, Synopsis, Terminal};
@@ -385,7 +385,23 @@ fn message() -> impl Strategy<Value = Message> {
             pulse,
             answer
         }),
+        (any::<u64>(), proptest::collection::vec(closed_notice(), 0..4))
+            .prop_map(|(pulse, closed)| Message::Closed { pulse, closed }),
     ]
+}
+
+fn closed_notice() -> impl Strategy<Value = ClosedNotice> {
+    (id(), any::<u64>(), proposal_kind(), any::<bool>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+        |(org, number, kind, passed, yes, no, total_weight)| ClosedNotice {
+            org,
+            number,
+            kind,
+            passed,
+            yes,
+            no,
+            total_weight,
+        },
+    )
 }
 
 fn proof_answer() -> impl Strategy<Value = ProofAnswer> {
@@ -451,7 +467,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_are_canonical_or_refused(tag in 0u8..18, body in vec(any::<u8>(), 0..600)) {
+    fn arbitrary_bytes_are_canonical_or_refused(tag in 0u8..19, body in vec(any::<u8>(), 0..600)) {
         let mut bytes = vec![WIRE_VERSION, tag];
         bytes.extend(body);
         check_canonical_or_refused(&bytes, wire::decode)?;
@@ -707,6 +723,18 @@ fn one_of_each() -> Vec<Message> {
             account: payer,
             pulse: 90,
             answer: ProofAnswer::NotHeld { oldest: 10, newest: 73 },
+        },
+        Message::Closed {
+            pulse: 31,
+            closed: vec![ClosedNotice {
+                org: payer,
+                number: 2,
+                kind: ProposalKind::Expel { member: payee },
+                passed: true,
+                yes: 3,
+                no: 1,
+                total_weight: 5,
+            }],
         },
     ]
 }

@@ -77,10 +77,11 @@ impl Simulation {
                 driver.answered(now_ms, (tag, pulse), result, &self.ids)
             }
             NodeEvent::GovGaveUp { tag } => driver.gave_up(tag),
-            NodeEvent::ProposalClosed { closed, .. } => {
-                driver.closed(closed.number, &closed.kind, closed.outcome.passed, &|id: &Id| {
-                    index_of.get(id).copied()
-                });
+            // The users learn outcomes as their nodes do, from the chief's co-signed
+            // announcement (D-050), not from the root members' own events.
+            NodeEvent::ProposalLearnt { notice, .. } => {
+                driver
+                    .closed(notice.number, &notice.kind, notice.passed, &|id: &Id| index_of.get(id).copied());
                 return self.pay_rewards();
             }
             _ => {}

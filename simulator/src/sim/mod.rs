@@ -8,7 +8,9 @@ use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 
-use reference::node::{Envelope, Message, Node, Output, SEQ_CLOCK_SHIFT, SharedVerifier, Timer, To};
+use reference::node::{
+    Envelope, Message, MessageKind, Node, Output, SEQ_CLOCK_SHIFT, SharedVerifier, Timer, To,
+};
 use reference::{Id, Prefix};
 use rustc_hash::FxHashMap;
 
@@ -635,7 +637,7 @@ impl Simulation {
                     );
                     let envelope = Rc::new(envelope);
                     self.broadcast(from, &envelope, bytes, false)?;
-                    if self.impersonators.is_some() {
+                    if self.impersonators.is_some() && kind == MessageKind::Pulse {
                         self.forge_pulses(from, &envelope)?;
                     }
                 }

@@ -44,6 +44,7 @@ impl Simulation {
             NodeEvent::BadMessage { from, error } => self.on_bad_message(node, from, &error),
             NodeEvent::GovHandled { .. }
             | NodeEvent::ProposalClosed { .. }
+            | NodeEvent::ProposalLearnt { .. }
             | NodeEvent::GovAnswered { .. }
             | NodeEvent::GovGaveUp { .. } => self.on_gov_event(event),
             NodeEvent::TookOver { .. }

@@ -35,6 +35,8 @@ fn an_organization_runs_on_the_network_and_every_check_holds() {
     let kinds = &result.summary.messages.by_kind;
     assert!(kinds.get("gov").copied().unwrap_or(0) >= g.requests, "{kinds:?}");
     assert!(kinds.get("gov_outcome").copied().unwrap_or(0) > 0, "{kinds:?}");
+    // The users learnt every closing from the chief's announcements (D-050).
+    assert!(kinds.get("closed").copied().unwrap_or(0) >= closed, "{kinds:?}");
 }
 
 #[test]

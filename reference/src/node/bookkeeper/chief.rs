@@ -118,7 +118,7 @@ impl Chief {
         assert_eq!(books.group, Prefix::ROOT, "the chief keeps the root group's books");
         books.pulse += 1;
         let pulse = books.pulse;
-        self.close_proposals(books, out);
+        let closed = self.close_proposals(books, out);
         let report = books.seal(out);
         let arbiter = &mut self.arbiter;
         arbiter.report(report.clone()).expect("the chief's own report is always newer");
@@ -142,6 +142,10 @@ impl Chief {
         self.fail_over_silent_groups(books, out);
         self.send_settles(books, out);
         books.broadcast_pulse(out);
+        if !closed.is_empty() {
+            // After the pulse, so that a client that follows a new chief has heard it first.
+            out.push(Output::Broadcast { msg: Message::Closed { pulse, closed } });
+        }
         debug_assert_eq!(
             books.root.as_ref().map(|(root, _)| root.version),
             Some(self.arbiter.root().version)

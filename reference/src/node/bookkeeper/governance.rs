@@ -4,7 +4,7 @@
 
 use crate::id::Id;
 use crate::node::governance::GovRequest;
-use crate::node::{Message, NodeEvent, Output};
+use crate::node::{ClosedNotice, Message, NodeEvent, Output};
 
 use super::registry::At;
 use super::{Bookkeeper, Books, Chief};
@@ -48,16 +48,28 @@ impl Chief {
         out.push(Output::Send { to: author, msg });
     }
 
-    /// Close the proposals whose window is over at the pulse just begun.
-    pub(super) fn close_proposals(&mut self, books: &Books, out: &mut Vec<Output>) {
+    /// Close the proposals whose window is over at the pulse just begun: an event for each,
+    /// and what the pulse's [`Message::Closed`] announces (D-050), sent after its `Pulse`.
+    pub(super) fn close_proposals(&mut self, books: &Books, out: &mut Vec<Output>) -> Vec<ClosedNotice> {
         if self.registry.is_empty() {
-            return;
+            return Vec::new();
         }
         let pulse = books.pulse;
+        let mut notices = Vec::new();
         for closed in self.registry.close_due(pulse, &books.config.governance) {
+            notices.push(ClosedNotice {
+                org: closed.org,
+                number: closed.number,
+                kind: closed.kind.clone(),
+                passed: closed.outcome.passed,
+                yes: closed.outcome.yes,
+                no: closed.outcome.no,
+                total_weight: closed.outcome.total_weight,
+            });
             out.push(Output::Event(NodeEvent::ProposalClosed { pulse, closed: Box::new(closed) }));
         }
         self.registry.forget_idle(pulse, books.config.pulse_ms, &books.config.governance);
         self.registry.seal(pulse);
+        notices
     }
 }

@@ -500,6 +500,8 @@ impl Bookkeeper {
                 self.books.on_prove_account(from, *account, *pulse, out);
                 Ok(())
             }
+            // Every node hears the chief's announcements; a bookkeeper's users are elsewhere.
+            Message::Closed { .. } => Ok(()),
             Message::Propose { .. }
             | Message::Committed { .. }
             | Message::Rejected { .. }
