@@ -122,6 +122,10 @@ pub struct GovernanceCounts {
     /// Of them, paid: the founder's node holds the transfer's proof.
     #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub rewards_paid: u64,
+    /// Of them, whose payment ended without committing (refused, abandoned, or lost to a
+    /// restart of the holder's node): the reward stays unpaid.
+    #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
+    pub rewards_failed: u64,
     /// The value paid as rewards.
     #[serde(default, skip_serializing_if = "crate::summary::is_zero")]
     pub reward_value_paid: u64,
@@ -273,6 +277,14 @@ impl GovDriver {
     /// The reward `(payee, amount)` is being paid as transfer `tag`.
     pub fn paying(&mut self, tag: u64, reward: (Id, u64)) {
         self.paying.insert(tag, reward);
+    }
+
+    /// Transfer `tag` ended without committing (refused, abandoned, lost): counted if it was
+    /// to pay a reward, which then stays unpaid.
+    pub fn transfer_failed(&mut self, tag: u64) {
+        if self.paying.remove(&tag).is_some() {
+            self.counts.rewards_failed += 1;
+        }
     }
 
     /// Transfer `tag` committed at the payer: counted if it paid a reward.

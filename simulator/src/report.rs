@@ -512,8 +512,8 @@ fn governance_pairs(g: &crate::governance::GovernanceCounts) -> Vec<(&'static st
         pairs.push(("bookkeeper ballots taken (by sybils)", format!("{} ({})", g.ballots, g.sybil_ballots)));
     }
     if g.rewards_passed > 0 {
-        pairs
-            .push(("structural rewards passed / paid", format!("{} / {}", g.rewards_passed, g.rewards_paid)));
+        let paid = format!("{} / {} / {}", g.rewards_passed, g.rewards_paid, g.rewards_failed);
+        pairs.push(("structural rewards passed / paid / failed to pay", paid));
         let to_sybils = format!("{} ({})", g.reward_value_paid, g.reward_value_to_sybils);
         pairs.push(("reward value paid from the organization's account (to sybils)", to_sybils));
     }

@@ -182,6 +182,18 @@ pub enum Command {
     },
 }
 
+/// Why a node cannot hold another account's key (D-046).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HoldError {
+    /// The node is a bookkeeper: it pays from no account.
+    #[error("a bookkeeper holds no account's key (asked to hold {account})")]
+    Bookkeeper {
+        /// The account it was asked to hold.
+        account: Id,
+    },
+}
+
 /// An effect of a `handle_*` call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
@@ -303,15 +315,15 @@ impl Node {
     /// way (SPEC §3.3, §10.1). Drivers deliver what is sent to the account's Id to this node.
     ///
     /// # Errors
-    /// `Err(())` if this node is a bookkeeper: a bookkeeper pays from no account.
-    #[allow(clippy::result_unit_err)]
-    pub fn hold_account(&mut self, signer: SharedSigner) -> Result<(), ()> {
+    /// [`HoldError::Bookkeeper`] if this node is a bookkeeper: a bookkeeper pays from no
+    /// account.
+    pub fn hold_account(&mut self, signer: SharedSigner) -> Result<(), HoldError> {
         match self {
             Node::Client(node) => {
                 node.hold_account(signer);
                 Ok(())
             }
-            Node::Bookkeeper(_) => Err(()),
+            Node::Bookkeeper(_) => Err(HoldError::Bookkeeper { account: signer.id() }),
         }
     }
 

@@ -285,6 +285,11 @@ impl Simulation {
         let acc = self.metrics.at(self.now_ms, self.scenario.parameters.pulse_ms);
         acc.counts[outcome] += 1;
         acc.latencies_ms.extend(latency_ms);
+        if !matches!(outcome, Count::Committed)
+            && let Some(driver) = self.governance.as_deref_mut()
+        {
+            driver.transfer_failed(tag);
+        }
     }
 }
 
