@@ -115,6 +115,17 @@ impl AccountProof {
             RootSynopsis { version: self.path.entry.version, synopsis: self.path.entry.synopsis };
         self.account.verify(&group_root).map_err(RootProofError::Account)
     }
+
+    /// [`AccountProof::verify`], and the proof comes from `group`, the group that keeps the
+    /// account. Where an account's *absence* or balance matters this is the check to use: a
+    /// group whose prefix contains the key but does not keep it (the root group's contains
+    /// every Id) proves the account absent under a valid root (D-049).
+    pub fn verify_in(&self, root: &RootSynopsis, group: &Prefix) -> Result<Option<Account>, RootProofError> {
+        if self.path.entry.prefix != *group {
+            return Err(RootProofError::WrongGroup);
+        }
+        self.verify(root)
+    }
 }
 
 /// The chief's tree over the entries of one root version.

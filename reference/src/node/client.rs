@@ -276,9 +276,10 @@ impl Client {
         out: &mut Vec<Output>,
     ) -> Result<(), NodeError> {
         self.check_from_bookkeeper(account, from, MessageKind::AccountAt)?;
+        let group = self.config.roster.group_of(&account);
         let sending = self.sending(now_ms);
         let Some(gov) = self.gov.as_deref_mut() else { return Ok(()) };
-        for ready in gov.proofs.answer((account, pulse), answer, out)? {
+        for ready in gov.proofs.answer((account, pulse, group), answer, out)? {
             gov.command(ready.org, ready.action, ready.tag, &sending, out);
         }
         Ok(())

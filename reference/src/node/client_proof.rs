@@ -109,13 +109,13 @@ impl ProofFetches {
         self.send(tag, fetch, at, out);
     }
 
-    /// A bookkeeper of `account`'s group answered for `pulse`: every fetch it satisfies is
+    /// A bookkeeper of `account`'s group (`group`) answered for `pulse`: every fetch it satisfies is
     /// ready; a group that no longer holds the pulse gives them up; one that does not hold it
     /// yet leaves them to their retries. An answer nobody waits for (a duplicate, a late
     /// one) is dropped; a proof of another account or that does not verify is refused.
     pub(super) fn answer(
         &mut self,
-        (account, pulse): (Id, u64),
+        (account, pulse, group): (Id, u64, crate::id::Prefix),
         answer: &ProofAnswer,
         out: &mut Vec<Output>,
     ) -> Result<Vec<Ready>, super::NodeError> {
@@ -129,7 +129,7 @@ impl ProofFetches {
             return Ok(Vec::new());
         }
         let proof = match answer {
-            ProofAnswer::Proven { root, proof } => checked(root, proof, account)?,
+            ProofAnswer::Proven { root, proof } => checked((root, &group), proof, account)?,
             ProofAnswer::NotHeld { oldest, .. } => {
                 if pulse < *oldest {
                     for tag in waiting {
@@ -176,12 +176,17 @@ impl ProofFetches {
     }
 }
 
-/// The proof, if it shows `account` and verifies under `root`. The client cannot tell the root
-/// is the one its proposal pinned: the root committee checks that.
-fn checked(root: &RootSynopsis, proof: &AccountProof, account: Id) -> Result<AccountProof, super::NodeError> {
+/// The proof, if it shows `account`, comes from `group` (the account's) and verifies under
+/// `root`. The client cannot tell the root is the one its proposal pinned: the root committee
+/// checks that.
+fn checked(
+    (root, group): (&RootSynopsis, &crate::id::Prefix),
+    proof: &AccountProof,
+    account: Id,
+) -> Result<AccountProof, super::NodeError> {
     if proof.account.key != account {
         return Err(super::NodeError::ProofOfOtherAccount { asked: account, shown: proof.account.key });
     }
-    proof.verify(root).map_err(super::NodeError::BadProof)?;
+    proof.verify_in(root, group).map_err(super::NodeError::BadProof)?;
     Ok(proof.clone())
 }

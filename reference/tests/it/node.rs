@@ -1698,6 +1698,26 @@ fn balance_votes_are_proven_by_the_voters_own_group_and_the_quorum_leaves_the_or
         panic!("{out:?}")
     };
     assert_eq!(*answer, reference::node::ProofAnswer::NotHeld { oldest: 0, newest: 0 });
+    // What the chief's ledger would prove of the member's account is its absence, under a
+    // valid root: `verify` accepts it, `verify_in` the member's own group refuses it.
+    let ask = Message::ProveAccount { account: org, pulse: opened_pulse };
+    let envelope = net.seal(4 * PULSE_MS + 31, 2, 0, ask);
+    let mut out = Vec::new();
+    net.nodes[0].handle_message(4 * PULSE_MS + 31, &envelope, &mut out);
+    let [Output::Send { msg: Message::AccountAt { answer, .. }, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let reference::node::ProofAnswer::Proven { root, proof } = answer else { panic!("{answer:?}") };
+    assert!(
+        proof.verify_in(root, &Prefix::ROOT).unwrap().is_some(),
+        "the organization's account, at the root"
+    );
+    let tree = net.nodes[0].ledger().unwrap().tree();
+    let absent = tree.prove(proof.path.entry.version, &member).unwrap();
+    let stranger = reference::consensus::root::AccountProof { account: absent, path: proof.path.clone() };
+    assert_eq!(stranger.verify(root), Ok(None), "the root group proves any leaf account absent");
+    let group = Prefix::new(member, 8);
+    assert_eq!(stranger.verify_in(root, &group), Err(reference::consensus::root::RootProofError::WrongGroup));
     for pulse in 5..=11 {
         net.pulse(pulse * PULSE_MS);
     }

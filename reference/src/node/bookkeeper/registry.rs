@@ -507,18 +507,17 @@ fn pin_of(
 }
 
 /// The balance `proof` shows `holder`'s account holds under `root` (0 if it shows the account
-/// absent); `BadProof` if it does not verify, shows another account, or proves it in another
-/// group than the roster's for it: any group's ledger proves a stranger's account absent, so
-/// only its own group's proof tells its balance, and every valid proof tells the same one.
+/// absent); `BadProof` if it does not verify, shows another account, or comes from another
+/// group than the one the roster gives it — so every valid proof tells the same balance.
 fn proven_balance(
     (root, roster): (&RootSynopsis, &crate::node::Roster),
     proof: &AccountProof,
     holder: Id,
 ) -> Result<u64, GovRefusal> {
-    if proof.account.key != holder || proof.path.entry.prefix != roster.group_of(&holder) {
+    if proof.account.key != holder {
         return Err(GovRefusal::BadProof);
     }
-    match proof.verify(root) {
+    match proof.verify_in(root, &roster.group_of(&holder)) {
         Ok(account) => Ok(account.map_or(0, |a| a.balance)),
         Err(_) => Err(GovRefusal::BadProof),
     }
